@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Helpers shared by the cmd-*.c files: option parsing, output, errors. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static void vreport(const char *prefix, const char *fmt, va_list args)
+{
+	fflush(stdout);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, args);
+	fputc('\n', stderr);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vreport("error: ", fmt, args);
+	va_end(args);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vreport("warning: ", fmt, args);
+	va_end(args);
+}
+
+int cli_usage_error(poptContext pc, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vreport("error: ", fmt, args);
+	va_end(args);
+	if (pc)
+		poptPrintUsage(pc, stderr, 0);
+	return EXIT_USAGE;
+}
+
+int cli_parse(const char *usage, const struct poptOption *options, int argc,
+	      const char **argv, poptContext *pc_out, bool *done)
+{
+	struct poptOption table[64];
+	struct poptOption help[] = {
+		{ "help", 'h', POPT_ARG_NONE, NULL, 'h', "show this help",
+		  NULL },
+		POPT_TABLEEND
+	};
+	poptContext pc;
+	size_t n = 0;
+	int rc;
+
+	while (options && n < 62 &&
+	       (options[n].longName || options[n].shortName ||
+		options[n].argInfo))
+		n++;
+	if (options)
+		memcpy(table, options, n * sizeof(*table));
+	table[n++] = help[0];
+	table[n] = help[1];
+
+	*done = false;
+	pc = poptGetContext(argv[0], argc, argv, table, 0);
+	poptSetOtherOptionHelp(pc, usage);
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if (rc == 'h') {
+			poptPrintHelp(pc, stdout, 0);
+			poptFreeContext(pc);
+			*done = true;
+			return 0;
+		}
+	}
+	if (rc < -1) {
+		cli_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+			  poptStrerror(rc));
+		poptPrintUsage(pc, stderr, 0);
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
+	*pc_out = pc;
+	return 0;
+}
+
+int cli_open_catalogue(struct cli *cli, unsigned int flags,
+		       struct elp_catalogue **cat)
+{
+	int err = elp_catalogue_open(cli->ctx, cli->db_path, flags, cat);
+
+	return err ? 1 : 0;
+}
+
+int cli_dispatch(struct cli *cli, const char *group,
+		 const struct command *subs, int argc, const char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		FILE *out = argc < 2 ? stderr : stdout;
+
+		fprintf(out, "usage: elivepatch %s <subcommand> [<args>]\n\n",
+			group);
+		for (c = subs; c->name; c++)
+			fprintf(out, "  %-8s %s\n", c->name, c->help);
+		fprintf(out,
+			"\n'elivepatch %s <subcommand> --help' shows its options.\n",
+			group);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	for (c = subs; c->name; c++)
+		if (strcmp(c->name, argv[1]) == 0)
+			return c->fn(cli, argc - 1, argv + 1);
+	cli_error("'%s' is not an 'elivepatch %s' subcommand", argv[1], group);
+	return EXIT_USAGE;
+}
+
+struct table {
+	int ncols;
+	size_t nrows, cap;
+	char **cells; /* nrows * ncols, row 0 is the header */
+};
+
+struct table *table_new(const char *const *headers, int ncols)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->ncols = ncols;
+	table_add(t, headers);
+	return t;
+}
+
+void table_add(struct table *t, const char *const *cells)
+{
+	int i;
+
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **p = realloc(t->cells, cap * (size_t)t->ncols *
+						     sizeof(*p));
+
+		if (!p)
+			return;
+		t->cells = p;
+		t->cap = cap;
+	}
+	for (i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * (size_t)t->ncols + (size_t)i] =
+			strdup(cells[i] ? cells[i] : "");
+	t->nrows++;
+}
+
+void table_print(struct table *t, FILE *out, bool tty)
+{
+	size_t width[32] = { 0 };
+	size_t r;
+	int c;
+
+	if (!tty) {
+		/* for scripts: no header, tab-separated */
+		for (r = 1; r < t->nrows; r++)
+			for (c = 0; c < t->ncols; c++)
+				fprintf(out, "%s%c",
+					t->cells[r * (size_t)t->ncols +
+						 (size_t)c],
+					c + 1 == t->ncols ? '\n' : '\t');
+		return;
+	}
+	for (r = 0; r < t->nrows; r++)
+		for (c = 0; c < t->ncols && c < 32; c++) {
+			size_t w = strlen(
+				t->cells[r * (size_t)t->ncols + (size_t)c]);
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	for (r = 0; r < t->nrows; r++) {
+		for (c = 0; c < t->ncols; c++) {
+			const char *s =
+				t->cells[r * (size_t)t->ncols + (size_t)c];
+
+			if (c + 1 == t->ncols)
+				fprintf(out, "%s\n", s);
+			else
+				fprintf(out, "%-*s  ", (int)width[c], s);
+		}
+	}
+}
+
+void table_free(struct table *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nrows * (size_t)t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
+
+void json_string(FILE *out, const char *s)
+{
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		switch (ch) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		default:
+			if (ch < 0x20)
+				fprintf(out, "\\u%04x", ch);
+			else
+				fputc(ch, out);
+		}
+	}
+	fputc('"', out);
+}
+
+void json_key(FILE *out, bool *first, const char *key)
+{
+	if (!*first)
+		fputc(',', out);
+	*first = false;
+	json_string(out, key);
+	fputc(':', out);
+}
+
+void json_kv_str(FILE *out, bool *first, const char *key, const char *value)
+{
+	json_key(out, first, key);
+	json_string(out, value);
+}
+
+void json_kv_int(FILE *out, bool *first, const char *key, int64_t value)
+{
+	json_key(out, first, key);
+	fprintf(out, "%lld", (long long)value);
+}
+
+void json_kv_bool(FILE *out, bool *first, const char *key, bool value)
+{
+	json_key(out, first, key);
+	fputs(value ? "true" : "false", out);
+}
+
+void format_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}

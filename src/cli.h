@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The command-line half: shared by src/elivepatch.c and src/cmd-*.c. */
+#ifndef ELP_CLI_H
+#define ELP_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <popt.h>
+
+#include "lib/catalogue.h"
+#include "lib/elp.h"
+
+#define EXIT_USAGE 129
+
+struct cli {
+	struct elp_ctx *ctx;
+	const char *db_path; /* resolved catalogue path */
+	bool json;
+	int verbose;
+	bool quiet;
+	bool tty; /* stdout is a terminal: tables and progress */
+};
+
+struct command {
+	const char *name;
+	int (*fn)(struct cli *cli, int argc, const char **argv);
+	const char *help;
+};
+
+/* One entry per src/cmd-*.c */
+extern const struct command cmd_kernel;
+extern const struct command cmd_toolchain;
+extern const struct command cmd_patch;
+extern const struct command cmd_history;
+extern const struct command cmd_build;
+
+/* "error: ..." on stderr; never for data */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parse a subcommand's options with popt.  On --help prints usage and
+ * returns 0 with *done set; on a usage error prints it and returns
+ * EXIT_USAGE.  Otherwise leaves the context for poptGetArg().
+ */
+int cli_parse(const char *usage, const struct poptOption *options, int argc,
+	      const char **argv, poptContext *pc, bool *done);
+int cli_usage_error(poptContext pc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Open the catalogue named by --db / ELIVEPATCH_DB / the default. */
+int cli_open_catalogue(struct cli *cli, unsigned int flags,
+		       struct elp_catalogue **cat);
+
+/* Dispatch "<group> <sub>" to a table of subcommands. */
+int cli_dispatch(struct cli *cli, const char *group,
+		 const struct command *subs, int argc, const char **argv);
+
+/* Output helpers: tables on a TTY, tab-separated otherwise. */
+struct table;
+struct table *table_new(const char *const *headers, int ncols);
+void table_add(struct table *t, const char *const *cells);
+void table_print(struct table *t, FILE *out, bool tty);
+void table_free(struct table *t);
+
+/* Minimal JSON writer for --json (stable keys, UTF-8 passed through). */
+void json_string(FILE *out, const char *s);
+void json_key(FILE *out, bool *first, const char *key);
+void json_kv_str(FILE *out, bool *first, const char *key, const char *value);
+void json_kv_int(FILE *out, bool *first, const char *key, int64_t value);
+void json_kv_bool(FILE *out, bool *first, const char *key, bool value);
+
+/* "2026-11-30 03:41:44" in UTC */
+void format_time(int64_t t, char *buf, size_t len);
+
+#endif

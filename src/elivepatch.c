@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* elivepatch: global options and the command table; nothing else. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct command *const commands[] = {
+	&cmd_kernel, &cmd_toolchain, &cmd_patch, &cmd_build, &cmd_history,
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (strcmp(commands[i]->name, name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+	size_t i;
+
+	fputs("usage: elivepatch [--db PATH] [--json] [-v] [-q] <command> [<args>]\n"
+	      "\n"
+	      "Build Linux kernel livepatch modules from source fixes and keep a\n"
+	      "catalogue of kernels, patches, builds and what was applied where.\n"
+	      "\n"
+	      "commands:\n",
+	      out);
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i]->name,
+			commands[i]->help);
+	fputs("  help       show help for a command\n"
+	      "\n"
+	      "options:\n"
+	      "  --db PATH   catalogue file (default: $ELIVEPATCH_DB, else\n"
+	      "              /var/lib/elivepatch/catalogue.db for root,\n"
+	      "              $XDG_STATE_HOME/elivepatch/catalogue.db otherwise)\n"
+	      "  --json      machine-readable output\n"
+	      "  -v          more messages (repeat for debug)\n"
+	      "  -q          no progress messages\n"
+	      "  --version   print the version\n"
+	      "\n"
+	      "'elivepatch help <command>' shows a command's options.\n",
+	      out);
+}
+
+static void log_to_cli(void *data, int priority, const char *file, int line,
+		       const char *fn, const char *format, va_list args)
+{
+	const struct cli *cli = data;
+
+	(void)file;
+	(void)line;
+	if (priority <= ELP_LOG_ERR)
+		fputs("error: ", stderr);
+	else if (priority == ELP_LOG_WARNING)
+		fputs("warning: ", stderr);
+	else if (priority >= ELP_LOG_DEBUG)
+		fprintf(stderr, "debug: %s: ", fn);
+	else if (cli->quiet)
+		return;
+	vfprintf(stderr, format, args);
+	fputc('\n', stderr);
+}
+
+static char *default_db_path(void)
+{
+	const char *env = getenv("ELIVEPATCH_DB");
+	const char *state, *home;
+	char *path;
+
+	if (env && *env)
+		return strdup(env);
+	if (geteuid() == 0)
+		return strdup("/var/lib/elivepatch/catalogue.db");
+	state = getenv("XDG_STATE_HOME");
+	if (state && *state) {
+		if (asprintf(&path, "%s/elivepatch/catalogue.db", state) < 0)
+			return NULL;
+		return path;
+	}
+	home = getenv("HOME");
+	if (asprintf(&path, "%s/.local/state/elivepatch/catalogue.db",
+		     home ? home : "") < 0)
+		return NULL;
+	return path;
+}
+
+static int run_help(struct cli *cli, int argc, const char **argv)
+{
+	const struct command *cmd;
+	const char *sub_argv[3];
+
+	if (argc < 2) {
+		print_usage(stdout);
+		return 0;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		cli_error("unknown command '%s'; see 'elivepatch --help'",
+			  argv[1]);
+		return EXIT_USAGE;
+	}
+	sub_argv[0] = cmd->name;
+	sub_argv[1] = "--help";
+	sub_argv[2] = NULL;
+	if (argc > 2) {
+		/* "help kernel add" -> "kernel add --help" */
+		const char *nested[4] = { cmd->name, argv[2], "--help", NULL };
+
+		return cmd->fn(cli, 3, nested);
+	}
+	return cmd->fn(cli, 2, sub_argv);
+}
+
+static int finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "error: cannot write to standard output: %s\n",
+			strerror(errno));
+		return status ? status : 1;
+	}
+	return status;
+}
+
+int main(int argc, const char **argv)
+{
+	struct cli cli = { 0 };
+	char *db_arg = NULL;
+	int version = 0, status, rc;
+	const struct command *cmd;
+	const char **rest;
+	char *db_path;
+	poptContext pc;
+	int nrest = 0;
+	struct poptOption options[] = {
+		{ "db", 0, POPT_ARG_STRING, &db_arg, 0, NULL, NULL },
+		{ "json", 0, POPT_ARG_NONE, &cli.json, 0, NULL, NULL },
+		{ "verbose", 'v', POPT_ARG_NONE, NULL, 'v', NULL, NULL },
+		{ "quiet", 'q', POPT_ARG_NONE, &cli.quiet, 0, NULL, NULL },
+		{ "version", 0, POPT_ARG_NONE, &version, 0, NULL, NULL },
+		{ "help", 'h', POPT_ARG_NONE, NULL, 'h', NULL, NULL },
+		POPT_TABLEEND
+	};
+
+	/* global options end at the first non-option: the command */
+	pc = poptGetContext("elivepatch", argc, argv, options,
+			    POPT_CONTEXT_POSIXMEHARDER);
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if (rc == 'v') {
+			cli.verbose++;
+		} else if (rc == 'h') {
+			print_usage(stdout);
+			poptFreeContext(pc);
+			return finish_stdout(0);
+		}
+	}
+	if (rc < -1) {
+		cli_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+			  poptStrerror(rc));
+		print_usage(stderr);
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
+	if (version) {
+		printf("elivepatch %s\n", ELP_VERSION);
+		poptFreeContext(pc);
+		return finish_stdout(0);
+	}
+	rest = poptGetArgs(pc);
+	while (rest && rest[nrest])
+		nrest++;
+	if (nrest == 0) {
+		print_usage(stderr);
+		poptFreeContext(pc);
+		return EXIT_USAGE;
+	}
+
+	db_path = db_arg ? strdup(db_arg) : default_db_path();
+	cli.db_path = db_path;
+	cli.tty = isatty(STDOUT_FILENO);
+	cli.ctx = elp_ctx_new();
+	if (!cli.ctx || !db_path) {
+		cli_error("out of memory");
+		return 1;
+	}
+	elp_set_log_fn(cli.ctx, log_to_cli, &cli);
+	elp_set_log_priority(cli.ctx, cli.verbose >= 2 ? ELP_LOG_DEBUG :
+				      cli.verbose == 1 ? ELP_LOG_INFO :
+							 ELP_LOG_NOTICE);
+
+	if (strcmp(rest[0], "help") == 0) {
+		status = run_help(&cli, nrest, rest);
+	} else if ((cmd = find_command(rest[0])) != NULL) {
+		status = cmd->fn(&cli, nrest, rest);
+	} else {
+		cli_error("'%s' is not an elivepatch command; see 'elivepatch --help'",
+			  rest[0]);
+		status = EXIT_USAGE;
+	}
+
+	elp_ctx_free(cli.ctx);
+	free(db_path);
+	free(db_arg);
+	poptFreeContext(pc);
+	return finish_stdout(status);
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalogue.h"
+#include "util.h"
+
+/* data/schema/NNN-*.sql, embedded by data/sql2c.sh */
+extern const char *const elp_migrations[];
+
+struct elp_catalogue {
+	struct elp_ctx *ctx;
+	sqlite3 *db;
+	char *path;
+};
+
+int elp_catalogue_schema_version(void)
+{
+	int n = 0;
+
+	while (elp_migrations[n])
+		n++;
+	return n;
+}
+
+static int sqlite_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_PERM:
+		return -EACCES;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return -EBADMSG;
+	default:
+		return -EIO;
+	}
+}
+
+int elp_catalogue_error(struct elp_catalogue *cat, const char *what)
+{
+	int rc = sqlite3_extended_errcode(cat->db);
+
+	elp_err(cat->ctx, "catalogue '%s': %s: %s", cat->path, what,
+		sqlite3_errmsg(cat->db));
+	return sqlite_errno(rc);
+}
+
+struct elp_ctx *elp_catalogue_ctx(const struct elp_catalogue *cat)
+{
+	return cat->ctx;
+}
+
+sqlite3 *elp_catalogue_db(const struct elp_catalogue *cat)
+{
+	return cat->db;
+}
+
+const char *elp_catalogue_path(const struct elp_catalogue *cat)
+{
+	return cat->path;
+}
+
+static int exec(struct elp_catalogue *cat, const char *sql, const char *what)
+{
+	if (sqlite3_exec(cat->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return elp_catalogue_error(cat, what);
+	return 0;
+}
+
+int elp_catalogue_begin(struct elp_catalogue *cat)
+{
+	return exec(cat, "BEGIN IMMEDIATE", "cannot begin transaction");
+}
+
+int elp_catalogue_commit(struct elp_catalogue *cat)
+{
+	return exec(cat, "COMMIT", "cannot commit");
+}
+
+void elp_catalogue_rollback(struct elp_catalogue *cat)
+{
+	if (!sqlite3_get_autocommit(cat->db))
+		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int elp_catalogue_prepare(struct elp_catalogue *cat, const char *sql,
+			  sqlite3_stmt **stmt)
+{
+	if (sqlite3_prepare_v2(cat->db, sql, -1, stmt, NULL) != SQLITE_OK)
+		return elp_catalogue_error(cat, "cannot prepare query");
+	return 0;
+}
+
+int elp_catalogue_step_done(struct elp_catalogue *cat, sqlite3_stmt *stmt,
+			    const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	int err = 0;
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = elp_catalogue_error(cat, what);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+char *elp_column_strdup(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, col);
+
+	return s ? strdup((const char *)s) : NULL;
+}
+
+static int user_version(struct elp_catalogue *cat, int *version)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(cat, "PRAGMA user_version", &stmt);
+	if (err)
+		return err;
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		err = elp_catalogue_error(cat, "cannot read schema version");
+		sqlite3_finalize(stmt);
+		return err;
+	}
+	*version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+/* One migration per transaction, as freebsd/pkg does. */
+static int migrate(struct elp_catalogue *cat, bool read_only)
+{
+	int known = elp_catalogue_schema_version();
+	int version, err;
+
+	err = user_version(cat, &version);
+	if (err)
+		return err;
+	if (version > known) {
+		elp_err(cat->ctx,
+			"catalogue '%s' has schema version %d, newer than this elivepatch knows (%d); upgrade elivepatch",
+			cat->path, version, known);
+		return -EPROTO;
+	}
+	if (version < known && read_only) {
+		elp_err(cat->ctx,
+			"catalogue '%s' needs a schema upgrade (%d to %d) but is read-only",
+			cat->path, version, known);
+		return -EROFS;
+	}
+	for (; version < known; version++) {
+		char pragma[64];
+
+		err = elp_catalogue_begin(cat);
+		if (err)
+			return err;
+		err = exec(cat, elp_migrations[version],
+			   "cannot apply schema migration");
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+			 version + 1);
+		if (!err)
+			err = exec(cat, pragma, "cannot set schema version");
+		if (!err)
+			err = elp_catalogue_commit(cat);
+		if (err) {
+			elp_catalogue_rollback(cat);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int open_db(struct elp_catalogue *cat, int sqlite_flags)
+{
+	int rc = sqlite3_open_v2(cat->path, &cat->db, sqlite_flags, NULL);
+
+	if (rc != SQLITE_OK) {
+		int err = sqlite_errno(rc);
+
+		if (cat->db) {
+			elp_err(cat->ctx, "cannot open catalogue '%s': %s",
+				cat->path, sqlite3_errmsg(cat->db));
+			sqlite3_close(cat->db);
+			cat->db = NULL;
+		}
+		return err;
+	}
+	sqlite3_extended_result_codes(cat->db, 1);
+	sqlite3_busy_timeout(cat->db, 15000);
+	return 0;
+}
+
+static int make_parent_dir(struct elp_ctx *ctx, const char *path)
+{
+	char *copy = strdup(path);
+	int err;
+
+	if (!copy)
+		return -ENOMEM;
+	err = elp_mkdir_p(ctx, dirname(copy), 0755);
+	free(copy);
+	return err;
+}
+
+int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
+		       unsigned int flags, struct elp_catalogue **out)
+{
+	struct elp_catalogue *cat;
+	bool read_only = false;
+	int err;
+
+	cat = calloc(1, sizeof(*cat));
+	if (!cat)
+		return -ENOMEM;
+	cat->ctx = ctx;
+	cat->path = strdup(path);
+	if (!cat->path) {
+		free(cat);
+		return -ENOMEM;
+	}
+	if (elp_is_dir(path)) {
+		elp_err(ctx, "cannot open catalogue '%s': is a directory", path);
+		err = -EISDIR;
+		goto fail;
+	}
+	if (access(path, F_OK) == 0 && access(path, W_OK) < 0) {
+		if (!(flags & ELP_CATALOGUE_READ)) {
+			elp_err(ctx, "catalogue '%s' is read-only", path);
+			err = -EROFS;
+			goto fail;
+		}
+		read_only = true;
+	} else {
+		err = make_parent_dir(ctx, path);
+		if (err)
+			goto fail;
+	}
+	err = open_db(cat, read_only ? SQLITE_OPEN_READONLY :
+				       SQLITE_OPEN_READWRITE |
+					       SQLITE_OPEN_CREATE);
+	if (err)
+		goto fail;
+	if (!read_only) {
+		err = exec(cat, "PRAGMA journal_mode = WAL",
+			   "cannot open as a catalogue");
+		if (err)
+			goto fail;
+	} else {
+		err = exec(cat, "PRAGMA schema_version",
+			   "cannot open as a catalogue");
+		if (err)
+			goto fail;
+	}
+	err = exec(cat, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+	if (err)
+		goto fail;
+	err = migrate(cat, read_only);
+	if (err)
+		goto fail;
+	*out = cat;
+	return 0;
+fail:
+	elp_catalogue_close(cat);
+	return err;
+}
+
+void elp_catalogue_close(struct elp_catalogue *cat)
+{
+	if (!cat)
+		return;
+	sqlite3_close(cat->db);
+	free(cat->path);
+	free(cat);
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
+static void bind_id_or_null(sqlite3_stmt *stmt, int idx, int64_t id)
+{
+	if (id > 0)
+		sqlite3_bind_int64(stmt, idx, id);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
+int elp_event_add(struct elp_catalogue *cat, const struct elp_event *ev)
+{
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"INSERT INTO events (time, kind, kernel_id, kernel_release, build_id, patch_id, module, host, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		&stmt);
+	if (err)
+		return err;
+	if (!ev->host)
+		gethostname(host, sizeof(host) - 1);
+	sqlite3_bind_int64(stmt, 1, ev->time ? ev->time : (int64_t)time(NULL));
+	sqlite3_bind_text(stmt, 2, ev->kind, -1, SQLITE_STATIC);
+	bind_id_or_null(stmt, 3, ev->kernel_id);
+	bind_text_or_null(stmt, 4, ev->kernel_release);
+	bind_id_or_null(stmt, 5, ev->build_id);
+	bind_id_or_null(stmt, 6, ev->patch_id);
+	bind_text_or_null(stmt, 7, ev->module);
+	bind_text_or_null(stmt, 8, ev->host ? ev->host : host);
+	bind_text_or_null(stmt, 9, ev->detail);
+	return elp_catalogue_step_done(cat, stmt, "cannot record event");
+}

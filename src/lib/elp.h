@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libelivepatch: the library half of elivepatch.
+ *
+ * Like libkmod, nothing here prints or exits: every function returns 0 (or a
+ * count) on success and a negative errno on failure, and explains failures
+ * through the context's log callback.
+ */
+#ifndef ELP_H
+#define ELP_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum elp_log_priority {
+	ELP_LOG_ERR = 3,
+	ELP_LOG_WARNING = 4,
+	ELP_LOG_NOTICE = 5,
+	ELP_LOG_INFO = 6,
+	ELP_LOG_DEBUG = 7,
+};
+
+typedef void (*elp_log_fn)(void *data, int priority, const char *file,
+			   int line, const char *fn, const char *format,
+			   va_list args);
+
+struct elp_ctx;
+
+struct elp_ctx *elp_ctx_new(void);
+void elp_ctx_free(struct elp_ctx *ctx);
+void elp_set_log_fn(struct elp_ctx *ctx, elp_log_fn fn, void *data);
+void elp_set_log_priority(struct elp_ctx *ctx, int priority);
+int elp_get_log_priority(const struct elp_ctx *ctx);
+
+void elp_log(struct elp_ctx *ctx, int priority, const char *file, int line,
+	     const char *fn, const char *format, ...)
+	__attribute__((format(printf, 6, 7)));
+
+#define elp_log_cond(ctx, prio, ...)                                          \
+	do {                                                                  \
+		if (elp_get_log_priority(ctx) >= (prio))                      \
+			elp_log(ctx, prio, __FILE__, __LINE__, __func__,      \
+				__VA_ARGS__);                                 \
+	} while (0)
+
+#define elp_err(ctx, ...) elp_log_cond(ctx, ELP_LOG_ERR, __VA_ARGS__)
+#define elp_warn(ctx, ...) elp_log_cond(ctx, ELP_LOG_WARNING, __VA_ARGS__)
+#define elp_notice(ctx, ...) elp_log_cond(ctx, ELP_LOG_NOTICE, __VA_ARGS__)
+#define elp_info(ctx, ...) elp_log_cond(ctx, ELP_LOG_INFO, __VA_ARGS__)
+#define elp_dbg(ctx, ...) elp_log_cond(ctx, ELP_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "kernel.h"
+#include "util.h"
+
+void elp_kernel_free(struct elp_kernel *k)
+{
+	if (!k)
+		return;
+	free(k->name);
+	free(k->release);
+	free(k->version_text);
+	free(k->arch);
+	free(k->source);
+	free(k->source_kind);
+	free(k->build_dir);
+	free(k->config_path);
+	free(k->config);
+	free(k->config_sha256);
+	free(k->cc_version_text);
+	free(k->build_id);
+	free(k->symbols_path);
+	free(k);
+}
+
+char *elp_config_get(const char *config, const char *option)
+{
+	size_t optlen = strlen(option);
+	const char *line = config;
+
+	while (line && *line) {
+		const char *end = strchrnul(line, '\n');
+
+		if ((size_t)(end - line) > optlen &&
+		    strncmp(line, option, optlen) == 0 && line[optlen] == '=') {
+			const char *v = line + optlen + 1;
+			size_t len = (size_t)(end - v);
+
+			if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+				v++;
+				len -= 2;
+			}
+			return strndup(v, len);
+		}
+		line = *end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+int elp_kernel_set_config(struct elp_kernel *k, const char *config)
+{
+	char sha[ELP_SHA256_HEX_LEN + 1];
+	char *livepatch;
+
+	free(k->config);
+	free(k->config_sha256);
+	free(k->cc_version_text);
+	k->config = strdup(config);
+	if (!k->config)
+		return -ENOMEM;
+	elp_sha256_hex(config, strlen(config), sha);
+	k->config_sha256 = strdup(sha);
+	k->cc_version_text = elp_config_get(config, "CONFIG_CC_VERSION_TEXT");
+	livepatch = elp_config_get(config, "CONFIG_LIVEPATCH");
+	k->livepatch = livepatch && strcmp(livepatch, "y") == 0;
+	free(livepatch);
+	return k->config_sha256 ? 0 : -ENOMEM;
+}
+
+/* libarchive's "raw" format reads plain and compressed single files alike. */
+int elp_config_read(struct elp_ctx *ctx, const char *path, char **config)
+{
+	struct archive_entry *entry;
+	struct elp_buf buf = { 0 };
+	struct archive *a;
+	char chunk[65536];
+	la_ssize_t n;
+	int err = 0;
+
+	a = archive_read_new();
+	if (!a)
+		return -ENOMEM;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &entry) != ARCHIVE_OK) {
+		elp_err(ctx, "cannot read config '%s': %s", path,
+			archive_error_string(a));
+		err = archive_errno(a) > 0 ? -archive_errno(a) : -EIO;
+		goto out;
+	}
+	while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
+		err = elp_buf_append(&buf, chunk, (size_t)n);
+		if (err)
+			goto out;
+	}
+	if (n < 0) {
+		elp_err(ctx, "cannot read config '%s': %s", path,
+			archive_error_string(a));
+		err = -EIO;
+		goto out;
+	}
+	if (!buf.data || !strstr(buf.data, "CONFIG_")) {
+		elp_err(ctx, "'%s' is not a kernel config (no CONFIG_ lines)",
+			path);
+		err = -EINVAL;
+		goto out;
+	}
+	*config = buf.data;
+	buf.data = NULL;
+out:
+	elp_buf_free(&buf);
+	archive_read_free(a);
+	return err;
+}
+
+static char *rooted(const char *path)
+{
+	const char *root = getenv("ELIVEPATCH_ROOT");
+	char *s;
+
+	if (asprintf(&s, "%s%s", root ? root : "", path) < 0)
+		return NULL;
+	return s;
+}
+
+static char *read_first_line(struct elp_ctx *ctx, const char *path)
+{
+	char *data = NULL;
+
+	if (elp_read_file(ctx, path, &data, NULL) < 0)
+		return NULL;
+	*strchrnul(data, '\n') = '\0';
+	return data;
+}
+
+/* The vmlinux build-id: the NT_GNU_BUILD_ID note in /sys/kernel/notes. */
+static char *read_build_id(struct elp_ctx *ctx, const char *path)
+{
+	size_t len = 0, off = 0;
+	char *notes = NULL;
+	char *hex = NULL;
+
+	if (elp_read_file(ctx, path, &notes, &len) < 0)
+		return NULL;
+	while (off + 12 <= len) {
+		unsigned int namesz, descsz, type;
+		size_t name_off, desc_off;
+
+		memcpy(&namesz, notes + off, 4);
+		memcpy(&descsz, notes + off + 4, 4);
+		memcpy(&type, notes + off + 8, 4);
+		name_off = off + 12;
+		desc_off = name_off + ((namesz + 3u) & ~3u);
+		if (desc_off + descsz > len)
+			break;
+		if (type == 3 && namesz == 4 &&
+		    memcmp(notes + name_off, "GNU", 4) == 0) {
+			unsigned int i;
+
+			hex = malloc(descsz * 2 + 1);
+			if (!hex)
+				break;
+			for (i = 0; i < descsz; i++)
+				sprintf(hex + 2 * i, "%02x",
+					(unsigned char)notes[desc_off + i]);
+			break;
+		}
+		off = desc_off + ((descsz + 3u) & ~3u);
+	}
+	free(notes);
+	return hex;
+}
+
+static char *first_readable(const char *const *candidates)
+{
+	for (; *candidates; candidates++) {
+		char *p = rooted(*candidates);
+
+		if (p && elp_is_file(p))
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+static char *resolve_dir(const char *path)
+{
+	char *p = rooted(path);
+	char *real = p ? elp_abspath(p) : NULL;
+
+	free(p);
+	if (real && !elp_is_dir(real)) {
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
+static int detect_release(struct elp_kernel *k)
+{
+	struct utsname uts;
+	char *p;
+
+	if (getenv("ELIVEPATCH_ROOT")) {
+		/* the root's /proc/sys/kernel/osrelease, like uname -r */
+		p = rooted("/proc/sys/kernel/osrelease");
+		k->release = p ? read_first_line(NULL, p) : NULL;
+		free(p);
+		if (!k->release)
+			return -ENOENT;
+		p = rooted("/proc/sys/kernel/arch");
+		k->arch = p ? read_first_line(NULL, p) : NULL;
+		free(p);
+		if (!k->arch)
+			k->arch = strdup("x86_64");
+		return 0;
+	}
+	if (uname(&uts) < 0)
+		return -errno;
+	k->release = strdup(uts.release);
+	k->arch = strdup(uts.machine);
+	return k->release && k->arch ? 0 : -ENOMEM;
+}
+
+int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
+{
+	char *config = NULL, *path;
+	struct elp_kernel *k;
+	int err;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	err = detect_release(k);
+	if (err) {
+		elp_err(ctx, "cannot determine the running kernel's release");
+		goto fail;
+	}
+	path = rooted("/proc/version");
+	k->version_text = path ? read_first_line(NULL, path) : NULL;
+	free(path);
+
+	{
+		char boot_config[512], build_config[512];
+		const char *candidates[] = { "/proc/config.gz", boot_config,
+					     build_config, NULL };
+
+		snprintf(boot_config, sizeof(boot_config), "/boot/config-%s",
+			 k->release);
+		snprintf(build_config, sizeof(build_config),
+			 "/lib/modules/%s/build/.config", k->release);
+		k->config_path = first_readable(candidates);
+	}
+	if (!k->config_path) {
+		elp_err(ctx,
+			"cannot find the config of kernel '%s' (no /proc/config.gz, /boot/config-%s or build/.config)",
+			k->release, k->release);
+		err = -ENOENT;
+		goto fail;
+	}
+	err = elp_config_read(ctx, k->config_path, &config);
+	if (err)
+		goto fail;
+	err = elp_kernel_set_config(k, config);
+	free(config);
+	if (err)
+		goto fail;
+
+	path = rooted("/sys/kernel/notes");
+	k->build_id = path ? read_build_id(NULL, path) : NULL;
+	free(path);
+
+	{
+		char dir[512];
+
+		snprintf(dir, sizeof(dir), "/lib/modules/%s/build", k->release);
+		k->build_dir = resolve_dir(dir);
+		snprintf(dir, sizeof(dir), "/lib/modules/%s/source",
+			 k->release);
+		k->source = resolve_dir(dir);
+		if (k->source)
+			k->source_kind = strdup("dir");
+	}
+	path = rooted("/proc/kallsyms");
+	if (path && elp_is_file(path))
+		k->symbols_path = path;
+	else
+		free(path);
+	k->name = strdup(k->release);
+	if (!k->name) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*out = k;
+	return 0;
+fail:
+	elp_kernel_free(k);
+	return err;
+}
+
+static bool is_tarball_name(const char *path)
+{
+	static const char *const suffixes[] = { ".tar",	   ".tar.xz", ".tar.gz",
+						".tgz",	   ".tar.bz2",
+						".tar.zst", NULL };
+	size_t len = strlen(path);
+	const char *const *s;
+
+	for (s = suffixes; *s; s++) {
+		size_t sl = strlen(*s);
+
+		if (len > sl && strcmp(path + len - sl, *s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A kernel tarball has "<top>/Kbuild" or "<top>/Makefile" near its start. */
+static int check_tarball(struct elp_ctx *ctx, const char *path)
+{
+	struct archive_entry *entry;
+	struct archive *a;
+	int n = 0, err = -EINVAL, rc;
+
+	a = archive_read_new();
+	if (!a)
+		return -ENOMEM;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_all(a);
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+		elp_err(ctx, "cannot read kernel source '%s': %s", path,
+			archive_error_string(a));
+		archive_read_free(a);
+		return -EIO;
+	}
+	while (n++ < 4096 &&
+	       (rc = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(entry);
+		const char *slash = name ? strchr(name, '/') : NULL;
+
+		if (slash && (strcmp(slash, "/Kbuild") == 0 ||
+			      strcmp(slash, "/Kconfig") == 0)) {
+			err = 0;
+			break;
+		}
+		archive_read_data_skip(a);
+	}
+	if (err && n == 1)
+		elp_err(ctx, "cannot read kernel source '%s': %s", path,
+			archive_error_string(a) ? archive_error_string(a) :
+						  "not an archive");
+	else if (err)
+		elp_err(ctx,
+			"'%s' is not a kernel source tarball (no top-level Kbuild or Kconfig)",
+			path);
+	archive_read_free(a);
+	return err;
+}
+
+int elp_kernel_check_source(struct elp_ctx *ctx, const char *source,
+			    const char **kind)
+{
+	static const char *const markers[] = { "Makefile", "Kconfig",
+					       "kernel/livepatch",
+					       "scripts/Makefile.build", NULL };
+	const char *const *m;
+
+	if (elp_is_dir(source)) {
+		for (m = markers; *m; m++) {
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s/%s", source, *m);
+			if (access(path, F_OK) < 0) {
+				elp_err(ctx,
+					"'%s' is not a kernel source tree (no %s)",
+					source, *m);
+				return -EINVAL;
+			}
+		}
+		*kind = "dir";
+		return 0;
+	}
+	if (!elp_is_file(source)) {
+		elp_err(ctx, "cannot open kernel source '%s': %s", source,
+			strerror(errno ? errno : ENOENT));
+		return -ENOENT;
+	}
+	if (!is_tarball_name(source)) {
+		elp_err(ctx,
+			"'%s' is neither a kernel source directory nor a tarball (.tar, .tar.xz, .tar.gz, .tar.bz2, .tar.zst)",
+			source);
+		return -EINVAL;
+	}
+	*kind = "tarball";
+	return check_tarball(ctx, source);
+}
+
+#define KERNEL_COLUMNS                                                         \
+	"id, name, release, version_text, arch, source, source_kind, "         \
+	"build_dir, config_path, config, config_sha256, cc_version_text, "     \
+	"build_id, symbols_path, livepatch, created_at"
+
+static struct elp_kernel *kernel_from_row(sqlite3_stmt *stmt)
+{
+	struct elp_kernel *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->id = sqlite3_column_int64(stmt, 0);
+	k->name = elp_column_strdup(stmt, 1);
+	k->release = elp_column_strdup(stmt, 2);
+	k->version_text = elp_column_strdup(stmt, 3);
+	k->arch = elp_column_strdup(stmt, 4);
+	k->source = elp_column_strdup(stmt, 5);
+	k->source_kind = elp_column_strdup(stmt, 6);
+	k->build_dir = elp_column_strdup(stmt, 7);
+	k->config_path = elp_column_strdup(stmt, 8);
+	k->config = elp_column_strdup(stmt, 9);
+	k->config_sha256 = elp_column_strdup(stmt, 10);
+	k->cc_version_text = elp_column_strdup(stmt, 11);
+	k->build_id = elp_column_strdup(stmt, 12);
+	k->symbols_path = elp_column_strdup(stmt, 13);
+	k->livepatch = sqlite3_column_int(stmt, 14) != 0;
+	k->created_at = sqlite3_column_int64(stmt, 15);
+	return k;
+}
+
+static void bind_opt(sqlite3_stmt *stmt, int idx, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
+int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_kernel *existing = NULL;
+	sqlite3_stmt *stmt;
+	int err;
+
+	if (elp_kernel_find(cat, k->name, &existing) == 0 &&
+	    strcmp(existing->name, k->name) == 0) {
+		elp_err(ctx,
+			"kernel '%s' is already in the catalogue (release %s); use --name to add another",
+			k->name, existing->release);
+		elp_kernel_free(existing);
+		return -EEXIST;
+	}
+	elp_kernel_free(existing);
+	err = elp_catalogue_prepare(
+		cat,
+		"INSERT INTO kernels (name, release, version_text, arch, source, source_kind, build_dir, config_path, config, config_sha256, cc_version_text, build_id, symbols_path, livepatch, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		&stmt);
+	if (err)
+		return err;
+	if (!k->created_at)
+		k->created_at = (int64_t)time(NULL);
+	bind_opt(stmt, 1, k->name);
+	bind_opt(stmt, 2, k->release);
+	bind_opt(stmt, 3, k->version_text);
+	bind_opt(stmt, 4, k->arch ? k->arch : "x86_64");
+	bind_opt(stmt, 5, k->source);
+	bind_opt(stmt, 6, k->source_kind);
+	bind_opt(stmt, 7, k->build_dir);
+	bind_opt(stmt, 8, k->config_path);
+	bind_opt(stmt, 9, k->config);
+	bind_opt(stmt, 10, k->config_sha256);
+	bind_opt(stmt, 11, k->cc_version_text);
+	bind_opt(stmt, 12, k->build_id);
+	bind_opt(stmt, 13, k->symbols_path);
+	sqlite3_bind_int(stmt, 14, k->livepatch);
+	sqlite3_bind_int64(stmt, 15, k->created_at);
+	err = elp_catalogue_step_done(cat, stmt, "cannot add kernel");
+	if (err)
+		return err;
+	k->id = sqlite3_last_insert_rowid(elp_catalogue_db(cat));
+	return 0;
+}
+
+static int find_one(struct elp_catalogue *cat, const char *where,
+		    const char *arg, struct elp_kernel **out, int *count)
+{
+	sqlite3_stmt *stmt;
+	char *sql;
+	int err, rc;
+
+	*count = 0;
+	if (asprintf(&sql, "SELECT " KERNEL_COLUMNS " FROM kernels WHERE %s",
+		     where) < 0)
+		return -ENOMEM;
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	free(sql);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, arg, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (++*count == 1)
+			*out = kernel_from_row(stmt);
+	}
+	if (rc != SQLITE_DONE)
+		err = elp_catalogue_error(cat, "cannot look up kernel");
+	sqlite3_finalize(stmt);
+	if (err || *count != 1) {
+		if (*count >= 1)
+			elp_kernel_free(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+int elp_kernel_find(struct elp_catalogue *cat, const char *spec,
+		    struct elp_kernel **out)
+{
+	static const char *const wheres[] = {
+		"name = ?1",
+		"CAST(id AS TEXT) = ?1",
+		"release = ?1",
+	};
+	size_t i;
+	int err, count;
+
+	*out = NULL;
+	for (i = 0; i < sizeof(wheres) / sizeof(wheres[0]); i++) {
+		err = find_one(cat, wheres[i], spec, out, &count);
+		if (err)
+			return err;
+		if (count == 1)
+			return 0;
+		if (count > 1) {
+			elp_err(elp_catalogue_ctx(cat),
+				"kernel '%s' is ambiguous: %d kernels have that release; give a name or id",
+				spec, count);
+			return -EINVAL;
+		}
+	}
+	return -ENOENT;
+}
+
+int elp_kernel_foreach(struct elp_catalogue *cat, elp_kernel_cb cb,
+		       void *data)
+{
+	sqlite3_stmt *stmt;
+	int err, rc;
+
+	err = elp_catalogue_prepare(
+		cat, "SELECT " KERNEL_COLUMNS " FROM kernels ORDER BY id",
+		&stmt);
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct elp_kernel *k = kernel_from_row(stmt);
+
+		if (!k) {
+			err = -ENOMEM;
+			break;
+		}
+		err = cb(k, data);
+		elp_kernel_free(k);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = elp_catalogue_error(cat, "cannot list kernels");
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+int elp_kernel_count_builds(struct elp_catalogue *cat, int64_t kernel_id)
+{
+	sqlite3_stmt *stmt;
+	int err, n = 0;
+
+	err = elp_catalogue_prepare(
+		cat, "SELECT count(*) FROM builds WHERE kernel_id = ?", &stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, kernel_id);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int(stmt, 0);
+	else
+		n = elp_catalogue_error(cat, "cannot count builds");
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+int elp_kernel_remove(struct elp_catalogue *cat, const struct elp_kernel *k)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(cat, "DELETE FROM kernels WHERE id = ?",
+				    &stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, k->id);
+	return elp_catalogue_step_done(cat, stmt, "cannot remove kernel");
+}
+
+int elp_kernel_patch_ids(struct elp_catalogue *cat, int64_t kernel_id,
+			 int64_t **ids, size_t *nr)
+{
+	sqlite3_stmt *stmt;
+	int64_t *list = NULL;
+	size_t n = 0;
+	int err, rc;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT patch_id FROM kernel_patches WHERE kernel_id = ? ORDER BY position",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, kernel_id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t *p = realloc(list, (n + 1) * sizeof(*list));
+
+		if (!p) {
+			err = -ENOMEM;
+			break;
+		}
+		list = p;
+		list[n++] = sqlite3_column_int64(stmt, 0);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = elp_catalogue_error(cat, "cannot list kernel patches");
+	sqlite3_finalize(stmt);
+	if (err) {
+		free(list);
+		return err;
+	}
+	*ids = list;
+	*nr = n;
+	return 0;
+}
+
+int elp_kernel_append_patch(struct elp_catalogue *cat, int64_t kernel_id,
+			    int64_t patch_id)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"INSERT INTO kernel_patches (kernel_id, position, patch_id) VALUES (?1, (SELECT coalesce(max(position), 0) + 1 FROM kernel_patches WHERE kernel_id = ?1), ?2)",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, kernel_id);
+	sqlite3_bind_int64(stmt, 2, patch_id);
+	return elp_catalogue_step_done(cat, stmt,
+				       "cannot record the kernel's patch");
+}

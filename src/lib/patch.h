@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unified diffs: parsing (libgit2), cataloguing and applying to a tree.
+ * Functions named *_store write inside the caller's transaction.
+ */
+#ifndef ELP_PATCH_H
+#define ELP_PATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalogue.h"
+#include "elp.h"
+
+enum elp_patch_kind {
+	ELP_PATCH_LIVEPATCH, /* a fix to turn into a livepatch */
+	ELP_PATCH_KERNEL,    /* an out-of-tree patch a kernel was built with */
+};
+
+struct elp_patch_file {
+	char *path;   /* new path (old path for deletions), no a/ b/ prefix */
+	char *status; /* "added", "modified", "deleted", "renamed" */
+	int hunks, additions, deletions;
+	char **functions; /* from hunk headers, unique, in order */
+	size_t nr_functions;
+};
+
+struct elp_patch {
+	int64_t id; /* 0 until stored */
+	char *name;
+	enum elp_patch_kind kind;
+	char *sha256;
+	char *content; /* as given by the user */
+	char *origin;  /* absolute path of the file it came from */
+	char *subject; /* "Subject:" of a format-patch mail, else NULL */
+	int64_t created_at;
+	struct elp_patch_file *files;
+	size_t nr_files;
+	char **cves; /* "CVE-YYYY-NNNN" */
+	size_t nr_cves;
+};
+
+/* Parse a unified diff (git or plain form); logs "<origin>:<line>: ..." */
+int elp_patch_parse(struct elp_ctx *ctx, const char *origin,
+		    const char *content, size_t len, struct elp_patch **out);
+/* Read and parse a file. */
+int elp_patch_load(struct elp_ctx *ctx, const char *path,
+		   struct elp_patch **out);
+int elp_patch_add_cve(struct elp_patch *p, const char *cve);
+void elp_patch_free(struct elp_patch *p);
+
+const char *elp_patch_kind_name(enum elp_patch_kind kind);
+
+/* Insert patch, files, functions, CVEs; -EEXIST (logged) on a duplicate. */
+int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p);
+/* By name, then numeric id, then sha256 prefix. -ENOENT (logged) if none. */
+int elp_patch_find(struct elp_catalogue *cat, const char *spec,
+		   struct elp_patch **out);
+/* Same content already catalogued with this kind? 0/1 or -errno. */
+int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
+			  const char *sha256, struct elp_patch **out);
+
+typedef int (*elp_patch_cb)(const struct elp_patch *p, void *data);
+int elp_patch_foreach(struct elp_catalogue *cat, elp_patch_cb cb, void *data);
+
+/*
+ * Apply (or reverse-apply) a patch to the files of a directory tree, all or
+ * nothing: no file is written unless every hunk applies.  On failure logs
+ * "patch '<name>' does not apply: <file>: <hunk>".
+ */
+int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,
+		    const struct elp_patch *p, bool reverse);
+
+#endif

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "util.h"
+
+int elp_buf_append(struct elp_buf *buf, const void *data, size_t len)
+{
+	if (buf->len + len + 1 > buf->cap) {
+		size_t cap = buf->cap ? buf->cap : 256;
+		char *p;
+
+		while (cap < buf->len + len + 1)
+			cap *= 2;
+		p = realloc(buf->data, cap);
+		if (!p)
+			return -ENOMEM;
+		buf->data = p;
+		buf->cap = cap;
+	}
+	memcpy(buf->data + buf->len, data, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+	return 0;
+}
+
+int elp_buf_puts(struct elp_buf *buf, const char *s)
+{
+	return elp_buf_append(buf, s, strlen(s));
+}
+
+int elp_buf_printf(struct elp_buf *buf, const char *fmt, ...)
+{
+	va_list args;
+	char *s;
+	int n, err;
+
+	va_start(args, fmt);
+	n = vasprintf(&s, fmt, args);
+	va_end(args);
+	if (n < 0)
+		return -ENOMEM;
+	err = elp_buf_append(buf, s, (size_t)n);
+	free(s);
+	return err;
+}
+
+void elp_buf_free(struct elp_buf *buf)
+{
+	free(buf->data);
+	buf->data = NULL;
+	buf->len = buf->cap = 0;
+}
+
+int elp_read_file(struct elp_ctx *ctx, const char *path, char **data,
+		  size_t *len)
+{
+	struct elp_buf buf = { 0 };
+	char chunk[65536];
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		elp_err(ctx, "cannot open '%s': %s", path, strerror(-err));
+		return err;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			elp_err(ctx, "cannot read '%s': %s", path,
+				strerror(-err));
+			break;
+		}
+		err = elp_buf_append(&buf, chunk, (size_t)n);
+		if (err)
+			break;
+	}
+	close(fd);
+	if (!err && !buf.data)
+		err = elp_buf_append(&buf, "", 0);
+	if (err) {
+		elp_buf_free(&buf);
+		return err;
+	}
+	*data = buf.data;
+	if (len)
+		*len = buf.len;
+	return 0;
+}
+
+int elp_write_file_atomic(struct elp_ctx *ctx, const char *path,
+			  const void *data, size_t len, int mode)
+{
+	char *tmp;
+	int fd, err = 0;
+	const char *p = data;
+
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		err = -errno;
+		elp_err(ctx, "cannot create '%s': %s", tmp, strerror(-err));
+		free(tmp);
+		return err;
+	}
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err) {
+		elp_err(ctx, "cannot write '%s': %s", path, strerror(-err));
+		unlink(tmp);
+	}
+	free(tmp);
+	return err;
+}
+
+int elp_mkdir_p(struct elp_ctx *ctx, const char *path, int mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	char *p;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+		goto fail;
+	if (!elp_is_dir(path)) {
+		elp_err(ctx, "cannot create directory '%s': %s", path,
+			strerror(ENOTDIR));
+		return -ENOTDIR;
+	}
+	return 0;
+fail:
+	elp_err(ctx, "cannot create directory '%s': %s", buf, strerror(errno));
+	return -errno;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+int elp_rm_rf(struct elp_ctx *ctx, const char *path)
+{
+	if (access(path, F_OK) < 0)
+		return 0;
+	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0) {
+		int err = -errno;
+
+		elp_err(ctx, "cannot remove '%s': %s", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int elp_sha256_hex(const void *data, size_t len,
+		   char out[ELP_SHA256_HEX_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	unsigned int i;
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		return -EIO;
+	for (i = 0; i < mdlen; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	return 0;
+}
+
+int elp_sha256_file(struct elp_ctx *ctx, const char *path,
+		    char out[ELP_SHA256_HEX_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned char chunk[65536];
+	unsigned int mdlen = 0, i;
+	EVP_MD_CTX *md_ctx;
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		elp_err(ctx, "cannot open '%s': %s", path, strerror(-err));
+		return err;
+	}
+	md_ctx = EVP_MD_CTX_new();
+	if (!md_ctx || !EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			elp_err(ctx, "cannot read '%s': %s", path,
+				strerror(-err));
+			goto out;
+		}
+		EVP_DigestUpdate(md_ctx, chunk, (size_t)n);
+	}
+	EVP_DigestFinal_ex(md_ctx, md, &mdlen);
+	for (i = 0; i < mdlen; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+out:
+	EVP_MD_CTX_free(md_ctx);
+	close(fd);
+	return err;
+}
+
+bool elp_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool elp_is_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *elp_abspath(const char *path)
+{
+	return realpath(path, NULL);
+}
+
+int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
+	    int log_fd, struct elp_buf *out)
+{
+	int pipefd[2] = { -1, -1 };
+	int status, err;
+	pid_t pid;
+
+	if (out && pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		if (out) {
+			close(pipefd[0]);
+			close(pipefd[1]);
+		}
+		return err;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+		int errfd = log_fd >= 0 ? log_fd : devnull;
+
+		dup2(devnull, STDIN_FILENO);
+		dup2(out ? pipefd[1] : errfd, STDOUT_FILENO);
+		dup2(errfd, STDERR_FILENO);
+		if (cwd && chdir(cwd) < 0)
+			_exit(127);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (out) {
+		char chunk[4096];
+		ssize_t n;
+
+		close(pipefd[1]);
+		while ((n = read(pipefd[0], chunk, sizeof(chunk))) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			if (elp_buf_append(out, chunk, (size_t)n) < 0)
+				break;
+		}
+		close(pipefd[0]);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			err = -errno;
+			elp_err(ctx, "cannot wait for '%s': %s", argv[0],
+				strerror(-err));
+			return err;
+		}
+	}
+	if (WIFEXITED(status)) {
+		if (WEXITSTATUS(status) == 127) {
+			elp_dbg(ctx, "'%s' exited 127 (not found?)", argv[0]);
+		}
+		return WEXITSTATUS(status);
+	}
+	return 128 + WTERMSIG(status);
+}
+
+long long elp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *elp_rstrip(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t' ||
+		     s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}

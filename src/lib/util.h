@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef ELP_UTIL_H
+#define ELP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "elp.h"
+
+#define ELP_SHA256_HEX_LEN 64
+
+/* Growable NUL-terminated byte buffer. */
+struct elp_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+int elp_buf_append(struct elp_buf *buf, const void *data, size_t len);
+int elp_buf_puts(struct elp_buf *buf, const char *s);
+int elp_buf_printf(struct elp_buf *buf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void elp_buf_free(struct elp_buf *buf);
+
+/* Whole file into a NUL-terminated buffer; logs "cannot read '%s': %m". */
+int elp_read_file(struct elp_ctx *ctx, const char *path, char **data,
+		  size_t *len);
+/* Write via a temporary file and rename, so readers never see half a file. */
+int elp_write_file_atomic(struct elp_ctx *ctx, const char *path,
+			  const void *data, size_t len, int mode);
+int elp_mkdir_p(struct elp_ctx *ctx, const char *path, int mode);
+int elp_rm_rf(struct elp_ctx *ctx, const char *path);
+
+int elp_sha256_hex(const void *data, size_t len,
+		   char out[ELP_SHA256_HEX_LEN + 1]);
+int elp_sha256_file(struct elp_ctx *ctx, const char *path,
+		    char out[ELP_SHA256_HEX_LEN + 1]);
+
+bool elp_is_dir(const char *path);
+bool elp_is_file(const char *path);
+/* Absolute, normalised path (realpath), or NULL with errno set. */
+char *elp_abspath(const char *path);
+
+/*
+ * Run argv (no shell) in cwd.  stdout and stderr go to log_fd when >= 0,
+ * else to /dev/null.  When out is non-NULL stdout is captured into it
+ * instead.  Returns the exit status (>= 0) or -errno when it could not run.
+ */
+int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
+	    int log_fd, struct elp_buf *out);
+
+/* Milliseconds from a monotonic clock, for stage timings. */
+long long elp_now_ms(void);
+
+/* Trim trailing whitespace in place; returns s. */
+char *elp_rstrip(char *s);
+
+#endif
