@@ -1,0 +1,360 @@
+# End-to-end test harness: the reference kernel in qemu (TCG), busybox initramfs.
+# shellcheck shell=sh
+#
+# Source it after tests/lib.sh, from a test script in tests/e2e/:
+#     . "$(dirname "$0")/../lib.sh"; . "$(dirname "$0")/lib.sh"
+# (set E2E_LIB_DIR to this directory if the script lives elsewhere).
+#
+# Host functions
+#   e2e_kernel                  fetch/unpack the reference kernel once (fetch-kernel.sh) and set
+#                               and export E2E_DIR (cache dir), E2E_RELEASE, E2E_VMLINUZ,
+#                               E2E_CONFIG, E2E_HEADERS (for `make -C "$E2E_HEADERS" M=DIR
+#                               modules`), E2E_SOURCE_TARBALL, E2E_MODULES (lib/modules/REL).
+#                               Returns non-zero if the kernel cannot be fetched.
+#   e2e_source_file PATH...     extract PATH (relative to the top of the source tree, e.g.
+#                               samples/livepatch/livepatch-sample.c) from E2E_SOURCE_TARBALL
+#                               once into E2E_DIR/src/ and print the cached path, one a line.
+#   e2e_module_file NAME        print the path of module NAME of the reference kernel
+#                               (under E2E_MODULES; may be .ko.xz in general, .ko for 6.1).
+#   e2e_tmpdir                  create E2E_TMP under ${TMPDIR:-/tmp}, removed on exit
+#                               (kept and printed if E2E_KEEP=1). Sets an EXIT trap.
+#   e2e_initramfs OUT.cpio.gz INIT_SCRIPT [FILE...]
+#                               build a gzip newc initramfs: static busybox, the standard
+#                               guest preamble as /init, INIT_SCRIPT run by it (sourced in a
+#                               subshell, cwd /root, so the guest helpers below are available),
+#                               each FILE copied to /root/<basename>.
+#                               Env E2E_GUEST_MODULES="name ...": modules of the reference
+#                               kernel (with their dependencies from modules.dep) installed at
+#                               /lib/modules/$E2E_RELEASE/ with a fresh modules.dep, so that
+#                               `modprobe name` works in the guest. Compressed modules
+#                               (.ko.xz/.ko.gz/.ko.zst) are decompressed on the host (busybox
+#                               insmod does not decompress); the 6.1 package ships plain .ko.
+#   e2e_boot INITRD LOG [TIMEOUT_S]
+#                               boot E2E_VMLINUZ with INITRD in qemu-system-x86_64 -accel tcg,
+#                               serial console into LOG, under timeout (default 60 s).
+#                               Cmdline: "console=ttyS0 quiet panic=-1 $E2E_APPEND".
+#                               Env E2E_QEMU_MEM (default 512M), E2E_QEMU_OPTS (extra words).
+#                               Returns 0 if the guest reached the end of the preamble
+#                               ("E2E-END" in LOG) and qemu exited by itself, 124 if qemu
+#                               timed out, 1 otherwise (e.g. guest panic).
+#   e2e_result LOG NAME         print VALUE of the last "E2E-RESULT NAME VALUE" line of LOG;
+#                               non-zero if there is none.
+#   e2e_check_result DESC LOG NAME EXPECTED
+#                               one TAP line: the guest's NAME result equals EXPECTED.
+#   e2e_guest_dmesg_ok LOG      non-zero (offending lines on stderr) if LOG shows Oops, BUG:,
+#                               WARNING:, Call Trace, general protection fault, kernel BUG at
+#                               or Kernel panic. The preamble dumps the guest's dmesg into LOG
+#                               at the end (console output is `quiet`), so warnings are seen.
+#   e2e_kallsyms                print the path of E2E_DIR/kallsyms, the reference kernel's
+#                               /proc/kallsyms ("ADDR TYPE NAME", address order, non-zero
+#                               addresses except type-A per-cpu offsets such as
+#                               __per_cpu_start; booted with nokaslr so addresses are link-time
+#                               addresses as in System.map). Made once by booting the kernel.
+#
+# Guest side (the INIT_SCRIPT runs after this preamble, with PATH=/bin, cwd /root)
+#   proc, sysfs, devtmpfs mounted; kptr_restrict=0.
+#   e2e_result NAME VALUE...    print "E2E-RESULT NAME VALUE..." on the console.
+#   e2e_lp_wait NAME [TIMEOUT_S] wait until /sys/kernel/livepatch/NAME/transition is 0 or
+#                               /sys/kernel/livepatch/NAME is gone (a disabled patch is freed,
+#                               often before this is called); default 30 s. Returns 1 (and
+#                               prints "E2E-TIMEOUT ...") on timeout. It does not tell whether
+#                               the patch exists: after insmod, check NAME/enabled too.
+#   After the script: "E2E-DMESG-BEGIN", dmesg, "E2E-DMESG-END", "E2E-END <status>",
+#   then poweroff -f.
+
+E2E_LIB_DIR=${E2E_LIB_DIR:-$(cd "$(dirname "$0")" && pwd)}
+
+_e2e_log() { printf '# e2e: %s\n' "$*" >&2; }
+
+e2e_kernel() {
+	[ -n "${_e2e_kernel_done:-}" ] && return 0
+	if [ ! -x "$E2E_LIB_DIR/fetch-kernel.sh" ] && [ ! -f "$E2E_LIB_DIR/fetch-kernel.sh" ]; then
+		_e2e_log "no fetch-kernel.sh in $E2E_LIB_DIR (set E2E_LIB_DIR)"
+		return 1
+	fi
+	E2E_DIR=$(sh "$E2E_LIB_DIR/fetch-kernel.sh") || { _e2e_log "fetch-kernel.sh failed"; return 1; }
+	[ -d "$E2E_DIR" ] || { _e2e_log "fetch-kernel.sh printed no directory"; return 1; }
+	E2E_RELEASE=$(cat "$E2E_DIR/release") || return 1
+	E2E_VMLINUZ=$E2E_DIR/root/boot/vmlinuz-$E2E_RELEASE
+	E2E_CONFIG=$E2E_DIR/root/boot/config-$E2E_RELEASE
+	E2E_HEADERS=$E2E_DIR/headers
+	E2E_SOURCE_TARBALL=$E2E_DIR/source.tar.xz
+	E2E_MODULES=$E2E_DIR/root/lib/modules/$E2E_RELEASE
+	export E2E_DIR E2E_RELEASE E2E_VMLINUZ E2E_CONFIG E2E_HEADERS E2E_SOURCE_TARBALL E2E_MODULES
+	for _f in "$E2E_VMLINUZ" "$E2E_CONFIG" "$E2E_HEADERS/Makefile" "$E2E_SOURCE_TARBALL"; do
+		[ -e "$_f" ] || { _e2e_log "missing $_f"; return 1; }
+	done
+	_e2e_fix_headers || return 1
+	_e2e_kernel_done=1
+}
+
+# The headers package's Makefile includes /usr/src/linux-headers-REL-common/Makefile by
+# absolute path; unpacked with dpkg -x that file is in the cache, not in /usr/src. Point the
+# include at the cache copy so that `make -C "$E2E_HEADERS" M=DIR modules` works.
+_e2e_fix_headers() {
+	_mk=$E2E_HEADERS/Makefile
+	_inc=$(sed -n 's/^include \(\/usr\/src\/.*\)$/\1/p' "$_mk" | head -n1)
+	[ -n "$_inc" ] || return 0
+	[ -e "$_inc" ] && return 0
+	_local=$E2E_DIR/root$_inc
+	[ -e "$_local" ] || { _e2e_log "headers Makefile includes $_inc, not found"; return 1; }
+	sed "s|^include $_inc\$|include $_local|" "$_mk" > "$_mk.tmp.$$" && mv -f "$_mk.tmp.$$" "$_mk"
+}
+
+e2e_source_file() {
+	e2e_kernel || return 1
+	_top=$(basename "$(readlink -f "$E2E_SOURCE_TARBALL")" .tar.xz)
+	_need=
+	for _p in "$@"; do
+		[ -f "$E2E_DIR/src/$_p" ] || _need="$_need $_p"
+	done
+	if [ -n "$_need" ]; then
+		_x=$(mktemp -d "$E2E_DIR/src-tmp.XXXXXX") || return 1
+		_members=
+		for _p in $_need; do _members="$_members $_top/$_p"; done
+		# shellcheck disable=SC2086 # word splitting of the member list is wanted
+		if ! tar -xJf "$E2E_SOURCE_TARBALL" -C "$_x" --occurrence=1 $_members; then
+			_e2e_log "cannot extract$_need from $E2E_SOURCE_TARBALL"
+			rm -rf "$_x"; return 1
+		fi
+		for _p in $_need; do
+			if ! mkdir -p "$(dirname "$E2E_DIR/src/$_p")" ||
+				! mv -f "$_x/$_top/$_p" "$E2E_DIR/src/$_p"; then
+				rm -rf "$_x"; return 1
+			fi
+		done
+		rm -rf "$_x"
+	fi
+	for _p in "$@"; do printf '%s\n' "$E2E_DIR/src/$_p"; done
+}
+
+# modules.dep of the unpacked image (dpkg -x does not run depmod): made once.
+_e2e_modules_dep() {
+	[ -s "$E2E_MODULES/modules.dep" ] && return 0
+	depmod -b "$E2E_DIR/root" "$E2E_RELEASE" || { _e2e_log "depmod failed"; return 1; }
+}
+
+# _e2e_dep_line NAME: the modules.dep line of module NAME ("path: dep dep ...")
+_e2e_dep_line() {
+	_e2e_modules_dep || return 1
+	awk -v want="$1" '
+		BEGIN { gsub(/-/, "_", want) }
+		{ p = $1; sub(/:$/, "", p); n = p; sub(/.*\//, "", n); sub(/\.ko(\.[a-z]+)?$/, "", n)
+		  gsub(/-/, "_", n); if (n == want) { print; found = 1; exit } }
+		END { exit !found }' "$E2E_MODULES/modules.dep"
+}
+
+e2e_module_file() {
+	e2e_kernel || return 1
+	_l=$(_e2e_dep_line "$1") || { _e2e_log "no module $1 in $E2E_MODULES"; return 1; }
+	printf '%s/%s\n' "$E2E_MODULES" "${_l%%:*}"
+}
+
+e2e_tmpdir() {
+	E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/elivepatch-e2e.XXXXXX") || return 1
+	export E2E_TMP
+	if [ "${E2E_KEEP:-0}" = 1 ]; then
+		trap '_e2e_log "kept $E2E_TMP"' EXIT
+	else
+		trap 'rm -rf "$E2E_TMP"' EXIT
+	fi
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# The standard /init: preamble, then the test's script, then dmesg and poweroff.
+_e2e_preamble() {
+	cat <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /dev/pts
+echo 0 > /proc/sys/kernel/kptr_restrict
+
+e2e_result() {
+	_n=$1; shift
+	printf 'E2E-RESULT %s %s\n' "$_n" "$*"
+}
+
+e2e_lp_wait() {
+	_d=/sys/kernel/livepatch/$1
+	_n=$(( ${2:-30} * 10 ))
+	while [ "$_n" -gt 0 ]; do
+		[ -d "$_d" ] || return 0
+		[ "$(cat "$_d/transition" 2>/dev/null)" = 0 ] && return 0
+		usleep 100000
+		_n=$((_n - 1))
+	done
+	echo "E2E-TIMEOUT e2e_lp_wait $1"
+	return 1
+}
+
+echo "E2E-BEGIN $(uname -r)"
+cd /root
+( . /e2e/test.sh )
+_rc=$?
+echo "E2E-DMESG-BEGIN"
+dmesg
+echo "E2E-DMESG-END"
+echo "E2E-END $_rc"
+sync
+poweroff -f
+EOF
+}
+
+_e2e_check_busybox() {
+	[ -x /bin/busybox ] || { _e2e_log "no /bin/busybox (apt-get install busybox-static)"; return 1; }
+	if command -v readelf >/dev/null 2>&1 &&
+		readelf -l /bin/busybox 2>/dev/null | grep -q 'program interpreter'; then
+		_e2e_log "/bin/busybox is not static (apt-get install busybox-static)"
+		return 1
+	fi
+}
+
+# _e2e_copy_module SRC DST.ko: copy, decompressing .ko.xz/.ko.gz/.ko.zst
+_e2e_copy_module() {
+	mkdir -p "$(dirname "$2")" || return 1
+	case $1 in
+	*.ko.xz) xz -dc "$1" > "$2" ;;
+	*.ko.gz) gzip -dc "$1" > "$2" ;;
+	*.ko.zst) zstd -qdc "$1" > "$2" ;;
+	*) cp "$1" "$2" ;;
+	esac
+}
+
+e2e_initramfs() {
+	[ $# -ge 2 ] || { _e2e_log "usage: e2e_initramfs OUT.cpio.gz INIT_SCRIPT [FILE...]"; return 1; }
+	_out=$1 _init=$2; shift 2
+	_e2e_check_busybox || return 1
+	[ -f "$_init" ] || { _e2e_log "no init script $_init"; return 1; }
+	_s=$(mktemp -d "${TMPDIR:-/tmp}/elivepatch-initramfs.XXXXXX") || return 1
+	if ! mkdir -p "$_s/bin" "$_s/dev" "$_s/proc" "$_s/sys" "$_s/tmp" "$_s/root" "$_s/e2e" ||
+		! cp /bin/busybox "$_s/bin/busybox" ||
+		! _e2e_preamble > "$_s/init" || ! chmod 755 "$_s/init" ||
+		! cp "$_init" "$_s/e2e/test.sh"; then
+		rm -rf "$_s"; return 1
+	fi
+	mknod "$_s/dev/console" c 5 1 2>/dev/null || :
+	for _f in "$@"; do
+		cp "$_f" "$_s/root/" || { rm -rf "$_s"; return 1; }
+	done
+	if [ -n "${E2E_GUEST_MODULES:-}" ]; then
+		_e2e_guest_modules "$_s" || { rm -rf "$_s"; return 1; }
+	fi
+	# shellcheck disable=SC2030,SC2031 # subshell on purpose
+	if ! (cd "$_s" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 > "$_out"; then
+		_e2e_log "cpio failed"; rm -rf "$_s"; return 1
+	fi
+	rm -rf "$_s"
+}
+
+_e2e_guest_modules() {
+	e2e_kernel || return 1
+	_gm=$1/lib/modules/$E2E_RELEASE
+	for _m in $E2E_GUEST_MODULES; do
+		_l=$(_e2e_dep_line "$_m") || {
+			_e2e_log "E2E_GUEST_MODULES: no module $_m in $E2E_MODULES"; return 1; }
+		for _p in $_l; do
+			_p=${_p%:}
+			_d=$_gm/${_p%.ko*}.ko
+			[ -f "$_d" ] && continue
+			_e2e_copy_module "$E2E_MODULES/$_p" "$_d" || return 1
+			printf '%s\n' "${_p%.ko*}.ko" >> "$_gm/modules.order"
+		done
+	done
+	for _f in modules.builtin modules.builtin.modinfo; do
+		[ -f "$E2E_MODULES/$_f" ] && cp "$E2E_MODULES/$_f" "$_gm/"
+	done
+	depmod -b "$1" "$E2E_RELEASE" || { _e2e_log "depmod of the guest modules failed"; return 1; }
+}
+
+e2e_boot() {
+	[ $# -ge 2 ] || { _e2e_log "usage: e2e_boot INITRD LOG [TIMEOUT_S]"; return 1; }
+	e2e_kernel || return 1
+	_t0=$(date +%s)
+	# shellcheck disable=SC2086 # E2E_QEMU_OPTS is a list of words
+	timeout -k 5 "${3:-60}" qemu-system-x86_64 -accel tcg -m "${E2E_QEMU_MEM:-512M}" -smp 1 \
+		-nographic -no-reboot -nic none \
+		-kernel "$E2E_VMLINUZ" -initrd "$1" \
+		-append "console=ttyS0 quiet panic=-1${E2E_APPEND:+ $E2E_APPEND}" \
+		${E2E_QEMU_OPTS:-} < /dev/null > "$2" 2>&1
+	_rc=$?
+	_e2e_log "boot: $(($(date +%s) - _t0)) s, qemu status $_rc"
+	if [ "$_rc" = 124 ] || [ "$_rc" = 137 ]; then
+		_e2e_log "qemu timed out after ${3:-60} s (log: $2)"
+		return 124
+	fi
+	[ "$_rc" = 0 ] || return 1
+	tr -d '\r' < "$2" | grep -q '^E2E-END ' || { _e2e_log "guest did not finish (log: $2)"; return 1; }
+}
+
+e2e_result() {
+	tr -d '\r' < "$1" | awk -v want="$2" '
+		$1 == "E2E-RESULT" && $2 == want {
+			v = $0; sub(/^E2E-RESULT [^ ]*( |$)/, "", v); last = v; found = 1 }
+		END { if (found) print last; exit !found }'
+}
+
+e2e_check_result() {
+	_got=$(e2e_result "$2" "$3") || _got="<no E2E-RESULT $3>"
+	if [ "$_got" = "$4" ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		printf '#   expected: %s\n#        got: %s\n' "$4" "$_got"
+	fi
+}
+
+e2e_guest_dmesg_ok() {
+	[ -f "$1" ] || { _e2e_log "no log $1"; return 1; }
+	# lines of pure base64 (kallsyms dumps) are not messages
+	_bad=$(tr -d '\r' < "$1" | grep -Ev '^[A-Za-z0-9+/=]+$' |
+		grep -E 'Oops|BUG:|WARNING:|Call Trace|general protection fault|kernel BUG at|Kernel panic')
+	[ -z "$_bad" ] && return 0
+	printf '%s\n' "$_bad" | sed 's/^/# guest: /' >&2
+	return 1
+}
+
+e2e_kallsyms() {
+	e2e_kernel || return 1
+	_ks=$E2E_DIR/kallsyms
+	if [ -s "$_ks" ]; then printf '%s\n' "$_ks"; return 0; fi
+	_k=$(mktemp -d "${TMPDIR:-/tmp}/elivepatch-kallsyms.XXXXXX") || return 1
+	cat > "$_k/init.sh" <<'EOF'
+echo E2E-KALLSYMS-BEGIN
+cat /proc/kallsyms | gzip -c | base64
+echo E2E-KALLSYMS-END
+EOF
+	_append=${E2E_APPEND:-}
+	E2E_APPEND="nokaslr${_append:+ $_append}"
+	_ok=1
+	if ! e2e_initramfs "$_k/initrd.gz" "$_k/init.sh" || ! e2e_boot "$_k/initrd.gz" "$_k/log" 180; then
+		_ok=0
+	fi
+	E2E_APPEND=$_append
+	if [ "$_ok" = 0 ]; then
+		cp "$_k/log" "$E2E_DIR/kallsyms.log" 2>/dev/null
+		_e2e_log "kallsyms boot failed (log: $E2E_DIR/kallsyms.log)"
+		rm -rf "$_k"; return 1
+	fi
+	tr -d '\r' < "$_k/log" | sed -n '/^E2E-KALLSYMS-BEGIN$/,/^E2E-KALLSYMS-END$/p' | sed '1d;$d' |
+		base64 -d | gzip -dc > "$_k/kallsyms"
+	# sanity: many "ADDR TYPE NAME" lines, no zero addresses (but per-cpu symbols are
+	# absolute offsets, type A, and __per_cpu_start is 0)
+	if ! awk '
+		$1 !~ /^[0-9a-f]+$/ || length($1) != 16 || $2 !~ /^[A-Za-z]$/ || $3 == "" { bad++ }
+		$1 ~ /^0+$/ && $2 != "A" { zero++ }
+		END { exit !(NR > 50000 && bad == 0 && zero == 0) }' "$_k/kallsyms"; then
+		cp "$_k/log" "$E2E_DIR/kallsyms.log" 2>/dev/null
+		_e2e_log "kallsyms dump is not sane (log: $E2E_DIR/kallsyms.log)"
+		rm -rf "$_k"; return 1
+	fi
+	if ! mv -f "$_k/kallsyms" "$_ks.tmp.$$" || ! mv -f "$_ks.tmp.$$" "$_ks"; then
+		rm -rf "$_k"; return 1
+	fi
+	rm -rf "$_k"
+	printf '%s\n' "$_ks"
+}
