@@ -46,27 +46,28 @@ int cli_usage_error(poptContext pc, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+static const struct poptOption help_options[] = {
+	{ "help", 'h', POPT_ARG_NONE, NULL, 'h', "show this help", NULL },
+	POPT_TABLEEND
+};
+
 int cli_parse(const char *usage, const struct poptOption *options, int argc,
 	      const char **argv, poptContext *pc_out, bool *done)
 {
-	struct poptOption table[64];
-	struct poptOption help[] = {
-		{ "help", 'h', POPT_ARG_NONE, NULL, 'h', "show this help",
-		  NULL },
-		POPT_TABLEEND
-	};
+	/* popt keeps pointing at the table: it must outlive this frame */
+	static struct poptOption table[3];
 	poptContext pc;
 	size_t n = 0;
 	int rc;
 
-	while (options && n < 62 &&
-	       (options[n].longName || options[n].shortName ||
-		options[n].argInfo))
-		n++;
 	if (options)
-		memcpy(table, options, n * sizeof(*table));
-	table[n++] = help[0];
-	table[n] = help[1];
+		table[n++] = (struct poptOption){ NULL, '\0',
+						  POPT_ARG_INCLUDE_TABLE,
+						  (void *)options, 0, NULL,
+						  NULL };
+	table[n++] = (struct poptOption){ NULL, '\0', POPT_ARG_INCLUDE_TABLE,
+					  (void *)help_options, 0, NULL, NULL };
+	table[n] = (struct poptOption)POPT_TABLEEND;
 
 	*done = false;
 	pc = poptGetContext(argv[0], argc, argv, table, 0);

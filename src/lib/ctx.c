@@ -53,7 +53,8 @@ void elp_set_log_priority(struct elp_ctx *ctx, int priority)
 
 int elp_get_log_priority(const struct elp_ctx *ctx)
 {
-	return ctx->log_priority;
+	/* a NULL context is silent: for best-effort reads */
+	return ctx ? ctx->log_priority : -1;
 }
 
 void elp_log(struct elp_ctx *ctx, int priority, const char *file, int line,
