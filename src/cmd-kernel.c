@@ -30,6 +30,7 @@ static void print_kernel_json(FILE *out, const struct elp_kernel *k,
 	json_kv_str(out, &first, "compiler", k->cc_version_text);
 	json_kv_str(out, &first, "build_id", k->build_id);
 	json_kv_str(out, &first, "symbols", k->symbols_path);
+	json_kv_str(out, &first, "image", k->image_path);
 	json_kv_bool(out, &first, "livepatch", k->livepatch);
 	if (patches) {
 		json_key(out, &first, "patches");
@@ -65,6 +66,7 @@ static void print_kernel_text(const struct elp_kernel *k,
 	print_field("compiler:", k->cc_version_text);
 	print_field("build-id:", k->build_id);
 	print_field("symbols:", k->symbols_path);
+	print_field("image:", k->image_path);
 	print_field("livepatch:", k->livepatch ? "yes (CONFIG_LIVEPATCH=y)" :
 						 "NO (CONFIG_LIVEPATCH unset)");
 	if (patches) {
@@ -230,7 +232,7 @@ out:
 static int kernel_add(struct cli *cli, int argc, const char **argv)
 {
 	char *release = NULL, *source = NULL, *config_path = NULL;
-	char *name = NULL, *build = NULL, *symbols = NULL;
+	char *name = NULL, *build = NULL, *symbols = NULL, *image = NULL;
 	struct elp_kernel *k = NULL;
 	const char *kind;
 	char *config = NULL;
@@ -250,6 +252,9 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 		  "kbuild directory modules link against (headers)", "DIR" },
 		{ "symbols", 0, POPT_ARG_STRING, &symbols, 0,
 		  "the kernel's symbol table, /proc/kallsyms format", "FILE" },
+		{ "image", 0, POPT_ARG_STRING, &image, 0,
+		  "the kernel image (vmlinuz), for 'elivepatch verify'",
+		  "FILE" },
 		{ "force", 0, POPT_ARG_NONE, &force, 0,
 		  "add even without CONFIG_LIVEPATCH", NULL },
 		POPT_TABLEEND
@@ -278,6 +283,11 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 	}
 	if (symbols && check_symbols(symbols))
 		goto out;
+	if (image && !elp_is_file(image)) {
+		cli_error("cannot use kernel image '%s': %s", image,
+			  strerror(errno ? errno : ENOENT));
+		goto out;
+	}
 	k = calloc(1, sizeof(*k));
 	if (!k || elp_kernel_set_config(k, config))
 		goto out;
@@ -288,6 +298,7 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 	k->config_path = elp_abspath(config_path);
 	k->build_dir = build ? elp_abspath(build) : NULL;
 	k->symbols_path = symbols ? elp_abspath(symbols) : NULL;
+	k->image_path = image ? elp_abspath(image) : NULL;
 	if (check_livepatch(k, config_path, force))
 		goto out;
 	rc = store_kernel(cli, k);
@@ -301,6 +312,7 @@ out:
 	free(name);
 	free(build);
 	free(symbols);
+	free(image);
 	return rc;
 }
 

@@ -30,6 +30,7 @@ void elp_kernel_free(struct elp_kernel *k)
 	free(k->cc_version_text);
 	free(k->build_id);
 	free(k->symbols_path);
+	free(k->image_path);
 	free(k);
 }
 
@@ -292,6 +293,13 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 		if (k->source)
 			k->source_kind = strdup("dir");
 	}
+	{
+		char image[512];
+		const char *candidates[] = { image, NULL };
+
+		snprintf(image, sizeof(image), "/boot/vmlinuz-%s", k->release);
+		k->image_path = first_readable(candidates);
+	}
 	path = rooted("/proc/kallsyms");
 	if (path && elp_is_file(path))
 		k->symbols_path = path;
@@ -409,7 +417,7 @@ int elp_kernel_check_source(struct elp_ctx *ctx, const char *source,
 #define KERNEL_COLUMNS                                                         \
 	"id, name, release, version_text, arch, source, source_kind, "         \
 	"build_dir, config_path, config, config_sha256, cc_version_text, "     \
-	"build_id, symbols_path, livepatch, created_at"
+	"build_id, symbols_path, livepatch, created_at, image_path"
 
 static struct elp_kernel *kernel_from_row(sqlite3_stmt *stmt)
 {
@@ -433,6 +441,7 @@ static struct elp_kernel *kernel_from_row(sqlite3_stmt *stmt)
 	k->symbols_path = elp_column_strdup(stmt, 13);
 	k->livepatch = sqlite3_column_int(stmt, 14) != 0;
 	k->created_at = sqlite3_column_int64(stmt, 15);
+	k->image_path = elp_column_strdup(stmt, 16);
 	return k;
 }
 
@@ -462,7 +471,7 @@ int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k)
 	elp_kernel_free(existing);
 	err = elp_catalogue_prepare(
 		cat,
-		"INSERT INTO kernels (name, release, version_text, arch, source, source_kind, build_dir, config_path, config, config_sha256, cc_version_text, build_id, symbols_path, livepatch, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO kernels (name, release, version_text, arch, source, source_kind, build_dir, config_path, config, config_sha256, cc_version_text, build_id, symbols_path, livepatch, created_at, image_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		&stmt);
 	if (err)
 		return err;
@@ -483,6 +492,7 @@ int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k)
 	bind_opt(stmt, 13, k->symbols_path);
 	sqlite3_bind_int(stmt, 14, k->livepatch);
 	sqlite3_bind_int64(stmt, 15, k->created_at);
+	bind_opt(stmt, 16, k->image_path);
 	err = elp_catalogue_step_done(cat, stmt, "cannot add kernel");
 	if (err)
 		return err;

@@ -23,6 +23,7 @@ struct elp_kernel {
 	char *cc_version_text; /* CONFIG_CC_VERSION_TEXT */
 	char *build_id;	       /* vmlinux GNU build-id, hex */
 	char *symbols_path;    /* kallsyms-format symbol table */
+	char *image_path;      /* vmlinuz, for booting it in qemu */
 	bool livepatch;	       /* CONFIG_LIVEPATCH=y */
 	int64_t created_at;
 };

@@ -27,11 +27,20 @@ check "...and left untouched" cmp -s "$T/notdb" "$T/notdb.orig"
 check "a directory as catalogue is refused" test $? -ne 0
 check "...naming it" grep -q "cannot open catalogue '$T': is a directory" "$T/out"
 
+version=$(sqlite3 "$DB" 'PRAGMA user_version')
 sqlite3 "$DB" 'PRAGMA user_version = 99'
 elp kernel list > "$T/out" 2>&1
 check "a newer schema is refused" test $? -ne 0
 check "...with a clear error" grep -q "schema version 99, newer than this elivepatch knows" "$T/out"
-sqlite3 "$DB" 'PRAGMA user_version = 1'
+sqlite3 "$DB" "PRAGMA user_version = $version"
+
+# an old catalogue is migrated one version at a time
+sqlite3 "$T/old.db" < data/schema/001-initial.sql && sqlite3 "$T/old.db" 'PRAGMA user_version = 1'
+"$ELP" --db "$T/old.db" kernel list > /dev/null 2>&1
+check "an older catalogue is migrated to the current schema" \
+	test "$(sqlite3 "$T/old.db" 'PRAGMA user_version')" = "$version"
+check "...with the later migrations' columns" \
+	sqlite3 "$T/old.db" 'SELECT image_path FROM kernels'
 
 if [ "$(id -u)" = 0 ]; then
 	# root ignores file modes: test read-only through a read-only bind
