@@ -47,7 +47,11 @@ int elp_patch_parse(struct elp_ctx *ctx, const char *origin,
 /* Read and parse a file. */
 int elp_patch_load(struct elp_ctx *ctx, const char *path,
 		   struct elp_patch **out);
+/* Add a CVE id (case-insensitive CVE-YYYY-NNNN..., stored upper-case);
+ * 0 also when already there, -EINVAL (not logged) when malformed. */
 int elp_patch_add_cve(struct elp_patch *p, const char *cve);
+/* CVE-\d{4}-\d{4,}, case-insensitive. */
+bool elp_cve_is_valid(const char *cve);
 void elp_patch_free(struct elp_patch *p);
 
 const char *elp_patch_kind_name(enum elp_patch_kind kind);
@@ -61,6 +65,12 @@ int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 			  const char *sha256, struct elp_patch **out);
 
+/*
+ * Delete a patch and its files, functions and CVEs.  Refused with -EBUSY
+ * (logged, naming them) while a build or a kernel references it.
+ */
+int elp_patch_remove(struct elp_catalogue *cat, const struct elp_patch *p);
+
 typedef int (*elp_patch_cb)(const struct elp_patch *p, void *data);
 int elp_patch_foreach(struct elp_catalogue *cat, elp_patch_cb cb, void *data);
 
@@ -68,6 +78,9 @@ int elp_patch_foreach(struct elp_catalogue *cat, elp_patch_cb cb, void *data);
  * Apply (or reverse-apply) a patch to the files of a directory tree, all or
  * nothing: no file is written unless every hunk applies.  On failure logs
  * "patch '<name>' does not apply: <file>: <hunk>".
+ * Only the files the patch names are read.  Hunks whose context has moved
+ * are found nearby (as patch(1) does); no fuzz.  -EINVAL/-ENOENT/-EEXIST
+ * when it does not apply, -ENOTSUP to reverse binary changes or copies.
  */
 int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,
 		    const struct elp_patch *p, bool reverse);
