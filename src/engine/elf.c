@@ -371,6 +371,7 @@ void elp_obj_free(struct elp_obj *obj)
 			free(sec->data);
 		if (sec->own_relas)
 			free(sec->relas);
+		free(sec->syms);
 		free(sec->alloc_name);
 		free(sec);
 	}

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Compiling the changed translation units with kbuild's single-object
+ * targets ("make fs/proc/cmdline.o"), original and patched, and diffing them.
+ *
+ * Original objects are cached next to the prepared tree, keyed by the
+ * sha256 of the unpatched .c file, so a warm build only compiles the
+ * patched side:  <tree_root>/objs/<sha>-<obj path with / as _>{.o,.target}
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-internal.h"
+
+static char *tree_path(const struct elp_bstate *b, const char *rel)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", b->tree, rel) < 0 ? NULL : p;
+}
+
+/* "fs/proc/cmdline.o" -> "<tree>/fs/proc/.cmdline.o.cmd" */
+static char *cmd_file(const struct elp_bstate *b, const char *obj)
+{
+	const char *slash = strrchr(obj, '/');
+	char *p;
+	int n;
+
+	if (slash)
+		n = asprintf(&p, "%s/%.*s/.%s.cmd", b->tree,
+			     (int)(slash - obj), obj, slash + 1);
+	else
+		n = asprintf(&p, "%s/.%s.cmd", b->tree, obj);
+	return n < 0 ? NULL : p;
+}
+
+/*
+ * Which object of the running kernel the unit belongs to, decided by kbuild
+ * itself: objects that are part of a module are compiled with -DMODULE and
+ * KBUILD_MODNAME names the module; everything else is in vmlinux.
+ */
+static int unit_target(struct elp_bstate *b, const char *obj, char **target)
+{
+	char *path = cmd_file(b, obj), *data = NULL, *line_end, *m;
+	bool module;
+	int err;
+
+	if (!path)
+		return -ENOMEM;
+	err = elp_read_file(b->ctx, path, &data, NULL);
+	free(path);
+	if (err)
+		return err;
+	line_end = strchr(data, '\n');
+	if (line_end)
+		*line_end = '\0';
+	module = strstr(data, " -DMODULE ") != NULL;
+	m = strstr(data, "-DKBUILD_MODNAME='\"");
+	if (module && m) {
+		char *end;
+
+		m += strlen("-DKBUILD_MODNAME='\"");
+		end = strchr(m, '"');
+		*target = end ? strndup(m, (size_t)(end - m)) : NULL;
+	} else {
+		*target = strdup("vmlinux");
+	}
+	free(data);
+	return *target ? 0 : -ENOMEM;
+}
+
+static char *cache_name(const struct elp_bstate *b, const struct elp_bunit *u,
+			const char *ext)
+{
+	char *p, *s;
+
+	if (asprintf(&p, "%s/objs/%.16s-%s%s", b->tree_root, u->pristine_sha,
+		     u->obj, ext) < 0)
+		return NULL;
+	/* flatten the object's path */
+	for (s = p + strlen(b->tree_root) + strlen("/objs/"); *s; s++)
+		if (*s == '/')
+			*s = '_';
+	return p;
+}
+
+static int remove_tree_object(struct elp_bstate *b, const char *obj)
+{
+	char *o = tree_path(b, obj), *c = cmd_file(b, obj);
+	int err = 0;
+
+	if (!o || !c)
+		err = -ENOMEM;
+	else if ((unlink(o) < 0 && errno != ENOENT) ||
+		 (unlink(c) < 0 && errno != ENOENT))
+		err = -errno;
+	free(o);
+	free(c);
+	return err;
+}
+
+static int compile_units(struct elp_bstate *b, struct elp_bunit **units,
+			 size_t n, const char *side)
+{
+	const char **targets;
+	size_t i;
+	int err = 0;
+
+	if (n == 0)
+		return 0;
+	targets = calloc(n, sizeof(*targets));
+	if (!targets)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		elp_notice(b->ctx, "[compile] %s (%s)", units[i]->src, side);
+		err = remove_tree_object(b, units[i]->obj);
+		if (err)
+			goto out;
+		targets[i] = units[i]->obj;
+	}
+	err = elp_bmake(b, b->tree, targets, n, true);
+	if (err) {
+		elp_err(b->ctx, "compiling the %s source failed: %s%s", side,
+			units[0]->src, n > 1 ? " ..." : "");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char *o = tree_path(b, units[i]->obj);
+
+		if (!o || !elp_is_file(o)) {
+			elp_err(b->ctx, "kbuild did not produce '%s'",
+				units[i]->obj);
+			free(o);
+			err = -EIO;
+			goto out;
+		}
+		free(o);
+	}
+out:
+	free(targets);
+	return err;
+}
+
+int elp_bcompile_original(struct elp_bstate *b)
+{
+	struct elp_bunit **todo;
+	char *objs = NULL;
+	size_t i, n = 0;
+	int err = 0;
+
+	todo = calloc(b->nr_units ? b->nr_units : 1, sizeof(*todo));
+	if (!todo || asprintf(&objs, "%s/objs", b->tree_root) < 0) {
+		free(todo);
+		return -ENOMEM;
+	}
+	err = elp_mkdir_p(b->ctx, objs, 0755);
+	if (err)
+		goto out;
+	for (i = 0; i < b->nr_units; i++) {
+		struct elp_bunit *u = &b->units[i];
+		char sha[ELP_SHA256_HEX_LEN + 1];
+		char *src = tree_path(b, u->src), *co = NULL, *ct = NULL;
+
+		if (!src) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (!elp_is_file(src)) {
+			elp_bstate_refuse(
+				b, "'%s' is not in the kernel source of '%s'",
+				u->src, b->kernel->name);
+			free(src);
+			err = -ENOTSUP;
+			goto out;
+		}
+		err = elp_sha256_file(b->ctx, src, sha);
+		free(src);
+		if (err)
+			goto out;
+		u->pristine_sha = strdup(sha);
+		co = cache_name(b, u, ".o");
+		ct = cache_name(b, u, ".target");
+		if (!u->pristine_sha || !co || !ct) {
+			free(co);
+			free(ct);
+			err = -ENOMEM;
+			goto out;
+		}
+		if (elp_is_file(co) && elp_is_file(ct) &&
+		    elp_read_file(b->ctx, ct, &u->target, NULL) == 0 &&
+		    elp_bcopy_file(b->ctx, co, u->orig_o) == 0) {
+			elp_rstrip(u->target);
+			elp_info(b->ctx, "[compile] %s (original, cached)",
+				 u->src);
+		} else {
+			free(u->target);
+			u->target = NULL;
+			todo[n++] = u;
+		}
+		free(co);
+		free(ct);
+	}
+	err = compile_units(b, todo, n, "original");
+	if (err)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct elp_bunit *u = todo[i];
+		char *o = tree_path(b, u->obj), *co = cache_name(b, u, ".o");
+		char *ct = cache_name(b, u, ".target");
+
+		if (!o || !co || !ct)
+			err = -ENOMEM;
+		if (!err)
+			err = unit_target(b, u->obj, &u->target);
+		if (!err)
+			err = elp_bcopy_file(b->ctx, o, u->orig_o);
+		/* cache: object first, the target file makes it valid */
+		if (!err && elp_bcopy_file(b->ctx, o, co) == 0)
+			elp_write_file_atomic(b->ctx, ct, u->target,
+					      strlen(u->target), 0644);
+		free(o);
+		free(co);
+		free(ct);
+		if (err)
+			goto out;
+	}
+out:
+	free(objs);
+	free(todo);
+	return err;
+}
+
+int elp_bcompile_patched(struct elp_bstate *b)
+{
+	struct elp_bunit **all;
+	size_t i;
+	int err;
+
+	all = calloc(b->nr_units ? b->nr_units : 1, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (i = 0; i < b->nr_units; i++)
+		all[i] = &b->units[i];
+	err = compile_units(b, all, b->nr_units, "patched");
+	for (i = 0; !err && i < b->nr_units; i++) {
+		struct elp_bunit *u = &b->units[i];
+		char *o = tree_path(b, u->obj), *target = NULL;
+
+		err = o ? elp_bcopy_file(b->ctx, o, u->patched_o) : -ENOMEM;
+		if (!err)
+			err = unit_target(b, u->obj, &target);
+		if (!err && strcmp(target, u->target) != 0) {
+			elp_bstate_refuse(
+				b,
+				"%s: the patch moves the object from '%s' to '%s'",
+				u->src, u->target, target);
+			err = -ENOTSUP;
+		}
+		free(target);
+		free(o);
+		/* never leave a patched object in the shared tree */
+		remove_tree_object(b, u->obj);
+	}
+	free(all);
+	return err;
+}
+
+/* Where the modules of the kernel are, for symbols of unloaded modules. */
+static char *find_module_ko(struct elp_bstate *b, const char *modname)
+{
+	const struct elp_kernel *k = b->kernel;
+	char *dirs[3] = { NULL, NULL, NULL };
+	char *found = NULL;
+	size_t i;
+
+	if (asprintf(&dirs[0], "/lib/modules/%s", k->release) < 0)
+		dirs[0] = NULL;
+	if (k->build_dir) {
+		/* <root>/usr/src/linux-headers-X -> <root>/lib/modules/X */
+		const char *u = strstr(k->build_dir, "/usr/src/");
+
+		if (u && asprintf(&dirs[1], "%.*s/lib/modules/%s",
+				  (int)(u - k->build_dir), k->build_dir,
+				  k->release) < 0)
+			dirs[1] = NULL;
+	}
+	for (i = 0; i < 2 && !found; i++) {
+		struct elp_buf out = { 0 };
+		char *pattern;
+
+		if (!dirs[i] || !elp_is_dir(dirs[i]))
+			continue;
+		if (asprintf(&pattern, "%s.ko", modname) < 0)
+			continue;
+		{
+			const char *argv[] = { "find",	dirs[i], "-name",
+					       pattern, "-print", "-quit",
+					       NULL };
+
+			if (elp_run(b->ctx, argv, NULL, -1, &out) == 0 &&
+			    out.data && *out.data) {
+				found = strdup(elp_rstrip(out.data));
+			}
+		}
+		free(pattern);
+		elp_buf_free(&out);
+	}
+	for (i = 0; i < 3; i++)
+		free(dirs[i]);
+	return found;
+}
+
+int elp_bdiff(struct elp_bstate *b)
+{
+	struct elp_symtab *symtab = NULL;
+	const struct elp_kernel *k = b->kernel;
+	char *symvers = NULL;
+	size_t i, total = 0;
+	int err;
+
+	if (!k->symbols_path || !elp_is_file(k->symbols_path)) {
+		elp_err(b->ctx,
+			"kernel '%s' has no symbol table (a kallsyms dump); add one with 'elivepatch kernel add --symbols'",
+			k->name);
+		return -ENOENT;
+	}
+	err = elp_symtab_load(b->ctx, k->symbols_path, &symtab);
+	if (err)
+		return err;
+	if (k->build_dir &&
+	    asprintf(&symvers, "%s/Module.symvers", k->build_dir) > 0 &&
+	    elp_is_file(symvers)) {
+		err = elp_symtab_load_exports(b->ctx, symtab, symvers);
+		if (err)
+			goto out;
+	}
+	for (i = 0; i < b->nr_units; i++) {
+		struct elp_bunit *u = &b->units[i];
+
+		if (strcmp(u->target, "vmlinux") != 0) {
+			char *ko = find_module_ko(b, u->target);
+
+			if (ko) {
+				elp_symtab_add_module(b->ctx, symtab,
+						      u->target, ko);
+				free(ko);
+			}
+		}
+	}
+	for (i = 0; i < b->nr_units; i++) {
+		struct elp_bunit *u = &b->units[i];
+		struct elp_diff_request req = {
+			.orig_obj = u->orig_o,
+			.patched_obj = u->patched_o,
+			.output_obj = u->diff_o,
+			.source_file = u->src,
+			.target = u->target,
+			.unit_index = (unsigned int)i,
+			.symtab = symtab,
+		};
+
+		elp_notice(b->ctx, "[diff] %s (%s)", u->src, u->target);
+		err = elp_diff_objects(b->ctx, &req, &u->diff);
+		if (err == -ENOTSUP) {
+			elp_bstate_refuse(b, "%s",
+					  b->first_error ?
+						  b->first_error :
+						  "the change cannot be livepatched");
+			goto out;
+		}
+		if (err)
+			goto out;
+		total += u->diff->nr_funcs;
+		if (u->diff->nr_funcs == 0)
+			elp_info(b->ctx, "[diff] %s: no function changed",
+				 u->src);
+	}
+	if (total == 0)
+		err = elp_bstate_refuse(b, "the patch changes no object code");
+out:
+	free(symvers);
+	elp_symtab_free(symtab);
+	return err;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Private to src/engine/build*.c: the state one build carries between passes. */
+#ifndef ELP_BUILD_INTERNAL_H
+#define ELP_BUILD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/catalogue.h"
+#include "../lib/elp.h"
+#include "../lib/kernel.h"
+#include "../lib/patch.h"
+#include "../lib/util.h"
+#include "build.h"
+#include "engine.h"
+
+#define ELP_BUILD_KCFLAGS "-ffunction-sections -fdata-sections"
+
+/* One changed translation unit. */
+struct elp_bunit {
+	char *src;	   /* "fs/proc/cmdline.c", relative to the tree */
+	char *obj;	   /* "fs/proc/cmdline.o" */
+	char *pristine_sha; /* sha256 of the unpatched .c */
+	char *orig_o;	   /* <work>/orig/unitN.o */
+	char *patched_o;   /* <work>/patched/unitN.o */
+	char *diff_o;	   /* <work>/module/unitN.o when something changed */
+	char *target;	   /* "vmlinux" or the module the object is part of */
+	struct elp_diff_result *diff;
+};
+
+struct elp_bstate {
+	struct elp_ctx *ctx;   /* the build's own context: logs and captures */
+	struct elp_ctx *outer; /* the caller's (catalogue's) context */
+	struct elp_catalogue *cat;
+	const struct elp_build_options *opts;
+	struct elp_build_result *res;
+
+	struct elp_kernel *kernel;
+	struct elp_patch **patches; /* livepatch patches, in order */
+	size_t nr_patches;
+	struct elp_patch **oot; /* the kernel's out-of-tree patches */
+	size_t nr_oot;
+
+	char *cc;	  /* compiler program */
+	char *cc_version; /* its --version first line */
+	char *source_identity;
+	char *cache;	 /* cache root */
+	char *tree_key;	 /* hash of what the prepared tree depends on */
+	char *tree_root; /* <cache>/trees/<key> */
+	char *tree;	 /* <tree_root>/linux */
+	int lock_fd;
+	bool journal_active; /* livepatch patches applied, not yet restored */
+	char *workdir;	     /* <cache>/builds/<id> */
+	int log_fd;
+	char *first_error;
+	char *refusal; /* set by a pass that refuses */
+	unsigned int jobs;
+
+	struct elp_bunit *units;
+	size_t nr_units;
+	long long t0;
+};
+
+/* Records why the build is refused (first call wins); returns -ENOTSUP. */
+int elp_bstate_refuse(struct elp_bstate *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+bool elp_bstate_cancelled(const struct elp_bstate *b);
+
+/* "make -C <tree> -j N CC=<cc> KCFLAGS=... <targets...>" into the log. */
+int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
+	      size_t nr_targets, bool kcflags);
+int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to);
+
+/* build-tree.c */
+int elp_btree_prepare(struct elp_bstate *b); /* takes the lock */
+void elp_btree_unlock(struct elp_bstate *b);
+int elp_btree_apply(struct elp_bstate *b);
+int elp_btree_restore(struct elp_bstate *b);
+
+/* build-compile.c */
+int elp_bcompile_original(struct elp_bstate *b);
+int elp_bcompile_patched(struct elp_bstate *b);
+int elp_bdiff(struct elp_bstate *b);
+
+/* build-module.c */
+int elp_bmodule_generate(struct elp_bstate *b, const char *dir);
+int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path);
+
+#endif

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The build driver: from a catalogued kernel and one or more source patches
+ * to a livepatch module, as a list of named passes (resolve, tree, apply,
+ * compile, diff, module, record), each timed into build_stages.
+ *
+ * Like the rest of the library it never prints or exits: messages go to the
+ * catalogue's context (and to the build's log file), errors are returned.
+ * All inputs are explicit so that a remote builder or a job queue can call
+ * elp_build() the same way the CLI does.
+ */
+#ifndef ELP_BUILD_H
+#define ELP_BUILD_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/catalogue.h"
+#include "../lib/elp.h"
+
+/* Bumped when the engine's output for the same inputs may change. */
+#define ELP_BUILD_ENGINE_VERSION "elp-build-1"
+
+struct elp_build_options {
+	/* catalogue spec (name, id, release); NULL: the running kernel */
+	const char *kernel;
+	/* catalogue names/ids of livepatch patches, or paths of patch files
+	 * (catalogued on the fly); applied in order */
+	const char *const *patches;
+	size_t nr_patches;
+	const char *name;   /* module name; NULL: elp_<first patch name> */
+	const char *output; /* also copy the .ko here; NULL: store only */
+	/* cache root; NULL: $ELIVEPATCH_CACHE, /var/cache/elivepatch (root),
+	 * $XDG_CACHE_HOME/elivepatch */
+	const char *cache_dir;
+	const char *cc;	      /* compiler to use; NULL: match the kernel */
+	bool force_toolchain; /* build even when no compiler matches */
+	bool rebuild;	      /* ignore an identical succeeded build */
+	unsigned int jobs;    /* make -j; 0: number of CPUs */
+	/* set asynchronously (signal handler) to stop between steps */
+	volatile sig_atomic_t *cancel;
+};
+
+struct elp_build_stage {
+	const char *name; /* static */
+	long long ms;
+};
+
+struct elp_build_func {
+	char *object;	/* "vmlinux" or a module name */
+	char *old_name; /* function replaced in the running kernel */
+	unsigned long sympos;
+	char *source_file; /* e.g. "fs/proc/cmdline.c" */
+};
+
+struct elp_build_result {
+	int64_t build_id;    /* 0 when no build row was made */
+	const char *status;  /* "succeeded", "failed", "refused" (static) */
+	char *reason;	     /* why it failed or was refused */
+	bool reused;	     /* answered from an identical earlier build */
+	char *module_name;
+	char *inputs_sha256;
+	char *kernel_release;
+	char *artefact_path; /* in the artefact store */
+	char *artefact_sha256;
+	char *output_path; /* opts->output, when given and written */
+	char *log_path;	   /* full make output */
+	struct elp_build_func *funcs;
+	size_t nr_funcs;
+	struct elp_build_stage stages[16];
+	size_t nr_stages;
+	long long duration_ms;
+};
+
+/*
+ * Build a livepatch module.  Returns 0 when the build succeeded (or an
+ * identical one was found), else a negative errno; *out is set whenever a
+ * result is available (also for failed and refused builds: status, reason,
+ * build id), and must be freed with elp_build_result_free().
+ * -ENOTSUP means refused: the patch cannot be turned into a livepatch.
+ */
+int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
+	      struct elp_build_result **out);
+void elp_build_result_free(struct elp_build_result *r);
+
+/* Module name derived from a patch name: elp_<name>, [a-z0-9_], <= 55. */
+char *elp_build_module_name(const char *patch_name);
+
+/* The cache root elp_build() uses when opts->cache_dir is NULL. */
+char *elp_build_default_cache(void);
+
+#endif

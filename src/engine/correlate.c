@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Correlation: pair every section and symbol of the patched object with its
+ * counterpart ("twin") in the original object.  Names are compared after
+ * normalisation so that GCC's numbered clones and static locals
+ * (foo.isra.0, foo.constprop.3, bar.12, ...) match across builds.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static bool all_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Drop the purely numeric dot-separated components of a name:
+ * "foo.isra.0" -> "foo.isra", "bar.12" -> "bar",
+ * "f.constprop.0.isra.0" -> "f.constprop.isra", "f.lto_priv.0" ->
+ * "f.lto_priv".  The first component is always kept.
+ */
+char *elp_normalize_name(const char *name)
+{
+	size_t len = strlen(name), o = 0;
+	const char *p = name, *dot;
+	char *out = malloc(len + 1);
+	bool first = true;
+
+	if (!out)
+		return NULL;
+	while (*p || first) {
+		size_t n;
+
+		dot = strchr(p, '.');
+		n = dot ? (size_t)(dot - p) : strlen(p);
+		if (first || !all_digits(p, n)) {
+			if (!first)
+				out[o++] = '.';
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		first = false;
+		if (!dot)
+			break;
+		p = dot + 1;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+bool elp_is_cold(const char *name)
+{
+	const char *p = strstr(name, ".cold");
+
+	return p && (p[5] == '\0' || p[5] == '.');
+}
+
+static int cmp_sym_value(const void *a, const void *b)
+{
+	const struct elp_sym *x = *(struct elp_sym *const *)a;
+	const struct elp_sym *y = *(struct elp_sym *const *)b;
+
+	if (x->s.st_value != y->s.st_value)
+		return x->s.st_value < y->s.st_value ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static struct elp_sym *sym_at(struct elp_sec *sec, long off)
+{
+	size_t i;
+
+	for (i = 0; i < sec->nr_syms; i++) {
+		struct elp_sym *s = sec->syms[i];
+		long start = (long)s->s.st_value;
+		long end = start + (long)(s->s.st_size ? s->s.st_size : 1);
+
+		if (off >= start && off < end)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * Find which function/object a section-symbol relocation really targets.
+ * pc-relative fields are followed by 0..4 bytes of immediate.
+ */
+static struct elp_sym *rela_target(struct elp_rela *rela)
+{
+	struct elp_sec *sec = rela->sym->sec;
+	struct elp_sym *s;
+	int k;
+
+	if (!elp_sym_is_pcrel(rela->type))
+		return sym_at(sec, rela->addend);
+	for (k = 4; k <= 8; k++) {
+		s = sym_at(sec, rela->addend + k);
+		if (s)
+			return s;
+	}
+	return NULL;
+}
+
+int elp_bundle_syms(struct elp_obj *obj)
+{
+	size_t i, j;
+
+	for (i = 1; i < obj->nr_syms; i++) {
+		struct elp_sym *sym = obj->syms[i];
+		struct elp_sec *sec = sym->sec;
+		struct elp_sym **p;
+
+		if (!sec || (sym->type != STT_FUNC && sym->type != STT_OBJECT))
+			continue;
+		p = realloc(sec->syms, (sec->nr_syms + 1) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		sec->syms = p;
+		sec->syms[sec->nr_syms++] = sym;
+	}
+	for (i = 1; i < obj->nr_secs; i++) {
+		struct elp_sec *sec = obj->secs[i];
+
+		if (sec->nr_syms > 1)
+			qsort(sec->syms, sec->nr_syms, sizeof(*sec->syms),
+			      cmp_sym_value);
+		if (sec->nr_syms == 1 && sec->syms[0]->s.st_value == 0)
+			sec->bundled = sec->syms[0];
+	}
+	for (i = 1; i < obj->nr_syms; i++) {
+		struct elp_sym *sym = obj->syms[i];
+
+		sym->norm = elp_normalize_name(sym->name);
+		if (!sym->norm)
+			return -ENOMEM;
+	}
+	/* section-symbol relocations -> relocations against the symbol */
+	for (i = 1; i < obj->nr_secs; i++) {
+		struct elp_sec *sec = obj->secs[i];
+
+		if (!elp_sec_is_rela(sec) || elp_sec_is_debug(sec))
+			continue;
+		for (j = 0; j < sec->nr_relas; j++) {
+			struct elp_rela *rela = &sec->relas[j];
+			struct elp_sym *target;
+
+			if (rela->sym->type != STT_SECTION || !rela->sym->sec ||
+			    rela->string)
+				continue;
+			if (elp_sec_is_string(rela->sym->sec))
+				continue;
+			target = rela->sym->sec->bundled;
+			if (!target)
+				target = rela_target(rela);
+			if (!target)
+				continue;
+			rela->addend -= (long)target->s.st_value;
+			rela->sym = target;
+		}
+		/* remember the first function that references each symbol */
+		if (sec->base && elp_sec_is_text(sec->base) &&
+		    sec->base->bundled) {
+			for (j = 0; j < sec->nr_relas; j++) {
+				struct elp_sym *t = sec->relas[j].sym;
+
+				if (!t->owner && t != sec->base->bundled)
+					t->owner = sec->base->bundled;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool corr_candidate(struct elp_sym *a, struct elp_sym *b)
+{
+	if (a->twin || b->twin || a->type != b->type)
+		return false;
+	if ((a->sec == NULL) != (b->sec == NULL))
+		return false;
+	return !strcmp(a->norm, b->norm);
+}
+
+static bool same_owner(struct elp_sym *a, struct elp_sym *b)
+{
+	if (!a->owner || !b->owner)
+		return !a->owner && !b->owner;
+	return !strcmp(a->owner->norm, b->owner->norm);
+}
+
+static void twin(struct elp_sym *a, struct elp_sym *b)
+{
+	a->twin = b;
+	b->twin = a;
+}
+
+enum corr_rule {
+	CORR_UNIQUE,
+	CORR_OWNER,
+	CORR_ORDER,
+	CORR_EXACT,
+};
+
+static bool sym_correlatable(struct elp_sym *sym)
+{
+	return sym->index && sym->type != STT_SECTION && sym->type != STT_FILE;
+}
+
+static void correlate_syms(struct elp_obj *orig, struct elp_obj *patched,
+			   enum corr_rule rule)
+{
+	size_t i, j;
+
+	for (i = 1; i < patched->nr_syms; i++) {
+		struct elp_sym *p = patched->syms[i], *match = NULL;
+		size_t np = 0, no = 0, rank_p = 0;
+
+		if (!sym_correlatable(p) || p->twin)
+			continue;
+		for (j = 1; j < patched->nr_syms; j++) {
+			struct elp_sym *q = patched->syms[j];
+
+			if (!sym_correlatable(q) || q->twin ||
+			    q->type != p->type || strcmp(q->norm, p->norm))
+				continue;
+			if (rule >= CORR_OWNER && !same_owner(p, q))
+				continue;
+			if (j < i)
+				rank_p++;
+			np++;
+		}
+		for (j = 1; j < orig->nr_syms; j++) {
+			struct elp_sym *o = orig->syms[j];
+
+			if (!sym_correlatable(o) || !corr_candidate(o, p))
+				continue;
+			if (rule >= CORR_OWNER && rule != CORR_EXACT &&
+			    !same_owner(p, o))
+				continue;
+			if (rule == CORR_EXACT) {
+				if (!strcmp(o->name, p->name))
+					match = o;
+				continue;
+			}
+			if (rule == CORR_ORDER && no == rank_p)
+				match = o;
+			no++;
+		}
+		switch (rule) {
+		case CORR_UNIQUE:
+		case CORR_OWNER:
+			if (np == 1 && no == 1)
+				break;
+			match = NULL;
+			break;
+		case CORR_ORDER:
+			if (np != no)
+				match = NULL;
+			break;
+		case CORR_EXACT:
+			break;
+		}
+		if (match)
+			twin(p, match);
+	}
+}
+
+static bool sec_correlatable(struct elp_sec *sec)
+{
+	return sec->index && !elp_sec_is_rela(sec) &&
+	       sec->sh.sh_type != SHT_SYMTAB && sec->sh.sh_type != SHT_STRTAB &&
+	       sec->sh.sh_type != SHT_GROUP;
+}
+
+static int correlate_secs(struct elp_obj *orig, struct elp_obj *patched)
+{
+	size_t i, j;
+	int pass;
+
+	/* sections that carry one symbol follow that symbol */
+	for (i = 1; i < patched->nr_secs; i++) {
+		struct elp_sec *p = patched->secs[i];
+		struct elp_sym *t;
+
+		if (!sec_correlatable(p) || !p->bundled)
+			continue;
+		t = p->bundled->twin;
+		if (t && t->sec && t->sec->bundled == t && !t->sec->twin) {
+			p->twin = t->sec;
+			t->sec->twin = p;
+		}
+	}
+	/* then exact names, then normalised names when unique */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 1; i < patched->nr_secs; i++) {
+			struct elp_sec *p = patched->secs[i], *match = NULL;
+			char *pn = NULL;
+			size_t n = 0;
+
+			if (!sec_correlatable(p) || p->twin)
+				continue;
+			if (p->bundled && p->bundled->twin)
+				continue;
+			if (pass == 1) {
+				pn = elp_normalize_name(p->name);
+				if (!pn)
+					return -ENOMEM;
+			}
+			for (j = 1; j < orig->nr_secs; j++) {
+				struct elp_sec *o = orig->secs[j];
+				char *on;
+
+				if (!sec_correlatable(o) || o->twin)
+					continue;
+				if (o->bundled && o->bundled->twin)
+					continue;
+				if (pass == 0) {
+					if (!strcmp(o->name, p->name)) {
+						match = o;
+						n++;
+					}
+					continue;
+				}
+				on = elp_normalize_name(o->name);
+				if (!on) {
+					free(pn);
+					return -ENOMEM;
+				}
+				if (!strcmp(on, pn)) {
+					match = o;
+					n++;
+				}
+				free(on);
+			}
+			free(pn);
+			if (n == 1) {
+				p->twin = match;
+				match->twin = p;
+			}
+		}
+	}
+	for (i = 1; i < patched->nr_secs; i++) {
+		struct elp_sec *p = patched->secs[i];
+
+		if (p->twin && p->rela && p->twin->rela) {
+			p->rela->twin = p->twin->rela;
+			p->twin->rela->twin = p->rela;
+		}
+		if (p->twin && p->secsym && p->twin->secsym) {
+			p->secsym->twin = p->twin->secsym;
+			p->twin->secsym->twin = p->secsym;
+		}
+	}
+	return 0;
+}
+
+int elp_correlate(struct elp_obj *orig, struct elp_obj *patched)
+{
+	correlate_syms(orig, patched, CORR_UNIQUE);
+	correlate_syms(orig, patched, CORR_OWNER);
+	correlate_syms(orig, patched, CORR_ORDER);
+	correlate_syms(orig, patched, CORR_EXACT);
+	return correlate_secs(orig, patched);
+}

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Inclusion: decide what goes into the output object.  Changed functions
+ * are included with what only the patch provides (new functions, new data,
+ * strings, read-only constants); everything else they reference is the
+ * running kernel's and becomes either a plain undefined symbol (exported
+ * symbols, resolved by the module loader) or a klp marker
+ * "__elp_klp.<obj>.<sympos>.<name>" (undefined, weak so that modpost does not
+ * complain) that elp_klp_finalize() turns into a livepatch relocation.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *unit(const struct elp_diff_state *st)
+{
+	return st->req->source_file ? st->req->source_file : st->req->orig_obj;
+}
+
+static const char *target(const struct elp_diff_state *st)
+{
+	return st->req->target ? st->req->target : "vmlinux";
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+static bool is_init_section(const char *name)
+{
+	return has_prefix(name, ".init.") || has_prefix(name, ".exit.");
+}
+
+/* Sections whose data is not runtime state the patch could change. */
+static bool is_ignored_data(const char *name)
+{
+	static const char *const prefixes[] = {
+		".discard", ".debug", ".note", ".comment", "__ksymtab",
+		"___ksymtab", "__kcrctab", ".modinfo", "__param",
+		"_ftrace_events", "__syscalls_metadata", "_ftrace_eval_map",
+		".initcall", ".con_initcall", "__dyndbg", "__tracepoint_str",
+		".BTF", NULL,
+	};
+	size_t i;
+
+	for (i = 0; prefixes[i]; i++)
+		if (has_prefix(name, prefixes[i]))
+			return true;
+	return elp_is_special_section(name);
+}
+
+/* Statics that are fine (or required) to duplicate in the patch module. */
+static bool is_special_static(const struct elp_sym *sym)
+{
+	static const char *const names[] = {
+		"__warned", "__already_done", "__print_once", "__func__",
+		"_rs", "CSWTCH", "__key", "__warned_once", NULL,
+	};
+	size_t i;
+
+	if (sym->bind != STB_LOCAL || sym->type == STT_FUNC)
+		return false;
+	for (i = 0; names[i]; i++)
+		if (!strcmp(sym->norm, names[i]))
+			return true;
+	return has_prefix(sym->name, "__UNIQUE_ID_ddebug");
+}
+
+int elp_check_unsafe(struct elp_diff_state *st)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 1; i < st->patched->nr_syms; i++) {
+		struct elp_sym *s = st->patched->syms[i];
+		const char *sec;
+
+		if (!s->sec || s->status != ELP_CHANGED ||
+		    (s->type != STT_FUNC && s->type != STT_OBJECT))
+			continue;
+		sec = s->sec->name;
+		if (is_init_section(sec)) {
+			elp_err(st->ctx,
+				"%s: %s: changes %s code or data, which ran at boot and was freed; move the fix out of __init/__exit code",
+				unit(st), s->name, sec);
+			ret = -ENOTSUP;
+			continue;
+		}
+		if (s->type != STT_OBJECT || elp_sec_is_text(s->sec) ||
+		    is_ignored_data(sec))
+			continue;
+		if (s->bind == STB_LOCAL && !(s->sec->sh.sh_flags & SHF_WRITE) &&
+		    s->sec->sh.sh_type != SHT_NOBITS)
+			continue; /* read-only local data is copied */
+		if (s->twin && s->twin->s.st_size != s->s.st_size)
+			elp_err(st->ctx,
+				"%s: %s: size of existing data changed from %llu to %llu bytes; a live patch cannot change data layout, use a shadow variable (klp_shadow_*) instead",
+				unit(st), s->name,
+				(unsigned long long)s->twin->s.st_size,
+				(unsigned long long)s->s.st_size);
+		else
+			elp_err(st->ctx,
+				"%s: %s: initial value of existing data changed; a live patch cannot re-initialise data that is already in use, change it from code or use a shadow variable",
+				unit(st), s->name);
+		ret = -ENOTSUP;
+	}
+	return ret;
+}
+
+static int push_work(struct elp_diff_state *st, struct elp_sec *sec)
+{
+	struct elp_sec **w = elp_grow(st->work, &st->cap_work, st->nr_work + 1,
+				      sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	st->work = w;
+	st->work[st->nr_work++] = sec;
+	return 0;
+}
+
+static int include_sec(struct elp_diff_state *st, struct elp_sec *sec)
+{
+	size_t i;
+
+	if (sec->include)
+		return 0;
+	sec->include = true;
+	if (sec->secsym)
+		sec->secsym->include = true;
+	for (i = 0; i < sec->nr_syms; i++)
+		sec->syms[i]->include = true;
+	if (sec->rela)
+		sec->rela->include = true;
+	elp_dbg(st->ctx, "include %s (%s)", sec->name,
+		sec->status == ELP_NEW ? "new" :
+		sec->status == ELP_CHANGED ? "changed" : "copy");
+	return push_work(st, sec);
+}
+
+static bool is_changed_func(const struct elp_sym *s)
+{
+	return s->type == STT_FUNC && s->sec && elp_sec_is_text(s->sec) &&
+	       s->status == ELP_CHANGED && !is_init_section(s->sec->name);
+}
+
+int elp_include_changed(struct elp_diff_state *st)
+{
+	size_t i;
+	int ret;
+
+	for (i = 1; i < st->patched->nr_syms; i++) {
+		struct elp_sym *s = st->patched->syms[i];
+
+		if (!is_changed_func(s))
+			continue;
+		if (!elp_is_cold(s->name))
+			st->nr_changed++;
+		ret = include_sec(st, s->sec);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Should the referenced symbol be copied into the output object? */
+static bool want_copy(const struct elp_sym *t)
+{
+	const struct elp_sec *sec = t->sec;
+
+	if (sec->include)
+		return true;
+	if (t->type == STT_SECTION)
+		return true;
+	if (is_init_section(sec->name))
+		return false;
+	if (t->status == ELP_NEW || sec->status == ELP_NEW)
+		return true;
+	if (is_changed_func(t) || elp_is_cold(t->name))
+		return true;
+	if (is_special_static(t))
+		return true;
+	return t->bind == STB_LOCAL && !elp_sec_is_text(sec) &&
+	       !(sec->sh.sh_flags & SHF_WRITE) && sec->sh.sh_type != SHT_NOBITS;
+}
+
+static struct elp_sym *undefined_sym(struct elp_diff_state *st,
+				     const char *name, unsigned char bind)
+{
+	size_t i;
+
+	for (i = 1; i < st->patched->nr_syms; i++) {
+		struct elp_sym *s = st->patched->syms[i];
+
+		if (!s->sec && s->type != STT_SECTION &&
+		    s->s.st_shndx == SHN_UNDEF && !strcmp(s->name, name)) {
+			if (bind == STB_WEAK || s->bind == STB_WEAK) {
+				if (s->bind != bind)
+					continue;
+			}
+			return s;
+		}
+	}
+	return elp_obj_add_sym(st->patched, name, STT_NOTYPE, bind, NULL, 0,
+			       0);
+}
+
+static int sympos_error(struct elp_diff_state *st, const char *name,
+			const char *obj, int err)
+{
+	if (err == -ENOENT)
+		elp_err(st->ctx,
+			"%s: %s: not found in the symbol table of %s; the build does not match the target kernel, or the symbol was inlined or renamed there",
+			unit(st), name, obj);
+	else
+		elp_err(st->ctx,
+			"%s: %s: %zu symbols of that name in %s and none is provably the one of this file; rename or un-static the symbol in the patch, or patch its callers instead",
+			unit(st), name,
+			elp_symtab_count(st->req->symtab, obj, name), obj);
+	return -ENOTSUP;
+}
+
+static int klp_marker(struct elp_diff_state *st, const char *obj,
+		      const char *name, bool global, struct elp_sym **out)
+{
+	unsigned long pos = 0;
+	char *marker;
+	int ret;
+
+	if (st->req->symtab) {
+		ret = elp_symtab_sympos(st->req->symtab, obj, name, global,
+					st->neighbours, st->nr_neighbours,
+					&pos);
+		if (ret)
+			return sympos_error(st, name, obj, ret);
+	}
+	if (asprintf(&marker, ELP_KLP_MARKER "%s.%lu.%s", obj, pos, name) < 0)
+		return -ENOMEM;
+	*out = undefined_sym(st, marker, STB_WEAK);
+	free(marker);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* The replacement for a reference to t, which stays in the kernel. */
+static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
+		      struct elp_sym **out)
+{
+	const struct elp_symtab *symtab = st->req->symtab;
+	const char *name = t->twin ? t->twin->name : t->name;
+	const char *eobj = NULL;
+
+	if (t->sec) {
+		bool global = t->bind != STB_LOCAL;
+
+		if (global && elp_symtab_is_exported(symtab, name, &eobj) &&
+		    !strcmp(eobj, target(st))) {
+			*out = undefined_sym(st, name, STB_GLOBAL);
+			return *out ? 0 : -ENOMEM;
+		}
+		return klp_marker(st, target(st), name, global, out);
+	}
+	/* undefined in the unit: lives elsewhere in the target or vmlinux */
+	if (!symtab || elp_symtab_is_exported(symtab, name, NULL)) {
+		*out = t;
+		return 0;
+	}
+	if (strcmp(target(st), "vmlinux") &&
+	    elp_symtab_count(symtab, target(st), name))
+		return klp_marker(st, target(st), name, true, out);
+	if (elp_symtab_count(symtab, "vmlinux", name))
+		return klp_marker(st, "vmlinux", name, true, out);
+	elp_warn(st->ctx,
+		 "%s: %s: neither exported nor in the symbol table of %s; leaving it to the module loader",
+		 unit(st), name, target(st));
+	*out = t;
+	return 0;
+}
+
+static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
+{
+	struct elp_sym *t = r->sym, *repl;
+	int ret;
+
+	if (t->ref) {
+		r->sym = t->ref;
+		return 0;
+	}
+	if (t->sec && want_copy(t)) {
+		if (t->type == STT_SECTION && !t->sec->include &&
+		    (t->sec->sh.sh_flags & SHF_WRITE) && t->sec->twin)
+			elp_warn(st->ctx,
+				 "%s: %s: copying writable section referenced without a symbol",
+				 unit(st), t->sec->name);
+		ret = include_sec(st, t->sec);
+		if (ret)
+			return ret;
+		t->include = true;
+		return 0;
+	}
+	if (t->sec && t->type == STT_SECTION) {
+		t->include = true;
+		return 0;
+	}
+	ret = kernel_ref(st, t, &repl);
+	if (ret)
+		return ret;
+	repl->include = true;
+	t->ref = repl;
+	r->sym = repl;
+	return 0;
+}
+
+static int drain(struct elp_diff_state *st)
+{
+	size_t i = 0, j;
+	int ret, err = 0;
+
+	/* st->work grows while we walk it */
+	for (i = 0; i < st->nr_work; i++) {
+		struct elp_sec *sec = st->work[i];
+
+		if (!sec->rela)
+			continue;
+		for (j = 0; j < sec->rela->nr_relas; j++) {
+			ret = resolve_rela(st, &sec->rela->relas[j]);
+			if (ret == -ENOMEM)
+				return ret;
+			if (ret)
+				err = ret;
+		}
+	}
+	st->nr_work = 0;
+	return err;
+}
+
+int elp_resolve_refs(struct elp_diff_state *st)
+{
+	size_t i;
+	int ret;
+
+	ret = drain(st);
+	if (ret)
+		return ret;
+	/* special sections were regenerated: resolve what their entries use */
+	for (i = 1; i < st->patched->nr_secs; i++) {
+		struct elp_sec *sec = st->patched->secs[i];
+
+		if (sec->special && sec->include && !elp_sec_is_rela(sec)) {
+			ret = push_work(st, sec);
+			if (ret)
+				return ret;
+		}
+	}
+	return drain(st);
+}
+
+static int add_func(struct elp_diff_state *st, struct elp_sym *s)
+{
+	struct elp_diff_result *res = st->result;
+	struct elp_patched_func *f = &res->funcs[res->nr_funcs];
+	const char *old = s->twin->name;
+	unsigned long pos = 0;
+	struct elp_sym *alias;
+	char *p;
+	int ret;
+
+	if (st->req->symtab) {
+		ret = elp_symtab_sympos(st->req->symtab, target(st), old,
+					s->twin->bind != STB_LOCAL,
+					st->neighbours, st->nr_neighbours, &pos);
+		if (ret == -ENOENT) {
+			elp_err(st->ctx,
+				"%s: %s: changed function does not exist in the symbol table of %s; it may be inlined or named differently there, patch its callers or check that the build matches the target kernel",
+				unit(st), old, target(st));
+			return -ENOTSUP;
+		}
+		if (ret)
+			return sympos_error(st, old, target(st), ret);
+	}
+	f->old_name = strdup(old);
+	if (asprintf(&f->new_symbol, ELP_NEW_PREFIX "%u_%s",
+		     st->req->unit_index, s->name) < 0)
+		f->new_symbol = NULL;
+	if (!f->old_name || !f->new_symbol) {
+		free(f->old_name);
+		free(f->new_symbol);
+		return -ENOMEM;
+	}
+	for (p = f->new_symbol; *p; p++)
+		if (*p == '.')
+			*p = '_';
+	f->sympos = pos;
+	alias = elp_obj_add_sym(st->patched, f->new_symbol, STT_FUNC,
+				STB_GLOBAL, s->sec, s->s.st_value,
+				s->s.st_size);
+	if (!alias) {
+		free(f->old_name);
+		free(f->new_symbol);
+		return -ENOMEM;
+	}
+	alias->include = true;
+	res->nr_funcs++;
+	return 0;
+}
+
+int elp_make_funcs(struct elp_diff_state *st)
+{
+	size_t i, n = st->patched->nr_syms;
+	int ret, err = 0;
+
+	st->result->funcs = calloc(st->nr_changed ? st->nr_changed : 1,
+				   sizeof(*st->result->funcs));
+	if (!st->result->funcs)
+		return -ENOMEM;
+	for (i = 1; i < n; i++) {
+		struct elp_sym *s = st->patched->syms[i];
+
+		if (s->include && s->type == STT_FUNC && s->sec &&
+		    s->status == ELP_NEW && !elp_is_cold(s->name))
+			st->result->nr_new_funcs++;
+		if (!is_changed_func(s) || elp_is_cold(s->name))
+			continue;
+		ret = add_func(st, s);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret)
+			err = ret;
+	}
+	if (err)
+		return err;
+	/* everything defined in the output is private to the module */
+	for (i = 1; i < st->patched->nr_syms; i++) {
+		struct elp_sym *s = st->patched->syms[i];
+
+		if (s->include && s->sec && !s->created &&
+		    s->bind != STB_LOCAL)
+			s->bind = STB_LOCAL;
+	}
+	return 0;
+}

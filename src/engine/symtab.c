@@ -1,0 +1,690 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Symbols of the target kernel: kallsyms dumps, Module.symvers exports and
+ * the symbol tables of module objects, indexed by name.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define NONE SIZE_MAX
+
+struct ksym_obj {
+	char *name;
+	size_t *entries;	/* symbol indexes in kallsyms order */
+	size_t nr, cap;
+};
+
+struct export {
+	const char *name;
+	const char *obj;
+	size_t next;
+};
+
+struct elp_symtab {
+	struct elp_ksym *syms;
+	size_t nr, cap;
+	size_t *buckets;
+	size_t nbuckets;
+	struct ksym_obj *objs;
+	size_t nr_objs, cap_objs;
+	struct export *exports;
+	size_t nr_exports, cap_exports;
+	size_t *ebuckets;
+	size_t nebuckets;
+	char **blocks;		/* owned string storage */
+	size_t nr_blocks, cap_blocks;
+};
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+static int keep_block(struct elp_symtab *st, char *block)
+{
+	char **b = elp_grow(st->blocks, &st->cap_blocks, st->nr_blocks + 1,
+			    sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	st->blocks = b;
+	st->blocks[st->nr_blocks++] = block;
+	return 0;
+}
+
+static char *keep_str(struct elp_symtab *st, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy || keep_block(st, copy)) {
+		free(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+static int rehash(struct elp_symtab *st)
+{
+	size_t n = st->nbuckets ? st->nbuckets * 2 : 1 << 16, i;
+	size_t *b = malloc(n * sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		b[i] = NONE;
+	for (i = 0; i < st->nr; i++) {
+		size_t h = hash_str(st->syms[i].name) & (n - 1);
+
+		st->syms[i].next = b[h];
+		b[h] = i;
+	}
+	free(st->buckets);
+	st->buckets = b;
+	st->nbuckets = n;
+	return 0;
+}
+
+/* Index of the object called name, created if needed; NONE when OOM. */
+static size_t get_obj(struct elp_symtab *st, const char *name)
+{
+	struct ksym_obj *objs;
+	size_t i;
+
+	for (i = st->nr_objs; i-- > 0;)
+		if (!strcmp(st->objs[i].name, name))
+			return i;
+	objs = elp_grow(st->objs, &st->cap_objs, st->nr_objs + 1,
+			sizeof(*objs));
+	if (!objs)
+		return NONE;
+	st->objs = objs;
+	memset(&objs[st->nr_objs], 0, sizeof(*objs));
+	objs[st->nr_objs].name = strdup(name);
+	if (!objs[st->nr_objs].name)
+		return NONE;
+	return st->nr_objs++;
+}
+
+static const struct ksym_obj *find_obj(const struct elp_symtab *st,
+				       const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_objs; i++)
+		if (!strcmp(st->objs[i].name, name))
+			return &st->objs[i];
+	return NULL;
+}
+
+static int add_sym(struct elp_symtab *st, size_t objidx, const char *name,
+		   unsigned long addr, char type)
+{
+	struct ksym_obj *obj = &st->objs[objidx];
+	struct elp_ksym *syms, *k;
+	size_t *entries, h;
+
+	syms = elp_grow(st->syms, &st->cap, st->nr + 1, sizeof(*syms));
+	if (!syms)
+		return -ENOMEM;
+	st->syms = syms;
+	entries = elp_grow(obj->entries, &obj->cap, obj->nr + 1,
+			   sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	obj->entries = entries;
+	k = &st->syms[st->nr];
+	k->name = name;
+	k->obj = obj->name;
+	k->addr = addr;
+	k->type = type;
+	k->objpos = obj->nr;
+	obj->entries[obj->nr++] = st->nr;
+	st->nr++;
+	if (st->nr > st->nbuckets)
+		return rehash(st);
+	h = hash_str(name) & (st->nbuckets - 1);
+	k->next = st->buckets[h];
+	st->buckets[h] = st->nr - 1;
+	return 0;
+}
+
+static int read_file(struct elp_ctx *ctx, const char *path, char **out,
+		     size_t *len)
+{
+	struct stat stb;
+	char *buf = NULL;
+	size_t size = 0, cap = 0, hint = 65536;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		elp_err(ctx, "cannot open '%s': %s", path, strerror(errno));
+		return ret;
+	}
+	/* /proc files report size 0: read until EOF */
+	if (!fstat(fd, &stb) && stb.st_size > 0)
+		hint = stb.st_size + 1;
+	for (;;) {
+		char *p = elp_grow(buf, &cap, size + hint, 1);
+
+		if (!p) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		buf = p;
+		n = read(fd, buf + size, cap - size - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			elp_err(ctx, "cannot read '%s': %s", path,
+				strerror(errno));
+			goto fail;
+		}
+		if (!n)
+			break;
+		size += n;
+	}
+	close(fd);
+	buf[size] = '\0';
+	*out = buf;
+	*len = size;
+	return 0;
+fail:
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+static struct elp_symtab *symtab_new(void)
+{
+	return calloc(1, sizeof(struct elp_symtab));
+}
+
+static int parse_kallsyms(struct elp_ctx *ctx, struct elp_symtab *st,
+			  char *buf, const char *path)
+{
+	size_t vmlinux = get_obj(st, "vmlinux"), last = NONE;
+	char *line = buf, *next;
+	unsigned long lineno = 0;
+	int ret;
+
+	if (vmlinux == NONE)
+		return -ENOMEM;
+	for (; *line; line = next) {
+		char *p, *end, *name, *mod = NULL;
+		size_t obj = vmlinux;
+		unsigned long addr;
+		char type;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (!*line)
+			continue;
+		addr = strtoul(line, &end, 16);
+		p = end;
+		if (p == line || *p != ' ' || !p[1] || p[2] != ' ' || !p[3])
+			goto bad;
+		type = p[1];
+		name = p + 3;
+		p = name + strcspn(name, " \t");
+		if (*p) {
+			*p++ = '\0';
+			p += strspn(p, " \t");
+			if (*p == '[') {
+				mod = p + 1;
+				p = strchr(mod, ']');
+				if (!p)
+					goto bad;
+				*p = '\0';
+			}
+		}
+		if (mod) {
+			if (last == NONE || strcmp(st->objs[last].name, mod))
+				last = get_obj(st, mod);
+			if (last == NONE)
+				return -ENOMEM;
+			obj = last;
+		}
+		ret = add_sym(st, obj, name, addr, type);
+		if (ret)
+			return ret;
+		continue;
+bad:
+		elp_err(ctx, "%s:%lu: malformed kallsyms line", path, lineno);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int elp_symtab_load(struct elp_ctx *ctx, const char *kallsyms_path,
+		    struct elp_symtab **out)
+{
+	struct elp_symtab *st;
+	size_t len;
+	char *buf;
+	int ret;
+
+	st = symtab_new();
+	if (!st)
+		return -ENOMEM;
+	ret = read_file(ctx, kallsyms_path, &buf, &len);
+	if (ret)
+		goto fail;
+	ret = keep_block(st, buf);
+	if (ret) {
+		free(buf);
+		goto fail;
+	}
+	ret = parse_kallsyms(ctx, st, buf, kallsyms_path);
+	if (ret)
+		goto fail;
+	if (!st->buckets) {
+		ret = rehash(st);
+		if (ret)
+			goto fail;
+	}
+	elp_dbg(ctx, "%s: %zu symbols in %zu objects", kallsyms_path, st->nr,
+		st->nr_objs);
+	*out = st;
+	return 0;
+fail:
+	if (ret == -ENOMEM)
+		elp_err(ctx, "%s: out of memory", kallsyms_path);
+	elp_symtab_free(st);
+	return ret;
+}
+
+static char sym_letter(const GElf_Sym *s, const GElf_Shdr *sh)
+{
+	char c;
+
+	if (GELF_ST_TYPE(s->st_info) == STT_FUNC || (sh->sh_flags & SHF_EXECINSTR))
+		c = 't';
+	else if (sh->sh_type == SHT_NOBITS)
+		c = 'b';
+	else if (sh->sh_flags & SHF_WRITE)
+		c = 'd';
+	else
+		c = 'r';
+	if (GELF_ST_BIND(s->st_info) != STB_LOCAL)
+		c = toupper(c);
+	return c;
+}
+
+int elp_symtab_add_module(struct elp_ctx *ctx, struct elp_symtab *symtab,
+			  const char *modname, const char *ko_path)
+{
+	Elf_Scn *scn = NULL;
+	size_t obj;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	Elf *elf;
+	size_t i, n;
+	int fd, ret = 0;
+
+	elf_version(EV_CURRENT);
+	fd = open(ko_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		elp_err(ctx, "cannot open '%s': %s", ko_path, strerror(errno));
+		return ret;
+	}
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf) {
+		ret = elp_elf_error(ctx, "opening", ko_path);
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
+			break;
+	if (!scn) {
+		elp_err(ctx, "%s: no symbol table", ko_path);
+		ret = -EINVAL;
+		goto out;
+	}
+	data = elf_getdata(scn, NULL);
+	if (!data) {
+		ret = elp_elf_error(ctx, "reading symbols of", ko_path);
+		goto out;
+	}
+	obj = get_obj(symtab, modname);
+	if (obj == NONE) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	n = sh.sh_size / sizeof(Elf64_Sym);
+	for (i = 1; i < n; i++) {
+		GElf_Shdr tsh;
+		GElf_Sym s;
+		const char *name;
+		Elf_Scn *tscn;
+		char *copy;
+		int type;
+
+		if (!gelf_getsym(data, i, &s))
+			continue;
+		type = GELF_ST_TYPE(s.st_info);
+		if (s.st_shndx == SHN_UNDEF || s.st_shndx >= SHN_LORESERVE ||
+		    type == STT_SECTION || type == STT_FILE)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, s.st_name);
+		if (!name || !*name)
+			continue;
+		tscn = elf_getscn(elf, s.st_shndx);
+		if (!tscn || !gelf_getshdr(tscn, &tsh) ||
+		    !(tsh.sh_flags & SHF_ALLOC))
+			continue;
+		copy = keep_str(symtab, name);
+		if (!copy) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		ret = add_sym(symtab, obj, copy, s.st_value,
+			      sym_letter(&s, &tsh));
+		if (ret)
+			goto out;
+	}
+out:
+	if (ret == -ENOMEM)
+		elp_err(ctx, "%s: out of memory", ko_path);
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return ret;
+}
+
+static int add_export(struct elp_symtab *st, const char *name,
+		      const char *obj)
+{
+	struct export *e;
+	size_t h, i;
+
+	e = elp_grow(st->exports, &st->cap_exports, st->nr_exports + 1,
+		     sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	st->exports = e;
+	e[st->nr_exports].name = name;
+	e[st->nr_exports].obj = obj;
+	st->nr_exports++;
+	if (st->nr_exports > st->nebuckets) {
+		size_t n = st->nebuckets ? st->nebuckets * 2 : 1 << 15;
+		size_t *b = malloc(n * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			b[i] = NONE;
+		free(st->ebuckets);
+		st->ebuckets = b;
+		st->nebuckets = n;
+		for (i = 0; i < st->nr_exports; i++) {
+			h = hash_str(e[i].name) & (n - 1);
+			e[i].next = b[h];
+			b[h] = i;
+		}
+		return 0;
+	}
+	h = hash_str(name) & (st->nebuckets - 1);
+	e[st->nr_exports - 1].next = st->ebuckets[h];
+	st->ebuckets[h] = st->nr_exports - 1;
+	return 0;
+}
+
+int elp_symtab_load_exports(struct elp_ctx *ctx, struct elp_symtab *symtab,
+			    const char *module_symvers_path)
+{
+	char *buf, *line, *next;
+	unsigned long lineno = 0;
+	size_t len;
+	int ret;
+
+	ret = read_file(ctx, module_symvers_path, &buf, &len);
+	if (ret)
+		return ret;
+	ret = keep_block(symtab, buf);
+	if (ret) {
+		free(buf);
+		goto out;
+	}
+	for (line = buf; *line; line = next) {
+		char *fields[5] = { NULL }, *p, *slash;
+		int nf = 0;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (!*line)
+			continue;
+		for (p = line; nf < 5; nf++) {
+			fields[nf] = p;
+			p = strchr(p, '\t');
+			if (!p) {
+				nf++;
+				break;
+			}
+			*p++ = '\0';
+		}
+		if (nf < 3 || !*fields[1] || !*fields[2]) {
+			elp_err(ctx, "%s:%lu: malformed Module.symvers line",
+				module_symvers_path, lineno);
+			ret = -EINVAL;
+			goto out;
+		}
+		slash = strrchr(fields[2], '/');
+		ret = add_export(symtab, fields[1],
+				 slash ? slash + 1 : fields[2]);
+		if (ret)
+			goto out;
+	}
+out:
+	if (ret == -ENOMEM)
+		elp_err(ctx, "%s: out of memory", module_symvers_path);
+	return ret;
+}
+
+bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
+			    const char **obj)
+{
+	size_t i;
+
+	if (!st || !st->nebuckets)
+		return false;
+	for (i = st->ebuckets[hash_str(name) & (st->nebuckets - 1)];
+	     i != NONE; i = st->exports[i].next) {
+		if (!strcmp(st->exports[i].name, name)) {
+			if (obj)
+				*obj = st->exports[i].obj;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool elp_symtab_has_obj(const struct elp_symtab *st, const char *obj)
+{
+	return st && find_obj(st, obj);
+}
+
+/* Candidates for name in obj, sorted by position in the object. */
+static size_t candidates(const struct elp_symtab *st, const char *obj,
+			 const char *name, size_t *out, size_t max)
+{
+	size_t i, n = 0, j;
+
+	if (!st || !st->nbuckets)
+		return 0;
+	for (i = st->buckets[hash_str(name) & (st->nbuckets - 1)]; i != NONE;
+	     i = st->syms[i].next) {
+		if (strcmp(st->syms[i].name, name) ||
+		    strcmp(st->syms[i].obj, obj))
+			continue;
+		if (n < max) {
+			/* insertion sort on objpos */
+			for (j = n; j > 0 && st->syms[out[j - 1]].objpos >
+						   st->syms[i].objpos; j--)
+				out[j] = out[j - 1];
+			out[j] = i;
+		}
+		n++;
+	}
+	return n;
+}
+
+size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
+			const char *name)
+{
+	return candidates(st, obj, name, NULL, 0);
+}
+
+struct nameset {
+	const char **slots;
+	size_t mask;
+};
+
+static int nameset_init(struct nameset *ns, const char *const *names,
+			size_t n)
+{
+	size_t size = 16, i;
+
+	while (size < n * 2)
+		size *= 2;
+	ns->slots = calloc(size, sizeof(*ns->slots));
+	if (!ns->slots)
+		return -ENOMEM;
+	ns->mask = size - 1;
+	for (i = 0; i < n; i++) {
+		size_t h = hash_str(names[i]) & ns->mask;
+
+		while (ns->slots[h] && strcmp(ns->slots[h], names[i]))
+			h = (h + 1) & ns->mask;
+		ns->slots[h] = names[i];
+	}
+	return 0;
+}
+
+static bool nameset_has(const struct nameset *ns, const char *name)
+{
+	size_t h = hash_str(name) & ns->mask;
+
+	while (ns->slots[h]) {
+		if (!strcmp(ns->slots[h], name))
+			return true;
+		h = (h + 1) & ns->mask;
+	}
+	return false;
+}
+
+#define MAX_CANDIDATES 256
+
+int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
+		      const char *name, bool global,
+		      const char *const *neighbours, size_t nr_neighbours,
+		      unsigned long *sympos)
+{
+	size_t cand[MAX_CANDIDATES], n, i, best = NONE, window;
+	const struct ksym_obj *o;
+	long best_score = -1;
+	bool tie = false;
+	struct nameset ns;
+
+	n = candidates(st, obj, name, cand, MAX_CANDIDATES);
+	if (!n)
+		return -ENOENT;
+	if (n == 1) {
+		*sympos = 0;
+		return 0;
+	}
+	if (n > MAX_CANDIDATES)
+		return -ENOTSUP;
+	if (global) {
+		for (i = 0; i < n; i++) {
+			if (!isupper((unsigned char)st->syms[cand[i]].type))
+				continue;
+			if (best != NONE)
+				return -ENOTSUP;
+			best = i;
+		}
+		if (best == NONE)
+			return -ENOTSUP;
+		*sympos = best + 1;
+		return 0;
+	}
+	o = find_obj(st, obj);
+	if (!o || !nr_neighbours || nameset_init(&ns, neighbours, nr_neighbours))
+		return -ENOTSUP;
+	window = 2 * nr_neighbours + 8;
+	for (i = 0; i < n; i++) {
+		const struct elp_ksym *k = &st->syms[cand[i]];
+		size_t lo = k->objpos > window ? k->objpos - window : 0;
+		size_t hi = k->objpos + window < o->nr ? k->objpos + window :
+							 o->nr - 1;
+		long score = 0;
+		size_t j;
+
+		if (isupper((unsigned char)k->type))
+			continue;
+		for (j = lo; j <= hi; j++) {
+			if (j == k->objpos)
+				continue;
+			if (nameset_has(&ns, st->syms[o->entries[j]].name))
+				score++;
+		}
+		if (score > best_score) {
+			best_score = score;
+			best = i;
+			tie = false;
+		} else if (score == best_score) {
+			tie = true;
+		}
+	}
+	free(ns.slots);
+	if (best == NONE || tie || best_score <= 0)
+		return -ENOTSUP;
+	*sympos = best + 1;
+	return 0;
+}
+
+void elp_symtab_free(struct elp_symtab *symtab)
+{
+	size_t i;
+
+	if (!symtab)
+		return;
+	for (i = 0; i < symtab->nr_objs; i++) {
+		free(symtab->objs[i].name);
+		free(symtab->objs[i].entries);
+	}
+	for (i = 0; i < symtab->nr_blocks; i++)
+		free(symtab->blocks[i]);
+	free(symtab->blocks);
+	free(symtab->objs);
+	free(symtab->syms);
+	free(symtab->buckets);
+	free(symtab->exports);
+	free(symtab->ebuckets);
+	free(symtab);
+}
