@@ -77,8 +77,8 @@ static char *cache_name(const struct elp_bstate *b, const struct elp_bunit *u,
 {
 	char *p, *s;
 
-	if (asprintf(&p, "%s/objs/%.16s-%s%s", b->tree_root, u->pristine_sha,
-		     u->obj, ext) < 0)
+	if (asprintf(&p, "%s/objs/%.16s-%.*s%s", b->tree_root, u->pristine_sha,
+		     (int)strlen(u->obj) - 2, u->obj, ext) < 0)
 		return NULL;
 	/* flatten the object's path */
 	for (s = p + strlen(b->tree_root) + strlen("/objs/"); *s; s++)

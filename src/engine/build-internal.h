@@ -44,6 +44,7 @@ struct elp_bstate {
 
 	char *cc;	  /* compiler program */
 	char *cc_version; /* its --version first line */
+	int64_t toolchain_id; /* catalogued toolchain, 0: none */
 	char *source_identity;
 	char *cache;	 /* cache root */
 	char *tree_key;	 /* hash of what the prepared tree depends on */

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/toolchain.h"
 #include "build-internal.h"
 
 /* ---- small helpers shared by the build-*.c files ----------------------- */
@@ -225,102 +226,93 @@ static void build_log(void *data, int priority, const char *file, int line,
 
 /* ---- resolve ------------------------------------------------------------ */
 
-static char *first_line(const char *s)
+static void take_toolchain(struct elp_bstate *b, struct elp_toolchain *tc)
 {
-	const char *nl = strchr(s, '\n');
-
-	return nl ? strndup(s, (size_t)(nl - s)) : strdup(s);
+	b->cc = tc->cc_path;
+	b->cc_version = tc->version_text;
+	b->toolchain_id = tc->id;
+	tc->cc_path = NULL;
+	tc->version_text = NULL;
 }
 
-static char *cc_version(struct elp_bstate *b, const char *cc)
-{
-	const char *argv[] = { cc, "--version", NULL };
-	struct elp_buf out = { 0 };
-	char *v = NULL;
-
-	if (elp_run(b->ctx, argv, NULL, -1, &out) == 0 && out.data)
-		v = first_line(out.data);
-	elp_buf_free(&out);
-	return v;
-}
-
-/* "gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0" minus the program name */
-static const char *version_tail(const char *v)
-{
-	const char *sp = strchr(v, ' ');
-
-	return sp ? sp : v;
-}
-
+/*
+ * The compiler whose `--version` first line is the kernel's
+ * CONFIG_CC_VERSION_TEXT; "gcc" for "gcc-12" (same line but the program
+ * name) is the next best.  --cc names one; --force-toolchain takes the best
+ * there is when nothing matches.
+ */
 static int resolve_toolchain(struct elp_bstate *b)
 {
 	const char *want = b->kernel->cc_version_text;
-	char first[128] = "";
-	const char *candidates[16];
+	struct elp_toolchain **list = NULL, *best = NULL;
+	enum elp_cc_match best_m = ELP_CC_MISMATCH;
 	size_t n = 0, i;
-	char *close_cc = NULL, *close_v = NULL;
+	int err;
 
 	if (b->opts->cc) {
-		candidates[n++] = b->opts->cc;
+		list = calloc(1, sizeof(*list));
+		if (!list)
+			return -ENOMEM;
+		err = elp_toolchain_probe(b->ctx, b->opts->cc, &list[0]);
+		if (err) {
+			free(list);
+			return err;
+		}
+		n = 1;
 	} else {
-		if (want && sscanf(want, "%127s", first) == 1)
-			candidates[n++] = first;
-		candidates[n++] = "gcc";
-		candidates[n++] = "cc";
-		candidates[n++] = "gcc-14";
-		candidates[n++] = "gcc-13";
-		candidates[n++] = "gcc-12";
-		candidates[n++] = "gcc-11";
-		candidates[n++] = "clang";
+		err = elp_toolchain_installed(b->ctx, true, &list, &n);
+		if (err)
+			return err;
 	}
 	for (i = 0; i < n; i++) {
-		char *v = cc_version(b, candidates[i]);
+		enum elp_cc_match m =
+			want ? elp_cc_match(list[i]->version_text, want) :
+			       ELP_CC_MISMATCH;
 
-		if (!v)
-			continue;
-		if (want && strcmp(v, want) == 0) {
-			b->cc = strdup(candidates[i]);
-			b->cc_version = v;
-			free(close_cc);
-			free(close_v);
-			return b->cc ? 0 : -ENOMEM;
+		if (!best || m > best_m) {
+			best = list[i];
+			best_m = m;
 		}
-		/* same compiler under another name ("gcc" for "gcc-12") */
-		if (want && !close_cc &&
-		    strcmp(version_tail(v), version_tail(want)) == 0) {
-			close_cc = strdup(candidates[i]);
-			close_v = v;
-			continue;
-		}
-		if (!close_cc && (b->opts->force_toolchain || !want)) {
-			close_cc = strdup(candidates[i]);
-			close_v = v;
-			continue;
-		}
-		free(v);
 	}
-	if (close_cc && want &&
-	    strcmp(version_tail(close_v), version_tail(want)) == 0) {
-		b->cc = close_cc;
-		b->cc_version = close_v;
-		return 0;
-	}
-	if (close_cc && (b->opts->force_toolchain || !want)) {
+	if (best && best_m == ELP_CC_MISMATCH && !b->opts->force_toolchain) {
+		best = NULL;
+	} else if (best && best_m == ELP_CC_MISMATCH) {
 		elp_warn(b->ctx,
-			 "kernel '%s' was built with '%s'; using '%s' (%s) anyway",
+			 "kernel '%s' was built with '%s'; using '%s' (%s) as --force-toolchain asks",
 			 b->kernel->name, want ? want : "an unknown compiler",
-			 close_cc, close_v);
-		b->cc = close_cc;
-		b->cc_version = close_v;
-		return 0;
+			 best->cc_path, best->version_text);
 	}
-	free(close_cc);
-	free(close_v);
-	elp_bstate_refuse(
+	if (best) {
+		/* the catalogued toolchain, for builds.toolchain_id */
+		sqlite3_stmt *stmt;
+
+		if (elp_catalogue_prepare(
+			    b->cat,
+			    "SELECT id FROM toolchains WHERE cc_path = ? AND version_text = ?",
+			    &stmt) == 0) {
+			sqlite3_bind_text(stmt, 1, best->cc_path, -1,
+					  SQLITE_STATIC);
+			sqlite3_bind_text(stmt, 2, best->version_text, -1,
+					  SQLITE_STATIC);
+			if (sqlite3_step(stmt) == SQLITE_ROW)
+				best->id = sqlite3_column_int64(stmt, 0);
+			sqlite3_finalize(stmt);
+		}
+		take_toolchain(b, best);
+		elp_info(b->ctx, "compiler: %s (%s)", b->cc, b->cc_version);
+	}
+	elp_toolchain_list_free(list, n);
+	if (b->cc)
+		return 0;
+	if (b->opts->cc && !b->opts->force_toolchain)
+		return elp_bstate_refuse(
+			b,
+			"compiler '%s' does not match kernel '%s' (built with '%s'); use --force-toolchain to build anyway",
+			b->opts->cc, b->kernel->name, want ? want : "?");
+	return elp_bstate_refuse(
 		b,
-		"no compiler matches kernel '%s' (built with '%s'); install it or use --force-toolchain",
+		"no installed compiler matches kernel '%s' (built with '%s'); install it or use --force-toolchain",
 		b->kernel->name, want ? want : "?");
-	return -ENOTSUP;
 }
 
 static int resolve_kernel(struct elp_bstate *b)
@@ -651,23 +643,6 @@ static int resolve(struct elp_bstate *b)
 
 /* ---- catalogue ---------------------------------------------------------- */
 
-static int64_t toolchain_id(struct elp_bstate *b)
-{
-	sqlite3_stmt *stmt;
-	int64_t id = 0;
-
-	if (elp_catalogue_prepare(
-		    b->cat,
-		    "SELECT id FROM toolchains WHERE version_text = ? ORDER BY id LIMIT 1",
-		    &stmt))
-		return 0;
-	sqlite3_bind_text(stmt, 1, b->cc_version, -1, SQLITE_STATIC);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		id = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return id;
-}
-
 static void bind_id(sqlite3_stmt *stmt, int i, int64_t id)
 {
 	if (id)
@@ -691,7 +666,7 @@ static int record_start(struct elp_bstate *b)
 		return err;
 	bind_id(stmt, 1, b->kernel->id);
 	sqlite3_bind_text(stmt, 2, b->kernel->release, -1, SQLITE_STATIC);
-	bind_id(stmt, 3, toolchain_id(b));
+	bind_id(stmt, 3, b->toolchain_id);
 	sqlite3_bind_text(stmt, 4, b->res->module_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, b->res->inputs_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, now);
