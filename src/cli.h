@@ -35,6 +35,9 @@ extern const struct command cmd_toolchain;
 extern const struct command cmd_patch;
 extern const struct command cmd_history;
 extern const struct command cmd_build;
+extern const struct command cmd_apply;
+extern const struct command cmd_revert;
+extern const struct command cmd_status;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* elivepatch status: the livepatches loaded in the running kernel. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/livepatch.h"
+
+static void json_list(FILE *out, bool *first, const char *key,
+		      const char *comma_separated)
+{
+	const char *p = comma_separated;
+
+	json_key(out, first, key);
+	fputc('[', out);
+	while (p && *p) {
+		const char *end = strchrnul(p, ',');
+		char *item = strndup(p, (size_t)(end - p));
+
+		if (p != comma_separated)
+			fputc(',', out);
+		json_string(out, item);
+		free(item);
+		p = *end ? end + 1 : end;
+	}
+	fputc(']', out);
+}
+
+static void print_json(const struct elp_livepatch *lp,
+		       const struct elp_lp_build *b,
+		       const struct elp_lp_blocker *bl, size_t nr_bl)
+{
+	bool first = true;
+	size_t i, j;
+
+	fputc('{', stdout);
+	json_kv_str(stdout, &first, "name", lp->name);
+	json_kv_bool(stdout, &first, "enabled", lp->enabled == 1);
+	json_kv_bool(stdout, &first, "transition", lp->transition == 1);
+	json_kv_bool(stdout, &first, "known", b != NULL);
+	json_key(stdout, &first, "build");
+	if (b)
+		printf("%lld", (long long)b->id);
+	else
+		fputs("null", stdout);
+	json_kv_str(stdout, &first, "kernel", b ? b->kernel_release : NULL);
+	json_list(stdout, &first, "patches", b ? b->patches : NULL);
+	json_list(stdout, &first, "cves", b ? b->cves : NULL);
+	json_kv_str(stdout, &first, "verified", b ? b->verified : NULL);
+	json_key(stdout, &first, "objects");
+	fputc('[', stdout);
+	for (i = 0; i < lp->nr_objects; i++) {
+		const struct elp_lp_object *o = &lp->objects[i];
+		bool f = true;
+
+		fputs(i ? ",{" : "{", stdout);
+		json_kv_str(stdout, &f, "name", o->name);
+		if (o->patched >= 0)
+			json_kv_bool(stdout, &f, "patched", o->patched == 1);
+		json_key(stdout, &f, "functions");
+		fputc('[', stdout);
+		for (j = 0; j < o->nr_funcs; j++) {
+			bool ff = true;
+
+			fputs(j ? ",{" : "{", stdout);
+			json_kv_str(stdout, &ff, "name", o->funcs[j].name);
+			json_kv_int(stdout, &ff, "sympos", o->funcs[j].sympos);
+			fputc('}', stdout);
+		}
+		fputs("]}", stdout);
+	}
+	fputc(']', stdout);
+	json_key(stdout, &first, "blocked_by");
+	fputc('[', stdout);
+	for (i = 0; i < nr_bl; i++) {
+		bool f = true;
+
+		fputs(i ? ",{" : "{", stdout);
+		json_kv_int(stdout, &f, "pid", bl[i].pid);
+		json_kv_int(stdout, &f, "tid", bl[i].tid);
+		json_kv_str(stdout, &f, "comm", bl[i].comm);
+		json_kv_str(stdout, &f, "function", bl[i].function);
+		fputc('}', stdout);
+	}
+	fputs("]}", stdout);
+}
+
+static void print_text(const struct elp_livepatch *lp,
+		       const struct elp_lp_build *b,
+		       const struct elp_lp_blocker *bl, size_t nr_bl)
+{
+	size_t i, j;
+
+	printf("%s: %s", lp->name,
+	       lp->enabled == 1 ? "enabled" :
+	       lp->enabled == 0 ? "disabled" :
+				  "state unknown");
+	if (lp->transition == 1)
+		printf(", in transition to %s",
+		       lp->enabled == 1 ? "patched" : "unpatched");
+	fputc('\n', stdout);
+	if (b) {
+		printf("  build:   %lld (kernel %s%s%s)\n", (long long)b->id,
+		       b->kernel_release, b->verified ? ", verification " : "",
+		       b->verified ? b->verified : ", never verified");
+		printf("  patches: %s\n", b->patches ? b->patches : "-");
+		printf("  cves:    %s\n", b->cves ? b->cves : "-");
+	} else {
+		printf("  build:   unknown (not applied by elivepatch)\n");
+	}
+	for (i = 0; i < lp->nr_objects; i++) {
+		const struct elp_lp_object *o = &lp->objects[i];
+
+		printf("  %s%s:", o->name,
+		       o->patched == 0 ? " (not loaded)" : "");
+		for (j = 0; j < o->nr_funcs; j++)
+			printf("%s%s", j ? ", " : " ", o->funcs[j].name);
+		fputc('\n', stdout);
+	}
+	for (i = 0; i < nr_bl; i++)
+		printf("  blocked by %s (pid %d, tid %d)%s%s\n",
+		       bl[i].comm ? bl[i].comm : "?", (int)bl[i].pid,
+		       (int)bl[i].tid, bl[i].function ? ": sleeping in " : "",
+		       bl[i].function ? bl[i].function : "");
+}
+
+static int run_status(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_catalogue *cat = NULL;
+	struct elp_livepatch **list = NULL;
+	const char *only;
+	char *release = NULL;
+	size_t nr = 0, i, shown = 0;
+	poptContext pc;
+	bool done;
+	int rc;
+
+	rc = cli_parse("[NAME]", NULL, argc, argv, &pc, &done);
+	if (rc || done)
+		return rc;
+	only = poptGetArg(pc);
+	if (poptPeekArg(pc)) {
+		rc = cli_usage_error(pc, "too many arguments");
+		goto out;
+	}
+	rc = 1;
+	if (!elp_lp_supported()) {
+		cli_error("the running kernel has no livepatch support (no /sys/kernel/livepatch)");
+		goto out;
+	}
+	if (elp_lp_running_release(cli->ctx, &release) ||
+	    elp_lp_list(cli->ctx, &list, &nr))
+		goto out;
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		goto out;
+	if (cli->json)
+		fputc('[', stdout);
+	for (i = 0; i < nr; i++) {
+		struct elp_lp_blocker *bl = NULL;
+		struct elp_lp_build *b = NULL;
+		size_t nr_bl = 0;
+
+		if (only && strcmp(only, list[i]->name) != 0)
+			continue;
+		if (elp_lp_build_applied(cat, list[i]->name, release, &b) ==
+			    -ENOENT)
+			b = NULL;
+		if (list[i]->transition == 1)
+			elp_lp_blockers(cli->ctx, list[i], &bl, &nr_bl);
+		if (cli->json) {
+			if (shown)
+				fputc(',', stdout);
+			print_json(list[i], b, bl, nr_bl);
+		} else {
+			print_text(list[i], b, bl, nr_bl);
+		}
+		shown++;
+		elp_lp_blockers_free(bl, nr_bl);
+		elp_lp_build_free(b);
+	}
+	if (cli->json)
+		fputs("]\n", stdout);
+	if (only && !shown) {
+		cli_error("livepatch '%s' is not loaded", only);
+		goto out;
+	}
+	if (!cli->json && !shown)
+		printf("no livepatches loaded (kernel %s)\n", release);
+	rc = 0;
+out:
+	elp_catalogue_close(cat);
+	elp_lp_list_free(list, nr);
+	free(release);
+	poptFreeContext(pc);
+	return rc;
+}
+
+const struct command cmd_status = {
+	"status", run_status,
+	"show the livepatches loaded in the running kernel",
+};
