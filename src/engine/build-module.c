@@ -155,6 +155,25 @@ static int write_kbuild(struct elp_bstate *b, const char *dir)
 	elp_buf_puts(&k, "\n");
 	if (!k.data)
 		return -ENOMEM;
+	/* modpost (6.1) reads the .cmd file of every object of the module
+	 * for "#SYMVER" lines: the prebuilt objects need one, empty */
+	for (i = 0; i < b->nr_units; i++) {
+		static const char stub[] = "# prebuilt by elivepatch\n";
+
+		if (!b->units[i].diff || !b->units[i].diff->nr_funcs)
+			continue;
+		if (asprintf(&path, "%s/.unit%zu.o.cmd", dir, i) < 0) {
+			elp_buf_free(&k);
+			return -ENOMEM;
+		}
+		err = elp_write_file_atomic(b->ctx, path, stub,
+					    sizeof(stub) - 1, 0644);
+		free(path);
+		if (err) {
+			elp_buf_free(&k);
+			return err;
+		}
+	}
 	if (asprintf(&path, "%s/Kbuild", dir) < 0) {
 		elp_buf_free(&k);
 		return -ENOMEM;
