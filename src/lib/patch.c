@@ -991,6 +991,11 @@ bool elp_cve_is_valid(const char *s)
 	return s[i] == '\0' && digits >= 4 && digits <= 19;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int elp_patch_add_cve(struct elp_patch *p, const char *cve)
 {
 	char buf[64];
@@ -1001,7 +1006,10 @@ int elp_patch_add_cve(struct elp_patch *p, const char *cve)
 	for (i = 0; cve[i]; i++)
 		buf[i] = (char)toupper((unsigned char)cve[i]);
 	buf[i] = '\0';
-	return strv_add_unique(&p->cves, &p->nr_cves, buf);
+	if (strv_add_unique(&p->cves, &p->nr_cves, buf))
+		return -ENOMEM;
+	qsort(p->cves, p->nr_cves, sizeof(*p->cves), cmp_str);
+	return 0;
 }
 
 /* CVE ids mentioned in the mail headers and body (before the first file). */

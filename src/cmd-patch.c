@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* elivepatch patch: the source fixes livepatches are built from. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/patch.h"
+#include "lib/util.h"
+
+static void json_strv(FILE *out, bool *first, const char *key,
+		      char *const *v, size_t n)
+{
+	size_t i;
+
+	json_key(out, first, key);
+	fputc('[', out);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputc(',', out);
+		json_string(out, v[i]);
+	}
+	fputc(']', out);
+}
+
+static void print_patch_json(FILE *out, const struct elp_patch *p,
+			     bool content)
+{
+	bool first = true;
+	size_t i;
+
+	fputc('{', out);
+	json_kv_int(out, &first, "id", p->id);
+	json_kv_str(out, &first, "name", p->name);
+	json_kv_str(out, &first, "kind", elp_patch_kind_name(p->kind));
+	json_kv_str(out, &first, "sha256", p->sha256);
+	json_kv_str(out, &first, "origin", p->origin);
+	json_kv_str(out, &first, "subject", p->subject);
+	json_kv_int(out, &first, "created_at", p->created_at);
+	json_strv(out, &first, "cves", p->cves, p->nr_cves);
+	json_key(out, &first, "files");
+	fputc('[', out);
+	for (i = 0; i < p->nr_files; i++) {
+		const struct elp_patch_file *f = &p->files[i];
+		bool ff = true;
+
+		fputs(i ? ",{" : "{", out);
+		json_kv_str(out, &ff, "path", f->path);
+		json_kv_str(out, &ff, "status", f->status);
+		json_kv_int(out, &ff, "hunks", f->hunks);
+		json_kv_int(out, &ff, "additions", f->additions);
+		json_kv_int(out, &ff, "deletions", f->deletions);
+		json_strv(out, &ff, "functions", f->functions,
+			  f->nr_functions);
+		fputc('}', out);
+	}
+	fputc(']', out);
+	if (content)
+		json_kv_str(out, &first, "content", p->content);
+	fputc('}', out);
+}
+
+static char *join_cves(const struct elp_patch *p)
+{
+	struct elp_buf b = { 0 };
+	size_t i;
+
+	for (i = 0; i < p->nr_cves; i++)
+		if (elp_buf_printf(&b, "%s%s", i ? "," : "", p->cves[i]))
+			break;
+	return b.data ? b.data : strdup("");
+}
+
+/* --cve values: repeatable, each may be a comma-separated list. */
+static int add_cves(struct elp_patch *p, char **cves)
+{
+	size_t i;
+
+	for (i = 0; cves && cves[i]; i++) {
+		char *copy = strdup(cves[i]), *tok, *save = NULL;
+
+		if (!copy)
+			return 1;
+		for (tok = strtok_r(copy, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			int err = elp_patch_add_cve(p, tok);
+
+			if (err == -EINVAL) {
+				cli_error("invalid CVE id '%s' (expected CVE-YYYY-NNNN)",
+					  tok);
+				free(copy);
+				return EXIT_USAGE;
+			}
+			if (err) {
+				free(copy);
+				return 1;
+			}
+		}
+		free(copy);
+	}
+	return 0;
+}
+
+static void free_argv(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int patch_add(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_event ev = { .kind = "patch-add" };
+	struct elp_catalogue *cat;
+	struct elp_patch *p = NULL;
+	char **cves = NULL, *name = NULL;
+	const char *file;
+	poptContext pc;
+	bool done;
+	int rc, err;
+	struct poptOption options[] = {
+		{ "cve", 0, POPT_ARG_ARGV, &cves, 0,
+		  "a CVE id the patch fixes (repeatable)", "CVE-YYYY-NNNN" },
+		{ "name", 0, POPT_ARG_STRING, &name, 0,
+		  "catalogue name (default: the file name without .patch/.diff)",
+		  "NAME" },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse("[--cve ID]... [--name NAME] FILE", options, argc, argv,
+		       &pc, &done);
+	if (rc || done)
+		goto out_opts;
+	file = poptGetArg(pc);
+	if (!file || poptPeekArg(pc)) {
+		rc = file ? cli_usage_error(pc, "unexpected argument '%s'",
+					    poptPeekArg(pc)) :
+			    cli_usage_error(pc, "missing argument: FILE");
+		goto out;
+	}
+	rc = 1;
+	if (elp_patch_load(cli->ctx, file, &p))
+		goto out;
+	if (name) {
+		free(p->name);
+		p->name = strdup(name);
+	}
+	if (!p->name || !*p->name) {
+		cli_error("cannot name a patch after '%s'; use --name", file);
+		goto out;
+	}
+	p->kind = ELP_PATCH_LIVEPATCH;
+	rc = add_cves(p, cves);
+	if (rc)
+		goto out;
+	rc = 1;
+	if (cli_open_catalogue(cli, 0, &cat))
+		goto out;
+	err = elp_catalogue_begin(cat);
+	if (!err)
+		err = elp_patch_store(cat, p);
+	if (!err) {
+		ev.patch_id = p->id;
+		ev.detail = p->name;
+		err = elp_event_add(cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err)
+		elp_catalogue_rollback(cat);
+	elp_catalogue_close(cat);
+	if (err)
+		goto out;
+	rc = 0;
+	if (cli->json) {
+		print_patch_json(stdout, p, false);
+		fputc('\n', stdout);
+	} else {
+		char *c = join_cves(p);
+
+		printf("added patch '%s' (id %lld): %zu file%s%s%s\n", p->name,
+		       (long long)p->id, p->nr_files,
+		       p->nr_files == 1 ? "" : "s", c && *c ? ", " : "",
+		       c ? c : "");
+		free(c);
+	}
+out:
+	poptFreeContext(pc);
+out_opts:
+	elp_patch_free(p);
+	free_argv(cves);
+	free(name);
+	return rc;
+}
+
+struct list_state {
+	struct cli *cli;
+	struct table *table;
+	bool first;
+};
+
+static int list_one(const struct elp_patch *p, void *data)
+{
+	struct list_state *st = data;
+	char id[24], files[24], *cves;
+
+	if (st->cli->json) {
+		fputs(st->first ? "[" : ",", stdout);
+		st->first = false;
+		print_patch_json(stdout, p, false);
+		return 0;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)p->id);
+	snprintf(files, sizeof(files), "%zu", p->nr_files);
+	cves = join_cves(p);
+	{
+		const char *cells[] = { id,
+					p->name,
+					elp_patch_kind_name(p->kind),
+					files,
+					cves && *cves ? cves : "-",
+					p->subject ? p->subject : "-" };
+
+		table_add(st->table, cells);
+	}
+	free(cves);
+	return 0;
+}
+
+static int one_argument(const char *usage, struct poptOption *options,
+			int argc, const char **argv, poptContext *pc,
+			const char **arg, bool *done)
+{
+	int rc = cli_parse(usage, options, argc, argv, pc, done);
+
+	if (rc || *done)
+		return rc;
+	*arg = poptGetArg(*pc);
+	if (!*arg || poptPeekArg(*pc)) {
+		rc = *arg ? cli_usage_error(*pc, "unexpected argument '%s'",
+					    poptPeekArg(*pc)) :
+			    cli_usage_error(*pc, "missing argument: PATCH");
+		poptFreeContext(*pc);
+		return rc;
+	}
+	return 0;
+}
+
+static int patch_list(struct cli *cli, int argc, const char **argv)
+{
+	static const char *const headers[] = { "ID",	"NAME", "KIND",
+					       "FILES", "CVES", "SUBJECT" };
+	struct list_state st = { .cli = cli, .first = true };
+	struct elp_catalogue *cat;
+	poptContext pc;
+	bool done;
+	int rc;
+
+	rc = cli_parse("", NULL, argc, argv, &pc, &done);
+	if (rc || done)
+		return rc;
+	if (poptPeekArg(pc)) {
+		rc = cli_usage_error(pc, "unexpected argument '%s'",
+				     poptPeekArg(pc));
+		poptFreeContext(pc);
+		return rc;
+	}
+	poptFreeContext(pc);
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		return 1;
+	st.table = table_new(headers, 6);
+	rc = elp_patch_foreach(cat, list_one, &st) ? 1 : 0;
+	if (cli->json)
+		fputs(st.first ? "[]\n" : "]\n", stdout);
+	else
+		table_print(st.table, stdout, cli->tty);
+	table_free(st.table);
+	elp_catalogue_close(cat);
+	return rc;
+}
+
+static void print_patch_text(const struct elp_patch *p)
+{
+	char created[32], *cves = join_cves(p);
+	size_t i, j;
+
+	format_time(p->created_at, created, sizeof(created));
+	printf("%-9s %s\n", "name:", p->name);
+	printf("%-9s %lld\n", "id:", (long long)p->id);
+	printf("%-9s %s\n", "kind:", elp_patch_kind_name(p->kind));
+	printf("%-9s %s\n", "sha256:", p->sha256);
+	printf("%-9s %s\n", "origin:", p->origin ? p->origin : "-");
+	printf("%-9s %s\n", "subject:", p->subject ? p->subject : "-");
+	printf("%-9s %s\n", "added:", created);
+	printf("%-9s %s\n", "cves:", cves && *cves ? cves : "-");
+	printf("%-9s %zu\n", "files:", p->nr_files);
+	for (i = 0; i < p->nr_files; i++) {
+		const struct elp_patch_file *f = &p->files[i];
+
+		printf("  %-8s %s (+%d -%d, %d hunk%s)\n", f->status, f->path,
+		       f->additions, f->deletions, f->hunks,
+		       f->hunks == 1 ? "" : "s");
+		if (!f->nr_functions)
+			continue;
+		printf("           functions:");
+		for (j = 0; j < f->nr_functions; j++)
+			printf("%s %s", j ? "," : "", f->functions[j]);
+		putchar('\n');
+	}
+	free(cves);
+}
+
+static int patch_show(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_catalogue *cat;
+	struct elp_patch *p = NULL;
+	const char *spec;
+	poptContext pc;
+	int diff = 0, rc;
+	bool done;
+	struct poptOption options[] = {
+		{ "diff", 0, POPT_ARG_NONE, &diff, 0,
+		  "print the patch itself, as it was added", NULL },
+		POPT_TABLEEND
+	};
+
+	rc = one_argument("[--diff] PATCH", options, argc, argv, &pc, &spec,
+			  &done);
+	if (rc || done)
+		return rc;
+	rc = 1;
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		goto out;
+	if (elp_patch_find(cat, spec, &p) == 0) {
+		rc = 0;
+		if (diff)
+			fputs(p->content, stdout);
+		else if (cli->json) {
+			print_patch_json(stdout, p, false);
+			fputc('\n', stdout);
+		} else
+			print_patch_text(p);
+	}
+	elp_patch_free(p);
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+	return rc;
+}
+
+static int patch_remove(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_event ev = { .kind = "patch-remove" };
+	struct elp_catalogue *cat;
+	struct elp_patch *p = NULL;
+	const char *spec;
+	poptContext pc;
+	bool done;
+	int rc, err;
+
+	rc = one_argument("PATCH", NULL, argc, argv, &pc, &spec, &done);
+	if (rc || done)
+		return rc;
+	rc = 1;
+	if (cli_open_catalogue(cli, 0, &cat))
+		goto out;
+	err = elp_catalogue_begin(cat);
+	if (!err)
+		err = elp_patch_find(cat, spec, &p);
+	if (!err)
+		err = elp_patch_remove(cat, p);
+	if (!err) {
+		ev.detail = p->name;
+		err = elp_event_add(cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err) {
+		elp_catalogue_rollback(cat);
+	} else {
+		rc = 0;
+		if (cli->json) {
+			bool first = true;
+
+			fputc('{', stdout);
+			json_kv_int(stdout, &first, "id", p->id);
+			json_kv_str(stdout, &first, "name", p->name);
+			json_kv_bool(stdout, &first, "removed", true);
+			fputs("}\n", stdout);
+		} else {
+			printf("removed patch '%s' (id %lld)\n", p->name,
+			       (long long)p->id);
+		}
+	}
+	elp_patch_free(p);
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+	return rc;
+}
+
+static const struct command subcommands[] = {
+	{ "add", patch_add, "catalogue a fix: a format-patch mail or a diff" },
+	{ "list", patch_list, "list catalogued patches" },
+	{ "show", patch_show, "show a patch: files, functions, CVEs" },
+	{ "remove", patch_remove, "remove a patch no build or kernel uses" },
+	{ NULL, NULL, NULL },
+};
+
+static int run_patch(struct cli *cli, int argc, const char **argv)
+{
+	return cli_dispatch(cli, "patch", subcommands, argc, argv);
+}
+
+const struct command cmd_patch = {
+	"patch", run_patch, "manage the fixes livepatches are built from",
+};

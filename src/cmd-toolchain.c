@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* elivepatch toolchain: the compilers livepatches are built with. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/kernel.h"
+#include "lib/toolchain.h"
+#include "lib/util.h"
+
+static void print_tc_json(FILE *out, bool *first_field,
+			  const struct elp_toolchain *tc)
+{
+	json_kv_str(out, first_field, "cc_path", tc->cc_path);
+	json_kv_str(out, first_field, "version_text", tc->version_text);
+	json_kv_str(out, first_field, "target", tc->target);
+}
+
+/* Exactly no positional argument. */
+static int no_arguments(poptContext pc)
+{
+	if (poptPeekArg(pc)) {
+		int rc = cli_usage_error(pc, "unexpected argument '%s'",
+					 poptPeekArg(pc));
+
+		poptFreeContext(pc);
+		return rc;
+	}
+	return 0;
+}
+
+/* The id a cc_path has in the catalogue, or 0. */
+static int64_t catalogued_id(struct elp_catalogue *cat, const char *cc_path)
+{
+	struct elp_toolchain *tc = NULL;
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	int prio = elp_get_log_priority(ctx);
+	int64_t id = 0;
+
+	/* "no toolchain" is an answer here, not an error */
+	elp_set_log_priority(ctx, -1);
+	if (elp_toolchain_find(cat, cc_path, &tc) == 0 &&
+	    strcmp(tc->cc_path, cc_path) == 0)
+		id = tc->id;
+	elp_set_log_priority(ctx, prio);
+	elp_toolchain_free(tc);
+	return id;
+}
+
+static int add_one(struct elp_catalogue *cat, struct elp_toolchain *tc)
+{
+	struct elp_event ev = { .kind = "toolchain-add" };
+	int err = elp_toolchain_store(cat, tc);
+
+	if (err)
+		return err;
+	ev.detail = tc->cc_path;
+	return elp_event_add(cat, &ev);
+}
+
+static int toolchain_detect(struct cli *cli, int argc, const char **argv)
+{
+	static const char *const headers[] = { "ROLE",	 "PATH",
+					       "VERSION", "TARGET",
+					       "CATALOGUED" };
+	struct elp_toolchain **all = NULL, **installed = NULL, *def = NULL;
+	struct elp_catalogue *cat = NULL;
+	size_t n_inst = 0, n, i;
+	int64_t *ids = NULL;
+	bool *added = NULL;
+	struct table *t;
+	poptContext pc;
+	int add = 0, rc, err;
+	bool done;
+	struct poptOption options[] = {
+		{ "add", 0, POPT_ARG_NONE, &add, 0,
+		  "record every compiler found in the catalogue", NULL },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse("[--add]", options, argc, argv, &pc, &done);
+	if (rc || done)
+		return rc;
+	rc = no_arguments(pc);
+	if (rc)
+		return rc;
+	poptFreeContext(pc);
+
+	if (elp_toolchain_probe(cli->ctx, "cc", &def))
+		cli_warn("no default compiler 'cc'");
+	if (elp_toolchain_installed(cli->ctx, true, &installed, &n_inst))
+		return 1;
+	n = n_inst + (def ? 1 : 0);
+	all = calloc(n + 1, sizeof(*all));
+	ids = calloc(n + 1, sizeof(*ids));
+	added = calloc(n + 1, sizeof(*added));
+	if (!all || !ids || !added) {
+		cli_error("out of memory");
+		rc = 1;
+		goto out;
+	}
+	i = 0;
+	if (def)
+		all[i++] = def;
+	memcpy(all + i, installed, n_inst * sizeof(*all));
+	if (n == 0) {
+		cli_error("no compiler found (looked for cc, gcc, gcc-N, clang, clang-N, x86_64-linux-gnu-gcc-N in PATH)");
+		rc = 1;
+		goto out;
+	}
+
+	if (cli_open_catalogue(cli, add ? 0 : ELP_CATALOGUE_READ, &cat)) {
+		rc = 1;
+		goto out;
+	}
+	err = add ? elp_catalogue_begin(cat) : 0;
+	for (i = 0; i < n && !err; i++) {
+		ids[i] = catalogued_id(cat, all[i]->cc_path);
+		if (!ids[i] && add) {
+			err = add_one(cat, all[i]);
+			ids[i] = all[i]->id;
+			added[i] = true;
+		}
+	}
+	if (add && !err)
+		err = elp_catalogue_commit(cat);
+	if (err) {
+		elp_catalogue_rollback(cat);
+		rc = 1;
+		goto out;
+	}
+
+	if (cli->json) {
+		fputc('[', stdout);
+		for (i = 0; i < n; i++) {
+			bool first = true;
+
+			fputs(i ? ",{" : "{", stdout);
+			json_kv_str(stdout, &first, "role",
+				    def && i == 0 ? "default" : "installed");
+			print_tc_json(stdout, &first, all[i]);
+			json_key(stdout, &first, "id");
+			if (ids[i])
+				printf("%lld", (long long)ids[i]);
+			else
+				fputs("null", stdout);
+			json_kv_bool(stdout, &first, "added", added[i]);
+			fputc('}', stdout);
+		}
+		fputs("]\n", stdout);
+		goto out;
+	}
+	t = table_new(headers, 5);
+	for (i = 0; i < n; i++) {
+		char state[48];
+		const char *cells[5];
+
+		if (!ids[i])
+			snprintf(state, sizeof(state), "no");
+		else
+			snprintf(state, sizeof(state), "%sid %lld",
+				 added[i] ? "added, " : "", (long long)ids[i]);
+		cells[0] = def && i == 0 ? "default" : "installed";
+		cells[1] = all[i]->cc_path;
+		cells[2] = all[i]->version_text;
+		cells[3] = all[i]->target;
+		cells[4] = state;
+		table_add(t, cells);
+	}
+	table_print(t, stdout, cli->tty);
+	table_free(t);
+out:
+	elp_catalogue_close(cat);
+	elp_toolchain_list_free(installed, n_inst);
+	elp_toolchain_free(def);
+	free(all);
+	free(ids);
+	free(added);
+	return rc;
+}
+
+static int toolchain_add(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_catalogue *cat;
+	struct elp_toolchain *tc = NULL;
+	char *cc = NULL;
+	poptContext pc;
+	bool done;
+	int rc, err;
+	struct poptOption options[] = {
+		{ "cc", 0, POPT_ARG_STRING, &cc, 0,
+		  "the compiler: a path or a name in PATH", "PATH" },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse("--cc PATH", options, argc, argv, &pc, &done);
+	if (rc || done)
+		goto out_free;
+	rc = no_arguments(pc);
+	if (rc)
+		goto out_free;
+	if (!cc) {
+		rc = cli_usage_error(pc, "missing option: --cc PATH");
+		poptFreeContext(pc);
+		goto out_free;
+	}
+	poptFreeContext(pc);
+	rc = 1;
+	if (elp_toolchain_probe(cli->ctx, cc, &tc))
+		goto out_free;
+	if (cli_open_catalogue(cli, 0, &cat))
+		goto out_free;
+	err = elp_catalogue_begin(cat);
+	if (!err)
+		err = add_one(cat, tc);
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err)
+		elp_catalogue_rollback(cat);
+	elp_catalogue_close(cat);
+	if (err)
+		goto out_free;
+	rc = 0;
+	if (cli->json) {
+		bool first = true;
+
+		fputc('{', stdout);
+		json_kv_int(stdout, &first, "id", tc->id);
+		print_tc_json(stdout, &first, tc);
+		fputs("}\n", stdout);
+	} else {
+		printf("added toolchain '%s' (id %lld): %s, %s\n", tc->cc_path,
+		       (long long)tc->id, tc->version_text, tc->target);
+	}
+out_free:
+	elp_toolchain_free(tc);
+	free(cc);
+	return rc;
+}
+
+struct list_state {
+	struct cli *cli;
+	struct table *table;
+	bool first;
+};
+
+static int list_one(const struct elp_toolchain *tc, void *data)
+{
+	struct list_state *st = data;
+	char id[24], created[32];
+
+	if (st->cli->json) {
+		bool first = true;
+
+		fputs(st->first ? "[{" : ",{", stdout);
+		st->first = false;
+		json_kv_int(stdout, &first, "id", tc->id);
+		print_tc_json(stdout, &first, tc);
+		json_kv_int(stdout, &first, "created_at", tc->created_at);
+		fputc('}', stdout);
+		return 0;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)tc->id);
+	format_time(tc->created_at, created, sizeof(created));
+	{
+		const char *cells[] = { id, tc->cc_path, tc->version_text,
+					tc->target, created };
+
+		table_add(st->table, cells);
+	}
+	return 0;
+}
+
+static int toolchain_list(struct cli *cli, int argc, const char **argv)
+{
+	static const char *const headers[] = { "ID", "PATH", "VERSION",
+					       "TARGET", "ADDED" };
+	struct list_state st = { .cli = cli, .first = true };
+	struct elp_catalogue *cat;
+	poptContext pc;
+	bool done;
+	int rc;
+
+	rc = cli_parse("", NULL, argc, argv, &pc, &done);
+	if (rc || done)
+		return rc;
+	rc = no_arguments(pc);
+	if (rc)
+		return rc;
+	poptFreeContext(pc);
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		return 1;
+	st.table = table_new(headers, 5);
+	rc = elp_toolchain_foreach(cat, list_one, &st) ? 1 : 0;
+	if (cli->json)
+		fputs(st.first ? "[]\n" : "]\n", stdout);
+	else
+		table_print(st.table, stdout, cli->tty);
+	table_free(st.table);
+	elp_catalogue_close(cat);
+	return rc;
+}
+
+struct verdict {
+	const struct elp_toolchain *tc;
+	enum elp_cc_match m;
+};
+
+static void better(struct verdict *best, const struct elp_toolchain *tc,
+		   const char *want)
+{
+	enum elp_cc_match m = elp_cc_match(tc->version_text, want);
+
+	if (!best->tc || m > best->m) {
+		best->tc = tc;
+		best->m = m;
+	}
+}
+
+static int collect_catalogued(const struct elp_toolchain *tc, void *data)
+{
+	struct elp_toolchain ***v = data;
+	struct elp_toolchain *copy = calloc(1, sizeof(*copy)), **nv;
+	size_t n = 0;
+
+	while (*v && (*v)[n])
+		n++;
+	nv = realloc(*v, (n + 2) * sizeof(*nv));
+	if (!copy || !nv) {
+		free(copy);
+		if (nv)
+			*v = nv;
+		return -ENOMEM;
+	}
+	*v = nv;
+	copy->id = tc->id;
+	copy->cc_path = strdup(tc->cc_path);
+	copy->version_text = strdup(tc->version_text);
+	copy->target = strdup(tc->target);
+	nv[n] = copy;
+	nv[n + 1] = NULL;
+	return copy->cc_path && copy->version_text && copy->target ? 0 :
+								     -ENOMEM;
+}
+
+static int toolchain_check(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_toolchain **installed = NULL, **catalogued = NULL;
+	struct elp_toolchain *given = NULL;
+	struct verdict v = { 0 }, inst = { 0 };
+	struct elp_catalogue *cat = NULL;
+	struct elp_kernel *k = NULL;
+	size_t n_inst = 0, i;
+	const char *spec, *want;
+	char *cc = NULL;
+	poptContext pc;
+	bool done;
+	int rc;
+	struct poptOption options[] = {
+		{ "cc", 0, POPT_ARG_STRING, &cc, 0,
+		  "check this compiler instead of every known one", "PATH" },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse("[--cc PATH] KERNEL", options, argc, argv, &pc, &done);
+	if (rc || done)
+		goto out_cc;
+	spec = poptGetArg(pc);
+	if (!spec || poptPeekArg(pc)) {
+		rc = spec ? cli_usage_error(pc, "unexpected argument '%s'",
+					    poptPeekArg(pc)) :
+			    cli_usage_error(pc, "missing argument: KERNEL");
+		poptFreeContext(pc);
+		goto out_cc;
+	}
+	rc = 1;
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		goto out;
+	rc = elp_kernel_find(cat, spec, &k);
+	if (rc == -ENOENT)
+		cli_error("no kernel '%s' in the catalogue; see 'elivepatch kernel list'",
+			  spec);
+	rc = 1;
+	if (!k)
+		goto out;
+	want = k->cc_version_text;
+	if (!want || !*want) {
+		cli_error("kernel '%s' does not record its compiler (no CONFIG_CC_VERSION_TEXT in its config)",
+			  k->name);
+		goto out;
+	}
+	if (cc && elp_toolchain_probe(cli->ctx, cc, &given))
+		goto out;
+	if (elp_toolchain_installed(cli->ctx, false, &installed, &n_inst))
+		goto out;
+	for (i = 0; i < n_inst; i++)
+		better(&inst, installed[i], want);
+	if (given) {
+		better(&v, given, want);
+	} else {
+		if (elp_toolchain_foreach(cat, collect_catalogued,
+					  &catalogued))
+			goto out;
+		for (i = 0; catalogued && catalogued[i]; i++)
+			better(&v, catalogued[i], want);
+		if (!v.tc || inst.m > v.m)
+			v = inst;
+	}
+
+	if (cli->json) {
+		bool first = true;
+
+		fputc('{', stdout);
+		json_kv_str(stdout, &first, "kernel", k->name);
+		json_kv_str(stdout, &first, "cc_version_text", want);
+		json_kv_str(stdout, &first, "result",
+			    elp_cc_match_name(v.tc ? v.m : ELP_CC_MISMATCH));
+		json_kv_str(stdout, &first, "cc_path",
+			    v.tc ? v.tc->cc_path : NULL);
+		json_kv_str(stdout, &first, "version_text",
+			    v.tc ? v.tc->version_text : NULL);
+		json_kv_str(stdout, &first, "installed_match",
+			    inst.tc && inst.m == ELP_CC_MATCH ?
+				    inst.tc->cc_path :
+				    NULL);
+		fputs("}\n", stdout);
+	} else {
+		printf("kernel:     %s\n", k->name);
+		printf("built with: %s\n", want);
+		printf("result:     %s\n",
+		       elp_cc_match_name(v.tc ? v.m : ELP_CC_MISMATCH));
+		if (v.tc)
+			printf("compiler:   %s (%s)\n", v.tc->cc_path,
+			       v.tc->version_text);
+		if (inst.tc && inst.m == ELP_CC_MATCH)
+			printf("installed:  %s matches exactly\n",
+			       inst.tc->cc_path);
+		else if (inst.tc && inst.m == ELP_CC_COMPATIBLE)
+			printf("installed:  %s is compatible (same compiler, another name)\n",
+			       inst.tc->cc_path);
+		else
+			printf("installed:  no installed compiler matches\n");
+	}
+	rc = v.tc && v.m != ELP_CC_MISMATCH ? 0 : 1;
+out:
+	poptFreeContext(pc);
+	elp_toolchain_list_free(installed, n_inst);
+	if (catalogued) {
+		for (i = 0; catalogued[i]; i++)
+			elp_toolchain_free(catalogued[i]);
+		free(catalogued);
+	}
+	elp_toolchain_free(given);
+	elp_kernel_free(k);
+	elp_catalogue_close(cat);
+out_cc:
+	free(cc);
+	return rc;
+}
+
+static const struct command subcommands[] = {
+	{ "detect", toolchain_detect,
+	  "show the default and installed compilers (--add records them)" },
+	{ "add", toolchain_add, "record a compiler: --cc PATH" },
+	{ "list", toolchain_list, "list catalogued compilers" },
+	{ "check", toolchain_check,
+	  "does a compiler match the one a kernel was built with?" },
+	{ NULL, NULL, NULL },
+};
+
+static int run_toolchain(struct cli *cli, int argc, const char **argv)
+{
+	return cli_dispatch(cli, "toolchain", subcommands, argc, argv);
+}
+
+const struct command cmd_toolchain = {
+	"toolchain", run_toolchain, "manage the compilers livepatches are built with",
+};
