@@ -40,8 +40,7 @@ static int pass_correlate(struct elp_diff_state *st)
 	for (i = 1; i < st->orig->nr_syms; i++) {
 		struct elp_sym *s = st->orig->syms[i];
 
-		if (s->sec && s->bind == STB_LOCAL &&
-		    (s->type == STT_FUNC || s->type == STT_OBJECT))
+		if (s->sec && (s->type == STT_FUNC || s->type == STT_OBJECT))
 			st->neighbours[n++] = s->name;
 	}
 	st->nr_neighbours = n;

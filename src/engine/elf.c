@@ -328,6 +328,11 @@ int elp_obj_read(struct elp_ctx *ctx, const char *path, struct elp_obj **out)
 		ret = elp_elf_error(ctx, "opening", path);
 		goto fail;
 	}
+	if (elf_kind(obj->elf) != ELF_K_ELF) {
+		elp_err(ctx, "%s: not an ELF object", path);
+		ret = -ENOEXEC;
+		goto fail;
+	}
 	if (!gelf_getehdr(obj->elf, &obj->eh)) {
 		ret = elp_elf_error(ctx, "reading ELF header of", path);
 		goto fail;

@@ -8,7 +8,9 @@
  * "__elp_klp.<obj>.<sympos>.<name>" (undefined, weak so that modpost does not
  * complain) that elp_klp_finalize() turns into a livepatch relocation.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

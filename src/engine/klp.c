@@ -7,7 +7,9 @@
  * ".klp.rela.<obj>.<section>" sections (module-elf-format.rst).  Every other
  * section of the module is written back unchanged.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -347,7 +349,7 @@ static int finalize(struct finalize *f)
 	Elf_Scn *scn = NULL, *symscn = NULL;
 	size_t shstrndx;
 	GElf_Ehdr eh;
-	GElf_Shdr sh, symsh;
+	GElf_Shdr sh, symsh = { 0 };
 	int ret;
 
 	if (!gelf_getehdr(f->elf, &eh) || elf_getshdrstrndx(f->elf, &shstrndx))

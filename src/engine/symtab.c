@@ -599,13 +599,51 @@ static bool nameset_has(const struct nameset *ns, const char *name)
 }
 
 #define MAX_CANDIDATES 256
+/* consecutive foreign symbols tolerated inside a translation unit's run */
+#define MAX_GAP 2
+
+/*
+ * Symbols of one object file are contiguous in the kernel image (and so in
+ * kallsyms order).  Score a candidate by how many symbols of the unit
+ * surround it, walking both ways until more than MAX_GAP foreign symbols in
+ * a row are seen.
+ */
+static long run_score(const struct elp_symtab *st, const struct ksym_obj *o,
+		      size_t pos, const char *name, const struct nameset *ns)
+{
+	long score = 0;
+	int dir;
+
+	for (dir = -1; dir <= 1; dir += 2) {
+		size_t j = pos;
+		int misses = 0;
+
+		while (misses <= MAX_GAP) {
+			const char *n;
+
+			if ((dir < 0 && j == 0) || (dir > 0 && j + 1 >= o->nr))
+				break;
+			j += dir;
+			n = st->syms[o->entries[j]].name;
+			if (!strcmp(n, name))
+				continue;
+			if (nameset_has(ns, n)) {
+				score++;
+				misses = 0;
+			} else {
+				misses++;
+			}
+		}
+	}
+	return score;
+}
 
 int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 		      const char *name, bool global,
 		      const char *const *neighbours, size_t nr_neighbours,
 		      unsigned long *sympos)
 {
-	size_t cand[MAX_CANDIDATES], n, i, best = NONE, window;
+	size_t cand[MAX_CANDIDATES], n, i, best = NONE;
 	const struct ksym_obj *o;
 	long best_score = -1;
 	bool tie = false;
@@ -636,23 +674,13 @@ int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 	o = find_obj(st, obj);
 	if (!o || !nr_neighbours || nameset_init(&ns, neighbours, nr_neighbours))
 		return -ENOTSUP;
-	window = 2 * nr_neighbours + 8;
 	for (i = 0; i < n; i++) {
 		const struct elp_ksym *k = &st->syms[cand[i]];
-		size_t lo = k->objpos > window ? k->objpos - window : 0;
-		size_t hi = k->objpos + window < o->nr ? k->objpos + window :
-							 o->nr - 1;
-		long score = 0;
-		size_t j;
+		long score;
 
 		if (isupper((unsigned char)k->type))
 			continue;
-		for (j = lo; j <= hi; j++) {
-			if (j == k->objpos)
-				continue;
-			if (nameset_has(&ns, st->syms[o->entries[j]].name))
-				score++;
-		}
+		score = run_score(st, o, k->objpos, name, &ns);
 		if (score > best_score) {
 			best_score = score;
 			best = i;
