@@ -1,0 +1,236 @@
+#!/bin/sh
+# e2e: the lifecycle of a livepatch, run by the real elivepatch binary inside the qemu guest
+# (copied into the initramfs with its shared libraries and a catalogue): apply a build,
+# status shows it, the behaviour changes, apply a cumulative build that replaces it, revert,
+# and history --json shows every step in order with the right build ids.  Also in the guest:
+# bad input (not loaded, sha256 mismatch, module for another kernel), a transition that
+# never finishes (blocked task reported, patch backed out, nothing recorded) and a kernel
+# that enforces module signatures.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+E2E_LIB_DIR=$here
+. "$here/lib.sh"
+
+ELP=${ELIVEPATCH:-$here/../../elivepatch}
+[ -x "$ELP" ] || bail "elivepatch binary at $ELP (make)"
+e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
+e2e_tmpdir || bail "temp dir"
+t=$E2E_TMP
+
+# --- livepatch modules built against the headers ---------------------------------------------
+sample=$(e2e_source_file samples/livepatch/livepatch-sample.c) || bail "livepatch-sample.c"
+mkdir -p "$t/mod" "$t/g"
+cp "$sample" "$t/mod/livepatch-sample.c"
+# the cumulative one: same function, another string, .replace = true
+sed -e 's/"this has been live patched"/"this has been live patched (cumulative)"/' \
+	-e 's/^\(\t*\)\.objs = objs,$/&\n\1.replace = true,/' \
+	"$sample" > "$t/mod/livepatch-cumulative.c"
+grep -q 'replace = true' "$t/mod/livepatch-cumulative.c" || bail "cumulative variant of the sample"
+# one whose transition never finishes: kthreadd sleeps in kthreadd() forever
+cat > "$t/mod/livepatch-stall.c" <<'EOF'
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/livepatch.h>
+
+static int livepatch_kthreadd(void *unused)
+{
+	return 0;
+}
+
+static struct klp_func funcs[] = {
+	{ .old_name = "kthreadd", .new_func = livepatch_kthreadd, }, { }
+};
+static struct klp_object objs[] = { { .funcs = funcs, }, { } };
+static struct klp_patch patch = { .mod = THIS_MODULE, .objs = objs, };
+
+static int livepatch_init(void)
+{
+	return klp_enable_patch(&patch);
+}
+
+static void livepatch_exit(void)
+{
+}
+
+module_init(livepatch_init);
+module_exit(livepatch_exit);
+MODULE_LICENSE("GPL");
+MODULE_INFO(livepatch, "Y");
+EOF
+printf 'obj-m += livepatch-sample.o livepatch-cumulative.o livepatch-stall.o\n' > "$t/mod/Kbuild"
+if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1; then
+	ok "test livepatch modules build against the headers"
+else
+	tail -n 20 "$t/build.log" | sed 's/^/# /'
+	bail "test livepatch modules build against the headers"
+fi
+for m in sample cumulative stall; do
+	cp "$t/mod/livepatch-$m.ko" "$t/g/" || bail "module $m"
+done
+# the same sample, changed after the build (sha256 no longer matches)
+cp "$t/mod/livepatch-sample.ko" "$t/g/tampered.ko" && printf 'x' >> "$t/g/tampered.ko"
+# a livepatch for another kernel: same module, another vermagic of the same length
+other=${E2E_RELEASE%amd64}other
+LC_ALL=C sed "s/vermagic=$E2E_RELEASE /vermagic=$other /" "$t/mod/livepatch-sample.ko" > "$t/g/other.ko"
+
+# --- the catalogue: builds pointing at the files as the guest sees them ----------------------
+db=$t/g/catalogue.db
+"$ELP" --db "$db" history > /dev/null 2>&1 || bail "catalogue created"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+sqlite3 "$db" > "$t/sql.log" 2>&1 <<EOF || bail "catalogue rows inserted"
+INSERT INTO patches (id, name, kind, sha256, content, created_at)
+	VALUES (1, 'cmdline-msg', 'livepatch', 'aa', 'x', 1), (2, 'cmdline-msg-v2', 'livepatch', 'bb', 'y', 1);
+INSERT INTO patch_cves VALUES (1, 'CVE-2099-0001'), (2, 'CVE-2099-0002');
+INSERT INTO builds (id, kernel_release, module_name, inputs_sha256, cumulative, status,
+	artefact_path, artefact_sha256, verified, created_at) VALUES
+	(1, '$E2E_RELEASE', 'livepatch_sample', 'i1', 0, 'succeeded',
+		'/root/livepatch-sample.ko', '$(sha "$t/g/livepatch-sample.ko")', 'passed', 1),
+	(2, '$E2E_RELEASE', 'livepatch_cumulative', 'i2', 1, 'succeeded',
+		'/root/livepatch-cumulative.ko', '$(sha "$t/g/livepatch-cumulative.ko")', NULL, 2),
+	(3, '$E2E_RELEASE', 'livepatch_sample', 'i3', 0, 'succeeded',
+		'/root/tampered.ko', '$(sha "$t/mod/livepatch-sample.ko")', NULL, 3),
+	(4, '$other', 'livepatch_sample', 'i4', 0, 'succeeded',
+		'/root/other.ko', '$(sha "$t/g/other.ko")', NULL, 4),
+	(5, '$E2E_RELEASE', 'livepatch_stall', 'i5', 0, 'succeeded',
+		'/root/livepatch-stall.ko', '$(sha "$t/g/livepatch-stall.ko")', NULL, 5);
+INSERT INTO build_patches VALUES (1, 0, 1), (2, 0, 1), (2, 1, 2);
+EOF
+
+# --- the binary and its shared libraries, run through the dynamic loader ----------------------
+cp "$ELP" "$t/g/elivepatch" || bail "binary copied"
+libs=$(ldd "$ELP" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
+for l in $libs; do cp -L "$l" "$t/g/" || bail "library $l"; done
+ldso=$(basename "$(ldd "$ELP" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')")
+[ -n "$ldso" ] || bail "dynamic loader of $ELP"
+
+cat > "$t/init.sh" <<EOF
+E() { /root/$ldso --library-path /root /root/elivepatch --db /root/catalogue.db "\$@"; }
+EOF
+cat >> "$t/init.sh" <<'EOF'
+# run NAME ARGS...: the command's status, and its output as E2E-OUT lines
+run() {
+	_n=$1; shift
+	E "$@" > /tmp/out 2>&1
+	e2e_result "$_n" $?
+	sed "s/^/E2E-OUT $_n: /" /tmp/out
+}
+sig=$(cat /sys/module/module/parameters/sig_enforce)
+e2e_result sig_enforce "$sig"
+if [ "$sig" = Y ]; then
+	run enforce_apply apply 1
+	e2e_result enforce_loaded "$(ls /sys/kernel/livepatch | tr '\n' ' ')"
+	exit 0
+fi
+e2e_result cmdline0 "$(cat /proc/cmdline)"
+run status0 status
+run apply1 apply 1
+e2e_result cmdline1 "$(cat /proc/cmdline)"
+run status1 status
+run status1_json --json status
+run apply1_again apply 1
+run apply2 apply 2
+e2e_result cmdline2 "$(cat /proc/cmdline)"
+e2e_result loaded2 "$(ls /sys/kernel/livepatch | tr '\n' ' ')"
+e2e_result modules2 "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | sort | tr '\n' ' ')"
+run status2 status
+run revert2 revert livepatch_cumulative
+e2e_result cmdline3 "$(cat /proc/cmdline)"
+e2e_result modules3 "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | tr '\n' ' ')"
+run revert_again revert livepatch_cumulative
+run tampered apply 3
+run tampered_file apply /root/tampered.ko
+run other apply 4
+run other_file apply --force /root/other.ko
+run stall apply --wait 3 5
+e2e_result modules_stall "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | tr '\n' ' ')"
+e2e_result loaded_stall "$(ls /sys/kernel/livepatch | tr '\n' ' ')"
+run status_empty status
+E --json history > /tmp/h 2>&1
+e2e_result history $?
+sed 's/^/E2E-HISTORY /' /tmp/h
+EOF
+e2e_initramfs "$t/initrd.gz" "$t/init.sh" "$t/g"/* || bail "initramfs with elivepatch, its libraries and the catalogue"
+E2E_QEMU_MEM=1G e2e_boot "$t/initrd.gz" "$t/boot.log" 120
+check "the guest runs the lifecycle and powers off" [ $? = 0 ]
+log=$t/boot.log
+
+out() { tr -d '\r' < "$log" | sed -n "s/^E2E-OUT $1: //p"; }
+has_out() { # DESC NAME PATTERN: the command's output matches
+	if out "$2" | grep -q -- "$3"; then ok "$1"; else
+		not_ok "$1"; out "$2" | sed 's/^/#   /'; fi
+}
+orig="console=ttyS0 quiet panic=-1${E2E_APPEND:+ $E2E_APPEND}"
+e2e_check_result "status with nothing loaded" "$log" status0 0
+has_out "status says no livepatches loaded" status0 "^no livepatches loaded"
+e2e_check_result "apply 1 (the sample) succeeds" "$log" apply1 0
+has_out "apply 1 reports the build and module" apply1 "^applied build 1 (livepatch 'livepatch_sample') to kernel $E2E_RELEASE"
+e2e_check_result "the sample changed /proc/cmdline" "$log" cmdline1 "this has been live patched"
+e2e_check_result "status with the sample" "$log" status1 0
+has_out "status shows livepatch_sample enabled" status1 "^livepatch_sample: enabled$"
+has_out "status maps it to build 1 and its patch" status1 "build: *1 (kernel $E2E_RELEASE, verification passed)"
+has_out "status shows the patch's CVE" status1 "cves: *CVE-2099-0001"
+has_out "status shows the patched function" status1 "vmlinux: cmdline_proc_show"
+has_out "status --json" status1_json '"name":"livepatch_sample","enabled":true,"transition":false,"known":true,"build":1'
+e2e_check_result "apply of an already loaded livepatch fails" "$log" apply1_again 1
+has_out "... saying it is loaded" apply1_again "error: livepatch 'livepatch_sample' is already loaded"
+e2e_check_result "apply 2 (cumulative) succeeds" "$log" apply2 0
+has_out "apply 2 warns that it was never verified" apply2 "warning: build 2 was never verified"
+has_out "apply 2 reports that it replaced build 1" apply2 "^replaced livepatch 'livepatch_sample' (build 1)"
+e2e_check_result "the cumulative patch's behaviour" "$log" cmdline2 "this has been live patched (cumulative)"
+e2e_check_result "only the cumulative patch is left in sysfs" "$log" loaded2 "livepatch_cumulative "
+e2e_check_result "the replaced module was unloaded" "$log" modules2 "livepatch_cumulative "
+has_out "status shows both patches of build 2" status2 "patches: *cmdline-msg,cmdline-msg-v2"
+e2e_check_result "revert livepatch_cumulative" "$log" revert2 0
+has_out "revert names the build" revert2 "^reverted livepatch 'livepatch_cumulative' (build 2)"
+e2e_check_result "/proc/cmdline is back to the original" "$log" cmdline3 "$orig"
+e2e_check_result "no livepatch module left" "$log" modules3 ""
+e2e_check_result "reverting something not loaded fails" "$log" revert_again 1
+has_out "... clearly" revert_again "error: livepatch 'livepatch_cumulative' is not loaded"
+e2e_check_result "apply of a build whose module changed fails" "$log" tampered 1
+has_out "... naming the sha256 mismatch" tampered "does not match the catalogue"
+e2e_check_result "apply of a changed file fails" "$log" tampered_file 1
+has_out "... naming the build it no longer matches" tampered_file "does not match build 3 in the catalogue"
+e2e_check_result "apply of a build for another kernel fails" "$log" other 1
+has_out "... naming both kernels" other "built for kernel $other, the running kernel is $E2E_RELEASE"
+e2e_check_result "apply --force of a module for another kernel fails too" "$log" other_file 1
+e2e_check_result "apply of a patch whose transition never finishes fails" "$log" stall 1
+has_out "... after --wait" stall "did not finish its transition in 3 s"
+has_out "... naming the blocking task and function" stall "blocked by kthreadd (pid 2, tid 2): sleeping in kthreadd"
+has_out "... and backs it out" stall "was disabled and unloaded again"
+e2e_check_result "the stalled patch is unloaded" "$log" modules_stall ""
+e2e_check_result "status after everything" "$log" status_empty 0
+
+# history --json: apply 1, apply 2 + replace 1, revert 2; nothing for the failures
+e2e_check_result "history --json" "$log" history 0
+tr -d '\r' < "$log" | sed -n 's/^E2E-HISTORY //p' > "$t/history.json"
+steps=$(python3 -c '
+import json, sys
+for e in json.load(open(sys.argv[1])):
+    print(e["event"], e["build"], e["module"], ",".join(e["patches"]), ",".join(e["cves"]))
+' "$t/history.json" 2>&1)
+expected="apply 1 livepatch_sample cmdline-msg CVE-2099-0001
+apply 2 livepatch_cumulative cmdline-msg,cmdline-msg-v2 CVE-2099-0001,CVE-2099-0002
+replace 1 livepatch_sample cmdline-msg CVE-2099-0001
+revert 2 livepatch_cumulative cmdline-msg,cmdline-msg-v2 CVE-2099-0001,CVE-2099-0002"
+if [ "$steps" = "$expected" ]; then
+	ok "history --json shows apply, apply, replace, revert with the right builds"
+else
+	not_ok "history --json shows apply, apply, replace, revert with the right builds"
+	printf '%s\n' "$steps" | sed 's/^/#   got: /'
+fi
+check "history records the running kernel" grep -q "\"kernel\":\"$E2E_RELEASE\"" "$t/history.json"
+check "no oops, BUG or WARNING in the guest" e2e_guest_dmesg_ok "$log"
+
+# --- a kernel that enforces module signatures refuses the unsigned build --------------------
+E2E_APPEND="module.sig_enforce=1" e2e_boot "$t/initrd.gz" "$t/enforce.log" 120
+check "the guest boots with module.sig_enforce=1" [ $? = 0 ]
+log=$t/enforce.log
+e2e_check_result "the guest enforces signatures" "$log" sig_enforce Y
+e2e_check_result "apply of an unsigned module fails" "$log" enforce_apply 1
+has_out "... with the reason" enforce_apply "refusing to load unsigned module 'livepatch_sample': the kernel enforces module signatures (module.sig_enforce=1)"
+e2e_check_result "nothing was loaded" "$log" enforce_loaded ""
+
+if [ "$_t_failed" != 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
+	tr -d '\r' < "$t/boot.log" | grep -E '^E2E-' | sed 's/^/# /'
+fi
+t_done
