@@ -52,7 +52,8 @@ struct elp_bstate {
 	char *tree;	 /* <tree_root>/linux */
 	int lock_fd;
 	bool journal_active; /* livepatch patches applied, not yet restored */
-	char *workdir;	     /* <cache>/builds/<id> */
+	char *build_key;     /* <catalogue hash>-<build id> */
+	char *workdir;	     /* <cache>/builds/<build_key> */
 	int log_fd;
 	char *first_error;
 	char *refusal; /* set by a pass that refuses */

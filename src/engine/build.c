@@ -71,9 +71,40 @@ int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to)
 	return err;
 }
 
+/* The first compiler/make error written to the log since offset off. */
+static char *log_first_error(struct elp_bstate *b, off_t off)
+{
+	static const char *const marks[] = { ": error: ", ": fatal error: ",
+					     "*** No rule", "ERROR: ", NULL };
+	char *data = NULL, *found = NULL;
+	size_t i;
+
+	if (!b->res->log_path ||
+	    elp_read_file(NULL, b->res->log_path, &data, NULL) < 0)
+		return NULL;
+	if ((size_t)off > strlen(data))
+		off = 0;
+	for (i = 0; marks[i] && !found; i++) {
+		char *hit = strstr(data + off, marks[i]), *start, *end;
+
+		if (!hit)
+			continue;
+		for (start = hit; start > data + off && start[-1] != '\n';
+		     start--)
+			;
+		end = strchr(hit, '\n');
+		found = end ? strndup(start, (size_t)(end - start)) :
+			      strdup(start);
+	}
+	free(data);
+	return found;
+}
+
 int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 	      size_t nr_targets, bool kcflags)
 {
+	char *first;
+	off_t off;
 	const char *argv[64];
 	char jobs[32], cc[512];
 	size_t n = 0, i;
@@ -106,6 +137,7 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 			elp_dbg(b->ctx, "cannot write the build log");
 		elp_buf_free(&line);
 	}
+	off = b->log_fd >= 0 ? lseek(b->log_fd, 0, SEEK_CUR) : -1;
 	rc = elp_run(b->ctx, argv, NULL, b->log_fd, NULL);
 	if (rc == 0)
 		return 0;
@@ -115,9 +147,12 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 		elp_err(b->ctx, "cannot run make: %s", strerror(-rc));
 		return rc;
 	}
-	elp_err(b->ctx, "make %s failed (exit %d); see %s",
-		nr_targets ? targets[nr_targets - 1] : "", rc,
+	first = off >= 0 ? log_first_error(b, off) : NULL;
+	elp_err(b->ctx, "make %s failed%s%s; see %s",
+		nr_targets ? targets[nr_targets - 1] : "", first ? ": " : "",
+		first ? first : "",
 		b->res->log_path ? b->res->log_path : "the build log");
+	free(first);
 	return -EIO;
 }
 
@@ -341,8 +376,26 @@ static int resolve_kernel(struct elp_bstate *b)
 	return err;
 }
 
+static bool patch_name_taken(struct elp_bstate *b, const char *name)
+{
+	sqlite3_stmt *stmt;
+	bool taken = false;
+
+	if (elp_catalogue_prepare(b->cat, "SELECT 1 FROM patches WHERE name = ?",
+				  &stmt))
+		return false;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	taken = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return taken;
+}
+
+/*
+ * A catalogue spec, or a file (catalogued on the fly; *file_name is the name
+ * the file suggests, even when the catalogue had to name it otherwise).
+ */
 static int resolve_patch(struct elp_bstate *b, const char *spec,
-			 struct elp_patch **out)
+			 struct elp_patch **out, char **file_name)
 {
 	struct elp_patch *p = NULL, *known = NULL;
 	int err;
@@ -359,13 +412,18 @@ static int resolve_patch(struct elp_bstate *b, const char *spec,
 		return err;
 	}
 	if (err == 1 && known) {
+		*file_name = strdup(p->name);
 		elp_patch_free(p);
 		*out = known;
-		return 0;
+		return *file_name ? 0 : -ENOMEM;
 	}
 	p->kind = ELP_PATCH_LIVEPATCH;
-	err = elp_patch_store(b->cat, p);
-	if (err == -EEXIST) {
+	*file_name = strdup(p->name);
+	if (!*file_name) {
+		elp_patch_free(p);
+		return -ENOMEM;
+	}
+	if (patch_name_taken(b, p->name)) {
 		/* another patch has that name: name this one by content */
 		char *name;
 
@@ -375,8 +433,8 @@ static int resolve_patch(struct elp_bstate *b, const char *spec,
 		}
 		free(p->name);
 		p->name = name;
-		err = elp_patch_store(b->cat, p);
 	}
+	err = elp_patch_store(b->cat, p);
 	if (err) {
 		elp_patch_free(p);
 		return err;
@@ -581,6 +639,7 @@ out:
 static int resolve(struct elp_bstate *b)
 {
 	const struct elp_build_options *o = b->opts;
+	char *first_name = NULL;
 	size_t i;
 	int err;
 
@@ -609,16 +668,30 @@ static int resolve(struct elp_bstate *b)
 	if (!b->patches)
 		return -ENOMEM;
 	for (i = 0; i < o->nr_patches; i++) {
-		err = resolve_patch(b, o->patches[i], &b->patches[i]);
+		char *file_name = NULL;
+
+		err = resolve_patch(b, o->patches[i], &b->patches[i],
+				    &file_name);
 		if (err)
 			return err;
 		b->nr_patches++;
+		if (i == 0)
+			first_name = file_name;
+		else
+			free(file_name);
 	}
 	err = resolve_oot(b);
-	if (err)
+	if (err) {
+		free(first_name);
 		return err;
-	b->res->module_name = o->name ? strdup(o->name) :
-					elp_build_module_name(b->patches[0]->name);
+	}
+	/* named after the first patch as the user knows it */
+	b->res->module_name =
+		o->name ? strdup(o->name) :
+			  elp_build_module_name(first_name ?
+							first_name :
+							b->patches[0]->name);
+	free(first_name);
 	if (!b->res->module_name)
 		return -ENOMEM;
 	if (o->name) {
@@ -897,8 +970,17 @@ static int pass_workdir(struct elp_bstate *b)
 	size_t i;
 	int err;
 
-	if (asprintf(&b->workdir, "%s/builds/%lld", b->cache,
-		     (long long)b->res->build_id) < 0)
+	/* catalogues may share a cache: their build ids do not name a build */
+	{
+		const char *cp = elp_catalogue_path(b->cat);
+		char hex[ELP_SHA256_HEX_LEN + 1];
+
+		if (elp_sha256_hex(cp ? cp : "", cp ? strlen(cp) : 0, hex) < 0 ||
+		    asprintf(&b->build_key, "%.8s-%lld", hex,
+			     (long long)b->res->build_id) < 0)
+			return -ENOMEM;
+	}
+	if (asprintf(&b->workdir, "%s/builds/%s", b->cache, b->build_key) < 0)
 		return -ENOMEM;
 	err = elp_rm_rf(b->ctx, b->workdir);
 	if (err)
@@ -1002,8 +1084,7 @@ static int pass_module(struct elp_bstate *b)
 		err = elp_bmodule_link(b, dir, &ko);
 	if (err)
 		goto out;
-	if (asprintf(&store, "%s/artefacts/%lld", b->cache,
-		     (long long)b->res->build_id) < 0 ||
+	if (asprintf(&store, "%s/artefacts/%s", b->cache, b->build_key) < 0 ||
 	    asprintf(&art, "%s/%s.ko", store, b->res->module_name) < 0 ||
 	    asprintf(&tsv, "%s/functions.tsv", store) < 0) {
 		err = -ENOMEM;
@@ -1093,6 +1174,7 @@ static void bstate_free(struct elp_bstate *b)
 	free(b->tree_root);
 	free(b->tree);
 	free(b->workdir);
+	free(b->build_key);
 	free(b->first_error);
 	free(b->refusal);
 	if (b->ctx)
