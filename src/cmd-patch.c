@@ -8,8 +8,8 @@
 #include "lib/patch.h"
 #include "lib/util.h"
 
-static void json_strv(FILE *out, bool *first, const char *key,
-		      char *const *v, size_t n)
+static void json_strv(FILE *out, bool *first, const char *key, char *const *v,
+		      size_t n)
 {
 	size_t i;
 
@@ -23,8 +23,7 @@ static void json_strv(FILE *out, bool *first, const char *key,
 	fputc(']', out);
 }
 
-static void print_patch_json(FILE *out, const struct elp_patch *p,
-			     bool content)
+static void print_patch_json(FILE *out, const struct elp_patch *p, bool content)
 {
 	bool first = true;
 	size_t i;
@@ -50,8 +49,7 @@ static void print_patch_json(FILE *out, const struct elp_patch *p,
 		json_kv_int(out, &ff, "hunks", f->hunks);
 		json_kv_int(out, &ff, "additions", f->additions);
 		json_kv_int(out, &ff, "deletions", f->deletions);
-		json_strv(out, &ff, "functions", f->functions,
-			  f->nr_functions);
+		json_strv(out, &ff, "functions", f->functions, f->nr_functions);
 		fputc('}', out);
 	}
 	fputc(']', out);
@@ -86,8 +84,9 @@ static int add_cves(struct elp_patch *p, char **cves)
 			int err = elp_patch_add_cve(p, tok);
 
 			if (err == -EINVAL) {
-				cli_error("invalid CVE id '%s' (expected CVE-YYYY-NNNN)",
-					  tok);
+				cli_error(
+					"invalid CVE id '%s' (expected CVE-YYYY-NNNN)",
+					tok);
 				free(copy);
 				return EXIT_USAGE;
 			}
@@ -136,8 +135,8 @@ static int patch_add(struct cli *cli, int argc, const char **argv)
 	file = poptGetArg(pc);
 	if (!file || poptPeekArg(pc)) {
 		rc = file ? cli_usage_error(pc, "unexpected argument '%s'",
-					    poptPeekArg(pc)) :
-			    cli_usage_error(pc, "missing argument: FILE");
+					    poptPeekArg(pc))
+			  : cli_usage_error(pc, "missing argument: FILE");
 		goto out;
 	}
 	rc = 1;
@@ -229,9 +228,9 @@ static int list_one(const struct elp_patch *p, void *data)
 	return 0;
 }
 
-static int one_argument(const char *usage, struct poptOption *options,
-			int argc, const char **argv, poptContext *pc,
-			const char **arg, bool *done)
+static int one_argument(const char *usage, struct poptOption *options, int argc,
+			const char **argv, poptContext *pc, const char **arg,
+			bool *done)
 {
 	int rc = cli_parse(usage, options, argc, argv, pc, done);
 
@@ -240,8 +239,8 @@ static int one_argument(const char *usage, struct poptOption *options,
 	*arg = poptGetArg(*pc);
 	if (!*arg || poptPeekArg(*pc)) {
 		rc = *arg ? cli_usage_error(*pc, "unexpected argument '%s'",
-					    poptPeekArg(*pc)) :
-			    cli_usage_error(*pc, "missing argument: PATCH");
+					    poptPeekArg(*pc))
+			  : cli_usage_error(*pc, "missing argument: PATCH");
 		poptFreeContext(*pc);
 		return rc;
 	}
@@ -415,5 +414,7 @@ static int run_patch(struct cli *cli, int argc, const char **argv)
 }
 
 const struct command cmd_patch = {
-	"patch", run_patch, "manage the fixes livepatches are built from",
+	"patch",
+	run_patch,
+	"manage the fixes livepatches are built from",
 };

@@ -61,9 +61,8 @@ static int add_one(struct elp_catalogue *cat, struct elp_toolchain *tc)
 
 static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 {
-	static const char *const headers[] = { "ROLE",	 "PATH",
-					       "VERSION", "TARGET",
-					       "CATALOGUED" };
+	static const char *const headers[] = { "ROLE", "PATH", "VERSION",
+					       "TARGET", "CATALOGUED" };
 	struct elp_toolchain **all = NULL, **installed = NULL, *def = NULL;
 	struct elp_catalogue *cat = NULL;
 	size_t n_inst = 0, n, i;
@@ -105,7 +104,8 @@ static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 		all[i++] = def;
 	memcpy(all + i, installed, n_inst * sizeof(*all));
 	if (n == 0) {
-		cli_error("no compiler found (looked for cc, gcc, gcc-N, clang, clang-N, x86_64-linux-gnu-gcc-N in PATH)");
+		cli_error(
+			"no compiler found (looked for cc, gcc, gcc-N, clang, clang-N, x86_64-linux-gnu-gcc-N in PATH)");
 		rc = 1;
 		goto out;
 	}
@@ -340,8 +340,8 @@ static int collect_catalogued(const struct elp_toolchain *tc, void *data)
 	copy->target = strdup(tc->target);
 	nv[n] = copy;
 	nv[n + 1] = NULL;
-	return copy->cc_path && copy->version_text && copy->target ? 0 :
-								     -ENOMEM;
+	return copy->cc_path && copy->version_text && copy->target ? 0
+								   : -ENOMEM;
 }
 
 static int toolchain_check(struct cli *cli, int argc, const char **argv)
@@ -369,8 +369,8 @@ static int toolchain_check(struct cli *cli, int argc, const char **argv)
 	spec = poptGetArg(pc);
 	if (!spec || poptPeekArg(pc)) {
 		rc = spec ? cli_usage_error(pc, "unexpected argument '%s'",
-					    poptPeekArg(pc)) :
-			    cli_usage_error(pc, "missing argument: KERNEL");
+					    poptPeekArg(pc))
+			  : cli_usage_error(pc, "missing argument: KERNEL");
 		poptFreeContext(pc);
 		goto out_cc;
 	}
@@ -379,15 +379,17 @@ static int toolchain_check(struct cli *cli, int argc, const char **argv)
 		goto out;
 	rc = elp_kernel_find(cat, spec, &k);
 	if (rc == -ENOENT)
-		cli_error("no kernel '%s' in the catalogue; see 'elivepatch kernel list'",
-			  spec);
+		cli_error(
+			"no kernel '%s' in the catalogue; see 'elivepatch kernel list'",
+			spec);
 	rc = 1;
 	if (!k)
 		goto out;
 	want = k->cc_version_text;
 	if (!want || !*want) {
-		cli_error("kernel '%s' does not record its compiler (no CONFIG_CC_VERSION_TEXT in its config)",
-			  k->name);
+		cli_error(
+			"kernel '%s' does not record its compiler (no CONFIG_CC_VERSION_TEXT in its config)",
+			k->name);
 		goto out;
 	}
 	if (cc && elp_toolchain_probe(cli->ctx, cc, &given))
@@ -399,8 +401,7 @@ static int toolchain_check(struct cli *cli, int argc, const char **argv)
 	if (given) {
 		better(&v, given, want);
 	} else {
-		if (elp_toolchain_foreach(cat, collect_catalogued,
-					  &catalogued))
+		if (elp_toolchain_foreach(cat, collect_catalogued, &catalogued))
 			goto out;
 		for (i = 0; catalogued && catalogued[i]; i++)
 			better(&v, catalogued[i], want);
@@ -421,9 +422,8 @@ static int toolchain_check(struct cli *cli, int argc, const char **argv)
 		json_kv_str(stdout, &first, "version_text",
 			    v.tc ? v.tc->version_text : NULL);
 		json_kv_str(stdout, &first, "installed_match",
-			    inst.tc && inst.m == ELP_CC_MATCH ?
-				    inst.tc->cc_path :
-				    NULL);
+			    inst.tc && inst.m == ELP_CC_MATCH ? inst.tc->cc_path
+							      : NULL);
 		fputs("}\n", stdout);
 	} else {
 		printf("kernel:     %s\n", k->name);
@@ -475,5 +475,7 @@ static int run_toolchain(struct cli *cli, int argc, const char **argv)
 }
 
 const struct command cmd_toolchain = {
-	"toolchain", run_toolchain, "manage the compilers livepatches are built with",
+	"toolchain",
+	run_toolchain,
+	"manage the compilers livepatches are built with",
 };

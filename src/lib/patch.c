@@ -52,14 +52,14 @@ static void git_init_once(void)
  * errors, counted in the text it was given), N is translated back to the
  * user's file and the line is logged as "<prefix>:<line>: <message>".
  */
-static int git_fail(struct elp_ctx *ctx, int rc, const size_t *map,
-		    size_t nmap, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static int git_fail(struct elp_ctx *ctx, int rc, const size_t *map,
-		    size_t nmap, const char *fmt, ...)
+static int git_fail(struct elp_ctx *ctx, int rc, const size_t *map, size_t nmap,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int git_fail(struct elp_ctx *ctx, int rc, const size_t *map, size_t nmap,
+		    const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
-	const char *msg = e && e->message ? e->message : "unknown libgit2 error";
+	const char *msg =
+		e && e->message ? e->message : "unknown libgit2 error";
 	char *prefix = NULL;
 	const char *at;
 	va_list args;
@@ -86,9 +86,8 @@ static int git_fail(struct elp_ctx *ctx, int rc, const size_t *map,
 	case GIT_EEXISTS:
 		return -EEXIST;
 	default:
-		return rc == -1 && e && e->klass == GIT_ERROR_NOMEMORY ?
-			       -ENOMEM :
-			       -EIO;
+		return rc == -1 && e && e->klass == GIT_ERROR_NOMEMORY ? -ENOMEM
+								       : -EIO;
 	}
 }
 
@@ -99,9 +98,9 @@ struct phunk {
 	int old_start, old_count, new_start, new_count;
 	int adj_old, adj_new; /* starts found in the tree, for apply */
 	bool adjusted;
-	size_t header;	    /* line index of the @@ line */
-	size_t first, n;    /* body lines */
-	const char *tail;   /* after the second @@, may be "" */
+	size_t header; /* line index of the @@ line */
+	size_t first, n; /* body lines */
+	const char *tail; /* after the second @@, may be "" */
 };
 
 struct psection {
@@ -109,7 +108,7 @@ struct psection {
 	bool git;
 	size_t hdr_n; /* git form: raw header lines from first */
 	char *old_path, *new_path; /* NULL for /dev/null */
-	char status;		   /* 'M', 'A', 'D', 'R', 'C' */
+	char status; /* 'M', 'A', 'D', 'R', 'C' */
 	unsigned int old_mode, new_mode;
 	int similarity;
 	bool binary, quoted;
@@ -349,36 +348,40 @@ static long parse_hunks(struct parser *P, struct psection *sec, size_t i)
 			const char *l;
 
 			if (j >= P->nlines)
-				return perr(P, P->nlines,
-					    "truncated hunk '%s' (line %zu): %d old and %d new lines missing",
-					    P->lines[i], i + 1, old, new);
+				return perr(
+					P, P->nlines,
+					"truncated hunk '%s' (line %zu): %d old and %d new lines missing",
+					P->lines[i], i + 1, old, new);
 			l = P->lines[j];
 			switch (l[0]) {
 			case ' ':
 			case '\0':
 				old--;
-				new--;
+				new --;
 				break;
 			case '-':
 				old--;
 				break;
 			case '+':
-				new--;
+				new --;
 				break;
 			case '\\':
 				if (j == i + 1)
-					return perr(P, j + 1,
-						    "'\\' line without a line before it");
+					return perr(
+						P, j + 1,
+						"'\\' line without a line before it");
 				continue;
 			default:
-				return perr(P, j + 1,
-					    "unexpected line in hunk '%s' (line %zu): %d old and %d new lines missing",
-					    P->lines[i], i + 1, old, new);
+				return perr(
+					P, j + 1,
+					"unexpected line in hunk '%s' (line %zu): %d old and %d new lines missing",
+					P->lines[i], i + 1, old, new);
 			}
 			if (old < 0 || new < 0)
-				return perr(P, j + 1,
-					    "hunk '%s' (line %zu) has more lines than its header says",
-					    P->lines[i], i + 1);
+				return perr(
+					P, j + 1,
+					"hunk '%s' (line %zu) has more lines than its header says",
+					P->lines[i], i + 1);
 		}
 		if (j < P->nlines && P->lines[j][0] == '\\')
 			j++;
@@ -387,9 +390,10 @@ static long parse_hunks(struct parser *P, struct psection *sec, size_t i)
 		    P->lines[j][0] && strcmp(P->lines[j], "-- ") != 0 &&
 		    !(starts(P->lines[j], "--- ") && j + 1 < P->nlines &&
 		      starts(P->lines[j + 1], "+++ ")))
-			return perr(P, j + 1,
-				    "hunk '%s' (line %zu) has more lines than its header says",
-				    P->lines[i], i + 1);
+			return perr(
+				P, j + 1,
+				"hunk '%s' (line %zu) has more lines than its header says",
+				P->lines[i], i + 1);
 		h.n = j - h.first;
 		hunks = realloc(sec->hunks, (sec->nhunks + 1) * sizeof(*hunks));
 		if (!hunks)
@@ -533,7 +537,8 @@ static int split_git_line(struct psection *sec, const char *rest)
 	if (!starts(rest, "a/"))
 		return 0;
 	half = (len - 1) / 2;
-	if (len % 2 == 1 && rest[half] == ' ' && starts(rest + half + 1, "b/") &&
+	if (len % 2 == 1 && rest[half] == ' ' &&
+	    starts(rest + half + 1, "b/") &&
 	    memcmp(rest + 2, rest + half + 3, half - 2) == 0) {
 		b = rest + half + 1;
 	} else {
@@ -678,16 +683,17 @@ static int parse_sections(struct parser *P)
 			next = parse_plain_section(P, i);
 			if (next > 0) {
 				struct psection *s = &P->secs[P->nsecs - 1];
-				const char *p = s->new_path ? s->new_path :
-							      s->old_path;
+				const char *p =
+					s->new_path ? s->new_path : s->old_path;
 
 				if (!path_is_safe(p))
-					return perr(P, i + 1, "unsafe path '%s'",
-						    p);
+					return perr(P, i + 1,
+						    "unsafe path '%s'", p);
 			}
 		} else if (starts(l, "@@ -")) {
-			return perr(P, i + 1,
-				    "hunk outside a file section (no '---'/'+++' lines before it)");
+			return perr(
+				P, i + 1,
+				"hunk outside a file section (no '---'/'+++' lines before it)");
 		} else if (strcmp(l, "-- ") == 0 && P->nsecs) {
 			break; /* mail signature */
 		} else {
@@ -701,13 +707,14 @@ static int parse_sections(struct parser *P)
 		i = (size_t)next;
 	}
 	if (!P->nsecs)
-		return perr(P, P->nlines ? P->nlines : 1,
-			    "not a unified diff: no file sections ('diff --git' or '---'/'+++' lines)");
+		return perr(
+			P, P->nlines ? P->nlines : 1,
+			"not a unified diff: no file sections ('diff --git' or '---'/'+++' lines)");
 	return 0;
 }
 
-static int parser_run(struct parser *P, struct elp_ctx *ctx,
-		      const char *origin, const char *content, size_t len)
+static int parser_run(struct parser *P, struct elp_ctx *ctx, const char *origin,
+		      const char *content, size_t len)
 {
 	const char *nul;
 	size_t k;
@@ -1025,8 +1032,8 @@ static int scan_cves(struct elp_patch *p, const struct parser *P)
 			size_t n = 4;
 			int err;
 
-			if (s > line && (isalnum((unsigned char)s[-1]) ||
-					 s[-1] == '_'))
+			if (s > line &&
+			    (isalnum((unsigned char)s[-1]) || s[-1] == '_'))
 				continue;
 			while (n < sizeof(id) - 1 &&
 			       (isdigit((unsigned char)s[n]) ||
@@ -1076,8 +1083,8 @@ static char *hunk_function(const char *header, size_t len)
 
 		while (a < end && *a == ' ')
 			a++;
-		for (b = a; b < end && (isalnum((unsigned char)*b) || *b == '_');
-		     b++)
+		for (b = a;
+		     b < end && (isalnum((unsigned char)*b) || *b == '_'); b++)
 			;
 		if (b == a)
 			return NULL;
@@ -1149,9 +1156,9 @@ static int collect_stats(struct elp_ctx *ctx, struct elp_patch *p,
 		if (rc < 0)
 			return git_fail(ctx, rc, NULL, 0, "%s", origin);
 		delta = git_patch_get_delta(gp);
-		path = delta->status == GIT_DELTA_DELETED ?
-			       delta->old_file.path :
-			       delta->new_file.path;
+		path = delta->status == GIT_DELTA_DELETED
+			       ? delta->old_file.path
+			       : delta->new_file.path;
 		f = file_for(p, path, status_name(delta->status));
 		if (!f) {
 			git_patch_free(gp);
@@ -1288,8 +1295,7 @@ static bool name_is_valid(const char *name)
 	return true;
 }
 
-static int insert_children(struct elp_catalogue *cat,
-			   const struct elp_patch *p)
+static int insert_children(struct elp_catalogue *cat, const struct elp_patch *p)
 {
 	sqlite3_stmt *st;
 	size_t i, j;
@@ -1348,8 +1354,8 @@ static int insert_children(struct elp_catalogue *cat,
 }
 
 /* One row of "SELECT id, name FROM patches WHERE <col> = ?..." */
-static int lookup_one(struct elp_catalogue *cat, const char *sql,
-		      const char *a, const char *b, int64_t *id, char **name)
+static int lookup_one(struct elp_catalogue *cat, const char *sql, const char *a,
+		      const char *b, int64_t *id, char **name)
 {
 	sqlite3_stmt *st;
 	int rc, err;
@@ -1390,8 +1396,7 @@ int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p)
 		elp_err(ctx, "patch '%s' has no content", p->name);
 		return -EINVAL;
 	}
-	err = lookup_one(cat,
-			 "SELECT id, origin FROM patches WHERE name = ?",
+	err = lookup_one(cat, "SELECT id, origin FROM patches WHERE name = ?",
 			 p->name, NULL, &id, &other);
 	if (err == 1) {
 		elp_err(ctx,
@@ -1404,7 +1409,8 @@ int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p)
 	if (err < 0)
 		return err;
 	err = lookup_one(
-		cat, "SELECT id, name FROM patches WHERE kind = ? AND sha256 = ?",
+		cat,
+		"SELECT id, name FROM patches WHERE kind = ? AND sha256 = ?",
 		elp_patch_kind_name(p->kind), p->sha256, &id, &other);
 	if (err == 1) {
 		elp_err(ctx,
@@ -1461,9 +1467,9 @@ static int load_children(struct elp_catalogue *cat, struct elp_patch *p)
 		return err;
 	sqlite3_bind_int64(st, 1, p->id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct elp_patch_file *f = file_for(
-			p, (const char *)sqlite3_column_text(st, 0),
-			(const char *)sqlite3_column_text(st, 1));
+		struct elp_patch_file *f =
+			file_for(p, (const char *)sqlite3_column_text(st, 0),
+				 (const char *)sqlite3_column_text(st, 1));
 
 		if (!f) {
 			sqlite3_finalize(st);
@@ -1487,12 +1493,13 @@ static int load_children(struct elp_catalogue *cat, struct elp_patch *p)
 		return err;
 	sqlite3_bind_int64(st, 1, p->id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct elp_patch_file *f = file_for(
-			p, (const char *)sqlite3_column_text(st, 0), "modified");
+		struct elp_patch_file *f =
+			file_for(p, (const char *)sqlite3_column_text(st, 0),
+				 "modified");
 
-		if (!f || strv_add_unique(&f->functions, &f->nr_functions,
-					  (const char *)sqlite3_column_text(
-						  st, 1))) {
+		if (!f ||
+		    strv_add_unique(&f->functions, &f->nr_functions,
+				    (const char *)sqlite3_column_text(st, 1))) {
 			sqlite3_finalize(st);
 			return -ENOMEM;
 		}
@@ -1504,7 +1511,8 @@ static int load_children(struct elp_catalogue *cat, struct elp_patch *p)
 		return err;
 
 	err = elp_catalogue_prepare(
-		cat, "SELECT cve FROM patch_cves WHERE patch_id = ? ORDER BY cve",
+		cat,
+		"SELECT cve FROM patch_cves WHERE patch_id = ? ORDER BY cve",
 		&st);
 	if (err)
 		return err;
@@ -1538,9 +1546,9 @@ static int load_patch(struct elp_catalogue *cat, int64_t id,
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		err = rc == SQLITE_DONE ? -ENOENT :
-					  elp_catalogue_error(cat,
-							      "cannot read patch");
+		err = rc == SQLITE_DONE
+			      ? -ENOENT
+			      : elp_catalogue_error(cat, "cannot read patch");
 		sqlite3_finalize(st);
 		return err;
 	}
@@ -1600,9 +1608,10 @@ int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 	if (err < 0)
 		return err;
 	if (err == 0 && all_digits(spec) && strlen(spec) < 19) {
-		err = lookup_one(cat,
-				 "SELECT id, name FROM patches WHERE id = CAST(? AS INTEGER)",
-				 spec, NULL, &id, NULL);
+		err = lookup_one(
+			cat,
+			"SELECT id, name FROM patches WHERE id = CAST(? AS INTEGER)",
+			spec, NULL, &id, NULL);
 		if (err < 0)
 			return err;
 	}
@@ -1655,7 +1664,8 @@ int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 	if (out)
 		*out = NULL;
 	err = lookup_one(
-		cat, "SELECT id, name FROM patches WHERE kind = ? AND sha256 = ?",
+		cat,
+		"SELECT id, name FROM patches WHERE kind = ? AND sha256 = ?",
 		elp_patch_kind_name(kind), sha256, &id, NULL);
 	if (err <= 0 || !out)
 		return err;
@@ -2194,7 +2204,8 @@ static int write_back(struct apply *A, git_repository *repo, git_index *post)
 
 	for (i = 0; i < A->nt && !err; i++) {
 		struct target *t = &A->t[i];
-		const git_index_entry *e = git_index_get_bypath(post, t->path, 0);
+		const git_index_entry *e =
+			git_index_get_bypath(post, t->path, 0);
 		git_blob *blob = NULL;
 		int rc;
 
@@ -2230,8 +2241,8 @@ static int write_back(struct apply *A, git_repository *repo, git_index *post)
 			struct target *t = &A->t[i];
 
 			if (t->written)
-				write_target(A, t, t->data, t->len,
-					     t->git_mode, t->existed);
+				write_target(A, t, t->data, t->len, t->git_mode,
+					     t->existed);
 		}
 	}
 	return err;
@@ -2245,8 +2256,8 @@ static int apply_failed(struct apply *A, const struct parser *P,
 
 	if (pos->delta >= 0 && (size_t)pos->delta < git_diff_num_deltas(diff)) {
 		d = git_diff_get_delta(diff, (size_t)pos->delta);
-		file = d->status == GIT_DELTA_DELETED ? d->old_file.path :
-							  d->new_file.path;
+		file = d->status == GIT_DELTA_DELETED ? d->old_file.path
+						      : d->new_file.path;
 	}
 	if (d && pos->hunk >= 0 && (size_t)pos->delta < P->nsecs &&
 	    (size_t)pos->hunk < P->secs[pos->delta].nhunks) {
@@ -2287,10 +2298,10 @@ int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,
 		goto out;
 	for (i = 0; i < P.nsecs && reverse; i++) {
 		const struct psection *s = &P.secs[i];
-		const char *why = s->binary ? "a binary change" :
-				  s->status == 'C' ? "a copy" :
-				  s->quoted ? "a quoted file name" :
-					      NULL;
+		const char *why = s->binary	     ? "a binary change"
+				  : s->status == 'C' ? "a copy"
+				  : s->quoted	     ? "a quoted file name"
+						     : NULL;
 
 		if (why) {
 			elp_err(ctx,
@@ -2308,7 +2319,8 @@ int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,
 	if (err)
 		goto out;
 	if (git_diff_num_deltas(diff) != P.nsecs) {
-		elp_err(ctx, "patch '%s': %zu file sections but libgit2 sees %zu",
+		elp_err(ctx,
+			"patch '%s': %zu file sections but libgit2 sees %zu",
 			A.name, P.nsecs, git_diff_num_deltas(diff));
 		err = -EBADMSG;
 		goto out;

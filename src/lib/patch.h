@@ -15,11 +15,11 @@
 
 enum elp_patch_kind {
 	ELP_PATCH_LIVEPATCH, /* a fix to turn into a livepatch */
-	ELP_PATCH_KERNEL,    /* an out-of-tree patch a kernel was built with */
+	ELP_PATCH_KERNEL, /* an out-of-tree patch a kernel was built with */
 };
 
 struct elp_patch_file {
-	char *path;   /* new path (old path for deletions), no a/ b/ prefix */
+	char *path; /* new path (old path for deletions), no a/ b/ prefix */
 	char *status; /* "added", "modified", "deleted", "renamed" */
 	int hunks, additions, deletions;
 	char **functions; /* from hunk headers, unique, in order */
@@ -32,7 +32,7 @@ struct elp_patch {
 	enum elp_patch_kind kind;
 	char *sha256;
 	char *content; /* as given by the user */
-	char *origin;  /* absolute path of the file it came from */
+	char *origin; /* absolute path of the file it came from */
 	char *subject; /* "Subject:" of a format-patch mail, else NULL */
 	int64_t created_at;
 	struct elp_patch_file *files;

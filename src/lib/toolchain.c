@@ -152,9 +152,8 @@ int elp_toolchain_probe(struct elp_ctx *ctx, const char *cc,
 	tc->target = first_line(&buf);
 	elp_buf_free(&buf);
 	if (rc != 0 || !tc->target || !looks_like_triplet(tc->target)) {
-		elp_err(ctx,
-			"'%s' is not a compiler: '%s -dumpmachine' %s", cc, cc,
-			rc ? "failed" : "printed no target triplet");
+		elp_err(ctx, "'%s' is not a compiler: '%s -dumpmachine' %s", cc,
+			cc, rc ? "failed" : "printed no target triplet");
 		err = -ENOEXEC;
 		goto fail;
 	}

@@ -14,10 +14,10 @@
 #include "elp.h"
 
 struct elp_toolchain {
-	int64_t id;	    /* 0 until stored */
-	char *cc_path;	    /* absolute, as found (symlinks not resolved) */
+	int64_t id; /* 0 until stored */
+	char *cc_path; /* absolute, as found (symlinks not resolved) */
 	char *version_text; /* first line of `CC --version` */
-	char *target;	    /* `CC -dumpmachine` */
+	char *target; /* `CC -dumpmachine` */
 	int64_t created_at;
 };
 
@@ -44,7 +44,7 @@ int elp_toolchain_installed(struct elp_ctx *ctx, bool dedup,
 enum elp_cc_match {
 	ELP_CC_MISMATCH = 0,
 	ELP_CC_COMPATIBLE, /* same version line but for the program name */
-	ELP_CC_MATCH,	   /* identical version line */
+	ELP_CC_MATCH, /* identical version line */
 };
 
 /* Compare a `--version` first line with CONFIG_CC_VERSION_TEXT. */

@@ -167,7 +167,8 @@ static void parse_fails_len(const char *text, size_t len, const char *expect)
 	assert_int_equal(err, -EBADMSG);
 	assert_null(p);
 	if (!strstr(last_error, expect))
-		fail_msg("error '%s' does not contain '%s'", last_error, expect);
+		fail_msg("error '%s' does not contain '%s'", last_error,
+			 expect);
 	assert_int_equal(nr_errors, 1);
 	elp_ctx_free(ctx);
 }
@@ -184,7 +185,8 @@ static void test_parse_mail(void **state)
 
 	(void)state;
 	assert_string_equal(p->name, "0001-proc-fix");
-	assert_string_equal(p->subject, "proc: fix cmdline output (CVE-2024-1111)");
+	assert_string_equal(p->subject,
+			    "proc: fix cmdline output (CVE-2024-1111)");
 	assert_string_equal(p->origin, "/x/0001-proc-fix.patch");
 	assert_int_equal(strlen(p->sha256), 64);
 	assert_string_equal(p->content, MAIL);
@@ -253,15 +255,14 @@ static void test_parse_plain(void **state)
 
 static void test_parse_plain_dev_null(void **state)
 {
-	static const char text[] =
-		"--- /dev/null\n"
-		"+++ b/drivers/x.c\n"
-		"@@ -0,0 +1 @@\n"
-		"+x\n"
-		"--- a/drivers/y.c\n"
-		"+++ /dev/null\n"
-		"@@ -1 +0,0 @@\n"
-		"-y\n";
+	static const char text[] = "--- /dev/null\n"
+				   "+++ b/drivers/x.c\n"
+				   "@@ -0,0 +1 @@\n"
+				   "+x\n"
+				   "--- a/drivers/y.c\n"
+				   "+++ /dev/null\n"
+				   "@@ -1 +0,0 @@\n"
+				   "-y\n";
 	struct elp_ctx *ctx = new_ctx();
 	struct elp_patch *p = parse_ok(ctx, "n.patch", text);
 
@@ -277,7 +278,8 @@ static void test_parse_plain_dev_null(void **state)
 
 static void test_reject(void **state)
 {
-	static const char with_nul[] = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\0\n";
+	static const char with_nul[] =
+		"--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\0\n";
 
 	(void)state;
 	parse_fails("", "bad.patch:1: empty file");
@@ -288,18 +290,23 @@ static void test_reject(void **state)
 		    "bad.patch:6: unexpected line in hunk '@@ -1,2 +1,2 @@'");
 	parse_fails("--- a/x.c\n+++ b/x.c\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n",
 		    "bad.patch:6: truncated hunk '@@ -1,3 +1,3 @@'");
-	parse_fails("--- a/x.c\n+++ b/x.c\n@@ -1,1 +1,1 @@\n a\n-b\n",
-		    "bad.patch:5: hunk '@@ -1,1 +1,1 @@' (line 3) has more lines");
+	parse_fails(
+		"--- a/x.c\n+++ b/x.c\n@@ -1,1 +1,1 @@\n a\n-b\n",
+		"bad.patch:5: hunk '@@ -1,1 +1,1 @@' (line 3) has more lines");
 	parse_fails("intro\n--- a/x.c\n+++ b/x.c\n@@ -1,x +1 @@\n a\n",
 		    "bad.patch:4: invalid hunk header '@@ -1,x +1 @@'");
 	parse_fails("--- a/x.c\n+++ b/x.c\nnot a hunk\n",
 		    "bad.patch:3: file section 'x.c' has no hunks");
-	parse_fails("@@ -1 +1 @@\n-a\n+b\n", "bad.patch:1: hunk outside a file");
-	parse_fails("--- a/../etc/passwd\n+++ b/../etc/passwd\n@@ -1 +1 @@\n-a\n+b\n",
-		    "bad.patch:1: unsafe path '../etc/passwd'");
-	parse_fails("diff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n",
-		    "bad.patch:5: truncated hunk");
-	parse_fails("diff --git a/x.c b/x.c\n", "bad.patch:1: 'diff --git' line without any change");
+	parse_fails("@@ -1 +1 @@\n-a\n+b\n",
+		    "bad.patch:1: hunk outside a file");
+	parse_fails(
+		"--- a/../etc/passwd\n+++ b/../etc/passwd\n@@ -1 +1 @@\n-a\n+b\n",
+		"bad.patch:1: unsafe path '../etc/passwd'");
+	parse_fails(
+		"diff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n",
+		"bad.patch:5: truncated hunk");
+	parse_fails("diff --git a/x.c b/x.c\n",
+		    "bad.patch:1: 'diff --git' line without any change");
 	parse_fails_len(with_nul, sizeof(with_nul) - 1,
 			"bad.patch:5: binary data");
 }
@@ -340,8 +347,8 @@ static void put(const char *rel, const char *text)
 	*slash = '\0';
 	assert_int_equal(elp_mkdir_p(quiet_ctx, path, 0755), 0);
 	*slash = '/';
-	assert_int_equal(elp_write_file_atomic(quiet_ctx, path, text, strlen(text),
-					       0644),
+	assert_int_equal(elp_write_file_atomic(quiet_ctx, path, text,
+					       strlen(text), 0644),
 			 0);
 }
 
@@ -402,7 +409,9 @@ static void test_apply_mail(void **state)
 	assert_file("untouched.c", "same\n");
 	/* applying twice does not apply */
 	assert_int_not_equal(elp_patch_apply(ctx, tmpdir, p, false), 0);
-	assert_non_null(strstr(last_error, "patch 'mail' does not apply: fs/proc/cmdline.c: @@ -2,4 +2,4 @@ static int cmdline_proc_show"));
+	assert_non_null(strstr(
+		last_error,
+		"patch 'mail' does not apply: fs/proc/cmdline.c: @@ -2,4 +2,4 @@ static int cmdline_proc_show"));
 	assert_file("fs/proc/cmdline.c", CMDLINE_PATCHED);
 	assert_int_equal(elp_patch_apply(ctx, tmpdir, p, true), 0);
 	assert_file("fs/proc/cmdline.c", CMDLINE);
@@ -495,14 +504,17 @@ static void test_apply_failure_untouched(void **state)
 {
 	struct elp_ctx *ctx = new_ctx();
 	struct elp_patch *p = parse_ok(ctx, "g.patch", GITDIFF);
-	static const char sys_changed[] = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nX\nl\nm\n";
+	static const char sys_changed[] =
+		"a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nX\nl\nm\n";
 
 	(void)state;
 	/* new.c and old.c would apply; sys.c's second hunk does not */
 	put("kernel/old.c", "int old_thing;\n");
 	put("kernel/sys.c", sys_changed);
 	assert_int_equal(elp_patch_apply(ctx, tmpdir, p, false), -EINVAL);
-	assert_non_null(strstr(last_error, "patch 'g' does not apply: kernel/sys.c: @@ -10,3 +10,4 @@ static int override_release"));
+	assert_non_null(strstr(
+		last_error,
+		"patch 'g' does not apply: kernel/sys.c: @@ -10,3 +10,4 @@ static int override_release"));
 	assert_file("kernel/new.c", NULL);
 	assert_file("kernel/old.c", "int old_thing;\n");
 	assert_file("kernel/sys.c", sys_changed);
@@ -511,7 +523,8 @@ static void test_apply_failure_untouched(void **state)
 	put("kernel/sys.c", SYS);
 	put("kernel/old.c", "int something_else;\n");
 	assert_int_not_equal(elp_patch_apply(ctx, tmpdir, p, false), 0);
-	assert_non_null(strstr(last_error, "kernel/old.c: the file to delete differs"));
+	assert_non_null(
+		strstr(last_error, "kernel/old.c: the file to delete differs"));
 	assert_file("kernel/sys.c", SYS);
 
 	/* a file to create that exists */
