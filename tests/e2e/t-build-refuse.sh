@@ -1,0 +1,119 @@
+#!/bin/sh
+# e2e: `elivepatch build` refuses what it cannot livepatch, clearly, with a non-zero exit,
+# a 'refused' (or 'failed') build row without an artefact, and leaves the shared prepared
+# tree pristine.  No guest is booted.
+#   bad-header-only      touches only a header
+#   bad-comment-only     changes no object code
+#   bad-wrong-version    does not apply to this kernel's source
+#   bad-compile-error    does not compile (failed, not refused)
+#   cmdline-string against a symbol table without cmdline_proc_show (function not in the kernel)
+#   a kernel whose compiler is not installed; an invalid --name; an unknown kernel
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+E2E_LIB_DIR=$here
+. "$here/lib.sh"
+
+ELIVEPATCH=${ELIVEPATCH:-$here/../../elivepatch}
+ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
+export ELIVEPATCH_CACHE
+patches=$here/patches
+
+[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
+e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
+ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
+e2e_tmpdir || bail "temp dir"
+t=$E2E_TMP
+db=$t/catalogue.db
+elp() { "$ELIVEPATCH" --db "$db" "$@"; }
+q() { sqlite3 "$db" "$@"; }
+
+# add_kernel NAME SYMBOLS CONFIG: the reference kernel under NAME in the catalogue
+add_kernel() {
+	if elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+		--config "$3" --build "$E2E_HEADERS" --symbols "$2" > "$t/add.log" 2>&1; then
+		return 0
+	fi
+	grep -q 'not a kernel source tarball' "$t/add.log" || { sed 's/^/# /' "$t/add.log"; return 1; }
+	# workaround: kernel add only looks at the first 4096 tarball entries (Kbuild is
+	# entry 9511 of linux-source-6.1.tar.xz); register a stand-in dir, then the tarball
+	echo "# kernel add rejects $E2E_SOURCE_TARBALL; registering it through sqlite3"
+	mkdir -p "$t/stand-in/kernel/livepatch" "$t/stand-in/scripts" &&
+		touch "$t/stand-in/Makefile" "$t/stand-in/Kconfig" "$t/stand-in/scripts/Makefile.build" &&
+		elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$t/stand-in" \
+			--config "$3" --build "$E2E_HEADERS" --symbols "$2" > "$t/add.log" 2>&1 &&
+		q "UPDATE kernels SET source = '$E2E_SOURCE_TARBALL', source_kind = 'tarball' WHERE name = '$1'"
+}
+
+check "kernel add ref" add_kernel ref "$ks" "$E2E_CONFIG"
+grep -v ' cmdline_proc_show$' "$ks" > "$t/kallsyms-stripped"
+check "kernel add stripped (kallsyms without cmdline_proc_show)" \
+	add_kernel stripped "$t/kallsyms-stripped" "$E2E_CONFIG"
+sed 's/^CONFIG_CC_VERSION_TEXT=.*/CONFIG_CC_VERSION_TEXT="gcc-99 (Nowhere 99.0.0) 99.0.0"/' \
+	"$E2E_CONFIG" > "$t/config-gcc99"
+check "kernel add gcc99 (built by a compiler that is not installed)" \
+	add_kernel gcc99 "$ks" "$t/config-gcc99"
+
+# the files of the prepared tree the bad patches touch, as the tarball has them
+pristine=$(e2e_source_file fs/proc/cmdline.c fs/filesystems.c include/linux/seq_file.h) ||
+	bail "source files extracted for comparison"
+
+# refused KERNEL PATCH STATUS PATTERN: build fails with exit 1, stderr matches PATTERN,
+# the build row has STATUS and no artefact
+refused() {
+	_k=$1 _p=$2 _st=$3 _pat=$4
+	_before=$(q "SELECT coalesce(max(id), 0) FROM builds")
+	elp build --kernel "$_k" --patch "$patches/$_p.patch" -o "$t/$_p.ko" \
+		> "$t/$_p.out" 2> "$t/$_p.err"
+	_rc=$?
+	check "$_p on $_k: exit status 1 (got $_rc)" [ "$_rc" = 1 ]
+	if grep -q -- "$_pat" "$t/$_p.err"; then
+		ok "$_p on $_k: says '$_pat'"
+	else
+		not_ok "$_p on $_k: says '$_pat'"
+		sed 's/^/# stderr: /' "$t/$_p.err"
+	fi
+	check "$_p on $_k: prints no module" [ ! -s "$t/$_p.out" ]
+	check "$_p on $_k: writes no -o file" [ ! -e "$t/$_p.ko" ]
+	_row=$(q "SELECT status || '|' || coalesce(artefact_path, '') || '|' || coalesce(artefact_sha256, '') || '|' || (reason IS NOT NULL) FROM builds WHERE id > $_before")
+	check "$_p on $_k: one '$_st' build row with a reason and no artefact (got: $_row)" \
+		[ "$_row" = "$_st|||1" ]
+}
+
+refused ref bad-header-only refused "touches no .c file"
+refused ref bad-header-only refused "include/linux/seq_file.h"
+refused ref bad-comment-only refused "changes no object code"
+refused ref bad-wrong-version refused "does not apply"
+refused ref bad-compile-error failed "error:"
+refused stripped cmdline-string refused "cmdline_proc_show"
+
+# toolchain and usage errors come before any build row
+n=$(q "SELECT count(*) FROM builds")
+elp build --kernel gcc99 --patch "$patches/cmdline-string.patch" > "$t/cc.out" 2> "$t/cc.err"
+check "compiler mismatch: exit 1" [ $? = 1 ]
+check "compiler mismatch: names the kernel's compiler" grep -q 'gcc-99 (Nowhere 99.0.0) 99.0.0' "$t/cc.err"
+check "compiler mismatch: suggests --force-toolchain" grep -q -- '--force-toolchain' "$t/cc.err"
+elp build --kernel ref --name 'Bad-Name' --patch "$patches/cmdline-string.patch" > /dev/null 2> "$t/name.err"
+check "invalid --name: exit 1" [ $? = 1 ]
+check "invalid --name: says why" grep -q "invalid module name 'Bad-Name'" "$t/name.err"
+elp build --kernel nosuch --patch "$patches/cmdline-string.patch" > /dev/null 2> "$t/nosuch.err"
+check "unknown kernel: exit 1" [ $? = 1 ]
+check "unknown kernel: says so" grep -q "kernel 'nosuch' is not in the catalogue" "$t/nosuch.err"
+elp build --kernel ref > /dev/null 2>&1
+check "no --patch: usage error 129" [ $? = 129 ]
+check "no build rows for toolchain and usage errors" [ "$(q "SELECT count(*) FROM builds")" = "$n" ]
+check "no artefact recorded for any refused or failed build" \
+	[ "$(q "SELECT count(*) FROM builds WHERE status != 'succeeded' AND (artefact_path IS NOT NULL OR artefact_sha256 IS NOT NULL)")" = 0 ]
+check "every build has a log" [ "$(q "SELECT count(*) FROM builds WHERE log_path IS NULL")" = 0 ]
+
+# the shared prepared tree is pristine after all of that
+trees=$(ls -d "$ELIVEPATCH_CACHE"/trees/*/linux 2>/dev/null)
+[ -n "$trees" ] || not_ok "a prepared tree in $ELIVEPATCH_CACHE/trees"
+for tree in $trees; do
+	[ -f "${tree%/linux}/complete" ] || continue
+	for f in $pristine; do
+		rel=${f#"$E2E_DIR/src/"}
+		check "prepared tree: $rel is pristine" cmp -s "$f" "$tree/$rel"
+	done
+	check "prepared tree: no journal left" [ ! -e "${tree%/linux}/journal" ]
+done
+t_done
