@@ -61,12 +61,14 @@ int cli_parse(const char *usage, const struct poptOption *options, int argc,
 	int rc;
 
 	if (options)
-		table[n++] = (struct poptOption){ NULL, '\0',
-						  POPT_ARG_INCLUDE_TABLE,
-						  (void *)options, 0, NULL,
-						  NULL };
-	table[n++] = (struct poptOption){ NULL, '\0', POPT_ARG_INCLUDE_TABLE,
-					  (void *)help_options, 0, NULL, NULL };
+		table[n++] = (struct poptOption){
+			NULL, '\0', POPT_ARG_INCLUDE_TABLE, (void *)options, 0,
+			NULL, NULL
+		};
+	table[n++] = (struct poptOption){
+		NULL, '\0', POPT_ARG_INCLUDE_TABLE, (void *)help_options, 0,
+		NULL, NULL
+	};
 	table[n] = (struct poptOption)POPT_TABLEEND;
 
 	*done = false;
@@ -99,8 +101,8 @@ int cli_open_catalogue(struct cli *cli, unsigned int flags,
 	return err ? 1 : 0;
 }
 
-int cli_dispatch(struct cli *cli, const char *group,
-		 const struct command *subs, int argc, const char **argv)
+int cli_dispatch(struct cli *cli, const char *group, const struct command *subs,
+		 int argc, const char **argv)
 {
 	const struct command *c;
 
@@ -147,8 +149,8 @@ void table_add(struct table *t, const char *const *cells)
 
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
-		char **p = realloc(t->cells, cap * (size_t)t->ncols *
-						     sizeof(*p));
+		char **p =
+			realloc(t->cells, cap * (size_t)t->ncols * sizeof(*p));
 
 		if (!p)
 			return;

@@ -38,6 +38,7 @@ extern const struct command cmd_build;
 extern const struct command cmd_apply;
 extern const struct command cmd_revert;
 extern const struct command cmd_status;
+extern const struct command cmd_verify;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -58,8 +59,8 @@ int cli_open_catalogue(struct cli *cli, unsigned int flags,
 		       struct elp_catalogue **cat);
 
 /* Dispatch "<group> <sub>" to a table of subcommands. */
-int cli_dispatch(struct cli *cli, const char *group,
-		 const struct command *subs, int argc, const char **argv);
+int cli_dispatch(struct cli *cli, const char *group, const struct command *subs,
+		 int argc, const char **argv);
 
 /* Output helpers: tables on a TTY, tab-separated otherwise. */
 struct table;

@@ -101,9 +101,9 @@ static int parse_time_option(poptContext pc, const char *option,
 
 static int run_history(struct cli *cli, int argc, const char **argv)
 {
-	static const char *const headers[] = { "TIME",	 "EVENT", "KERNEL",
-					       "BUILD",	 "MODULE", "PATCHES",
-					       "CVES",	 "DETAIL" };
+	static const char *const headers[] = { "TIME",	"EVENT",  "KERNEL",
+					       "BUILD", "MODULE", "PATCHES",
+					       "CVES",	"DETAIL" };
 	struct elp_history_filter filter = { 0 };
 	struct history_state st = { .cli = cli, .first = true };
 	char *kernel = NULL, *patch = NULL, *cve = NULL, *kind = NULL;
@@ -114,7 +114,8 @@ static int run_history(struct cli *cli, int argc, const char **argv)
 	bool done;
 	struct poptOption options[] = {
 		{ "kernel", 0, POPT_ARG_STRING, &kernel, 0,
-		  "only events of this kernel (name, id or release)", "KERNEL" },
+		  "only events of this kernel (name, id or release)",
+		  "KERNEL" },
 		{ "patch", 0, POPT_ARG_STRING, &patch, 0,
 		  "only events involving this patch (name or id)", "PATCH" },
 		{ "cve", 0, POPT_ARG_STRING, &cve, 0,
@@ -175,6 +176,7 @@ out:
 }
 
 const struct command cmd_history = {
-	"history", run_history,
+	"history",
+	run_history,
 	"show what was built, applied and reverted, where and when",
 };

@@ -67,8 +67,8 @@ static void print_kernel_text(const struct elp_kernel *k,
 	print_field("build-id:", k->build_id);
 	print_field("symbols:", k->symbols_path);
 	print_field("image:", k->image_path);
-	print_field("livepatch:", k->livepatch ? "yes (CONFIG_LIVEPATCH=y)" :
-						 "NO (CONFIG_LIVEPATCH unset)");
+	print_field("livepatch:", k->livepatch ? "yes (CONFIG_LIVEPATCH=y)"
+					       : "NO (CONFIG_LIVEPATCH unset)");
 	if (patches) {
 		printf("%-14s %zu\n", "patches:", nr_patches);
 		for (i = 0; i < nr_patches; i++)
@@ -83,12 +83,14 @@ static int check_livepatch(const struct elp_kernel *k, const char *what,
 	if (k->livepatch)
 		return 0;
 	if (force) {
-		cli_warn("%s has no CONFIG_LIVEPATCH=y: livepatches cannot load into kernel '%s'",
-			 what, k->release);
+		cli_warn(
+			"%s has no CONFIG_LIVEPATCH=y: livepatches cannot load into kernel '%s'",
+			what, k->release);
 		return 0;
 	}
-	cli_error("%s has no CONFIG_LIVEPATCH=y: livepatches cannot load into kernel '%s' (use --force to add it anyway)",
-		  what, k->release);
+	cli_error(
+		"%s has no CONFIG_LIVEPATCH=y: livepatches cannot load into kernel '%s' (use --force to add it anyway)",
+		what, k->release);
 	return 1;
 }
 
@@ -141,8 +143,9 @@ static int check_symbols(const char *path)
 	     sscanf(line, "%llx %c %255s", &addr, &type, name) == 3;
 	fclose(f);
 	if (!ok) {
-		cli_error("'%s' is not a kallsyms symbol table (expected lines of 'ADDRESS TYPE NAME')",
-			  path);
+		cli_error(
+			"'%s' is not a kallsyms symbol table (expected lines of 'ADDRESS TYPE NAME')",
+			path);
 		return 1;
 	}
 	return 0;
@@ -213,7 +216,8 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 			rc = store_kernel(cli, k);
 	} else {
 		if (!k->livepatch)
-			cli_warn("the running kernel has no CONFIG_LIVEPATCH=y: livepatches cannot load into it");
+			cli_warn(
+				"the running kernel has no CONFIG_LIVEPATCH=y: livepatches cannot load into it");
 		if (cli->json)
 			print_kernel_json(stdout, k, NULL, 0);
 		else
@@ -260,8 +264,8 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("--release R --source DIR|TARBALL --config FILE", options,
-		       argc, argv, &pc, &done);
+	rc = cli_parse("--release R --source DIR|TARBALL --config FILE",
+		       options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	if (poptPeekArg(pc)) {
@@ -270,7 +274,8 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 		goto out;
 	}
 	if (!release || !source || !config_path) {
-		rc = cli_usage_error(pc, "--release, --source and --config are required");
+		rc = cli_usage_error(
+			pc, "--release, --source and --config are required");
 		goto out;
 	}
 	rc = 1;
@@ -350,9 +355,8 @@ static int list_one(const struct elp_kernel *k, void *data)
 
 static int kernel_list(struct cli *cli, int argc, const char **argv)
 {
-	static const char *const headers[] = { "ID",	    "NAME",
-					       "RELEASE",   "LIVEPATCH",
-					       "SOURCE",    "ADDED" };
+	static const char *const headers[] = { "ID",	    "NAME",   "RELEASE",
+					       "LIVEPATCH", "SOURCE", "ADDED" };
 	struct list_state st = { .cli = cli, .first = true };
 	struct elp_catalogue *cat;
 	poptContext pc;
@@ -383,9 +387,9 @@ static int kernel_list(struct cli *cli, int argc, const char **argv)
 }
 
 /* Parse "SUB [OPTIONS] KERNEL": exactly one positional argument. */
-static int one_argument(const char *usage, struct poptOption *options,
-			int argc, const char **argv, poptContext *pc,
-			const char **arg, bool *done)
+static int one_argument(const char *usage, struct poptOption *options, int argc,
+			const char **argv, poptContext *pc, const char **arg,
+			bool *done)
 {
 	int rc = cli_parse(usage, options, argc, argv, pc, done);
 
@@ -393,8 +397,9 @@ static int one_argument(const char *usage, struct poptOption *options,
 		return rc;
 	*arg = poptGetArg(*pc);
 	if (!*arg || poptPeekArg(*pc)) {
-		rc = cli_usage_error(*pc, *arg ? "too many arguments" :
-						 "missing argument: %s",
+		rc = cli_usage_error(*pc,
+				     *arg ? "too many arguments"
+					  : "missing argument: %s",
 				     usage);
 		poptFreeContext(*pc);
 		return rc;
@@ -408,8 +413,9 @@ static int find_kernel(struct cli *cli, struct elp_catalogue *cat,
 	int err = elp_kernel_find(cat, spec, k);
 
 	if (err == -ENOENT)
-		cli_error("no kernel '%s' in the catalogue; see 'elivepatch kernel list'",
-			  spec);
+		cli_error(
+			"no kernel '%s' in the catalogue; see 'elivepatch kernel list'",
+			spec);
 	(void)cli;
 	return err ? 1 : 0;
 }
@@ -479,9 +485,8 @@ static int kernel_show(struct cli *cli, int argc, const char **argv)
 						  (const char *const *)patches,
 						  nr);
 			else
-				print_kernel_text(k,
-						  (const char *const *)patches,
-						  nr);
+				print_kernel_text(
+					k, (const char *const *)patches, nr);
 			rc = 0;
 		}
 		free_names(patches, nr);
@@ -523,8 +528,9 @@ static int kernel_remove(struct cli *cli, int argc, const char **argv)
 	if (builds < 0)
 		goto rollback;
 	if (builds > 0 && !force) {
-		cli_error("kernel '%s' is referenced by %d build%s; use --force to remove it anyway",
-			  k->name, builds, builds == 1 ? "" : "s");
+		cli_error(
+			"kernel '%s' is referenced by %d build%s; use --force to remove it anyway",
+			k->name, builds, builds == 1 ? "" : "s");
 		goto rollback;
 	}
 	ev.kernel_release = k->release;
@@ -603,7 +609,8 @@ static int kernel_patch_add(struct cli *cli, int argc, const char **argv)
 	spec = poptGetArg(pc);
 	files = poptGetArgs(pc);
 	if (!spec || !files || !files[0]) {
-		rc = cli_usage_error(pc, "missing argument: KERNEL PATCHFILE...");
+		rc = cli_usage_error(pc,
+				     "missing argument: KERNEL PATCHFILE...");
 		poptFreeContext(pc);
 		return rc;
 	}
@@ -656,12 +663,14 @@ static int kernel_patch(struct cli *cli, int argc, const char **argv)
 }
 
 static const struct command subcommands[] = {
-	{ "detect", kernel_detect, "describe the running kernel (--add records it)" },
+	{ "detect", kernel_detect,
+	  "describe the running kernel (--add records it)" },
 	{ "add", kernel_add, "add a kernel: release, source, config" },
 	{ "list", kernel_list, "list catalogued kernels" },
 	{ "show", kernel_show, "show a kernel and its out-of-tree patches" },
 	{ "remove", kernel_remove, "remove a kernel from the catalogue" },
-	{ "patch", kernel_patch, "out-of-tree patches a kernel was built with" },
+	{ "patch", kernel_patch,
+	  "out-of-tree patches a kernel was built with" },
 	{ NULL, NULL, NULL },
 };
 
@@ -671,5 +680,7 @@ static int run_kernel(struct cli *cli, int argc, const char **argv)
 }
 
 const struct command cmd_kernel = {
-	"kernel", run_kernel, "manage the kernels livepatches are built for",
+	"kernel",
+	run_kernel,
+	"manage the kernels livepatches are built for",
 };

@@ -9,10 +9,8 @@
 #include "cli.h"
 
 static const struct command *const commands[] = {
-	&cmd_kernel, &cmd_toolchain, &cmd_patch, &cmd_build, &cmd_history,
-	&cmd_apply,
-	&cmd_revert,
-	&cmd_status,
+	&cmd_kernel, &cmd_toolchain, &cmd_patch,  &cmd_build,  &cmd_history,
+	&cmd_apply,  &cmd_revert,    &cmd_status, &cmd_verify,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -197,17 +195,18 @@ int main(int argc, const char **argv)
 		return 1;
 	}
 	elp_set_log_fn(cli.ctx, log_to_cli, &cli);
-	elp_set_log_priority(cli.ctx, cli.verbose >= 2 ? ELP_LOG_DEBUG :
-				      cli.verbose == 1 ? ELP_LOG_INFO :
-							 ELP_LOG_NOTICE);
+	elp_set_log_priority(cli.ctx, cli.verbose >= 2	 ? ELP_LOG_DEBUG
+				      : cli.verbose == 1 ? ELP_LOG_INFO
+							 : ELP_LOG_NOTICE);
 
 	if (strcmp(rest[0], "help") == 0) {
 		status = run_help(&cli, nrest, rest);
 	} else if ((cmd = find_command(rest[0])) != NULL) {
 		status = cmd->fn(&cli, nrest, rest);
 	} else {
-		cli_error("'%s' is not an elivepatch command; see 'elivepatch --help'",
-			  rest[0]);
+		cli_error(
+			"'%s' is not an elivepatch command; see 'elivepatch --help'",
+			rest[0]);
 		status = EXIT_USAGE;
 	}
 

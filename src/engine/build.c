@@ -1240,8 +1240,10 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 		err = rerr;
 		goto out_early;
 	}
+	/* the work dir and log, also for a build refused by plan_units */
+	rerr = pass_workdir(&b);
 	if (!err)
-		err = pass_workdir(&b);
+		err = rerr;
 	for (i = 0; !err && i < sizeof(passes) / sizeof(passes[0]); i++) {
 		if (elp_bstate_cancelled(&b)) {
 			err = -EINTR;

@@ -14,9 +14,15 @@
 
 /* Functions taking a line number as an immediate argument. */
 static const char *const line_funcs[] = {
-	"__might_sleep", "__might_resched", "__might_fault",
-	"lockdep_rcu_suspicious", "__cant_sleep", "__cant_migrate",
-	"__kunit_abort", "__warn_printk", "rcu_read_lock_held_common",
+	"__might_sleep",
+	"__might_resched",
+	"__might_fault",
+	"lockdep_rcu_suspicious",
+	"__cant_sleep",
+	"__cant_migrate",
+	"__kunit_abort",
+	"__warn_printk",
+	"rcu_read_lock_held_common",
 	NULL,
 };
 
@@ -75,7 +81,8 @@ static void rela_range(const struct elp_sec *sec, unsigned long off,
 	if (!rs)
 		return;
 	for (i = 0; i < rs->nr_relas; i++) {
-		if (rs->relas[i].offset < off || rs->relas[i].offset >= off + len)
+		if (rs->relas[i].offset < off ||
+		    rs->relas[i].offset >= off + len)
 			continue;
 		if (!*n)
 			*first = i;
@@ -148,7 +155,8 @@ bool elp_line_only_change(const struct elp_sec *a, const struct elp_sec *b)
 	for (i = 0; i < b->size; i++) {
 		if (da[i] == db[i])
 			continue;
-		if (!in_mov_imm(db, b->size, i, &end) || da[end - 5] != db[end - 5])
+		if (!in_mov_imm(db, b->size, i, &end) ||
+		    da[end - 5] != db[end - 5])
 			return false;
 		if (!call_to_line_func_after(b, end))
 			return false;

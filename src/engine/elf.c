@@ -146,9 +146,8 @@ static int read_sections(struct elp_obj *obj)
 					     obj->path);
 		sec->name = elf_strptr(obj->elf, shstrndx, sec->sh.sh_name);
 		if (!sec->name)
-			return elp_elf_error(obj->ctx,
-					     "reading section name of",
-					     obj->path);
+			return elp_elf_error(
+				obj->ctx, "reading section name of", obj->path);
 		if (i == 0)
 			continue;
 		if (sec->sh.sh_type == SHT_REL ||
@@ -159,9 +158,8 @@ static int read_sections(struct elp_obj *obj)
 		}
 		data = elf_getdata(scn, NULL);
 		if (!data && elf_errno())
-			return elp_elf_error(obj->ctx,
-					     "reading section data of",
-					     obj->path);
+			return elp_elf_error(
+				obj->ctx, "reading section data of", obj->path);
 		if (sec->sh.sh_type == SHT_NOBITS) {
 			sec->size = sec->sh.sh_size;
 		} else if (data) {
@@ -189,13 +187,12 @@ static int read_sections(struct elp_obj *obj)
 
 static int read_symbols(struct elp_obj *obj)
 {
-	Elf_Data *data = elf_getdata(elf_getscn(obj->elf, obj->symtab->index),
-				     NULL);
+	Elf_Data *data =
+		elf_getdata(elf_getscn(obj->elf, obj->symtab->index), NULL);
 	size_t n, i;
 
 	if (!data)
-		return elp_elf_error(obj->ctx, "reading symbols of",
-				     obj->path);
+		return elp_elf_error(obj->ctx, "reading symbols of", obj->path);
 	n = obj->symtab->sh.sh_size / sizeof(Elf64_Sym);
 	obj->syms = calloc(n ? n : 1, sizeof(*obj->syms));
 	if (!obj->syms)
@@ -424,12 +421,12 @@ static long strbuf_add(struct strbuf *sb, const char *s)
 struct writer {
 	struct elp_obj *obj;
 	bool all;
-	struct elp_sec **out;	/* output sections, out[0] unused */
+	struct elp_sec **out; /* output sections, out[0] unused */
 	size_t nr_out;
 	struct elp_sym **osyms;
 	size_t nr_osyms;
 	size_t first_global;
-	size_t *secsym_idx;	/* out section index -> section symbol */
+	size_t *secsym_idx; /* out section index -> section symbol */
 	struct strbuf shstr, str;
 	Elf64_Sym *symbuf;
 	Elf64_Rela **relabufs;
@@ -444,7 +441,8 @@ static bool sec_selected(struct writer *w, struct elp_sec *sec)
 		return false;
 	if (elp_sec_is_rela(sec))
 		return sec->nr_relas && sec->base &&
-		       (w->all || sec->base->include) && sec_selected(w, sec->base);
+		       (w->all || sec->base->include) &&
+		       sec_selected(w, sec->base);
 	return w->all || sec->include;
 }
 
@@ -636,19 +634,22 @@ static int writer_emit(struct writer *w, Elf *elf)
 			sh.sh_link = symtab_idx;
 			sh.sh_info = sec->base->out_index;
 			sh.sh_entsize = sizeof(Elf64_Rela);
-			ret = new_section(w, elf, sec->name, &sh, w->relabufs[i],
-					  sec->nr_relas * sizeof(Elf64_Rela),
-					  ELF_T_RELA);
+			ret = new_section(
+				w, elf, sec->name, &sh, w->relabufs[i],
+				sec->nr_relas * sizeof(Elf64_Rela), ELF_T_RELA);
 		} else {
 			if (sh.sh_flags & SHF_LINK_ORDER)
-				sh.sh_link = sh.sh_link < w->obj->nr_secs ?
-					     w->obj->secs[sh.sh_link]->out_index : 0;
+				sh.sh_link = sh.sh_link < w->obj->nr_secs
+						     ? w->obj->secs[sh.sh_link]
+							       ->out_index
+						     : 0;
 			else
 				sh.sh_link = 0;
 			sh.sh_info = 0;
 			ret = new_section(w, elf, sec->name, &sh,
-					  sec->sh.sh_type == SHT_NOBITS ?
-					  NULL : sec->data,
+					  sec->sh.sh_type == SHT_NOBITS
+						  ? NULL
+						  : sec->data,
 					  sec->size, ELF_T_BYTE);
 		}
 		if (ret)

@@ -38,20 +38,20 @@ int elp_symtab_load_exports(struct elp_ctx *ctx, struct elp_symtab *symtab,
 void elp_symtab_free(struct elp_symtab *symtab);
 
 struct elp_diff_request {
-	const char *orig_obj;	 /* object compiled from the unpatched source */
+	const char *orig_obj; /* object compiled from the unpatched source */
 	const char *patched_obj; /* same translation unit, patched */
-	const char *output_obj;	 /* written only when something changed */
+	const char *output_obj; /* written only when something changed */
 	const char *source_file; /* e.g. "fs/proc/cmdline.c", for messages */
-	const char *target;	 /* "vmlinux" or the module name, e.g. "ext4" */
+	const char *target; /* "vmlinux" or the module name, e.g. "ext4" */
 	/* unique per build, used to name the new functions' global aliases */
 	unsigned int unit_index;
 	struct elp_symtab *symtab;
 };
 
 struct elp_patched_func {
-	char *old_name;	     /* name in the running kernel ("foo.isra.0") */
+	char *old_name; /* name in the running kernel ("foo.isra.0") */
 	unsigned long sympos; /* 0 when the name is unique in the target */
-	char *new_symbol;    /* global alias in output_obj the klp_func points at */
+	char *new_symbol; /* global alias in output_obj the klp_func points at */
 };
 
 struct elp_diff_result {

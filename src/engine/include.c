@@ -42,11 +42,24 @@ static bool is_init_section(const char *name)
 static bool is_ignored_data(const char *name)
 {
 	static const char *const prefixes[] = {
-		".discard", ".debug", ".note", ".comment", "__ksymtab",
-		"___ksymtab", "__kcrctab", ".modinfo", "__param",
-		"_ftrace_events", "__syscalls_metadata", "_ftrace_eval_map",
-		".initcall", ".con_initcall", "__dyndbg", "__tracepoint_str",
-		".BTF", NULL,
+		".discard",
+		".debug",
+		".note",
+		".comment",
+		"__ksymtab",
+		"___ksymtab",
+		"__kcrctab",
+		".modinfo",
+		"__param",
+		"_ftrace_events",
+		"__syscalls_metadata",
+		"_ftrace_eval_map",
+		".initcall",
+		".con_initcall",
+		"__dyndbg",
+		"__tracepoint_str",
+		".BTF",
+		NULL,
 	};
 	size_t i;
 
@@ -61,7 +74,8 @@ static bool is_special_static(const struct elp_sym *sym)
 {
 	static const char *const names[] = {
 		"__warned", "__already_done", "__print_once", "__func__",
-		"_rs", "CSWTCH", "__key", "__warned_once", NULL,
+		"_rs",	    "CSWTCH",	      "__key",	      "__warned_once",
+		NULL,
 	};
 	size_t i;
 
@@ -96,7 +110,8 @@ int elp_check_unsafe(struct elp_diff_state *st)
 		if (s->type != STT_OBJECT || elp_sec_is_text(s->sec) ||
 		    is_ignored_data(sec))
 			continue;
-		if (s->bind == STB_LOCAL && !(s->sec->sh.sh_flags & SHF_WRITE) &&
+		if (s->bind == STB_LOCAL &&
+		    !(s->sec->sh.sh_flags & SHF_WRITE) &&
 		    s->sec->sh.sh_type != SHT_NOBITS)
 			continue; /* read-only local data is copied */
 		if (s->twin && s->twin->s.st_size != s->s.st_size)
@@ -116,8 +131,8 @@ int elp_check_unsafe(struct elp_diff_state *st)
 
 static int push_work(struct elp_diff_state *st, struct elp_sec *sec)
 {
-	struct elp_sec **w = elp_grow(st->work, &st->cap_work, st->nr_work + 1,
-				      sizeof(*w));
+	struct elp_sec **w =
+		elp_grow(st->work, &st->cap_work, st->nr_work + 1, sizeof(*w));
 
 	if (!w)
 		return -ENOMEM;
@@ -140,8 +155,9 @@ static int include_sec(struct elp_diff_state *st, struct elp_sec *sec)
 	if (sec->rela)
 		sec->rela->include = true;
 	elp_dbg(st->ctx, "include %s (%s)", sec->name,
-		sec->status == ELP_NEW ? "new" :
-		sec->status == ELP_CHANGED ? "changed" : "copy");
+		sec->status == ELP_NEW	     ? "new"
+		: sec->status == ELP_CHANGED ? "changed"
+					     : "copy");
 	return push_work(st, sec);
 }
 
@@ -208,8 +224,7 @@ static struct elp_sym *undefined_sym(struct elp_diff_state *st,
 			return s;
 		}
 	}
-	return elp_obj_add_sym(st->patched, name, STT_NOTYPE, bind, NULL, 0,
-			       0);
+	return elp_obj_add_sym(st->patched, name, STT_NOTYPE, bind, NULL, 0, 0);
 }
 
 static int sympos_error(struct elp_diff_state *st, const char *name,
@@ -276,9 +291,10 @@ static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 		return klp_marker(st, target(st), name, true, out);
 	if (elp_symtab_count(symtab, "vmlinux", name))
 		return klp_marker(st, "vmlinux", name, true, out);
-	elp_warn(st->ctx,
-		 "%s: %s: neither exported nor in the symbol table of %s; leaving it to the module loader",
-		 unit(st), name, target(st));
+	elp_warn(
+		st->ctx,
+		"%s: %s: neither exported nor in the symbol table of %s; leaving it to the module loader",
+		unit(st), name, target(st));
 	*out = t;
 	return 0;
 }
@@ -295,9 +311,10 @@ static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
 	if (t->sec && want_copy(t)) {
 		if (t->type == STT_SECTION && !t->sec->include &&
 		    (t->sec->sh.sh_flags & SHF_WRITE) && t->sec->twin)
-			elp_warn(st->ctx,
-				 "%s: %s: copying writable section referenced without a symbol",
-				 unit(st), t->sec->name);
+			elp_warn(
+				st->ctx,
+				"%s: %s: copying writable section referenced without a symbol",
+				unit(st), t->sec->name);
 		ret = include_sec(st, t->sec);
 		if (ret)
 			return ret;
@@ -374,7 +391,8 @@ static int add_func(struct elp_diff_state *st, struct elp_sym *s)
 	if (st->req->symtab) {
 		ret = elp_symtab_sympos(st->req->symtab, target(st), old,
 					s->twin->bind != STB_LOCAL,
-					st->neighbours, st->nr_neighbours, &pos);
+					st->neighbours, st->nr_neighbours,
+					&pos);
 		if (ret == -ENOENT) {
 			elp_err(st->ctx,
 				"%s: %s: changed function does not exist in the symbol table of %s; it may be inlined or named differently there, patch its callers or check that the build matches the target kernel",
@@ -439,8 +457,7 @@ int elp_make_funcs(struct elp_diff_state *st)
 	for (i = 1; i < st->patched->nr_syms; i++) {
 		struct elp_sym *s = st->patched->syms[i];
 
-		if (s->include && s->sec && !s->created &&
-		    s->bind != STB_LOCAL)
+		if (s->include && s->sec && !s->created && s->bind != STB_LOCAL)
 			s->bind = STB_LOCAL;
 	}
 	return 0;

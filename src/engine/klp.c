@@ -26,7 +26,7 @@ struct marker {
 
 struct klp_rela_sec {
 	char *obj;
-	size_t target;		/* index of the section relocated */
+	size_t target; /* index of the section relocated */
 	GElf_Rela *relas;
 	size_t nr, cap;
 };
@@ -36,12 +36,12 @@ struct finalize {
 	const char *path;
 	Elf *elf;
 	size_t symtab_idx;
-	struct marker *markers;	/* indexed by symbol index, obj NULL if not */
+	struct marker *markers; /* indexed by symbol index, obj NULL if not */
 	size_t nr_syms;
 	size_t nr_markers;
 	struct klp_rela_sec *secs;
 	size_t nr_secs, cap_secs;
-	void **bufs;		/* buffers handed to libelf, freed after */
+	void **bufs; /* buffers handed to libelf, freed after */
 	size_t nr_bufs, cap_bufs;
 };
 
@@ -69,7 +69,8 @@ static int strtab_append(struct finalize *f, size_t idx,
 	int ret;
 
 	if (!data)
-		return elp_elf_error(f->ctx, "reading string table of", f->path);
+		return elp_elf_error(f->ctx, "reading string table of",
+				     f->path);
 	for (i = 0; i < n; i++)
 		len += strlen(strs[i]) + 1;
 	buf = malloc(data->d_size + len);
@@ -141,7 +142,8 @@ static int convert_symbols(struct finalize *f, Elf_Scn *symscn,
 		GElf_Sym s;
 
 		if (!gelf_getsym(data, i, &s)) {
-			ret = elp_elf_error(f->ctx, "reading symbol of", f->path);
+			ret = elp_elf_error(f->ctx, "reading symbol of",
+					    f->path);
 			goto out;
 		}
 		name = elf_strptr(f->elf, symsh->sh_link, s.st_name);
@@ -287,8 +289,8 @@ static int add_klp_sections(struct finalize *f, size_t shstrndx)
 			goto out;
 		}
 	}
-	ret = strtab_append(f, shstrndx, (const char *const *)names,
-			    f->nr_secs, offs);
+	ret = strtab_append(f, shstrndx, (const char *const *)names, f->nr_secs,
+			    offs);
 	if (ret)
 		goto out;
 	for (i = 0; i < f->nr_secs; i++) {
@@ -381,7 +383,8 @@ static int finalize(struct finalize *f)
 		if (!gelf_getshdr(scn, &sh))
 			return elp_elf_error(f->ctx, "reading section of",
 					     f->path);
-		if (sh.sh_type != SHT_RELA || (sh.sh_flags & SHF_RELA_LIVEPATCH) ||
+		if (sh.sh_type != SHT_RELA ||
+		    (sh.sh_flags & SHF_RELA_LIVEPATCH) ||
 		    sh.sh_link != f->symtab_idx)
 			continue;
 		ret = move_relas(f, scn, &sh);

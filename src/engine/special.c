@@ -93,8 +93,8 @@ static int regenerate(struct elp_obj *obj, struct elp_sec *sec, size_t entsize,
 
 		if (!entry_kept(rs->relas, rs->nr_relas, start))
 			continue;
-		memcpy(data + kept * entsize, (unsigned char *)sec->data + start,
-		       entsize);
+		memcpy(data + kept * entsize,
+		       (unsigned char *)sec->data + start, entsize);
 		if (pair)
 			memcpy(pdata + kept * pair_entsize,
 			       (unsigned char *)pair->data + i * pair_entsize,
@@ -104,8 +104,8 @@ static int regenerate(struct elp_obj *obj, struct elp_sec *sec, size_t entsize,
 			    rs->relas[j].offset >= start + entsize)
 				continue;
 			relas[nr] = rs->relas[j];
-			relas[nr].offset = rs->relas[j].offset - start +
-					   kept * entsize;
+			relas[nr].offset =
+				rs->relas[j].offset - start + kept * entsize;
 			nr++;
 		}
 		kept++;

@@ -19,11 +19,12 @@
 
 struct ksym_obj {
 	char *name;
-	size_t *entries;	/* symbol indexes in kallsyms order */
+	size_t *entries; /* symbol indexes in kallsyms order */
 	size_t nr, cap;
 };
 
-struct export {
+struct export
+{
 	const char *name;
 	const char *obj;
 	size_t next;
@@ -40,7 +41,7 @@ struct elp_symtab {
 	size_t nr_exports, cap_exports;
 	size_t *ebuckets;
 	size_t nebuckets;
-	char **blocks;		/* owned string storage */
+	char **blocks; /* owned string storage */
 	size_t nr_blocks, cap_blocks;
 };
 
@@ -216,8 +217,8 @@ static struct elp_symtab *symtab_new(void)
 	return calloc(1, sizeof(struct elp_symtab));
 }
 
-static int parse_kallsyms(struct elp_ctx *ctx, struct elp_symtab *st,
-			  char *buf, const char *path)
+static int parse_kallsyms(struct elp_ctx *ctx, struct elp_symtab *st, char *buf,
+			  const char *path)
 {
 	size_t vmlinux = get_obj(st, "vmlinux"), last = NONE;
 	char *line = buf, *next;
@@ -269,7 +270,7 @@ static int parse_kallsyms(struct elp_ctx *ctx, struct elp_symtab *st,
 		if (ret)
 			return ret;
 		continue;
-bad:
+	bad:
 		elp_err(ctx, "%s:%lu: malformed kallsyms line", path, lineno);
 		return -EINVAL;
 	}
@@ -318,7 +319,8 @@ static char sym_letter(const GElf_Sym *s, const GElf_Shdr *sh)
 {
 	char c;
 
-	if (GELF_ST_TYPE(s->st_info) == STT_FUNC || (sh->sh_flags & SHF_EXECINSTR))
+	if (GELF_ST_TYPE(s->st_info) == STT_FUNC ||
+	    (sh->sh_flags & SHF_EXECINSTR))
 		c = 't';
 	else if (sh->sh_type == SHT_NOBITS)
 		c = 'b';
@@ -413,8 +415,7 @@ out:
 	return ret;
 }
 
-static int add_export(struct elp_symtab *st, const char *name,
-		      const char *obj)
+static int add_export(struct elp_symtab *st, const char *name, const char *obj)
 {
 	struct export *e;
 	size_t h, i;
@@ -513,8 +514,8 @@ bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 
 	if (!st || !st->nebuckets)
 		return false;
-	for (i = st->ebuckets[hash_str(name) & (st->nebuckets - 1)];
-	     i != NONE; i = st->exports[i].next) {
+	for (i = st->ebuckets[hash_str(name) & (st->nebuckets - 1)]; i != NONE;
+	     i = st->exports[i].next) {
 		if (!strcmp(st->exports[i].name, name)) {
 			if (obj)
 				*obj = st->exports[i].obj;
@@ -545,7 +546,8 @@ static size_t candidates(const struct elp_symtab *st, const char *obj,
 		if (n < max) {
 			/* insertion sort on objpos */
 			for (j = n; j > 0 && st->syms[out[j - 1]].objpos >
-						   st->syms[i].objpos; j--)
+						     st->syms[i].objpos;
+			     j--)
 				out[j] = out[j - 1];
 			out[j] = i;
 		}
@@ -565,8 +567,7 @@ struct nameset {
 	size_t mask;
 };
 
-static int nameset_init(struct nameset *ns, const char *const *names,
-			size_t n)
+static int nameset_init(struct nameset *ns, const char *const *names, size_t n)
 {
 	size_t size = 16, i;
 
@@ -672,7 +673,8 @@ int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 		return 0;
 	}
 	o = find_obj(st, obj);
-	if (!o || !nr_neighbours || nameset_init(&ns, neighbours, nr_neighbours))
+	if (!o || !nr_neighbours ||
+	    nameset_init(&ns, neighbours, nr_neighbours))
 		return -ENOTSUP;
 	for (i = 0; i < n; i++) {
 		const struct elp_ksym *k = &st->syms[cand[i]];

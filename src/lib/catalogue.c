@@ -236,7 +236,8 @@ int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
 		return -ENOMEM;
 	}
 	if (elp_is_dir(path)) {
-		elp_err(ctx, "cannot open catalogue '%s': is a directory", path);
+		elp_err(ctx, "cannot open catalogue '%s': is a directory",
+			path);
 		err = -EISDIR;
 		goto fail;
 	}
@@ -252,9 +253,9 @@ int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
 		if (err)
 			goto fail;
 	}
-	err = open_db(cat, read_only ? SQLITE_OPEN_READONLY :
-				       SQLITE_OPEN_READWRITE |
-					       SQLITE_OPEN_CREATE);
+	err = open_db(cat,
+		      read_only ? SQLITE_OPEN_READONLY
+				: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	if (err)
 		goto fail;
 	if (!read_only) {
@@ -268,7 +269,8 @@ int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
 		if (err)
 			goto fail;
 	}
-	err = exec(cat, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+	err = exec(cat, "PRAGMA foreign_keys = ON",
+		   "cannot enable foreign keys");
 	if (err)
 		goto fail;
 	err = migrate(cat, read_only);

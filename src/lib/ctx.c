@@ -10,9 +10,8 @@ struct elp_ctx {
 	int log_priority;
 };
 
-static void log_to_stderr(void *data, int priority, const char *file,
-			  int line, const char *fn, const char *format,
-			  va_list args)
+static void log_to_stderr(void *data, int priority, const char *file, int line,
+			  const char *fn, const char *format, va_list args)
 {
 	(void)data;
 	(void)priority;

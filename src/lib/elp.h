@@ -21,9 +21,8 @@ enum elp_log_priority {
 	ELP_LOG_DEBUG = 7,
 };
 
-typedef void (*elp_log_fn)(void *data, int priority, const char *file,
-			   int line, const char *fn, const char *format,
-			   va_list args);
+typedef void (*elp_log_fn)(void *data, int priority, const char *file, int line,
+			   const char *fn, const char *format, va_list args);
 
 struct elp_ctx;
 
@@ -37,11 +36,11 @@ void elp_log(struct elp_ctx *ctx, int priority, const char *file, int line,
 	     const char *fn, const char *format, ...)
 	__attribute__((format(printf, 6, 7)));
 
-#define elp_log_cond(ctx, prio, ...)                                          \
-	do {                                                                  \
-		if (elp_get_log_priority(ctx) >= (prio))                      \
-			elp_log(ctx, prio, __FILE__, __LINE__, __func__,      \
-				__VA_ARGS__);                                 \
+#define elp_log_cond(ctx, prio, ...)                                     \
+	do {                                                             \
+		if (elp_get_log_priority(ctx) >= (prio))                 \
+			elp_log(ctx, prio, __FILE__, __LINE__, __func__, \
+				__VA_ARGS__);                            \
 	} while (0)
 
 #define elp_err(ctx, ...) elp_log_cond(ctx, ELP_LOG_ERR, __VA_ARGS__)

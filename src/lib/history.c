@@ -106,7 +106,7 @@ static int parse_relative(const char *text, int64_t now, int64_t *out)
 		const char *unit;
 		int64_t seconds;
 	} units[] = {
-		{ "second", 1 }, { "minute", 60 },    { "hour", 3600 },
+		{ "second", 1 },  { "minute", 60 },   { "hour", 3600 },
 		{ "day", 86400 }, { "week", 604800 },
 	};
 	char unit[16], ago[8], extra;

@@ -8,7 +8,7 @@
 
 struct elp_history_filter {
 	const char *kernel; /* kernel name, id or release */
-	const char *patch;  /* patch name or id */
+	const char *patch; /* patch name or id */
 	const char *cve;
 	const char *kind;
 	int64_t since, until; /* unix seconds, 0: unbounded */
@@ -21,10 +21,10 @@ struct elp_history_entry {
 	int64_t time;
 	const char *kind;
 	const char *kernel; /* release */
-	int64_t build_id;   /* 0: none */
+	int64_t build_id; /* 0: none */
 	const char *module;
 	const char *patches; /* comma-separated names, or NULL */
-	const char *cves;    /* comma-separated, or NULL */
+	const char *cves; /* comma-separated, or NULL */
 	const char *host;
 	const char *detail;
 };

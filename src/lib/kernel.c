@@ -319,9 +319,9 @@ fail:
 
 static bool is_tarball_name(const char *path)
 {
-	static const char *const suffixes[] = { ".tar",	   ".tar.xz", ".tar.gz",
-						".tgz",	   ".tar.bz2",
-						".tar.zst", NULL };
+	static const char *const suffixes[] = { ".tar", ".tar.xz",  ".tar.gz",
+						".tgz", ".tar.bz2", ".tar.zst",
+						NULL };
 	size_t len = strlen(path);
 	const char *const *s;
 
@@ -366,8 +366,8 @@ static int check_tarball(struct elp_ctx *ctx, const char *path)
 	}
 	if (err && n == 1)
 		elp_err(ctx, "cannot read kernel source '%s': %s", path,
-			archive_error_string(a) ? archive_error_string(a) :
-						  "not an archive");
+			archive_error_string(a) ? archive_error_string(a)
+						: "not an archive");
 	else if (err)
 		elp_err(ctx,
 			"'%s' is not a kernel source tarball (no top-level Kbuild or Kconfig)",
@@ -414,9 +414,9 @@ int elp_kernel_check_source(struct elp_ctx *ctx, const char *source,
 	return check_tarball(ctx, source);
 }
 
-#define KERNEL_COLUMNS                                                         \
-	"id, name, release, version_text, arch, source, source_kind, "         \
-	"build_dir, config_path, config, config_sha256, cc_version_text, "     \
+#define KERNEL_COLUMNS                                                     \
+	"id, name, release, version_text, arch, source, source_kind, "     \
+	"build_dir, config_path, config, config_sha256, cc_version_text, " \
 	"build_id, symbols_path, livepatch, created_at, image_path"
 
 static struct elp_kernel *kernel_from_row(sqlite3_stmt *stmt)
@@ -559,8 +559,7 @@ int elp_kernel_find(struct elp_catalogue *cat, const char *spec,
 	return -ENOENT;
 }
 
-int elp_kernel_foreach(struct elp_catalogue *cat, elp_kernel_cb cb,
-		       void *data)
+int elp_kernel_foreach(struct elp_catalogue *cat, elp_kernel_cb cb, void *data)
 {
 	sqlite3_stmt *stmt;
 	int err, rc;

@@ -14,17 +14,17 @@ struct elp_kernel {
 	char *release;
 	char *version_text; /* /proc/version */
 	char *arch;
-	char *source;	   /* source directory or tarball */
+	char *source; /* source directory or tarball */
 	char *source_kind; /* "dir" or "tarball" */
-	char *build_dir;   /* kbuild dir modules link against (headers) */
+	char *build_dir; /* kbuild dir modules link against (headers) */
 	char *config_path;
 	char *config; /* the whole .config text */
 	char *config_sha256;
 	char *cc_version_text; /* CONFIG_CC_VERSION_TEXT */
-	char *build_id;	       /* vmlinux GNU build-id, hex */
-	char *symbols_path;    /* kallsyms-format symbol table */
-	char *image_path;      /* vmlinuz, for booting it in qemu */
-	bool livepatch;	       /* CONFIG_LIVEPATCH=y */
+	char *build_id; /* vmlinux GNU build-id, hex */
+	char *symbols_path; /* kallsyms-format symbol table */
+	char *image_path; /* vmlinuz, for booting it in qemu */
+	bool livepatch; /* CONFIG_LIVEPATCH=y */
 	int64_t created_at;
 };
 
@@ -50,8 +50,7 @@ int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k);
 int elp_kernel_find(struct elp_catalogue *cat, const char *spec,
 		    struct elp_kernel **out);
 typedef int (*elp_kernel_cb)(const struct elp_kernel *k, void *data);
-int elp_kernel_foreach(struct elp_catalogue *cat, elp_kernel_cb cb,
-		       void *data);
+int elp_kernel_foreach(struct elp_catalogue *cat, elp_kernel_cb cb, void *data);
 /* Number of builds that reference the kernel. */
 int elp_kernel_count_builds(struct elp_catalogue *cat, int64_t kernel_id);
 int elp_kernel_remove(struct elp_catalogue *cat, const struct elp_kernel *k);

@@ -25,9 +25,8 @@ struct fixture {
 	char last_error[512];
 };
 
-static void capture_log(void *data, int priority, const char *file,
-			int line, const char *fn, const char *format,
-			va_list args)
+static void capture_log(void *data, int priority, const char *file, int line,
+			const char *fn, const char *format, va_list args)
 {
 	struct fixture *f = data;
 
@@ -71,8 +70,9 @@ static struct elp_kernel *new_kernel(const char *name, const char *release)
 
 	k->name = strdup(name);
 	k->release = strdup(release);
-	elp_kernel_set_config(k, "CONFIG_LIVEPATCH=y\n"
-				 "CONFIG_CC_VERSION_TEXT=\"gcc-12 (Debian) 12\"\n");
+	elp_kernel_set_config(
+		k, "CONFIG_LIVEPATCH=y\n"
+		   "CONFIG_CC_VERSION_TEXT=\"gcc-12 (Debian) 12\"\n");
 	return k;
 }
 
@@ -81,9 +81,8 @@ static void test_schema_version(void **state)
 	struct fixture *f = *state;
 	sqlite3_stmt *stmt;
 
-	assert_int_equal(elp_catalogue_prepare(f->cat, "PRAGMA user_version",
-					       &stmt),
-			 0);
+	assert_int_equal(
+		elp_catalogue_prepare(f->cat, "PRAGMA user_version", &stmt), 0);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(stmt, 0),
 			 elp_catalogue_schema_version());
