@@ -121,11 +121,14 @@ static int compile_units(struct elp_bstate *b, struct elp_bunit **units,
 			goto out;
 		targets[i] = units[i]->obj;
 	}
-	err = elp_bmake(b, b->tree, targets, n, true);
-	if (err) {
-		elp_err(b->ctx, "compiling the %s source failed: %s%s", side,
-			units[0]->src, n > 1 ? " ..." : "");
-		goto out;
+	{
+		char what[512];
+
+		snprintf(what, sizeof(what), "compiling %s%s (%s)",
+			 units[0]->src, n > 1 ? " ..." : "", side);
+		err = elp_bmake(b, b->tree, targets, n, true, what);
+		if (err)
+			goto out;
 	}
 	for (i = 0; i < n; i++) {
 		char *o = tree_path(b, units[i]->obj);

@@ -69,9 +69,12 @@ int elp_bstate_refuse(struct elp_bstate *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool elp_bstate_cancelled(const struct elp_bstate *b);
 
-/* "make -C <tree> -j N CC=<cc> KCFLAGS=... <targets...>" into the log. */
+/*
+ * "make -C <dir> -jN CC=<cc> [KCFLAGS=...] <targets...>", output into the
+ * build log.  On failure logs "<what> failed: <first error in the log>".
+ */
 int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
-	      size_t nr_targets, bool kcflags);
+	      size_t nr_targets, bool kcflags, const char *what);
 int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to);
 
 /* build-tree.c */

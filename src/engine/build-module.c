@@ -218,15 +218,14 @@ int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 
 		elp_notice(b->ctx, "[module] linking %s.ko",
 			   b->res->module_name);
-		err = elp_bmake(b, build_dir, t, 3, false);
+		err = elp_bmake(b, build_dir, t, 3, false,
+				"linking the livepatch module");
 	}
 	if (!err && !elp_is_file(ko)) {
 		elp_err(b->ctx, "kbuild did not produce '%s'", ko);
 		err = -EIO;
 	}
 	if (err) {
-		if (err > 0 || err == -EIO)
-			elp_err(b->ctx, "linking the livepatch module failed");
 		free(ko);
 		free(m_arg);
 		return err > 0 ? -EIO : err;

@@ -336,7 +336,7 @@ static int prepare_tree(struct elp_bstate *b)
 	{
 		const char *t[] = { "olddefconfig" };
 
-		err = elp_bmake(b, b->tree, t, 1, true);
+		err = elp_bmake(b, b->tree, t, 1, true, NULL);
 		if (err)
 			goto out;
 	}
@@ -346,7 +346,7 @@ static int prepare_tree(struct elp_bstate *b)
 		const char *t[] = { "modules_prepare" };
 
 		elp_notice(b->ctx, "[tree] make modules_prepare");
-		err = elp_bmake(b, b->tree, t, 1, true);
+		err = elp_bmake(b, b->tree, t, 1, true, NULL);
 		if (err)
 			goto out;
 	}
@@ -595,12 +595,18 @@ int elp_btree_apply(struct elp_bstate *b)
 		elp_info(b->ctx, "[apply] %s", b->patches[i]->name);
 		err = elp_patch_apply(b->ctx, b->tree, b->patches[i], false);
 		if (err) {
-			elp_bstate_refuse(
-				b,
-				"patch '%s' does not apply to kernel '%s' (%s)",
-				b->patches[i]->name, b->kernel->name,
-				b->first_error ? b->first_error :
-						 "rejected hunks");
+			/* the patch library said which hunk; no second line */
+			if (!b->refusal &&
+			    asprintf(&b->refusal,
+				     "%s (kernel '%s'; is the patch for another version?)",
+				     b->first_error ?
+					     b->first_error :
+					     "the patch does not apply",
+				     b->kernel->name) < 0)
+				b->refusal = NULL;
+			if (!b->refusal)
+				elp_bstate_refuse(b, "patch '%s' does not apply",
+						  b->patches[i]->name);
 			err = -ENOTSUP;
 			goto out;
 		}

@@ -101,7 +101,7 @@ static char *log_first_error(struct elp_bstate *b, off_t off)
 }
 
 int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
-	      size_t nr_targets, bool kcflags)
+	      size_t nr_targets, bool kcflags, const char *what)
 {
 	char *first;
 	off_t off;
@@ -148,10 +148,13 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 		return rc;
 	}
 	first = off >= 0 ? log_first_error(b, off) : NULL;
-	elp_err(b->ctx, "make %s failed%s%s; see %s",
-		nr_targets ? targets[nr_targets - 1] : "", first ? ": " : "",
-		first ? first : "",
-		b->res->log_path ? b->res->log_path : "the build log");
+	if (what)
+		elp_err(b->ctx, "%s failed%s%s", what, first ? ": " : "",
+			first ? first : "");
+	else
+		elp_err(b->ctx, "make %s failed%s%s",
+			nr_targets ? targets[nr_targets - 1] : "",
+			first ? ": " : "", first ? first : "");
 	free(first);
 	return -EIO;
 }
