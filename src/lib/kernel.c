@@ -63,6 +63,8 @@ int elp_kernel_set_config(struct elp_kernel *k, const char *config)
 	char sha[ELP_SHA256_HEX_LEN + 1];
 	char *livepatch;
 
+	if (!config)
+		return -EINVAL;
 	free(k->config);
 	free(k->config_sha256);
 	free(k->cc_version_text);
