@@ -34,14 +34,17 @@
 	static type __elp_cb_##kind##_##fn __attribute__((                      \
 		used, section(".elivepatch.callbacks." #kind))) = (fn)
 
+typedef int (*elivepatch_pre_patch_fn)(struct klp_object *obj);
+typedef void (*elivepatch_callback_fn)(struct klp_object *obj);
+
 #define ELIVEPATCH_PRE_PATCH_CALLBACK(fn)                                      \
-	__ELIVEPATCH_CALLBACK(pre_patch, int (*)(struct klp_object *), fn)
+	__ELIVEPATCH_CALLBACK(pre_patch, elivepatch_pre_patch_fn, fn)
 #define ELIVEPATCH_POST_PATCH_CALLBACK(fn)                                     \
-	__ELIVEPATCH_CALLBACK(post_patch, void (*)(struct klp_object *), fn)
+	__ELIVEPATCH_CALLBACK(post_patch, elivepatch_callback_fn, fn)
 #define ELIVEPATCH_PRE_UNPATCH_CALLBACK(fn)                                    \
-	__ELIVEPATCH_CALLBACK(pre_unpatch, void (*)(struct klp_object *), fn)
+	__ELIVEPATCH_CALLBACK(pre_unpatch, elivepatch_callback_fn, fn)
 #define ELIVEPATCH_POST_UNPATCH_CALLBACK(fn)                                   \
-	__ELIVEPATCH_CALLBACK(post_unpatch, void (*)(struct klp_object *), fn)
+	__ELIVEPATCH_CALLBACK(post_unpatch, elivepatch_callback_fn, fn)
 
 /* A shadow variable id: a small number in a namespace of its own. */
 #define ELIVEPATCH_SHADOW_ID(n) (0x454c5000UL | ((n) & 0xffUL))
