@@ -105,9 +105,10 @@ demo: deps all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/schema \
-		$(DESTDIR)$(MANDIR)/man1
+		$(DESTDIR)$(DATADIR)/include $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 elivepatch $(DESTDIR)$(BINDIR)/elivepatch
 	install -m 0644 data/schema/*.sql $(DESTDIR)$(DATADIR)/schema/
+	install -m 0644 data/include/*.h $(DESTDIR)$(DATADIR)/include/
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 LINT_SRC := $(LIB_SRC) $(CLI_SRC)
@@ -115,7 +116,7 @@ lint: $(GEN_SRC)
 	clang-format --dry-run --Werror $(LINT_SRC) $(wildcard src/*.h src/lib/*.h src/engine/*.h)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE $(LINT_SRC)
-	clang-tidy --quiet $(LINT_SRC) -- $(ALL_CFLAGS) 2>/dev/null
+	clang-tidy --quiet $(LINT_SRC) -- $(ALL_CFLAGS)
 
 format:
 	clang-format -i $(LINT_SRC) $(wildcard src/*.h src/lib/*.h src/engine/*.h)
