@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* elivepatch verify: load a build in its kernel, booted in qemu, and judge. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "lib/kernel.h"
+#include "lib/livepatch.h"
+#include "lib/qemu.h"
+#include "lib/util.h"
+
+/* The kernel image the build targets: --image, else the catalogue's. */
+static char *find_image(struct elp_catalogue *cat,
+			const struct elp_lp_build *b, const char *image)
+{
+	struct elp_kernel *k = NULL;
+	char spec[32];
+	char *path = NULL;
+
+	if (image) {
+		if (!elp_is_file(image)) {
+			cli_error("cannot use kernel image '%s': no such file",
+				  image);
+			return NULL;
+		}
+		return elp_abspath(image);
+	}
+	snprintf(spec, sizeof(spec), "%lld", (long long)b->kernel_id);
+	if (elp_kernel_find(cat, b->kernel_id ? spec : b->kernel_release,
+			    &k) == 0 &&
+	    k->image_path)
+		path = strdup(k->image_path);
+	if (!path)
+		cli_error("no kernel image for build %lld (kernel %s): add the kernel with 'elivepatch kernel add --image VMLINUZ' or pass --image",
+			  (long long)b->id, b->kernel_release);
+	else if (!elp_is_file(path)) {
+		cli_error("kernel image '%s' of kernel '%s' is missing", path,
+			  k->name);
+		free(path);
+		path = NULL;
+	}
+	elp_kernel_free(k);
+	return path;
+}
+
+/* <catalogue dir>/verify/build-N-TIME.log */
+static char *log_path(struct cli *cli, const struct elp_lp_build *b)
+{
+	char *db = strdup(cli->db_path), *dir = NULL, *path = NULL;
+
+	if (!db)
+		return NULL;
+	if (asprintf(&dir, "%s/verify", dirname(db)) < 0)
+		dir = NULL;
+	if (dir && elp_mkdir_p(cli->ctx, dir, 0755) == 0 &&
+	    asprintf(&path, "%s/build-%lld-%lld.log", dir, (long long)b->id,
+		     (long long)time(NULL)) < 0)
+		path = NULL;
+	free(dir);
+	free(db);
+	return path;
+}
+
+static int record(struct elp_catalogue *cat, const struct elp_lp_build *b,
+		  const struct elp_verify_result *res, const char *log)
+{
+	struct elp_event ev = { .kind = "verify" };
+	char *detail = NULL;
+	int err;
+
+	if (res->passed)
+		err = asprintf(&detail, "passed (transition %ld ms)",
+			       res->transition_ms);
+	else
+		err = asprintf(&detail, "failed: %s", res->reason);
+	if (err < 0)
+		return -ENOMEM;
+	ev.build_id = b->id;
+	ev.kernel_id = b->kernel_id;
+	ev.kernel_release = b->kernel_release;
+	ev.module = b->module_name;
+	ev.detail = detail;
+	err = elp_catalogue_begin(cat);
+	if (!err)
+		err = elp_lp_build_set_verified(cat, b->id, res->passed, log);
+	if (!err)
+		err = elp_event_add(cat, &ev);
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err)
+		elp_catalogue_rollback(cat);
+	free(detail);
+	return err;
+}
+
+static int verify(struct cli *cli, struct elp_catalogue *cat, const char *spec,
+		  struct elp_verify *v, const char *image)
+{
+	struct elp_verify_result res = { 0 };
+	struct elp_lp_artefact *a = NULL;
+	char *kernel = NULL, *log = NULL;
+	int err, rc = 1;
+
+	err = elp_lp_artefact_open(cat, spec, false, &a);
+	if (err == -ENOENT && elp_is_file(spec)) {
+		cli_error("'%s' is not a build in the catalogue; verify takes a build id",
+			  spec);
+		return 1;
+	}
+	if (err)
+		return 1;
+	if (strcmp(a->info->release, a->build->kernel_release) != 0) {
+		cli_error("module '%s' is built for kernel %s, but build %lld targets %s",
+			  a->info->name, a->info->release,
+			  (long long)a->build->id, a->build->kernel_release);
+		goto out;
+	}
+	kernel = find_image(cat, a->build, image);
+	if (!kernel)
+		goto out;
+	log = log_path(cli, a->build);
+	if (!log) {
+		cli_error("cannot create the verify log directory next to '%s'",
+			  cli->db_path);
+		goto out;
+	}
+	v->kernel = kernel;
+	v->module = a->path;
+	v->name = a->info->name;
+	v->log_path = log;
+	if (!cli->quiet && !cli->json)
+		fprintf(stderr, "booting kernel %s in qemu with build %lld...\n",
+			a->build->kernel_release, (long long)a->build->id);
+	if (elp_verify_run(cli->ctx, v, &res))
+		goto out;
+	if (record(cat, a->build, &res, log)) {
+		cli_error("could not record the verdict for build %lld",
+			  (long long)a->build->id);
+		goto out;
+	}
+	if (cli->json) {
+		bool first = true;
+
+		fputc('{', stdout);
+		json_kv_int(stdout, &first, "build", a->build->id);
+		json_kv_str(stdout, &first, "kernel", a->build->kernel_release);
+		json_kv_str(stdout, &first, "module", a->info->name);
+		json_kv_str(stdout, &first, "verdict",
+			    res.passed ? "passed" : "failed");
+		json_kv_str(stdout, &first, "reason", res.reason);
+		if (res.transition_ms >= 0)
+			json_kv_int(stdout, &first, "transition_ms",
+				    res.transition_ms);
+		json_kv_str(stdout, &first, "log", log);
+		fputs("}\n", stdout);
+	} else if (res.passed) {
+		printf("build %lld: verification passed (transition %ld ms; log: %s)\n",
+		       (long long)a->build->id, res.transition_ms, log);
+	} else {
+		printf("build %lld: verification failed: %s (log: %s)\n",
+		       (long long)a->build->id, res.reason, log);
+	}
+	rc = res.passed ? 0 : 1;
+out:
+	elp_verify_result_clear(&res);
+	free(kernel);
+	free(log);
+	elp_lp_artefact_free(a);
+	return rc;
+}
+
+static int run_verify(struct cli *cli, int argc, const char **argv)
+{
+	char *image = NULL, *exercise = NULL, *append = NULL, *busybox = NULL;
+	struct elp_verify v = { 0 };
+	struct elp_catalogue *cat;
+	int wait_s = 30, timeout_s = 120, rc;
+	const char *spec;
+	poptContext pc;
+	bool done;
+	struct poptOption options[] = {
+		{ "image", 0, POPT_ARG_STRING, &image, 0,
+		  "kernel image to boot (default: the build's kernel's)",
+		  "VMLINUZ" },
+		{ "exercise", 0, POPT_ARG_STRING, &exercise, 0,
+		  "shell script run in the guest while patched; non-zero fails",
+		  "SCRIPT" },
+		{ "wait", 0, POPT_ARG_INT, &wait_s, 0,
+		  "seconds to wait for each transition (default 30)",
+		  "SECONDS" },
+		{ "timeout", 0, POPT_ARG_INT, &timeout_s, 0,
+		  "seconds for the whole boot (default 120)", "SECONDS" },
+		{ "append", 0, POPT_ARG_STRING, &append, 0,
+		  "extra kernel command line", "ARGS" },
+		{ "busybox", 0, POPT_ARG_STRING, &busybox, 0,
+		  "static busybox for the guest (default /bin/busybox)",
+		  "FILE" },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse("BUILD", options, argc, argv, &pc, &done);
+	if (rc || done)
+		return rc;
+	spec = poptGetArg(pc);
+	if (!spec || poptPeekArg(pc)) {
+		rc = cli_usage_error(pc, spec ? "too many arguments" :
+					       "missing argument: BUILD");
+		goto out;
+	}
+	if (wait_s <= 0 || timeout_s <= 0) {
+		rc = cli_usage_error(pc, "invalid --%s %d: expected seconds > 0",
+				     wait_s <= 0 ? "wait" : "timeout",
+				     wait_s <= 0 ? wait_s : timeout_s);
+		goto out;
+	}
+	if (exercise && !elp_is_file(exercise)) {
+		rc = 1;
+		cli_error("cannot use exercise script '%s': no such file",
+			  exercise);
+		goto out;
+	}
+	v.exercise = exercise;
+	v.append = append;
+	v.busybox = busybox;
+	v.transition_s = wait_s;
+	v.timeout_s = timeout_s;
+	rc = 1;
+	if (cli_open_catalogue(cli, 0, &cat))
+		goto out;
+	rc = verify(cli, cat, spec, &v, image);
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+	free(image);
+	free(exercise);
+	free(append);
+	free(busybox);
+	return rc;
+}
+
+const struct command cmd_verify = {
+	"verify", run_verify,
+	"boot the build's kernel in qemu and check the livepatch there",
+};
