@@ -102,12 +102,14 @@ static void cancel(struct cli *cli, const char *name, long wait_ms)
 	if (elp_lp_disable(cli->ctx, name))
 		return;
 	if (elp_lp_wait(cli->ctx, name, wait_ms) == -ETIMEDOUT) {
-		cli_error("livepatch '%s' is still in transition back; see 'elivepatch status'",
-			  name);
+		cli_error(
+			"livepatch '%s' is still in transition back; see 'elivepatch status'",
+			name);
 		return;
 	}
 	if (elp_lp_unload(cli->ctx, name, 5000) == 0)
-		fprintf(stderr, "livepatch '%s' was disabled and unloaded again\n",
+		fprintf(stderr,
+			"livepatch '%s' was disabled and unloaded again\n",
 			name);
 }
 
@@ -221,11 +223,13 @@ static int apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 
 	err = elp_lp_artefact_open(cat, spec, force, &a);
 	if (err == -ENOENT && a) {
-		cli_warn("'%s' is not a build in the catalogue (sha256 %.16s...); applying it anyway",
-			 spec, a->sha256);
+		cli_warn(
+			"'%s' is not a build in the catalogue (sha256 %.16s...); applying it anyway",
+			spec, a->sha256);
 	} else if (err == -ENOENT && elp_is_file(spec)) {
-		cli_error("'%s' is not a build in the catalogue; use 'elivepatch apply BUILD', or --force to apply an unknown module",
-			  spec);
+		cli_error(
+			"'%s' is not a build in the catalogue; use 'elivepatch apply BUILD', or --force to apply an unknown module",
+			spec);
 		return 1;
 	} else if (err) {
 		return 1;
@@ -233,52 +237,63 @@ static int apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 	if (elp_lp_running_release(cli->ctx, &release))
 		goto out;
 	if (strcmp(a->info->release, release) != 0) {
-		cli_error("module '%s' is built for kernel %s, the running kernel is %s",
-			  a->info->name, a->info->release, release);
+		cli_error(
+			"module '%s' is built for kernel %s, the running kernel is %s",
+			a->info->name, a->info->release, release);
 		goto out;
 	}
 	if (a->build && strcmp(a->build->kernel_release, release) != 0) {
-		cli_error("build %lld is for kernel %s, the running kernel is %s",
-			  (long long)a->build->id, a->build->kernel_release,
-			  release);
+		cli_error(
+			"build %lld is for kernel %s, the running kernel is %s",
+			(long long)a->build->id, a->build->kernel_release,
+			release);
 		goto out;
 	}
 	if (!elp_lp_supported()) {
-		cli_error("the running kernel has no livepatch support (no /sys/kernel/livepatch)");
+		cli_error(
+			"the running kernel has no livepatch support (no /sys/kernel/livepatch)");
 		goto out;
 	}
 	if (a->build && a->build->verified &&
 	    strcmp(a->build->verified, "failed") == 0) {
 		if (!force) {
-			cli_error("build %lld failed verification (log: %s); use --force to apply it anyway",
-				  (long long)a->build->id,
-				  a->build->verify_log ? a->build->verify_log :
-							 "none");
+			cli_error(
+				"build %lld failed verification (log: %s); use --force to apply it anyway",
+				(long long)a->build->id,
+				a->build->verify_log ? a->build->verify_log
+						     : "none");
 			goto out;
 		}
-		cli_warn("build %lld failed verification", (long long)a->build->id);
+		cli_warn("build %lld failed verification",
+			 (long long)a->build->id);
 	} else if (a->build && !a->build->verified) {
-		cli_warn("build %lld was never verified; see 'elivepatch verify %lld'",
-			 (long long)a->build->id, (long long)a->build->id);
+		cli_warn(
+			"build %lld was never verified; see 'elivepatch verify %lld'",
+			(long long)a->build->id, (long long)a->build->id);
 	}
-	if (elp_lp_sig_enforced(cli->ctx, &reason) == 1 && !a->info->is_signed) {
-		cli_error("refusing to load unsigned module '%s': the kernel enforces module signatures (%s); sign it with 'elivepatch sign'",
-			  a->info->name, reason);
+	if (elp_lp_sig_enforced(cli->ctx, &reason) == 1 &&
+	    !a->info->is_signed) {
+		cli_error(
+			"refusing to load unsigned module '%s': the kernel enforces module signatures (%s); sign it with 'elivepatch sign'",
+			a->info->name, reason);
 		goto out;
 	}
 	if (elp_lp_read(cli->ctx, a->info->name, &lp) == 0) {
 		elp_lp_free(lp);
-		cli_error("livepatch '%s' is already loaded; see 'elivepatch status'",
-			  a->info->name);
+		cli_error(
+			"livepatch '%s' is already loaded; see 'elivepatch status'",
+			a->info->name);
 		goto out;
 	}
 	if (elp_module_loaded(a->info->name)) {
-		cli_error("a module named '%s' is already loaded", a->info->name);
+		cli_error("a module named '%s' is already loaded",
+			  a->info->name);
 		goto out;
 	}
 	if (geteuid() != 0) {
-		cli_error("applying livepatch '%s' needs root (loading a module)",
-			  a->info->name);
+		cli_error(
+			"applying livepatch '%s' needs root (loading a module)",
+			a->info->name);
 		goto out;
 	}
 	if (snapshot(cli, &before, &nr_before))
@@ -289,8 +304,9 @@ static int apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 		goto out;
 	if (elp_lp_wait(cli->ctx, a->info->name, (long)wait_s * 1000) ==
 	    -ETIMEDOUT) {
-		cli_error("livepatch '%s' did not finish its transition in %d s",
-			  a->info->name, wait_s);
+		cli_error(
+			"livepatch '%s' did not finish its transition in %d s",
+			a->info->name, wait_s);
 		report_blockers(cli, a->info->name);
 		cancel(cli, a->info->name, 10000);
 		goto out;
@@ -318,8 +334,9 @@ static int apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 		nr_rep++;
 	}
 	if (record(cli, cat, a, release, ms, rep, nr_rep)) {
-		cli_error("livepatch '%s' is applied but could not be recorded in the catalogue",
-			  a->info->name);
+		cli_error(
+			"livepatch '%s' is applied but could not be recorded in the catalogue",
+			a->info->name);
 		goto out;
 	}
 	for (i = 0; i < nr_rep; i++)
@@ -362,13 +379,14 @@ static int run_apply(struct cli *cli, int argc, const char **argv)
 		return rc;
 	spec = poptGetArg(pc);
 	if (!spec || poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, spec ? "too many arguments" :
-					       "missing argument: BUILD|FILE.ko");
+		rc = cli_usage_error(pc,
+				     spec ? "too many arguments"
+					  : "missing argument: BUILD|FILE.ko");
 		goto out;
 	}
 	if (wait_s <= 0) {
-		rc = cli_usage_error(pc, "invalid --wait %d: expected seconds > 0",
-				     wait_s);
+		rc = cli_usage_error(
+			pc, "invalid --wait %d: expected seconds > 0", wait_s);
 		goto out;
 	}
 	rc = 1;
@@ -382,6 +400,7 @@ out:
 }
 
 const struct command cmd_apply = {
-	"apply", run_apply,
+	"apply",
+	run_apply,
 	"load a livepatch build into the running kernel",
 };

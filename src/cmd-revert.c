@@ -19,7 +19,8 @@ static void report_blockers(const struct cli *cli, const char *name)
 		return;
 	if (elp_lp_blockers(cli->ctx, lp, &b, &nr) == 0)
 		for (i = 0; i < nr; i++)
-			fprintf(stderr, "  blocked by %s (pid %d, tid %d)%s%s\n",
+			fprintf(stderr,
+				"  blocked by %s (pid %d, tid %d)%s%s\n",
 				b[i].comm ? b[i].comm : "?", (int)b[i].pid,
 				(int)b[i].tid,
 				b[i].function ? ": sleeping in " : "",
@@ -50,8 +51,8 @@ static int resolve_name(struct elp_catalogue *cat, const char *spec,
 	return *name ? 0 : -ENOMEM;
 }
 
-static int revert(struct cli *cli, struct elp_catalogue *cat,
-		  const char *spec, int wait_s)
+static int revert(struct cli *cli, struct elp_catalogue *cat, const char *spec,
+		  int wait_s)
 {
 	struct elp_event ev = { .kind = "revert" };
 	struct elp_lp_build *b = NULL;
@@ -66,14 +67,17 @@ static int revert(struct cli *cli, struct elp_catalogue *cat,
 	err = elp_lp_read(cli->ctx, name, &lp);
 	if (err == -ENOENT) {
 		if (!elp_lp_supported())
-			cli_error("livepatch '%s' is not loaded: the running kernel has no livepatch support",
-				  name);
+			cli_error(
+				"livepatch '%s' is not loaded: the running kernel has no livepatch support",
+				name);
 		else if (elp_module_loaded(name))
-			cli_error("module '%s' is loaded but is not an active livepatch (replaced or disabled?); unload it with 'rmmod %s'",
-				  name, name);
+			cli_error(
+				"module '%s' is loaded but is not an active livepatch (replaced or disabled?); unload it with 'rmmod %s'",
+				name, name);
 		else
-			cli_error("livepatch '%s' is not loaded; see 'elivepatch status'",
-				  name);
+			cli_error(
+				"livepatch '%s' is not loaded; see 'elivepatch status'",
+				name);
 		goto out;
 	}
 	if (err)
@@ -91,16 +95,18 @@ static int revert(struct cli *cli, struct elp_catalogue *cat,
 	if (elp_lp_disable(cli->ctx, name))
 		goto out;
 	if (elp_lp_wait(cli->ctx, name, (long)wait_s * 1000) == -ETIMEDOUT) {
-		cli_error("livepatch '%s' did not finish its transition back in %d s; it stays in transition (see 'elivepatch status')",
-			  name, wait_s);
+		cli_error(
+			"livepatch '%s' did not finish its transition back in %d s; it stays in transition (see 'elivepatch status')",
+			name, wait_s);
 		report_blockers(cli, name);
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "transition %lld ms",
 		 elp_now_ms() - t0);
 	if (elp_lp_unload(cli->ctx, name, 10000))
-		cli_warn("livepatch '%s' is disabled but its module stays loaded",
-			 name);
+		cli_warn(
+			"livepatch '%s' is disabled but its module stays loaded",
+			name);
 
 	ev.kernel_release = release;
 	ev.module = name;
@@ -112,8 +118,9 @@ static int revert(struct cli *cli, struct elp_catalogue *cat,
 	if (elp_catalogue_begin(cat) || elp_event_add(cat, &ev) ||
 	    elp_catalogue_commit(cat)) {
 		elp_catalogue_rollback(cat);
-		cli_error("livepatch '%s' is reverted but could not be recorded in the catalogue",
-			  name);
+		cli_error(
+			"livepatch '%s' is reverted but could not be recorded in the catalogue",
+			name);
 		goto out;
 	}
 	if (cli->json) {
@@ -161,13 +168,13 @@ static int run_revert(struct cli *cli, int argc, const char **argv)
 		return rc;
 	spec = poptGetArg(pc);
 	if (!spec || poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, spec ? "too many arguments" :
-					       "missing argument: NAME|BUILD");
+		rc = cli_usage_error(pc, spec ? "too many arguments"
+					      : "missing argument: NAME|BUILD");
 		goto out;
 	}
 	if (wait_s <= 0) {
-		rc = cli_usage_error(pc, "invalid --wait %d: expected seconds > 0",
-				     wait_s);
+		rc = cli_usage_error(
+			pc, "invalid --wait %d: expected seconds > 0", wait_s);
 		goto out;
 	}
 	rc = 1;
@@ -181,6 +188,7 @@ out:
 }
 
 const struct command cmd_revert = {
-	"revert", run_revert,
+	"revert",
+	run_revert,
 	"disable and unload a livepatch",
 };

@@ -93,9 +93,9 @@ static void print_text(const struct elp_livepatch *lp,
 	size_t i, j;
 
 	printf("%s: %s", lp->name,
-	       lp->enabled == 1 ? "enabled" :
-	       lp->enabled == 0 ? "disabled" :
-				  "state unknown");
+	       lp->enabled == 1	  ? "enabled"
+	       : lp->enabled == 0 ? "disabled"
+				  : "state unknown");
 	if (lp->transition == 1)
 		printf(", in transition to %s",
 		       lp->enabled == 1 ? "patched" : "unpatched");
@@ -146,7 +146,8 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 	}
 	rc = 1;
 	if (!elp_lp_supported()) {
-		cli_error("the running kernel has no livepatch support (no /sys/kernel/livepatch)");
+		cli_error(
+			"the running kernel has no livepatch support (no /sys/kernel/livepatch)");
 		goto out;
 	}
 	if (elp_lp_running_release(cli->ctx, &release) ||
@@ -164,7 +165,7 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 		if (only && strcmp(only, list[i]->name) != 0)
 			continue;
 		if (elp_lp_build_applied(cat, list[i]->name, release, &b) ==
-			    -ENOENT)
+		    -ENOENT)
 			b = NULL;
 		if (list[i]->transition == 1)
 			elp_lp_blockers(cli->ctx, list[i], &bl, &nr_bl);
@@ -197,6 +198,7 @@ out:
 }
 
 const struct command cmd_status = {
-	"status", run_status,
+	"status",
+	run_status,
 	"show the livepatches loaded in the running kernel",
 };

@@ -13,8 +13,8 @@
 #include "lib/util.h"
 
 /* The kernel image the build targets: --image, else the catalogue's. */
-static char *find_image(struct elp_catalogue *cat,
-			const struct elp_lp_build *b, const char *image)
+static char *find_image(struct elp_catalogue *cat, const struct elp_lp_build *b,
+			const char *image)
 {
 	struct elp_kernel *k = NULL;
 	char spec[32];
@@ -29,13 +29,14 @@ static char *find_image(struct elp_catalogue *cat,
 		return elp_abspath(image);
 	}
 	snprintf(spec, sizeof(spec), "%lld", (long long)b->kernel_id);
-	if (elp_kernel_find(cat, b->kernel_id ? spec : b->kernel_release,
-			    &k) == 0 &&
+	if (elp_kernel_find(cat, b->kernel_id ? spec : b->kernel_release, &k) ==
+		    0 &&
 	    k->image_path)
 		path = strdup(k->image_path);
 	if (!path)
-		cli_error("no kernel image for build %lld (kernel %s): add the kernel with 'elivepatch kernel add --image VMLINUZ' or pass --image",
-			  (long long)b->id, b->kernel_release);
+		cli_error(
+			"no kernel image for build %lld (kernel %s): add the kernel with 'elivepatch kernel add --image VMLINUZ' or pass --image",
+			(long long)b->id, b->kernel_release);
 	else if (!elp_is_file(path)) {
 		cli_error("kernel image '%s' of kernel '%s' is missing", path,
 			  k->name);
@@ -106,16 +107,18 @@ static int verify(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 
 	err = elp_lp_artefact_open(cat, spec, false, &a);
 	if (err == -ENOENT && elp_is_file(spec)) {
-		cli_error("'%s' is not a build in the catalogue; verify takes a build id",
-			  spec);
+		cli_error(
+			"'%s' is not a build in the catalogue; verify takes a build id",
+			spec);
 		return 1;
 	}
 	if (err)
 		return 1;
 	if (strcmp(a->info->release, a->build->kernel_release) != 0) {
-		cli_error("module '%s' is built for kernel %s, but build %lld targets %s",
-			  a->info->name, a->info->release,
-			  (long long)a->build->id, a->build->kernel_release);
+		cli_error(
+			"module '%s' is built for kernel %s, but build %lld targets %s",
+			a->info->name, a->info->release,
+			(long long)a->build->id, a->build->kernel_release);
 		goto out;
 	}
 	kernel = find_image(cat, a->build, image);
@@ -132,7 +135,8 @@ static int verify(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 	v->name = a->info->name;
 	v->log_path = log;
 	if (!cli->quiet && !cli->json)
-		fprintf(stderr, "booting kernel %s in qemu with build %lld...\n",
+		fprintf(stderr,
+			"booting kernel %s in qemu with build %lld...\n",
 			a->build->kernel_release, (long long)a->build->id);
 	if (elp_verify_run(cli->ctx, v, &res))
 		goto out;
@@ -206,12 +210,13 @@ static int run_verify(struct cli *cli, int argc, const char **argv)
 		return rc;
 	spec = poptGetArg(pc);
 	if (!spec || poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, spec ? "too many arguments" :
-					       "missing argument: BUILD");
+		rc = cli_usage_error(pc, spec ? "too many arguments"
+					      : "missing argument: BUILD");
 		goto out;
 	}
 	if (wait_s <= 0 || timeout_s <= 0) {
-		rc = cli_usage_error(pc, "invalid --%s %d: expected seconds > 0",
+		rc = cli_usage_error(pc,
+				     "invalid --%s %d: expected seconds > 0",
 				     wait_s <= 0 ? "wait" : "timeout",
 				     wait_s <= 0 ? wait_s : timeout_s);
 		goto out;
@@ -242,6 +247,7 @@ out:
 }
 
 const struct command cmd_verify = {
-	"verify", run_verify,
+	"verify",
+	run_verify,
 	"boot the build's kernel in qemu and check the livepatch there",
 };

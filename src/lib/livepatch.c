@@ -59,7 +59,8 @@ int elp_lp_running_release(struct elp_ctx *ctx, char **release)
 	if (getenv("ELIVEPATCH_ROOT")) {
 		*release = read_line_rooted("/proc/sys/kernel/osrelease");
 		if (!*release) {
-			elp_err(ctx, "cannot read the running kernel's release");
+			elp_err(ctx,
+				"cannot read the running kernel's release");
 			return -ENOENT;
 		}
 		return 0;
@@ -235,7 +236,8 @@ int elp_module_info_read(struct elp_ctx *ctx, const char *path,
 		err = -ENOEXEC;
 		goto fail;
 	}
-	kmod_list_foreach(l, info) {
+	kmod_list_foreach(l, info)
+	{
 		const char *key = kmod_module_info_get_key(l);
 		const char *value = kmod_module_info_get_value(l);
 
@@ -254,7 +256,8 @@ int elp_module_info_read(struct elp_ctx *ctx, const char *path,
 	}
 	kmod_module_info_free_list(info);
 	if (!mi->vermagic) {
-		elp_err(ctx, "'%s' is not a kernel module (no vermagic in its modinfo)",
+		elp_err(ctx,
+			"'%s' is not a kernel module (no vermagic in its modinfo)",
 			path);
 		err = -ENOEXEC;
 		goto fail;
@@ -573,7 +576,8 @@ int elp_lp_list(struct elp_ctx *ctx, struct elp_livepatch ***out, size_t *nr)
 		return -ENOMEM;
 	err = list_dirs(dir, &names, &n);
 	if (err) {
-		elp_err(ctx, "cannot read '%s': %s (is CONFIG_LIVEPATCH enabled?)",
+		elp_err(ctx,
+			"cannot read '%s': %s (is CONFIG_LIVEPATCH enabled?)",
 			dir, strerror(-err));
 		free(dir);
 		return err;
@@ -682,8 +686,7 @@ static bool all_digits(const char *s)
 }
 
 /* A patched function named in a stack trace ("[<0>] name+0x1/0x2"). */
-static char *patched_on_stack(const struct elp_livepatch *lp,
-			      const char *stack)
+static char *patched_on_stack(const struct elp_livepatch *lp, const char *stack)
 {
 	const char *line = stack;
 
@@ -831,7 +834,8 @@ int elp_lp_sig_enforced(struct elp_ctx *ctx, char **reason)
 	/* "none [integrity] confidentiality" */
 	s = read_line_rooted("/sys/kernel/security/lockdown");
 	if (s) {
-		char *open = strchr(s, '['), *close = open ? strchr(open, ']') : NULL;
+		char *open = strchr(s, '['),
+		     *close = open ? strchr(open, ']') : NULL;
 
 		if (open && close && strncmp(open + 1, "none", 4) != 0) {
 			*close = '\0';
@@ -864,14 +868,14 @@ void elp_lp_build_free(struct elp_lp_build *b)
 	free(b);
 }
 
-#define BUILD_COLUMNS                                                        \
-	"b.id, coalesce(b.kernel_id, 0), b.kernel_release, b.module_name,"  \
-	" b.status, b.artefact_path, b.artefact_sha256, b.verified,"        \
-	" b.verify_log, b.cumulative,"                                      \
-	" (SELECT group_concat(name, ',') FROM (SELECT p.name AS name"      \
-	"   FROM build_patches bp JOIN patches p ON p.id = bp.patch_id"     \
-	"   WHERE bp.build_id = b.id ORDER BY bp.position)),"               \
-	" (SELECT group_concat(cve, ',') FROM (SELECT DISTINCT pc.cve AS cve" \
+#define BUILD_COLUMNS                                                              \
+	"b.id, coalesce(b.kernel_id, 0), b.kernel_release, b.module_name,"         \
+	" b.status, b.artefact_path, b.artefact_sha256, b.verified,"               \
+	" b.verify_log, b.cumulative,"                                             \
+	" (SELECT group_concat(name, ',') FROM (SELECT p.name AS name"             \
+	"   FROM build_patches bp JOIN patches p ON p.id = bp.patch_id"            \
+	"   WHERE bp.build_id = b.id ORDER BY bp.position)),"                      \
+	" (SELECT group_concat(cve, ',') FROM (SELECT DISTINCT pc.cve AS cve"      \
 	"   FROM build_patches bp JOIN patch_cves pc ON pc.patch_id = bp.patch_id" \
 	"   WHERE bp.build_id = b.id ORDER BY pc.cve))"
 
@@ -1000,7 +1004,8 @@ int elp_lp_build_set_verified(struct elp_catalogue *cat, int64_t id,
 {
 	sqlite3_stmt *stmt;
 	int err = elp_catalogue_prepare(
-		cat, "UPDATE builds SET verified = ?, verify_log = ? WHERE id = ?",
+		cat,
+		"UPDATE builds SET verified = ?, verify_log = ? WHERE id = ?",
 		&stmt);
 
 	if (err)
@@ -1099,8 +1104,8 @@ int elp_lp_artefact_open(struct elp_catalogue *cat, const char *spec,
 				elp_err(ctx,
 					"module '%s' does not match build %lld in the catalogue (sha256 %.12s..., recorded %.12s...): it was changed after the build",
 					a->path, (long long)b->id, a->sha256,
-					b->artefact_sha256 ? b->artefact_sha256 :
-							     "none");
+					b->artefact_sha256 ? b->artefact_sha256
+							   : "none");
 				elp_lp_build_free(b);
 				err = -EBADMSG;
 				goto fail;

@@ -27,12 +27,12 @@ int elp_lp_running_release(struct elp_ctx *ctx, char **release);
 
 struct elp_module_info {
 	char *path;
-	char *name;	/* modinfo name (KBUILD_MODNAME: '_' not '-') */
+	char *name; /* modinfo name (KBUILD_MODNAME: '_' not '-') */
 	char *vermagic; /* the whole vermagic string */
-	char *release;	/* its first word: the kernel release */
+	char *release; /* its first word: the kernel release */
 	bool livepatch; /* modinfo livepatch=Y */
 	bool is_signed; /* a "~Module signature appended~" trailer */
-	char *signer;	/* from the signature, when libkmod can tell */
+	char *signer; /* from the signature, when libkmod can tell */
 	char *sig_hashalgo;
 };
 
@@ -60,7 +60,7 @@ struct elp_lp_object {
 
 struct elp_livepatch {
 	char *name;
-	int enabled;	/* 0/1, -1 unreadable */
+	int enabled; /* 0/1, -1 unreadable */
 	int transition; /* 0/1, -1 unreadable */
 	struct elp_lp_object *objects;
 	size_t nr_objects;
@@ -72,8 +72,7 @@ bool elp_lp_supported(void);
 int elp_lp_read(struct elp_ctx *ctx, const char *name,
 		struct elp_livepatch **out);
 /* Every loaded livepatch, sorted by name. */
-int elp_lp_list(struct elp_ctx *ctx, struct elp_livepatch ***out,
-		size_t *nr);
+int elp_lp_list(struct elp_ctx *ctx, struct elp_livepatch ***out, size_t *nr);
 void elp_lp_free(struct elp_livepatch *lp);
 void elp_lp_list_free(struct elp_livepatch **list, size_t nr);
 /* Is a module of that name loaded (/sys/module/NAME)? */
@@ -84,7 +83,7 @@ struct elp_lp_blocker {
 	pid_t pid, tid;
 	char *comm;
 	char *function; /* a patched function on its stack, or NULL */
-	char *stack;	/* /proc/PID/task/TID/stack when readable, or NULL */
+	char *stack; /* /proc/PID/task/TID/stack when readable, or NULL */
 };
 
 /*
@@ -132,7 +131,7 @@ struct elp_lp_build {
 	char *verify_log;
 	bool cumulative;
 	char *patches; /* comma-separated patch names, or NULL */
-	char *cves;    /* comma-separated, or NULL */
+	char *cves; /* comma-separated, or NULL */
 };
 
 /* A build by id; -ENOENT (not logged) when there is none. */

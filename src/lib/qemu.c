@@ -30,8 +30,8 @@ static int ir_fail(struct elp_initramfs *ir, const char *what)
 	if (!ir->err) {
 		elp_err(ir->ctx, "cannot write initramfs '%s': %s: %s",
 			ir->path, what, archive_error_string(ir->a));
-		ir->err = archive_errno(ir->a) > 0 ? -archive_errno(ir->a) :
-						     -EIO;
+		ir->err =
+			archive_errno(ir->a) > 0 ? -archive_errno(ir->a) : -EIO;
 	}
 	return ir->err;
 }
@@ -100,8 +100,7 @@ static int write_entry(struct elp_initramfs *ir, struct archive_entry *e,
 		return ir->err = -ENOMEM;
 	if (archive_write_header(ir->a, e) != ARCHIVE_OK)
 		err = ir_fail(ir, archive_entry_pathname(e));
-	else if (len &&
-		 archive_write_data(ir->a, data, len) != (la_ssize_t)len)
+	else if (len && archive_write_data(ir->a, data, len) != (la_ssize_t)len)
 		err = ir_fail(ir, archive_entry_pathname(e));
 	archive_entry_free(e);
 	return err;
@@ -115,8 +114,7 @@ int elp_initramfs_dir(struct elp_initramfs *ir, const char *path)
 int elp_initramfs_data(struct elp_initramfs *ir, const char *path,
 		       const void *data, size_t len, int mode)
 {
-	return write_entry(ir, entry_new(path, AE_IFREG, mode, len), data,
-			   len);
+	return write_entry(ir, entry_new(path, AE_IFREG, mode, len), data, len);
 }
 
 int elp_initramfs_file(struct elp_initramfs *ir, const char *path,
@@ -255,7 +253,8 @@ int elp_qemu_boot(struct elp_ctx *ctx, const struct elp_qemu *q)
 	case 125:
 	case 126:
 	case 127:
-		elp_err(ctx, "cannot run qemu-system-x86_64 (is it installed? apt-get install qemu-system-x86)");
+		elp_err(ctx,
+			"cannot run qemu-system-x86_64 (is it installed? apt-get install qemu-system-x86)");
 		return -ENOENT;
 	default:
 		elp_dbg(ctx, "qemu exited with status %d", rc);
@@ -351,9 +350,14 @@ static const char init_script[] =
 	"finish\n";
 
 static const char *const bad_patterns[] = {
-	"Oops",		"BUG:",	      "WARNING:",
-	"Call Trace",	"general protection fault",
-	"kernel BUG at", "Kernel panic", "livepatch: failed",
+	"Oops",
+	"BUG:",
+	"WARNING:",
+	"Call Trace",
+	"general protection fault",
+	"kernel BUG at",
+	"Kernel panic",
+	"livepatch: failed",
 	NULL,
 };
 
@@ -362,9 +366,9 @@ struct verdict {
 	int insmod, exercise; /* -1: not seen */
 	long transition_ms;
 	char *bad_line;
-	struct elp_buf funcs;	/* "\nname,1\nname2,1\n" */
+	struct elp_buf funcs; /* "\nname,1\nname2,1\n" */
 	struct elp_buf blocked; /* "comm (pid N) in func; ..." */
-	char *blocked_pending;	/* the last BLOCKED task, function unknown */
+	char *blocked_pending; /* the last BLOCKED task, function unknown */
 };
 
 static int marker(const char *line, const char *name, const char **rest)
@@ -474,16 +478,19 @@ static char *judge(struct verdict *v, int boot, int transition_s)
 
 	flush_blocked(v, NULL);
 	if (!v->begin)
-		r = asprintf(&why, "the kernel did not reach the verify script%s",
+		r = asprintf(&why,
+			     "the kernel did not reach the verify script%s",
 			     boot == -ETIMEDOUT ? " (timed out)" : "");
 	else if (v->insmod != 0)
-		r = asprintf(&why, "the module did not load (insmod status %d)%s%s",
+		r = asprintf(&why,
+			     "the module did not load (insmod status %d)%s%s",
 			     v->insmod, v->bad_line ? ": " : "",
 			     v->bad_line ? v->bad_line : "");
 	else if (v->bad_line)
 		r = asprintf(&why, "the kernel log shows: %s", v->bad_line);
 	else if (!v->transition_done)
-		r = asprintf(&why, "the transition did not finish in %d s%s%s%s",
+		r = asprintf(&why,
+			     "the transition did not finish in %d s%s%s%s",
 			     transition_s, v->blocked.len ? " (blocked: " : "",
 			     v->blocked.len ? v->blocked.data : "",
 			     v->blocked.len ? ")" : "");
@@ -493,7 +500,8 @@ static char *judge(struct verdict *v, int boot, int transition_s)
 	else if (!v->disabled)
 		r = asprintf(&why, "the livepatch could not be disabled");
 	else if (!v->unpatched)
-		r = asprintf(&why, "the transition back did not finish in %d s%s%s%s",
+		r = asprintf(&why,
+			     "the transition back did not finish in %d s%s%s%s",
 			     transition_s, v->blocked.len ? " (blocked: " : "",
 			     v->blocked.len ? v->blocked.data : "",
 			     v->blocked.len ? ")" : "");
@@ -501,8 +509,7 @@ static char *judge(struct verdict *v, int boot, int transition_s)
 		r = asprintf(&why, "the module could not be unloaded");
 	else if (boot == -ETIMEDOUT || !v->end)
 		r = asprintf(&why, "the guest did not finish%s",
-			     boot == -ETIMEDOUT ? " (timed out)" :
-						  " (panic?)");
+			     boot == -ETIMEDOUT ? " (timed out)" : " (panic?)");
 	if (r < 0)
 		return strdup("out of memory");
 	return why;
@@ -524,7 +531,8 @@ static int build_initramfs(struct elp_ctx *ctx, const struct elp_verify *v,
 	int err;
 
 	if (!elp_is_static_elf(busybox)) {
-		elp_err(ctx, "'%s' is not a static executable: the guest needs a static busybox (apt-get install busybox-static)",
+		elp_err(ctx,
+			"'%s' is not a static executable: the guest needs a static busybox (apt-get install busybox-static)",
 			busybox);
 		return -ENOEXEC;
 	}
@@ -553,7 +561,8 @@ static int build_initramfs(struct elp_ctx *ctx, const struct elp_verify *v,
 int elp_verify_run(struct elp_ctx *ctx, const struct elp_verify *v,
 		   struct elp_verify_result *res)
 {
-	struct verdict vd = { .insmod = -1, .exercise = -1,
+	struct verdict vd = { .insmod = -1,
+			      .exercise = -1,
 			      .transition_ms = -1 };
 	char dir[] = "/tmp/elivepatch-verify.XXXXXX";
 	char *initrd = NULL, *log = NULL, *line;
@@ -592,8 +601,8 @@ int elp_verify_run(struct elp_ctx *ctx, const struct elp_verify *v,
 	q.timeout_s = v->timeout_s > 0 ? v->timeout_s : 120;
 	q.log_path = v->log_path;
 	boot = elp_qemu_boot(ctx, &q);
-	if (boot == -ENOENT || (boot < 0 && boot != -ETIMEDOUT &&
-				boot != -EIO)) {
+	if (boot == -ENOENT ||
+	    (boot < 0 && boot != -ETIMEDOUT && boot != -EIO)) {
 		err = boot;
 		goto out;
 	}
@@ -610,8 +619,8 @@ int elp_verify_run(struct elp_ctx *ctx, const struct elp_verify *v,
 		parse_line(&vd, line);
 		line = more ? end + 1 : NULL;
 	}
-	res->reason = judge(&vd, boot, v->transition_s > 0 ? v->transition_s :
-							      30);
+	res->reason =
+		judge(&vd, boot, v->transition_s > 0 ? v->transition_s : 30);
 	res->passed = res->reason == NULL;
 	res->transition_ms = vd.transition_ms;
 out:

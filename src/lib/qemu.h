@@ -37,9 +37,9 @@ bool elp_is_static_elf(const char *path);
 struct elp_qemu {
 	const char *kernel; /* bzImage / vmlinuz */
 	const char *initrd;
-	const char *append;   /* added to "console=ttyS0 quiet panic=-1" */
-	const char *memory;   /* default "512M" */
-	int timeout_s;	      /* default 120 */
+	const char *append; /* added to "console=ttyS0 quiet panic=-1" */
+	const char *memory; /* default "512M" */
+	int timeout_s; /* default 120 */
 	const char *log_path; /* the serial console */
 };
 
@@ -52,20 +52,20 @@ int elp_qemu_boot(struct elp_ctx *ctx, const struct elp_qemu *q);
 /* --- verify ------------------------------------------------------------------- */
 
 struct elp_verify {
-	const char *kernel;   /* image to boot */
-	const char *module;   /* the .ko */
-	const char *name;     /* its module name (sysfs name) */
+	const char *kernel; /* image to boot */
+	const char *module; /* the .ko */
+	const char *name; /* its module name (sysfs name) */
 	const char *exercise; /* optional guest script run while patched */
-	const char *busybox;  /* default /bin/busybox (static) */
-	const char *append;   /* extra kernel command line */
-	int transition_s;     /* wait for each transition, default 30 */
-	int timeout_s;	      /* the whole boot, default 120 */
+	const char *busybox; /* default /bin/busybox (static) */
+	const char *append; /* extra kernel command line */
+	int transition_s; /* wait for each transition, default 30 */
+	int timeout_s; /* the whole boot, default 120 */
 	const char *log_path; /* the guest's console log, kept */
 };
 
 struct elp_verify_result {
 	bool passed;
-	char *reason;	   /* why not, one line; NULL when passed */
+	char *reason; /* why not, one line; NULL when passed */
 	long transition_ms; /* -1 when unknown */
 };
 
