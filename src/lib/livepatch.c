@@ -583,7 +583,7 @@ int elp_lp_list(struct elp_ctx *ctx, struct elp_livepatch ***out, size_t *nr)
 		return err;
 	}
 	free(dir);
-	list = calloc(n ? n : 1, sizeof(*list));
+	list = calloc(n ? n : 1, sizeof(struct elp_livepatch *));
 	if (!list) {
 		free_names(names, n);
 		return -ENOMEM;
@@ -774,12 +774,14 @@ int elp_lp_blockers(struct elp_ctx *ctx, const struct elp_livepatch *lp,
 			if (n == cap) {
 				struct elp_lp_blocker *p;
 
-				cap = cap ? cap * 2 : 8;
-				p = realloc(list, cap * sizeof(*p));
+				size_t ncap = cap ? cap * 2 : 8;
+
+				p = realloc(list, ncap * sizeof(*p));
 				if (!p) {
 					free(base);
 					break;
 				}
+				cap = ncap;
 				list = p;
 			}
 			memset(&list[n], 0, sizeof(list[n]));
@@ -886,6 +888,7 @@ static int build_row(struct elp_catalogue *cat, sqlite3_stmt *stmt,
 	struct elp_lp_build *b;
 	int rc = sqlite3_step(stmt);
 
+	*out = NULL;
 	if (rc == SQLITE_DONE) {
 		sqlite3_finalize(stmt);
 		return -ENOENT;
@@ -1061,7 +1064,7 @@ int elp_lp_artefact_open(struct elp_catalogue *cat, const char *spec,
 		err = elp_lp_build_get(cat, id, &a->build);
 		if (err == -ENOENT)
 			elp_err(ctx, "no build '%s' in the catalogue", spec);
-		if (err)
+		if (err || !a->build)
 			goto fail;
 		if (!a->build->artefact_path || !a->build->artefact_sha256) {
 			elp_err(ctx, "build %lld has no module (status: %s)",
@@ -1100,7 +1103,7 @@ int elp_lp_artefact_open(struct elp_catalogue *cat, const char *spec,
 		if (err == -ENOENT) {
 			struct elp_lp_build *b = NULL;
 
-			if (elp_lp_build_by_path(cat, a->path, &b) == 0) {
+			if (elp_lp_build_by_path(cat, a->path, &b) == 0 && b) {
 				elp_err(ctx,
 					"module '%s' does not match build %lld in the catalogue (sha256 %.12s..., recorded %.12s...): it was changed after the build",
 					a->path, (long long)b->id, a->sha256,

@@ -526,7 +526,7 @@ static int build_initramfs(struct elp_ctx *ctx, const struct elp_verify *v,
 {
 	const char *busybox = v->busybox ? v->busybox : "/bin/busybox";
 	int tenths = (v->transition_s > 0 ? v->transition_s : 30) * 10;
-	struct elp_initramfs *ir;
+	struct elp_initramfs *ir = NULL;
 	char *init = NULL;
 	int err;
 
@@ -539,9 +539,9 @@ static int build_initramfs(struct elp_ctx *ctx, const struct elp_verify *v,
 	if (asprintf(&init, init_script, v->name, tenths) < 0)
 		return -ENOMEM;
 	err = elp_initramfs_open(ctx, path, &ir);
-	if (err) {
+	if (err || !ir) {
 		free(init);
-		return err;
+		return err ? err : -ENOMEM;
 	}
 	elp_initramfs_dir(ir, "bin");
 	elp_initramfs_dir(ir, "dev");
