@@ -476,7 +476,13 @@ int elp_btree_prepare(struct elp_bstate *b)
 		goto out;
 	}
 	if (elp_is_file(complete)) {
+		char *manifest = tree_file(b, "journal/manifest");
+
 		/* a build that died with its patches applied */
+		if (manifest && elp_is_file(manifest))
+			elp_warn(b->ctx,
+				 "restoring the prepared tree after an interrupted build");
+		free(manifest);
 		err = journal_restore(b);
 		if (!err) {
 			elp_info(b->ctx, "[tree] reusing %s", b->tree);
