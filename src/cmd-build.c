@@ -43,8 +43,7 @@ static void print_json(const struct elp_build_result *r)
 		json_kv_str(stdout, &ffirst, "function", r->funcs[i].old_name);
 		json_kv_int(stdout, &ffirst, "sympos",
 			    (int64_t)r->funcs[i].sympos);
-		json_kv_str(stdout, &ffirst, "source",
-			    r->funcs[i].source_file);
+		json_kv_str(stdout, &ffirst, "source", r->funcs[i].source_file);
 		fputc('}', stdout);
 	}
 	fputc(']', stdout);
@@ -178,14 +177,13 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		print_json(res);
 	if (!err) {
 		if (!json)
-			printf("%s\n", res->output_path ? res->output_path :
-							  res->artefact_path);
+			printf("%s\n", res->output_path ? res->output_path
+							: res->artefact_path);
 		rc = 0;
 	} else {
 		if (res && res->build_id)
 			cli_error("build %lld %s%s%s", (long long)res->build_id,
-				  res->status,
-				  res->log_path ? "; log: " : "",
+				  res->status, res->log_path ? "; log: " : "",
 				  res->log_path ? res->log_path : "");
 		rc = 1;
 	}
@@ -199,5 +197,7 @@ out_free:
 }
 
 const struct command cmd_build = {
-	"build", run_build, "build a livepatch module from source patches",
+	"build",
+	run_build,
+	"build a livepatch module from source patches",
 };

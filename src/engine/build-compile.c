@@ -30,8 +30,8 @@ static char *cmd_file(const struct elp_bstate *b, const char *obj)
 	int n;
 
 	if (slash)
-		n = asprintf(&p, "%s/%.*s/.%s.cmd", b->tree,
-			     (int)(slash - obj), obj, slash + 1);
+		n = asprintf(&p, "%s/%.*s/.%s.cmd", b->tree, (int)(slash - obj),
+			     obj, slash + 1);
 	else
 		n = asprintf(&p, "%s/.%s.cmd", b->tree, obj);
 	return n < 0 ? NULL : p;
@@ -299,7 +299,7 @@ static char *find_module_ko(struct elp_bstate *b, const char *modname)
 		if (asprintf(&pattern, "%s.ko", modname) < 0)
 			continue;
 		{
-			const char *argv[] = { "find",	dirs[i], "-name",
+			const char *argv[] = { "find",	dirs[i],  "-name",
 					       pattern, "-print", "-quit",
 					       NULL };
 
@@ -347,8 +347,8 @@ int elp_bdiff(struct elp_bstate *b)
 			char *ko = find_module_ko(b, u->target);
 
 			if (ko) {
-				elp_symtab_add_module(b->ctx, symtab,
-						      u->target, ko);
+				elp_symtab_add_module(b->ctx, symtab, u->target,
+						      ko);
 				free(ko);
 			}
 		}
@@ -368,10 +368,11 @@ int elp_bdiff(struct elp_bstate *b)
 		elp_notice(b->ctx, "[diff] %s (%s)", u->src, u->target);
 		err = elp_diff_objects(b->ctx, &req, &u->diff);
 		if (err == -ENOTSUP) {
-			elp_bstate_refuse(b, "%s",
-					  b->first_error ?
-						  b->first_error :
-						  "the change cannot be livepatched");
+			elp_bstate_refuse(
+				b, "%s",
+				b->first_error
+					? b->first_error
+					: "the change cannot be livepatched");
 			goto out;
 		}
 		if (err)

@@ -19,18 +19,18 @@
 
 /* One changed translation unit. */
 struct elp_bunit {
-	char *src;	   /* "fs/proc/cmdline.c", relative to the tree */
-	char *obj;	   /* "fs/proc/cmdline.o" */
+	char *src; /* "fs/proc/cmdline.c", relative to the tree */
+	char *obj; /* "fs/proc/cmdline.o" */
 	char *pristine_sha; /* sha256 of the unpatched .c */
-	char *orig_o;	   /* <work>/orig/unitN.o */
-	char *patched_o;   /* <work>/patched/unitN.o */
-	char *diff_o;	   /* <work>/module/unitN.o when something changed */
-	char *target;	   /* "vmlinux" or the module the object is part of */
+	char *orig_o; /* <work>/orig/unitN.o */
+	char *patched_o; /* <work>/patched/unitN.o */
+	char *diff_o; /* <work>/module/unitN.o when something changed */
+	char *target; /* "vmlinux" or the module the object is part of */
 	struct elp_diff_result *diff;
 };
 
 struct elp_bstate {
-	struct elp_ctx *ctx;   /* the build's own context: logs and captures */
+	struct elp_ctx *ctx; /* the build's own context: logs and captures */
 	struct elp_ctx *outer; /* the caller's (catalogue's) context */
 	struct elp_catalogue *cat;
 	const struct elp_build_options *opts;
@@ -42,18 +42,18 @@ struct elp_bstate {
 	struct elp_patch **oot; /* the kernel's out-of-tree patches */
 	size_t nr_oot;
 
-	char *cc;	  /* compiler program */
+	char *cc; /* compiler program */
 	char *cc_version; /* its --version first line */
 	int64_t toolchain_id; /* catalogued toolchain, 0: none */
 	char *source_identity;
-	char *cache;	 /* cache root */
-	char *tree_key;	 /* hash of what the prepared tree depends on */
+	char *cache; /* cache root */
+	char *tree_key; /* hash of what the prepared tree depends on */
 	char *tree_root; /* <cache>/trees/<key> */
-	char *tree;	 /* <tree_root>/linux */
+	char *tree; /* <tree_root>/linux */
 	int lock_fd;
 	bool journal_active; /* livepatch patches applied, not yet restored */
-	char *build_key;     /* <catalogue hash>-<build id> */
-	char *workdir;	     /* <cache>/builds/<build_key> */
+	char *build_key; /* <catalogue hash>-<build id> */
+	char *workdir; /* <cache>/builds/<build_key> */
 	int log_fd;
 	char *first_error;
 	char *refusal; /* set by a pass that refuses */

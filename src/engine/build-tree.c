@@ -26,12 +26,9 @@
 
 static const char *const blank_options[] = {
 	/* files of the distribution's build host */
-	"CONFIG_SYSTEM_TRUSTED_KEYS",
-	"CONFIG_SYSTEM_REVOCATION_KEYS",
-	"CONFIG_SYSTEM_BLACKLIST_HASH_LIST",
-	"CONFIG_MODULE_SIG_KEY",
-	"CONFIG_EXTRA_FIRMWARE_DIR",
-	NULL,
+	"CONFIG_SYSTEM_TRUSTED_KEYS",	     "CONFIG_SYSTEM_REVOCATION_KEYS",
+	"CONFIG_SYSTEM_BLACKLIST_HASH_LIST", "CONFIG_MODULE_SIG_KEY",
+	"CONFIG_EXTRA_FIRMWARE_DIR",	     NULL,
 };
 
 /* The kernel's config with options naming build-host files reset. */
@@ -195,8 +192,8 @@ static int copy_source_dir(struct elp_bstate *b, const char *src,
 	if (asprintf(&from, "%s/.", src) < 0)
 		return -ENOMEM;
 	{
-		const char *argv[] = { "cp", "-a", "--reflink=auto", from,
-				       dest, NULL };
+		const char *argv[] = { "cp", "-a", "--reflink=auto",
+				       from, dest, NULL };
 
 		rc = elp_run(b->ctx, argv, NULL, b->log_fd, NULL);
 	}
@@ -215,11 +212,14 @@ static void report_config_drift(struct elp_bstate *b, const char *want,
 				const char *got)
 {
 	static const char *const expected[] = {
-		"CONFIG_BUILD_SALT",	     "CONFIG_MODULE_SIG_ALL",
-		"CONFIG_MODULE_SIG_KEY",     "CONFIG_SYSTEM_TRUSTED_KEYS",
+		"CONFIG_BUILD_SALT",
+		"CONFIG_MODULE_SIG_ALL",
+		"CONFIG_MODULE_SIG_KEY",
+		"CONFIG_SYSTEM_TRUSTED_KEYS",
 		"CONFIG_SYSTEM_REVOCATION_KEYS",
 		"CONFIG_SYSTEM_BLACKLIST_HASH_LIST",
-		"CONFIG_EXTRA_FIRMWARE_DIR", NULL,
+		"CONFIG_EXTRA_FIRMWARE_DIR",
+		NULL,
 	};
 	struct elp_buf list = { 0 };
 	const char *line = want;
@@ -258,9 +258,10 @@ static void report_config_drift(struct elp_bstate *b, const char *want,
 		line = nl ? nl + 1 : NULL;
 	}
 	if (n)
-		elp_warn(b->ctx,
-			 "the prepared config differs from the kernel's in %d option(s): %s%s (missing build tools such as pahole?)",
-			 n, list.data, n > 8 ? ", ..." : "");
+		elp_warn(
+			b->ctx,
+			"the prepared config differs from the kernel's in %d option(s): %s%s (missing build tools such as pahole?)",
+			n, list.data, n > 8 ? ", ..." : "");
 	elp_buf_free(&list);
 }
 
@@ -328,8 +329,7 @@ static int prepare_tree(struct elp_bstate *b)
 		free(config);
 		return -ENOMEM;
 	}
-	err = elp_write_file_atomic(b->ctx, path, config, strlen(config),
-				    0644);
+	err = elp_write_file_atomic(b->ctx, path, config, strlen(config), 0644);
 	if (err)
 		goto out;
 
@@ -459,8 +459,7 @@ int elp_btree_prepare(struct elp_bstate *b)
 		goto out;
 	}
 	if (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		elp_notice(b->ctx,
-			   "[tree] waiting for another build using %s",
+		elp_notice(b->ctx, "[tree] waiting for another build using %s",
 			   b->tree_root);
 		while (flock(b->lock_fd, LOCK_EX) < 0) {
 			if (errno != EINTR || elp_bstate_cancelled(b)) {
@@ -480,8 +479,9 @@ int elp_btree_prepare(struct elp_bstate *b)
 
 		/* a build that died with its patches applied */
 		if (manifest && elp_is_file(manifest))
-			elp_warn(b->ctx,
-				 "restoring the prepared tree after an interrupted build");
+			elp_warn(
+				b->ctx,
+				"restoring the prepared tree after an interrupted build");
 		free(manifest);
 		err = journal_restore(b);
 		if (!err) {
@@ -492,10 +492,9 @@ int elp_btree_prepare(struct elp_bstate *b)
 	err = prepare_tree(b);
 	if (!err) {
 		char info[1024];
-		int n = snprintf(info, sizeof(info),
-				 "release %s\nsource %s\ncc %s\n",
-				 b->kernel->release, b->source_identity,
-				 b->cc_version);
+		int n = snprintf(
+			info, sizeof(info), "release %s\nsource %s\ncc %s\n",
+			b->kernel->release, b->source_identity, b->cc_version);
 
 		err = elp_write_file_atomic(b->ctx, complete, info, (size_t)n,
 					    0644);
@@ -565,7 +564,8 @@ int elp_btree_apply(struct elp_bstate *b)
 		bool present;
 
 		if (strstr(paths[i], "..") || paths[i][0] == '/') {
-			elp_err(b->ctx, "refusing to patch '%s' outside the tree",
+			elp_err(b->ctx,
+				"refusing to patch '%s' outside the tree",
 				paths[i]);
 			err = -EINVAL;
 			goto out;
@@ -603,15 +603,16 @@ int elp_btree_apply(struct elp_bstate *b)
 		if (err) {
 			/* the patch library said which hunk; no second line */
 			if (!b->refusal &&
-			    asprintf(&b->refusal,
-				     "%s (kernel '%s'; is the patch for another version?)",
-				     b->first_error ?
-					     b->first_error :
-					     "the patch does not apply",
-				     b->kernel->name) < 0)
+			    asprintf(
+				    &b->refusal,
+				    "%s (kernel '%s'; is the patch for another version?)",
+				    b->first_error ? b->first_error
+						   : "the patch does not apply",
+				    b->kernel->name) < 0)
 				b->refusal = NULL;
 			if (!b->refusal)
-				elp_bstate_refuse(b, "patch '%s' does not apply",
+				elp_bstate_refuse(b,
+						  "patch '%s' does not apply",
 						  b->patches[i]->name);
 			err = -ENOTSUP;
 			goto out;

@@ -93,8 +93,8 @@ static char *log_first_error(struct elp_bstate *b, off_t off)
 		     start--)
 			;
 		end = strchr(hit, '\n');
-		found = end ? strndup(start, (size_t)(end - start)) :
-			      strdup(start);
+		found = end ? strndup(start, (size_t)(end - start))
+			    : strdup(start);
 	}
 	free(data);
 	return found;
@@ -233,9 +233,9 @@ char *elp_build_default_cache(void)
 	if (xdg && *xdg)
 		return asprintf(&p, "%s/elivepatch", xdg) < 0 ? NULL : p;
 	home = getenv("HOME");
-	return asprintf(&p, "%s/.cache/elivepatch", home ? home : "/tmp") < 0 ?
-		       NULL :
-		       p;
+	return asprintf(&p, "%s/.cache/elivepatch", home ? home : "/tmp") < 0
+		       ? NULL
+		       : p;
 }
 
 /* ---- the build's own log context --------------------------------------- */
@@ -252,9 +252,9 @@ static void build_log(void *data, int priority, const char *file, int line,
 		b->first_error = strdup(msg);
 	if (b->log_fd >= 0) {
 		dprintf(b->log_fd, "elivepatch: %s%s\n",
-			priority <= ELP_LOG_ERR	      ? "error: " :
-			priority == ELP_LOG_WARNING ? "warning: " :
-						      "",
+			priority <= ELP_LOG_ERR	      ? "error: "
+			: priority == ELP_LOG_WARNING ? "warning: "
+						      : "",
 			msg);
 	}
 	if (elp_get_log_priority(b->outer) >= priority)
@@ -304,8 +304,8 @@ static int resolve_toolchain(struct elp_bstate *b)
 	}
 	for (i = 0; i < n; i++) {
 		enum elp_cc_match m =
-			want ? elp_cc_match(list[i]->version_text, want) :
-			       ELP_CC_MISMATCH;
+			want ? elp_cc_match(list[i]->version_text, want)
+			     : ELP_CC_MISMATCH;
 
 		if (!best || m > best_m) {
 			best = list[i];
@@ -315,10 +315,11 @@ static int resolve_toolchain(struct elp_bstate *b)
 	if (best && best_m == ELP_CC_MISMATCH && !b->opts->force_toolchain) {
 		best = NULL;
 	} else if (best && best_m == ELP_CC_MISMATCH) {
-		elp_warn(b->ctx,
-			 "kernel '%s' was built with '%s'; using '%s' (%s) as --force-toolchain asks",
-			 b->kernel->name, want ? want : "an unknown compiler",
-			 best->cc_path, best->version_text);
+		elp_warn(
+			b->ctx,
+			"kernel '%s' was built with '%s'; using '%s' (%s) as --force-toolchain asks",
+			b->kernel->name, want ? want : "an unknown compiler",
+			best->cc_path, best->version_text);
 	}
 	if (best) {
 		/* the catalogued toolchain, for builds.toolchain_id */
@@ -384,8 +385,8 @@ static bool patch_name_taken(struct elp_bstate *b, const char *name)
 	sqlite3_stmt *stmt;
 	bool taken = false;
 
-	if (elp_catalogue_prepare(b->cat, "SELECT 1 FROM patches WHERE name = ?",
-				  &stmt))
+	if (elp_catalogue_prepare(
+		    b->cat, "SELECT 1 FROM patches WHERE name = ?", &stmt))
 		return false;
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	taken = sqlite3_step(stmt) == SQLITE_ROW;
@@ -487,9 +488,9 @@ static char *file_identity(const char *kind, const char *path)
 		return asprintf(&p, "%s %s missing", kind, path) < 0 ? NULL : p;
 	return asprintf(&p, "%s %s %lld %lld.%09ld", kind, path,
 			(long long)st.st_size, (long long)st.st_mtim.tv_sec,
-			st.st_mtim.tv_nsec) < 0 ?
-		       NULL :
-		       p;
+			st.st_mtim.tv_nsec) < 0
+		       ? NULL
+		       : p;
 }
 
 static char *source_identity(const struct elp_kernel *k)
@@ -592,11 +593,10 @@ static int plan_units(struct elp_bstate *b)
 					b,
 					"patch '%s' %s '%s'; only changes to existing files can be livepatched",
 					p->name,
-					strcmp(f->status, "added") == 0 ?
-						"adds" :
-					strcmp(f->status, "deleted") == 0 ?
-						"deletes" :
-						"renames",
+					strcmp(f->status, "added") == 0 ? "adds"
+					: strcmp(f->status, "deleted") == 0
+						? "deletes"
+						: "renames",
 					f->path);
 			}
 			for (k = 0; k < b->nr_units; k++)
@@ -631,9 +631,10 @@ static int plan_units(struct elp_bstate *b)
 		goto out;
 	}
 	if (nothers)
-		elp_warn(b->ctx,
-			 "the patch also changes %s; only the .c files it changes are recompiled",
-			 others.data);
+		elp_warn(
+			b->ctx,
+			"the patch also changes %s; only the .c files it changes are recompiled",
+			others.data);
 out:
 	elp_buf_free(&others);
 	return err;
@@ -690,10 +691,10 @@ static int resolve(struct elp_bstate *b)
 	}
 	/* named after the first patch as the user knows it */
 	b->res->module_name =
-		o->name ? strdup(o->name) :
-			  elp_build_module_name(first_name ?
-							first_name :
-							b->patches[0]->name);
+		o->name ? strdup(o->name)
+			: elp_build_module_name(first_name
+							? first_name
+							: b->patches[0]->name);
 	free(first_name);
 	if (!b->res->module_name)
 		return -ENOMEM;
@@ -978,7 +979,8 @@ static int pass_workdir(struct elp_bstate *b)
 		const char *cp = elp_catalogue_path(b->cat);
 		char hex[ELP_SHA256_HEX_LEN + 1];
 
-		if (elp_sha256_hex(cp ? cp : "", cp ? strlen(cp) : 0, hex) < 0 ||
+		if (elp_sha256_hex(cp ? cp : "", cp ? strlen(cp) : 0, hex) <
+			    0 ||
 		    asprintf(&b->build_key, "%.8s-%lld", hex,
 			     (long long)b->res->build_id) < 0)
 			return -ENOMEM;
@@ -1005,9 +1007,8 @@ static int pass_workdir(struct elp_bstate *b)
 	}
 	if (asprintf(&log, "%s/build.log", b->workdir) < 0)
 		return -ENOMEM;
-	b->log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
-				      O_CLOEXEC,
-			 0644);
+	b->log_fd = open(
+		log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
 	if (b->log_fd < 0) {
 		err = -errno;
 		elp_err(b->ctx, "cannot create '%s': %m", log);
@@ -1022,8 +1023,8 @@ static int pass_workdir(struct elp_bstate *b)
 			    0 ||
 		    asprintf(&u->patched_o, "%s/patched/unit%zu.o", b->workdir,
 			     i) < 0 ||
-		    asprintf(&u->diff_o, "%s/module/unit%zu.o", b->workdir,
-			     i) < 0)
+		    asprintf(&u->diff_o, "%s/module/unit%zu.o", b->workdir, i) <
+			    0)
 			return -ENOMEM;
 	}
 	dprintf(b->log_fd,
@@ -1067,8 +1068,8 @@ static int pass_module(struct elp_bstate *b)
 
 		for (f = 0; u->diff && f < u->diff->nr_funcs; f++) {
 			struct elp_build_func *nf =
-				realloc(b->res->funcs, (b->res->nr_funcs + 1) *
-							       sizeof(*nf));
+				realloc(b->res->funcs,
+					(b->res->nr_funcs + 1) * sizeof(*nf));
 
 			if (!nf)
 				return -ENOMEM;
@@ -1122,12 +1123,9 @@ struct pass {
 };
 
 static const struct pass passes[] = {
-	{ "tree", pass_tree },
-	{ "compile-original", elp_bcompile_original },
-	{ "apply", pass_apply },
-	{ "compile-patched", pass_compile_patched },
-	{ "diff", elp_bdiff },
-	{ "module", pass_module },
+	{ "tree", pass_tree },	 { "compile-original", elp_bcompile_original },
+	{ "apply", pass_apply }, { "compile-patched", pass_compile_patched },
+	{ "diff", elp_bdiff },	 { "module", pass_module },
 };
 
 static void add_stage(struct elp_build_result *r, const char *name,
@@ -1207,8 +1205,8 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	}
 	b.res = calloc(1, sizeof(*b.res));
 	b.ctx = elp_ctx_new();
-	b.cache = opts->cache_dir ? strdup(opts->cache_dir) :
-				    elp_build_default_cache();
+	b.cache = opts->cache_dir ? strdup(opts->cache_dir)
+				  : elp_build_default_cache();
 	if (!b.res || !b.ctx || !b.cache) {
 		free(b.res);
 		bstate_free(&b);
@@ -1274,8 +1272,8 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 		if (err == -EINTR)
 			b.res->reason = strdup("interrupted");
 		else
-			b.res->reason = strdup(b.first_error ? b.first_error :
-							       strerror(-err));
+			b.res->reason = strdup(b.first_error ? b.first_error
+							     : strerror(-err));
 	}
 	if (err) {
 		/* a failed or refused build never has an artefact */
@@ -1296,8 +1294,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 		dprintf(b.log_fd, "elivepatch: build %lld %s%s%s (%lld ms)\n",
 			(long long)b.res->build_id, b.res->status,
 			b.res->reason ? ": " : "",
-			b.res->reason ? b.res->reason : "",
-			b.res->duration_ms);
+			b.res->reason ? b.res->reason : "", b.res->duration_ms);
 	*out = b.res;
 	bstate_free(&b);
 	return err;
@@ -1305,9 +1302,9 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 out_early:
 	if (err) {
 		b.res->status = b.refusal ? "refused" : "failed";
-		b.res->reason = strdup(b.refusal ? b.refusal :
-				       b.first_error ? b.first_error :
-						       strerror(-err));
+		b.res->reason = strdup(b.refusal       ? b.refusal
+				       : b.first_error ? b.first_error
+						       : strerror(-err));
 		if (b.refusal)
 			err = -ENOTSUP;
 	}

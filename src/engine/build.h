@@ -30,15 +30,15 @@ struct elp_build_options {
 	 * (catalogued on the fly); applied in order */
 	const char *const *patches;
 	size_t nr_patches;
-	const char *name;   /* module name; NULL: elp_<first patch name> */
+	const char *name; /* module name; NULL: elp_<first patch name> */
 	const char *output; /* also copy the .ko here; NULL: store only */
 	/* cache root; NULL: $ELIVEPATCH_CACHE, /var/cache/elivepatch (root),
 	 * $XDG_CACHE_HOME/elivepatch */
 	const char *cache_dir;
-	const char *cc;	      /* compiler to use; NULL: match the kernel */
+	const char *cc; /* compiler to use; NULL: match the kernel */
 	bool force_toolchain; /* build even when no compiler matches */
-	bool rebuild;	      /* ignore an identical succeeded build */
-	unsigned int jobs;    /* make -j; 0: number of CPUs */
+	bool rebuild; /* ignore an identical succeeded build */
+	unsigned int jobs; /* make -j; 0: number of CPUs */
 	/* set asynchronously (signal handler) to stop between steps */
 	volatile sig_atomic_t *cancel;
 };
@@ -49,24 +49,24 @@ struct elp_build_stage {
 };
 
 struct elp_build_func {
-	char *object;	/* "vmlinux" or a module name */
+	char *object; /* "vmlinux" or a module name */
 	char *old_name; /* function replaced in the running kernel */
 	unsigned long sympos;
 	char *source_file; /* e.g. "fs/proc/cmdline.c" */
 };
 
 struct elp_build_result {
-	int64_t build_id;    /* 0 when no build row was made */
-	const char *status;  /* "succeeded", "failed", "refused" (static) */
-	char *reason;	     /* why it failed or was refused */
-	bool reused;	     /* answered from an identical earlier build */
+	int64_t build_id; /* 0 when no build row was made */
+	const char *status; /* "succeeded", "failed", "refused" (static) */
+	char *reason; /* why it failed or was refused */
+	bool reused; /* answered from an identical earlier build */
 	char *module_name;
 	char *inputs_sha256;
 	char *kernel_release;
 	char *artefact_path; /* in the artefact store */
 	char *artefact_sha256;
 	char *output_path; /* opts->output, when given and written */
-	char *log_path;	   /* full make output */
+	char *log_path; /* full make output */
 	struct elp_build_func *funcs;
 	size_t nr_funcs;
 	struct elp_build_stage stages[16];
