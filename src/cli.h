@@ -39,6 +39,7 @@ extern const struct command cmd_apply;
 extern const struct command cmd_revert;
 extern const struct command cmd_status;
 extern const struct command cmd_verify;
+extern const struct command cmd_sign;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,9 +15,8 @@
 #include <libkmod.h>
 
 #include "livepatch.h"
+#include "sign.h"
 #include "util.h"
-
-#define SIG_MAGIC "~Module signature appended~\n"
 
 char *elp_lp_rooted(const char *path)
 {
@@ -125,7 +124,7 @@ static int kmod_error(struct elp_ctx *ctx, const char *what,
 		why = "a module of that name is already loaded";
 		break;
 	case ENOKEY:
-		why = "the module is not signed and the kernel requires signatures";
+		why = "the kernel requires signatures and does not trust the module's (unsigned, or signed with a key the kernel does not know)";
 		break;
 	case EKEYREJECTED:
 		why = "the kernel rejected the module's signature (key not trusted)";
@@ -148,24 +147,6 @@ static int kmod_error(struct elp_ctx *ctx, const char *what,
 	}
 	elp_err(ctx, "cannot %s '%s': %s", what, subject, why);
 	return err;
-}
-
-static bool file_is_signed(const char *path)
-{
-	char tail[sizeof(SIG_MAGIC) - 1];
-	bool ok = false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	off_t size;
-
-	if (fd < 0)
-		return false;
-	size = lseek(fd, 0, SEEK_END);
-	if (size >= (off_t)sizeof(tail) &&
-	    pread(fd, tail, sizeof(tail), size - (off_t)sizeof(tail)) ==
-		    (ssize_t)sizeof(tail))
-		ok = memcmp(tail, SIG_MAGIC, sizeof(tail)) == 0;
-	close(fd);
-	return ok;
 }
 
 static bool is_elf(const char *path)
@@ -265,7 +246,7 @@ int elp_module_info_read(struct elp_ctx *ctx, const char *path,
 	if (!mi->name)
 		mi->name = strdup(kmod_module_get_name(mod));
 	mi->release = strndup(mi->vermagic, strcspn(mi->vermagic, " "));
-	mi->is_signed = file_is_signed(path);
+	mi->is_signed = elp_module_is_signed(path);
 	kmod_module_unref(mod);
 	kmod_unref(kctx);
 	if (!mi->path || !mi->name || !mi->release) {
@@ -1138,4 +1119,20 @@ int elp_lp_artefact_open(struct elp_catalogue *cat, const char *spec,
 fail:
 	elp_lp_artefact_free(a);
 	return err;
+}
+
+int elp_lp_build_set_sha256(struct elp_catalogue *cat, int64_t id,
+			    const char *sha256)
+{
+	sqlite3_stmt *stmt;
+	int err = elp_catalogue_prepare(
+		cat, "UPDATE builds SET artefact_sha256 = ? WHERE id = ?",
+		&stmt);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, id);
+	return elp_catalogue_step_done(cat, stmt,
+				       "cannot record the module's sha256");
 }

@@ -152,6 +152,9 @@ int elp_lp_build_applied(struct elp_catalogue *cat, const char *module,
 			 const char *release, struct elp_lp_build **out);
 int elp_lp_build_set_verified(struct elp_catalogue *cat, int64_t id,
 			      bool passed, const char *log_path);
+/* The artefact changed on purpose (signed): its new sha256. */
+int elp_lp_build_set_sha256(struct elp_catalogue *cat, int64_t id,
+			    const char *sha256);
 void elp_lp_build_free(struct elp_lp_build *b);
 
 /* A module to apply or verify: the catalogue build and the file. */
