@@ -7,6 +7,7 @@
 #   version-helper      adds a new static helper
 #   meminfo-inlined     changes a function gcc inlines into its caller
 #   two-files           one patch, two translation units
+#   module-binfmt-misc  a function of a module (binfmt_misc.ko), not of vmlinux
 # Env: ELIVEPATCH (binary), ELIVEPATCH_CACHE (default /var/cache/elivepatch-test/cache: the
 # prepared tree is reused across runs).
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,7 +49,8 @@ check "kernel add $E2E_RELEASE (tarball source, headers, kallsyms)" add_kernel "
 
 # --- build every module -----------------------------------------------------------------
 mods=
-for p in cmdline-string filesystems-static version-helper meminfo-inlined two-files; do
+for p in cmdline-string filesystems-static version-helper meminfo-inlined two-files \
+	module-binfmt-misc; do
 	m=elp_$(echo "$p" | tr '-' '_')
 	t0=$(date +%s)
 	if elp build --kernel "$E2E_RELEASE" --patch "$patches/$p.patch" -o "$t/$m.ko" \
@@ -82,6 +84,10 @@ check "two-files: one klp_func per file" \
 	[ "$(elp --json build --kernel "$E2E_RELEASE" --patch "$patches/two-files.patch" |
 		grep -o '"function":"[a-z_]*"' | sort | tr '\n' ' ')" = \
 		'"function":"loadavg_proc_show" "function":"uptime_proc_show" ' ]
+
+check "module-binfmt-misc: the klp_object is binfmt_misc" \
+	[ "$(elp --json build --kernel "$E2E_RELEASE" --patch "$patches/module-binfmt-misc.patch" |
+		grep -o '"object":"[a-z_]*"')" = '"object":"binfmt_misc"' ]
 
 # --- an identical build is answered from the catalogue ----------------------------------
 nbuilds=$(q "SELECT count(*) FROM builds")
@@ -120,10 +126,15 @@ lp_test() { # MODULE CHECK-COMMAND
 [ -f /root/elp_meminfo_inlined.ko ] && lp_test elp_meminfo_inlined "awk 'NR == 1 { print \$3 }' /proc/meminfo"
 [ -f /root/elp_two_files.ko ] &&
 	lp_test elp_two_files "echo \$(awk '{ print (\$NF == \"elivepatch-test\") }' /proc/loadavg) \$(awk '{ print NF }' /proc/uptime)"
+if [ -f /root/elp_module_binfmt_misc.ko ]; then
+	modprobe binfmt_misc && mount -t binfmt_misc none /proc/sys/fs/binfmt_misc
+	lp_test elp_module_binfmt_misc 'cat /proc/sys/fs/binfmt_misc/status'
+fi
 EOF
 files=
 for m in $mods; do files="$files $t/$m.ko"; done
 # shellcheck disable=SC2086 # list of files
+E2E_GUEST_MODULES=binfmt_misc
 check "initramfs with the modules" e2e_initramfs "$t/initrd.gz" "$t/init.sh" $files
 t0=$(date +%s)
 check "the reference kernel boots and runs the checks" e2e_boot "$t/initrd.gz" "$t/boot.log" 180
@@ -145,6 +156,7 @@ for m in $mods; do
 	elp_version_helper) lp_check $m 0 1 ;;
 	elp_meminfo_inlined) lp_check $m kB KiB ;;
 	elp_two_files) lp_check $m "0 2" "1 3" ;;
+	elp_module_binfmt_misc) lp_check $m enabled "enabled elivepatch-test" ;;
 	esac
 done
 check "no oops, BUG or WARNING in the guest" e2e_guest_dmesg_ok "$log"
