@@ -290,10 +290,10 @@ static int apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 			  a->info->name);
 		goto out;
 	}
-	if (geteuid() != 0) {
+	if (sqlite3_db_readonly(elp_catalogue_db(cat), "main") == 1) {
 		cli_error(
-			"applying livepatch '%s' needs root (loading a module)",
-			a->info->name);
+			"catalogue '%s' is read-only: the apply could not be recorded",
+			elp_catalogue_path(cat));
 		goto out;
 	}
 	if (snapshot(cli, &before, &nr_before))
@@ -390,7 +390,12 @@ static int run_apply(struct cli *cli, int argc, const char **argv)
 		goto out;
 	}
 	rc = 1;
-	if (cli_open_catalogue(cli, 0, &cat))
+	if (geteuid() != 0) {
+		cli_error(
+			"applying a livepatch needs root (it loads a kernel module)");
+		goto out;
+	}
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
 	rc = apply(cli, cat, spec, wait_s, force);
 	elp_catalogue_close(cat);

@@ -83,8 +83,10 @@ static int revert(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 	if (err)
 		goto out;
 	elp_lp_free(lp);
-	if (geteuid() != 0) {
-		cli_error("reverting livepatch '%s' needs root", name);
+	if (sqlite3_db_readonly(elp_catalogue_db(cat), "main") == 1) {
+		cli_error(
+			"catalogue '%s' is read-only: the revert could not be recorded",
+			elp_catalogue_path(cat));
 		goto out;
 	}
 	if (elp_lp_running_release(cli->ctx, &release))
@@ -178,7 +180,12 @@ static int run_revert(struct cli *cli, int argc, const char **argv)
 		goto out;
 	}
 	rc = 1;
-	if (cli_open_catalogue(cli, 0, &cat))
+	if (geteuid() != 0) {
+		cli_error(
+			"reverting a livepatch needs root (it unloads a kernel module)");
+		goto out;
+	}
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
 	rc = revert(cli, cat, spec, wait_s);
 	elp_catalogue_close(cat);

@@ -153,8 +153,11 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 	if (elp_lp_running_release(cli->ctx, &release) ||
 	    elp_lp_list(cli->ctx, &list, &nr))
 		goto out;
-	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
-		goto out;
+	/* the kernel's state is worth showing even without the catalogue */
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat)) {
+		cli_warn("without the catalogue, builds are shown as unknown");
+		cat = NULL;
+	}
 	if (cli->json)
 		fputc('[', stdout);
 	for (i = 0; i < nr; i++) {
@@ -164,8 +167,8 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 
 		if (only && strcmp(only, list[i]->name) != 0)
 			continue;
-		if (elp_lp_build_applied(cat, list[i]->name, release, &b) ==
-		    -ENOENT)
+		if (!cat ||
+		    elp_lp_build_applied(cat, list[i]->name, release, &b) != 0)
 			b = NULL;
 		if (list[i]->transition == 1)
 			elp_lp_blockers(cli->ctx, list[i], &bl, &nr_bl);
