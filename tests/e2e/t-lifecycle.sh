@@ -73,6 +73,14 @@ cp "$t/mod/livepatch-sample.ko" "$t/g/tampered.ko" && printf 'x' >> "$t/g/tamper
 other=${E2E_RELEASE%amd64}other
 LC_ALL=C sed "s/vermagic=$E2E_RELEASE /vermagic=$other /" "$t/mod/livepatch-sample.ko" > "$t/g/other.ko"
 
+# signed with a key of our own, which the kernel does not trust
+cp "$t/mod/livepatch-sample.ko" "$t/g/signed.ko"
+printf '[ req ]\ndistinguished_name = dn\nprompt = no\nx509_extensions = ext\n[ dn ]\nCN = elivepatch e2e key\n[ ext ]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=digitalSignature\nsubjectKeyIdentifier=hash\n' > "$t/genkey"
+openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config "$t/genkey" \
+	-outform PEM -out "$t/key.pem" -keyout "$t/key.pem" > /dev/null 2>&1 || bail "signing key"
+"$ELP" --db "$t/scratch.db" sign --key "$t/key.pem" "$t/g/signed.ko" > /dev/null 2>&1
+check "elivepatch sign signs a module" sh -c "modinfo -F signer '$t/g/signed.ko' | grep -qx 'elivepatch e2e key'"
+
 # --- the catalogue: builds pointing at the files as the guest sees them ----------------------
 db=$t/g/catalogue.db
 "$ELP" --db "$db" history > /dev/null 2>&1 || bail "catalogue created"
@@ -92,7 +100,9 @@ INSERT INTO builds (id, kernel_release, module_name, inputs_sha256, cumulative, 
 	(4, '$other', 'livepatch_sample', 'i4', 0, 'succeeded',
 		'/root/other.ko', '$(sha "$t/g/other.ko")', NULL, 4),
 	(5, '$E2E_RELEASE', 'livepatch_stall', 'i5', 0, 'succeeded',
-		'/root/livepatch-stall.ko', '$(sha "$t/g/livepatch-stall.ko")', NULL, 5);
+		'/root/livepatch-stall.ko', '$(sha "$t/g/livepatch-stall.ko")', NULL, 5),
+	(6, '$E2E_RELEASE', 'livepatch_sample', 'i6', 0, 'succeeded',
+		'/root/signed.ko', '$(sha "$t/g/signed.ko")', 'passed', 6);
 INSERT INTO build_patches VALUES (1, 0, 1), (2, 0, 1), (2, 1, 2);
 EOF
 
@@ -118,6 +128,7 @@ sig=$(cat /sys/module/module/parameters/sig_enforce)
 e2e_result sig_enforce "$sig"
 if [ "$sig" = Y ]; then
 	run enforce_apply apply 1
+	run enforce_signed apply 6
 	e2e_result enforce_loaded "$(ls /sys/kernel/livepatch | tr '\n' ' ')"
 	exit 0
 fi
@@ -228,6 +239,8 @@ log=$t/enforce.log
 e2e_check_result "the guest enforces signatures" "$log" sig_enforce Y
 e2e_check_result "apply of an unsigned module fails" "$log" enforce_apply 1
 has_out "... with the reason" enforce_apply "refusing to load unsigned module 'livepatch_sample': the kernel enforces module signatures (module.sig_enforce=1)"
+e2e_check_result "apply of a module signed with an untrusted key fails" "$log" enforce_signed 1
+has_out "... with the kernel's reason" enforce_signed "error: cannot load 'livepatch_sample': the kernel rejected the module's signature (key not trusted)"
 e2e_check_result "nothing was loaded" "$log" enforce_loaded ""
 
 if [ "$_t_failed" != 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
