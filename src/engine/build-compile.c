@@ -154,7 +154,7 @@ int elp_bcompile_original(struct elp_bstate *b)
 	size_t i, n = 0;
 	int err = 0;
 
-	todo = calloc(b->nr_units ? b->nr_units : 1, sizeof(*todo));
+	todo = calloc(b->nr_units ? b->nr_units : 1, sizeof(void *));
 	if (!todo || asprintf(&objs, "%s/objs", b->tree_root) < 0) {
 		free(todo);
 		return -ENOMEM;
@@ -242,7 +242,7 @@ int elp_bcompile_patched(struct elp_bstate *b)
 	size_t i;
 	int err;
 
-	all = calloc(b->nr_units ? b->nr_units : 1, sizeof(*all));
+	all = calloc(b->nr_units ? b->nr_units : 1, sizeof(void *));
 	if (!all)
 		return -ENOMEM;
 	for (i = 0; i < b->nr_units; i++)

@@ -288,7 +288,7 @@ static int resolve_toolchain(struct elp_bstate *b)
 	int err;
 
 	if (b->opts->cc) {
-		list = calloc(1, sizeof(*list));
+		list = calloc(1, sizeof(void *));
 		if (!list)
 			return -ENOMEM;
 		err = elp_toolchain_probe(b->ctx, b->opts->cc, &list[0]);
@@ -459,7 +459,7 @@ static int resolve_oot(struct elp_bstate *b)
 	err = elp_kernel_patch_ids(b->cat, b->kernel->id, &ids, &nr);
 	if (err)
 		return err;
-	b->oot = calloc(nr ? nr : 1, sizeof(*b->oot));
+	b->oot = calloc(nr ? nr : 1, sizeof(void *));
 	if (!b->oot) {
 		free(ids);
 		return -ENOMEM;
@@ -469,6 +469,8 @@ static int resolve_oot(struct elp_bstate *b)
 
 		snprintf(spec, sizeof(spec), "%lld", (long long)ids[i]);
 		err = elp_patch_find(b->cat, spec, &b->oot[i]);
+		if (!err && !b->oot[i])
+			err = -ENOENT;
 		if (err)
 			break;
 		b->nr_oot++;
@@ -529,7 +531,8 @@ static int compute_hashes(struct elp_bstate *b)
 	elp_buf_printf(&tree, "tree-1\nsource %s\nconfig %s\n",
 		       b->source_identity, b->kernel->config_sha256);
 	for (i = 0; i < b->nr_oot; i++)
-		elp_buf_printf(&tree, "oot %s\n", b->oot[i]->sha256);
+		if (b->oot[i])
+			elp_buf_printf(&tree, "oot %s\n", b->oot[i]->sha256);
 	elp_buf_printf(&tree, "cc %s\nkcflags %s\n", b->cc_version,
 		       ELP_BUILD_KCFLAGS);
 	if (!tree.data || elp_sha256_hex(tree.data, tree.len, hex) < 0) {
@@ -668,7 +671,7 @@ static int resolve(struct elp_bstate *b)
 	b->source_identity = source_identity(b->kernel);
 	if (!b->source_identity)
 		return -ENOMEM;
-	b->patches = calloc(o->nr_patches, sizeof(*b->patches));
+	b->patches = calloc(o->nr_patches, sizeof(void *));
 	if (!b->patches)
 		return -ENOMEM;
 	for (i = 0; i < o->nr_patches; i++) {
@@ -676,8 +679,11 @@ static int resolve(struct elp_bstate *b)
 
 		err = resolve_patch(b, o->patches[i], &b->patches[i],
 				    &file_name);
-		if (err)
-			return err;
+		if (err || !b->patches[i]) {
+			free(file_name);
+			free(first_name);
+			return err ? err : -ENOENT;
+		}
 		b->nr_patches++;
 		if (i == 0)
 			first_name = file_name;
@@ -753,6 +759,8 @@ static int record_start(struct elp_bstate *b)
 		return err;
 	b->res->build_id = sqlite3_last_insert_rowid(elp_catalogue_db(b->cat));
 	for (i = 0; i < b->nr_patches; i++) {
+		if (!b->patches[i])
+			continue;
 		err = elp_catalogue_prepare(
 			b->cat,
 			"INSERT INTO build_patches (build_id, position, patch_id) VALUES (?, ?, ?)",
@@ -903,7 +911,7 @@ static int find_identical(struct elp_bstate *b)
 {
 	struct elp_build_result *r = b->res;
 	sqlite3_stmt *stmt;
-	int err, rc, found = 0;
+	int err, found = 0;
 
 	err = elp_catalogue_prepare(
 		b->cat,
@@ -912,7 +920,7 @@ static int find_identical(struct elp_bstate *b)
 	if (err)
 		return err;
 	sqlite3_bind_text(stmt, 1, r->inputs_sha256, -1, SQLITE_STATIC);
-	while (!found && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
 		const char *path = (const char *)sqlite3_column_text(stmt, 1);
 		const char *sha = (const char *)sqlite3_column_text(stmt, 2);
 		char got[ELP_SHA256_HEX_LEN + 1];
