@@ -521,6 +521,35 @@ void elp_verify_result_clear(struct elp_verify_result *res)
 	res->reason = NULL;
 }
 
+int elp_verify_judge(char *log, int boot, int transition_s,
+		     struct elp_verify_result *res)
+{
+	struct verdict vd = { .insmod = -1,
+			      .exercise = -1,
+			      .transition_ms = -1 };
+	char *line;
+
+	memset(res, 0, sizeof(*res));
+	for (line = log; line && *line;) {
+		char *end = strchrnul(line, '\n');
+		bool more = *end != '\0';
+
+		*end = '\0';
+		if (end > line && end[-1] == '\r')
+			end[-1] = '\0';
+		parse_line(&vd, line);
+		line = more ? end + 1 : NULL;
+	}
+	res->reason = judge(&vd, boot, transition_s);
+	res->passed = res->reason == NULL;
+	res->transition_ms = vd.transition_ms;
+	free(vd.bad_line);
+	free(vd.blocked_pending);
+	elp_buf_free(&vd.funcs);
+	elp_buf_free(&vd.blocked);
+	return 0;
+}
+
 static int build_initramfs(struct elp_ctx *ctx, const struct elp_verify *v,
 			   const char *path)
 {
@@ -561,11 +590,8 @@ static int build_initramfs(struct elp_ctx *ctx, const struct elp_verify *v,
 int elp_verify_run(struct elp_ctx *ctx, const struct elp_verify *v,
 		   struct elp_verify_result *res)
 {
-	struct verdict vd = { .insmod = -1,
-			      .exercise = -1,
-			      .transition_ms = -1 };
 	char dir[] = "/tmp/elivepatch-verify.XXXXXX";
-	char *initrd = NULL, *log = NULL, *line;
+	char *initrd = NULL, *log = NULL;
 	struct elp_qemu q = { 0 };
 	size_t len = 0;
 	int boot, err;
@@ -609,25 +635,9 @@ int elp_verify_run(struct elp_ctx *ctx, const struct elp_verify *v,
 	err = elp_read_file(ctx, v->log_path, &log, &len);
 	if (err)
 		goto out;
-	for (line = log; line && *line;) {
-		char *end = strchrnul(line, '\n');
-		bool more = *end != '\0';
-
-		*end = '\0';
-		if (end > line && end[-1] == '\r')
-			end[-1] = '\0';
-		parse_line(&vd, line);
-		line = more ? end + 1 : NULL;
-	}
-	res->reason =
-		judge(&vd, boot, v->transition_s > 0 ? v->transition_s : 30);
-	res->passed = res->reason == NULL;
-	res->transition_ms = vd.transition_ms;
+	err = elp_verify_judge(log, boot,
+			       v->transition_s > 0 ? v->transition_s : 30, res);
 out:
-	free(vd.bad_line);
-	free(vd.blocked_pending);
-	elp_buf_free(&vd.funcs);
-	elp_buf_free(&vd.blocked);
 	free(log);
 	if (initrd)
 		unlink(initrd);

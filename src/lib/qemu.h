@@ -77,4 +77,11 @@ int elp_verify_run(struct elp_ctx *ctx, const struct elp_verify *v,
 		   struct elp_verify_result *res);
 void elp_verify_result_clear(struct elp_verify_result *res);
 
+/*
+ * The verdict from a guest's console log (the ELP-VERIFY-* markers and the
+ * kernel's messages); boot is elp_qemu_boot's result.  log is modified.
+ */
+int elp_verify_judge(char *log, int boot, int transition_s,
+		     struct elp_verify_result *res);
+
 #endif
