@@ -112,8 +112,9 @@ int elp_lp_unload(struct elp_ctx *ctx, const char *name, long timeout_ms);
 
 /*
  * Signature policy of the running kernel: 1 when it refuses unsigned
- * modules (reason set: "module.sig_enforce=1", "CONFIG_MODULE_SIG_FORCE=y",
- * "lockdown mode 'integrity'"), 0 when not.
+ * modules (reason set: "module.sig_enforce=1" -- the parameter is also Y
+ * with CONFIG_MODULE_SIG_FORCE=y -- or "the kernel is locked down
+ * (integrity)"), 0 when not.
  */
 int elp_lp_sig_enforced(struct elp_ctx *ctx, char **reason);
 
