@@ -60,10 +60,12 @@ static void print_json(const struct elp_build_result *r)
 
 static int run_build(struct cli *cli, int argc, const char **argv)
 {
-	const char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
-	const char *cache = NULL;
+	/* popt strdups string arguments */
+	char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
+	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
-	char **patches = NULL;
+	char **patches = NULL, **patch_args = NULL;
+	size_t i;
 	size_t nr_patches = 0;
 	struct elp_build_options opts = { 0 };
 	struct elp_build_result *res = NULL;
@@ -76,7 +78,7 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 	struct poptOption options[] = {
 		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
 		  "catalogued kernel (default: the running kernel)", "KERNEL" },
-		{ "patch", 'p', POPT_ARG_STRING, NULL, 'p',
+		{ "patch", 'p', POPT_ARG_ARGV, &patch_args, 0,
 		  "patch name or file; repeat for more, applied in order",
 		  "PATCH" },
 		{ "name", 'n', POPT_ARG_STRING, &name, 0,
@@ -105,21 +107,18 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		       options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
-	/* --patch values and positional patches, in order */
-	poptResetContext(pc);
-	while ((rc = poptGetNextOpt(pc)) > 0) {
-		if (rc == 'p') {
-			char **np = realloc(patches,
-					    (nr_patches + 1) * sizeof(*np));
+	/* --patch values, then positional patches */
+	for (i = 0; patch_args && patch_args[i]; i++) {
+		char **np = realloc(patches, (nr_patches + 1) * sizeof(*np));
 
-			if (!np) {
-				cli_error("out of memory");
-				rc = 1;
-				goto out_free;
-			}
-			patches = np;
-			patches[nr_patches++] = poptGetOptArg(pc); /* ours */
+		if (!np) {
+			cli_error("out of memory");
+			rc = 1;
+			goto out_free;
 		}
+		patches = np;
+		patches[nr_patches++] = patch_args[i];
+		patch_args[i] = NULL; /* ours now */
 	}
 	while ((arg = poptGetArg(pc)) != NULL) {
 		char **np = realloc(patches, (nr_patches + 1) * sizeof(*np));
@@ -193,6 +192,14 @@ out_free:
 	while (nr_patches)
 		free(patches[--nr_patches]);
 	free(patches);
+	for (i = 0; patch_args && patch_args[i]; i++)
+		free(patch_args[i]);
+	free(patch_args);
+	free(kernel);
+	free(name);
+	free(output);
+	free(cc);
+	free(cache);
 	return rc;
 }
 

@@ -89,6 +89,15 @@ check "module-binfmt-misc: the klp_object is binfmt_misc" \
 	[ "$(elp --json build --kernel "$E2E_RELEASE" --patch "$patches/module-binfmt-misc.patch" |
 		grep -o '"object":"[a-z_]*"')" = '"object":"binfmt_misc"' ]
 
+# several patches, applied in order, make one module
+check "two patches, one module with their functions" \
+	[ "$(elp --json build --kernel "$E2E_RELEASE" --name elp_multi --patch "$patches/cmdline-string.patch" \
+		--patch "$patches/version-helper.patch" | grep -o '"function":"[a-z_]*"' | tr '\n' ' ')" = \
+		'"function":"cmdline_proc_show" "function":"version_proc_show" ' ]
+check "two patches: build_patches in order" \
+	[ "$(q "SELECT group_concat(p.name, ' ') FROM build_patches bp JOIN patches p ON p.id = bp.patch_id WHERE bp.build_id = (SELECT max(id) FROM builds WHERE module_name = 'elp_multi') ORDER BY bp.position")" = \
+		"cmdline-string version-helper" ]
+
 # --- an identical build is answered from the catalogue ----------------------------------
 nbuilds=$(q "SELECT count(*) FROM builds")
 s0=$(date +%s%N)
