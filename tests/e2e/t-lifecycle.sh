@@ -1,6 +1,7 @@
 #!/bin/sh
 # e2e: the lifecycle of a livepatch, run by the real elivepatch binary inside the qemu guest
-# (copied into the initramfs with its shared libraries and a catalogue): apply a build,
+# (copied into the initramfs with its shared libraries and a catalogue): apply a module made by
+# `elivepatch build` and revert it; apply a build,
 # status shows it, the behaviour changes, apply a cumulative build that replaces it, revert,
 # and history --json shows every step in order with the right build ids.  Also in the guest:
 # bad input (not loaded, sha256 mismatch, module for another kernel), a transition that
@@ -81,29 +82,49 @@ openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config "$t/genke
 "$ELP" --db "$t/scratch.db" sign --key "$t/key.pem" "$t/g/signed.ko" > /dev/null 2>&1
 check "elivepatch sign signs a module" sh -c "modinfo -F signer '$t/g/signed.ko' | grep -qx 'elivepatch e2e key'"
 
-# --- the catalogue: builds pointing at the files as the guest sees them ----------------------
+# --- the catalogue: a real `elivepatch build`, and builds of the modules above -----------------
 db=$t/g/catalogue.db
-"$ELP" --db "$db" history > /dev/null 2>&1 || bail "catalogue created"
+q() { sqlite3 "$db" "$@"; }
+elp() { "$ELP" --db "$db" "$@"; }
+ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
+export ELIVEPATCH_CACHE
+built=
+if ks=$(e2e_kallsyms) && mkdir -p "$t/stand-in/kernel/livepatch" "$t/stand-in/scripts" &&
+	touch "$t/stand-in/Makefile" "$t/stand-in/Kconfig" "$t/stand-in/scripts/Makefile.build" &&
+	elp kernel add --name ref --release "$E2E_RELEASE" --source "$t/stand-in" \
+		--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks" > "$t/add.log" 2>&1 &&
+	q "UPDATE kernels SET source = '$E2E_SOURCE_TARBALL', source_kind = 'tarball'" &&
+	elp patch add --cve CVE-2099-1234 "$here/patches/cmdline-string.patch" > "$t/patch.log" 2>&1 &&
+	elp build --kernel ref --patch cmdline-string -o "$t/g/elp_cmdline_string.ko" > "$t/built.log" 2>&1; then
+	built=$(q "SELECT id FROM builds WHERE status = 'succeeded' AND module_name = 'elp_cmdline_string'")
+	q "UPDATE builds SET artefact_path = '/root/elp_cmdline_string.ko' WHERE id = $built"
+	ok "elivepatch build of cmdline-string.patch (build $built)"
+else
+	not_ok "elivepatch build of cmdline-string.patch"
+	cat "$t/add.log" "$t/patch.log" "$t/built.log" 2> /dev/null | tail -n 20 | sed 's/^/#   /'
+	rm -f "$t/g/elp_cmdline_string.ko"
+	elp history > /dev/null 2>&1 || bail "catalogue created"
+fi
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 sqlite3 "$db" > "$t/sql.log" 2>&1 <<EOF || bail "catalogue rows inserted"
 INSERT INTO patches (id, name, kind, sha256, content, created_at)
-	VALUES (1, 'cmdline-msg', 'livepatch', 'aa', 'x', 1), (2, 'cmdline-msg-v2', 'livepatch', 'bb', 'y', 1);
-INSERT INTO patch_cves VALUES (1, 'CVE-2099-0001'), (2, 'CVE-2099-0002');
+	VALUES (201, 'cmdline-msg', 'livepatch', 'aa', 'x', 1), (202, 'cmdline-msg-v2', 'livepatch', 'bb', 'y', 1);
+INSERT INTO patch_cves VALUES (201, 'CVE-2099-0001'), (202, 'CVE-2099-0002');
 INSERT INTO builds (id, kernel_release, module_name, inputs_sha256, cumulative, status,
 	artefact_path, artefact_sha256, verified, created_at) VALUES
-	(1, '$E2E_RELEASE', 'livepatch_sample', 'i1', 0, 'succeeded',
+	(101, '$E2E_RELEASE', 'livepatch_sample', 'i1', 0, 'succeeded',
 		'/root/livepatch-sample.ko', '$(sha "$t/g/livepatch-sample.ko")', 'passed', 1),
-	(2, '$E2E_RELEASE', 'livepatch_cumulative', 'i2', 1, 'succeeded',
+	(102, '$E2E_RELEASE', 'livepatch_cumulative', 'i2', 1, 'succeeded',
 		'/root/livepatch-cumulative.ko', '$(sha "$t/g/livepatch-cumulative.ko")', NULL, 2),
-	(3, '$E2E_RELEASE', 'livepatch_sample', 'i3', 0, 'succeeded',
+	(103, '$E2E_RELEASE', 'livepatch_sample', 'i3', 0, 'succeeded',
 		'/root/tampered.ko', '$(sha "$t/mod/livepatch-sample.ko")', NULL, 3),
-	(4, '$other', 'livepatch_sample', 'i4', 0, 'succeeded',
+	(104, '$other', 'livepatch_sample', 'i4', 0, 'succeeded',
 		'/root/other.ko', '$(sha "$t/g/other.ko")', NULL, 4),
-	(5, '$E2E_RELEASE', 'livepatch_stall', 'i5', 0, 'succeeded',
+	(105, '$E2E_RELEASE', 'livepatch_stall', 'i5', 0, 'succeeded',
 		'/root/livepatch-stall.ko', '$(sha "$t/g/livepatch-stall.ko")', NULL, 5),
-	(6, '$E2E_RELEASE', 'livepatch_sample', 'i6', 0, 'succeeded',
+	(106, '$E2E_RELEASE', 'livepatch_sample', 'i6', 0, 'succeeded',
 		'/root/signed.ko', '$(sha "$t/g/signed.ko")', 'passed', 6);
-INSERT INTO build_patches VALUES (1, 0, 1), (2, 0, 1), (2, 1, 2);
+INSERT INTO build_patches VALUES (101, 0, 201), (102, 0, 201), (102, 1, 202);
 EOF
 
 # --- the binary and its shared libraries, run through the dynamic loader ----------------------
@@ -116,6 +137,9 @@ ldso=$(basename "$(ldd "$ELP" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')")
 cat > "$t/init.sh" <<EOF
 E() { /root/$ldso --library-path /root /root/elivepatch --db /root/catalogue.db "\$@"; }
 EOF
+cat >> "$t/init.sh" <<EOF
+built=$built
+EOF
 cat >> "$t/init.sh" <<'EOF'
 # run NAME ARGS...: the command's status, and its output as E2E-OUT lines
 run() {
@@ -127,19 +151,26 @@ run() {
 sig=$(cat /sys/module/module/parameters/sig_enforce)
 e2e_result sig_enforce "$sig"
 if [ "$sig" = Y ]; then
-	run enforce_apply apply 1
-	run enforce_signed apply 6
+	run enforce_apply apply 101
+	run enforce_signed apply 106
 	e2e_result enforce_loaded "$(ls /sys/kernel/livepatch | tr '\n' ' ')"
 	exit 0
 fi
 e2e_result cmdline0 "$(cat /proc/cmdline)"
 run status0 status
-run apply1 apply 1
+if [ -n "$built" ]; then
+	run built_apply apply "$built"
+	e2e_result built_cmdline "$(cat /proc/cmdline)"
+	run built_status status
+	run built_revert revert elp_cmdline_string
+	e2e_result built_cmdline_after "$(cat /proc/cmdline)"
+fi
+run apply1 apply 101
 e2e_result cmdline1 "$(cat /proc/cmdline)"
 run status1 status
 run status1_json --json status
-run apply1_again apply 1
-run apply2 apply 2
+run apply1_again apply 101
+run apply2 apply 102
 e2e_result cmdline2 "$(cat /proc/cmdline)"
 e2e_result loaded2 "$(ls /sys/kernel/livepatch | tr '\n' ' ')"
 e2e_result modules2 "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | sort | tr '\n' ' ')"
@@ -148,11 +179,11 @@ run revert2 revert livepatch_cumulative
 e2e_result cmdline3 "$(cat /proc/cmdline)"
 e2e_result modules3 "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | tr '\n' ' ')"
 run revert_again revert livepatch_cumulative
-run tampered apply 3
+run tampered apply 103
 run tampered_file apply /root/tampered.ko
-run other apply 4
+run other apply 104
 run other_file apply --force /root/other.ko
-run stall apply --wait 3 5
+run stall apply --wait 3 105
 e2e_result modules_stall "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | tr '\n' ' ')"
 e2e_result loaded_stall "$(ls /sys/kernel/livepatch | tr '\n' ' ')"
 run status_empty status
@@ -171,28 +202,36 @@ has_out() { # DESC NAME PATTERN: the command's output matches
 		not_ok "$1"; out "$2" | sed 's/^/#   /'; fi
 }
 orig="console=ttyS0 quiet panic=-1${E2E_APPEND:+ $E2E_APPEND}"
+if [ -n "$built" ]; then
+	e2e_check_result "apply the build made by elivepatch build" "$log" built_apply 0
+	e2e_check_result "... its behaviour" "$log" built_cmdline "elivepatch-test-cmdline"
+	has_out "status shows it with its patch" built_status "patches: *cmdline-string"
+	has_out "... and the CVE of the patch" built_status "cves: *CVE-2099-1234"
+	e2e_check_result "revert it" "$log" built_revert 0
+	e2e_check_result "... and the behaviour is back" "$log" built_cmdline_after "$orig"
+fi
 e2e_check_result "status with nothing loaded" "$log" status0 0
 has_out "status says no livepatches loaded" status0 "^no livepatches loaded"
-e2e_check_result "apply 1 (the sample) succeeds" "$log" apply1 0
-has_out "apply 1 reports the build and module" apply1 "^applied build 1 (livepatch 'livepatch_sample') to kernel $E2E_RELEASE"
+e2e_check_result "apply 101 (the sample) succeeds" "$log" apply1 0
+has_out "apply 101 reports the build and module" apply1 "^applied build 101 (livepatch 'livepatch_sample') to kernel $E2E_RELEASE"
 e2e_check_result "the sample changed /proc/cmdline" "$log" cmdline1 "this has been live patched"
 e2e_check_result "status with the sample" "$log" status1 0
 has_out "status shows livepatch_sample enabled" status1 "^livepatch_sample: enabled$"
-has_out "status maps it to build 1 and its patch" status1 "build: *1 (kernel $E2E_RELEASE, verification passed)"
+has_out "status maps it to build 101 and its patch" status1 "build: *101 (kernel $E2E_RELEASE, verification passed)"
 has_out "status shows the patch's CVE" status1 "cves: *CVE-2099-0001"
 has_out "status shows the patched function" status1 "vmlinux: cmdline_proc_show"
-has_out "status --json" status1_json '"name":"livepatch_sample","enabled":true,"transition":false,"known":true,"build":1'
+has_out "status --json" status1_json '"name":"livepatch_sample","enabled":true,"transition":false,"known":true,"build":101'
 e2e_check_result "apply of an already loaded livepatch fails" "$log" apply1_again 1
 has_out "... saying it is loaded" apply1_again "error: livepatch 'livepatch_sample' is already loaded"
-e2e_check_result "apply 2 (cumulative) succeeds" "$log" apply2 0
-has_out "apply 2 warns that it was never verified" apply2 "warning: build 2 was never verified"
-has_out "apply 2 reports that it replaced build 1" apply2 "^replaced livepatch 'livepatch_sample' (build 1)"
+e2e_check_result "apply 102 (cumulative) succeeds" "$log" apply2 0
+has_out "apply 102 warns that it was never verified" apply2 "warning: build 102 was never verified"
+has_out "apply 102 reports that it replaced build 101" apply2 "^replaced livepatch 'livepatch_sample' (build 101)"
 e2e_check_result "the cumulative patch's behaviour" "$log" cmdline2 "this has been live patched (cumulative)"
 e2e_check_result "only the cumulative patch is left in sysfs" "$log" loaded2 "livepatch_cumulative "
 e2e_check_result "the replaced module was unloaded" "$log" modules2 "livepatch_cumulative "
-has_out "status shows both patches of build 2" status2 "patches: *cmdline-msg,cmdline-msg-v2"
+has_out "status shows both patches of build 102" status2 "patches: *cmdline-msg,cmdline-msg-v2"
 e2e_check_result "revert livepatch_cumulative" "$log" revert2 0
-has_out "revert names the build" revert2 "^reverted livepatch 'livepatch_cumulative' (build 2)"
+has_out "revert names the build" revert2 "^reverted livepatch 'livepatch_cumulative' (build 102)"
 e2e_check_result "/proc/cmdline is back to the original" "$log" cmdline3 "$orig"
 e2e_check_result "no livepatch module left" "$log" modules3 ""
 e2e_check_result "reverting something not loaded fails" "$log" revert_again 1
@@ -200,7 +239,7 @@ has_out "... clearly" revert_again "error: livepatch 'livepatch_cumulative' is n
 e2e_check_result "apply of a build whose module changed fails" "$log" tampered 1
 has_out "... naming the sha256 mismatch" tampered "does not match the catalogue"
 e2e_check_result "apply of a changed file fails" "$log" tampered_file 1
-has_out "... naming the build it no longer matches" tampered_file "does not match build 3 in the catalogue"
+has_out "... naming the build it no longer matches" tampered_file "does not match build 103 in the catalogue"
 e2e_check_result "apply of a build for another kernel fails" "$log" other 1
 has_out "... naming both kernels" other "built for kernel $other, the running kernel is $E2E_RELEASE"
 e2e_check_result "apply --force of a module for another kernel fails too" "$log" other_file 1
@@ -211,18 +250,23 @@ has_out "... and backs it out" stall "was disabled and unloaded again"
 e2e_check_result "the stalled patch is unloaded" "$log" modules_stall ""
 e2e_check_result "status after everything" "$log" status_empty 0
 
-# history --json: apply 1, apply 2 + replace 1, revert 2; nothing for the failures
+# history --json: (the real build: apply, revert), apply 101, apply 102 + replace 101,
+# revert 102; nothing for the failures
 e2e_check_result "history --json" "$log" history 0
 tr -d '\r' < "$log" | sed -n 's/^E2E-HISTORY //p' > "$t/history.json"
 steps=$(python3 -c '
 import json, sys
 for e in json.load(open(sys.argv[1])):
-    print(e["event"], e["build"], e["module"], ",".join(e["patches"]), ",".join(e["cves"]))
+    if e["event"] in ("apply", "replace", "revert"):
+        print(e["event"], e["build"], e["module"], ",".join(e["patches"]), ",".join(e["cves"]))
 ' "$t/history.json" 2>&1)
-expected="apply 1 livepatch_sample cmdline-msg CVE-2099-0001
-apply 2 livepatch_cumulative cmdline-msg,cmdline-msg-v2 CVE-2099-0001,CVE-2099-0002
-replace 1 livepatch_sample cmdline-msg CVE-2099-0001
-revert 2 livepatch_cumulative cmdline-msg,cmdline-msg-v2 CVE-2099-0001,CVE-2099-0002"
+expected="apply 101 livepatch_sample cmdline-msg CVE-2099-0001
+apply 102 livepatch_cumulative cmdline-msg,cmdline-msg-v2 CVE-2099-0001,CVE-2099-0002
+replace 101 livepatch_sample cmdline-msg CVE-2099-0001
+revert 102 livepatch_cumulative cmdline-msg,cmdline-msg-v2 CVE-2099-0001,CVE-2099-0002"
+[ -n "$built" ] && expected="apply $built elp_cmdline_string cmdline-string CVE-2099-1234
+revert $built elp_cmdline_string cmdline-string CVE-2099-1234
+$expected"
 if [ "$steps" = "$expected" ]; then
 	ok "history --json shows apply, apply, replace, revert with the right builds"
 else
