@@ -171,11 +171,13 @@ int main(int argc, const char **argv)
 			  poptStrerror(rc));
 		print_usage(stderr);
 		poptFreeContext(pc);
+		free(db_arg);
 		return EXIT_USAGE;
 	}
 	if (version) {
 		printf("elivepatch %s\n", ELP_VERSION);
 		poptFreeContext(pc);
+		free(db_arg);
 		return finish_stdout(0);
 	}
 	rest = poptGetArgs(pc);
@@ -184,6 +186,7 @@ int main(int argc, const char **argv)
 	if (nrest == 0) {
 		print_usage(stderr);
 		poptFreeContext(pc);
+		free(db_arg);
 		return EXIT_USAGE;
 	}
 

@@ -207,6 +207,37 @@ static int open_db(struct elp_catalogue *cat, int sqlite_flags)
 	return 0;
 }
 
+/*
+ * A reader without write access to a WAL catalogue's directory cannot create
+ * the -shm file SQLite needs; open it as immutable then (a snapshot).
+ */
+static int open_snapshot(struct elp_catalogue *cat)
+{
+	struct elp_buf uri = { 0 };
+	const char *p;
+	int err = elp_buf_puts(&uri, "file:");
+
+	for (p = cat->path; !err && *p; p++) {
+		if (*p == '?' || *p == '#' || *p == '%')
+			err = elp_buf_printf(&uri, "%%%02x", (unsigned char)*p);
+		else
+			err = elp_buf_append(&uri, p, 1);
+	}
+	if (!err)
+		err = elp_buf_puts(&uri, "?immutable=1");
+	if (!err) {
+		char *path = cat->path;
+
+		sqlite3_close(cat->db);
+		cat->db = NULL;
+		cat->path = uri.data;
+		err = open_db(cat, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+		cat->path = path;
+	}
+	elp_buf_free(&uri);
+	return err;
+}
+
 static int make_parent_dir(struct elp_ctx *ctx, const char *path)
 {
 	char *copy = strdup(path);
@@ -264,6 +295,12 @@ int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
 		if (err)
 			goto fail;
 	} else {
+		if (sqlite3_exec(cat->db, "PRAGMA schema_version", NULL, NULL,
+				 NULL) != SQLITE_OK) {
+			err = open_snapshot(cat);
+			if (err)
+				goto fail;
+		}
 		err = exec(cat, "PRAGMA schema_version",
 			   "cannot open as a catalogue");
 		if (err)

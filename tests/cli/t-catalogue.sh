@@ -75,6 +75,13 @@ if [ "$(id -u)" = 0 ]; then
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$T/elivepatch" kernel list > "$T/out" 2>&1
 	check "a non-root user's default is \$XDG_STATE_HOME/elivepatch/catalogue.db" \
 		test -f "$T/state/elivepatch/catalogue.db"
+	# root's catalogue (WAL, no -shm left) is readable by other users
+	elp kernel add --release 6.1.0-57-amd64 --source "$T/src" --config "$T/config" > /dev/null 2>&1
+	chmod 644 "$DB"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$T/elivepatch" --db "$DB" kernel list > "$T/out" 2>&1
+	check "another user can read root's catalogue" grep -q "6.1.0-57-amd64" "$T/out"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$T/elivepatch" --db "$DB" kernel remove 6.1.0-57-amd64 > "$T/out" 2>&1
+	check "...but not write it" grep -q "catalogue '$DB' is read-only" "$T/out"
 fi
 
 t_done
