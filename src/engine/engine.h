@@ -54,10 +54,21 @@ struct elp_patched_func {
 	char *new_symbol; /* global alias in output_obj the klp_func points at */
 };
 
+/* A klp callback declared with data/include/elivepatch.h's macros. */
+enum elp_callback_kind {
+	ELP_CB_PRE_PATCH,
+	ELP_CB_POST_PATCH,
+	ELP_CB_PRE_UNPATCH,
+	ELP_CB_POST_UNPATCH,
+	ELP_CB_KINDS,
+};
+
 struct elp_diff_result {
 	size_t nr_funcs;
 	struct elp_patched_func *funcs;
 	size_t nr_new_funcs; /* functions added by the patch (no klp_func) */
+	/* global alias in output_obj of each declared callback, or NULL */
+	char *callbacks[ELP_CB_KINDS];
 };
 
 /*
