@@ -7,6 +7,9 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
+# the tests run the binaries from the build tree: use its data/, not an install
+ELIVEPATCH_DATADIR=$top/data
+export ELIVEPATCH_DATADIR
 groups=${ELP_TESTS:-all}
 filter=${ELP_TEST_FILTER:-}
 passed=0 failed=0 skipped=0
