@@ -93,6 +93,40 @@ int cli_parse(const char *usage, const struct poptOption *options, int argc,
 	return 0;
 }
 
+int cli_parse_none(const char *usage, const struct poptOption *options,
+		   int argc, const char **argv, poptContext *pc, bool *done)
+{
+	int rc = cli_parse(usage, options, argc, argv, pc, done);
+
+	if (rc || *done)
+		return rc;
+	if (poptPeekArg(*pc)) {
+		rc = cli_usage_error(*pc, "unexpected argument '%s'",
+				     poptPeekArg(*pc));
+		poptFreeContext(*pc);
+	}
+	return rc;
+}
+
+int cli_parse_one(const char *usage, const struct poptOption *options, int argc,
+		  const char **argv, poptContext *pc, const char **arg,
+		  bool *done)
+{
+	int rc = cli_parse(usage, options, argc, argv, pc, done);
+
+	if (rc || *done)
+		return rc;
+	*arg = poptGetArg(*pc);
+	if (!*arg)
+		rc = cli_usage_error(*pc, "missing argument: %s", usage);
+	else if (poptPeekArg(*pc))
+		rc = cli_usage_error(*pc, "unexpected argument '%s'",
+				     poptPeekArg(*pc));
+	if (rc)
+		poptFreeContext(*pc);
+	return rc;
+}
+
 int cli_open_catalogue(struct cli *cli, unsigned int flags,
 		       struct elp_catalogue **cat)
 {
@@ -212,6 +246,39 @@ void table_free(struct table *t)
 	free(t);
 }
 
+void cli_list_begin(struct cli_list *list, struct cli *cli,
+		    const char *const *headers, int ncols)
+{
+	list->cli = cli;
+	list->first = true;
+	list->table = cli->json ? NULL : table_new(headers, ncols);
+}
+
+bool cli_list_json_item(struct cli_list *list)
+{
+	if (!list->cli->json)
+		return false;
+	fputs(list->first ? "[\n" : ",\n", stdout);
+	list->first = false;
+	return true;
+}
+
+void cli_list_row(struct cli_list *list, const char *const *cells)
+{
+	if (list->table)
+		table_add(list->table, cells);
+}
+
+void cli_list_end(struct cli_list *list)
+{
+	if (list->cli->json)
+		fputs(list->first ? "[]\n" : "\n]\n", stdout);
+	else if (list->table)
+		table_print(list->table, stdout, list->cli->tty);
+	table_free(list->table);
+	list->table = NULL;
+}
+
 void json_string(FILE *out, const char *s)
 {
 	if (!s) {
@@ -273,6 +340,26 @@ void json_kv_bool(FILE *out, bool *first, const char *key, bool value)
 {
 	json_key(out, first, key);
 	fputs(value ? "true" : "false", out);
+}
+
+void json_kv_csv(FILE *out, bool *first, const char *key, const char *csv)
+{
+	const char *p = csv;
+
+	json_key(out, first, key);
+	fputc('[', out);
+	while (p && *p) {
+		const char *end = strchrnul(p, ',');
+
+		char *item = strndup(p, (size_t)(end - p));
+
+		if (p != csv)
+			fputc(',', out);
+		json_string(out, item);
+		free(item);
+		p = *end ? end + 1 : end;
+	}
+	fputc(']', out);
 }
 
 void format_time(int64_t t, char *buf, size_t len)

@@ -52,6 +52,12 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int cli_parse(const char *usage, const struct poptOption *options, int argc,
 	      const char **argv, poptContext *pc, bool *done);
+/* cli_parse, then exactly no / one positional argument (usage error else). */
+int cli_parse_none(const char *usage, const struct poptOption *options,
+		   int argc, const char **argv, poptContext *pc, bool *done);
+int cli_parse_one(const char *usage, const struct poptOption *options, int argc,
+		  const char **argv, poptContext *pc, const char **arg,
+		  bool *done);
 int cli_usage_error(poptContext pc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -70,12 +76,27 @@ void table_add(struct table *t, const char *const *cells);
 void table_print(struct table *t, FILE *out, bool tty);
 void table_free(struct table *t);
 
+/* A listing: a table (see above) or, with --json, one array of objects. */
+struct cli_list {
+	struct cli *cli;
+	struct table *table;
+	bool first;
+};
+void cli_list_begin(struct cli_list *list, struct cli *cli,
+		    const char *const *headers, int ncols);
+/* With --json: open the next array element and return true. */
+bool cli_list_json_item(struct cli_list *list);
+void cli_list_row(struct cli_list *list, const char *const *cells);
+void cli_list_end(struct cli_list *list);
+
 /* Minimal JSON writer for --json (stable keys, UTF-8 passed through). */
 void json_string(FILE *out, const char *s);
 void json_key(FILE *out, bool *first, const char *key);
 void json_kv_str(FILE *out, bool *first, const char *key, const char *value);
 void json_kv_int(FILE *out, bool *first, const char *key, int64_t value);
 void json_kv_bool(FILE *out, bool *first, const char *key, bool value);
+/* "a,b,c" (or NULL) as a JSON array of strings */
+void json_kv_csv(FILE *out, bool *first, const char *key, const char *csv);
 
 /* "2026-11-30 03:41:44" in UTC */
 void format_time(int64_t t, char *buf, size_t len);

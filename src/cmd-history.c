@@ -7,38 +7,12 @@
 #include "cli.h"
 #include "lib/history.h"
 
-struct history_state {
-	struct cli *cli;
-	struct table *table;
-	bool first;
-};
-
-static void json_list(FILE *out, bool *first, const char *key,
-		      const char *comma_separated)
-{
-	const char *p = comma_separated;
-
-	json_key(out, first, key);
-	fputc('[', out);
-	while (p && *p) {
-		const char *end = strchrnul(p, ',');
-		char *item = strndup(p, (size_t)(end - p));
-
-		if (p != comma_separated)
-			fputc(',', out);
-		json_string(out, item);
-		free(item);
-		p = *end ? end + 1 : end;
-	}
-	fputc(']', out);
-}
-
 static int print_entry(const struct elp_history_entry *e, void *data)
 {
-	struct history_state *st = data;
+	struct cli_list *list = data;
 	char when[32], build[24];
 
-	if (st->cli->json) {
+	if (cli_list_json_item(list)) {
 		bool first = true;
 		char iso[32];
 		time_t t = (time_t)e->time;
@@ -46,8 +20,6 @@ static int print_entry(const struct elp_history_entry *e, void *data)
 
 		gmtime_r(&t, &tm);
 		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fputs(st->first ? "[\n" : ",\n", stdout);
-		st->first = false;
 		fputc('{', stdout);
 		json_kv_int(stdout, &first, "id", e->id);
 		json_kv_str(stdout, &first, "time", iso);
@@ -60,8 +32,8 @@ static int print_entry(const struct elp_history_entry *e, void *data)
 		else
 			fputs("null", stdout);
 		json_kv_str(stdout, &first, "module", e->module);
-		json_list(stdout, &first, "patches", e->patches);
-		json_list(stdout, &first, "cves", e->cves);
+		json_kv_csv(stdout, &first, "patches", e->patches);
+		json_kv_csv(stdout, &first, "cves", e->cves);
 		json_kv_str(stdout, &first, "host", e->host);
 		json_kv_str(stdout, &first, "detail", e->detail);
 		fputc('}', stdout);
@@ -81,7 +53,7 @@ static int print_entry(const struct elp_history_entry *e, void *data)
 			e->detail ? e->detail : "",
 		};
 
-		table_add(st->table, cells);
+		cli_list_row(list, cells);
 	}
 	return 0;
 }
@@ -105,7 +77,7 @@ static int run_history(struct cli *cli, int argc, const char **argv)
 					       "BUILD", "MODULE", "PATCHES",
 					       "CVES",	"DETAIL" };
 	struct elp_history_filter filter = { 0 };
-	struct history_state st = { .cli = cli, .first = true };
+	struct cli_list list;
 	char *kernel = NULL, *patch = NULL, *cve = NULL, *kind = NULL;
 	char *since = NULL, *until = NULL;
 	struct elp_catalogue *cat;
@@ -155,14 +127,10 @@ static int run_history(struct cli *cli, int argc, const char **argv)
 	rc = 1;
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
-	st.table = table_new(headers, 8);
-	if (elp_history_query(cat, &filter, print_entry, &st) == 0)
+	cli_list_begin(&list, cli, headers, 8);
+	if (elp_history_query(cat, &filter, print_entry, &list) == 0)
 		rc = 0;
-	if (cli->json)
-		fputs(st.first ? "[]\n" : "\n]\n", stdout);
-	else
-		table_print(st.table, stdout, cli->tty);
-	table_free(st.table);
+	cli_list_end(&list);
 	elp_catalogue_close(cat);
 out:
 	poptFreeContext(pc);

@@ -321,20 +321,12 @@ out:
 	return rc;
 }
 
-struct list_state {
-	struct cli *cli;
-	struct table *table;
-	bool first;
-};
-
 static int list_one(const struct elp_kernel *k, void *data)
 {
-	struct list_state *st = data;
+	struct cli_list *list = data;
 	char id[24], created[32];
 
-	if (st->cli->json) {
-		fputs(st->first ? "[" : ",", stdout);
-		st->first = false;
+	if (cli_list_json_item(list)) {
 		print_kernel_json(stdout, k, NULL, 0);
 		return 0;
 	}
@@ -348,7 +340,7 @@ static int list_one(const struct elp_kernel *k, void *data)
 					k->source ? k->source : "-",
 					created };
 
-		table_add(st->table, cells);
+		cli_list_row(list, cells);
 	}
 	return 0;
 }
@@ -357,54 +349,23 @@ static int kernel_list(struct cli *cli, int argc, const char **argv)
 {
 	static const char *const headers[] = { "ID",	    "NAME",   "RELEASE",
 					       "LIVEPATCH", "SOURCE", "ADDED" };
-	struct list_state st = { .cli = cli, .first = true };
 	struct elp_catalogue *cat;
+	struct cli_list list;
 	poptContext pc;
 	bool done;
 	int rc;
 
-	rc = cli_parse("", NULL, argc, argv, &pc, &done);
+	rc = cli_parse_none("", NULL, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
-	if (poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, "unexpected argument '%s'",
-				     poptPeekArg(pc));
-		poptFreeContext(pc);
-		return rc;
-	}
 	poptFreeContext(pc);
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		return 1;
-	st.table = table_new(headers, 6);
-	rc = elp_kernel_foreach(cat, list_one, &st) ? 1 : 0;
-	if (cli->json)
-		fputs(st.first ? "[]\n" : "]\n", stdout);
-	else
-		table_print(st.table, stdout, cli->tty);
-	table_free(st.table);
+	cli_list_begin(&list, cli, headers, 6);
+	rc = elp_kernel_foreach(cat, list_one, &list) ? 1 : 0;
+	cli_list_end(&list);
 	elp_catalogue_close(cat);
 	return rc;
-}
-
-/* Parse "SUB [OPTIONS] KERNEL": exactly one positional argument. */
-static int one_argument(const char *usage, struct poptOption *options, int argc,
-			const char **argv, poptContext *pc, const char **arg,
-			bool *done)
-{
-	int rc = cli_parse(usage, options, argc, argv, pc, done);
-
-	if (rc || *done)
-		return rc;
-	*arg = poptGetArg(*pc);
-	if (!*arg || poptPeekArg(*pc)) {
-		rc = cli_usage_error(*pc,
-				     *arg ? "too many arguments"
-					  : "missing argument: %s",
-				     usage);
-		poptFreeContext(*pc);
-		return rc;
-	}
-	return 0;
 }
 
 static int find_kernel(struct cli *cli, struct elp_catalogue *cat,
@@ -472,7 +433,7 @@ static int kernel_show(struct cli *cli, int argc, const char **argv)
 	bool done;
 	int rc;
 
-	rc = one_argument("KERNEL", NULL, argc, argv, &pc, &spec, &done);
+	rc = cli_parse_one("KERNEL", NULL, argc, argv, &pc, &spec, &done);
 	if (rc || done)
 		return rc;
 	rc = 1;
@@ -514,7 +475,7 @@ static int kernel_remove(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = one_argument("KERNEL", options, argc, argv, &pc, &spec, &done);
+	rc = cli_parse_one("KERNEL", options, argc, argv, &pc, &spec, &done);
 	if (rc || done)
 		return rc;
 	rc = 1;

@@ -194,20 +194,12 @@ out_opts:
 	return rc;
 }
 
-struct list_state {
-	struct cli *cli;
-	struct table *table;
-	bool first;
-};
-
 static int list_one(const struct elp_patch *p, void *data)
 {
-	struct list_state *st = data;
+	struct cli_list *list = data;
 	char id[24], files[24], *cves;
 
-	if (st->cli->json) {
-		fputs(st->first ? "[" : ",", stdout);
-		st->first = false;
+	if (cli_list_json_item(list)) {
 		print_patch_json(stdout, p, false);
 		return 0;
 	}
@@ -222,28 +214,9 @@ static int list_one(const struct elp_patch *p, void *data)
 					cves && *cves ? cves : "-",
 					p->subject ? p->subject : "-" };
 
-		table_add(st->table, cells);
+		cli_list_row(list, cells);
 	}
 	free(cves);
-	return 0;
-}
-
-static int one_argument(const char *usage, struct poptOption *options, int argc,
-			const char **argv, poptContext *pc, const char **arg,
-			bool *done)
-{
-	int rc = cli_parse(usage, options, argc, argv, pc, done);
-
-	if (rc || *done)
-		return rc;
-	*arg = poptGetArg(*pc);
-	if (!*arg || poptPeekArg(*pc)) {
-		rc = *arg ? cli_usage_error(*pc, "unexpected argument '%s'",
-					    poptPeekArg(*pc))
-			  : cli_usage_error(*pc, "missing argument: PATCH");
-		poptFreeContext(*pc);
-		return rc;
-	}
 	return 0;
 }
 
@@ -251,31 +224,21 @@ static int patch_list(struct cli *cli, int argc, const char **argv)
 {
 	static const char *const headers[] = { "ID",	"NAME", "KIND",
 					       "FILES", "CVES", "SUBJECT" };
-	struct list_state st = { .cli = cli, .first = true };
 	struct elp_catalogue *cat;
+	struct cli_list list;
 	poptContext pc;
 	bool done;
 	int rc;
 
-	rc = cli_parse("", NULL, argc, argv, &pc, &done);
+	rc = cli_parse_none("", NULL, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
-	if (poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, "unexpected argument '%s'",
-				     poptPeekArg(pc));
-		poptFreeContext(pc);
-		return rc;
-	}
 	poptFreeContext(pc);
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		return 1;
-	st.table = table_new(headers, 6);
-	rc = elp_patch_foreach(cat, list_one, &st) ? 1 : 0;
-	if (cli->json)
-		fputs(st.first ? "[]\n" : "]\n", stdout);
-	else
-		table_print(st.table, stdout, cli->tty);
-	table_free(st.table);
+	cli_list_begin(&list, cli, headers, 6);
+	rc = elp_patch_foreach(cat, list_one, &list) ? 1 : 0;
+	cli_list_end(&list);
 	elp_catalogue_close(cat);
 	return rc;
 }
@@ -325,8 +288,8 @@ static int patch_show(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = one_argument("[--diff] PATCH", options, argc, argv, &pc, &spec,
-			  &done);
+	rc = cli_parse_one("[--diff] PATCH", options, argc, argv, &pc, &spec,
+			   &done);
 	if (rc || done)
 		return rc;
 	rc = 1;
@@ -359,7 +322,7 @@ static int patch_remove(struct cli *cli, int argc, const char **argv)
 	bool done;
 	int rc, err;
 
-	rc = one_argument("PATCH", NULL, argc, argv, &pc, &spec, &done);
+	rc = cli_parse_one("PATCH", NULL, argc, argv, &pc, &spec, &done);
 	if (rc || done)
 		return rc;
 	rc = 1;

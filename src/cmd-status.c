@@ -7,26 +7,6 @@
 #include "cli.h"
 #include "lib/livepatch.h"
 
-static void json_list(FILE *out, bool *first, const char *key,
-		      const char *comma_separated)
-{
-	const char *p = comma_separated;
-
-	json_key(out, first, key);
-	fputc('[', out);
-	while (p && *p) {
-		const char *end = strchrnul(p, ',');
-		char *item = strndup(p, (size_t)(end - p));
-
-		if (p != comma_separated)
-			fputc(',', out);
-		json_string(out, item);
-		free(item);
-		p = *end ? end + 1 : end;
-	}
-	fputc(']', out);
-}
-
 static void print_json(const struct elp_livepatch *lp,
 		       const struct elp_lp_build *b,
 		       const struct elp_lp_blocker *bl, size_t nr_bl)
@@ -45,8 +25,8 @@ static void print_json(const struct elp_livepatch *lp,
 	else
 		fputs("null", stdout);
 	json_kv_str(stdout, &first, "kernel", b ? b->kernel_release : NULL);
-	json_list(stdout, &first, "patches", b ? b->patches : NULL);
-	json_list(stdout, &first, "cves", b ? b->cves : NULL);
+	json_kv_csv(stdout, &first, "patches", b ? b->patches : NULL);
+	json_kv_csv(stdout, &first, "cves", b ? b->cves : NULL);
 	json_kv_str(stdout, &first, "verified", b ? b->verified : NULL);
 	json_key(stdout, &first, "objects");
 	fputc('[', stdout);

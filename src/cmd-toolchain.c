@@ -17,19 +17,6 @@ static void print_tc_json(FILE *out, bool *first_field,
 	json_kv_str(out, first_field, "target", tc->target);
 }
 
-/* Exactly no positional argument. */
-static int no_arguments(poptContext pc)
-{
-	if (poptPeekArg(pc)) {
-		int rc = cli_usage_error(pc, "unexpected argument '%s'",
-					 poptPeekArg(pc));
-
-		poptFreeContext(pc);
-		return rc;
-	}
-	return 0;
-}
-
 /* The id a cc_path has in the catalogue, or 0. */
 static int64_t catalogued_id(struct elp_catalogue *cat, const char *cc_path)
 {
@@ -78,11 +65,8 @@ static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("[--add]", options, argc, argv, &pc, &done);
+	rc = cli_parse_none("[--add]", options, argc, argv, &pc, &done);
 	if (rc || done)
-		return rc;
-	rc = no_arguments(pc);
-	if (rc)
 		return rc;
 	poptFreeContext(pc);
 
@@ -194,11 +178,8 @@ static int toolchain_add(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("--cc PATH", options, argc, argv, &pc, &done);
+	rc = cli_parse_none("--cc PATH", options, argc, argv, &pc, &done);
 	if (rc || done)
-		goto out_free;
-	rc = no_arguments(pc);
-	if (rc)
 		goto out_free;
 	if (!cc) {
 		rc = cli_usage_error(pc, "missing option: --cc PATH");
@@ -239,22 +220,15 @@ out_free:
 	return rc;
 }
 
-struct list_state {
-	struct cli *cli;
-	struct table *table;
-	bool first;
-};
-
 static int list_one(const struct elp_toolchain *tc, void *data)
 {
-	struct list_state *st = data;
+	struct cli_list *list = data;
 	char id[24], created[32];
 
-	if (st->cli->json) {
+	if (cli_list_json_item(list)) {
 		bool first = true;
 
-		fputs(st->first ? "[{" : ",{", stdout);
-		st->first = false;
+		fputc('{', stdout);
 		json_kv_int(stdout, &first, "id", tc->id);
 		print_tc_json(stdout, &first, tc);
 		json_kv_int(stdout, &first, "created_at", tc->created_at);
@@ -267,7 +241,7 @@ static int list_one(const struct elp_toolchain *tc, void *data)
 		const char *cells[] = { id, tc->cc_path, tc->version_text,
 					tc->target, created };
 
-		table_add(st->table, cells);
+		cli_list_row(list, cells);
 	}
 	return 0;
 }
@@ -276,28 +250,21 @@ static int toolchain_list(struct cli *cli, int argc, const char **argv)
 {
 	static const char *const headers[] = { "ID", "PATH", "VERSION",
 					       "TARGET", "ADDED" };
-	struct list_state st = { .cli = cli, .first = true };
 	struct elp_catalogue *cat;
+	struct cli_list list;
 	poptContext pc;
 	bool done;
 	int rc;
 
-	rc = cli_parse("", NULL, argc, argv, &pc, &done);
+	rc = cli_parse_none("", NULL, argc, argv, &pc, &done);
 	if (rc || done)
-		return rc;
-	rc = no_arguments(pc);
-	if (rc)
 		return rc;
 	poptFreeContext(pc);
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		return 1;
-	st.table = table_new(headers, 5);
-	rc = elp_toolchain_foreach(cat, list_one, &st) ? 1 : 0;
-	if (cli->json)
-		fputs(st.first ? "[]\n" : "]\n", stdout);
-	else
-		table_print(st.table, stdout, cli->tty);
-	table_free(st.table);
+	cli_list_begin(&list, cli, headers, 5);
+	rc = elp_toolchain_foreach(cat, list_one, &list) ? 1 : 0;
+	cli_list_end(&list);
 	elp_catalogue_close(cat);
 	return rc;
 }

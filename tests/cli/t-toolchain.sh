@@ -72,7 +72,7 @@ check "toolchain add --cc NAME looks it up in PATH" test "$(q "SELECT cc_path FR
 elp toolchain list > "$T/out" 2>&1
 check "toolchain list shows both" test "$(cut -f1-4 "$T/out")" = "1	$T/more/gcc-97	gcc-97 (Fake 97) 97.0.0	x86_64-linux-gnu
 2	$T/bin/gcc-99	$WANT	x86_64-linux-gnu"
-elp --json toolchain list > "$T/out" 2>&1
+elp --json toolchain list 2>&1 | tr -d '\n' > "$T/out"
 check "toolchain list --json" grep -q "^\[{\"id\":1,\"cc_path\":\"$T/more/gcc-97\",\"version_text\":\"gcc-97 (Fake 97) 97.0.0\",\"target\":\"x86_64-linux-gnu\",\"created_at\":[0-9]*},{\"id\":2," "$T/out"
 
 before=$(dump)
