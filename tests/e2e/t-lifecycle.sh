@@ -27,37 +27,8 @@ sed -e 's/"this has been live patched"/"this has been live patched (cumulative)"
 	-e 's/^\(\t*\)\.objs = objs,$/&\n\1.replace = true,/' \
 	"$sample" > "$t/mod/livepatch-cumulative.c"
 grep -q 'replace = true' "$t/mod/livepatch-cumulative.c" || bail "cumulative variant of the sample"
-# one whose transition never finishes: kthreadd sleeps in kthreadd() forever
-cat > "$t/mod/livepatch-stall.c" <<'EOF'
-#include <linux/module.h>
-#include <linux/kernel.h>
-#include <linux/livepatch.h>
-
-static int livepatch_kthreadd(void *unused)
-{
-	return 0;
-}
-
-static struct klp_func funcs[] = {
-	{ .old_name = "kthreadd", .new_func = livepatch_kthreadd, }, { }
-};
-static struct klp_object objs[] = { { .funcs = funcs, }, { } };
-static struct klp_patch patch = { .mod = THIS_MODULE, .objs = objs, };
-
-static int livepatch_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void livepatch_exit(void)
-{
-}
-
-module_init(livepatch_init);
-module_exit(livepatch_exit);
-MODULE_LICENSE("GPL");
-MODULE_INFO(livepatch, "Y");
-EOF
+# one whose transition never finishes
+cp "$(dirname "$0")/fixtures/livepatch-stall.c" "$t/mod/" || bail "livepatch-stall.c"
 printf 'obj-m += livepatch-sample.o livepatch-cumulative.o livepatch-stall.o\n' > "$t/mod/Kbuild"
 if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1; then
 	ok "test livepatch modules build against the headers"

@@ -24,37 +24,8 @@ sed -e 's/^\(\t*\)seq_printf(m, "%s\\n", "this has been live patched");$/\1*(vol
 	-e 's/livepatch_cmdline_proc_show/livepatch_oops_cmdline_proc_show/' \
 	"$sample" > "$t/mod/livepatch-oops.c"
 grep -q 'volatile int' "$t/mod/livepatch-oops.c" || bail "oopsing variant of the sample"
-# kthreadd sleeps in kthreadd() forever: the transition never finishes
-cat > "$t/mod/livepatch-stall.c" <<'EOF'
-#include <linux/module.h>
-#include <linux/kernel.h>
-#include <linux/livepatch.h>
-
-static int livepatch_kthreadd(void *unused)
-{
-	return 0;
-}
-
-static struct klp_func funcs[] = {
-	{ .old_name = "kthreadd", .new_func = livepatch_kthreadd, }, { }
-};
-static struct klp_object objs[] = { { .funcs = funcs, }, { } };
-static struct klp_patch patch = { .mod = THIS_MODULE, .objs = objs, };
-
-static int livepatch_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void livepatch_exit(void)
-{
-}
-
-module_init(livepatch_init);
-module_exit(livepatch_exit);
-MODULE_LICENSE("GPL");
-MODULE_INFO(livepatch, "Y");
-EOF
+# one whose transition never finishes
+cp "$(dirname "$0")/fixtures/livepatch-stall.c" "$t/mod/" || bail "livepatch-stall.c"
 printf 'obj-m += livepatch-sample.o livepatch-oops.o livepatch-stall.o\n' > "$t/mod/Kbuild"
 if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1; then
 	ok "test livepatch modules build against the headers"
