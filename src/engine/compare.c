@@ -4,7 +4,8 @@
  * a status (SAME, CHANGED or NEW).  Relocations are compared by what they
  * point at (symbol twin or string contents) and addend, never by index.
  * Functions whose only differences are __LINE__ immediates passed to the
- * might_sleep()-style helpers are not changed.
+ * might_sleep()-style helpers are not changed, nor are functions whose
+ * __bug_table entries (WARN/BUG sites) differ only in their line field.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -245,6 +246,91 @@ static void compare_syms(struct elp_obj *patched, bool text)
 	}
 }
 
+/*
+ * struct bug_entry (x86_64, GENERIC_BUG_RELATIVE_POINTERS): bug_addr_disp,
+ * file_disp, line, flags.  WARN()/BUG() keep the line number in the table,
+ * not in the code: compare a function's entries with the line left out.
+ */
+#define BUG_ENTRY_SIZE 12
+#define BUG_LINE_OFF 8
+#define BUG_FLAGS_OFF 10
+
+struct bug_site {
+	unsigned long offset; /* of the trapping insn in its section */
+	const char *file;
+	uint16_t flags;
+};
+
+static size_t bug_sites(struct elp_obj *obj, const struct elp_sec *text,
+			struct bug_site *out, size_t max)
+{
+	struct elp_sec *bt = elp_find_sec(obj, "__bug_table");
+	const unsigned char *d;
+	size_t i, n = 0;
+
+	if (!bt || !bt->rela || !bt->data || bt->size % BUG_ENTRY_SIZE)
+		return 0;
+	d = bt->data;
+	for (i = 0; i < bt->rela->nr_relas; i++) {
+		const struct elp_rela *r = &bt->rela->relas[i], *f = NULL;
+		unsigned long e = r->offset;
+		size_t j;
+
+		if (e % BUG_ENTRY_SIZE || !r->sym->sec || r->sym->sec != text)
+			continue;
+		for (j = 0; j < bt->rela->nr_relas; j++)
+			if (bt->rela->relas[j].offset == e + 4)
+				f = &bt->rela->relas[j];
+		if (n < max) {
+			out[n].offset = r->sym->s.st_value + r->addend;
+			out[n].file = f ? f->string : NULL;
+			memcpy(&out[n].flags, d + e + BUG_FLAGS_OFF, 2);
+		}
+		n++;
+	}
+	return n;
+}
+
+#define MAX_BUG_SITES 64
+
+/* Do two functions' __bug_table entries differ in more than the line? */
+bool elp_bug_sites_differ(struct elp_obj *orig, const struct elp_sec *a,
+			  struct elp_obj *patched, const struct elp_sec *b)
+{
+	struct bug_site sa[MAX_BUG_SITES], sb[MAX_BUG_SITES];
+	size_t na = bug_sites(orig, a, sa, MAX_BUG_SITES);
+	size_t nb = bug_sites(patched, b, sb, MAX_BUG_SITES);
+	size_t i;
+
+	if (na != nb || na > MAX_BUG_SITES)
+		return na != nb;
+	for (i = 0; i < na; i++) {
+		if (sa[i].offset != sb[i].offset || sa[i].flags != sb[i].flags)
+			return true;
+		if (!sa[i].file != !sb[i].file ||
+		    (sa[i].file && strcmp(sa[i].file, sb[i].file)))
+			return true;
+	}
+	return false;
+}
+
+static void compare_bug_sites(struct elp_obj *orig, struct elp_obj *patched)
+{
+	size_t i;
+
+	for (i = 1; i < patched->nr_secs; i++) {
+		struct elp_sec *b = patched->secs[i];
+
+		if (skip_compare(b) || !elp_sec_is_text(b) || !b->twin ||
+		    b->status != ELP_SAME)
+			continue;
+		if (elp_bug_sites_differ(orig, b->twin, patched, b)) {
+			b->status = ELP_CHANGED;
+			b->twin->status = ELP_CHANGED;
+		}
+	}
+}
+
 /* A changed .cold part changes its parent function. */
 static void propagate_cold(struct elp_obj *patched)
 {
@@ -273,11 +359,11 @@ static void propagate_cold(struct elp_obj *patched)
 
 int elp_compare(struct elp_obj *orig, struct elp_obj *patched)
 {
-	(void)orig;
 	/* data first: functions referencing changed local rodata change */
 	compare_secs(patched, false);
 	compare_syms(patched, false);
 	compare_secs(patched, true);
+	compare_bug_sites(orig, patched);
 	compare_syms(patched, true);
 	propagate_cold(patched);
 	return 0;

@@ -86,6 +86,7 @@ static const struct pass passes[] = {
 	{ "check-unsafe", elp_check_unsafe },
 	{ "include-changed", pass_include },
 	{ "resolve-and-special", pass_special },
+	{ "late-relocs", elp_check_late_relocs },
 	{ "klp-funcs", elp_make_funcs },
 	{ "write", pass_write },
 	{ NULL, NULL },
@@ -141,5 +142,7 @@ void elp_diff_result_free(struct elp_diff_result *result)
 		free(result->funcs[i].new_symbol);
 	}
 	free(result->funcs);
+	for (i = 0; i < ELP_CB_KINDS; i++)
+		free(result->callbacks[i]);
 	free(result);
 }

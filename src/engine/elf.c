@@ -374,6 +374,7 @@ void elp_obj_free(struct elp_obj *obj)
 		if (sec->own_relas)
 			free(sec->relas);
 		free(sec->syms);
+		free(sec->chunks);
 		free(sec->alloc_name);
 		free(sec);
 	}

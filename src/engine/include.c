@@ -87,6 +87,79 @@ static bool is_special_static(const struct elp_sym *sym)
 	return has_prefix(sym->name, "__UNIQUE_ID_ddebug");
 }
 
+/* Files the kernel builds without ftrace, or that ftrace/livepatch use. */
+static const char *ftrace_core(const char *file)
+{
+	static const char *const core[] = {
+		"kernel/livepatch/",
+		"kernel/trace/ftrace.c",
+		"kernel/trace/fgraph.c",
+		"kernel/trace/ring_buffer.c",
+		"kernel/trace/trace_functions.c",
+		"arch/x86/kernel/ftrace.c",
+		"arch/x86/kernel/ftrace_64.S",
+		NULL,
+	};
+	size_t i;
+
+	if (!file)
+		return NULL;
+	for (i = 0; core[i]; i++)
+		if (has_prefix(file, core[i]))
+			return core[i];
+	return NULL;
+}
+
+#define FENTRY_WINDOW 16 /* endbr64 and friends may come first */
+
+/* Does the function start with "call __fentry__" (or have a mcount site)? */
+static bool has_fentry(struct elp_obj *obj, const struct elp_sym *fn)
+{
+	const struct elp_sec *rs = fn->sec ? fn->sec->rela : NULL;
+	const struct elp_sec *mc;
+	size_t i;
+
+	for (i = 0; rs && i < rs->nr_relas; i++) {
+		const struct elp_rela *r = &rs->relas[i];
+
+		if (r->offset >= fn->s.st_value &&
+		    r->offset < fn->s.st_value + FENTRY_WINDOW &&
+		    (!strcmp(r->sym->name, "__fentry__") ||
+		     !strcmp(r->sym->name, "mcount")))
+			return true;
+	}
+	mc = elp_find_sec(obj, "__mcount_loc");
+	for (i = 0; mc && mc->rela && i < mc->rela->nr_relas; i++) {
+		const struct elp_rela *r = &mc->rela->relas[i];
+		long off = (long)r->sym->s.st_value + r->addend;
+
+		if (r->sym->sec == fn->sec && off >= (long)fn->s.st_value &&
+		    off < (long)(fn->s.st_value + FENTRY_WINDOW))
+			return true;
+	}
+	return false;
+}
+
+/* Can the livepatch core redirect this (changed, existing) function? */
+static int check_traceable(struct elp_diff_state *st, const struct elp_sym *s)
+{
+	const char *core = ftrace_core(st->req->source_file);
+
+	if (core) {
+		elp_err(st->ctx,
+			"%s: %s: belongs to the livepatch/ftrace core (%s), which livepatching relies on and which is built without ftrace; it cannot be livepatched, fix it with a kernel update",
+			unit(st), s->name, core);
+		return -ENOTSUP;
+	}
+	if (s->twin && s->twin->sec && !has_fentry(st->orig, s->twin)) {
+		elp_err(st->ctx,
+			"%s: %s: has no ftrace entry (no call to __fentry__ at its start): it is notrace, or its file is built without ftrace, so the livepatch core cannot redirect it; patch a traceable caller instead",
+			unit(st), s->twin->name);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 int elp_check_unsafe(struct elp_diff_state *st)
 {
 	size_t i;
@@ -107,6 +180,9 @@ int elp_check_unsafe(struct elp_diff_state *st)
 			ret = -ENOTSUP;
 			continue;
 		}
+		if (s->type == STT_FUNC && elp_sec_is_text(s->sec) &&
+		    !elp_is_cold(s->name) && check_traceable(st, s))
+			ret = -ENOTSUP;
 		if (s->type != STT_OBJECT || elp_sec_is_text(s->sec) ||
 		    is_ignored_data(sec))
 			continue;
@@ -167,10 +243,69 @@ static bool is_changed_func(const struct elp_sym *s)
 	       s->status == ELP_CHANGED && !is_init_section(s->sec->name);
 }
 
+const char *const elp_callback_names[ELP_CB_KINDS] = {
+	[ELP_CB_PRE_PATCH] = "pre_patch",
+	[ELP_CB_POST_PATCH] = "post_patch",
+	[ELP_CB_PRE_UNPATCH] = "pre_unpatch",
+	[ELP_CB_POST_UNPATCH] = "post_unpatch",
+};
+
+/*
+ * A callback section holds pointers to the callback functions: include
+ * those functions (not the section, the driver puts them in the klp_object).
+ */
+static int include_callbacks(struct elp_diff_state *st, struct elp_sec *sec)
+{
+	const char *kind = sec->name + strlen(ELP_CALLBACK_SECTION);
+	struct elp_sym *fn;
+	int k;
+
+	for (k = 0; k < ELP_CB_KINDS; k++)
+		if (!strcmp(kind, elp_callback_names[k]))
+			break;
+	if (k == ELP_CB_KINDS) {
+		elp_err(st->ctx,
+			"%s: %s: unknown callback kind '%s'; use the ELIVEPATCH_*_CALLBACK macros of <elivepatch.h>",
+			unit(st), sec->name, kind);
+		return -ENOTSUP;
+	}
+	if (!sec->rela || !sec->rela->nr_relas)
+		return 0;
+	if (sec->rela->nr_relas > 1 || st->callbacks[k]) {
+		elp_err(st->ctx,
+			"%s: more than one %s callback; declare at most one callback of each kind per patched object",
+			unit(st), kind);
+		return -ENOTSUP;
+	}
+	fn = sec->rela->relas[0].sym;
+	if (fn->type == STT_SECTION && fn->sec && fn->sec->bundled)
+		fn = fn->sec->bundled;
+	if (fn->type != STT_FUNC || !fn->sec || !elp_sec_is_text(fn->sec) ||
+	    sec->rela->relas[0].addend) {
+		elp_err(st->ctx,
+			"%s: %s callback: does not point at a function defined in this file",
+			unit(st), kind);
+		return -ENOTSUP;
+	}
+	st->callbacks[k] = fn;
+	return include_sec(st, fn->sec);
+}
+
 int elp_include_changed(struct elp_diff_state *st)
 {
 	size_t i;
 	int ret;
+
+	for (i = 1; i < st->patched->nr_secs; i++) {
+		struct elp_sec *sec = st->patched->secs[i];
+
+		if (elp_sec_is_rela(sec) ||
+		    !has_prefix(sec->name, ELP_CALLBACK_SECTION))
+			continue;
+		ret = include_callbacks(st, sec);
+		if (ret)
+			return ret;
+	}
 
 	for (i = 1; i < st->patched->nr_syms; i++) {
 		struct elp_sym *s = st->patched->syms[i];
@@ -308,6 +443,12 @@ static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
 		r->sym = t->ref;
 		return 0;
 	}
+	/* alternative code is trimmed to what is used, then resolved */
+	if (t->sec && elp_is_alt_code_section(t->sec->name) &&
+	    !t->sec->include) {
+		t->include = true;
+		return 0;
+	}
 	if (t->sec && want_copy(t)) {
 		if (t->type == STT_SECTION && !t->sec->include &&
 		    (t->sec->sh.sh_flags & SHF_WRITE) && t->sec->twin)
@@ -428,6 +569,137 @@ static int add_func(struct elp_diff_state *st, struct elp_sym *s)
 	return 0;
 }
 
+/* "__elp_klp.<obj>.<pos>.<name>": obj (not terminated) and name */
+static bool parse_marker(const char *marker, const char **obj, size_t *len,
+			 const char **name)
+{
+	const char *p, *dot;
+
+	if (!has_prefix(marker, ELP_KLP_MARKER))
+		return false;
+	p = marker + strlen(ELP_KLP_MARKER);
+	dot = strchr(p, '.');
+	if (!dot)
+		return false;
+	*obj = p;
+	*len = dot - p;
+	*name = strchr(dot + 1, '.');
+	if (!*name)
+		return false;
+	(*name)++;
+	return true;
+}
+
+struct late_table {
+	const char *name;
+	size_t entsize;
+};
+
+/*
+ * The module loader processes these tables when the livepatch module
+ * loads (jump_label_add_module(), static_call_add_module(),
+ * apply_alternatives(), apply_paravirt()), but relocations into another
+ * module are applied later, when klp patches that module.
+ */
+static const struct late_table late_tables[] = {
+	{ "__jump_table", 16 },
+	{ ".static_call_sites", 8 },
+	{ ".parainstructions", 16 },
+	{ ".altinstr_replacement", 1 },
+	{ NULL, 0 },
+};
+
+static const char *site_func(const struct elp_sec *rs, unsigned long start)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nr_relas; i++)
+		if (rs->relas[i].offset == start &&
+		    rs->relas[i].sym->type == STT_FUNC)
+			return rs->relas[i].sym->name;
+	return "(code)";
+}
+
+static int late_reloc_error(struct elp_diff_state *st, const char *table,
+			    const char *func, const char *name,
+			    const char *obj, size_t objlen)
+{
+	if (!strcmp(table, "__jump_table") &&
+	    has_prefix(name, "__tracepoint_"))
+		elp_err(st->ctx,
+			"%s: %s: calls tracepoint %s of module %.*s, which %.*s does not export; its jump label would be set up before the livepatch can be relocated against %.*s; leave the trace call in a function the fix does not change",
+			unit(st), func, name + strlen("__tracepoint_"),
+			(int)objlen, obj, (int)objlen, obj, (int)objlen, obj);
+	else if (!strcmp(table, "__jump_table"))
+		elp_err(st->ctx,
+			"%s: %s: uses static key %s of module %.*s in a jump label, and %.*s does not export it; jump labels are set up when the livepatch loads, before it can be relocated against %.*s; use static_key_enabled(&%s) instead of static_branch_*()",
+			unit(st), func, name, (int)objlen, obj, (int)objlen,
+			obj, (int)objlen, obj, name);
+	else if (!strcmp(table, ".static_call_sites"))
+		elp_err(st->ctx,
+			"%s: %s: uses static call key %s of module %.*s, which it does not export; static calls are set up when the livepatch loads, before it can be relocated against %.*s; call the target through static_call_query() or directly",
+			unit(st), func, name, (int)objlen, obj, (int)objlen,
+			obj);
+	else
+		elp_err(st->ctx,
+			"%s: %s: %s refers to %s of module %.*s, which is applied when the livepatch loads, before it can be relocated against %.*s; move that code out of the patched function",
+			unit(st), func, table, name, (int)objlen, obj,
+			(int)objlen, obj);
+	return -ENOTSUP;
+}
+
+int elp_check_late_relocs(struct elp_diff_state *st)
+{
+	size_t t, i;
+	int ret = 0;
+
+	if (!strcmp(target(st), "vmlinux"))
+		return 0; /* vmlinux klp relocations are applied at load */
+	for (t = 0; late_tables[t].name; t++) {
+		struct elp_sec *sec = elp_find_sec(st->patched,
+						   late_tables[t].name);
+		struct elp_sec *rs = sec ? sec->rela : NULL;
+
+		if (!sec || !sec->include || !rs)
+			continue;
+		for (i = 0; i < rs->nr_relas; i++) {
+			const struct elp_rela *r = &rs->relas[i];
+			unsigned long start =
+				r->offset - r->offset % late_tables[t].entsize;
+			const char *obj, *name, *func;
+			size_t len;
+
+			if (!parse_marker(r->sym->name, &obj, &len, &name) ||
+			    (len == 7 && !strncmp(obj, "vmlinux", 7)))
+				continue;
+			func = late_tables[t].entsize > 1 ? site_func(rs, start)
+							  : "(alternative)";
+			ret = late_reloc_error(st, late_tables[t].name, func,
+					       name, obj, len);
+		}
+	}
+	return ret;
+}
+
+static int add_callback(struct elp_diff_state *st, int kind)
+{
+	struct elp_sym *fn = st->callbacks[kind], *alias;
+	char *name;
+
+	if (asprintf(&name, "__elp_cb_%u_%s", st->req->unit_index,
+		     elp_callback_names[kind]) < 0)
+		return -ENOMEM;
+	alias = elp_obj_add_sym(st->patched, name, STT_FUNC, STB_GLOBAL,
+				fn->sec, fn->s.st_value, fn->s.st_size);
+	if (!alias) {
+		free(name);
+		return -ENOMEM;
+	}
+	alias->include = true;
+	st->result->callbacks[kind] = name;
+	return 0;
+}
+
 int elp_make_funcs(struct elp_diff_state *st)
 {
 	size_t i, n = st->patched->nr_syms;
@@ -453,6 +725,13 @@ int elp_make_funcs(struct elp_diff_state *st)
 	}
 	if (err)
 		return err;
+	for (i = 0; i < ELP_CB_KINDS; i++) {
+		if (!st->callbacks[i])
+			continue;
+		ret = add_callback(st, (int)i);
+		if (ret)
+			return ret;
+	}
 	/* everything defined in the output is private to the module */
 	for (i = 1; i < st->patched->nr_syms; i++) {
 		struct elp_sym *s = st->patched->syms[i];

@@ -75,6 +75,7 @@ static void compile(const char *name, const char *text)
 	write_file(src, text);
 	snprintf(cmd, sizeof(cmd),
 		 "gcc -c -O2 -fno-pie -fno-pic -fno-stack-protector "
+		 "-pg -mfentry -mrecord-mcount "
 		 "-fno-asynchronous-unwind-tables -ffunction-sections "
 		 "-fdata-sections -o %s/%s.o %s/%s.c",
 		 tmpdir, name, tmpdir, name);
@@ -255,9 +256,14 @@ static const char unit_kallsyms[] =
 
 static const char unit_symvers[] =
 	"0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
-	"0x2\t__might_sleep\tvmlinux\tEXPORT_SYMBOL\t\n";
+	"0x2\t__might_sleep\tvmlinux\tEXPORT_SYMBOL\t\n"
+	"0x3\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
+	"0x4\tklp_shadow_get_or_alloc\tvmlinux\tEXPORT_SYMBOL_GPL\t\n";
 
 static const char *cur_kallsyms = unit_kallsyms;
+static const char *cur_orig_src = orig_src;
+static const char *cur_source = "lib/f.c";
+static const char *cur_target = "vmlinux";
 
 struct diff_out {
 	int ret;
@@ -273,13 +279,13 @@ static struct diff_out run_diff(const char *patched_src, const char *out)
 		.orig_obj = orig,
 		.patched_obj = patched,
 		.output_obj = output,
-		.source_file = "lib/f.c",
-		.target = "vmlinux",
+		.source_file = cur_source,
+		.target = cur_target,
 		.unit_index = 3,
 	};
 	struct diff_out d = { 0, NULL };
 
-	compile("orig", orig_src);
+	compile("orig", cur_orig_src);
 	compile("patched", patched_src);
 	write_file("unit-kallsyms", cur_kallsyms);
 	write_file("unit-symvers", unit_symvers);
@@ -492,6 +498,388 @@ static void test_diff_bar_and_missing(void **state)
 	assert_non_null(strstr(errbuf, "lib/f.c: bar: changed function does not exist"));
 }
 
+/* ---- engine features: special sections, refusals, callbacks ---- */
+
+/* text with @NAME@ placeholders replaced, in a static buffer (8 in turn) */
+static const char *subst(const char *tmpl, ...)
+{
+	static char bufs[8][8192];
+	static int n;
+	char *out = bufs[n++ % 8], *o = out;
+	const char *p = tmpl;
+	va_list ap;
+
+	while (*p) {
+		const char *end, *name, *val;
+
+		if (*p != '@' || !(end = strchr(p + 1, '@'))) {
+			*o++ = *p++;
+			continue;
+		}
+		va_start(ap, tmpl);
+		val = NULL;
+		while ((name = va_arg(ap, const char *))) {
+			const char *v = va_arg(ap, const char *);
+
+			if (strlen(name) == (size_t)(end - p - 1) &&
+			    !strncmp(name, p + 1, end - p - 1))
+				val = v;
+		}
+		va_end(ap);
+		assert_non_null(val);
+		strcpy(o, val);
+		o += strlen(val);
+		p = end + 1;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* a WARN site as x86 emits it: ud2 + struct bug_entry with the line */
+static const char bug_src[] =
+	"int x1;\n"
+	"void warn_a(int v)\n"
+	"{\n"
+	"\tif (v)\n"
+	"\t\tasm volatile(\"1: ud2\\n.pushsection __bug_table,\\\"aw\\\"\\n\"\n"
+	"\t\t\t     \"2: .long 1b - 2b\\n.long %c0 - 2b\\n\"\n"
+	"\t\t\t     \".word %c1\\n.word %c2\\n.popsection\"\n"
+	"\t\t\t     :: \"i\"(__FILE__), \"i\"(__LINE__), \"i\"(0));\n"
+	"\tx1 = v;\n"
+	"}\n"
+	"void warn_b(int v)\n"
+	"{\n"
+	"\tif (v > 1)\n"
+	"\t\tasm volatile(\"1: ud2\\n.pushsection __bug_table,\\\"aw\\\"\\n\"\n"
+	"\t\t\t     \"2: .long 1b - 2b\\n.long %c0 - 2b\\n\"\n"
+	"\t\t\t     \".word %c1\\n.word %c2\\n.popsection\"\n"
+	"\t\t\t     :: \"i\"(__FILE__), \"i\"(__LINE__), \"i\"(@FLAGS@));\n"
+	"\tx1 = v + 1;\n"
+	"}\n"
+	"int plain(int v) { return v * @MUL@; }\n";
+
+static const char bug_kallsyms[] = "ffffffff81000000 T warn_a\n"
+				   "ffffffff81000100 T warn_b\n"
+				   "ffffffff81000200 T plain\n"
+				   "ffffffff82000000 B x1\n";
+
+static struct diff_out run_with(const char *orig, const char *ks,
+				const char *patched, const char *out)
+{
+	struct diff_out d;
+	char *o = strdup(orig);
+
+	assert_non_null(o);
+	cur_orig_src = o;
+	cur_kallsyms = ks;
+	d = run_diff(patched, out);
+	cur_orig_src = orig_src;
+	cur_kallsyms = unit_kallsyms;
+	free(o);
+	return d;
+}
+
+static void test_diff_bug_line(void **state)
+{
+	char patched[8192];
+	struct diff_out d;
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_obj *obj;
+	struct elp_sec *bt;
+
+	(void)state;
+	/* lines inserted above both WARN sites, plain() changed */
+	snprintf(patched, sizeof(patched), "\n\n\n%s",
+		 subst(bug_src, "FLAGS", "0", "MUL", "5", NULL));
+	d = run_with(subst(bug_src, "FLAGS", "0", "MUL", "3", NULL),
+		     bug_kallsyms, patched, "bug.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "plain");
+	obj = read_out(ctx, "bug.o");
+	assert_null(elp_find_sec(obj, "__bug_table"));
+	assert_null(elp_find_sec(obj, ".text.warn_a"));
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+
+	/* warn_b's entry gets another flag: warn_b changed */
+	d = run_with(subst(bug_src, "FLAGS", "0", "MUL", "3", NULL),
+		     bug_kallsyms,
+		     subst(bug_src, "FLAGS", "2", "MUL", "3", NULL), "bug2.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "warn_b");
+	obj = read_out(ctx, "bug2.o");
+	/* only warn_b's entry is kept, with the new flags */
+	bt = elp_find_sec(obj, "__bug_table");
+	assert_non_null(bt);
+	assert_int_equal(bt->size, 12);
+	assert_int_equal(((unsigned char *)bt->data)[10], 2);
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+	elp_ctx_free(ctx);
+}
+
+/* alternatives: replacement code and static_cpu_has()-style aux code */
+static const char alt_src[] =
+	"int x2;\n"
+	"void alt_a(void)\n"
+	"{\n"
+	"\tasm volatile(\"661: nop; nop; nop\\n662:\\n\"\n"
+	"\t\t     \".pushsection .altinstructions,\\\"a\\\"\\n\"\n"
+	"\t\t     \".long 661b - .\\n.long 6641f - .\\n.word 1\\n\"\n"
+	"\t\t     \".byte 3\\n.byte 3\\n.popsection\\n\"\n"
+	"\t\t     \".pushsection .altinstr_replacement,\\\"ax\\\"\\n\"\n"
+	"\t\t     \"6641: xor %%eax, %%eax; nop\\n.popsection\"\n"
+	"\t\t     ::: \"eax\");\n"
+	"\tasm volatile(\"jmp 6f\\n7:\\n.pushsection .altinstr_aux,\\\"ax\\\"\\n\"\n"
+	"\t\t     \"6: jmp 7b\\n.popsection\");\n"
+	"\tx2 = 1;\n"
+	"}\n"
+	"void alt_b(void)\n"
+	"{\n"
+	"\tasm volatile(\"661: nop; nop; nop\\n662:\\n\"\n"
+	"\t\t     \".pushsection .altinstructions,\\\"a\\\"\\n\"\n"
+	"\t\t     \".long 661b - .\\n.long 6641f - .\\n.word 2\\n\"\n"
+	"\t\t     \".byte 3\\n.byte 3\\n.popsection\\n\"\n"
+	"\t\t     \".pushsection .altinstr_replacement,\\\"ax\\\"\\n\"\n"
+	"\t\t     \"6641: xor %%ecx, %%ecx; int3\\n.popsection\"\n"
+	"\t\t     ::: \"ecx\");\n"
+	"\tasm volatile(\"jmp 6f\\n7:\\n.pushsection .altinstr_aux,\\\"ax\\\"\\n\"\n"
+	"\t\t     \"6: jmp 7b\\n.popsection\");\n"
+	"\tx2 = @EXTRA@;\n"
+	"}\n";
+
+static void test_diff_alt_trim(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T alt_a\n"
+				 "ffffffff81000100 T alt_b\n"
+				 "ffffffff82000000 B x2\n";
+	struct diff_out d = run_with(subst(alt_src, "EXTRA", "2", NULL), ks,
+				     subst(alt_src, "EXTRA", "3", NULL),
+				     "alt.o");
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_sec *alt, *repl, *aux, *text;
+	struct elp_obj *obj;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "alt_b");
+	obj = read_out(ctx, "alt.o");
+	alt = elp_find_sec(obj, ".altinstructions");
+	repl = elp_find_sec(obj, ".altinstr_replacement");
+	aux = elp_find_sec(obj, ".altinstr_aux");
+	text = elp_find_sec(obj, ".text.alt_b");
+	assert_non_null(alt);
+	assert_non_null(repl);
+	assert_non_null(aux);
+	assert_non_null(text);
+	/* one entry, alt_b's replacement only, moved to offset 0 */
+	assert_int_equal(alt->size, 12);
+	assert_int_equal(repl->size, 3);
+	assert_memory_equal(repl->data, "\x31\xc9\xcc", 3);
+	for (i = 0; i < alt->rela->nr_relas; i++)
+		if (alt->rela->relas[i].offset == 4) {
+			assert_ptr_equal(alt->rela->relas[i].sym->sec, repl);
+			assert_int_equal(alt->rela->relas[i].addend, 0);
+		}
+	/* alt_b's aux jump, moved to offset 0, jumping back into alt_b */
+	assert_int_equal(aux->size, 5);
+	assert_int_equal(aux->rela->nr_relas, 1);
+	assert_ptr_equal(aux->rela->relas[0].sym->sec, text);
+	for (i = 0; i < text->rela->nr_relas; i++)
+		if (text->rela->relas[i].sym->sec == aux)
+			assert_int_equal(text->rela->relas[i].addend, -4);
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+	elp_ctx_free(ctx);
+}
+
+static void test_diff_notrace(void **state)
+{
+	static const char notrace_src[] =
+		"int x3;\n"
+		"__attribute__((no_instrument_function)) void quiet(int v)"
+		" { x3 = v * @Q@; }\n"
+		"void loud(int v) { x3 = v + @L@; }\n";
+	static const char ks[] = "ffffffff81000000 T quiet\n"
+				 "ffffffff81000100 T loud\n"
+				 "ffffffff82000000 B x3\n";
+	struct diff_out d;
+
+	(void)state;
+	d = run_with(subst(notrace_src, "Q", "1", "L", "1", NULL), ks,
+		     subst(notrace_src, "Q", "2", "L", "1", NULL), "notrace.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "lib/f.c: quiet: has no ftrace entry"));
+	assert_int_not_equal(access(path("notrace.o"), F_OK), 0);
+
+	/* a traceable function of the livepatch core */
+	cur_source = "kernel/livepatch/core.c";
+	d = run_with(subst(notrace_src, "Q", "1", "L", "1", NULL), ks,
+		     subst(notrace_src, "Q", "1", "L", "7", NULL), "core.o");
+	cur_source = "lib/f.c";
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "kernel/livepatch/core.c: loud: belongs to the livepatch/ftrace core"));
+}
+
+/* a jump label whose key is a variable of the module being patched */
+static const char jl_src[] =
+	"static long @KEY@[4];\n"
+	"long *keyp(void) { return @KEY@; }\n"
+	"int modfn(int v)\n"
+	"{\n"
+	"\tasm goto(\"1: .byte 0x0f,0x1f,0x44,0x00,0x00\\n\"\n"
+	"\t\t \".pushsection __jump_table,\\\"aw\\\"\\n.balign 8\\n\"\n"
+	"\t\t \".long 1b - .\\n.long %l[yes] - .\\n\"\n"
+	"\t\t \".quad %c0 - .\\n.popsection\"\n"
+	"\t\t :: \"i\"(&@KEY@[1]) :: yes);\n"
+	"\treturn v;\n"
+	"yes:\n"
+	"\treturn v + @RET@;\n"
+	"}\n";
+
+static void test_diff_module_jump_label(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T printk\n"
+				 "ffffffffc0000000 T keyp\t[mymod]\n"
+				 "ffffffffc0000100 T modfn\t[mymod]\n"
+				 "ffffffffc0001000 b mkey\t[mymod]\n"
+				 "ffffffffc0001100 b __tracepoint_mytp\t[mymod]\n";
+	struct diff_out d;
+
+	(void)state;
+	cur_target = "mymod";
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", NULL), ks,
+		     subst(jl_src, "KEY", "mkey", "RET", "2", NULL), "jl.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "lib/f.c: modfn: uses static key mkey of module mymod in a jump label"));
+	assert_non_null(strstr(errbuf, "static_key_enabled(&mkey)"));
+	d = run_with(subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "1",
+			   NULL), ks,
+		     subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "2",
+			   NULL), "tp.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "lib/f.c: modfn: calls tracepoint mytp of module mymod"));
+	cur_target = "vmlinux";
+
+	/* in vmlinux the same is fine: klp relocations are applied at load */
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", NULL),
+		     "ffffffff81000000 T keyp\nffffffff81000100 T modfn\n"
+		     "ffffffff82001000 b mkey\n",
+		     subst(jl_src, "KEY", "mkey", "RET", "2", NULL), "jlv.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	elp_diff_result_free(d.res);
+}
+
+static const char cb_src[] =
+	"static int my_pre(void *obj) { printk(\"pre\\n\"); return 0; }\n"
+	"static int (*__elp_cb_pre_patch_my_pre)(void *)\n"
+	"\t__attribute__((used, section(\".elivepatch.callbacks.pre_patch\"))) = my_pre;\n"
+	"static void my_post(void *obj) { printk(\"post\\n\"); }\n"
+	"static void (*__elp_cb_post_unpatch_my_post)(void *)\n"
+	"\t__attribute__((used, section(\".elivepatch.callbacks.post_unpatch\"))) = my_post;\n";
+
+static const char cb_again[] =
+	"static int (*__elp_cb_pre_patch_again)(void *)\n"
+	"\t__attribute__((used, section(\".elivepatch.callbacks.pre_patch\"))) = my_pre;\n";
+
+static void test_diff_callbacks(void **state)
+{
+	char patched[8192];
+	struct diff_out d;
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_obj *obj;
+	struct elp_sym *s;
+
+	(void)state;
+	snprintf(patched, sizeof(patched), "%s%s%s", PRE BASE_DATA HELPER,
+		 cb_src,
+		 "int foo(int x) { printk(\"foo v3 %d\\n\", x); return helper(x); }\n" BAR);
+	d = run_diff(patched, "cb.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_int_equal(d.res->nr_new_funcs, 2);
+	assert_string_equal(d.res->callbacks[ELP_CB_PRE_PATCH],
+			    "__elp_cb_3_pre_patch");
+	assert_string_equal(d.res->callbacks[ELP_CB_POST_UNPATCH],
+			    "__elp_cb_3_post_unpatch");
+	assert_null(d.res->callbacks[ELP_CB_POST_PATCH]);
+	assert_null(d.res->callbacks[ELP_CB_PRE_UNPATCH]);
+	obj = read_out(ctx, "cb.o");
+	s = elp_find_sym(obj, "__elp_cb_3_pre_patch");
+	assert_non_null(s);
+	assert_int_equal(s->bind, STB_GLOBAL);
+	assert_ptr_equal(s->sec, elp_find_sym(obj, "my_pre")->sec);
+	assert_non_null(elp_find_sym(obj, "my_post"));
+	assert_null(elp_find_sec(obj, ".elivepatch.callbacks.pre_patch"));
+	assert_null(elp_find_sym(obj, "__elp_cb_pre_patch_my_pre"));
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+
+	/* two of a kind */
+	snprintf(patched, sizeof(patched), "%s%s%s%s", PRE BASE_DATA HELPER,
+		 cb_src, cb_again,
+		 "int foo(int x) { printk(\"foo v3 %d\\n\", x); return helper(x); }\n" BAR);
+	d = run_diff(patched, "cb2.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "more than one pre_patch callback"));
+	elp_ctx_free(ctx);
+}
+
+static const char state_orig[] =
+	"extern void *klp_shadow_get_or_alloc(void *, unsigned long, unsigned long,\n"
+	"\t\t\t\t     int, void *, void *);\n"
+	"int ticker(void) { static int count; return ++count; }\n";
+
+static const char state_patched[] =
+	"extern void *klp_shadow_get_or_alloc(void *, unsigned long, unsigned long,\n"
+	"\t\t\t\t     int, void *, void *);\n"
+	"static int fresh = 42;\n"
+	"int fresh_global = 7;\n"
+	"int ticker(void)\n"
+	"{\n"
+	"\tstatic int count;\n"
+	"\tint *sh = klp_shadow_get_or_alloc(&count, 1, 4, 0, 0, 0);\n"
+	"\n"
+	"\tif (sh)\n"
+	"\t\t(*sh)++;\n"
+	"\treturn count += fresh++ + fresh_global;\n"
+	"}\n";
+
+static void test_diff_state(void **state)
+{
+	/* a static local keeps the kernel's instance; new data is ours;
+	 * klp_shadow_* are exported and stay plain references */
+	static const char ks[] = "ffffffff81000000 T ticker\n"
+				 "ffffffff82000000 b count.0\n";
+	struct diff_out d = run_with(state_orig, ks, state_patched, "state.o");
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_obj *obj;
+	struct elp_sym *s;
+
+	(void)state;
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	obj = read_out(ctx, "state.o");
+	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.count.0", STB_WEAK));
+	assert_null(elp_find_sec(obj, ".bss.count.0"));
+	assert_true(has_undef(obj, "klp_shadow_get_or_alloc", STB_GLOBAL));
+	s = elp_find_sym(obj, "fresh");
+	assert_non_null(s);
+	assert_non_null(s->sec);
+	s = elp_find_sym(obj, "fresh_global");
+	assert_non_null(s);
+	assert_non_null(s->sec);
+	assert_int_equal(s->bind, STB_LOCAL);
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+	elp_ctx_free(ctx);
+}
+
 static void test_obj_roundtrip(void **state)
 {
 	struct elp_ctx *ctx = new_ctx();
@@ -544,6 +932,12 @@ int main(void)
 		cmocka_unit_test(test_diff_data_size),
 		cmocka_unit_test(test_diff_data_init),
 		cmocka_unit_test(test_diff_bar_and_missing),
+		cmocka_unit_test(test_diff_bug_line),
+		cmocka_unit_test(test_diff_alt_trim),
+		cmocka_unit_test(test_diff_notrace),
+		cmocka_unit_test(test_diff_module_jump_label),
+		cmocka_unit_test(test_diff_callbacks),
+		cmocka_unit_test(test_diff_state),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, setup, teardown);
