@@ -27,6 +27,7 @@ static void print_json(const struct elp_build_result *r)
 	json_kv_str(stdout, &first, "status", r->status);
 	json_kv_str(stdout, &first, "reason", r->reason);
 	json_kv_bool(stdout, &first, "reused", r->reused);
+	json_kv_bool(stdout, &first, "cumulative", r->cumulative);
 	json_kv_str(stdout, &first, "kernel", r->kernel_release);
 	json_kv_str(stdout, &first, "module", r->module_name);
 	json_kv_str(stdout, &first, "artefact", r->artefact_path);
@@ -64,7 +65,10 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 	char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
-	char **patches = NULL, **patch_args = NULL;
+	int cumulative = 0, no_cumulative = 0;
+	char **patches = NULL, **patch_args = NULL, **extra_args = NULL;
+	char **extra = NULL;
+	size_t nr_extra = 0;
 	size_t i;
 	size_t nr_patches = 0;
 	struct elp_build_options opts = { 0 };
@@ -92,6 +96,15 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		{ "cc", 0, POPT_ARG_STRING, &cc, 0,
 		  "compiler to use (default: the one matching the kernel)",
 		  "CC" },
+		{ "cumulative", 0, POPT_ARG_NONE, &cumulative, 0,
+		  "also include the patches of the livepatches applied on the kernel and replace them (default when one is applied)",
+		  NULL },
+		{ "no-cumulative", 0, POPT_ARG_NONE, &no_cumulative, 0,
+		  "only the given patches, next to the applied livepatches",
+		  NULL },
+		{ "extra-files", 'x', POPT_ARG_ARGV, &extra_args, 0,
+		  "also compile and diff these .c files (users of a changed header); repeat or separate with commas",
+		  "FILE.c" },
 		{ "rebuild", 0, POPT_ARG_NONE, &rebuild, 0,
 		  "build even if an identical build exists", NULL },
 		{ "cache", 0, POPT_ARG_STRING, &cache, 0,
@@ -103,7 +116,8 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("[--kernel KERNEL] --patch PATCH... [-o FILE.ko]",
+	rc = cli_parse(
+		"[--kernel KERNEL] --patch PATCH... [--extra-files FILE.c...] [--[no-]cumulative] [-o FILE.ko]",
 		       options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
@@ -139,6 +153,27 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		rc = cli_usage_error(pc, "--jobs must be positive");
 		goto out_free;
 	}
+	if (cumulative && no_cumulative) {
+		rc = cli_usage_error(
+			pc, "--cumulative and --no-cumulative exclude each other");
+		goto out_free;
+	}
+	for (i = 0; extra_args && extra_args[i]; i++) {
+		char *save = NULL, *tok;
+
+		for (tok = strtok_r(extra_args[i], ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			char **nx = realloc(extra, (nr_extra + 1) * sizeof(*nx));
+
+			if (!nx) {
+				cli_error("out of memory");
+				rc = 1;
+				goto out_free;
+			}
+			extra = nx;
+			extra[nr_extra++] = tok;
+		}
+	}
 	if (quiet || cli->quiet)
 		elp_set_log_priority(cli->ctx, ELP_LOG_WARNING);
 	else if (!cli->tty && elp_get_log_priority(cli->ctx) < ELP_LOG_INFO)
@@ -159,6 +194,9 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 	opts.cc = cc;
 	opts.force_toolchain = force_toolchain;
 	opts.rebuild = rebuild;
+	opts.cumulative = cumulative ? 1 : no_cumulative ? 0 : -1;
+	opts.extra_files = (const char *const *)extra;
+	opts.nr_extra_files = nr_extra;
 	opts.jobs = (unsigned int)jobs;
 	opts.cancel = &build_cancel;
 
@@ -195,6 +233,10 @@ out_free:
 	for (i = 0; patch_args && patch_args[i]; i++)
 		free(patch_args[i]);
 	free(patch_args);
+	free(extra); /* pointers into extra_args */
+	for (i = 0; extra_args && extra_args[i]; i++)
+		free(extra_args[i]);
+	free(extra_args);
 	free(kernel);
 	free(name);
 	free(output);

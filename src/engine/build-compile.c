@@ -247,7 +247,33 @@ int elp_bcompile_patched(struct elp_bstate *b)
 		return -ENOMEM;
 	for (i = 0; i < b->nr_units; i++)
 		all[i] = &b->units[i];
-	err = compile_units(b, all, b->nr_units, "patched");
+	/*
+	 * <datadir>/include (elivepatch.h) for the patched side only, through
+	 * CPATH (searched like -I, also with -nostdinc): in KCFLAGS it would
+	 * change the command line of kbuild's prepare steps, which then
+	 * rebuild bounds.s and asm-offsets.s on every change of side.
+	 */
+	{
+		const char *old = getenv("CPATH");
+		char *saved = old ? strdup(old) : NULL, *cpath = NULL;
+
+		if (asprintf(&cpath, "%s%s%s", b->include_dir,
+			     old && *old ? ":" : "", old ? old : "") < 0) {
+			free(saved);
+			free(all);
+			return -ENOMEM;
+		}
+		setenv("CPATH", cpath, 1);
+		if (b->log_fd >= 0)
+			dprintf(b->log_fd, "$ export CPATH=%s\n", cpath);
+		err = compile_units(b, all, b->nr_units, "patched");
+		if (saved)
+			setenv("CPATH", saved, 1);
+		else
+			unsetenv("CPATH");
+		free(saved);
+		free(cpath);
+	}
 	for (i = 0; !err && i < b->nr_units; i++) {
 		struct elp_bunit *u = &b->units[i];
 		char *o = tree_path(b, u->obj), *target = NULL;
@@ -321,7 +347,7 @@ int elp_bdiff(struct elp_bstate *b)
 	struct elp_symtab *symtab = NULL;
 	const struct elp_kernel *k = b->kernel;
 	char *symvers = NULL;
-	size_t i, total = 0;
+	size_t i, kind, total = 0, callbacks = 0;
 	int err;
 
 	if (!k->symbols_path || !elp_is_file(k->symbols_path)) {
@@ -378,12 +404,31 @@ int elp_bdiff(struct elp_bstate *b)
 		if (err)
 			goto out;
 		total += u->diff->nr_funcs;
+		for (kind = 0; kind < ELP_CB_KINDS; kind++)
+			if (u->diff->callbacks[kind])
+				callbacks++;
 		if (u->diff->nr_funcs == 0)
 			elp_info(b->ctx, "[diff] %s: no function changed",
 				 u->src);
 	}
-	if (total == 0)
+	if (total == 0 && callbacks == 0 && b->nr_headers) {
+		struct elp_buf hdrs = { 0 }, srcs = { 0 };
+
+		for (i = 0; i < b->nr_headers; i++)
+			elp_buf_printf(&hdrs, "%s%s", i ? ", " : "",
+				       b->headers[i]);
+		for (i = 0; i < b->nr_units; i++)
+			elp_buf_printf(&srcs, "%s%s", i ? ", " : "",
+				       b->units[i].src);
+		err = elp_bstate_refuse(
+			b,
+			"the patch changes only %s, which alters no function body in %s; nothing to patch",
+			hdrs.data, srcs.data);
+		elp_buf_free(&hdrs);
+		elp_buf_free(&srcs);
+	} else if (total == 0 && callbacks == 0) {
 		err = elp_bstate_refuse(b, "the patch changes no object code");
+	}
 out:
 	free(symvers);
 	elp_symtab_free(symtab);

@@ -26,6 +26,7 @@ struct elp_bunit {
 	char *patched_o; /* <work>/patched/unitN.o */
 	char *diff_o; /* <work>/module/unitN.o when something changed */
 	char *target; /* "vmlinux" or the module the object is part of */
+	bool extra; /* from --extra-files: no patch changes it */
 	struct elp_diff_result *diff;
 };
 
@@ -59,6 +60,15 @@ struct elp_bstate {
 	char *refusal; /* set by a pass that refuses */
 	unsigned int jobs;
 
+	bool cumulative; /* klp_patch.replace: the module replaces all */
+	char *include_dir; /* <datadir>/include, for the patched compile */
+	char *include_sha; /* sha256 of its elivepatch.h, or "none" */
+	char **headers; /* headers the patches change */
+	size_t nr_headers;
+	char *config; /* the prepared tree's .config (scope pass) */
+	struct elp_mkfile *mkfiles; /* kbuild Makefiles read (scope) */
+	size_t nr_mkfiles;
+
 	struct elp_bunit *units;
 	size_t nr_units;
 	long long t0;
@@ -87,6 +97,15 @@ int elp_btree_restore(struct elp_bstate *b);
 int elp_bcompile_original(struct elp_bstate *b);
 int elp_bcompile_patched(struct elp_bstate *b);
 int elp_bdiff(struct elp_bstate *b);
+
+/* build-scope.c: is each unit built with this config; which files use
+ * the inline code of a changed header */
+struct elp_mkfile {
+	char *dir;
+	char *text; /* logical lines: continuations joined, comments cut */
+};
+int elp_bscope(struct elp_bstate *b);
+void elp_bscope_free(struct elp_bstate *b);
 
 /* build-module.c */
 int elp_bmodule_generate(struct elp_bstate *b, const char *dir);

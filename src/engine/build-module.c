@@ -23,6 +23,86 @@ static void c_string(struct elp_buf *out, const char *s)
 	elp_buf_puts(out, "\"");
 }
 
+static const char *const cb_kind_name[ELP_CB_KINDS] = {
+	[ELP_CB_PRE_PATCH] = "pre_patch",
+	[ELP_CB_POST_PATCH] = "post_patch",
+	[ELP_CB_PRE_UNPATCH] = "pre_unpatch",
+	[ELP_CB_POST_UNPATCH] = "post_unpatch",
+};
+
+static bool unit_has_callbacks(const struct elp_bunit *u)
+{
+	size_t k;
+
+	for (k = 0; u->diff && k < ELP_CB_KINDS; k++)
+		if (u->diff->callbacks[k])
+			return true;
+	return false;
+}
+
+/* Is the unit's diff object part of the module? */
+static bool unit_linked(const struct elp_bunit *u)
+{
+	return u->diff && (u->diff->nr_funcs || unit_has_callbacks(u));
+}
+
+/*
+ * The callbacks of one klp_object: the units' own function when one unit
+ * declares the kind, else a wrapper calling each in unit order (pre_patch
+ * stops at the first error and returns it).
+ */
+static void write_callbacks(struct elp_buf *c, const struct elp_bstate *b,
+			    const char *target, size_t t, struct elp_buf *init)
+{
+	size_t k, i;
+
+	for (k = 0; k < ELP_CB_KINDS; k++) {
+		const char *only = NULL;
+		size_t n = 0;
+
+		for (i = 0; i < b->nr_units; i++) {
+			const struct elp_bunit *u = &b->units[i];
+
+			if (unit_linked(u) && u->diff->callbacks[k] &&
+			    strcmp(u->target, target) == 0) {
+				only = u->diff->callbacks[k];
+				n++;
+			}
+		}
+		if (n == 0)
+			continue;
+		if (n == 1) {
+			elp_buf_printf(init, "\t\t\t.%s = %s,\n",
+				       cb_kind_name[k], only);
+			continue;
+		}
+		elp_buf_printf(c, "\nstatic %s elp_cb_%zu_%s(struct klp_object *obj)\n{\n",
+			       k == ELP_CB_PRE_PATCH ? "int" : "void", t,
+			       cb_kind_name[k]);
+		if (k == ELP_CB_PRE_PATCH)
+			elp_buf_puts(c, "\tint ret;\n\n");
+		for (i = 0; i < b->nr_units; i++) {
+			const struct elp_bunit *u = &b->units[i];
+
+			if (!unit_linked(u) || !u->diff->callbacks[k] ||
+			    strcmp(u->target, target) != 0)
+				continue;
+			if (k == ELP_CB_PRE_PATCH)
+				elp_buf_printf(c,
+					       "\tret = %s(obj);\n\tif (ret)\n\t\treturn ret;\n",
+					       u->diff->callbacks[k]);
+			else
+				elp_buf_printf(c, "\t%s(obj);\n",
+					       u->diff->callbacks[k]);
+		}
+		if (k == ELP_CB_PRE_PATCH)
+			elp_buf_puts(c, "\treturn 0;\n");
+		elp_buf_puts(c, "}\n");
+		elp_buf_printf(init, "\t\t\t.%s = elp_cb_%zu_%s,\n",
+			       cb_kind_name[k], t, cb_kind_name[k]);
+	}
+}
+
 /* Targets in first-seen order. */
 static size_t collect_targets(const struct elp_bstate *b, const char **targets)
 {
@@ -31,7 +111,7 @@ static size_t collect_targets(const struct elp_bstate *b, const char **targets)
 	for (i = 0; i < b->nr_units; i++) {
 		const struct elp_bunit *u = &b->units[i];
 
-		if (!u->diff || u->diff->nr_funcs == 0)
+		if (!unit_linked(u))
 			continue;
 		for (j = 0; j < n; j++)
 			if (strcmp(targets[j], u->target) == 0)
@@ -45,8 +125,9 @@ static size_t collect_targets(const struct elp_bstate *b, const char **targets)
 static int write_main_c(struct elp_bstate *b, const char *dir)
 {
 	struct elp_buf c = { 0 };
+	struct elp_buf *inits;
 	const char **targets;
-	size_t nt, t, i, f;
+	size_t nt, t, i, f, k;
 	char *path;
 	int err;
 
@@ -72,7 +153,22 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 		for (f = 0; f < u->diff->nr_funcs; f++)
 			elp_buf_printf(&c, "extern char %s[];\n",
 				       u->diff->funcs[f].new_symbol);
+		for (k = 0; unit_linked(u) && k < ELP_CB_KINDS; k++)
+			if (u->diff->callbacks[k])
+				elp_buf_printf(&c,
+					       "extern %s %s(struct klp_object *);\n",
+					       k == ELP_CB_PRE_PATCH ? "int"
+								     : "void",
+					       u->diff->callbacks[k]);
 	}
+	inits = calloc(nt ? nt : 1, sizeof(*inits));
+	if (!inits) {
+		free(targets);
+		elp_buf_free(&c);
+		return -ENOMEM;
+	}
+	for (t = 0; t < nt; t++)
+		write_callbacks(&c, b, targets[t], t, &inits[t]);
 	for (t = 0; t < nt; t++) {
 		elp_buf_printf(&c, "\nstatic struct klp_func funcs_%zu[] = {\n",
 			       t);
@@ -102,14 +198,21 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 			elp_buf_puts(&c, "NULL");
 		else
 			c_string(&c, targets[t]);
-		elp_buf_printf(&c, ",\n\t\t.funcs = funcs_%zu,\n\t},\n", t);
+		elp_buf_printf(&c, ",\n\t\t.funcs = funcs_%zu,\n", t);
+		if (inits[t].len)
+			elp_buf_printf(&c, "\t\t.callbacks = {\n%s\t\t},\n",
+				       inits[t].data);
+		elp_buf_puts(&c, "\t},\n");
+		elp_buf_free(&inits[t]);
 	}
-	elp_buf_puts(&c, "\t{ }\n};\n\n"
-			 "static struct klp_patch patch = {\n"
-			 "\t.mod = THIS_MODULE,\n"
-			 "\t.objs = objs,\n"
-			 "\t.replace = false,\n"
-			 "};\n\n"
+	free(inits);
+	elp_buf_printf(&c, "\t{ }\n};\n\n"
+			   "static struct klp_patch patch = {\n"
+			   "\t.mod = THIS_MODULE,\n"
+			   "\t.objs = objs,\n"
+			   "\t.replace = %s,\n"
+			   "};\n\n", b->cumulative ? "true" : "false");
+	elp_buf_puts(&c,
 			 "static int __init elp_init(void)\n"
 			 "{\n"
 			 "\treturn klp_enable_patch(&patch);\n"
@@ -151,7 +254,7 @@ static int write_kbuild(struct elp_bstate *b, const char *dir)
 
 	elp_buf_printf(&k, "obj-m := %s.o\n%s-y := main.o", name, name);
 	for (i = 0; i < b->nr_units; i++)
-		if (b->units[i].diff && b->units[i].diff->nr_funcs)
+		if (unit_linked(&b->units[i]))
 			elp_buf_printf(&k, " unit%zu.o", i);
 	elp_buf_puts(&k, "\n");
 	if (!k.data)
@@ -161,8 +264,15 @@ static int write_kbuild(struct elp_bstate *b, const char *dir)
 	for (i = 0; i < b->nr_units; i++) {
 		static const char stub[] = "# prebuilt by elivepatch\n";
 
-		if (!b->units[i].diff || !b->units[i].diff->nr_funcs)
+		if (!unit_linked(&b->units[i]))
 			continue;
+		if (!elp_is_file(b->units[i].diff_o)) {
+			elp_err(b->ctx,
+				"the diff of %s declares callbacks but wrote no object",
+				b->units[i].src);
+			elp_buf_free(&k);
+			return -EIO;
+		}
 		if (asprintf(&path, "%s/.unit%zu.o.cmd", dir, i) < 0) {
 			elp_buf_free(&k);
 			return -ENOMEM;

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -546,6 +547,11 @@ static int compute_hashes(struct elp_bstate *b)
 		       symbols ? symbols : "", build ? build : "");
 	for (i = 0; i < b->nr_patches; i++)
 		elp_buf_printf(&in, "patch %s\n", b->patches[i]->sha256);
+	for (i = 0; i < b->opts->nr_extra_files; i++)
+		elp_buf_printf(&in, "extra %s\n", b->opts->extra_files[i]);
+	if (b->cumulative)
+		elp_buf_puts(&in, "cumulative\n");
+	elp_buf_printf(&in, "elivepatch.h %s\n", b->include_sha);
 	elp_buf_printf(&in, "name %s\n", b->res->module_name);
 	if (!in.data || elp_sha256_hex(in.data, in.len, hex) < 0 ||
 	    !b->tree_key) {
@@ -570,11 +576,250 @@ static bool is_c_file(const char *path)
 	return n > 2 && strcmp(path + n - 2, ".c") == 0;
 }
 
-/* The units: every .c file the patches change, once. */
+/*
+ * The builds applied on this kernel and host: an 'apply' event not followed
+ * by a 'revert' or 'replace' of the same module (as elp_lp_build_applied()
+ * reads them), oldest first.
+ */
+static int applied_builds(struct elp_bstate *b, int64_t **ids, size_t *nr)
+{
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	int err, rc;
+
+	*ids = NULL;
+	*nr = 0;
+	gethostname(host, sizeof(host) - 1);
+	err = elp_catalogue_prepare(
+		b->cat,
+		"SELECT e.build_id FROM events e"
+		" WHERE e.kind = 'apply' AND e.kernel_release = ?1 AND e.host IS ?2"
+		" AND e.build_id IS NOT NULL AND e.module IS NOT NULL"
+		" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
+		"  AND l.kernel_release = e.kernel_release AND l.host IS e.host"
+		"  AND l.kind IN ('apply', 'revert', 'replace')"
+		"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"
+		" ORDER BY e.time, e.id",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, b->kernel->release, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t *n = realloc(*ids, (*nr + 1) * sizeof(*n));
+
+		if (!n) {
+			err = -ENOMEM;
+			break;
+		}
+		*ids = n;
+		n[(*nr)++] = sqlite3_column_int64(stmt, 0);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = elp_catalogue_error(b->cat, "cannot read events");
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+static bool have_patch(struct elp_patch **list, size_t n, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i]->id == id)
+			return true;
+	return false;
+}
+
+/*
+ * --cumulative: the patches of the applied builds, in the order they were
+ * applied, then the new ones; each patch once.
+ */
+static int resolve_cumulative(struct elp_bstate *b)
+{
+	struct elp_patch **all = NULL;
+	int64_t *builds = NULL;
+	size_t nr_builds = 0, n = 0, i;
+	int err;
+
+	if (b->opts->cumulative == 0 || !b->kernel->release)
+		return 0;
+	err = applied_builds(b, &builds, &nr_builds);
+	if (err)
+		return err;
+	if (nr_builds == 0 && b->opts->cumulative < 0) {
+		free(builds);
+		return 0;
+	}
+	b->cumulative = true;
+	b->res->cumulative = true;
+	for (i = 0; i < nr_builds && !err; i++) {
+		sqlite3_stmt *stmt;
+
+		err = elp_catalogue_prepare(
+			b->cat,
+			"SELECT patch_id FROM build_patches WHERE build_id = ? ORDER BY position",
+			&stmt);
+		if (err)
+			break;
+		sqlite3_bind_int64(stmt, 1, builds[i]);
+		while (!err && sqlite3_step(stmt) == SQLITE_ROW) {
+			int64_t id = sqlite3_column_int64(stmt, 0);
+			struct elp_patch **na, *p = NULL;
+			char spec[32];
+
+			if (have_patch(all, n, id))
+				continue;
+			snprintf(spec, sizeof(spec), "%lld", (long long)id);
+			err = elp_patch_find(b->cat, spec, &p);
+			if (!err && !p)
+				err = -ENOENT;
+			if (err)
+				break;
+			na = realloc(all, (n + 1) * sizeof(*na));
+			if (!na) {
+				elp_patch_free(p);
+				err = -ENOMEM;
+				break;
+			}
+			all = na;
+			all[n++] = p;
+			elp_info(b->ctx,
+				 "cumulative: patch '%s' of applied build %lld",
+				 p->name, (long long)builds[i]);
+		}
+		sqlite3_finalize(stmt);
+	}
+	free(builds);
+	b->res->nr_applied_patches = n;
+	for (i = 0; !err && i < b->nr_patches; i++) {
+		struct elp_patch **na;
+
+		if (have_patch(all, n, b->patches[i]->id)) {
+			elp_info(b->ctx,
+				 "cumulative: patch '%s' is already applied",
+				 b->patches[i]->name);
+			continue;
+		}
+		na = realloc(all, (n + 1) * sizeof(*na));
+		if (!na) {
+			err = -ENOMEM;
+			break;
+		}
+		all = na;
+		all[n++] = b->patches[i];
+		b->patches[i] = NULL;
+	}
+	if (err) {
+		for (i = 0; i < n; i++)
+			elp_patch_free(all[i]);
+		free(all);
+		return err;
+	}
+	for (i = 0; i < b->nr_patches; i++)
+		elp_patch_free(b->patches[i]);
+	free(b->patches);
+	b->patches = all;
+	b->nr_patches = n;
+	return 0;
+}
+
+static int resolve_extra_files(struct elp_bstate *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->opts->nr_extra_files; i++) {
+		const char *x = b->opts->extra_files[i];
+		size_t n = strlen(x);
+
+		if (n < 3 || strcmp(x + n - 2, ".c") != 0 || x[0] == '/' ||
+		    strstr(x, "..")) {
+			elp_err(b->ctx,
+				"--extra-files takes .c files of the kernel source, relative to its top (e.g. fs/proc/base.c), not '%s'",
+				x);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* <datadir>/include, where elivepatch.h is: the patched compile's. */
+static int resolve_include_dir(struct elp_bstate *b)
+{
+	const char *env = getenv("ELIVEPATCH_DATADIR");
+	char sha[ELP_SHA256_HEX_LEN + 1], *h = NULL;
+
+	if (asprintf(&b->include_dir, "%s/include",
+		     env && *env ? env : ELP_DATADIR) < 0 ||
+	    asprintf(&h, "%s/elivepatch.h", b->include_dir) < 0)
+		return -ENOMEM;
+	if (elp_is_file(h) && elp_sha256_file(b->ctx, h, sha) == 0)
+		b->include_sha = strdup(sha);
+	else
+		b->include_sha = strdup("none");
+	free(h);
+	return b->include_sha ? 0 : -ENOMEM;
+}
+
+static bool is_header(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n > 2 && strcmp(path + n - 2, ".h") == 0;
+}
+
+static int add_unit(struct elp_bstate *b, const char *src, bool extra)
+{
+	struct elp_bunit *nu;
+	size_t k;
+
+	for (k = 0; k < b->nr_units; k++)
+		if (strcmp(b->units[k].src, src) == 0)
+			return 0;
+	nu = realloc(b->units, (b->nr_units + 1) * sizeof(*b->units));
+	if (!nu)
+		return -ENOMEM;
+	b->units = nu;
+	nu += b->nr_units;
+	memset(nu, 0, sizeof(*nu));
+	nu->extra = extra;
+	nu->src = strdup(src);
+	nu->obj = strdup(src);
+	b->nr_units++;
+	if (!nu->src || !nu->obj)
+		return -ENOMEM;
+	nu->obj[strlen(src) - 1] = 'o';
+	return 0;
+}
+
+static int add_header(struct elp_bstate *b, const char *path)
+{
+	char **nh;
+	size_t k;
+
+	for (k = 0; k < b->nr_headers; k++)
+		if (strcmp(b->headers[k], path) == 0)
+			return 0;
+	nh = realloc(b->headers, (b->nr_headers + 1) * sizeof(*nh));
+	if (!nh)
+		return -ENOMEM;
+	b->headers = nh;
+	nh[b->nr_headers] = strdup(path);
+	if (!nh[b->nr_headers])
+		return -ENOMEM;
+	b->nr_headers++;
+	return 0;
+}
+
+/*
+ * The units: every .c file the patches change, once, then the
+ * --extra-files; the headers the patches change (the scope pass finds
+ * their users).
+ */
 static int plan_units(struct elp_bstate *b)
 {
 	struct elp_buf others = { 0 };
-	size_t i, j, k, nothers = 0;
+	size_t i, j, nothers = 0;
 	int err = 0;
 
 	for (i = 0; i < b->nr_patches; i++) {
@@ -582,10 +827,9 @@ static int plan_units(struct elp_bstate *b)
 
 		for (j = 0; j < p->nr_files; j++) {
 			const struct elp_patch_file *f = &p->files[j];
-			struct elp_bunit *nu;
-			bool dup = false;
+			bool c = is_c_file(f->path), h = is_header(f->path);
 
-			if (!is_c_file(f->path)) {
+			if (!c && !h) {
 				elp_buf_printf(&others, "%s%s",
 					       nothers++ ? ", " : "", f->path);
 				continue;
@@ -602,41 +846,32 @@ static int plan_units(struct elp_bstate *b)
 						: "renames",
 					f->path);
 			}
-			for (k = 0; k < b->nr_units; k++)
-				if (strcmp(b->units[k].src, f->path) == 0)
-					dup = true;
-			if (dup)
-				continue;
-			nu = realloc(b->units,
-				     (b->nr_units + 1) * sizeof(*b->units));
-			if (!nu) {
-				err = -ENOMEM;
+			err = c ? add_unit(b, f->path, false)
+				: add_header(b, f->path);
+			if (err)
 				goto out;
-			}
-			b->units = nu;
-			memset(&b->units[b->nr_units], 0, sizeof(*nu));
-			b->units[b->nr_units].src = strdup(f->path);
-			b->units[b->nr_units].obj = strdup(f->path);
-			if (!b->units[b->nr_units].src ||
-			    !b->units[b->nr_units].obj) {
-				err = -ENOMEM;
-				goto out;
-			}
-			b->units[b->nr_units].obj[strlen(f->path) - 1] = 'o';
-			b->nr_units++;
 		}
 	}
-	if (b->nr_units == 0) {
+	for (i = 0; i < b->opts->nr_extra_files; i++) {
+		const char *x = b->opts->extra_files[i];
+
+		while (x[0] == '.' && x[1] == '/')
+			x += 2;
+		err = add_unit(b, x, true);
+		if (err)
+			goto out;
+	}
+	if (b->nr_units == 0 && b->nr_headers == 0) {
 		err = elp_bstate_refuse(
 			b,
-			"the patch touches no .c file, only headers/Makefiles (%s); a header change needs the .c files that use it, and an --extra-files option is not available yet",
+			"the patch touches no .c file or header, only %s; nothing to livepatch",
 			others.data ? others.data : "no files");
 		goto out;
 	}
 	if (nothers)
 		elp_warn(
 			b->ctx,
-			"the patch also changes %s; only the .c files it changes are recompiled",
+			"the patch also changes %s; only .c files and headers are considered",
 			others.data);
 out:
 	elp_buf_free(&others);
@@ -690,7 +925,13 @@ static int resolve(struct elp_bstate *b)
 		else
 			free(file_name);
 	}
-	err = resolve_oot(b);
+	err = resolve_cumulative(b);
+	if (!err)
+		err = resolve_oot(b);
+	if (!err)
+		err = resolve_extra_files(b);
+	if (!err)
+		err = resolve_include_dir(b);
 	if (err) {
 		free(first_name);
 		return err;
@@ -736,6 +977,7 @@ static void bind_id(sqlite3_stmt *stmt, int i, int64_t id)
 
 static int record_start(struct elp_bstate *b)
 {
+	char host[256] = "";
 	sqlite3_stmt *stmt;
 	int64_t now = (int64_t)time(NULL);
 	size_t i;
@@ -743,10 +985,14 @@ static int record_start(struct elp_bstate *b)
 
 	err = elp_catalogue_prepare(
 		b->cat,
-		"INSERT INTO builds (kernel_id, kernel_release, toolchain_id, module_name, inputs_sha256, status, created_at, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+		"INSERT INTO builds (kernel_id, kernel_release, toolchain_id, module_name, inputs_sha256, status, created_at, started_at, cumulative, builder_host, builder_pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
 		&stmt);
 	if (err)
 		return err;
+	gethostname(host, sizeof(host) - 1);
+	sqlite3_bind_int(stmt, 8, b->cumulative ? 1 : 0);
+	sqlite3_bind_text(stmt, 9, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 10, (int64_t)getpid());
 	bind_id(stmt, 1, b->kernel->id);
 	sqlite3_bind_text(stmt, 2, b->kernel->release, -1, SQLITE_STATIC);
 	bind_id(stmt, 3, b->toolchain_id);
@@ -786,6 +1032,99 @@ static void bind_text_opt(sqlite3_stmt *stmt, int i, const char *s)
 		sqlite3_bind_null(stmt, i);
 }
 
+/* Is pid a live elivepatch process (not a recycled pid)? */
+static bool builder_alive(int64_t pid)
+{
+	char path[64], *comm = NULL, *mine = NULL;
+	bool alive;
+
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%lld/comm", (long long)pid);
+	if (elp_read_file(NULL, path, &comm, NULL) < 0 ||
+	    elp_read_file(NULL, "/proc/self/comm", &mine, NULL) < 0) {
+		free(comm);
+		return true; /* no /proc: trust kill() */
+	}
+	alive = strcmp(elp_rstrip(comm), elp_rstrip(mine)) == 0;
+	free(comm);
+	free(mine);
+	return alive;
+}
+
+/*
+ * Builds of this host left 'running' by a process that is gone (killed
+ * with SIGKILL, a crash, a reboot) failed: say so.
+ */
+static int reap_interrupted(struct elp_bstate *b)
+{
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	int64_t *dead = NULL;
+	size_t n = 0, i;
+	int err;
+
+	gethostname(host, sizeof(host) - 1);
+	err = elp_catalogue_prepare(
+		b->cat,
+		"SELECT id, builder_pid FROM builds WHERE status = 'running' AND builder_host = ? AND builder_pid IS NOT NULL",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, host, -1, SQLITE_STATIC);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		int64_t *nd;
+
+		if (builder_alive(sqlite3_column_int64(stmt, 1)))
+			continue;
+		nd = realloc(dead, (n + 1) * sizeof(*nd));
+		if (!nd) {
+			err = -ENOMEM;
+			break;
+		}
+		dead = nd;
+		dead[n++] = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	for (i = 0; !err && i < n; i++) {
+		err = elp_catalogue_prepare(
+			b->cat,
+			"UPDATE builds SET status = 'failed', reason = 'interrupted', finished_at = ? WHERE id = ? AND status = 'running'",
+			&stmt);
+		if (err)
+			break;
+		sqlite3_bind_int64(stmt, 1, (int64_t)time(NULL));
+		sqlite3_bind_int64(stmt, 2, dead[i]);
+		err = elp_catalogue_step_done(b->cat, stmt,
+					      "cannot mark an interrupted build");
+		if (!err)
+			elp_warn(b->ctx,
+				 "build %lld was interrupted (its process is gone); marked failed",
+				 (long long)dead[i]);
+	}
+	free(dead);
+	return err;
+}
+
+static int record_stage(struct elp_bstate *b, size_t i)
+{
+	struct elp_build_result *r = b->res;
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		b->cat,
+		"INSERT OR REPLACE INTO build_stages (build_id, position, stage, duration_ms) VALUES (?, ?, ?, ?)",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, r->build_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)i);
+	sqlite3_bind_text(stmt, 3, r->stages[i].name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, r->stages[i].ms);
+	return elp_catalogue_step_done(b->cat, stmt, "cannot record the build");
+}
+
 static int record_finish(struct elp_bstate *b)
 {
 	struct elp_build_result *r = b->res;
@@ -815,19 +1154,7 @@ static int record_finish(struct elp_bstate *b)
 	if (err)
 		return err;
 	for (i = 0; i < r->nr_stages; i++) {
-		err = elp_catalogue_prepare(
-			b->cat,
-			"INSERT OR REPLACE INTO build_stages (build_id, position, stage, duration_ms) VALUES (?, ?, ?, ?)",
-			&stmt);
-		if (err)
-			return err;
-		sqlite3_bind_int64(stmt, 1, r->build_id);
-		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)i);
-		sqlite3_bind_text(stmt, 3, r->stages[i].name, -1,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 4, r->stages[i].ms);
-		err = elp_catalogue_step_done(b->cat, stmt,
-					      "cannot record the build");
+		err = record_stage(b, i);
 		if (err)
 			return err;
 	}
@@ -1131,7 +1458,8 @@ struct pass {
 };
 
 static const struct pass passes[] = {
-	{ "tree", pass_tree },	 { "compile-original", elp_bcompile_original },
+	{ "tree", pass_tree },	 { "scope", elp_bscope },
+	{ "compile-original", elp_bcompile_original },
 	{ "apply", pass_apply }, { "compile-patched", pass_compile_patched },
 	{ "diff", elp_bdiff },	 { "module", pass_module },
 };
@@ -1175,6 +1503,12 @@ static void bstate_free(struct elp_bstate *b)
 		elp_diff_result_free(u->diff);
 	}
 	free(b->units);
+	for (i = 0; i < b->nr_headers; i++)
+		free(b->headers[i]);
+	free(b->headers);
+	free(b->include_dir);
+	free(b->include_sha);
+	elp_bscope_free(b);
 	free(b->cc);
 	free(b->cc_version);
 	free(b->source_identity);
@@ -1223,6 +1557,10 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	elp_set_log_fn(b.ctx, build_log, &b);
 	elp_set_log_priority(b.ctx, ELP_LOG_DEBUG);
 	b.res->status = "failed";
+
+	/* builds of this host whose process died are not running */
+	if (reap_interrupted(&b))
+		elp_dbg(b.ctx, "cannot check for interrupted builds");
 
 	/* resolve: no build row yet; errors here are the caller's input */
 	t = elp_now_ms();
@@ -1296,6 +1634,9 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	t = elp_now_ms();
 	rerr = record_finish(&b);
 	add_stage(b.res, "record", elp_now_ms() - t);
+	/* the record stage's own time, after the fact */
+	if (!rerr && b.res->build_id)
+		rerr = record_stage(&b, b.res->nr_stages - 1);
 	if (rerr && !err)
 		err = rerr;
 	if (b.log_fd >= 0)

@@ -38,6 +38,15 @@ struct elp_build_options {
 	const char *cc; /* compiler to use; NULL: match the kernel */
 	bool force_toolchain; /* build even when no compiler matches */
 	bool rebuild; /* ignore an identical succeeded build */
+	/* 1: also rebuild the patches of the builds applied on this kernel
+	 * (this host's 'apply' events not since reverted or replaced) and
+	 * make the module replace them (klp_patch.replace); 0: no; -1: yes
+	 * when the catalogue holds an applied livepatch for the kernel */
+	int cumulative;
+	/* .c files (tree-relative) compiled and diffed although no patch
+	 * changes them: the users of a changed header's inline code */
+	const char *const *extra_files;
+	size_t nr_extra_files;
 	unsigned int jobs; /* make -j; 0: number of CPUs */
 	/* set asynchronously (signal handler) to stop between steps */
 	volatile sig_atomic_t *cancel;
@@ -60,6 +69,8 @@ struct elp_build_result {
 	const char *status; /* "succeeded", "failed", "refused" (static) */
 	char *reason; /* why it failed or was refused */
 	bool reused; /* answered from an identical earlier build */
+	bool cumulative; /* the module replaces every applied livepatch */
+	size_t nr_applied_patches; /* patches taken from applied builds */
 	char *module_name;
 	char *inputs_sha256;
 	char *kernel_release;
