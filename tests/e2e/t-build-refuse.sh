@@ -2,7 +2,9 @@
 # e2e: `elivepatch build` refuses what it cannot livepatch, clearly, with a non-zero exit,
 # a 'refused' (or 'failed') build row without an artefact, and leaves the shared prepared
 # tree pristine.  No guest is booted.
-#   bad-header-only      touches only a header
+#   bad-header-only      touches only a header, a comment: no function body changes
+#   bad-header-inline    changes a static inline of seq_file.h used by files it does not touch
+#   bad-not-built        changes a file the kernel's config does not build
 #   bad-comment-only     changes no object code
 #   bad-wrong-version    does not apply to this kernel's source
 #   bad-compile-error    does not compile (failed, not refused)
@@ -69,8 +71,12 @@ refused() {
 		[ "$_row" = "$_st|||1" ]
 }
 
-refused ref bad-header-only refused "touches no .c file"
-refused ref bad-header-only refused "include/linux/seq_file.h"
+refused ref bad-header-only refused "nothing to patch"
+refused ref bad-header-only refused "changes only include/linux/seq_file.h, which alters no function body"
+refused ref bad-header-inline refused "(seq_show_option), which is also used by"
+refused ref bad-header-inline refused "fs/ext4/super.c, .* and [0-9]* more; add them with --extra-files"
+refused ref bad-not-built refused \
+	"lib/test_printf.c is not built with this config (lib/Makefile builds test_printf.o only with CONFIG_TEST_PRINTF, which is not set)"
 refused ref bad-comment-only refused "changes no object code"
 refused ref bad-wrong-version refused "does not apply"
 refused ref bad-compile-error failed "error:"
@@ -90,10 +96,31 @@ check "unknown kernel: exit 1" [ $? = 1 ]
 check "unknown kernel: says so" grep -q "kernel 'nosuch' is not in the catalogue" "$t/nosuch.err"
 elp build --kernel ref > /dev/null 2>&1
 check "no --patch: usage error 129" [ $? = 129 ]
+elp build --kernel ref --extra-files /etc/passwd --patch "$patches/cmdline-string.patch" > /dev/null 2> "$t/x.err"
+check "--extra-files outside the tree: exit 1" [ $? = 1 ]
+check "--extra-files outside the tree: says why" grep -q -- "--extra-files takes .c files" "$t/x.err"
 check "no build rows for toolchain and usage errors" [ "$(q "SELECT count(*) FROM builds")" = "$n" ]
 check "no artefact recorded for any refused or failed build" \
 	[ "$(q "SELECT count(*) FROM builds WHERE status != 'succeeded' AND (artefact_path IS NOT NULL OR artefact_sha256 IS NOT NULL)")" = 0 ]
 check "every build has a log" [ "$(q "SELECT count(*) FROM builds WHERE log_path IS NULL")" = 0 ]
+
+# a build killed with SIGKILL is not left 'running' once its process is gone
+q "INSERT INTO builds (kernel_release, module_name, inputs_sha256, status, created_at, builder_host, builder_pid) VALUES ('$E2E_RELEASE', 'elp_killed', 'x', 'running', 0, '$(hostname)', 999999999)"
+# a live process named like a builder (a recycled pid of another program counts as gone)
+mkdir "$t/bin" && cp "$(command -v sleep)" "$t/bin/elivepatch" && "$t/bin/elivepatch" 60 &
+alive=$!
+q "INSERT INTO builds (kernel_release, module_name, inputs_sha256, status, created_at, builder_host, builder_pid) VALUES ('$E2E_RELEASE', 'elp_alive', 'y', 'running', 0, '$(hostname)', $alive)"
+elp build --kernel ref --patch "$patches/bad-comment-only.patch" > /dev/null 2>&1
+check "a 'running' build whose process is gone is marked failed: interrupted" \
+	[ "$(q "SELECT status || ':' || reason FROM builds WHERE module_name = 'elp_killed'")" = "failed:interrupted" ]
+check "a 'running' build whose process lives stays running" \
+	[ "$(q "SELECT status FROM builds WHERE module_name = 'elp_alive'")" = running ]
+kill "$alive"
+q "DELETE FROM builds WHERE module_name = 'elp_alive'"
+check "builds record their host and pid" \
+	[ "$(q "SELECT count(*) FROM builds WHERE builder_host = '$(hostname)' AND builder_pid > 0 AND module_name != 'elp_killed'")" -gt 0 ]
+check "the record stage is timed" \
+	[ "$(q "SELECT count(*) FROM build_stages WHERE stage = 'record'")" -gt 0 ]
 
 # the shared prepared tree is pristine after all of that
 trees=$(ls -d "$ELIVEPATCH_CACHE"/trees/*/linux 2>/dev/null)
