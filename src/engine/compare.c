@@ -63,7 +63,8 @@ static bool rela_equal(const struct elp_rela *a, const struct elp_rela *b)
 		if (sa->type == STT_SECTION && sb->type == STT_SECTION) {
 			if (!sb->sec || sb->sec->twin != sa->sec)
 				return false;
-		} else if (sa->sec || sb->sec || strcmp(sa->name, sb->name)) {
+		} else if (sa->sec || sb->sec ||
+			   strcmp(sa->name, sb->name) != 0) {
 			return false;
 		}
 	}
@@ -308,7 +309,7 @@ bool elp_bug_sites_differ(struct elp_obj *orig, const struct elp_sec *a,
 		if (sa[i].offset != sb[i].offset || sa[i].flags != sb[i].flags)
 			return true;
 		if (!sa[i].file != !sb[i].file ||
-		    (sa[i].file && strcmp(sa[i].file, sb[i].file)))
+		    (sa[i].file && strcmp(sa[i].file, sb[i].file) != 0))
 			return true;
 	}
 	return false;

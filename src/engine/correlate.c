@@ -122,7 +122,8 @@ int elp_bundle_syms(struct elp_obj *obj)
 
 		if (!sec || (sym->type != STT_FUNC && sym->type != STT_OBJECT))
 			continue;
-		p = realloc(sec->syms, (sec->nr_syms + 1) * sizeof(*p));
+		p = realloc(sec->syms,
+			    (sec->nr_syms + 1) * sizeof(struct elp_sym *));
 		if (!p)
 			return -ENOMEM;
 		sec->syms = p;
@@ -132,7 +133,7 @@ int elp_bundle_syms(struct elp_obj *obj)
 		struct elp_sec *sec = obj->secs[i];
 
 		if (sec->nr_syms > 1)
-			qsort(sec->syms, sec->nr_syms, sizeof(*sec->syms),
+			qsort(sec->syms, sec->nr_syms, sizeof(struct elp_sym *),
 			      cmp_sym_value);
 		if (sec->nr_syms == 1 && sec->syms[0]->s.st_value == 0)
 			sec->bundled = sec->syms[0];
@@ -230,7 +231,7 @@ static void correlate_syms(struct elp_obj *orig, struct elp_obj *patched,
 			struct elp_sym *q = patched->syms[j];
 
 			if (!sym_correlatable(q) || q->twin ||
-			    q->type != p->type || strcmp(q->norm, p->norm))
+			    q->type != p->type || strcmp(q->norm, p->norm) != 0)
 				continue;
 			if (rule >= CORR_OWNER && !same_owner(p, q))
 				continue;

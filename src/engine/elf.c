@@ -92,7 +92,7 @@ struct elp_sym *elp_obj_add_sym(struct elp_obj *obj, const char *name,
 	struct elp_sym **syms, *sym;
 
 	syms = elp_grow(obj->syms, &obj->cap_syms, obj->nr_syms + 1,
-			sizeof(*syms));
+			sizeof(struct elp_sym *));
 	if (!syms)
 		return NULL;
 	obj->syms = syms;
@@ -127,7 +127,7 @@ static int read_sections(struct elp_obj *obj)
 	    elf_getshdrstrndx(obj->elf, &shstrndx))
 		return elp_elf_error(obj->ctx, "reading section headers of",
 				     obj->path);
-	obj->secs = calloc(shnum ? shnum : 1, sizeof(*obj->secs));
+	obj->secs = calloc(shnum ? shnum : 1, sizeof(struct elp_sec *));
 	if (!obj->secs)
 		return -ENOMEM;
 	obj->cap_secs = shnum ? shnum : 1;
@@ -194,7 +194,7 @@ static int read_symbols(struct elp_obj *obj)
 	if (!data)
 		return elp_elf_error(obj->ctx, "reading symbols of", obj->path);
 	n = obj->symtab->sh.sh_size / sizeof(Elf64_Sym);
-	obj->syms = calloc(n ? n : 1, sizeof(*obj->syms));
+	obj->syms = calloc(n ? n : 1, sizeof(struct elp_sym *));
 	if (!obj->syms)
 		return -ENOMEM;
 	obj->cap_syms = n ? n : 1;
@@ -461,8 +461,9 @@ static int writer_layout(struct writer *w)
 	struct elp_obj *obj = w->obj;
 	size_t i, n = 1;
 
-	w->out = calloc(obj->nr_secs + 1, sizeof(*w->out));
-	w->osyms = calloc(obj->nr_syms + obj->nr_secs + 1, sizeof(*w->osyms));
+	w->out = calloc(obj->nr_secs + 1, sizeof(struct elp_sec *));
+	w->osyms = calloc(obj->nr_syms + obj->nr_secs + 1,
+			  sizeof(struct elp_sym *));
 	w->secsym_idx = calloc(obj->nr_secs + 1, sizeof(*w->secsym_idx));
 	if (!w->out || !w->osyms || !w->secsym_idx)
 		return -ENOMEM;
@@ -619,7 +620,7 @@ static int writer_emit(struct writer *w, Elf *elf)
 	size_t i;
 	int ret;
 
-	w->relabufs = calloc(w->nr_out, sizeof(*w->relabufs));
+	w->relabufs = calloc(w->nr_out, sizeof(Elf64_Rela *));
 	if (!w->relabufs || strbuf_add(&w->shstr, "") < 0)
 		return -ENOMEM;
 	for (i = 1; i < w->nr_out; i++) {

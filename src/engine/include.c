@@ -207,8 +207,8 @@ int elp_check_unsafe(struct elp_diff_state *st)
 
 static int push_work(struct elp_diff_state *st, struct elp_sec *sec)
 {
-	struct elp_sec **w =
-		elp_grow(st->work, &st->cap_work, st->nr_work + 1, sizeof(*w));
+	struct elp_sec **w = elp_grow(st->work, &st->cap_work, st->nr_work + 1,
+				      sizeof(struct elp_sec *));
 
 	if (!w)
 		return -ENOMEM;
@@ -421,7 +421,7 @@ static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 		*out = t;
 		return 0;
 	}
-	if (strcmp(target(st), "vmlinux") &&
+	if (strcmp(target(st), "vmlinux") != 0 &&
 	    elp_symtab_count(symtab, target(st), name))
 		return klp_marker(st, target(st), name, true, out);
 	if (elp_symtab_count(symtab, "vmlinux", name))
@@ -436,7 +436,7 @@ static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 
 static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
 {
-	struct elp_sym *t = r->sym, *repl;
+	struct elp_sym *t = r->sym, *repl = NULL;
 	int ret;
 
 	if (t->ref) {
@@ -469,6 +469,8 @@ static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
 	ret = kernel_ref(st, t, &repl);
 	if (ret)
 		return ret;
+	if (!repl)
+		return -ENOMEM;
 	repl->include = true;
 	t->ref = repl;
 	r->sym = repl;
@@ -621,11 +623,10 @@ static const char *site_func(const struct elp_sec *rs, unsigned long start)
 }
 
 static int late_reloc_error(struct elp_diff_state *st, const char *table,
-			    const char *func, const char *name,
-			    const char *obj, size_t objlen)
+			    const char *func, const char *name, const char *obj,
+			    size_t objlen)
 {
-	if (!strcmp(table, "__jump_table") &&
-	    has_prefix(name, "__tracepoint_"))
+	if (!strcmp(table, "__jump_table") && has_prefix(name, "__tracepoint_"))
 		elp_err(st->ctx,
 			"%s: %s: calls tracepoint %s of module %.*s, which %.*s does not export; its jump label would be set up before the livepatch can be relocated against %.*s; leave the trace call in a function the fix does not change",
 			unit(st), func, name + strlen("__tracepoint_"),
@@ -656,8 +657,8 @@ int elp_check_late_relocs(struct elp_diff_state *st)
 	if (!strcmp(target(st), "vmlinux"))
 		return 0; /* vmlinux klp relocations are applied at load */
 	for (t = 0; late_tables[t].name; t++) {
-		struct elp_sec *sec = elp_find_sec(st->patched,
-						   late_tables[t].name);
+		struct elp_sec *sec =
+			elp_find_sec(st->patched, late_tables[t].name);
 		struct elp_sec *rs = sec ? sec->rela : NULL;
 
 		if (!sec || !sec->include || !rs)

@@ -113,6 +113,7 @@ static int parse_marker(const char *marker, char **obj, char **klpname)
 		return -ENOMEM;
 	if (asprintf(klpname, ".klp.sym.%s.%s,%lu", *obj, name, pos) < 0) {
 		free(*obj);
+		*obj = NULL;
 		return -ENOMEM;
 	}
 	return 0;
@@ -148,7 +149,7 @@ static int convert_symbols(struct finalize *f, Elf_Scn *symscn,
 		}
 		name = elf_strptr(f->elf, symsh->sh_link, s.st_name);
 		if (!name || s.st_shndx != SHN_UNDEF ||
-		    strncmp(name, ELP_KLP_MARKER, strlen(ELP_KLP_MARKER)))
+		    strncmp(name, ELP_KLP_MARKER, strlen(ELP_KLP_MARKER)) != 0)
 			continue;
 		ret = parse_marker(name, &f->markers[i].obj, &names[n]);
 		if (ret) {
@@ -264,8 +265,8 @@ static int add_klp_sections(struct finalize *f, size_t shstrndx)
 	size_t *offs, i;
 	int ret = 0;
 
-	names = calloc(f->nr_secs, sizeof(*names));
-	offs = calloc(f->nr_secs, sizeof(*offs));
+	names = calloc(f->nr_secs ? f->nr_secs : 1, sizeof(*names));
+	offs = calloc(f->nr_secs ? f->nr_secs : 1, sizeof(*offs));
 	if (!names || !offs) {
 		ret = -ENOMEM;
 		goto out;

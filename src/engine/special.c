@@ -250,7 +250,7 @@ static int make_chunks(struct elp_obj *obj, struct elp_sec *alt)
 		if (!elp_sec_is_rela(rs) || !counts_as_ref(rs, alt) ||
 		    !rs->base->include ||
 		    (rs->base->special &&
-		     strcmp(rs->base->name, ".altinstructions")))
+		     strcmp(rs->base->name, ".altinstructions") != 0))
 			continue;
 		for (j = 0; j < rs->nr_relas; j++) {
 			struct elp_chunk *c;
@@ -306,8 +306,8 @@ static int trim_alt(struct elp_obj *obj, struct elp_sec *alt)
 
 			if (r->relas[j].sym->sec != alt)
 				continue;
-			c = chunk_at(alt, elp_rela_target_offset(
-						  r->base, &r->relas[j]));
+			c = chunk_at(alt, elp_rela_target_offset(r->base,
+								 &r->relas[j]));
 			if (c && c->keep)
 				r->relas[j].addend +=
 					(long)c->new_start - (long)c->start;

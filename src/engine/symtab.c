@@ -260,7 +260,8 @@ static int parse_kallsyms(struct elp_ctx *ctx, struct elp_symtab *st, char *buf,
 			}
 		}
 		if (mod) {
-			if (last == NONE || strcmp(st->objs[last].name, mod))
+			if (last == NONE ||
+			    strcmp(st->objs[last].name, mod) != 0)
 				last = get_obj(st, mod);
 			if (last == NONE)
 				return -ENOMEM;
@@ -455,7 +456,7 @@ static int add_export(struct elp_symtab *st, const char *name, const char *obj)
 int elp_symtab_load_exports(struct elp_ctx *ctx, struct elp_symtab *symtab,
 			    const char *module_symvers_path)
 {
-	char *buf, *line, *next;
+	char *buf = NULL, *line, *next;
 	unsigned long lineno = 0;
 	size_t len;
 	int ret;
@@ -463,6 +464,8 @@ int elp_symtab_load_exports(struct elp_ctx *ctx, struct elp_symtab *symtab,
 	ret = read_file(ctx, module_symvers_path, &buf, &len);
 	if (ret)
 		return ret;
+	if (!buf)
+		return -EIO;
 	ret = keep_block(symtab, buf);
 	if (ret) {
 		free(buf);
@@ -540,8 +543,8 @@ static size_t candidates(const struct elp_symtab *st, const char *obj,
 		return 0;
 	for (i = st->buckets[hash_str(name) & (st->nbuckets - 1)]; i != NONE;
 	     i = st->syms[i].next) {
-		if (strcmp(st->syms[i].name, name) ||
-		    strcmp(st->syms[i].obj, obj))
+		if (strcmp(st->syms[i].name, name) != 0 ||
+		    strcmp(st->syms[i].obj, obj) != 0)
 			continue;
 		if (n < max) {
 			/* insertion sort on objpos */
@@ -580,7 +583,7 @@ static int nameset_init(struct nameset *ns, const char *const *names, size_t n)
 	for (i = 0; i < n; i++) {
 		size_t h = hash_str(names[i]) & ns->mask;
 
-		while (ns->slots[h] && strcmp(ns->slots[h], names[i]))
+		while (ns->slots[h] && strcmp(ns->slots[h], names[i]) != 0)
 			h = (h + 1) & ns->mask;
 		ns->slots[h] = names[i];
 	}
