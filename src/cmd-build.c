@@ -118,7 +118,7 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 
 	rc = cli_parse(
 		"[--kernel KERNEL] --patch PATCH... [--extra-files FILE.c...] [--[no-]cumulative] [-o FILE.ko]",
-		       options, argc, argv, &pc, &done);
+		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	/* --patch values, then positional patches */
@@ -155,7 +155,8 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 	}
 	if (cumulative && no_cumulative) {
 		rc = cli_usage_error(
-			pc, "--cumulative and --no-cumulative exclude each other");
+			pc,
+			"--cumulative and --no-cumulative exclude each other");
 		goto out_free;
 	}
 	for (i = 0; extra_args && extra_args[i]; i++) {
@@ -163,7 +164,8 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 
 		for (tok = strtok_r(extra_args[i], ", ", &save); tok;
 		     tok = strtok_r(NULL, ", ", &save)) {
-			char **nx = realloc(extra, (nr_extra + 1) * sizeof(*nx));
+			char **nx =
+				realloc(extra, (nr_extra + 1) * sizeof(*nx));
 
 			if (!nx) {
 				cli_error("out of memory");

@@ -76,9 +76,11 @@ static void write_callbacks(struct elp_buf *c, const struct elp_bstate *b,
 				       cb_kind_name[k], only);
 			continue;
 		}
-		elp_buf_printf(c, "\nstatic %s elp_cb_%zu_%s(struct klp_object *obj)\n{\n",
-			       k == ELP_CB_PRE_PATCH ? "int" : "void", t,
-			       cb_kind_name[k]);
+		elp_buf_printf(
+			c,
+			"\nstatic %s elp_cb_%zu_%s(struct klp_object *obj)\n{\n",
+			k == ELP_CB_PRE_PATCH ? "int" : "void", t,
+			cb_kind_name[k]);
 		if (k == ELP_CB_PRE_PATCH)
 			elp_buf_puts(c, "\tint ret;\n\n");
 		for (i = 0; i < b->nr_units; i++) {
@@ -88,9 +90,10 @@ static void write_callbacks(struct elp_buf *c, const struct elp_bstate *b,
 			    strcmp(u->target, target) != 0)
 				continue;
 			if (k == ELP_CB_PRE_PATCH)
-				elp_buf_printf(c,
-					       "\tret = %s(obj);\n\tif (ret)\n\t\treturn ret;\n",
-					       u->diff->callbacks[k]);
+				elp_buf_printf(
+					c,
+					"\tret = %s(obj);\n\tif (ret)\n\t\treturn ret;\n",
+					u->diff->callbacks[k]);
 			else
 				elp_buf_printf(c, "\t%s(obj);\n",
 					       u->diff->callbacks[k]);
@@ -155,11 +158,11 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 				       u->diff->funcs[f].new_symbol);
 		for (k = 0; unit_linked(u) && k < ELP_CB_KINDS; k++)
 			if (u->diff->callbacks[k])
-				elp_buf_printf(&c,
-					       "extern %s %s(struct klp_object *);\n",
-					       k == ELP_CB_PRE_PATCH ? "int"
-								     : "void",
-					       u->diff->callbacks[k]);
+				elp_buf_printf(
+					&c,
+					"extern %s %s(struct klp_object *);\n",
+					k == ELP_CB_PRE_PATCH ? "int" : "void",
+					u->diff->callbacks[k]);
 	}
 	inits = calloc(nt ? nt : 1, sizeof(*inits));
 	if (!inits) {
@@ -206,14 +209,15 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 		elp_buf_free(&inits[t]);
 	}
 	free(inits);
-	elp_buf_printf(&c, "\t{ }\n};\n\n"
-			   "static struct klp_patch patch = {\n"
-			   "\t.mod = THIS_MODULE,\n"
-			   "\t.objs = objs,\n"
-			   "\t.replace = %s,\n"
-			   "};\n\n", b->cumulative ? "true" : "false");
-	elp_buf_puts(&c,
-			 "static int __init elp_init(void)\n"
+	elp_buf_printf(&c,
+		       "\t{ }\n};\n\n"
+		       "static struct klp_patch patch = {\n"
+		       "\t.mod = THIS_MODULE,\n"
+		       "\t.objs = objs,\n"
+		       "\t.replace = %s,\n"
+		       "};\n\n",
+		       b->cumulative ? "true" : "false");
+	elp_buf_puts(&c, "static int __init elp_init(void)\n"
 			 "{\n"
 			 "\treturn klp_enable_patch(&patch);\n"
 			 "}\n\n"

@@ -84,8 +84,7 @@ static int sset_add(struct sset *set, const char *s)
 
 			if (!set->slot[i])
 				continue;
-			for (j = sset_hash(set->slot[i],
-					   strlen(set->slot[i])) &
+			for (j = sset_hash(set->slot[i], strlen(set->slot[i])) &
 				 (bigger.cap - 1);
 			     bigger.slot[j]; j = (j + 1) & (bigger.cap - 1))
 				;
@@ -242,9 +241,10 @@ static enum built list_cond(struct elp_bstate *b, const char *suffix,
 
 static bool computed_lists(const char *text)
 {
-	static const char *const fns[] = { "$(patsubst", "$(addprefix",
+	static const char *const fns[] = { "$(patsubst",  "$(addprefix",
 					   "$(addsuffix", "$(foreach",
-					   "$(wildcard", "$(subst", NULL };
+					   "$(wildcard",  "$(subst",
+					   NULL };
 	const char *const *f;
 
 	for (f = fns; *f; f++)
@@ -275,13 +275,13 @@ static enum built obj_built_in(struct elp_bstate *b, const char *dir,
 
 		for (p = line; p < end && !op; p++)
 			if (*p == '=' ||
-			    (p + 1 < end && (*p == ':' || *p == '+' ||
-					     *p == '?') &&
+			    (p + 1 < end &&
+			     (*p == ':' || *p == '+' || *p == '?') &&
 			     p[1] == '='))
 				op = p;
-		if (!op || !word_in(op + (*op == '=' ? 1 : 2),
-				    (size_t)(end - op - (*op == '=' ? 1 : 2)),
-				    base))
+		if (!op ||
+		    !word_in(op + (*op == '=' ? 1 : 2),
+			     (size_t)(end - op - (*op == '=' ? 1 : 2)), base))
 			goto next;
 		for (lhs = line; lhs < op && (*lhs == ' ' || *lhs == '\t');
 		     lhs++)
@@ -312,8 +312,10 @@ static enum built obj_built_in(struct elp_bstate *b, const char *dir,
 		if ((dash - lhs == 3 && strncmp(lhs, "obj", 3) == 0) ||
 		    (dash - lhs == 3 && strncmp(lhs, "lib", 3) == 0)) {
 			r = c;
-		} else if ((dash - lhs == 6 && strncmp(lhs, "subdir", 6) == 0) ||
-			   (dash - lhs == 6 && strncmp(lhs, "always", 6) == 0) ||
+		} else if ((dash - lhs == 6 &&
+			    strncmp(lhs, "subdir", 6) == 0) ||
+			   (dash - lhs == 6 &&
+			    strncmp(lhs, "always", 6) == 0) ||
 			   (dash - lhs == 7 &&
 			    strncmp(lhs, "targets", 7) == 0)) {
 			r = r == NOT_BUILT ? UNKNOWN : r;
@@ -336,7 +338,7 @@ static enum built obj_built_in(struct elp_bstate *b, const char *dir,
 			if (cr != NOT_BUILT)
 				r = cr;
 		}
-next:
+	next:
 		line = *end ? end + 1 : end;
 	}
 	if (r == NOT_BUILT && !mentioned && computed_lists(text))
@@ -345,9 +347,10 @@ next:
 		if (off_config && strchr(off_config, ' '))
 			*why = off_config; /* from a composite object */
 		else if (off_config &&
-			 asprintf(why,
-				  "%s/Makefile builds %s only with %s, which is not set",
-				  dir, base, off_config) < 0)
+			 asprintf(
+				 why,
+				 "%s/Makefile builds %s only with %s, which is not set",
+				 dir, base, off_config) < 0)
 			*why = NULL;
 		else if (!off_config &&
 			 asprintf(why, "no %s in %s/Makefile", base, dir) < 0)
@@ -470,7 +473,8 @@ static char *definition_name(const char *line, size_t len, bool *unknown)
 	       *stop != '{')
 		stop++;
 	if (stop == end && (size_t)(end - line) > 7 &&
-	    (strncmp(line, "struct ", 7) == 0 || strncmp(line, "union ", 6) == 0 ||
+	    (strncmp(line, "struct ", 7) == 0 ||
+	     strncmp(line, "union ", 6) == 0 ||
 	     strncmp(line, "enum ", 5) == 0)) {
 		/* "struct foo" with its brace on the next line */
 		stop = end;
@@ -492,9 +496,8 @@ struct hline {
 };
 
 /* The definition a changed line belongs to, scanning back in its side. */
-static int hunk_idents(const struct hline *lines, size_t n,
-		       const char *context, struct sset *idents,
-		       bool *unknown)
+static int hunk_idents(const struct hline *lines, size_t n, const char *context,
+		       struct sset *idents, bool *unknown)
 {
 	struct elp_buf before = { 0 }, after = { 0 };
 	bool cb = false, ca = false;
@@ -525,7 +528,8 @@ static int hunk_idents(const struct hline *lines, size_t n,
 		}
 		elp_buf_free(&one);
 		for (j = i + 1; j-- > 0 && !name;) {
-			if (lines[j].type != ' ' && lines[j].type != lines[i].type)
+			if (lines[j].type != ' ' &&
+			    lines[j].type != lines[i].type)
 				continue;
 			name = definition_name(lines[j].s, lines[j].len,
 					       unknown);
@@ -559,8 +563,7 @@ static bool names_path(const char *line, size_t len, const char *path)
 		;
 	while (end > p && end[-1] == ' ')
 		end--;
-	return (size_t)(end - p) >= pl &&
-	       strncmp(end - pl, path, pl) == 0 &&
+	return (size_t)(end - p) >= pl && strncmp(end - pl, path, pl) == 0 &&
 	       (end - pl == p || end[-pl - 1] == '/');
 }
 
@@ -685,9 +688,13 @@ static int include_index(struct elp_bstate *b, char **data)
 	}
 	{
 		const char *argv[] = {
-			"grep", "-rEo", "--include=*.c", "--include=*.h",
+			"grep",
+			"-rEo",
+			"--include=*.c",
+			"--include=*.h",
 			"^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"][^>\"]+[>\"]",
-			".", NULL
+			".",
+			NULL
 		};
 
 		err = elp_run(b->ctx, argv, b->tree, fd, NULL);
@@ -816,9 +823,11 @@ static int includers(const char *index, struct sset *closure)
 			close = memchr(open + 1, *open == '<' ? '>' : '"',
 				       (size_t)(end - open - 1));
 			flen = (size_t)(colon - from);
-			if (!close || (flen > 6 && (strncmp(from, "tools/", 6) == 0 ||
-						    strncmp(from, "Documentation/", 14) == 0 ||
-						    strncmp(from, "samples/", 8) == 0)))
+			if (!close ||
+			    (flen > 6 &&
+			     (strncmp(from, "tools/", 6) == 0 ||
+			      strncmp(from, "Documentation/", 14) == 0 ||
+			      strncmp(from, "samples/", 8) == 0)))
 				goto next;
 			if (include_hits(closure, &bases, from, flen, open + 1,
 					 (size_t)(close - open - 1),
@@ -834,7 +843,7 @@ static int includers(const char *index, struct sset *closure)
 				if (r < 0)
 					err = r;
 			}
-next:
+		next:
 			line = *end ? end + 1 : NULL;
 		}
 	}
@@ -989,14 +998,16 @@ static int scope_headers(struct elp_bstate *b)
 		/* the .c files it includes are part of its unit */
 		for (line = cfiles.data; !err && line && *line;) {
 			const char *end = strchrnul(line, '\n');
-			const char *tab = memchr(line, '\t', (size_t)(end - line));
+			const char *tab =
+				memchr(line, '\t', (size_t)(end - line));
 
 			if (tab && (size_t)(tab - line) == l &&
 			    strncmp(line, f, l) == 0 &&
 			    asprintf(&src, "%s/%.*s", b->tree,
 				     (int)(end - tab - 1), tab + 1) > 0) {
 				text = NULL;
-				if (elp_read_file(NULL, src, &text, NULL) == 0 &&
+				if (elp_read_file(NULL, src, &text, NULL) ==
+					    0 &&
 				    uses_any(text, &idents))
 					err = sset_add(&users, f) < 0 ? -ENOMEM
 								      : 0;
@@ -1037,10 +1048,11 @@ static int scope_headers(struct elp_bstate *b)
 	if (err)
 		goto out;
 	qsort(affected, nr_affected, sizeof(char *), cmp_str);
-	elp_info(b->ctx,
-		 "[scope] %zu .c files include %s; %zu built ones not in the build use %s",
-		 nr_includers, hdrs.data, nr_affected,
-		 unknown ? "it" : msg.data);
+	elp_info(
+		b->ctx,
+		"[scope] %zu .c files include %s; %zu built ones not in the build use %s",
+		nr_includers, hdrs.data, nr_affected,
+		unknown ? "it" : msg.data);
 	if (nr_affected) {
 		struct elp_buf names = { 0 };
 

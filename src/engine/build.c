@@ -1095,12 +1095,13 @@ static int reap_interrupted(struct elp_bstate *b)
 			break;
 		sqlite3_bind_int64(stmt, 1, (int64_t)time(NULL));
 		sqlite3_bind_int64(stmt, 2, dead[i]);
-		err = elp_catalogue_step_done(b->cat, stmt,
-					      "cannot mark an interrupted build");
+		err = elp_catalogue_step_done(
+			b->cat, stmt, "cannot mark an interrupted build");
 		if (!err)
-			elp_warn(b->ctx,
-				 "build %lld was interrupted (its process is gone); marked failed",
-				 (long long)dead[i]);
+			elp_warn(
+				b->ctx,
+				"build %lld was interrupted (its process is gone); marked failed",
+				(long long)dead[i]);
 	}
 	free(dead);
 	return err;
@@ -1458,10 +1459,13 @@ struct pass {
 };
 
 static const struct pass passes[] = {
-	{ "tree", pass_tree },	 { "scope", elp_bscope },
+	{ "tree", pass_tree },
+	{ "scope", elp_bscope },
 	{ "compile-original", elp_bcompile_original },
-	{ "apply", pass_apply }, { "compile-patched", pass_compile_patched },
-	{ "diff", elp_bdiff },	 { "module", pass_module },
+	{ "apply", pass_apply },
+	{ "compile-patched", pass_compile_patched },
+	{ "diff", elp_bdiff },
+	{ "module", pass_module },
 };
 
 static void add_stage(struct elp_build_result *r, const char *name,
