@@ -195,6 +195,10 @@ int main(int argc, const char **argv)
 	cli.ctx = elp_ctx_new();
 	if (!cli.ctx || !db_path) {
 		cli_error("out of memory");
+		elp_ctx_free(cli.ctx);
+		free(db_path);
+		free(db_arg);
+		poptFreeContext(pc);
 		return 1;
 	}
 	elp_set_log_fn(cli.ctx, log_to_cli, &cli);

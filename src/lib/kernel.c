@@ -307,7 +307,7 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 		k->symbols_path = path;
 	else
 		free(path);
-	k->name = strdup(k->release);
+	k->name = k->release ? strdup(k->release) : NULL;
 	if (!k->name) {
 		err = -ENOMEM;
 		goto fail;

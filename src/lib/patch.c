@@ -1385,7 +1385,7 @@ int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p)
 	const char *what = p->origin ? p->origin : p->name;
 	char *other = NULL;
 	sqlite3_stmt *st;
-	int64_t id;
+	int64_t id = 0;
 	int err;
 
 	if (!name_is_valid(p->name)) {
@@ -1658,7 +1658,7 @@ int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 			  const char *sha256, struct elp_patch **out)
 {
-	int64_t id;
+	int64_t id = 0;
 	int err;
 
 	if (out)
@@ -1698,7 +1698,7 @@ int elp_patch_foreach(struct elp_catalogue *cat, elp_patch_cb cb, void *data)
 		err = elp_catalogue_error(cat, "cannot list patches");
 	sqlite3_finalize(st);
 	for (i = 0; i < n && !err; i++) {
-		struct elp_patch *p;
+		struct elp_patch *p = NULL;
 
 		err = load_patch(cat, ids[i], &p);
 		if (err)
