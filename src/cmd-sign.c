@@ -10,8 +10,6 @@
 #include "lib/sign.h"
 #include "lib/util.h"
 
-#define DEFAULT_KEY "/etc/elivepatch/signing_key.pem"
-
 /* CONFIG_MODULE_SIG and CONFIG_MODULE_SIG_HASH of the build's kernel. */
 static void kernel_policy(struct elp_catalogue *cat,
 			  const struct elp_lp_build *b, int *sig, char **hash)
@@ -124,7 +122,7 @@ static int run_sign(struct cli *cli, int argc, const char **argv)
 	int rc;
 	struct poptOption options[] = {
 		{ "key", 0, POPT_ARG_STRING, &key, 0,
-		  "PEM private key (default: $ELIVEPATCH_SIGN_KEY, else " DEFAULT_KEY
+		  "PEM private key (default: $ELIVEPATCH_SIGN_KEY, else " ELP_SIGN_DEFAULT_KEY
 		  ")",
 		  "FILE" },
 		{ "cert", 0, POPT_ARG_STRING, &cert, 0,
@@ -146,12 +144,11 @@ static int run_sign(struct cli *cli, int argc, const char **argv)
 					  : "missing argument: BUILD|FILE.ko");
 		goto out;
 	}
-	opts.key = key ? key : getenv("ELIVEPATCH_SIGN_KEY");
-	if (!opts.key || !*opts.key)
-		opts.key = DEFAULT_KEY;
-	opts.cert = cert ? cert : getenv("ELIVEPATCH_SIGN_CERT");
-	if (opts.cert && !*opts.cert)
-		opts.cert = NULL;
+	elp_sign_configured(&opts);
+	if (key)
+		opts.key = key;
+	if (cert)
+		opts.cert = cert;
 	opts.hash = hash;
 	rc = 1;
 	if (!elp_is_file(opts.key)) {

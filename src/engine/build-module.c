@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "build-internal.h"
+#include "../lib/kernel.h"
+#include "../lib/sign.h"
 
 static void c_string(struct elp_buf *out, const char *s)
 {
@@ -308,6 +310,48 @@ int elp_bmodule_generate(struct elp_bstate *b, const char *dir)
 	return err;
 }
 
+static bool config_enabled(const char *config, const char *option)
+{
+	char *v = config ? elp_config_get(config, option) : NULL;
+	bool on = v && strcmp(v, "y") == 0;
+
+	free(v);
+	return on;
+}
+
+/*
+ * A kernel with CONFIG_MODULE_SIG gets the module signed with the configured
+ * key; one that forces signatures cannot load it otherwise.
+ */
+static int sign_module(struct elp_bstate *b, const char *ko)
+{
+	const char *config = b->kernel->config;
+	struct elp_sign_opts opts;
+	char *signer = NULL;
+	int err;
+
+	if (!config_enabled(config, "CONFIG_MODULE_SIG"))
+		return 0;
+	if (!elp_sign_configured(&opts)) {
+		if (config_enabled(config, "CONFIG_MODULE_SIG_FORCE"))
+			return elp_bstate_refuse(
+				b,
+				"kernel '%s' only loads signed modules (CONFIG_MODULE_SIG_FORCE) and there is no signing key '%s'; set ELIVEPATCH_SIGN_KEY to a key the kernel trusts",
+				b->kernel->release, opts.key);
+		elp_info(
+			b->ctx,
+			"[module] not signed: no key '%s' (the kernel will taint on load)",
+			opts.key);
+		return 0;
+	}
+	err = elp_module_sign(b->ctx, ko, &opts, &signer);
+	if (!err)
+		elp_notice(b->ctx, "[module] signed with '%s' (%s)", opts.key,
+			   signer ? signer : "no CN");
+	free(signer);
+	return err;
+}
+
 int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 {
 	const char *build_dir = b->kernel->build_dir;
@@ -347,6 +391,8 @@ int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 	}
 	free(m_arg);
 	err = elp_klp_finalize(b->ctx, ko);
+	if (!err)
+		err = sign_module(b, ko);
 	if (err) {
 		free(ko);
 		return err;

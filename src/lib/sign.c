@@ -220,3 +220,14 @@ out:
 	free(data);
 	return ret;
 }
+
+bool elp_sign_configured(struct elp_sign_opts *opts)
+{
+	const char *key = getenv("ELIVEPATCH_SIGN_KEY");
+	const char *cert = getenv("ELIVEPATCH_SIGN_CERT");
+
+	opts->key = key && *key ? key : ELP_SIGN_DEFAULT_KEY;
+	opts->cert = cert && *cert ? cert : NULL;
+	opts->hash = NULL;
+	return elp_is_file(opts->key);
+}

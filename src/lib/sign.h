@@ -21,6 +21,15 @@ struct elp_sign_opts {
 	const char *hash; /* digest name, NULL: "sha256" */
 };
 
+#define ELP_SIGN_DEFAULT_KEY "/etc/elivepatch/signing_key.pem"
+
+/*
+ * The configured signing key and certificate: $ELIVEPATCH_SIGN_KEY (else
+ * ELP_SIGN_DEFAULT_KEY) and $ELIVEPATCH_SIGN_CERT.  Fills opts; returns
+ * true when the key file exists.
+ */
+bool elp_sign_configured(struct elp_sign_opts *opts);
+
 /*
  * Sign module in place (replacing an existing signature), atomically.
  * signer, when non-NULL, gets the certificate's subject CN (malloc'd).

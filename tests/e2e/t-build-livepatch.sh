@@ -103,6 +103,25 @@ check "the patch was catalogued once" \
 check "a 'build' event per build" \
 	[ "$(q "SELECT count(*) FROM events WHERE kind = 'build'")" -ge "$nbuilds" ]
 
+# --- the reference kernel has CONFIG_MODULE_SIG: a configured key signs the module ------------
+printf '[req]\ndistinguished_name = dn\nprompt = no\nx509_extensions = ext\n[dn]\nCN = elivepatch build key\n[ext]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=digitalSignature\nsubjectKeyIdentifier=hash\n' > "$t/genkey"
+if openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config "$t/genkey" \
+	-outform PEM -out "$t/key.pem" -keyout "$t/key.pem" > /dev/null 2>&1; then
+	ELIVEPATCH_SIGN_KEY=$t/key.pem elp build --rebuild --kernel "$E2E_RELEASE" \
+		--patch "$patches/cmdline-string.patch" --name elp_signed -o "$t/signed.ko" \
+		> "$t/signed.out" 2>&1
+	check "a build with ELIVEPATCH_SIGN_KEY set succeeds" [ $? = 0 ]
+	check "...and the module is signed by that key" \
+		sh -c "modinfo -F signer '$t/signed.ko' | grep -qx 'elivepatch build key'"
+	check "...and the catalogue's sha256 is the signed module's" \
+		[ "$(q "SELECT artefact_sha256 FROM builds WHERE module_name = 'elp_signed'")" = \
+		"$(sha256sum < "$t/signed.ko" | cut -d' ' -f1)" ]
+	check "a build without a key is not signed" \
+		[ -z "$(modinfo -F signer "$t/elp_cmdline_string.ko")" ]
+else
+	not_ok "openssl makes a signing key"
+fi
+
 # --- load them all in one guest -----------------------------------------------------------
 cat > "$t/init.sh" <<'EOF'
 lp_test() { # MODULE CHECK-COMMAND
