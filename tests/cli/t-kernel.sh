@@ -85,6 +85,45 @@ check "kernel add --help lists its options" grep -q -- "--release" "$T/out"
 "$ELP" help kernel > "$T/out"
 check "elivepatch help kernel lists the subcommands" grep -q "detect" "$T/out"
 
+# --- kernel patch add: the out-of-tree patches a kernel was built with, in order
+cat > "$T/oot1.patch" <<'PATCH'
+--- a/fs/proc/cmdline.c
++++ b/fs/proc/cmdline.c
+@@ -1,4 +1,4 @@
+ static int x(void)
+ {
+-	return 0;
++	return 1;
+ }
+PATCH
+cat > "$T/oot2.patch" <<'PATCH'
+diff --git a/Kconfig b/Kconfig
+--- a/Kconfig
++++ b/Kconfig
+@@ -1 +1,2 @@
+ mainmenu "Linux"
++source "gentoo/Kconfig"
+PATCH
+printf 'diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-a\n+b\ngarbage here\n' > "$T/bad.patch"
+elp kernel patch add 6.1.0-57-amd64 "$T/oot1.patch" "$T/oot2.patch" > "$T/out" 2>&1
+check "kernel patch add records two patches" grep -q "recorded 2 out-of-tree patches" "$T/out"
+check "...in order" test "$(sqlite3 "$DB" "SELECT group_concat(p.name, ' ') FROM kernel_patches kp JOIN patches p ON p.id = kp.patch_id ORDER BY kp.position")" = "6.1.0-57-amd64:oot1 6.1.0-57-amd64:oot2"
+check "...as kernel patches" test "$(sqlite3 "$DB" "SELECT count(*) FROM patches WHERE kind = 'kernel'")" = 2
+elp kernel show 6.1.0-57-amd64 > "$T/out"
+check "kernel show lists them" grep -q "^  2\. 6.1.0-57-amd64:oot2" "$T/out"
+bad "kernel patch add of a file that is not a unified diff" "$T/bad.patch:[0-9]" \
+	kernel patch add 6.1.0-57-amd64 "$T/bad.patch"
+bad "kernel patch add with one bad file among good ones adds none" "$T/bad.patch" \
+	kernel patch add tarball "$T/oot1.patch" "$T/bad.patch"
+bad "kernel patch add of a patch already recorded for the kernel" "already recorded for kernel '6.1.0-57-amd64'" \
+	kernel patch add 6.1.0-57-amd64 "$T/oot1.patch"
+bad "kernel patch add of a missing file" "$T/nope.patch" \
+	kernel patch add 6.1.0-57-amd64 "$T/nope.patch"
+bad "kernel patch add to an unknown kernel" "no kernel 'nope'" \
+	kernel patch add nope "$T/oot1.patch"
+elp kernel patch add 6.1.0-57-amd64 > /dev/null 2>&1
+check "kernel patch add without files is a usage error" test $? -eq 129
+
 # --- remove: refused while builds reference the kernel, unless --force
 sqlite3 "$DB" "INSERT INTO builds (kernel_id, kernel_release, module_name, inputs_sha256, status, created_at) VALUES ((SELECT id FROM kernels WHERE name='tarball'), '6.1.0-57-amd64', 'elp_x', 'abc', 'succeeded', 1)"
 bad "remove while a build references it" "kernel 'tarball' is referenced by 1 build" kernel remove tarball
