@@ -151,7 +151,8 @@ static int check_traceable(struct elp_diff_state *st, const struct elp_sym *s)
 			unit(st), s->name, core);
 		return -ENOTSUP;
 	}
-	if (s->twin && s->twin->sec && !has_fentry(st->orig, s->twin)) {
+	if (s->twin && s->twin->sec && !s->via_callers &&
+	    !has_fentry(st->orig, s->twin)) {
 		elp_err(st->ctx,
 			"%s: %s: has no ftrace entry (no call to __fentry__ at its start): it is notrace, or its file is built without ftrace, so the livepatch core cannot redirect it; patch a traceable caller instead",
 			unit(st), s->twin->name);
@@ -160,10 +161,215 @@ static int check_traceable(struct elp_diff_state *st, const struct elp_sym *s)
 	return 0;
 }
 
+/* Sections whose references to a function do not make it callable. */
+static bool is_metadata_section(const struct elp_sec *sec)
+{
+	static const char *const prefixes[] = {
+		".orc_unwind",
+		".return_sites",
+		".retpoline_sites",
+		".ibt_endbr_seal",
+		"__mcount_loc",
+		".discard",
+		".eh_frame",
+		"__patchable_function_entries",
+		".note",
+		NULL,
+	};
+	size_t i;
+
+	if (elp_sec_is_debug(sec) || elp_is_special_section(sec->name) ||
+	    elp_is_alt_code_section(sec->name))
+		return true;
+	for (i = 0; prefixes[i]; i++)
+		if (has_prefix(sec->name, prefixes[i]))
+			return true;
+	return false;
+}
+
+/* Is the rel32 at off the operand of a direct call, jmp or jcc? */
+static bool is_branch_site(const struct elp_sec *text, unsigned long off,
+			   unsigned int type)
+{
+	const unsigned char *d = text->data;
+
+	if (type != R_X86_64_PLT32 && type != R_X86_64_PC32)
+		return false;
+	if (!d || off < 1 || off + 4 > text->size)
+		return false;
+	if (d[off - 1] == 0xe8 || d[off - 1] == 0xe9)
+		return true;
+	return off >= 2 && d[off - 2] == 0x0f && (d[off - 1] & 0xf0) == 0x80;
+}
+
+static struct elp_sym *func_at(const struct elp_sec *sec, unsigned long off)
+{
+	size_t i;
+
+	for (i = 0; i < sec->nr_syms; i++) {
+		struct elp_sym *f = sec->syms[i];
+
+		if (f->type == STT_FUNC && off >= f->s.st_value &&
+		    off < f->s.st_value + (f->s.st_size ? f->s.st_size : 1))
+			return f;
+	}
+	return NULL;
+}
+
+/* "f.cold" (or "f.part.0.cold") -> the function f it belongs to */
+static struct elp_sym *cold_parent(struct elp_obj *obj, struct elp_sym *f)
+{
+	const char *c = strstr(f->name, ".cold");
+	struct elp_sym *p;
+	char *name;
+
+	if (!c || !elp_is_cold(f->name))
+		return f;
+	name = strndup(f->name, (size_t)(c - f->name));
+	if (!name)
+		return NULL;
+	p = elp_find_sym(obj, name);
+	free(name);
+	return p && p->type == STT_FUNC ? p : NULL;
+}
+
+/*
+ * The functions of obj that call fn directly, into *callers (ends with
+ * NULL).  -EPERM when fn's address is taken (a reference to its entry that
+ * is not a call or jump), so that calls through a pointer reach it.
+ */
+static int direct_callers(struct elp_obj *obj, struct elp_sym *fn,
+			  struct elp_sym ***callers)
+{
+	struct elp_sym **list = NULL;
+	size_t i, j, n = 0, cap = 0;
+
+	for (i = 1; i < obj->nr_secs; i++) {
+		struct elp_sec *rs = obj->secs[i], *base = rs->base;
+
+		if (!elp_sec_is_rela(rs) || !base || is_metadata_section(base))
+			continue;
+		for (j = 0; j < rs->nr_relas; j++) {
+			struct elp_rela *r = &rs->relas[j];
+			struct elp_sym *c, **l;
+			long off;
+
+			if (r->sym != fn && !(r->sym->type == STT_SECTION &&
+					      r->sym->sec == fn->sec))
+				continue;
+			off = elp_rela_target_offset(base, r);
+			if (r->sym->type == STT_SECTION)
+				off -= (long)fn->s.st_value;
+			if (off != 0)
+				continue; /* into its body: its own code */
+			if (!elp_sec_is_text(base) ||
+			    !is_branch_site(base, r->offset, r->type))
+				goto taken;
+			c = func_at(base, r->offset);
+			c = c ? cold_parent(obj, c) : NULL;
+			if (!c)
+				goto taken;
+			if (c == fn)
+				continue;
+			l = elp_grow(list, &cap, n + 2, sizeof(*list));
+			if (!l) {
+				free(list);
+				return -ENOMEM;
+			}
+			list = l;
+			list[n++] = c;
+			list[n] = NULL;
+		}
+	}
+	*callers = list;
+	return 0;
+taken:
+	free(list);
+	return -EPERM;
+}
+
+/*
+ * A changed local function without an ftrace entry (a notrace static
+ * function, such as the "static inline" __do_sys_<name> body of a
+ * SYSCALL_DEFINE that gcc kept out of line) cannot be redirected, but it
+ * does not need to be when nothing takes its address: its callers in the
+ * unit are patched instead and call the new copy in the livepatch.
+ */
+static int patch_via_callers(struct elp_diff_state *st, struct elp_sym *s)
+{
+	struct elp_sym **callers = NULL, **mine = NULL;
+	size_t i;
+	int ret;
+
+	if (s->bind != STB_LOCAL || s->twin->bind != STB_LOCAL)
+		return -EPERM;
+	ret = direct_callers(st->orig, s->twin, &callers);
+	if (!ret)
+		ret = direct_callers(st->patched, s, &mine);
+	free(mine);
+	if (ret)
+		goto out;
+	ret = -EPERM;
+	if (!callers)
+		goto out; /* nothing calls it: dead code, or called from asm */
+	for (i = 0; callers[i]; i++)
+		if (!callers[i]->twin || !callers[i]->twin->sec)
+			goto out;
+	for (i = 0; callers[i]; i++) {
+		struct elp_sym *c = callers[i]->twin;
+
+		if (c->status != ELP_SAME)
+			continue;
+		elp_dbg(st->ctx, "%s: patch %s, the caller of notrace %s",
+			unit(st), c->name, s->name);
+		c->status = ELP_CHANGED;
+		if (c->sec->status == ELP_SAME)
+			c->sec->status = ELP_CHANGED;
+	}
+	s->via_callers = true;
+	ret = 0;
+out:
+	free(callers);
+	return ret;
+}
+
+static int promote_notrace(struct elp_diff_state *st)
+{
+	bool more = true;
+	size_t i;
+	int ret;
+
+	if (ftrace_core(st->req->source_file))
+		return 0;
+	while (more) {
+		more = false;
+		for (i = 1; i < st->patched->nr_syms; i++) {
+			struct elp_sym *s = st->patched->syms[i];
+
+			if (s->type != STT_FUNC || !s->sec ||
+			    s->status != ELP_CHANGED || s->via_callers ||
+			    !elp_sec_is_text(s->sec) || elp_is_cold(s->name) ||
+			    is_init_section(s->sec->name) || !s->twin ||
+			    !s->twin->sec || has_fentry(st->orig, s->twin))
+				continue;
+			ret = patch_via_callers(st, s);
+			if (ret == -ENOMEM)
+				return ret;
+			if (!ret)
+				more = true;
+		}
+	}
+	return 0;
+}
+
 int elp_check_unsafe(struct elp_diff_state *st)
 {
 	size_t i;
-	int ret = 0;
+	int ret;
+
+	ret = promote_notrace(st);
+	if (ret)
+		return ret;
 
 	for (i = 1; i < st->patched->nr_syms; i++) {
 		struct elp_sym *s = st->patched->syms[i];
@@ -326,6 +532,16 @@ static bool want_copy(const struct elp_sym *t)
 {
 	const struct elp_sec *sec = t->sec;
 
+	/*
+	 * Existing data in a section shared with other variables (__read_mostly,
+	 * __section(...)): the section is new when the patch adds a variable
+	 * there, but the old ones are the running kernel's state.
+	 */
+	if (t->type == STT_OBJECT && t->twin && t->status == ELP_SAME &&
+	    sec->bundled != t && !elp_sec_is_text(sec) &&
+	    !is_special_static(t) &&
+	    ((sec->sh.sh_flags & SHF_WRITE) || sec->sh.sh_type == SHT_NOBITS))
+		return false;
 	if (sec->include)
 		return true;
 	if (t->type == STT_SECTION)
@@ -716,7 +932,10 @@ int elp_make_funcs(struct elp_diff_state *st)
 		if (s->include && s->type == STT_FUNC && s->sec &&
 		    s->status == ELP_NEW && !elp_is_cold(s->name))
 			st->result->nr_new_funcs++;
-		if (!is_changed_func(s) || elp_is_cold(s->name))
+		if (s->include && s->via_callers)
+			st->result->nr_new_funcs++;
+		if (!is_changed_func(s) || elp_is_cold(s->name) ||
+		    s->via_callers)
 			continue;
 		ret = add_func(st, s);
 		if (ret == -ENOMEM)

@@ -92,6 +92,8 @@ struct elp_sym {
 	enum elp_status status;
 	bool include;
 	bool created; /* added by the engine (alias, marker, undefined) */
+	/* changed, without ftrace entry: reached through its patched callers */
+	bool via_callers;
 	struct elp_sym *owner; /* first function referencing this symbol */
 	struct elp_sym *ref; /* replacement when referenced from output */
 	size_t out_index;

@@ -115,24 +115,23 @@ static void test_normalize(void **state)
 
 /* ---- symbol tables ---- */
 
-static const char kallsyms[] =
-	"ffffffff81000000 T _text\n"
-	"ffffffff81000100 t helper\n"
-	"ffffffff81000200 t other_a\n"
-	"ffffffff81000300 t other_b\n"
-	"ffffffff81000400 t other_c\n"
-	"ffffffff81001000 t foo\n"
-	"ffffffff81001100 t helper\n"
-	"ffffffff81001200 T bar\n"
-	"ffffffff81001300 t bar\n"
-	"ffffffff81001400 t dup\n"
-	"ffffffff81001500 t dup\n"
-	"ffffffff81002000 T printk\n"
-	"ffffffff82000000 d state\n"
-	"ffffffff82000010 D counter_global\n"
-	"ffffffffc0000000 t helper\t[mymod]\n"
-	"ffffffffc0000100 t modfunc\t[mymod]\n"
-	"ffffffffc0000200 t helper\t[mymod]\n";
+static const char kallsyms[] = "ffffffff81000000 T _text\n"
+			       "ffffffff81000100 t helper\n"
+			       "ffffffff81000200 t other_a\n"
+			       "ffffffff81000300 t other_b\n"
+			       "ffffffff81000400 t other_c\n"
+			       "ffffffff81001000 t foo\n"
+			       "ffffffff81001100 t helper\n"
+			       "ffffffff81001200 T bar\n"
+			       "ffffffff81001300 t bar\n"
+			       "ffffffff81001400 t dup\n"
+			       "ffffffff81001500 t dup\n"
+			       "ffffffff81002000 T printk\n"
+			       "ffffffff82000000 d state\n"
+			       "ffffffff82000010 D counter_global\n"
+			       "ffffffffc0000000 t helper\t[mymod]\n"
+			       "ffffffffc0000100 t modfunc\t[mymod]\n"
+			       "ffffffffc0000200 t helper\t[mymod]\n";
 
 static const char symvers[] =
 	"0x12345678\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
@@ -150,8 +149,8 @@ static void test_symtab(void **state)
 	write_file("kallsyms", kallsyms);
 	write_file("Module.symvers", symvers);
 	assert_int_equal(elp_symtab_load(ctx, path("kallsyms"), &st), 0);
-	assert_int_equal(elp_symtab_load_exports(ctx, st, path("Module.symvers")),
-			 0);
+	assert_int_equal(
+		elp_symtab_load_exports(ctx, st, path("Module.symvers")), 0);
 	assert_true(elp_symtab_has_obj(st, "vmlinux"));
 	assert_true(elp_symtab_has_obj(st, "mymod"));
 	assert_int_equal(elp_symtab_count(st, "vmlinux", "helper"), 2);
@@ -163,24 +162,28 @@ static void test_symtab(void **state)
 	assert_false(elp_symtab_is_exported(st, "helper", NULL));
 
 	/* unique */
-	assert_int_equal(elp_symtab_sympos(st, "vmlinux", "foo", false, nb, 3,
-					   &pos), 0);
+	assert_int_equal(
+		elp_symtab_sympos(st, "vmlinux", "foo", false, nb, 3, &pos), 0);
 	assert_int_equal(pos, 0);
 	/* the helper next to foo/bar, not the one next to other_* */
-	assert_int_equal(elp_symtab_sympos(st, "vmlinux", "helper", false, nb,
-					   3, &pos), 0);
+	assert_int_equal(
+		elp_symtab_sympos(st, "vmlinux", "helper", false, nb, 3, &pos),
+		0);
 	assert_int_equal(pos, 2);
 	/* global among a global and a local of the same name */
-	assert_int_equal(elp_symtab_sympos(st, "vmlinux", "bar", true, nb, 3,
-					   &pos), 0);
+	assert_int_equal(
+		elp_symtab_sympos(st, "vmlinux", "bar", true, nb, 3, &pos), 0);
 	assert_int_equal(pos, 1);
 	/* two candidates with the same neighbourhood: refused */
-	assert_int_equal(elp_symtab_sympos(st, "vmlinux", "dup", false, nb, 3,
-					   &pos), -ENOTSUP);
-	assert_int_equal(elp_symtab_sympos(st, "vmlinux", "nothere", false, nb,
-					   3, &pos), -ENOENT);
-	assert_int_equal(elp_symtab_sympos(st, "mymod", "modfunc", false, nb,
-					   3, &pos), 0);
+	assert_int_equal(
+		elp_symtab_sympos(st, "vmlinux", "dup", false, nb, 3, &pos),
+		-ENOTSUP);
+	assert_int_equal(
+		elp_symtab_sympos(st, "vmlinux", "nothere", false, nb, 3, &pos),
+		-ENOENT);
+	assert_int_equal(
+		elp_symtab_sympos(st, "mymod", "modfunc", false, nb, 3, &pos),
+		0);
 	assert_int_equal(pos, 0);
 	elp_symtab_free(st);
 	elp_ctx_free(ctx);
@@ -211,8 +214,8 @@ static void test_symtab_module(void **state)
 		       "int mexp(int x) { return mhelp(x) + 1; }\n");
 	write_file("kallsyms", kallsyms);
 	assert_int_equal(elp_symtab_load(ctx, path("kallsyms"), &st), 0);
-	assert_int_equal(elp_symtab_add_module(ctx, st, "newmod",
-					       path("mod.o")), 0);
+	assert_int_equal(
+		elp_symtab_add_module(ctx, st, "newmod", path("mod.o")), 0);
 	assert_int_equal(elp_symtab_count(st, "newmod", "mexp"), 1);
 	assert_int_equal(elp_symtab_count(st, "newmod", "mhelp"), 1);
 	elp_symtab_free(st);
@@ -223,36 +226,37 @@ static void test_symtab_module(void **state)
 
 #define SETTER "void set_state(int v) { state = v; }\n"
 
-#define PRE "extern int printk(const char *fmt, ...);\n" \
-	    "extern void __might_sleep(const char *file, int line);\n"
+#define PRE                                          \
+	"extern int printk(const char *fmt, ...);\n" \
+	"extern void __might_sleep(const char *file, int line);\n"
 
-#define BASE_DATA "int counter_global = 1;\n" \
-		  "static int state = 3;\n" SETTER
+#define BASE_DATA                   \
+	"int counter_global = 1;\n" \
+	"static int state = 3;\n" SETTER
 
-#define HELPER "static int __attribute__((noinline, noclone)) helper(int x)\n" \
-	       "{ return x * state + counter_global; }\n"
+#define HELPER                                                          \
+	"static int __attribute__((noinline, noclone)) helper(int x)\n" \
+	"{ return x * state + counter_global; }\n"
 
-#define BAR "int bar(int x)\n{\n\t__might_sleep(\"f.c\", __LINE__);\n" \
-	    "\treturn x + 2;\n}\n"
+#define BAR                                                        \
+	"int bar(int x)\n{\n\t__might_sleep(\"f.c\", __LINE__);\n" \
+	"\treturn x + 2;\n}\n"
 
-static const char orig_src[] =
-	PRE BASE_DATA HELPER
-	"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n"
-	BAR;
+static const char orig_src[] = PRE BASE_DATA HELPER
+	"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n" BAR;
 
-static const char unit_kallsyms[] =
-	"ffffffff81000000 t helper\n"
-	"ffffffff81000100 t unrelated\n"
-	"ffffffff81000200 t unrelated2\n"
-	"ffffffff81000300 t unrelated3\n"
-	"ffffffff81000f00 T set_state\n"
-	"ffffffff81001000 t helper\n"
-	"ffffffff81001100 T foo\n"
-	"ffffffff81001200 T bar\n"
-	"ffffffff81002000 T printk\n"
-	"ffffffff81002100 T __might_sleep\n"
-	"ffffffff82000000 d state\n"
-	"ffffffff82000010 D counter_global\n";
+static const char unit_kallsyms[] = "ffffffff81000000 t helper\n"
+				    "ffffffff81000100 t unrelated\n"
+				    "ffffffff81000200 t unrelated2\n"
+				    "ffffffff81000300 t unrelated3\n"
+				    "ffffffff81000f00 T set_state\n"
+				    "ffffffff81001000 t helper\n"
+				    "ffffffff81001100 T foo\n"
+				    "ffffffff81001200 T bar\n"
+				    "ffffffff81002000 T printk\n"
+				    "ffffffff81002100 T __might_sleep\n"
+				    "ffffffff82000000 d state\n"
+				    "ffffffff82000010 D counter_global\n";
 
 static const char unit_symvers[] =
 	"0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
@@ -314,8 +318,7 @@ static struct elp_obj *read_out(struct elp_ctx *ctx, const char *name)
 	return obj;
 }
 
-static bool has_undef(struct elp_obj *obj, const char *name,
-		      unsigned char bind)
+static bool has_undef(struct elp_obj *obj, const char *name, unsigned char bind)
 {
 	struct elp_sym *s = elp_find_sym(obj, name);
 
@@ -326,8 +329,8 @@ static void test_diff_string(void **state)
 {
 	struct diff_out d = run_diff(
 		PRE BASE_DATA HELPER
-		"int foo(int x) { printk(\"foo v2 %d\\n\", x); return helper(x); }\n"
-		BAR, "string.o");
+		"int foo(int x) { printk(\"foo v2 %d\\n\", x); return helper(x); }\n" BAR,
+		"string.o");
 	struct elp_ctx *ctx = new_ctx();
 	struct elp_obj *obj;
 	struct elp_sym *alias;
@@ -360,8 +363,8 @@ static void test_diff_static_call(void **state)
 {
 	struct diff_out d = run_diff(
 		PRE BASE_DATA HELPER
-		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x) + state + counter_global; }\n"
-		BAR, "static.o");
+		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x) + state + counter_global; }\n" BAR,
+		"static.o");
 	struct elp_ctx *ctx = new_ctx();
 	struct elp_obj *obj;
 
@@ -371,8 +374,8 @@ static void test_diff_static_call(void **state)
 	obj = read_out(ctx, "static.o");
 	assert_true(has_undef(obj, "__elp_klp.vmlinux.2.helper", STB_WEAK));
 	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.state", STB_WEAK));
-	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.counter_global",
-			      STB_WEAK));
+	assert_true(
+		has_undef(obj, "__elp_klp.vmlinux.0.counter_global", STB_WEAK));
 	assert_null(elp_find_sec(obj, ".data.state"));
 	elp_obj_free(obj);
 	elp_diff_result_free(d.res);
@@ -382,9 +385,10 @@ static void test_diff_static_call(void **state)
 	assert_int_equal(elp_klp_finalize(ctx, path("static.o")), 0);
 	obj = read_out(ctx, "static.o");
 	{
-		struct elp_sym *s = elp_find_sym(obj, ".klp.sym.vmlinux.helper,2");
-		struct elp_sec *rs = elp_find_sec(obj,
-						  ".klp.rela.vmlinux..text.foo");
+		struct elp_sym *s =
+			elp_find_sym(obj, ".klp.sym.vmlinux.helper,2");
+		struct elp_sec *rs =
+			elp_find_sec(obj, ".klp.rela.vmlinux..text.foo");
 		struct elp_sec *plain = elp_find_sec(obj, ".rela.text.foo");
 		size_t i;
 
@@ -410,8 +414,8 @@ static void test_diff_new_helper(void **state)
 		PRE BASE_DATA HELPER
 		"static int __attribute__((noinline, noclone)) newhelp(int x)\n"
 		"{ printk(\"new %d\\n\", x); return x + 1; }\n"
-		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(newhelp(x)); }\n"
-		BAR, "new.o");
+		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(newhelp(x)); }\n" BAR,
+		"new.o");
 	struct elp_ctx *ctx = new_ctx();
 	struct elp_obj *obj;
 
@@ -433,10 +437,10 @@ static void test_diff_noop(void **state)
 {
 	/* comments shift __LINE__ in bar(): a line-only change */
 	struct diff_out d = run_diff(
-		"/*\n * a comment\n * that moves\n * lines\n */\n"
-		PRE BASE_DATA HELPER
-		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n"
-		BAR, "noop.o");
+		"/*\n * a comment\n * that moves\n * lines\n */\n" PRE BASE_DATA
+			HELPER
+		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n" BAR,
+		"noop.o");
 
 	(void)state;
 	assert_int_equal(d.ret, 0);
@@ -449,33 +453,37 @@ static void test_diff_noop(void **state)
 static void test_diff_data_size(void **state)
 {
 	struct diff_out d = run_diff(
-		PRE "int counter_global = 1;\nstatic long state = 3;\n" SETTER HELPER
-		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n"
-		BAR, "size.o");
+		PRE
+		"int counter_global = 1;\nstatic long state = 3;\n" SETTER HELPER
+		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n" BAR,
+		"size.o");
 
 	(void)state;
 	assert_int_equal(d.ret, -ENOTSUP);
 	assert_null(d.res);
-	assert_non_null(strstr(errbuf, "lib/f.c: state: size of existing data changed from 4 to 8 bytes;"));
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: state: size of existing data changed from 4 to 8 bytes;"));
 	assert_int_not_equal(access(path("size.o"), F_OK), 0);
 }
 
 static void test_diff_data_init(void **state)
 {
 	struct diff_out d = run_diff(
-		PRE "int counter_global = 2;\nstatic int state = 3;\n" SETTER HELPER
-		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n"
-		BAR, "init.o");
+		PRE
+		"int counter_global = 2;\nstatic int state = 3;\n" SETTER HELPER
+		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n" BAR,
+		"init.o");
 
 	(void)state;
 	assert_int_equal(d.ret, -ENOTSUP);
-	assert_non_null(strstr(errbuf, "lib/f.c: counter_global: initial value"));
+	assert_non_null(
+		strstr(errbuf, "lib/f.c: counter_global: initial value"));
 }
 
 static void test_diff_bar_and_missing(void **state)
 {
-	static const char patched[] =
-		PRE BASE_DATA HELPER
+	static const char patched[] = PRE BASE_DATA HELPER
 		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n"
 		"int bar(int x)\n{\n\t__might_sleep(\"f.c\", __LINE__);\n"
 		"\treturn x + 3;\n}\n";
@@ -495,7 +503,8 @@ static void test_diff_bar_and_missing(void **state)
 	d = run_diff(patched, "bar.o");
 	cur_kallsyms = unit_kallsyms;
 	assert_int_equal(d.ret, -ENOTSUP);
-	assert_non_null(strstr(errbuf, "lib/f.c: bar: changed function does not exist"));
+	assert_non_null(strstr(
+		errbuf, "lib/f.c: bar: changed function does not exist"));
 }
 
 /* ---- engine features: special sections, refusals, callbacks ---- */
@@ -655,9 +664,9 @@ static void test_diff_alt_trim(void **state)
 	static const char ks[] = "ffffffff81000000 T alt_a\n"
 				 "ffffffff81000100 T alt_b\n"
 				 "ffffffff82000000 B x2\n";
-	struct diff_out d = run_with(subst(alt_src, "EXTRA", "2", NULL), ks,
-				     subst(alt_src, "EXTRA", "3", NULL),
-				     "alt.o");
+	struct diff_out d =
+		run_with(subst(alt_src, "EXTRA", "2", NULL), ks,
+			 subst(alt_src, "EXTRA", "3", NULL), "alt.o");
 	struct elp_ctx *ctx = new_ctx();
 	struct elp_sec *alt, *repl, *aux, *text;
 	struct elp_obj *obj;
@@ -722,7 +731,107 @@ static void test_diff_notrace(void **state)
 		     subst(notrace_src, "Q", "1", "L", "7", NULL), "core.o");
 	cur_source = "lib/f.c";
 	assert_int_equal(d.ret, -ENOTSUP);
-	assert_non_null(strstr(errbuf, "kernel/livepatch/core.c: loud: belongs to the livepatch/ftrace core"));
+	assert_non_null(strstr(
+		errbuf,
+		"kernel/livepatch/core.c: loud: belongs to the livepatch/ftrace core"));
+}
+
+/*
+ * A changed static notrace function (the "static inline" __do_sys_<name>
+ * body of a SYSCALL_DEFINE kept out of line) is reached through its patched
+ * callers; when its address is taken, it is refused.
+ */
+static void test_diff_notrace_callers(void **state)
+{
+	static const char src[] =
+		"int x3;\n"
+		"static __attribute__((no_instrument_function, noinline)) int body(int v)"
+		" { x3 = v * @Q@; return x3 + 1; }\n"
+		"int wrap_a(int v) { return body(v) + 1; }\n"
+		"int wrap_b(int v) { return body(v + 1) + 2; }\n"
+		"int other(int v) { return v - 1; }\n"
+		"@TAKEN@\n";
+	static const char ks[] = "ffffffff81000000 t body\n"
+				 "ffffffff81000100 T wrap_a\n"
+				 "ffffffff81000200 T wrap_b\n"
+				 "ffffffff81000300 T other\n"
+				 "ffffffff81000400 T take\n"
+				 "ffffffff82000000 B x3\n";
+	struct elp_ctx *ctx = new_ctx();
+	struct diff_out d;
+	struct elp_obj *obj;
+	struct elp_sym *b;
+
+	(void)state;
+	d = run_with(subst(src, "Q", "1", "TAKEN", "", NULL), ks,
+		     subst(src, "Q", "2", "TAKEN", "", NULL), "callers.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 2);
+	assert_string_equal(d.res->funcs[0].old_name, "wrap_a");
+	assert_string_equal(d.res->funcs[1].old_name, "wrap_b");
+	assert_int_equal(d.res->nr_new_funcs, 1);
+	obj = read_out(ctx, "callers.o");
+	b = elp_find_sym(obj, "body");
+	assert_non_null(b);
+	assert_non_null(b->sec);
+	assert_null(elp_find_sym(obj, "__elp_new_3_body"));
+	assert_null(elp_find_sym(obj, "other"));
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+	elp_ctx_free(ctx);
+
+	/* a pointer to it is kept somewhere: the old one stays reachable */
+	d = run_with(subst(src, "Q", "1", "TAKEN",
+			   "void *take(void) { return (void *)body; }", NULL),
+		     ks,
+		     subst(src, "Q", "2", "TAKEN",
+			   "void *take(void) { return (void *)body; }", NULL),
+		     "taken.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "lib/f.c: body: has no ftrace entry"));
+}
+
+/*
+ * Variables the kernel places together in one section (__read_mostly,
+ * __section(...)) with a new one added there: the existing ones stay the
+ * running kernel's, only the new one is allocated in the livepatch.
+ */
+static void test_diff_shared_section(void **state)
+{
+	static const char src[] =
+		"#define RM __attribute__((section(\".data..read_mostly\")))\n"
+		"static int ra RM = 1;\n"
+		"static int rb RM = 2;\n"
+		"@NEW@\n"
+		"int get_a(void) { return ra@USE@; }\n"
+		"int get_b(void) { return rb; }\n"
+		"void set(int v) { ra = v; rb = v; }\n";
+	static const char ks[] = "ffffffff81000000 T get_a\n"
+				 "ffffffff81000100 T get_b\n"
+				 "ffffffff81000200 T set\n"
+				 "ffffffff82000000 d ra\n"
+				 "ffffffff82000004 d rb\n";
+	struct elp_ctx *ctx = new_ctx();
+	struct diff_out d;
+	struct elp_obj *obj;
+	struct elp_sym *rc;
+
+	(void)state;
+	d = run_with(subst(src, "NEW", "", "USE", "", NULL), ks,
+		     subst(src, "NEW", "static int rc RM = 3;", "USE",
+			   " + rc++", NULL),
+		     "shared.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "get_a");
+	obj = read_out(ctx, "shared.o");
+	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.ra", STB_WEAK));
+	rc = elp_find_sym(obj, "rc");
+	assert_non_null(rc);
+	assert_non_null(rc->sec);
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+	elp_ctx_free(ctx);
 }
 
 /* a jump label whose key is a variable of the module being patched */
@@ -743,11 +852,12 @@ static const char jl_src[] =
 
 static void test_diff_module_jump_label(void **state)
 {
-	static const char ks[] = "ffffffff81000000 T printk\n"
-				 "ffffffffc0000000 T keyp\t[mymod]\n"
-				 "ffffffffc0000100 T modfn\t[mymod]\n"
-				 "ffffffffc0001000 b mkey\t[mymod]\n"
-				 "ffffffffc0001100 b __tracepoint_mytp\t[mymod]\n";
+	static const char ks[] =
+		"ffffffff81000000 T printk\n"
+		"ffffffffc0000000 T keyp\t[mymod]\n"
+		"ffffffffc0000100 T modfn\t[mymod]\n"
+		"ffffffffc0001000 b mkey\t[mymod]\n"
+		"ffffffffc0001100 b __tracepoint_mytp\t[mymod]\n";
 	struct diff_out d;
 
 	(void)state;
@@ -755,14 +865,18 @@ static void test_diff_module_jump_label(void **state)
 	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", NULL), ks,
 		     subst(jl_src, "KEY", "mkey", "RET", "2", NULL), "jl.o");
 	assert_int_equal(d.ret, -ENOTSUP);
-	assert_non_null(strstr(errbuf, "lib/f.c: modfn: uses static key mkey of module mymod in a jump label"));
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: modfn: uses static key mkey of module mymod in a jump label"));
 	assert_non_null(strstr(errbuf, "static_key_enabled(&mkey)"));
-	d = run_with(subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "1",
-			   NULL), ks,
-		     subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "2",
-			   NULL), "tp.o");
+	d = run_with(
+		subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "1", NULL), ks,
+		subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "2", NULL),
+		"tp.o");
 	assert_int_equal(d.ret, -ENOTSUP);
-	assert_non_null(strstr(errbuf, "lib/f.c: modfn: calls tracepoint mytp of module mymod"));
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: modfn: calls tracepoint mytp of module mymod"));
 	cur_target = "vmlinux";
 
 	/* in vmlinux the same is fine: klp relocations are applied at load */
@@ -796,9 +910,10 @@ static void test_diff_callbacks(void **state)
 	struct elp_sym *s;
 
 	(void)state;
-	snprintf(patched, sizeof(patched), "%s%s%s", PRE BASE_DATA HELPER,
-		 cb_src,
-		 "int foo(int x) { printk(\"foo v3 %d\\n\", x); return helper(x); }\n" BAR);
+	snprintf(
+		patched, sizeof(patched), "%s%s%s", PRE BASE_DATA HELPER,
+		cb_src,
+		"int foo(int x) { printk(\"foo v3 %d\\n\", x); return helper(x); }\n" BAR);
 	d = run_diff(patched, "cb.o");
 	assert_int_equal(d.ret, 0);
 	assert_int_equal(d.res->nr_funcs, 1);
@@ -821,9 +936,10 @@ static void test_diff_callbacks(void **state)
 	elp_diff_result_free(d.res);
 
 	/* two of a kind */
-	snprintf(patched, sizeof(patched), "%s%s%s%s", PRE BASE_DATA HELPER,
-		 cb_src, cb_again,
-		 "int foo(int x) { printk(\"foo v3 %d\\n\", x); return helper(x); }\n" BAR);
+	snprintf(
+		patched, sizeof(patched), "%s%s%s%s", PRE BASE_DATA HELPER,
+		cb_src, cb_again,
+		"int foo(int x) { printk(\"foo v3 %d\\n\", x); return helper(x); }\n" BAR);
 	d = run_diff(patched, "cb2.o");
 	assert_int_equal(d.ret, -ENOTSUP);
 	assert_non_null(strstr(errbuf, "more than one pre_patch callback"));
@@ -935,6 +1051,8 @@ int main(void)
 		cmocka_unit_test(test_diff_bug_line),
 		cmocka_unit_test(test_diff_alt_trim),
 		cmocka_unit_test(test_diff_notrace),
+		cmocka_unit_test(test_diff_notrace_callers),
+		cmocka_unit_test(test_diff_shared_section),
 		cmocka_unit_test(test_diff_module_jump_label),
 		cmocka_unit_test(test_diff_callbacks),
 		cmocka_unit_test(test_diff_state),
