@@ -82,7 +82,7 @@ $(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/san/libelivepatch.a
 # Debian packages needed to build and test; quiet when present.
 DEB_BUILD := build-essential pkg-config libgit2-dev libarchive-dev libsqlite3-dev \
 	libkmod-dev libpopt-dev libelf-dev libssl-dev libcmocka-dev
-DEB_TEST := sqlite3 kmod xz-utils qemu-system-x86 busybox-static cpio dwarves bc \
+DEB_TEST := sqlite3 kmod xz-utils qemu-system-x86 busybox-static cpio dwarves bc openssl python3 \
 	flex bison rsync openssh-client openssh-server
 deps:
 	@sh contrib/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
