@@ -344,19 +344,23 @@ static enum built obj_built_in(struct elp_bstate *b, const char *dir,
 	if (r == NOT_BUILT && !mentioned && computed_lists(text))
 		r = UNKNOWN;
 	if (r == NOT_BUILT) {
-		if (off_config && strchr(off_config, ' '))
-			*why = off_config; /* from a composite object */
-		else if (off_config &&
-			 asprintf(
-				 why,
-				 "%s/Makefile builds %s only with %s, which is not set",
-				 dir, base, off_config) < 0)
-			*why = NULL;
-		else if (!off_config &&
-			 asprintf(why, "no %s in %s/Makefile", base, dir) < 0)
-			*why = NULL;
-		if (*why != off_config)
-			free(off_config);
+		char *msg = NULL;
+
+		if (off_config && strchr(off_config, ' ')) {
+			msg = off_config; /* from a composite object */
+			off_config = NULL;
+		} else if (off_config &&
+			   asprintf(
+				   &msg,
+				   "%s/Makefile builds %s only with %s, which is not set",
+				   dir, base, off_config) < 0) {
+			msg = NULL;
+		} else if (!off_config && asprintf(&msg, "no %s in %s/Makefile",
+						   base, dir) < 0) {
+			msg = NULL;
+		}
+		free(off_config);
+		*why = msg;
 		return NOT_BUILT;
 	}
 	free(off_config);

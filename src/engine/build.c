@@ -645,8 +645,10 @@ static int resolve_cumulative(struct elp_bstate *b)
 	if (b->opts->cumulative == 0 || !b->kernel->release)
 		return 0;
 	err = applied_builds(b, &builds, &nr_builds);
-	if (err)
+	if (err) {
+		free(builds);
 		return err;
+	}
 	if (nr_builds == 0 && b->opts->cumulative < 0) {
 		free(builds);
 		return 0;
@@ -695,6 +697,8 @@ static int resolve_cumulative(struct elp_bstate *b)
 	for (i = 0; !err && i < b->nr_patches; i++) {
 		struct elp_patch **na;
 
+		/* resolve() stored nr_patches non-NULL patches */
+		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 		if (have_patch(all, n, b->patches[i]->id)) {
 			elp_info(b->ctx,
 				 "cumulative: patch '%s' is already applied",
