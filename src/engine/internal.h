@@ -137,6 +137,7 @@ const char *elp_rela_string(const struct elp_rela *rela);
 /* correlate.c */
 char *elp_normalize_name(const char *name);
 bool elp_is_cold(const char *name);
+int elp_rip_imm_size(const unsigned char *d, size_t size, size_t off);
 int elp_bundle_syms(struct elp_obj *obj);
 int elp_correlate(struct elp_obj *orig, struct elp_obj *patched);
 

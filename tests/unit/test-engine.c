@@ -834,6 +834,72 @@ static void test_diff_shared_section(void **state)
 	elp_ctx_free(ctx);
 }
 
+/* the immediate after a RIP-relative operand decides what it points at */
+static void test_rip_imm_size(void **state)
+{
+	static const unsigned char movl[] = {
+		0xc7, 0x05, 0, 0, 0, 0, 5, 0, 0, 0
+	};
+	static const unsigned char movw[] = {
+		0x66, 0xc7, 0x05, 0, 0, 0, 0, 5, 0
+	};
+	static const unsigned char movb[] = { 0xc6, 0x05, 0, 0, 0, 0, 1 };
+	static const unsigned char cmpb[] = { 0x80, 0x3d, 0, 0, 0, 0, 0 };
+	static const unsigned char testl[] = { 0xf7, 0x05, 0, 0, 0,
+					       0,    1,	   0, 0, 0 };
+	static const unsigned char notl[] = { 0xf7, 0x15, 0, 0, 0, 0 };
+	static const unsigned char mov[] = { 0x48, 0x8b, 0x05, 0, 0, 0, 0 };
+	static const unsigned char xadd[] = {
+		0xf0, 0x0f, 0xc1, 0x05, 0, 0, 0, 0
+	};
+	static const unsigned char bt[] = { 0x0f, 0xba, 0x25, 0, 0, 0, 0, 3 };
+	static const unsigned char call[] = { 0xe8, 0, 0, 0, 0 };
+
+	(void)state;
+	assert_int_equal(elp_rip_imm_size(movl, sizeof(movl), 2), 4);
+	assert_int_equal(elp_rip_imm_size(movw, sizeof(movw), 3), 2);
+	assert_int_equal(elp_rip_imm_size(movb, sizeof(movb), 2), 1);
+	assert_int_equal(elp_rip_imm_size(cmpb, sizeof(cmpb), 2), 1);
+	assert_int_equal(elp_rip_imm_size(testl, sizeof(testl), 2), 4);
+	assert_int_equal(elp_rip_imm_size(notl, sizeof(notl), 2), 0);
+	assert_int_equal(elp_rip_imm_size(mov, sizeof(mov), 3), 0);
+	assert_int_equal(elp_rip_imm_size(xadd, sizeof(xadd), 4), 0);
+	assert_int_equal(elp_rip_imm_size(bt, sizeof(bt), 3), 1);
+	assert_int_equal(elp_rip_imm_size(call, sizeof(call), 1), -1);
+}
+
+/* a store of an immediate to the second variable of a shared section */
+static void test_diff_shared_section_imm(void **state)
+{
+	static const char src[] =
+		"#define RM __attribute__((section(\".data..read_mostly\")))\n"
+		/* gcc lays them out in reverse: ra at 0, rb at 4 */
+		"static int rb RM = 2;\n"
+		"static int ra RM = 1;\n"
+		"int get(void) { return ra + rb; }\n"
+		"void set(void) { rb = @V@; }\n";
+	static const char ks[] = "ffffffff81000000 T get\n"
+				 "ffffffff81000200 T set\n"
+				 "ffffffff82000000 d ra\n"
+				 "ffffffff82000004 d rb\n";
+	struct elp_ctx *ctx = new_ctx();
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	d = run_with(subst(src, "V", "5", NULL), ks, subst(src, "V", "6", NULL),
+		     "sharedimm.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "set");
+	obj = read_out(ctx, "sharedimm.o");
+	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.rb", STB_WEAK));
+	assert_false(has_undef(obj, "__elp_klp.vmlinux.0.ra", STB_WEAK));
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+	elp_ctx_free(ctx);
+}
+
 /* a jump label whose key is a variable of the module being patched */
 static const char jl_src[] =
 	"static long @KEY@[4];\n"
@@ -1053,6 +1119,8 @@ int main(void)
 		cmocka_unit_test(test_diff_notrace),
 		cmocka_unit_test(test_diff_notrace_callers),
 		cmocka_unit_test(test_diff_shared_section),
+		cmocka_unit_test(test_rip_imm_size),
+		cmocka_unit_test(test_diff_shared_section_imm),
 		cmocka_unit_test(test_diff_module_jump_label),
 		cmocka_unit_test(test_diff_callbacks),
 		cmocka_unit_test(test_diff_state),
