@@ -1,0 +1,208 @@
+#!/bin/sh
+# e2e: more kinds of real fixes, built with `elivepatch build` and run in one guest of the
+# reference kernel (tests/e2e/patches/more-*.patch; mails and plain `diff -u` output):
+#   smaps-part          a .part.N clone: smap_gather_stats.part.0 (/proc/self/smaps)
+#   umask-syscall       a SYSCALL_DEFINE body gcc inlines into __x64_sys_umask and
+#                       __ia32_sys_umask (plain diff -u)
+#   getpriority-switch  a SYSCALL_DEFINE body gcc keeps out of line: the notrace (static
+#                       inline) __do_sys_getpriority is reached through its patched callers
+#   percpu-current      current and per-cpu data in show_softirqs
+#   module-can          can.ko: a module function that reads a module static variable and
+#                       compares with a module static function
+#   tty-two-funcs       two functions of one file, one calls the other with a new argument;
+#                       a switch (plain diff -u)
+#   sysctl-once         a new pr_info_once next to an existing once flag in an .isra clone
+#                       with a .cold part (once flags are the livepatch's own, like kpatch's:
+#                       the old message may print once more)
+#   readmostly-data     a new __read_mostly variable next to devkmsg_log: the existing
+#                       variables of .data..read_mostly stay the kernel's
+#   stat-inline         an out-of-line static function becomes __always_inline, an inlined
+#                       one becomes noinline (plain diff -u)
+#   comm-bounds         a security-fix-shaped bounds check returning -EINVAL
+# Env: ELIVEPATCH (binary), ELIVEPATCH_CACHE (default /var/cache/elivepatch-test/cache).
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+E2E_LIB_DIR=$here
+. "$here/lib.sh"
+
+ELIVEPATCH=${ELIVEPATCH:-$here/../../elivepatch}
+ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
+export ELIVEPATCH_CACHE
+patches=$here/patches
+
+[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
+e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
+ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
+e2e_tmpdir || bail "temp dir"
+t=$E2E_TMP
+db=$t/catalogue.db
+elp() { "$ELIVEPATCH" --db "$db" "$@"; }
+
+check "kernel add ref" elp kernel add --name ref --release "$E2E_RELEASE" \
+	--source "$E2E_SOURCE_TARBALL" --config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks"
+
+# functions PATCH: the "function" names of a build's JSON, sorted, space separated
+functions() { grep -o '"function":"[^"]*"' "$t/$1.json" | sed 's/"function":"//; s/"$//' | sort | tr '\n' ' '; }
+
+all="smaps-part umask-syscall getpriority-switch percpu-current module-can tty-two-funcs
+	sysctl-once stat-inline comm-bounds readmostly-data"
+mods=
+for p in $all; do
+	m=elp_more_$(echo "$p" | tr '-' '_')
+	t0=$(date +%s)
+	if elp --json build --kernel ref --patch "$patches/more-$p.patch" -o "$t/$m.ko" \
+		> "$t/$p.json" 2> "$t/$p.err"; then
+		ok "build $p ($(($(date +%s) - t0)) s)"
+		mods="$mods $m"
+	else
+		not_ok "build $p"
+		sed 's/^/# /' "$t/$p.err"
+	fi
+done
+fn_is() { # PATCH EXPECTED DESC
+	if [ "$(functions "$1")" = "$2" ]; then ok "$1: $3"; else
+		not_ok "$1: $3"; printf '#   expected: %s\n#        got: %s\n' "$2" "$(functions "$1")"; fi
+}
+fn_is smaps-part "smap_gather_stats.part.0 " "the running kernel's .part clone"
+fn_is umask-syscall "__ia32_sys_umask __x64_sys_umask " "both syscall wrappers"
+fn_is getpriority-switch "__ia32_sys_getpriority __x64_sys_getpriority " \
+	"the traceable callers of __do_sys_getpriority"
+fn_is tty-two-funcs "show_tty_driver show_tty_range " "both functions"
+fn_is sysctl-once "proc_first_pos_non_zero_ignore.isra.0 " "the .isra clone"
+fn_is stat-inline "show_stat " "only the caller"
+fn_is readmostly-data "devkmsg_write " "only the function that uses the new variable"
+if [ -f "$t/elp_more_readmostly_data.ko" ]; then
+	check "readmostly-data: devkmsg_log is the kernel's" \
+		sh -c "readelf -sW '$t/elp_more_readmostly_data.ko' | grep -q ' .klp.sym.vmlinux.devkmsg_log,0\$'"
+fi
+check "module-can: the klp_object is can" grep -q '"object":"can"' "$t/module-can.json"
+if [ -f "$t/elp_more_getpriority_switch.ko" ]; then
+	check "getpriority-switch: the module has its own __do_sys_getpriority" \
+		sh -c "readelf -sW '$t/elp_more_getpriority_switch.ko' | grep -q ' FUNC .* __do_sys_getpriority\$'"
+fi
+
+# --- one guest -----------------------------------------------------------------------------
+cat > "$t/init.sh" <<'GUEST'
+lp_on() {
+	insmod "/root/$1.ko"
+	e2e_result "${1}_insmod" $?
+	e2e_lp_wait "$1" 30
+	e2e_result "${1}_enabled" "$(cat "/sys/kernel/livepatch/$1/enabled" 2>/dev/null)"
+}
+lp_off() {
+	echo 0 > "/sys/kernel/livepatch/$1/enabled"
+	e2e_lp_wait "$1" 30
+	rmmod "$1"
+	e2e_result "${1}_rmmod" $?
+}
+# run NAME CMD: the result of CMD before, with and after the livepatch elp_more_NAME
+run() {
+	_m=elp_more_$1; shift
+	[ -f "/root/$_m.ko" ] || return 0
+	e2e_result "${_m}_before" "$("$@" 2>&1)"
+	lp_on "$_m"
+	e2e_result "${_m}_on" "$("$@" 2>&1)"
+	lp_off "$_m"
+	e2e_result "${_m}_off" "$("$@" 2>&1)"
+}
+
+smaps() { grep -m1 '^Swap:' /proc/self/smaps | tr -s ' '; }
+run smaps_part smaps
+um() { sh -c 'umask 0123; umask'; }
+run umask_syscall um
+# busybox renice -n 1 reads the old nice value with getpriority
+rn() { sh -c 'renice -n 1 -p $$ > /dev/null 2>&1; cut -d" " -f19 /proc/$$/stat'; }
+run getpriority_switch rn
+sirq() { cat /proc/softirqs | grep -c '^elp-softirqs cat cpu0 1$'; }
+run percpu_current sirq
+modprobe can
+can() { cut -d' ' -f1-3 /proc/net/can/reset_stats; }
+run module_can can
+tty() { grep ' serial' /proc/tty/drivers | awk '{ print $NF }' | sort -u | tr '\n' ' '; }
+run tty_two_funcs tty
+iowait() { awk '/^cpu0 / { print ($6 >= 424200) }' /proc/stat; }
+run stat_inline iowait
+comm() { sh -c 'echo -n abcdefghijklmnopqrst > /proc/$$/comm; echo "$? $(cat /proc/$$/comm)"' 2>/dev/null; }
+run comm_bounds comm
+
+m=elp_more_sysctl_once
+if [ -f /root/$m.ko ]; then
+	# the kernel warns once about writes past position 0; the patch adds its own once
+	# message in front of that warning
+	echo 0 > /proc/sys/kernel/sysctl_writes_strict
+	w() { { echo 5; echo 5; } > /proc/sys/kernel/printk_ratelimit; }
+	w
+	lp_on $m
+	w
+	w
+	e2e_result sysctl_once "$(dmesg | grep -c 'when file position was not 0') $(dmesg | grep -c 'elp-once printk_ratelimit')"
+	lp_off $m
+	echo 1 > /proc/sys/kernel/sysctl_writes_strict
+fi
+
+m=elp_more_readmostly_data
+if [ -f /root/$m.ko ]; then
+	echo on > /proc/sys/kernel/printk_devkmsg
+	lp_on $m
+	echo elp-a > /dev/kmsg
+	echo elp-b > /dev/kmsg
+	e2e_result readmostly "$(dmesg | grep -o 'elp-kmsg [0-9]* log=[0-9]*' | tr '\n' ' ')"
+	lp_off $m
+	echo elp-c > /dev/kmsg
+	e2e_result readmostly_off "$(dmesg | grep -c 'elp-kmsg')"
+fi
+GUEST
+files=
+for m in $mods; do files="$files $t/$m.ko"; done
+E2E_GUEST_MODULES=can
+# shellcheck disable=SC2086 # list of files
+check "initramfs with the modules" e2e_initramfs "$t/initrd.gz" "$t/init.sh" $files
+t0=$(date +%s)
+check "the reference kernel boots and runs the checks" e2e_boot "$t/initrd.gz" "$t/boot.log" 240
+printf '# boot with %s modules: %s s\n' "$(echo $mods | wc -w)" "$(($(date +%s) - t0))"
+log=$t/boot.log
+
+# expect NAME BEFORE ON: the patched behaviour, and the old one before and after
+expect() {
+	case $mods in *"elp_more_$1"*) ;; *) return 0 ;; esac
+	_m=elp_more_$1
+	e2e_check_result "$1 loads" "$log" "${_m}_insmod" 0
+	e2e_check_result "$1 is enabled" "$log" "${_m}_enabled" 1
+	e2e_check_result "$1 unloads" "$log" "${_m}_rmmod" 0
+	e2e_check_result "$1: before" "$log" "${_m}_before" "$2"
+	e2e_check_result "$1: patched" "$log" "${_m}_on" "$3"
+	e2e_check_result "$1: disabled" "$log" "${_m}_off" "$2"
+}
+expect smaps_part "Swap: 0 kB" "Swap: 28 kB"
+expect umask_syscall "0123" "0321"
+expect getpriority_switch "1" "8"
+expect percpu_current "0" "1"
+expect module_can "Scheduled statistic reset" "elp-can: scheduled statistic"
+expect tty_two_funcs "serial " "serial:elp-tail "
+expect stat_inline "0" "1"
+expect comm_bounds "0 abcdefghijklmno" "1 sh"
+case $mods in *elp_more_sysctl_once*)
+	m=elp_more_sysctl_once
+	e2e_check_result "sysctl-once loads" "$log" "${m}_insmod" 0
+	e2e_check_result "sysctl-once is enabled" "$log" "${m}_enabled" 1
+	e2e_check_result "sysctl-once unloads" "$log" "${m}_rmmod" 0
+	e2e_check_result "sysctl-once: the new message printed once, the old one at most once more" \
+		"$log" sysctl_once "2 1" ;;
+esac
+case $mods in *elp_more_readmostly_data*)
+	m=elp_more_readmostly_data
+	e2e_check_result "readmostly-data loads" "$log" "${m}_insmod" 0
+	e2e_check_result "readmostly-data is enabled" "$log" "${m}_enabled" 1
+	e2e_check_result "readmostly-data unloads" "$log" "${m}_rmmod" 0
+	e2e_check_result "readmostly-data: the new variable counts, devkmsg_log is the kernel's (on)" \
+		"$log" readmostly "elp-kmsg 1 log=1 elp-kmsg 2 log=1 "
+	e2e_check_result "readmostly-data: disabled" "$log" readmostly_off 2 ;;
+esac
+bad=$(tr -d '\r' < "$log" | grep -Ev '^[A-Za-z0-9+/=]+$' |
+	grep -E 'Oops|BUG:|general protection fault|kernel BUG at|Kernel panic|WARNING:')
+check "no oops, BUG or WARNING in the guest" [ -z "$bad" ]
+[ -n "$bad" ] && printf '%s\n' "$bad" | sed 's/^/# guest: /'
+if [ "${E2E_KEEP:-0}" = 1 ] || [ "$_t_failed" != 0 ]; then
+	tr -d '\r' < "$log" | grep -E '^E2E-|livepatch|elp' | sed 's/^/# /'
+fi
+t_done
