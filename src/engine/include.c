@@ -313,12 +313,15 @@ static int patch_via_callers(struct elp_diff_state *st, struct elp_sym *s)
 	if (!callers)
 		goto out; /* nothing calls it: dead code, or called from asm */
 	for (i = 0; callers[i]; i++)
-		if (!callers[i]->twin || !callers[i]->twin->sec)
+		if (!is_init_section(callers[i]->sec->name) &&
+		    (!callers[i]->twin || !callers[i]->twin->sec))
 			goto out;
 	for (i = 0; callers[i]; i++) {
 		struct elp_sym *c = callers[i]->twin;
 
-		if (c->status != ELP_SAME)
+		/* __init callers ran at boot and are gone */
+		if (is_init_section(callers[i]->sec->name) ||
+		    c->status != ELP_SAME)
 			continue;
 		elp_dbg(st->ctx, "%s: patch %s, the caller of notrace %s",
 			unit(st), c->name, s->name);

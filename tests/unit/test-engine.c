@@ -780,6 +780,20 @@ static void test_diff_notrace_callers(void **state)
 	elp_diff_result_free(d.res);
 	elp_ctx_free(ctx);
 
+	/* an __init caller ran at boot: it is not patched */
+	d = run_with(
+		subst(src, "Q", "1", "TAKEN",
+		      "__attribute__((section(\".init.text\"))) int boot(int v) { return body(v); }",
+		      NULL),
+		ks,
+		subst(src, "Q", "2", "TAKEN",
+		      "__attribute__((section(\".init.text\"))) int boot(int v) { return body(v); }",
+		      NULL),
+		"initcaller.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 2);
+	elp_diff_result_free(d.res);
+
 	/* a pointer to it is kept somewhere: the old one stays reachable */
 	d = run_with(subst(src, "Q", "1", "TAKEN",
 			   "void *take(void) { return (void *)body; }", NULL),
