@@ -491,13 +491,21 @@ int elp_btree_prepare(struct elp_bstate *b)
 	}
 	err = prepare_tree(b);
 	if (!err) {
-		char info[1024];
-		int n = snprintf(
-			info, sizeof(info), "release %s\nsource %s\ncc %s\n",
-			b->kernel->release, b->source_identity, b->cc_version);
+		struct elp_buf info = { 0 };
+		size_t i;
 
-		err = elp_write_file_atomic(b->ctx, complete, info, (size_t)n,
-					    0644);
+		/* what the tree is, for whoever looks into the cache */
+		err = elp_buf_printf(&info, "release %s\nsource %s\ncc %s\n",
+				     b->kernel->release, b->source_identity,
+				     b->cc_version);
+		for (i = 0; !err && i < b->nr_oot; i++)
+			err = elp_buf_printf(&info, "out-of-tree %s %s\n",
+					     b->oot[i]->name,
+					     b->oot[i]->sha256);
+		if (!err)
+			err = elp_write_file_atomic(b->ctx, complete, info.data,
+						    info.len, 0644);
+		elp_buf_free(&info);
 	}
 out:
 	free(trees);

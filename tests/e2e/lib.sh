@@ -358,3 +358,33 @@ EOF
 	rm -rf "$_k"
 	printf '%s\n' "$_ks"
 }
+
+# --- tests that run `elivepatch build` ------------------------------------------------------
+# e2e_build_setup: the binary ($ELIVEPATCH, default the tree's ./elivepatch), the shared
+# prepared-tree cache ($ELIVEPATCH_CACHE), the reference kernel and its kallsyms ($ks), the
+# test patches ($patches), a temp dir ($t) and a catalogue in it ($db, used by elp and q).
+# Bails out (a failed test) when any of it is missing.
+e2e_build_setup() {
+	ELIVEPATCH=${ELIVEPATCH:-$E2E_LIB_DIR/../../elivepatch}
+	ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
+	ELIVEPATCH_DATADIR=${ELIVEPATCH_DATADIR:-$(cd "$E2E_LIB_DIR/../../data" && pwd)}
+	export ELIVEPATCH_CACHE ELIVEPATCH_DATADIR
+	patches=$E2E_LIB_DIR/patches
+	[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
+	e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
+	ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
+	e2e_tmpdir || bail "temp dir"
+	t=$E2E_TMP
+	db=$t/catalogue.db
+}
+
+elp() { "$ELIVEPATCH" --db "$db" "$@"; }
+q() { sqlite3 "$db" "$@"; }
+
+# e2e_add_kernel NAME [SYMBOLS [CONFIG]]: the reference kernel under NAME in the catalogue,
+# from its source tarball (the same tree key for every test, so the prepared tree is shared)
+e2e_add_kernel() {
+	elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+		--config "${3:-$E2E_CONFIG}" --build "$E2E_HEADERS" --symbols "${2:-$ks}" \
+		> "$t/add.log" 2>&1 || { sed 's/^/# /' "$t/add.log"; return 1; }
+}

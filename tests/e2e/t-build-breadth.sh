@@ -17,24 +17,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 E2E_LIB_DIR=$here
 . "$here/lib.sh"
 
-ELIVEPATCH=${ELIVEPATCH:-$here/../../elivepatch}
-ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
-ELIVEPATCH_DATADIR=${ELIVEPATCH_DATADIR:-$(cd "$here/../../data" && pwd)}
-export ELIVEPATCH_CACHE ELIVEPATCH_DATADIR
-patches=$here/patches
+e2e_build_setup
 
-[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
-e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
-ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
-e2e_tmpdir || bail "temp dir"
-t=$E2E_TMP
-db=$t/catalogue.db
-elp() { "$ELIVEPATCH" --db "$db" "$@"; }
-q() { sqlite3 "$db" "$@"; }
-
-elp kernel add --name ref --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
-	--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks" > "$t/add.log" 2>&1 ||
-	{ sed 's/^/# /' "$t/add.log"; bail "kernel add"; }
+e2e_add_kernel ref || bail "kernel add"
 
 # build NAME ARGS...: elp --json build of module NAME into $t/NAME.json and $t/NAME.ko
 build() {

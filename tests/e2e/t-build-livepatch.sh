@@ -15,27 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 E2E_LIB_DIR=$here
 . "$here/lib.sh"
 
-ELIVEPATCH=${ELIVEPATCH:-$here/../../elivepatch}
-ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
-export ELIVEPATCH_CACHE
-patches=$here/patches
+e2e_build_setup
 
-[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
-e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
-ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
-e2e_tmpdir || bail "temp dir"
-t=$E2E_TMP
-db=$t/catalogue.db
-elp() { "$ELIVEPATCH" --db "$db" "$@"; }
-q() { sqlite3 "$db" "$@"; }
-
-# add_kernel NAME SYMBOLS: the reference kernel under NAME in the catalogue
-add_kernel() {
-	elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
-		--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$2" > "$t/add.log" 2>&1 ||
-		{ sed 's/^/# /' "$t/add.log"; return 1; }
-}
-check "kernel add $E2E_RELEASE (tarball source, headers, kallsyms)" add_kernel "$E2E_RELEASE" "$ks"
+check "kernel add $E2E_RELEASE (tarball source, headers, kallsyms)" e2e_add_kernel "$E2E_RELEASE" "$ks"
 
 # --- build every module -----------------------------------------------------------------
 mods=

@@ -7,24 +7,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 E2E_LIB_DIR=$here
 . "$here/lib.sh"
 
-ELIVEPATCH=${ELIVEPATCH:-$here/../../elivepatch}
-ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
-export ELIVEPATCH_CACHE
-patches=$here/patches
-
-[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
-e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
-ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
-e2e_tmpdir || bail "temp dir"
-t=$E2E_TMP
-db=$t/catalogue.db
-elp() { "$ELIVEPATCH" --db "$db" "$@"; }
-q() { sqlite3 "$db" "$@"; }
+e2e_build_setup
 
 for name in plain local; do
-	elp kernel add --name "$name" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
-		--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks" > "$t/add.log" 2>&1 ||
-		{ sed 's/^/# /' "$t/add.log"; bail "kernel add $name"; }
+	e2e_add_kernel "$name" || bail "kernel add $name"
 done
 elp kernel patch add local "$patches/oot-cmdline-comment.patch" > "$t/oot.log" 2>&1
 check "kernel patch add records the out-of-tree patch" [ $? = 0 ]

@@ -16,35 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 E2E_LIB_DIR=$here
 . "$here/lib.sh"
 
-ELIVEPATCH=${ELIVEPATCH:-$here/../../elivepatch}
-ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
-export ELIVEPATCH_CACHE
-patches=$here/patches
+e2e_build_setup
 
-[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
-e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
-ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
-e2e_tmpdir || bail "temp dir"
-t=$E2E_TMP
-db=$t/catalogue.db
-elp() { "$ELIVEPATCH" --db "$db" "$@"; }
-q() { sqlite3 "$db" "$@"; }
-
-# add_kernel NAME SYMBOLS: the reference kernel under NAME (same as t-build-refuse.sh, so
-# that the prepared tree is shared)
-add_kernel() {
-	if elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
-		--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$2" > "$t/add.log" 2>&1; then
-		return 0
-	fi
-	grep -q 'not a kernel source tarball' "$t/add.log" || { sed 's/^/# /' "$t/add.log"; return 1; }
-	mkdir -p "$t/stand-in/kernel/livepatch" "$t/stand-in/scripts" &&
-		touch "$t/stand-in/Makefile" "$t/stand-in/Kconfig" "$t/stand-in/scripts/Makefile.build" &&
-		elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$t/stand-in" \
-			--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$2" > "$t/add.log" 2>&1 &&
-		q "UPDATE kernels SET source = '$E2E_SOURCE_TARBALL', source_kind = 'tarball' WHERE name = '$1'"
-}
-check "kernel add ref" add_kernel ref "$ks"
+check "kernel add ref" e2e_add_kernel ref "$ks"
 
 # functions PATCH: the "function" names of a build's JSON, sorted, space separated
 functions() { grep -o '"function":"[^"]*"' "$t/$1.json" | sed 's/"function":"//; s/"$//' | sort | tr '\n' ' '; }

@@ -25,21 +25,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 E2E_LIB_DIR=$here
 . "$here/lib.sh"
 
-ELIVEPATCH=${ELIVEPATCH:-$here/../../elivepatch}
-ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
-export ELIVEPATCH_CACHE
-patches=$here/patches
+e2e_build_setup
 
-[ -x "$ELIVEPATCH" ] || bail "elivepatch binary at $ELIVEPATCH (make)"
-e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
-ks=$(e2e_kallsyms) || bail "kallsyms of the reference kernel"
-e2e_tmpdir || bail "temp dir"
-t=$E2E_TMP
-db=$t/catalogue.db
-elp() { "$ELIVEPATCH" --db "$db" "$@"; }
-
-check "kernel add ref" elp kernel add --name ref --release "$E2E_RELEASE" \
-	--source "$E2E_SOURCE_TARBALL" --config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks"
+check "kernel add ref" e2e_add_kernel ref
 
 # functions PATCH: the "function" names of a build's JSON, sorted, space separated
 functions() { grep -o '"function":"[^"]*"' "$t/$1.json" | sed 's/"function":"//; s/"$//' | sort | tr '\n' ' '; }
