@@ -165,15 +165,10 @@ static int run_revert(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("NAME|BUILD", options, argc, argv, &pc, &done);
+	rc = cli_parse_one("NAME|BUILD", options, argc, argv, &pc, &spec,
+			   &done);
 	if (rc || done)
 		return rc;
-	spec = poptGetArg(pc);
-	if (!spec || poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, spec ? "too many arguments"
-					      : "missing argument: NAME|BUILD");
-		goto out;
-	}
 	if (wait_s <= 0) {
 		rc = cli_usage_error(
 			pc, "invalid --wait %d: expected seconds > 0", wait_s);

@@ -134,16 +134,10 @@ static int run_sign(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("BUILD|FILE.ko", options, argc, argv, &pc, &done);
+	rc = cli_parse_one("BUILD|FILE.ko", options, argc, argv, &pc, &spec,
+			   &done);
 	if (rc || done)
-		return rc;
-	spec = poptGetArg(pc);
-	if (!spec || poptPeekArg(pc)) {
-		rc = cli_usage_error(pc,
-				     spec ? "too many arguments"
-					  : "missing argument: BUILD|FILE.ko");
-		goto out;
-	}
+		goto out_opts;
 	elp_sign_configured(&opts);
 	if (key)
 		opts.key = key;
@@ -163,6 +157,7 @@ static int run_sign(struct cli *cli, int argc, const char **argv)
 	elp_catalogue_close(cat);
 out:
 	poptFreeContext(pc);
+out_opts:
 	free(key);
 	free(cert);
 	free(hash);

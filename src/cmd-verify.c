@@ -205,15 +205,9 @@ static int run_verify(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("BUILD", options, argc, argv, &pc, &done);
+	rc = cli_parse_one("BUILD", options, argc, argv, &pc, &spec, &done);
 	if (rc || done)
-		return rc;
-	spec = poptGetArg(pc);
-	if (!spec || poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, spec ? "too many arguments"
-					      : "missing argument: BUILD");
-		goto out;
-	}
+		goto out_opts;
 	if (wait_s <= 0 || timeout_s <= 0) {
 		rc = cli_usage_error(pc,
 				     "invalid --%s %d: expected seconds > 0",
@@ -239,6 +233,7 @@ static int run_verify(struct cli *cli, int argc, const char **argv)
 	elp_catalogue_close(cat);
 out:
 	poptFreeContext(pc);
+out_opts:
 	free(image);
 	free(exercise);
 	free(append);
