@@ -119,6 +119,28 @@ int elp_catalogue_step_done(struct elp_catalogue *cat, sqlite3_stmt *stmt,
 	return err;
 }
 
+int elp_catalogue_each_row(struct elp_catalogue *cat, const char *sql,
+			   int64_t id, elp_row_fn row, void *data,
+			   const char *what)
+{
+	sqlite3_stmt *stmt;
+	int err, rc;
+
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, id);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		err = row(stmt, data);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = elp_catalogue_error(cat, what);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
 char *elp_column_strdup(sqlite3_stmt *stmt, int col)
 {
 	const unsigned char *s = sqlite3_column_text(stmt, col);

@@ -42,6 +42,15 @@ int elp_catalogue_prepare(struct elp_catalogue *cat, const char *sql,
 int elp_catalogue_step_done(struct elp_catalogue *cat, sqlite3_stmt *stmt,
 			    const char *what);
 
+/*
+ * Run a query whose one parameter is an id and call row() for each result
+ * row; a non-zero return from row() stops and is returned.
+ */
+typedef int (*elp_row_fn)(sqlite3_stmt *stmt, void *data);
+int elp_catalogue_each_row(struct elp_catalogue *cat, const char *sql,
+			   int64_t id, elp_row_fn row, void *data,
+			   const char *what);
+
 /* Column text duplicated, NULL-safe. */
 char *elp_column_strdup(sqlite3_stmt *stmt, int col);
 

@@ -623,40 +623,39 @@ int elp_kernel_remove(struct elp_catalogue *cat, const struct elp_kernel *k)
 	return elp_catalogue_step_done(cat, stmt, "cannot remove kernel");
 }
 
+struct id_list {
+	int64_t *ids;
+	size_t nr;
+};
+
+static int id_row(sqlite3_stmt *stmt, void *data)
+{
+	struct id_list *list = data;
+	int64_t *p = realloc(list->ids, (list->nr + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	list->ids = p;
+	list->ids[list->nr++] = sqlite3_column_int64(stmt, 0);
+	return 0;
+}
+
 int elp_kernel_patch_ids(struct elp_catalogue *cat, int64_t kernel_id,
 			 int64_t **ids, size_t *nr)
 {
-	sqlite3_stmt *stmt;
-	int64_t *list = NULL;
-	size_t n = 0;
-	int err, rc;
+	struct id_list list = { NULL, 0 };
+	int err;
 
-	err = elp_catalogue_prepare(
+	err = elp_catalogue_each_row(
 		cat,
 		"SELECT patch_id FROM kernel_patches WHERE kernel_id = ? ORDER BY position",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_int64(stmt, 1, kernel_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t *p = realloc(list, (n + 1) * sizeof(*list));
-
-		if (!p) {
-			err = -ENOMEM;
-			break;
-		}
-		list = p;
-		list[n++] = sqlite3_column_int64(stmt, 0);
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = elp_catalogue_error(cat, "cannot list kernel patches");
-	sqlite3_finalize(stmt);
+		kernel_id, id_row, &list, "cannot list kernel patches");
 	if (err) {
-		free(list);
+		free(list.ids);
 		return err;
 	}
-	*ids = list;
-	*nr = n;
+	*ids = list.ids;
+	*nr = list.nr;
 	return 0;
 }
 

@@ -1454,79 +1454,59 @@ int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p)
 	return err;
 }
 
+static int file_row(sqlite3_stmt *st, void *data)
+{
+	struct elp_patch_file *f =
+		file_for(data, (const char *)sqlite3_column_text(st, 0),
+			 (const char *)sqlite3_column_text(st, 1));
+
+	if (!f)
+		return -ENOMEM;
+	f->hunks = sqlite3_column_int(st, 2);
+	f->additions = sqlite3_column_int(st, 3);
+	f->deletions = sqlite3_column_int(st, 4);
+	return 0;
+}
+
+static int function_row(sqlite3_stmt *st, void *data)
+{
+	struct elp_patch_file *f = file_for(
+		data, (const char *)sqlite3_column_text(st, 0), "modified");
+
+	if (!f || strv_add_unique(&f->functions, &f->nr_functions,
+				  (const char *)sqlite3_column_text(st, 1)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int cve_row(sqlite3_stmt *st, void *data)
+{
+	struct elp_patch *p = data;
+
+	return strv_add_unique(&p->cves, &p->nr_cves,
+			       (const char *)sqlite3_column_text(st, 0))
+		       ? -ENOMEM
+		       : 0;
+}
+
 static int load_children(struct elp_catalogue *cat, struct elp_patch *p)
 {
-	sqlite3_stmt *st;
-	int rc, err;
+	int err;
 
-	err = elp_catalogue_prepare(
+	err = elp_catalogue_each_row(
 		cat,
 		"SELECT path, status, hunks, additions, deletions FROM patch_files WHERE patch_id = ? ORDER BY rowid",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, p->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct elp_patch_file *f =
-			file_for(p, (const char *)sqlite3_column_text(st, 0),
-				 (const char *)sqlite3_column_text(st, 1));
-
-		if (!f) {
-			sqlite3_finalize(st);
-			return -ENOMEM;
-		}
-		f->hunks = sqlite3_column_int(st, 2);
-		f->additions = sqlite3_column_int(st, 3);
-		f->deletions = sqlite3_column_int(st, 4);
-	}
-	if (rc != SQLITE_DONE)
-		err = elp_catalogue_error(cat, "cannot read patch files");
-	sqlite3_finalize(st);
-	if (err)
-		return err;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT path, function FROM patch_functions WHERE patch_id = ? ORDER BY rowid",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, p->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct elp_patch_file *f =
-			file_for(p, (const char *)sqlite3_column_text(st, 0),
-				 "modified");
-
-		if (!f ||
-		    strv_add_unique(&f->functions, &f->nr_functions,
-				    (const char *)sqlite3_column_text(st, 1))) {
-			sqlite3_finalize(st);
-			return -ENOMEM;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		err = elp_catalogue_error(cat, "cannot read patch functions");
-	sqlite3_finalize(st);
-	if (err)
-		return err;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT cve FROM patch_cves WHERE patch_id = ? ORDER BY cve",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, p->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (strv_add_unique(&p->cves, &p->nr_cves,
-				    (const char *)sqlite3_column_text(st, 0))) {
-			sqlite3_finalize(st);
-			return -ENOMEM;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		err = elp_catalogue_error(cat, "cannot read patch CVEs");
-	sqlite3_finalize(st);
+		p->id, file_row, p, "cannot read patch files");
+	if (!err)
+		err = elp_catalogue_each_row(
+			cat,
+			"SELECT path, function FROM patch_functions WHERE patch_id = ? ORDER BY rowid",
+			p->id, function_row, p, "cannot read patch functions");
+	if (!err)
+		err = elp_catalogue_each_row(
+			cat,
+			"SELECT cve FROM patch_cves WHERE patch_id = ? ORDER BY cve",
+			p->id, cve_row, p, "cannot read patch CVEs");
 	return err;
 }
 
