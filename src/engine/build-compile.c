@@ -394,11 +394,16 @@ int elp_bdiff(struct elp_bstate *b)
 		elp_notice(b->ctx, "[diff] %s (%s)", u->src, u->target);
 		err = elp_diff_objects(b->ctx, &req, &u->diff);
 		if (err == -ENOTSUP) {
-			elp_bstate_refuse(
-				b, "%s",
-				b->first_error
-					? b->first_error
-					: "the change cannot be livepatched");
+			/* the diff already printed its reasons: keep the first
+			 * as the refusal without printing it a second time */
+			if (b->first_error && !b->refusal)
+				b->refusal = strdup(b->first_error);
+			if (!b->refusal)
+				elp_bstate_refuse(
+					b, "%s",
+					b->first_error
+						? b->first_error
+						: "the change cannot be livepatched");
 			goto out;
 		}
 		if (err)

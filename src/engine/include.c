@@ -365,6 +365,22 @@ static int promote_notrace(struct elp_diff_state *st)
 	return 0;
 }
 
+/* Another changed symbol before syms[i] sits at the same place (an alias). */
+static bool is_alias_of_earlier(const struct elp_obj *obj, size_t i)
+{
+	const struct elp_sym *s = obj->syms[i];
+	size_t j;
+
+	for (j = 1; j < i; j++) {
+		const struct elp_sym *o = obj->syms[j];
+
+		if (o->sec == s->sec && o->s.st_value == s->s.st_value &&
+		    o->type == s->type && o->status == ELP_CHANGED)
+			return true;
+	}
+	return false;
+}
+
 int elp_check_unsafe(struct elp_diff_state *st)
 {
 	size_t i;
@@ -383,9 +399,14 @@ int elp_check_unsafe(struct elp_diff_state *st)
 			continue;
 		sec = s->sec->name;
 		if (is_init_section(sec)) {
-			elp_err(st->ctx,
-				"%s: %s: changes %s code or data, which ran at boot and was freed; move the fix out of __init/__exit code",
-				unit(st), s->name, sec);
+			/* one line per function: init_module/cleanup_module are aliases */
+			if (!is_alias_of_earlier(st->patched, i))
+				elp_err(st->ctx,
+					"%s: %s: changes %s code or data, %s; move the fix out of __init/__exit code",
+					unit(st), s->name, sec,
+					has_prefix(sec, ".exit.")
+						? "which runs only when its module is unloaded (built in, it is discarded), so a livepatch cannot replace it"
+						: "which ran at boot and was freed");
 			ret = -ENOTSUP;
 			continue;
 		}
@@ -500,6 +521,19 @@ static int include_callbacks(struct elp_diff_state *st, struct elp_sec *sec)
 	return include_sec(st, fn->sec);
 }
 
+/*
+ * A global function or variable the patch adds: it goes into the output
+ * and stays global there, so that the other files of the patch, diffed on
+ * their own, link against it.
+ */
+static bool is_new_global(const struct elp_sym *s)
+{
+	return s->status == ELP_NEW && s->bind == STB_GLOBAL && s->sec &&
+	       !s->created && (s->type == STT_FUNC || s->type == STT_OBJECT) &&
+	       !is_init_section(s->sec->name) &&
+	       !is_ignored_data(s->sec->name) && !elp_is_cold(s->name);
+}
+
 int elp_include_changed(struct elp_diff_state *st)
 {
 	size_t i;
@@ -519,6 +553,14 @@ int elp_include_changed(struct elp_diff_state *st)
 	for (i = 1; i < st->patched->nr_syms; i++) {
 		struct elp_sym *s = st->patched->syms[i];
 
+		if (is_new_global(s)) {
+			/* another file of the patch may call it (gcc may
+			 * have inlined it into every caller of this one) */
+			ret = include_sec(st, s->sec);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (!is_changed_func(s))
 			continue;
 		if (!elp_is_cold(s->name))
@@ -959,7 +1001,8 @@ int elp_make_funcs(struct elp_diff_state *st)
 	for (i = 1; i < st->patched->nr_syms; i++) {
 		struct elp_sym *s = st->patched->syms[i];
 
-		if (s->include && s->sec && !s->created && s->bind != STB_LOCAL)
+		if (s->include && s->sec && !s->created &&
+		    s->bind != STB_LOCAL && !is_new_global(s))
 			s->bind = STB_LOCAL;
 	}
 	return 0;

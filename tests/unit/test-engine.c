@@ -806,6 +806,75 @@ static void test_diff_notrace_callers(void **state)
 }
 
 /*
+ * A global function and a global variable the patch adds go into the
+ * output and stay global, even when gcc inlined the function into its only
+ * caller here or nothing here uses the variable: another file of the patch,
+ * diffed on its own, links against them.
+ */
+static void test_diff_new_globals(void **state)
+{
+	struct elp_ctx *ctx = new_ctx();
+	struct diff_out d;
+	struct elp_obj *obj;
+	struct elp_sym *g, *v, *h;
+
+	(void)state;
+	d = run_diff(PRE BASE_DATA HELPER
+		     "int newg(int x) { return x + 5; }\n"
+		     "int newvar = 7;\n"
+		     "static int newlocal(int x) { return x - 5; }\n"
+		     "int foo(int x) { printk(\"foo %d\\n\", x);"
+		     " return newg(helper(x)); }\n" BAR,
+		     "newglobals.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "foo");
+	obj = read_out(ctx, "newglobals.o");
+	g = elp_find_sym(obj, "newg");
+	v = elp_find_sym(obj, "newvar");
+	h = elp_find_sym(obj, "newlocal");
+	assert_non_null(g);
+	assert_non_null(g->sec);
+	assert_int_equal(g->bind, STB_GLOBAL);
+	assert_non_null(v);
+	assert_non_null(v->sec);
+	assert_int_equal(v->bind, STB_GLOBAL);
+	/* an unused new static function is not */
+	assert_true(!h || !h->sec);
+	/* what the patch only changed stays private */
+	assert_int_equal(elp_find_sym(obj, "foo")->bind, STB_LOCAL);
+	elp_obj_free(obj);
+	elp_diff_result_free(d.res);
+	elp_ctx_free(ctx);
+}
+
+/*
+ * A changed __exit function of a module is refused with a reason that fits
+ * exit code (it runs at unload, a livepatch cannot replace it), once: not
+ * again for its cleanup_module alias.
+ */
+static void test_diff_exit_refused(void **state)
+{
+	static const char src[] = PRE
+		"__attribute__((section(\".exit.text\"))) void bye(void)"
+		" { printk(\"@Q@\"); }\n"
+		"void cleanup_module(void) __attribute__((alias(\"bye\")));\n"
+		"int keep(int v) { return v + 1; }\n";
+	static const char ks[] = "ffffffff81000400 T keep\n";
+	struct diff_out d;
+
+	(void)state;
+	d = run_with(subst(src, "Q", "a", NULL), ks, subst(src, "Q", "b", NULL),
+		     "exit.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf,
+			       "lib/f.c: bye: changes .exit.text code or data, "
+			       "which runs only when its module is unloaded"));
+	assert_null(strstr(errbuf, "cleanup_module:"));
+	assert_null(strstr(errbuf, "ran at boot"));
+}
+
+/*
  * Variables the kernel places together in one section (__read_mostly,
  * __section(...)) with a new one added there: the existing ones stay the
  * running kernel's, only the new one is allocated in the livepatch.
@@ -1067,10 +1136,11 @@ static void test_diff_state(void **state)
 	s = elp_find_sym(obj, "fresh");
 	assert_non_null(s);
 	assert_non_null(s->sec);
+	/* new global data stays global: other files of the patch use it */
 	s = elp_find_sym(obj, "fresh_global");
 	assert_non_null(s);
 	assert_non_null(s->sec);
-	assert_int_equal(s->bind, STB_LOCAL);
+	assert_int_equal(s->bind, STB_GLOBAL);
 	elp_obj_free(obj);
 	elp_diff_result_free(d.res);
 	elp_ctx_free(ctx);
@@ -1127,6 +1197,8 @@ int main(void)
 		cmocka_unit_test(test_diff_noop),
 		cmocka_unit_test(test_diff_data_size),
 		cmocka_unit_test(test_diff_data_init),
+		cmocka_unit_test(test_diff_exit_refused),
+		cmocka_unit_test(test_diff_new_globals),
 		cmocka_unit_test(test_diff_bar_and_missing),
 		cmocka_unit_test(test_diff_bug_line),
 		cmocka_unit_test(test_diff_alt_trim),
