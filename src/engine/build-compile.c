@@ -342,6 +342,42 @@ static char *find_module_ko(struct elp_bstate *b, const char *modname)
 	return found;
 }
 
+/* Is name a new global function or variable of one of the patch's files? */
+static bool patch_defines(const struct elp_bstate *b, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < b->nr_units; i++) {
+		const struct elp_diff_result *d = b->units[i].diff;
+
+		for (j = 0; d && j < d->nr_new_globals; j++)
+			if (!strcmp(d->new_globals[j], name))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * References the diffs left to the module loader: fine when another file of
+ * the patch adds that global, otherwise the kernel may not have it.
+ */
+static void warn_loader_syms(struct elp_bstate *b)
+{
+	size_t i, j;
+
+	for (i = 0; i < b->nr_units; i++) {
+		const struct elp_bunit *u = &b->units[i];
+		const struct elp_diff_result *d = u->diff;
+
+		for (j = 0; d && j < d->nr_loader_syms; j++)
+			if (!patch_defines(b, d->loader_syms[j]))
+				elp_warn(
+					b->ctx,
+					"%s: %s: neither exported nor in the symbol table of %s; leaving it to the module loader",
+					u->src, d->loader_syms[j], u->target);
+	}
+}
+
 int elp_bdiff(struct elp_bstate *b)
 {
 	struct elp_symtab *symtab = NULL;
@@ -416,6 +452,7 @@ int elp_bdiff(struct elp_bstate *b)
 			elp_info(b->ctx, "[diff] %s: no function changed",
 				 u->src);
 	}
+	warn_loader_syms(b);
 	if (total == 0 && callbacks == 0 && b->nr_headers) {
 		struct elp_buf hdrs = { 0 }, srcs = { 0 };
 

@@ -144,5 +144,11 @@ void elp_diff_result_free(struct elp_diff_result *result)
 	free(result->funcs);
 	for (i = 0; i < ELP_CB_KINDS; i++)
 		free(result->callbacks[i]);
+	for (i = 0; i < result->nr_new_globals; i++)
+		free(result->new_globals[i]);
+	free(result->new_globals);
+	for (i = 0; i < result->nr_loader_syms; i++)
+		free(result->loader_syms[i]);
+	free(result->loader_syms);
 	free(result);
 }

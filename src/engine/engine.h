@@ -69,6 +69,14 @@ struct elp_diff_result {
 	size_t nr_new_funcs; /* functions added by the patch (no klp_func) */
 	/* global alias in output_obj of each declared callback, or NULL */
 	char *callbacks[ELP_CB_KINDS];
+	/* global functions and data the patch adds here (defined, global) */
+	char **new_globals;
+	size_t nr_new_globals;
+	/* references found neither in the exports nor in the kernel's symbols:
+	 * left to the module loader; the caller warns about those that no
+	 * other file of the patch defines (see new_globals) */
+	char **loader_syms;
+	size_t nr_loader_syms;
 };
 
 /*

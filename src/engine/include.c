@@ -659,6 +659,26 @@ static int klp_marker(struct elp_diff_state *st, const char *obj,
 	return *out ? 0 : -ENOMEM;
 }
 
+/* Append a copy of name to a list unless it is there already. */
+static int add_name(char ***v, size_t *n, const char *name)
+{
+	char **nv;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (!strcmp((*v)[i], name))
+			return 0;
+	nv = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(name);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
 /* The replacement for a reference to t, which stays in the kernel. */
 static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 		      struct elp_sym **out)
@@ -687,12 +707,11 @@ static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 		return klp_marker(st, target(st), name, true, out);
 	if (elp_symtab_count(symtab, "vmlinux", name))
 		return klp_marker(st, "vmlinux", name, true, out);
-	elp_warn(
-		st->ctx,
-		"%s: %s: neither exported nor in the symbol table of %s; leaving it to the module loader",
-		unit(st), name, target(st));
+	/* maybe a new global of another file of the patch: the caller warns */
+	elp_dbg(st->ctx, "%s: %s: left to the module loader", unit(st), name);
 	*out = t;
-	return 0;
+	return add_name(&st->result->loader_syms, &st->result->nr_loader_syms,
+			name);
 }
 
 static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
@@ -1001,8 +1020,14 @@ int elp_make_funcs(struct elp_diff_state *st)
 	for (i = 1; i < st->patched->nr_syms; i++) {
 		struct elp_sym *s = st->patched->syms[i];
 
-		if (s->include && s->sec && !s->created &&
-		    s->bind != STB_LOCAL && !is_new_global(s))
+		if (s->include && is_new_global(s)) {
+			ret = add_name(&st->result->new_globals,
+				       &st->result->nr_new_globals, s->name);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (s->include && s->sec && !s->created && s->bind != STB_LOCAL)
 			s->bind = STB_LOCAL;
 	}
 	return 0;

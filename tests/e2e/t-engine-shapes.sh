@@ -67,6 +67,8 @@ if [ -f "$t/elp_shape_global_helper.ko" ]; then
 	check "global-helper: the new helper is defined in the livepatch (array.c links to it)" \
 		sh -c "readelf -sW '$t/elp_shape_global_helper.ko' | grep -q ' FUNC .*DEFAULT *[0-9][0-9]* elp_uptime_tag\$'"
 fi
+check "global-helper: no warning that array.c leaves elp_uptime_tag to the module loader" \
+	sh -c "! grep -q 'elp_uptime_tag' '$t/global-helper.err'"
 if [ -f "$t/elp_shape_static_local_shift.ko" ]; then
 	check "static-local-shift: stfu is the kernel's" sh -c \
 		"readelf -sW '$t/elp_shape_static_local_shift.ko' | grep -q ' .klp.sym.vmlinux.stfu.[0-9]*,[0-9]*\$'"

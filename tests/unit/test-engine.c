@@ -823,11 +823,21 @@ static void test_diff_new_globals(void **state)
 		     "int newg(int x) { return x + 5; }\n"
 		     "int newvar = 7;\n"
 		     "static int newlocal(int x) { return x - 5; }\n"
+		     "extern int elsewhere(int x);\n"
 		     "int foo(int x) { printk(\"foo %d\\n\", x);"
-		     " return newg(helper(x)); }\n" BAR,
+		     " return newg(helper(x)) + elsewhere(x); }\n" BAR,
 		     "newglobals.o");
 	assert_int_equal(d.ret, 0);
 	assert_int_equal(d.res->nr_funcs, 1);
+	/* listed for the driver: what this file adds, what it leaves to the
+	 * module loader (another file of the patch may define it) */
+	assert_int_equal(d.res->nr_new_globals, 2);
+	assert_true(!strcmp(d.res->new_globals[0], "newg") ||
+		    !strcmp(d.res->new_globals[1], "newg"));
+	assert_true(!strcmp(d.res->new_globals[0], "newvar") ||
+		    !strcmp(d.res->new_globals[1], "newvar"));
+	assert_int_equal(d.res->nr_loader_syms, 1);
+	assert_string_equal(d.res->loader_syms[0], "elsewhere");
 	assert_string_equal(d.res->funcs[0].old_name, "foo");
 	obj = read_out(ctx, "newglobals.o");
 	g = elp_find_sym(obj, "newg");
