@@ -110,10 +110,14 @@ for tree in $trees; do
 	[ -f "${tree%/linux}/complete" ] || continue
 	# a tree with out-of-tree patches (t-build-oot.sh) differs by design
 	grep -q '^out-of-tree ' "${tree%/linux}/complete" && continue
+	# hold the tree's lock, as a build does: another build may be using it
+	exec 9> "${tree%/linux}.lock"
+	flock 9
 	for f in $pristine; do
 		rel=${f#"$E2E_DIR/src/"}
 		check "prepared tree: $rel is pristine" cmp -s "$f" "$tree/$rel"
 	done
 	check "prepared tree: no journal left" [ ! -e "${tree%/linux}/journal" ]
+	exec 9>&-
 done
 t_done
