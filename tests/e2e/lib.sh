@@ -192,6 +192,33 @@ e2e_lp_wait() {
 	return 1
 }
 
+# e2e_lp_on MODULE / e2e_lp_off MODULE: load /root/MODULE.ko and wait for the
+# transition; disable, wait and unload.  Each reports its steps as results.
+e2e_lp_on() {
+	insmod "/root/$1.ko"
+	e2e_result "${1}_insmod" $?
+	e2e_lp_wait "$1" 30
+	e2e_result "${1}_enabled" "$(cat "/sys/kernel/livepatch/$1/enabled" 2>/dev/null)"
+}
+e2e_lp_off() {
+	echo 0 > "/sys/kernel/livepatch/$1/enabled"
+	e2e_lp_wait "$1" 30
+	rmmod "$1"
+	e2e_result "${1}_rmmod" $?
+}
+
+# e2e_lp_run MODULE CMD...: CMD's output before, with and after the livepatch, as the
+# results MODULE_before, MODULE_on and MODULE_off (nothing when MODULE.ko is absent)
+e2e_lp_run() {
+	_m=$1; shift
+	[ -f "/root/$_m.ko" ] || return 0
+	e2e_result "${_m}_before" "$("$@" 2>&1)"
+	e2e_lp_on "$_m"
+	e2e_result "${_m}_on" "$("$@" 2>&1)"
+	e2e_lp_off "$_m"
+	e2e_result "${_m}_off" "$("$@" 2>&1)"
+}
+
 echo "E2E-BEGIN $(uname -r)"
 cd /root
 ( . /e2e/test.sh )

@@ -61,31 +61,19 @@ fi
 # --- one guest -----------------------------------------------------------------------------
 cat > "$t/init.sh" <<'GUEST'
 mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-lp_on() {
-	insmod "/root/$1.ko"
-	e2e_result "${1}_insmod" $?
-	e2e_lp_wait "$1" 30
-	e2e_result "${1}_enabled" "$(cat "/sys/kernel/livepatch/$1/enabled" 2>/dev/null)"
-}
-lp_off() {
-	echo 0 > "/sys/kernel/livepatch/$1/enabled"
-	e2e_lp_wait "$1" 30
-	rmmod "$1"
-	e2e_result "${1}_rmmod" $?
-}
 has() { [ -f "/root/$1.ko" ]; }
 
 m=elp_engine_module_late
 if has $m; then
 	status=/proc/sys/fs/binfmt_misc/status
-	lp_on $m
+	e2e_lp_on $m
 	modprobe binfmt_misc && mount -t binfmt_misc none /proc/sys/fs/binfmt_misc
 	e2e_result late_loaded_after "$(cat $status)"
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result late_off "$(cat $status)"
-	lp_on $m
+	e2e_lp_on $m
 	e2e_result late_loaded_before "$(cat $status)"
-	lp_off $m
+	e2e_lp_off $m
 fi
 
 m=elp_engine_clones
@@ -93,9 +81,9 @@ if has $m; then
 	oom() { sh -c 'echo 777 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj'; }
 	lease() { echo 4242 > /proc/sys/fs/lease-break-time; cat /proc/sys/fs/lease-break-time; }
 	e2e_result clones_before "$(oom) $(lease)"
-	lp_on $m
+	e2e_lp_on $m
 	e2e_result clones_patched "$(oom) $(lease)"
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result clones_off "$(oom) $(lease)"
 fi
 
@@ -103,26 +91,26 @@ m=elp_engine_static_local
 if has $m; then
 	# bit 4 silences the handler: its static local stfu becomes 4 before the patch
 	echo 4 > /proc/sys/vm/drop_caches
-	lp_on $m
+	e2e_lp_on $m
 	echo 1 > /proc/sys/vm/drop_caches
 	e2e_result static_local "$(dmesg | grep -o 'elp-stfu=[0-9]*' | tail -n1) $(dmesg | grep -c 'drop_caches (elp)')"
-	lp_off $m
+	e2e_lp_off $m
 fi
 
 m=elp_engine_new_data
 if has $m; then
-	lp_on $m
+	e2e_lp_on $m
 	a=$(cat /proc/cmdline)
 	b=$(cat /proc/cmdline)
 	e2e_result new_data "$a|$b"
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result new_data_off "$(cat /proc/cmdline | grep -c elp-new-data)"
 fi
 
 m=elp_engine_special
 if has $m; then
 	echo 1 > /sys/kernel/tracing/events/printk/console/enable
-	lp_on $m
+	e2e_lp_on $m
 	r1=$(cat /proc/version)
 	r2=$(cat /proc/version)
 	r3=$(cat /proc/version)
@@ -131,26 +119,26 @@ if has $m; then
 	e2e_result special_trace "$(grep -c 'elp-trace' /sys/kernel/tracing/trace)"
 	e2e_result special_ftrace "$(grep -c '^version_proc_show \[elp_engine_special\]' /sys/kernel/tracing/available_filter_functions)"
 	echo 0 > /sys/kernel/tracing/events/printk/console/enable
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result special_off "$(grep -c elp-special /proc/version)"
 fi
 
 m=elp_engine_warn_lines
 if has $m; then
 	before=$(stat -c %h /proc/tty)
-	lp_on $m
+	e2e_lp_on $m
 	e2e_result warn_lines $(($(stat -c %h /proc/tty) - before))
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result warn_lines_off $(($(stat -c %h /proc/tty) - before))
 fi
 
 m=elp_engine_callbacks
 if has $m; then
-	lp_on $m
+	e2e_lp_on $m
 	a=$(cut -d' ' -f1,2 /proc/loadavg)
 	b=$(cut -d' ' -f1,2 /proc/loadavg)
 	e2e_result shadow "$a|$b"
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result callbacks "$(dmesg | grep -o 'elp-cb [a-z_]*' | tr '\n' ' ')"
 fi
 GUEST

@@ -71,27 +71,10 @@ fi
 
 # --- one guest -----------------------------------------------------------------------------
 cat > "$t/init.sh" <<'GUEST'
-lp_on() {
-	insmod "/root/$1.ko"
-	e2e_result "${1}_insmod" $?
-	e2e_lp_wait "$1" 30
-	e2e_result "${1}_enabled" "$(cat "/sys/kernel/livepatch/$1/enabled" 2>/dev/null)"
-}
-lp_off() {
-	echo 0 > "/sys/kernel/livepatch/$1/enabled"
-	e2e_lp_wait "$1" 30
-	rmmod "$1"
-	e2e_result "${1}_rmmod" $?
-}
 # run NAME CMD: the result of CMD before, with and after the livepatch elp_more_NAME
 run() {
-	_m=elp_more_$1; shift
-	[ -f "/root/$_m.ko" ] || return 0
-	e2e_result "${_m}_before" "$("$@" 2>&1)"
-	lp_on "$_m"
-	e2e_result "${_m}_on" "$("$@" 2>&1)"
-	lp_off "$_m"
-	e2e_result "${_m}_off" "$("$@" 2>&1)"
+	_n=$1; shift
+	e2e_lp_run "elp_more_$_n" "$@"
 }
 
 smaps() { grep -m1 '^Swap:' /proc/self/smaps | tr -s ' '; }
@@ -120,22 +103,22 @@ if [ -f /root/$m.ko ]; then
 	echo 0 > /proc/sys/kernel/sysctl_writes_strict
 	w() { { echo 5; echo 5; } > /proc/sys/kernel/printk_ratelimit; }
 	w
-	lp_on $m
+	e2e_lp_on $m
 	w
 	w
 	e2e_result sysctl_once "$(dmesg | grep -c 'when file position was not 0') $(dmesg | grep -c 'elp-once printk_ratelimit')"
-	lp_off $m
+	e2e_lp_off $m
 	echo 1 > /proc/sys/kernel/sysctl_writes_strict
 fi
 
 m=elp_more_readmostly_data
 if [ -f /root/$m.ko ]; then
 	echo on > /proc/sys/kernel/printk_devkmsg
-	lp_on $m
+	e2e_lp_on $m
 	echo elp-a > /dev/kmsg
 	echo elp-b > /dev/kmsg
 	e2e_result readmostly "$(dmesg | grep -o 'elp-kmsg [0-9]* log=[0-9]*' | tr '\n' ' ')"
-	lp_off $m
+	e2e_lp_off $m
 	echo elp-c > /dev/kmsg
 	e2e_result readmostly_off "$(dmesg | grep -c 'elp-kmsg')"
 fi

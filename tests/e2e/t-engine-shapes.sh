@@ -126,27 +126,10 @@ refused bad-local-struct "kernel/printk/printk.c: clear_seq: size of existing da
 
 # --- one guest -----------------------------------------------------------------------------
 cat > "$t/init.sh" <<'GUEST'
-lp_on() {
-	insmod "/root/$1.ko"
-	e2e_result "${1}_insmod" $?
-	e2e_lp_wait "$1" 30
-	e2e_result "${1}_enabled" "$(cat "/sys/kernel/livepatch/$1/enabled" 2>/dev/null)"
-}
-lp_off() {
-	echo 0 > "/sys/kernel/livepatch/$1/enabled"
-	e2e_lp_wait "$1" 30
-	rmmod "$1"
-	e2e_result "${1}_rmmod" $?
-}
 # run NAME CMD: the result of CMD before, with and after the livepatch elp_shape_NAME
 run() {
-	_m=elp_shape_$1; shift
-	[ -f "/root/$_m.ko" ] || return 0
-	e2e_result "${_m}_before" "$("$@" 2>&1)"
-	lp_on "$_m"
-	e2e_result "${_m}_on" "$("$@" 2>&1)"
-	lp_off "$_m"
-	e2e_result "${_m}_off" "$("$@" 2>&1)"
+	_n=$1; shift
+	e2e_lp_run "elp_shape_$_n" "$@"
 }
 ver() { cut -c1-12 /proc/version; }
 cst() { cat /proc/net/can/stats 2>/dev/null | grep -c '^elp-two can'; }
@@ -155,16 +138,16 @@ m=elp_shape_two_objects
 if [ -f /root/$m.ko ]; then
 	# can is loaded after the livepatch
 	e2e_result two_before "$(ver) $(cst)"
-	lp_on $m
+	e2e_lp_on $m
 	e2e_result two_on "$(ver) $(cst)"
 	modprobe can
 	e2e_result two_late "$(ver) $(cst)"
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result two_off "$(ver) $(cst)"
 	# can is loaded before the livepatch
-	lp_on $m
+	e2e_lp_on $m
 	e2e_result two_early "$(ver) $(cst)"
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result two_off2 "$(ver) $(cst)"
 fi
 modprobe can
@@ -188,29 +171,29 @@ m=elp_shape_static_local_shift
 if [ -f /root/$m.ko ]; then
 	# the kernel's stfu becomes 4: its message is printed no more
 	echo 4 > /proc/sys/vm/drop_caches
-	lp_on $m
+	e2e_lp_on $m
 	echo 1 > /proc/sys/vm/drop_caches
 	echo 1 > /proc/sys/vm/drop_caches
 	e2e_result stfu_on "$(dmesg | grep -o 'elp-drop writes=[0-9]* stfu=[0-9]*' | tr '\n' ' ')"
-	lp_off $m
+	e2e_lp_off $m
 	echo 1 > /proc/sys/vm/drop_caches
 	e2e_result stfu_off "$(dmesg | grep -c 'elp-drop') $(dmesg | grep -c 'drop_caches: ')"
 fi
 
 m=elp_shape_module_callbacks
 if [ -f /root/$m.ko ]; then
-	lp_on $m
+	e2e_lp_on $m
 	e2e_result cbm_on "$(grep -h '^elp-shadow' /proc/net/can/stats /proc/net/can/stats | tr '\n' ' ')"
-	lp_off $m
+	e2e_lp_off $m
 	e2e_result cbm_off "$(grep -c '^elp-shadow' /proc/net/can/stats)"
 	e2e_result cbm_log "$(dmesg | grep -o 'elp-cbm [a-z_]* [a-z]*' | tr '\n' ' ')"
 fi
 
 a=elp_shape_cumul_a b=elp_shape_cumul_b
 if [ -f /root/$a.ko ] && [ -f /root/$b.ko ]; then
-	lp_on $a
+	e2e_lp_on $a
 	e2e_result cum_a "$(cut -c1-23 /proc/cmdline) $(grep -c '^elp-reads' /proc/net/can/stats)"
-	lp_on $b
+	e2e_lp_on $b
 	e2e_result cum_b "$(cut -c1-23 /proc/cmdline) $(grep -o '^elp-reads [0-9]*' /proc/net/can/stats) $(ls /sys/kernel/livepatch | tr '\n' ' ')"
 	echo 0 > /sys/kernel/livepatch/$b/enabled
 	e2e_lp_wait $b 30
