@@ -916,36 +916,37 @@ int elp_lp_build_get(struct elp_catalogue *cat, int64_t id,
 	return build_row(cat, stmt, out);
 }
 
+/* The newest build whose artefact column (sha256 or path) equals value. */
+static int latest_build_by(struct elp_catalogue *cat, const char *column,
+			   const char *value, struct elp_lp_build **out)
+{
+	sqlite3_stmt *stmt;
+	char *sql;
+	int err;
+
+	if (asprintf(&sql,
+		     "SELECT " BUILD_COLUMNS
+		     " FROM builds b WHERE b.%s = ? ORDER BY b.id DESC LIMIT 1",
+		     column) < 0)
+		return -ENOMEM;
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	free(sql);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, value, -1, SQLITE_STATIC);
+	return build_row(cat, stmt, out);
+}
+
 int elp_lp_build_by_sha(struct elp_catalogue *cat, const char *sha256,
 			struct elp_lp_build **out)
 {
-	sqlite3_stmt *stmt;
-	int err = elp_catalogue_prepare(
-		cat,
-		"SELECT " BUILD_COLUMNS
-		" FROM builds b WHERE b.artefact_sha256 = ? ORDER BY b.id DESC LIMIT 1",
-		&stmt);
-
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
-	return build_row(cat, stmt, out);
+	return latest_build_by(cat, "artefact_sha256", sha256, out);
 }
 
 int elp_lp_build_by_path(struct elp_catalogue *cat, const char *path,
 			 struct elp_lp_build **out)
 {
-	sqlite3_stmt *stmt;
-	int err = elp_catalogue_prepare(
-		cat,
-		"SELECT " BUILD_COLUMNS
-		" FROM builds b WHERE b.artefact_path = ? ORDER BY b.id DESC LIMIT 1",
-		&stmt);
-
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC);
-	return build_row(cat, stmt, out);
+	return latest_build_by(cat, "artefact_path", path, out);
 }
 
 int elp_lp_build_applied(struct elp_catalogue *cat, const char *module,
