@@ -16,10 +16,13 @@ BUILD ?= build
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	-Wmissing-prototypes -Wstrict-prototypes
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE \
-	-DELP_VERSION='"$(VERSION)"' -DELP_DATADIR='"$(DATADIR)"' \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# pkg-config is asked when a recipe first needs the answer, not when the Makefile is
+# read: `make demo` on a fresh machine installs the libraries (deps) before it links.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+LIBS = $(eval LIBS := $$(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(LIBS)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE \
+	-DELP_VERSION='"$(VERSION)"' -DELP_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS)
+DEPFLAGS = -MMD -MP
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -36,19 +39,23 @@ SAN_CLI_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLI_SRC))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all check deps install clean lint san unit bench demo e2e format
-all: elivepatch
+.PHONY: all check deps deps-build deps-test install clean lint san unit bench demo e2e format
+# The binary is build/elivepatch; ./elivepatch is a symlink to it for the README's commands.
+all: $(BUILD)/elivepatch elivepatch
 
-elivepatch: $(CLI_OBJ) $(BUILD)/libelivepatch.a
+elivepatch: | $(BUILD)/elivepatch
+	ln -sfn $(BUILD)/elivepatch $@
+
+$(BUILD)/elivepatch: $(CLI_OBJ) $(BUILD)/libelivepatch.a | deps-build
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/libelivepatch.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c $(wildcard src/*.h src/lib/*.h src/engine/*.h)
+$(BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/schema.c: $(MIGRATIONS) data/sql2c.sh
 	@mkdir -p $(dir $@)
@@ -67,9 +74,9 @@ $(BUILD)/san/libelivepatch.a: $(SAN_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/san/%.o: %.c $(wildcard src/*.h src/lib/*.h src/engine/*.h)
+$(BUILD)/san/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(BUILD)/san/gen/schema.o: $(BUILD)/gen/schema.c
 	@mkdir -p $(dir $@)
@@ -77,36 +84,45 @@ $(BUILD)/san/gen/schema.o: $(BUILD)/gen/schema.c
 
 $(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/san/libelivepatch.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Isrc -o $@ $< $(BUILD)/san/libelivepatch.a $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -Isrc -o $@ $< $(BUILD)/san/libelivepatch.a \
+		$(LIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 
-# Debian packages needed to build and test; quiet when present.
-DEB_BUILD := build-essential pkg-config libgit2-dev libarchive-dev libsqlite3-dev \
-	libkmod-dev libpopt-dev libelf-dev libssl-dev libcmocka-dev
-DEB_TEST := sqlite3 kmod xz-utils qemu-system-x86 busybox-static cpio dwarves bc openssl python3 \
-	flex bison rsync openssh-client openssh-server
-deps:
-	@sh contrib/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+# What the build and the tests need, checked by what each provides. `make deps`, `make
+# check` and `make demo` install what is missing with apt-get on Debian as root; a plain
+# `make` and everything elsewhere only list it (Debian names, Gentoo atoms).
+deps: deps-test
+deps-build:
+	@ELP_DEPS_NO_INSTALL=1 sh contrib/deps.sh build
+deps-test:
+	@sh contrib/deps.sh test
 
-check: deps
+# Each step is its own make run, so nothing is computed before the step it needs.
+check:
+	@$(MAKE) --no-print-directory deps-test
 	@$(MAKE) --no-print-directory all san
 	@sh tests/run.sh
 
-unit: san
+unit:
+	@$(MAKE) --no-print-directory san
 	@ELP_TESTS=unit sh tests/run.sh
 
-e2e: all
+e2e:
+	@$(MAKE) --no-print-directory all
 	@ELP_TESTS=e2e sh tests/run.sh
 
-bench: all
+bench:
+	@$(MAKE) --no-print-directory all
 	@sh tests/bench/run.sh
 
-demo: deps all
+demo:
+	@$(MAKE) --no-print-directory deps-test
+	@$(MAKE) --no-print-directory all
 	@sh contrib/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/schema \
 		$(DESTDIR)$(DATADIR)/include $(DESTDIR)$(MANDIR)/man1
-	install -m 0755 elivepatch $(DESTDIR)$(BINDIR)/elivepatch
+	install -m 0755 $(BUILD)/elivepatch $(DESTDIR)$(BINDIR)/elivepatch
 	install -m 0644 data/schema/*.sql $(DESTDIR)$(DATADIR)/schema/
 	install -m 0644 data/include/*.h $(DESTDIR)$(DATADIR)/include/
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
@@ -123,3 +139,6 @@ format:
 
 clean:
 	rm -rf $(BUILD) elivepatch
+
+-include $(patsubst %.o,%.d,$(LIB_OBJ) $(CLI_OBJ) $(SAN_LIB_OBJ) $(SAN_CLI_OBJ)) \
+	$(patsubst %,%.d,$(UNIT_BIN))

@@ -2,7 +2,7 @@
 # make demo: build a livepatch for Debian's kernel from contrib/examples/cmdline.patch and
 # show it working in a qemu guest: /proc/cmdline before, live patched, and after disabling.
 #   1. fetch the reference kernel (image, headers, source) once: tests/e2e/fetch-kernel.sh
-#   2. build ./elivepatch
+#   2. build build/elivepatch
 #   3. catalogue the kernel (source tarball, config, headers, symbol table from a first boot)
 #   4. elivepatch build --patch contrib/examples/cmdline.patch
 #   5. boot the kernel with the module in an initramfs and watch /proc/cmdline
@@ -23,9 +23,9 @@ step "fetching the reference kernel (Debian's linux-image, -headers, -source)"
 e2e_kernel || die "cannot fetch the reference kernel (apt-get update?)"
 echo "kernel $E2E_RELEASE in $E2E_DIR"
 
-step "building ./elivepatch"
-make -C "$top" --no-print-directory elivepatch > /dev/null || die "make failed"
-elp_bin=$top/elivepatch
+step "building build/elivepatch"
+make -C "$top" --no-print-directory all > /dev/null || die "make failed"
+elp_bin=$top/build/elivepatch
 
 step "symbol table of the kernel (booted once in qemu, cached)"
 ks=$(e2e_kallsyms) || die "cannot dump the kernel's kallsyms"

@@ -56,7 +56,7 @@ fi
 if want e2e; then
 	for t in tests/e2e/t-*.sh; do
 		[ -f "$t" ] || continue
-		ELIVEPATCH="$top/elivepatch" run_one "e2e/${t##*/}" sh "$t"
+		ELIVEPATCH="$top/build/elivepatch" run_one "e2e/${t##*/}" sh "$t"
 	done
 fi
 

@@ -17,7 +17,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 E2E_LIB_DIR=$top/tests/e2e
 . "$top/tests/e2e/lib.sh"
 
-ELIVEPATCH=${ELIVEPATCH:-$top/elivepatch}
+ELIVEPATCH=${ELIVEPATCH:-$top/build/elivepatch}
 out=${BENCH_OUT:-$top/bench-results.txt}
 patch=$top/contrib/examples/cmdline.patch
 [ -x "$ELIVEPATCH" ] || { echo "bench: no $ELIVEPATCH (make)" >&2; exit 1; }

@@ -387,12 +387,12 @@ EOF
 }
 
 # --- tests that run `elivepatch build` ------------------------------------------------------
-# e2e_build_setup: the binary ($ELIVEPATCH, default the tree's ./elivepatch), the shared
+# e2e_build_setup: the binary ($ELIVEPATCH, default the tree's build/elivepatch), the shared
 # prepared-tree cache ($ELIVEPATCH_CACHE), the reference kernel and its kallsyms ($ks), the
 # test patches ($patches), a temp dir ($t) and a catalogue in it ($db, used by elp and q).
 # Bails out (a failed test) when any of it is missing.
 e2e_build_setup() {
-	ELIVEPATCH=${ELIVEPATCH:-$E2E_LIB_DIR/../../elivepatch}
+	ELIVEPATCH=${ELIVEPATCH:-$E2E_LIB_DIR/../../build/elivepatch}
 	ELIVEPATCH_CACHE=${ELIVEPATCH_CACHE:-/var/cache/elivepatch-test/cache}
 	ELIVEPATCH_DATADIR=${ELIVEPATCH_DATADIR:-$(cd "$E2E_LIB_DIR/../../data" && pwd)}
 	export ELIVEPATCH_CACHE ELIVEPATCH_DATADIR

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 E2E_LIB_DIR=$here
 . "$here/lib.sh"
 
-ELP=${ELIVEPATCH:-$here/../../elivepatch}
+ELP=${ELIVEPATCH:-$here/../../build/elivepatch}
 [ -x "$ELP" ] || bail "elivepatch binary at $ELP (make)"
 e2e_kernel || bail "reference kernel available (tests/e2e/fetch-kernel.sh)"
 e2e_tmpdir || bail "temp dir"
