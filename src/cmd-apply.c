@@ -374,7 +374,7 @@ static int run_apply(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("BUILD|FILE.ko", options, argc, argv, &pc, &spec,
+	rc = cli_parse_one("[--wait SECONDS] [--force] BUILD|FILE.ko", options, argc, argv, &pc, &spec,
 			   &done);
 	if (rc || done)
 		return rc;

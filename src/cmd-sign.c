@@ -134,7 +134,7 @@ static int run_sign(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("BUILD|FILE.ko", options, argc, argv, &pc, &spec,
+	rc = cli_parse_one("[--key FILE] [--cert FILE] [--hash ALGO] BUILD|FILE.ko", options, argc, argv, &pc, &spec,
 			   &done);
 	if (rc || done)
 		goto out_opts;
