@@ -48,7 +48,7 @@ static void print_usage(FILE *out)
 	      "  --json      machine-readable output\n"
 	      "  -v          more messages (repeat for debug)\n"
 	      "  -q          no progress messages\n"
-	      "  --version   print the version\n"
+	      "  --version   print the version (with -v: the data directory)\n"
 	      "\n"
 	      "'elivepatch help <command>' shows a command's options.\n",
 	      out);
@@ -175,6 +175,14 @@ int main(int argc, const char **argv)
 	}
 	if (version) {
 		printf("elivepatch %s\n", ELP_VERSION);
+		if (cli.verbose) {
+			struct elp_ctx *ctx = elp_ctx_new();
+
+			if (ctx)
+				printf("data directory: %s\n",
+				       elp_get_datadir(ctx));
+			elp_ctx_free(ctx);
+		}
 		poptFreeContext(pc);
 		free(db_arg);
 		return finish_stdout(0);
