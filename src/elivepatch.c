@@ -99,7 +99,8 @@ static char *default_db_path(void)
 static int run_help(struct cli *cli, int argc, const char **argv)
 {
 	const struct command *cmd;
-	const char *sub_argv[3];
+	const char **sub_argv;
+	int i, rc;
 
 	if (argc < 2) {
 		print_usage(stdout);
@@ -111,16 +112,19 @@ static int run_help(struct cli *cli, int argc, const char **argv)
 			  argv[1]);
 		return EXIT_USAGE;
 	}
-	sub_argv[0] = cmd->name;
-	sub_argv[1] = "--help";
-	sub_argv[2] = NULL;
-	if (argc > 2) {
-		/* "help kernel add" -> "kernel add --help" */
-		const char *nested[4] = { cmd->name, argv[2], "--help", NULL };
-
-		return cmd->fn(cli, 3, nested);
+	/* "help kernel patch add" -> "kernel patch add --help" */
+	sub_argv = calloc((size_t)argc + 1, sizeof(*sub_argv));
+	if (!sub_argv) {
+		cli_error("out of memory");
+		return 1;
 	}
-	return cmd->fn(cli, 2, sub_argv);
+	for (i = 1; i < argc; i++)
+		sub_argv[i - 1] = argv[i];
+	sub_argv[0] = cmd->name;
+	sub_argv[argc - 1] = "--help";
+	rc = cmd->fn(cli, argc, sub_argv);
+	free(sub_argv);
+	return rc;
 }
 
 static int finish_stdout(int status)
