@@ -1139,8 +1139,7 @@ static char *defined_function(const struct hunk_line *lines, size_t n,
 		return NULL;
 	paren = memchr(l->text, '(', l->len);
 	eq = memchr(l->text, '=', l->len);
-	if (!paren || (eq && eq < paren) || line_ends_with(l, ';') ||
-	    line_ends_with(l, ','))
+	if (!paren || (eq && eq < paren) || line_ends_with(l, ';'))
 		return NULL;
 	for (j = i; j < n && seen < 16; j++) {
 		const struct hunk_line *m = &lines[j];
