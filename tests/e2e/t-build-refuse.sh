@@ -50,6 +50,14 @@ refused() {
 	_row=$(q "SELECT status || '|' || coalesce(artefact_path, '') || '|' || coalesce(artefact_sha256, '') || '|' || (reason IS NOT NULL) FROM builds WHERE id > $_before")
 	check "$_p on $_k: one '$_st' build row with a reason and no artefact (got: $_row)" \
 		[ "$_row" = "$_st|||1" ]
+	# what the user sees last: the build, its status and the reason (with what to do)
+	_id=$(q "SELECT max(id) FROM builds")
+	printf 'error: build %s %s: %s\n' "$_id" "$_st" "$(q "SELECT reason FROM builds WHERE id = $_id")" \
+		> "$t/$_p.last"
+	check "$_p on $_k: ends with 'error: build $_id $_st: REASON'" \
+		sh -c 'tail -n "$(wc -l < "$1")" "$2" | cmp -s - "$1"' - "$t/$_p.last" "$t/$_p.err"
+	elp build show "$_id" > "$t/$_p.show" 2>&1
+	check "$_p on $_k: build show keeps the reason" grep -q -- "^reason  *.*$_pat" "$t/$_p.show"
 }
 
 refused ref bad-header-only refused "nothing to patch"
