@@ -36,6 +36,26 @@ void cli_warn(const char *fmt, ...)
 	va_end(args);
 }
 
+void cli_hold_errors(struct cli *cli)
+{
+	cli->hold_errors = true;
+}
+
+void cli_release_errors(struct cli *cli, const char *skip)
+{
+	size_t i;
+
+	cli->hold_errors = false;
+	for (i = 0; i < cli->nr_held_errors; i++) {
+		if (!skip || strcmp(cli->held_errors[i], skip) != 0)
+			cli_error("%s", cli->held_errors[i]);
+		free(cli->held_errors[i]);
+	}
+	free(cli->held_errors);
+	cli->held_errors = NULL;
+	cli->nr_held_errors = 0;
+}
+
 /*
  * The command path ("kernel list") is argv[0] of a subcommand: cli_dispatch()
  * puts it there, so a usage line names the whole command, like git's.

@@ -21,6 +21,10 @@ struct cli {
 	int verbose;
 	bool quiet;
 	bool tty; /* stdout is a terminal: tables and progress */
+	/* errors the library logs are kept, not printed: see cli_hold_errors */
+	bool hold_errors;
+	char **held_errors;
+	size_t nr_held_errors;
 };
 
 struct command {
@@ -58,6 +62,13 @@ int cli_parse_none(const char *usage, const struct poptOption *options,
 int cli_parse_one(const char *usage, const struct poptOption *options, int argc,
 		  const char **argv, poptContext *pc, const char **arg,
 		  bool *done);
+/*
+ * Keep the library's error messages until cli_release_errors(), which
+ * prints them except the one equal to skip (NULL: none): a command that
+ * ends with a summary line naming the cause prints that cause once, last.
+ */
+void cli_hold_errors(struct cli *cli);
+void cli_release_errors(struct cli *cli, const char *skip);
 int cli_usage_error(poptContext pc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

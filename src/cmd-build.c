@@ -227,7 +227,11 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	/* the reason is printed once, on the last line (report_failure) */
+	cli_hold_errors(cli);
 	err = elp_build(cat, &opts, &res);
+	cli_release_errors(cli, err && res && res->build_id ? res->reason
+							     : NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	elp_catalogue_close(cat);

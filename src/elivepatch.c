@@ -57,10 +57,30 @@ static void print_usage(FILE *out)
 static void log_to_cli(void *data, int priority, const char *file, int line,
 		       const char *fn, const char *format, va_list args)
 {
-	const struct cli *cli = data;
+	struct cli *cli = data;
 
 	(void)file;
 	(void)line;
+	if (priority <= ELP_LOG_ERR && cli->hold_errors) {
+		char **held = realloc(cli->held_errors,
+				      (cli->nr_held_errors + 1) *
+					      sizeof(*held));
+		char *msg = NULL;
+		va_list copy;
+		int n;
+
+		if (held) {
+			cli->held_errors = held;
+			va_copy(copy, args);
+			n = vasprintf(&msg, format, copy);
+			va_end(copy);
+			if (n >= 0) {
+				held[cli->nr_held_errors++] = msg;
+				return;
+			}
+		}
+		/* out of memory: print it now rather than lose it */
+	}
 	if (priority <= ELP_LOG_ERR)
 		fputs("error: ", stderr);
 	else if (priority == ELP_LOG_WARNING)

@@ -96,6 +96,7 @@ reason=$(q "SELECT reason FROM builds WHERE id = $id")
 check "...with a reason in the catalogue" test -n "$reason"
 check "...its last line is the build, its status and the reason" \
 	test "$(tail -n 1 "$T/err")" = "error: build $id failed: $reason"
+check "...and nowhere before it" test "$(grep -cF -- "$reason" "$T/err")" = 1
 check "...the line before names the log and build show" \
 	grep -q "^log: $T/cache/builds/.*/build.log; details: elivepatch build show $id$" "$T/err"
 check "build show keeps that reason" grep -qF "reason         $reason" "$(elp build show "$id" > "$T/show"; echo "$T/show")"

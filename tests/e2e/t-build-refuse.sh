@@ -56,6 +56,8 @@ refused() {
 		> "$t/$_p.last"
 	check "$_p on $_k: ends with 'error: build $_id $_st: REASON'" \
 		sh -c 'tail -n "$(wc -l < "$1")" "$2" | cmp -s - "$1"' - "$t/$_p.last" "$t/$_p.err"
+	check "$_p on $_k: the reason is printed once" \
+		[ "$(grep -cF -- "$(q "SELECT reason FROM builds WHERE id = $_id")" "$t/$_p.err")" = 1 ]
 	elp build show "$_id" > "$t/$_p.show" 2>&1
 	check "$_p on $_k: build show keeps the reason" grep -q -- "^reason  *.*$_pat" "$t/$_p.show"
 }
