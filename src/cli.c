@@ -198,9 +198,9 @@ int cli_parse_one(const char *usage, const struct poptOption *options, int argc,
 	*arg = poptGetArg(*pc);
 	if (!*arg)
 		/* the positional is the usage line's last word */
-		rc = cli_usage_error(*pc, "missing argument: %s",
-				     strrchr(usage, ' ') ? strrchr(usage, ' ') + 1
-							 : usage);
+		rc = cli_usage_error(
+			*pc, "missing argument: %s",
+			strrchr(usage, ' ') ? strrchr(usage, ' ') + 1 : usage);
 	else if (poptPeekArg(*pc))
 		rc = cli_usage_error(*pc, "unexpected argument '%s'",
 				     poptPeekArg(*pc));
@@ -242,8 +242,9 @@ int cli_dispatch(struct cli *cli, const char *group, const struct command *subs,
 		if (strcmp(c->name, argv[1]) == 0)
 			break;
 	if (!c->name) {
-		cli_error("'%s' is not an 'elivepatch %s' subcommand; see 'elivepatch %s --help'",
-			  argv[1], group, group);
+		cli_error(
+			"'%s' is not an 'elivepatch %s' subcommand; see 'elivepatch %s --help'",
+			argv[1], group, group);
 		return EXIT_USAGE;
 	}
 	if (asprintf(&path, "%s %s", group, c->name) < 0) {

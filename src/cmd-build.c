@@ -69,7 +69,8 @@ static void report_failure(const struct elp_build_result *r)
 	long long id = (long long)r->build_id;
 
 	if (r->log_path)
-		fprintf(stderr, "log: %s; details: elivepatch build show %lld\n",
+		fprintf(stderr,
+			"log: %s; details: elivepatch build show %lld\n",
 			r->log_path, id);
 	if (r->reason)
 		cli_error("build %lld %s: %s", id, r->status, r->reason);
@@ -77,10 +78,10 @@ static void report_failure(const struct elp_build_result *r)
 		cli_error("build %lld %s; see its log", id, r->status);
 }
 
-#define BUILD_USAGE                                                   \
-	"[--kernel KERNEL] --patch PATCH... [<options>]\n"             \
+#define BUILD_USAGE                                                       \
+	"[--kernel KERNEL] --patch PATCH... [<options>]\n"                \
 	"   or: elivepatch build list [--kernel KERNEL] [--patch PATCH] " \
-	"[--status STATUS] [--limit N] [--json]\n"                      \
+	"[--status STATUS] [--limit N] [--json]\n"                        \
 	"   or: elivepatch build show [--json] ID"
 
 static int build_run(struct cli *cli, int argc, const char **argv)
@@ -230,8 +231,8 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	/* the reason is printed once, on the last line (report_failure) */
 	cli_hold_errors(cli);
 	err = elp_build(cat, &opts, &res);
-	cli_release_errors(cli, err && res && res->build_id ? res->reason
-							     : NULL);
+	cli_release_errors(cli,
+			   err && res && res->build_id ? res->reason : NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	elp_catalogue_close(cat);
@@ -312,8 +313,8 @@ static int print_summary(const struct elp_build_summary *b, void *data)
 
 static int build_list(struct cli *cli, int argc, const char **argv)
 {
-	static const char *const headers[] = { "ID",	 "KERNEL", "PATCHES",
-					       "STATUS", "MODULE", "SHA256",
+	static const char *const headers[] = { "ID",	   "KERNEL", "PATCHES",
+					       "STATUS",   "MODULE", "SHA256",
 					       "VERIFIED", "APPLIED" };
 	static const char *const statuses[] = { "succeeded", "failed",
 						"refused", "running", NULL };
@@ -451,7 +452,8 @@ static void print_info(const struct elp_build_info *b)
 	print_field("cumulative", b->cumulative ? "yes" : "no");
 	print_field("created", when);
 	if (b->duration_ms >= 0) {
-		snprintf(num, sizeof(num), "%lld ms", (long long)b->duration_ms);
+		snprintf(num, sizeof(num), "%lld ms",
+			 (long long)b->duration_ms);
 		print_field("duration", num);
 	}
 	print_field("host", b->builder_host);
@@ -484,11 +486,9 @@ static int build_show(struct cli *cli, int argc, const char **argv)
 	char *end;
 	poptContext pc;
 	bool done;
-	struct poptOption options[] = {
-		{ "json", 0, POPT_ARG_NONE, &json, 0, "print a JSON object",
-		  NULL },
-		POPT_TABLEEND
-	};
+	struct poptOption options[] = { { "json", 0, POPT_ARG_NONE, &json, 0,
+					  "print a JSON object", NULL },
+					POPT_TABLEEND };
 
 	rc = cli_parse_one("[--json] ID", options, argc, argv, &pc, &spec,
 			   &done);

@@ -172,7 +172,9 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("[--add [--name NAME] [--source DIR|TARBALL] [--build DIR] [--force]]", options, argc, argv, &pc, &done);
+	rc = cli_parse(
+		"[--add [--name NAME] [--source DIR|TARBALL] [--build DIR] [--force]]",
+		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	if (poptPeekArg(pc)) {
@@ -264,8 +266,9 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("--release R --source DIR|TARBALL --config FILE [<options>]",
-		       options, argc, argv, &pc, &done);
+	rc = cli_parse(
+		"--release R --source DIR|TARBALL --config FILE [<options>]",
+		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	if (poptPeekArg(pc)) {
@@ -475,7 +478,8 @@ static int kernel_remove(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("[--force] KERNEL", options, argc, argv, &pc, &spec, &done);
+	rc = cli_parse_one("[--force] KERNEL", options, argc, argv, &pc, &spec,
+			   &done);
 	if (rc || done)
 		return rc;
 	rc = 1;

@@ -205,7 +205,8 @@ static int run_verify(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("[<options>] BUILD", options, argc, argv, &pc, &spec, &done);
+	rc = cli_parse_one("[<options>] BUILD", options, argc, argv, &pc, &spec,
+			   &done);
 	if (rc || done)
 		goto out_opts;
 	if (wait_s <= 0 || timeout_s <= 0) {

@@ -62,9 +62,8 @@ static void log_to_cli(void *data, int priority, const char *file, int line,
 	(void)file;
 	(void)line;
 	if (priority <= ELP_LOG_ERR && cli->hold_errors) {
-		char **held = realloc(cli->held_errors,
-				      (cli->nr_held_errors + 1) *
-					      sizeof(*held));
+		char **held = realloc(cli->held_errors, (cli->nr_held_errors +
+							 1) * sizeof(*held));
 		char *msg = NULL;
 		va_list copy;
 		int n;

@@ -752,17 +752,18 @@ static int resolve_include_dir(struct elp_bstate *b)
 {
 	char sha[ELP_SHA256_HEX_LEN + 1], *h = NULL;
 
-	if (asprintf(&b->include_dir, "%s/include",
-		     elp_get_datadir(b->ctx)) < 0 ||
+	if (asprintf(&b->include_dir, "%s/include", elp_get_datadir(b->ctx)) <
+		    0 ||
 	    asprintf(&h, "%s/elivepatch.h", b->include_dir) < 0)
 		return -ENOMEM;
 	if (elp_is_file(h) && elp_sha256_file(b->ctx, h, sha) == 0) {
 		b->include_sha = strdup(sha);
 	} else {
 		/* a patch including it fails to compile: say where we looked */
-		elp_warn(b->ctx,
-			 "no elivepatch.h in '%s' (set ELIVEPATCH_DATADIR to the directory holding include/elivepatch.h); patches that include <elivepatch.h> will not compile",
-			 b->include_dir);
+		elp_warn(
+			b->ctx,
+			"no elivepatch.h in '%s' (set ELIVEPATCH_DATADIR to the directory holding include/elivepatch.h); patches that include <elivepatch.h> will not compile",
+			b->include_dir);
 		b->include_sha = strdup("none");
 	}
 	free(h);

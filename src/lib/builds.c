@@ -7,9 +7,9 @@
 #include "builds.h"
 
 /* Patch names of build b.id, in the order they were applied. */
-#define BUILD_PATCHES_SQL                                                   \
-	"(SELECT group_concat(name, ',') FROM (SELECT p.name AS name"      \
-	"   FROM build_patches bp JOIN patches p ON p.id = bp.patch_id"      \
+#define BUILD_PATCHES_SQL                                               \
+	"(SELECT group_concat(name, ',') FROM (SELECT p.name AS name"   \
+	"   FROM build_patches bp JOIN patches p ON p.id = bp.patch_id" \
 	"   WHERE bp.build_id = b.id ORDER BY bp.position))"
 
 /*
@@ -17,21 +17,20 @@
  * an 'apply', 'revert' or 'replace' of the same module on that kernel and
  * host (as elp_lp_build_applied() reads the events).
  */
-#define BUILD_APPLIED_SQL                                                   \
-	"(SELECT group_concat(host, ',') FROM (SELECT DISTINCT"            \
-	"   coalesce(e.host, '?') AS host FROM events e"                     \
-	"   WHERE e.kind = 'apply' AND e.build_id = b.id"                    \
+#define BUILD_APPLIED_SQL                                                     \
+	"(SELECT group_concat(host, ',') FROM (SELECT DISTINCT"               \
+	"   coalesce(e.host, '?') AS host FROM events e"                      \
+	"   WHERE e.kind = 'apply' AND e.build_id = b.id"                     \
 	"   AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module" \
-	"    AND l.kernel_release IS e.kernel_release AND l.host IS e.host"  \
-	"    AND l.kind IN ('apply', 'revert', 'replace')"                   \
-	"    AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"    \
+	"    AND l.kernel_release IS e.kernel_release AND l.host IS e.host"   \
+	"    AND l.kind IN ('apply', 'revert', 'replace')"                    \
+	"    AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"     \
 	"   ORDER BY host))"
 
 static const char list_sql[] =
-	"SELECT * FROM (SELECT b.id, b.created_at, b.kernel_release, "
-	BUILD_PATCHES_SQL ", b.status, b.module_name, b.artefact_sha256,"
-	" b.verified, " BUILD_APPLIED_SQL
-	" FROM builds b"
+	"SELECT * FROM (SELECT b.id, b.created_at, b.kernel_release, " BUILD_PATCHES_SQL
+	", b.status, b.module_name, b.artefact_sha256,"
+	" b.verified, " BUILD_APPLIED_SQL " FROM builds b"
 	" WHERE (?1 IS NULL OR b.kernel_release = ?1 OR b.kernel_id IN"
 	"        (SELECT id FROM kernels WHERE name = ?1 OR CAST(id AS TEXT) = ?1"
 	"         OR release = ?1))"
@@ -150,10 +149,10 @@ static int add_stage(sqlite3_stmt *stmt, void *data)
 static int read_info(sqlite3_stmt *stmt, struct elp_build_info *info)
 {
 	char **strings[] = {
-		&info->kernel,	      &info->kernel_name,   &info->module,
-		&info->status,	      &info->reason,	    &info->log_path,
-		&info->artefact_path, &info->sha256,	    &info->inputs_sha256,
-		&info->verified,      &info->verify_log,    &info->builder_host,
+		&info->kernel,	      &info->kernel_name, &info->module,
+		&info->status,	      &info->reason,	  &info->log_path,
+		&info->artefact_path, &info->sha256,	  &info->inputs_sha256,
+		&info->verified,      &info->verify_log,  &info->builder_host,
 		&info->applied,
 	};
 	size_t i;

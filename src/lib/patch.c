@@ -1126,16 +1126,15 @@ static bool line_ends_with(const struct hunk_line *l, char c)
  * on the same side of the diff by a '{' opening a line (or ending this one)
  * before any ';'.
  */
-static char *defined_function(const struct hunk_line *lines, size_t n,
-			      size_t i)
+static char *defined_function(const struct hunk_line *lines, size_t n, size_t i)
 {
 	const struct hunk_line *l = &lines[i];
 	const char *paren, *eq;
 	char skip = l->origin == '-' ? '+' : '-';
 	size_t j, seen = 0;
 
-	if (!l->len || !(isalpha((unsigned char)l->text[0]) ||
-			 l->text[0] == '_'))
+	if (!l->len ||
+	    !(isalpha((unsigned char)l->text[0]) || l->text[0] == '_'))
 		return NULL;
 	paren = memchr(l->text, '(', l->len);
 	eq = memchr(l->text, '=', l->len);
@@ -1150,8 +1149,8 @@ static char *defined_function(const struct hunk_line *lines, size_t n,
 		if ((j > i && m->len && m->text[0] == '{') ||
 		    (j == i && line_ends_with(m, '{')))
 			return function_name(l->text, l->text + l->len);
-		if (line_ends_with(m, ';') || (j > i && m->len &&
-					       !isspace((unsigned char)m->text[0])))
+		if (line_ends_with(m, ';') ||
+		    (j > i && m->len && !isspace((unsigned char)m->text[0])))
 			return NULL;
 	}
 	return NULL;
@@ -1232,9 +1231,8 @@ static const char *status_name(git_delta_t status)
 	}
 }
 
-static int collect_hunk_functions(struct elp_ctx *ctx,
-				  struct elp_patch_file *f, git_patch *gp,
-				  size_t h, const char *origin)
+static int collect_hunk_functions(struct elp_ctx *ctx, struct elp_patch_file *f,
+				  git_patch *gp, size_t h, const char *origin)
 {
 	const git_diff_hunk *hunk;
 	struct hunk_line *lines;
