@@ -64,7 +64,7 @@ static void print_json(const struct elp_build_result *r)
  * The last line a user sees of a failed build says why and what to do (the
  * engine's reasons end with it); `build show` keeps it.
  */
-static void report_failure(const struct elp_build_result *r)
+static void report_failure(struct cli *cli, const struct elp_build_result *r)
 {
 	long long id = (long long)r->build_id;
 
@@ -72,10 +72,15 @@ static void report_failure(const struct elp_build_result *r)
 		fprintf(stderr,
 			"log: %s; details: elivepatch build show %lld\n",
 			r->log_path, id);
-	if (r->reason)
-		cli_error("build %lld %s: %s", id, r->status, r->reason);
-	else
+	if (!r->reason)
 		cli_error("build %lld %s; see its log", id, r->status);
+	else if (strstr(r->reason, "elivepatch.h: No such file"))
+		/* the compiler cannot say where elivepatch.h was looked for */
+		cli_error(
+			"build %lld %s: %s; elivepatch.h is not in '%s/include': set ELIVEPATCH_DATADIR to the directory holding include/elivepatch.h",
+			id, r->status, r->reason, elp_get_datadir(cli->ctx));
+	else
+		cli_error("build %lld %s: %s", id, r->status, r->reason);
 }
 
 #define BUILD_USAGE                                                       \
@@ -246,7 +251,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		rc = 0;
 	} else {
 		if (res && res->build_id)
-			report_failure(res);
+			report_failure(cli, res);
 		rc = 1;
 	}
 	elp_build_result_free(res);

@@ -74,4 +74,15 @@ while read -r line; do
 done < "$t/quickstart"
 check "every quick-start step ran" test "$n" -ge 8
 
+# the same build where elivepatch.h is not: the last line says where it was looked for
+ELIVEPATCH_DATADIR=$t/nodata ./elivepatch build --kernel "$E2E_RELEASE" --patch fix --rebuild \
+	< /dev/null > "$t/nodata.out" 2> "$t/nodata.err"
+check "without elivepatch.h the build fails" test $? = 1
+if tail -n 1 "$t/nodata.err" | grep -q "elivepatch.h: No such file.*; elivepatch.h is not in '$t/nodata/include': set ELIVEPATCH_DATADIR"; then
+	ok "...and its last line names the directory searched"
+else
+	not_ok "...and its last line names the directory searched"
+	sed 's/^/# /' "$t/nodata.err"
+fi
+
 t_done
