@@ -107,6 +107,30 @@ static void option_name(const struct poptOption *o, char *buf, size_t len)
 			 o->argDescrip ? o->argDescrip : "ARG");
 }
 
+/* text from column 28, words wrapped before column 80 */
+static void print_wrapped(FILE *out, const char *text)
+{
+	const int indent = 28, width = 80;
+	int col = indent;
+
+	while (*text) {
+		size_t n = strcspn(text, " ");
+
+		if (col > indent && col + 1 + (int)n > width) {
+			fprintf(out, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', out);
+			col++;
+		}
+		fwrite(text, 1, n, out);
+		col += (int)n;
+		text += n;
+		text += strspn(text, " ");
+	}
+	fputc('\n', out);
+}
+
 static void print_options(FILE *out, const struct poptOption *options)
 {
 	const struct poptOption *o;
@@ -119,11 +143,10 @@ static void print_options(FILE *out, const struct poptOption *options)
 		}
 		option_name(o, name, sizeof(name));
 		if (strlen(name) > 24)
-			fprintf(out, "  %s\n  %-24s  %s\n", name, "",
-				o->descrip ? o->descrip : "");
+			fprintf(out, "  %s\n%28s", name, "");
 		else
-			fprintf(out, "  %-24s  %s\n", name,
-				o->descrip ? o->descrip : "");
+			fprintf(out, "  %-24s  ", name);
+		print_wrapped(out, o->descrip ? o->descrip : "");
 	}
 }
 

@@ -555,5 +555,5 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 const struct command cmd_build = {
 	"build",
 	run_build,
-	"build a livepatch module from source patches",
+	"build a livepatch module from source patches; list, show builds",
 };
