@@ -88,7 +88,7 @@ static const struct poptOption help_options[] = {
 	POPT_TABLEEND
 };
 
-/* "  -k, --kernel KERNEL" in at most width columns of buf. */
+/* "-k, --kernel KERNEL" (or "    --rebuild") into buf, truncated to len. */
 static void option_name(const struct poptOption *o, char *buf, size_t len)
 {
 	int n = 0;
@@ -153,11 +153,11 @@ static void print_options(FILE *out, const struct poptOption *options)
 int cli_parse(const char *usage, const struct poptOption *options, int argc,
 	      const char **argv, poptContext *pc_out, bool *done)
 {
-	poptContext pc;
-	int rc;
 	/* popt keeps pointing at the table: it must outlive this frame */
 	static struct poptOption table[3];
+	poptContext pc;
 	size_t n = 0;
+	int rc;
 
 	if (options)
 		table[n++] = (struct poptOption){

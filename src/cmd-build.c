@@ -149,7 +149,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	rc = cli_parse(BUILD_USAGE, options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
-	/* --patch values, then positional patches */
+	/* the --patch values, in order */
 	for (i = 0; patch_args && patch_args[i]; i++) {
 		char **np = realloc(patches, (nr_patches + 1) * sizeof(*np));
 
