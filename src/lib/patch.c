@@ -1181,7 +1181,7 @@ static int hunk_functions(struct elp_patch_file *f, const char *header,
 		if ((l->origin == '+' || l->origin == '-') && current)
 			err = strv_add_unique(&f->functions, &f->nr_functions,
 					      current);
-		if (l->origin != '-' && l->len && l->text[0] == '}') {
+		if (l->len && l->text[0] == '}') {
 			free(current);
 			current = NULL;
 		}

@@ -87,4 +87,24 @@ check "a change after the header function's closing brace names no function" tes
 elp patch show data > "$T/out"
 check "...patch show says so" sh -c '! grep -q "functions:" "$1"' - "$T/out"
 
+# a function deleted whole: it is named, and a later change outside any function is not
+cat > "$T/gone.patch" <<'PATCH'
+--- a/fs/proc/base.c
++++ b/fs/proc/base.c
+@@ -30,10 +30,5 @@ static int old_neighbour(struct task_struct *t)
+ }
+ 
+-static int unused_helper(void)
+-{
+-	return 0;
+-}
+-
+ static const struct file_operations ops = {
+-	.read = a,
++	.read = b,
+ };
+PATCH
+elp patch add "$T/gone.patch" > /dev/null 2>&1
+check "a deleted function is named; a change after its closing brace is not its" test "$(funcs gone)" = unused_helper
+
 t_done
