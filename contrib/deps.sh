@@ -42,6 +42,8 @@ cmd rsync rsync net-misc/rsync
 cmd ssh openssh-client net-misc/openssh
 cmd sshd openssh-server net-misc/openssh
 cmd gzip gzip app-arch/gzip
+cmd mandoc mandoc app-text/mandoc
+cmd shellcheck shellcheck dev-util/shellcheck
 '
 case $mode in
 build) needs=$build_needs ;;

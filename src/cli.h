@@ -14,6 +14,8 @@
 
 #define EXIT_USAGE 129
 
+struct elp_conf;
+
 struct cli {
 	struct elp_ctx *ctx;
 	const char *db_path; /* resolved catalogue path */
@@ -21,6 +23,7 @@ struct cli {
 	int verbose;
 	bool quiet;
 	bool tty; /* stdout is a terminal: tables and progress */
+	const struct elp_conf *conf; /* elivepatch.conf, never NULL in commands */
 };
 
 struct command {
