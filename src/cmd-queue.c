@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lib/config.h"
@@ -307,11 +308,33 @@ static int run_jobs(struct cli *cli, struct elp_catalogue *cat,
 	return err < 0 || failed ? 1 : 0;
 }
 
+/* One pass over the queue under the lock; 0 also when another runner has it. */
+static int run_round(struct cli *cli, struct elp_catalogue *cat, bool wait,
+		     unsigned int make_jobs)
+{
+	int err, fd, rc;
+
+	err = elp_jobs_lock(cat, wait, &fd);
+	if (err == -EAGAIN) {
+		fprintf(stderr,
+			"another 'elivepatch queue run' is running for '%s'; leaving the queue to it (--wait waits)\n",
+			cli->db_path);
+		return 0;
+	}
+	if (err == -EINTR && queue_cancel)
+		return 0;
+	if (err)
+		return 1;
+	rc = run_jobs(cli, cat, make_jobs);
+	elp_jobs_unlock(fd);
+	return rc;
+}
+
 static int queue_run(struct cli *cli, int argc, const char **argv)
 {
 	struct sigaction sa = { 0 }, old_int, old_term;
 	struct elp_catalogue *cat;
-	int wait = 0, jobs = 0, rc, err, fd;
+	int wait = 0, jobs = 0, every = 0, rc, i;
 	poptContext pc;
 	bool done;
 	struct poptOption options[] = {
@@ -320,42 +343,46 @@ static int queue_run(struct cli *cli, int argc, const char **argv)
 		  NULL },
 		{ "jobs", 'j', POPT_ARG_INT, &jobs, 0,
 		  "parallel make jobs for builds (default: CPUs)", "N" },
+		{ "every", 0, POPT_ARG_INT, &every, 0,
+		  "keep running: look at the queue again every SECONDS until SIGTERM",
+		  "SECONDS" },
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_none("[--wait] [-j N]", options, argc, argv, &pc, &done);
+	rc = cli_parse_none("[--wait] [-j N] [--every SECONDS]", options, argc,
+			    argv, &pc, &done);
 	if (rc || done)
 		return rc;
-	if (jobs < 0) {
-		rc = cli_usage_error(pc, "--jobs must be positive");
+	if (jobs < 0 || every < 0) {
+		rc = cli_usage_error(pc, "--%s must be positive",
+				     jobs < 0 ? "jobs" : "every");
 		poptFreeContext(pc);
 		return rc;
 	}
 	poptFreeContext(pc);
 	if (cli_open_catalogue(cli, 0, &cat))
 		return 1;
-	err = elp_jobs_lock(cat, wait, &fd);
-	if (err == -EAGAIN) {
-		fprintf(stderr,
-			"another 'elivepatch queue run' is running for '%s'; leaving the queue to it (--wait waits)\n",
-			cli->db_path);
-		elp_catalogue_close(cat);
-		return 0;
-	}
-	if (err) {
-		elp_catalogue_close(cat);
-		return 1;
-	}
+	/* no SA_RESTART: a signal also ends a wait for the lock */
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	rc = run_jobs(cli, cat, (unsigned int)jobs);
+	for (;;) {
+		rc = run_round(cli, cat, wait || every, (unsigned int)jobs);
+		if (!every || queue_cancel)
+			break;
+		/* the lock is free meanwhile: a runner by hand may go */
+		for (i = 0; i < every && !queue_cancel; i++)
+			sleep(1);
+		if (queue_cancel)
+			break;
+	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	elp_jobs_unlock(fd);
 	elp_catalogue_close(cat);
-	return rc;
+	/* a service told to stop stopped cleanly: a job it was running is
+	 * queued again */
+	return every && queue_cancel ? 0 : rc;
 }
 
 static const struct command subcommands[] = {

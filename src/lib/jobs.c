@@ -346,7 +346,8 @@ int elp_jobs_lock(struct elp_catalogue *cat, bool wait, int *fd)
 			strerror(-err));
 	} else if (flock(*fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
 		err = errno == EWOULDBLOCK ? -EAGAIN : -errno;
-		if (err != -EAGAIN)
+		/* busy, or a signal ended the wait: the caller's to tell */
+		if (err != -EAGAIN && err != -EINTR)
 			elp_err(ctx, "cannot lock '%s': %s", path,
 				strerror(-err));
 		close(*fd);

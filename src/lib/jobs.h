@@ -75,7 +75,8 @@ void elp_job_free(struct elp_job *job);
 
 /*
  * The runner's lock, a file beside the catalogue.  -EAGAIN (not logged)
- * when another runner holds it and wait is false.
+ * when another runner holds it and wait is false; -EINTR (not logged) when
+ * a signal ended the wait.
  */
 int elp_jobs_lock(struct elp_catalogue *cat, bool wait, int *fd);
 void elp_jobs_unlock(int fd);

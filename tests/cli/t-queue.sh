@@ -169,6 +169,27 @@ elp queue run --wait > "$T/out" 2>&1
 check "--wait waits for the lock, then runs" test "$(state 1)" = "done"
 wait "$holder"
 
+# ---- --every: a service's loop, stopped by SIGTERM ----
+q "DELETE FROM jobs"
+elp queue add kernel --kernel-source "$src" --origin first > /dev/null
+"$ELP" --db "$DB" queue run --every 1 > "$T/every.out" 2>&1 &
+runner=$!
+sleep 2
+elp queue add kernel --kernel-source "$src" --origin second > /dev/null
+i=0
+while [ "$(q "SELECT count(*) FROM jobs WHERE kind = 'kernel' AND state = 'done'")" != 2 ] && [ $i -lt 20 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+check "--every runs the jobs queued while it waits" \
+	test "$(q "SELECT group_concat(state) FROM jobs WHERE kind = 'kernel'")" = "done,done"
+kill -TERM "$runner"
+wait "$runner"
+check "...and stops cleanly (exit 0) on SIGTERM" test $? -eq 0
+check "...having left the lock free" flock -n "$DB.queue-lock" true
+elp queue run --every -1 > /dev/null 2>&1
+check "--every needs a positive number" test $? -eq 129
+
 # ---- recovery: a running job whose runner died is run again ----
 sh -c 'exit 0' &
 dead=$!
