@@ -105,7 +105,7 @@ static int parse_line(struct elp_ctx *ctx, const char *origin,
 	if (!*line || *line == '#')
 		return 0;
 	eq = strchr(line, '=');
-	if (!eq) {
+	if (!eq || eq == line) {
 		elp_err(ctx, "%s:%u: expected 'key = value', got '%s'", origin,
 			lineno, line);
 		return -EINVAL;
