@@ -47,7 +47,8 @@ SAN_CLI_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLI_SRC))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all check deps deps-build deps-test install clean lint san unit bench demo e2e format
+.PHONY: all check deps deps-build deps-test install clean lint san unit bench demo e2e format \
+	FORCE
 # The binary is build/elivepatch; ./elivepatch is a symlink to it for the README's commands.
 all: $(BUILD)/elivepatch elivepatch
 
@@ -64,6 +65,14 @@ $(BUILD)/libelivepatch.a: $(LIB_OBJ)
 $(BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# The engine's build.c has DATADIR compiled in: `make PREFIX=/usr` after a
+# build for another prefix rebuilds it (the stamp changes only with DATADIR).
+$(BUILD)/datadir: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(DATADIR)' | cmp -s - $@ 2>/dev/null || echo '$(DATADIR)' > $@
+$(BUILD)/src/engine/build.o $(BUILD)/san/src/engine/build.o: $(BUILD)/datadir
+FORCE:
 
 $(BUILD)/gen/schema.c: $(MIGRATIONS) data/sql2c.sh
 	@mkdir -p $(dir $@)

@@ -37,16 +37,18 @@ else
 fi
 
 # ---- make install ----
-make -C "$top" --no-print-directory install DESTDIR="$T/dest" PREFIX=/usr > "$T/make.out" 2>&1
-check "make install DESTDIR PREFIX=/usr" test $? -eq 0
+# with the prefix the tree was built for (DATADIR is compiled in: another
+# PREFIX would rebuild the tree's binary under the other tests)
+make -C "$top" --no-print-directory install DESTDIR="$T/dest" > "$T/make.out" 2>&1
+check "make install DESTDIR" test $? -eq 0
 (cd "$T/dest" && find . ! -type d | sort) > "$T/files"
-for f in /usr/bin/elivepatch /etc/elivepatch.conf /usr/share/man/man1/elivepatch-queue.1 \
-	/usr/share/man/man5/elivepatch.conf.5 /usr/share/elivepatch/include/elivepatch.h \
-	/usr/share/elivepatch/schema/001-initial.sql /usr/share/elivepatch/hooks/portage-bashrc \
+for f in /usr/local/bin/elivepatch /etc/elivepatch.conf /usr/local/share/man/man1/elivepatch-queue.1 \
+	/usr/local/share/man/man5/elivepatch.conf.5 /usr/local/share/elivepatch/include/elivepatch.h \
+	/usr/local/share/elivepatch/schema/001-initial.sql /usr/local/share/elivepatch/hooks/portage-bashrc \
 	/etc/portage/repo.postsync.d/elivepatch /usr/lib/kernel/postinst.d/elivepatch \
-	/usr/lib/kernel/install.d/90-elivepatch.install /usr/lib/systemd/system/elivepatch.service \
-	/usr/lib/systemd/system/elivepatch.timer /etc/init.d/elivepatch /etc/conf.d/elivepatch \
-	/usr/share/bash-completion/completions/elivepatch; do
+	/usr/lib/kernel/install.d/90-elivepatch.install /usr/local/lib/systemd/system/elivepatch.service \
+	/usr/local/lib/systemd/system/elivepatch.timer /etc/init.d/elivepatch /etc/conf.d/elivepatch \
+	/usr/local/share/bash-completion/completions/elivepatch; do
 	check "installs $f" grep -qx ".$f" "$T/files"
 done
 for f in /etc/portage/repo.postsync.d/elivepatch /usr/lib/kernel/postinst.d/elivepatch \
@@ -54,15 +56,22 @@ for f in /etc/portage/repo.postsync.d/elivepatch /usr/lib/kernel/postinst.d/eliv
 	check "...$f is executable" test -x "$T/dest$f"
 done
 check "...the configuration is the commented default" cmp -s "$top/data/elivepatch.conf" "$T/dest/etc/elivepatch.conf"
+check "...the hooks call the installed binary" \
+	grep -q 'bin=${ELIVEPATCH_BIN:-/usr/local/bin/elivepatch}' "$T/dest/usr/lib/kernel/postinst.d/elivepatch"
+check "...the bashrc snippet names its own path" \
+	grep -q 'source /usr/local/share/elivepatch/hooks/portage-bashrc' "$T/dest/usr/local/share/elivepatch/hooks/portage-bashrc"
 echo "catalogue = /srv/mine.db" > "$T/dest/etc/elivepatch.conf"
-make -C "$top" --no-print-directory install DESTDIR="$T/dest" PREFIX=/usr > /dev/null 2>&1
+make -C "$top" --no-print-directory install DESTDIR="$T/dest" > /dev/null 2>&1
 check "...and an existing configuration is kept" grep -qx "catalogue = /srv/mine.db" "$T/dest/etc/elivepatch.conf"
-make -C "$top" --no-print-directory install DESTDIR="$T/opt" PREFIX=/opt/elp > /dev/null 2>&1
-check "with PREFIX=/opt/elp the hooks call /opt/elp/bin/elivepatch" \
-	grep -q 'bin=${ELIVEPATCH_BIN:-/opt/elp/bin/elivepatch}' "$T/opt/usr/lib/kernel/postinst.d/elivepatch"
-check "...and so do the units" grep -qx 'ExecStart=/opt/elp/bin/elivepatch queue run --wait' "$T/opt/opt/elp/lib/systemd/system/elivepatch.service"
-check "...and the bashrc snippet names its own path" \
-	grep -q 'source /opt/elp/share/elivepatch/hooks/portage-bashrc' "$T/opt/opt/elp/share/elivepatch/hooks/portage-bashrc"
+make -C "$top" --no-print-directory install DESTDIR="$T/opt" BINDIR=/opt/elp/bin > /dev/null 2>&1
+check "with BINDIR=/opt/elp/bin the hooks call /opt/elp/bin/elivepatch" sh -c \
+	"grep -q 'bin=\${ELIVEPATCH_BIN:-/opt/elp/bin/elivepatch}' '$T/opt/usr/lib/kernel/postinst.d/elivepatch' &&
+	grep -q 'bin=\${ELIVEPATCH_BIN:-/opt/elp/bin/elivepatch}' '$T/opt/etc/portage/repo.postsync.d/elivepatch' &&
+	grep -q 'bin=\${ELIVEPATCH_BIN:-/opt/elp/bin/elivepatch}' '$T/opt/usr/lib/kernel/install.d/90-elivepatch.install' &&
+	grep -q 'bin=\${ELIVEPATCH_BIN:-/opt/elp/bin/elivepatch}' '$T/opt/usr/local/share/elivepatch/hooks/portage-bashrc'"
+check "...and so do the units" sh -c \
+	"grep -qx 'ExecStart=/opt/elp/bin/elivepatch queue run --wait' '$T/opt/usr/local/lib/systemd/system/elivepatch.service' &&
+	grep -qx 'command=/opt/elp/bin/elivepatch' '$T/opt/etc/init.d/elivepatch'"
 
 # ---- shell files ----
 if command -v shellcheck > /dev/null; then
