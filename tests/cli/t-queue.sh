@@ -169,6 +169,40 @@ elp queue run --wait > "$T/out" 2>&1
 check "--wait waits for the lock, then runs" test "$(state 1)" = "done"
 wait "$holder"
 
+# ---- a real runner killed in the middle of a build ----
+# the kernel's source tarball is a FIFO nobody writes to: the build blocks
+# reading it, so the runner is caught in the middle of the job
+q "DELETE FROM jobs"
+mkfifo "$T/blocked.tar.xz"
+elp kernel add --release 6.1.0 --name k-blocked --source "$T/src" --config "$T/config" > /dev/null
+q "UPDATE kernels SET source = '$T/blocked.tar.xz', source_kind = 'tarball' WHERE name = 'k-blocked'"
+elp queue add build --kernel k-blocked --patch cmdline --origin test > /dev/null
+id=$(q "SELECT max(id) FROM jobs")
+running() { # PID: wait until the job is running under PID
+	i=0
+	while [ "$(q "SELECT json_extract(arguments, '\$.runner_pid') FROM jobs WHERE id = $id AND state = 'running'")" != "$1" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+"$ELP" --db "$DB" queue run > /dev/null 2>&1 &
+runner=$!
+running "$runner"
+kill -KILL "$runner"
+wait "$runner"
+check "a runner killed with SIGKILL leaves its job running" test "$(state "$id")" = running
+"$ELP" --db "$DB" queue run > /dev/null 2> "$T/err" &
+runner=$!
+running "$runner"
+check "the next runner queues it again and runs it" grep -q "job $id: its runner died; queued again" "$T/err"
+kill -TERM "$runner"
+wait "$runner"
+check "a runner stopped with SIGTERM exits 1" test $? -eq 1
+check "...saying the job is queued again" grep -q "interrupted: the running job is queued again" "$T/err"
+check "...and it is" test "$(state "$id")|$(q "SELECT arguments FROM jobs WHERE id = $id")" = \
+	'queued|{"kernel":"k-blocked","patch":"cmdline"}'
+q "DELETE FROM jobs WHERE id = $id"
+
 # ---- --every: a service's loop, stopped by SIGTERM ----
 q "DELETE FROM jobs"
 elp queue add kernel --kernel-source "$src" --origin first > /dev/null
