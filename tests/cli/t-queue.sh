@@ -155,6 +155,14 @@ check "...with its origin" test "$(q "SELECT origin FROM patches WHERE name = 'o
 check "...and a build queued for each livepatch kernel" \
 	test "$(q "SELECT group_concat(json_extract(arguments, '\$.kernel'), ' ') FROM (SELECT arguments FROM jobs WHERE kind = 'build' ORDER BY id)")" = "6.6.30-gentoo 6.9.1-gentoo"
 
+sed 's/live patched by elivepatch/patched again/' "$patches/cmdline.patch" > "$T/overlay/livepatches/overlay-fix.patch"
+elp queue add overlay --overlay ours --location "$T/overlay" --origin test > /dev/null
+elp queue run > /dev/null 2>&1
+check "a changed file whose name is taken fails the job, naming both" \
+	test "$(q "SELECT error FROM jobs WHERE kind = 'overlay' ORDER BY id DESC LIMIT 1")" = \
+	"cannot add '$T/overlay/livepatches/overlay-fix.patch': a patch named 'overlay-fix' is already catalogued (id 2, from '$T/overlay/livepatches/overlay-fix.patch')"
+check "...and keeps the catalogued patch" test "$(q "SELECT count(*) FROM patches")" = 2
+
 # ---- the runner's lock ----
 q "DELETE FROM jobs"
 elp queue add kernel --kernel-source "$src" --origin test > /dev/null
