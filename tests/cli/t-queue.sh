@@ -197,7 +197,7 @@ running() { # PID: wait until the job is running under PID
 runner=$!
 running "$runner"
 kill -KILL "$runner"
-wait "$runner"
+wait "$runner" 2> /dev/null
 check "a runner killed with SIGKILL leaves its job running" test "$(state "$id")" = running
 "$ELP" --db "$DB" queue run > /dev/null 2> "$T/err" &
 runner=$!
