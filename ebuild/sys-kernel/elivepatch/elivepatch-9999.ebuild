@@ -93,6 +93,8 @@ src_test() {
 	elivepatch_make san
 	# no emerge inside the emerge: the hooks' Portage test is skipped
 	local -x ELP_TEST_NO_PORTAGE=1
+	# the sanitizer build runs under the sandbox's LD_PRELOAD
+	local -x ASAN_OPTIONS=verify_asan_link_order=0
 	ELP_TESTS=unit sh tests/run.sh || die "unit tests failed"
 	ELP_TESTS=cli sh tests/run.sh || die "command-line tests failed"
 }
