@@ -14,6 +14,8 @@
 
 #define EXIT_USAGE 129
 
+struct elp_conf;
+
 struct cli {
 	struct elp_ctx *ctx;
 	const char *db_path; /* resolved catalogue path */
@@ -25,6 +27,7 @@ struct cli {
 	bool hold_errors;
 	char **held_errors;
 	size_t nr_held_errors;
+	const struct elp_conf *conf; /* elivepatch.conf, never NULL in commands */
 };
 
 struct command {
@@ -44,6 +47,7 @@ extern const struct command cmd_revert;
 extern const struct command cmd_status;
 extern const struct command cmd_verify;
 extern const struct command cmd_sign;
+extern const struct command cmd_queue;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/config.h"
 
 static const struct command *const commands[] = {
-	&cmd_kernel, &cmd_toolchain, &cmd_patch,  &cmd_build,  &cmd_history,
-	&cmd_apply,  &cmd_revert,    &cmd_status, &cmd_verify, &cmd_sign,
+	&cmd_kernel,  &cmd_toolchain, &cmd_patch,  &cmd_build,
+	&cmd_history, &cmd_apply,     &cmd_revert, &cmd_status,
+	&cmd_verify,  &cmd_sign,      &cmd_queue,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -29,7 +31,7 @@ static void print_usage(FILE *out)
 {
 	size_t i;
 
-	fputs("usage: elivepatch [--db PATH] [--json] [-v] [-q] <command> [<args>]\n"
+	fputs("usage: elivepatch [--config FILE] [--db PATH] [--json] [-v] [-q] <command> [<args>]\n"
 	      "\n"
 	      "Build Linux kernel livepatch modules from source fixes and keep a\n"
 	      "catalogue of kernels, patches, builds and what was applied where.\n"
@@ -42,6 +44,8 @@ static void print_usage(FILE *out)
 	fputs("  help       show help for a command\n"
 	      "\n"
 	      "options:\n"
+	      "  --config FILE  configuration (default: $ELIVEPATCH_CONFIG, else\n"
+	      "              /etc/elivepatch.conf when it exists)\n"
 	      "  --db PATH   catalogue file (default: $ELIVEPATCH_DB, else\n"
 	      "              /var/lib/elivepatch/catalogue.db for root,\n"
 	      "              $XDG_STATE_HOME/elivepatch/catalogue.db otherwise)\n"
@@ -115,6 +119,43 @@ static char *default_db_path(void)
 	return path;
 }
 
+/*
+ * The configuration file fills the ELIVEPATCH_* variables the environment
+ * leaves unset, so: command line > environment > file > defaults.
+ */
+static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
+{
+	const char *env = getenv("ELIVEPATCH_CONFIG");
+	bool chosen = arg || (env && *env);
+	const char *path = arg ? arg : chosen ? env : ELP_CONF_DEFAULT_PATH;
+	static const char *const vars[] = { "ELIVEPATCH_DB", "ELIVEPATCH_CACHE",
+					    "ELIVEPATCH_DATADIR",
+					    "ELIVEPATCH_SIGN_KEY",
+					    "ELIVEPATCH_SIGN_CERT" };
+	const char *values[sizeof(vars) / sizeof(vars[0])];
+	size_t i;
+
+	if (elp_conf_load(cli->ctx, path, !chosen, conf))
+		return 1;
+	values[0] = (*conf)->catalogue;
+	values[1] = (*conf)->cache_dir;
+	values[2] = (*conf)->datadir;
+	values[3] = (*conf)->signing_key;
+	values[4] = (*conf)->signing_cert;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *cur = getenv(vars[i]);
+
+		if (values[i] && !(cur && *cur) &&
+		    setenv(vars[i], values[i], 1) < 0) {
+			cli_error("cannot set %s: %s", vars[i],
+				  strerror(errno));
+			return 1;
+		}
+	}
+	cli->conf = *conf;
+	return 0;
+}
+
 static int run_help(struct cli *cli, int argc, const char **argv)
 {
 	const struct command *cmd;
@@ -159,7 +200,8 @@ static int finish_stdout(int status)
 int main(int argc, const char **argv)
 {
 	struct cli cli = { 0 };
-	char *db_arg = NULL;
+	char *db_arg = NULL, *config_arg = NULL;
+	struct elp_conf *conf = NULL;
 	int version = 0, status, rc;
 	const struct command *cmd;
 	const char **rest;
@@ -168,6 +210,7 @@ int main(int argc, const char **argv)
 	int nrest = 0;
 	struct poptOption options[] = {
 		{ "db", 0, POPT_ARG_STRING, &db_arg, 0, NULL, NULL },
+		{ "config", 0, POPT_ARG_STRING, &config_arg, 0, NULL, NULL },
 		{ "json", 0, POPT_ARG_NONE, &cli.json, 0, NULL, NULL },
 		{ "verbose", 'v', POPT_ARG_NONE, NULL, 'v', NULL, NULL },
 		{ "quiet", 'q', POPT_ARG_NONE, &cli.quiet, 0, NULL, NULL },
@@ -194,6 +237,7 @@ int main(int argc, const char **argv)
 		print_usage(stderr);
 		poptFreeContext(pc);
 		free(db_arg);
+		free(config_arg);
 		return EXIT_USAGE;
 	}
 	if (version) {
@@ -208,6 +252,7 @@ int main(int argc, const char **argv)
 		}
 		poptFreeContext(pc);
 		free(db_arg);
+		free(config_arg);
 		return finish_stdout(0);
 	}
 	rest = poptGetArgs(pc);
@@ -217,18 +262,16 @@ int main(int argc, const char **argv)
 		print_usage(stderr);
 		poptFreeContext(pc);
 		free(db_arg);
+		free(config_arg);
 		return EXIT_USAGE;
 	}
 
-	db_path = db_arg ? strdup(db_arg) : default_db_path();
-	cli.db_path = db_path;
 	cli.tty = isatty(STDOUT_FILENO);
 	cli.ctx = elp_ctx_new();
-	if (!cli.ctx || !db_path) {
+	if (!cli.ctx) {
 		cli_error("out of memory");
-		elp_ctx_free(cli.ctx);
-		free(db_path);
 		free(db_arg);
+		free(config_arg);
 		poptFreeContext(pc);
 		return 1;
 	}
@@ -236,6 +279,18 @@ int main(int argc, const char **argv)
 	elp_set_log_priority(cli.ctx, cli.verbose >= 2	 ? ELP_LOG_DEBUG
 				      : cli.verbose == 1 ? ELP_LOG_INFO
 							 : ELP_LOG_NOTICE);
+	if (load_config(&cli, config_arg, &conf)) {
+		status = 1;
+		db_path = NULL;
+		goto out;
+	}
+	db_path = db_arg ? strdup(db_arg) : default_db_path();
+	cli.db_path = db_path;
+	if (!db_path) {
+		cli_error("out of memory");
+		status = 1;
+		goto out;
+	}
 
 	if (strcmp(rest[0], "help") == 0) {
 		status = run_help(&cli, nrest, rest);
@@ -248,9 +303,12 @@ int main(int argc, const char **argv)
 		status = EXIT_USAGE;
 	}
 
+out:
+	elp_conf_free(conf);
 	elp_ctx_free(cli.ctx);
 	free(db_path);
 	free(db_arg);
+	free(config_arg);
 	poptFreeContext(pc);
 	return finish_stdout(status);
 }

@@ -100,6 +100,12 @@ void elp_set_log_fn(struct elp_ctx *ctx, elp_log_fn fn, void *data)
 	ctx->log_data = data;
 }
 
+void elp_get_log_fn(const struct elp_ctx *ctx, elp_log_fn *fn, void **data)
+{
+	*fn = ctx->log_fn;
+	*data = ctx->log_data;
+}
+
 void elp_set_log_priority(struct elp_ctx *ctx, int priority)
 {
 	ctx->log_priority = priority;

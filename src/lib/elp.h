@@ -29,6 +29,8 @@ struct elp_ctx;
 struct elp_ctx *elp_ctx_new(void);
 void elp_ctx_free(struct elp_ctx *ctx);
 void elp_set_log_fn(struct elp_ctx *ctx, elp_log_fn fn, void *data);
+/* The current callback, e.g. to wrap it and restore it after. */
+void elp_get_log_fn(const struct elp_ctx *ctx, elp_log_fn *fn, void **data);
 void elp_set_log_priority(struct elp_ctx *ctx, int priority);
 int elp_get_log_priority(const struct elp_ctx *ctx);
 /*
