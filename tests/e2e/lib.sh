@@ -69,9 +69,10 @@
 #                               when the transition did not finish); non-zero on failure.
 #   e2e_lp_off MODULE           disable, wait, rmmod: result MODULE_rmmod (status, or
 #                               "timeout" when the transition back did not finish).
-#   e2e_lp_traced MODULE        print how many of the functions MODULE patched (read from
-#                               sysfs by e2e_lp_on) ftrace redirects now (enabled_functions):
-#                               all of them while enabled, 0 after e2e_lp_off.
+#   e2e_lp_traced MODULE        print "C of N": of the N functions MODULE patched (read from
+#                               sysfs by e2e_lp_on), C are redirected by ftrace now
+#                               (enabled_functions): N while enabled, 0 after e2e_lp_off.
+#                               Host side: e2e_check_traced DESC LOG NAME on|off.
 #   e2e_lp_run MODULE CMD...    CMD's output before, with and after MODULE, as the results
 #                               MODULE_before, MODULE_on, MODULE_off.
 #   After the script: "E2E-DMESG-BEGIN", dmesg, "E2E-DMESG-END", "E2E-END <status>",
@@ -214,11 +215,12 @@ e2e_lp_wait() {
 e2e_lp_traced() {
 	_ef=/sys/kernel/tracing/enabled_functions
 	[ -f $_ef ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
-	_c=0
+	_c=0 _n=0
 	for _f in $(cat "/tmp/e2e-lp-$1.funcs" 2>/dev/null); do
+		_n=$((_n + 1))
 		grep -q "^$_f[ 	]" $_ef 2>/dev/null && _c=$((_c + 1))
 	done
-	echo $_c
+	echo "$_c of $_n"
 }
 
 # A transition that does not finish is a result ("timeout") the host's checks fail on.
@@ -381,6 +383,19 @@ e2e_check_result() {
 E2E_GUEST_BAD='Oops|BUG:|WARNING:|Call Trace|general protection fault|kernel BUG at|Kernel panic'
 E2E_GUEST_BAD="$E2E_GUEST_BAD|rcu: INFO: .*detected stall|rcu_.*self-detected stall|blocked for more than [0-9]+ seconds"
 E2E_GUEST_BAD="$E2E_GUEST_BAD|livepatch: failed|E2E-TIMEOUT"
+
+# e2e_check_traced DESC LOG NAME on|off: the guest's e2e_lp_traced result NAME says every
+# patched function is redirected (on), or none of at least one (off)
+e2e_check_traced() {
+	_got=$(e2e_result "$2" "$3") || _got="<no E2E-RESULT $3>"
+	_c=${_got%% of *} _n=${_got##* of }
+	case $4:$_got in
+	on:[1-9]*" of "[1-9]*) [ "$_c" = "$_n" ] && { ok "$1"; return 0; } ;;
+	off:"0 of "[1-9]*) ok "$1"; return 0 ;;
+	esac
+	not_ok "$1"
+	printf '#   expected: %s\n#        got: %s\n' "$4 (C of N, C = $([ "$4" = on ] && echo N || echo 0))" "$_got"
+}
 
 e2e_guest_dmesg_ok() {
 	[ -f "$1" ] || { _e2e_log "no log $1"; return 1; }

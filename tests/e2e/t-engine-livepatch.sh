@@ -179,10 +179,10 @@ esac
 case $mods in *elp_engine_static_local*)
 	e2e_check_result "static-local: the patched function sees the kernel's static (set before the patch)" \
 		"$log" static_local "elp-stfu=4 0"
-	e2e_check_result "static-local: ftrace redirects the patched handler" "$log" static_local_traced 1
+	e2e_check_traced "static-local: ftrace redirects the patched handler" "$log" static_local_traced on
 	e2e_check_result "static-local: disabled, the kernel's handler runs (silent, no elp message)" \
 		"$log" static_local_off "1 0"
-	e2e_check_result "static-local: disabled, nothing redirected" "$log" static_local_traced_off 0 ;;
+	e2e_check_traced "static-local: disabled, nothing redirected" "$log" static_local_traced_off off ;;
 esac
 case $mods in *elp_engine_new_data*)
 	e2e_check_result "new-data: new static and global data, initialised and writable" \
