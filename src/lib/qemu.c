@@ -397,6 +397,8 @@ static const char *const bad_patterns[] = {
 	"kernel BUG at",
 	"Kernel panic",
 	"livepatch: failed",
+	"detected stall", /* rcu: INFO: rcu_sched (self-)detected stall(s) */
+	"blocked for more than", /* the hung task detector */
 	NULL,
 };
 

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -184,6 +185,34 @@ static void test_transition_time(void **state)
 	elp_verify_result_clear(&r);
 }
 
+/* the kernel's own alarms fail the build, whatever the markers say */
+static void test_kernel_alarms(void **state)
+{
+	static const char *const alarms[] = {
+		"[ 30.1] rcu: INFO: rcu_sched self-detected stall on CPU",
+		"[ 30.1] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
+		"[ 150.0] INFO: task sh:70 blocked for more than 120 seconds.",
+		"[ 2.0] livepatch: failed to enable patch 'p'",
+		"[ 2.0] Call Trace:",
+	};
+	struct elp_verify_result r;
+	char text[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(alarms) / sizeof(alarms[0]); i++) {
+		snprintf(text, sizeof(text),
+			 HEAD
+			 "ELP-VERIFY-TRANSITION done 120\n%s\n" ON_OK UNPATCH
+				 OFF_OK TAIL,
+			 alarms[i]);
+		judge(text, &r);
+		assert_false(r.passed);
+		assert_non_null(strstr(r.reason, alarms[i]));
+		elp_verify_result_clear(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_unchecked),
 		cmocka_unit_test(test_check_script),
 		cmocka_unit_test(test_transition_time),
+		cmocka_unit_test(test_kernel_alarms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
