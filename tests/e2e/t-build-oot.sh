@@ -18,12 +18,12 @@ for name in plain local; do
 done
 elp kernel patch add local "$patches/oot-cmdline-comment.patch" > "$t/oot.log" 2>&1
 check "kernel patch add succeeds" [ $? = 0 ]
-check "...and records the out-of-tree patch for that kernel only" \
-	[ "$(q "SELECT k.name || ':' || kp.position || ':' || p.name FROM kernel_patches kp
+check "...and records the out-of-tree patch, first, for that kernel only" \
+	[ "$(q "SELECT k.name || ':' || kp.position || ':' || p.name || ':' || p.kind FROM kernel_patches kp
 		JOIN kernels k ON k.id = kp.kernel_id JOIN patches p ON p.id = kp.patch_id")" = \
-		"local:0:oot-cmdline-comment" ]
+		"local:1:local:oot-cmdline-comment:kernel" ]
 elp kernel show local > "$t/show.out" 2>&1
-check "...which kernel show lists" grep -q "oot-cmdline-comment" "$t/show.out"
+check "...which kernel show lists" grep -qx "  1. local:oot-cmdline-comment" "$t/show.out"
 
 elp build --kernel plain --patch "$patches/on-oot-cmdline.patch" -o "$t/plain.ko" \
 	> "$t/plain.out" 2> "$t/plain.err"
