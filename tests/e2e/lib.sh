@@ -208,8 +208,6 @@ e2e_lp_wait() {
 	return 1
 }
 
-# e2e_lp_on MODULE / e2e_lp_off MODULE: load /root/MODULE.ko and wait for the
-# transition; disable, wait and unload.  Each reports its steps as results.
 # e2e_lp_traced MODULE: how many of MODULE's patched functions (listed by e2e_lp_on) ftrace
 # redirects now; 0 once the patch is gone
 e2e_lp_traced() {
@@ -223,7 +221,9 @@ e2e_lp_traced() {
 	echo "$_c of $_n"
 }
 
-# A transition that does not finish is a result ("timeout") the host's checks fail on.
+# e2e_lp_on MODULE / e2e_lp_off MODULE: load /root/MODULE.ko and wait for the
+# transition; disable, wait and unload.  Each reports its steps as results; a transition
+# that does not finish is the result "timeout", which the host's checks fail on.
 e2e_lp_on() {
 	insmod "/root/$1.ko"
 	_rc=$?
@@ -239,6 +239,7 @@ e2e_lp_on() {
 		_d=${_d%/}; _d=${_d##*/}
 		echo "${_d%,*}"
 	done > "/tmp/e2e-lp-$1.funcs"
+	return 0
 }
 e2e_lp_off() {
 	echo 0 > "/sys/kernel/livepatch/$1/enabled"
