@@ -58,7 +58,7 @@ raw_objs() {
 		[ -f "$_cmdf" ] || { echo "no $_cmdf" >&2; return 1; }
 		# the programs it runs, for the report: "gcc ./tools/objtool/objtool"
 		raw_progs=$(sed -n 's/^\(saved\)\{0,1\}cmd_[^ ]* := //p' "$_cmdf" | tr ';' '\n' |
-			awk '{ print $1 }' | tr '\n' ' ')
+			awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')
 		printf 'include %s\nraw: ; $(or $(savedcmd_%s),$(cmd_%s))\n' "$_cmdf" "$_o" "$_o" > "$t/raw.mk"
 		make -s -C "$tree" -f "$t/raw.mk" raw || return 1
 	done
