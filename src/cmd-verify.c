@@ -93,8 +93,9 @@ static int record(struct elp_catalogue *cat, const struct elp_lp_build *b,
 		what = summary(res);
 		err = what ? asprintf(&detail, "passed (%s)", what) : -1;
 		free(what);
-	} else
+	} else {
 		err = asprintf(&detail, "failed: %s", res->reason);
+	}
 	if (err < 0)
 		return -ENOMEM;
 	ev.build_id = b->id;
