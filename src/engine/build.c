@@ -529,8 +529,11 @@ static int compute_hashes(struct elp_bstate *b)
 			free(symvers);
 		}
 	}
-	elp_buf_printf(&tree, "tree-1\nsource %s\nconfig %s\n",
-		       b->source_identity, b->kernel->config_sha256);
+	/* the engine's version too: a fixed engine never reuses original
+	 * objects an older one compiled or prepared */
+	elp_buf_printf(&tree, "tree-1 %s\nsource %s\nconfig %s\n",
+		       ELP_BUILD_ENGINE_VERSION, b->source_identity,
+		       b->kernel->config_sha256);
 	for (i = 0; i < b->nr_oot; i++)
 		if (b->oot[i])
 			elp_buf_printf(&tree, "oot %s\n", b->oot[i]->sha256);

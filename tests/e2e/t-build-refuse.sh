@@ -70,8 +70,9 @@ refused ref bad-not-built refused \
 	"lib/test_printf.c is not built with this config (lib/Makefile builds test_printf.o only with CONFIG_TEST_PRINTF, which is not set)"
 refused ref bad-comment-only refused "changes no object code"
 refused ref bad-wrong-version refused "does not apply"
-refused ref bad-compile-error failed "error:"
-refused stripped cmdline-string refused "cmdline_proc_show"
+refused ref bad-compile-error failed "error: .saved_command_line_that_does_not_exist. undeclared"
+refused stripped cmdline-string refused \
+	"cmdline_proc_show: changed function does not exist in the symbol table of"
 
 # toolchain and usage errors come before any build row
 n=$(q "SELECT count(*) FROM builds")
