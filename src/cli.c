@@ -141,6 +141,8 @@ static void print_options(FILE *out, const struct poptOption *options)
 			print_options(out, o->arg);
 			continue;
 		}
+		if (o->argInfo & POPT_ARGFLAG_DOC_HIDDEN)
+			continue;
 		option_name(o, name, sizeof(name));
 		if (strlen(name) > 24)
 			fprintf(out, "  %s\n%28s", name, "");

@@ -185,7 +185,7 @@ expect "...also under its old name --exercise" 1 "^error: cannot use check scrip
 	elp verify --exercise "$T/none.sh" 1
 expect "verify --wait 0 is a usage error" 129 "invalid --wait 0: expected seconds > 0" elp verify --wait 0 1
 elp verify --help > "$T/out" 2>&1
-check "verify --help documents --check" grep -q -- "--check=SCRIPT" "$T/out"
+check "verify --help documents --check" grep -q -- "--check SCRIPT" "$T/out"
 # --- sign -------------------------------------------------------------------------------------------
 if command -v openssl > /dev/null; then
 	cat > "$T/x509.genkey" <<'EOF'
