@@ -86,6 +86,7 @@ static const struct pass passes[] = {
 	{ "check-unsafe", elp_check_unsafe },
 	{ "include-changed", pass_include },
 	{ "resolve-and-special", pass_special },
+	{ "check-unselected", elp_check_unselected },
 	{ "late-relocs", elp_check_late_relocs },
 	{ "klp-funcs", elp_make_funcs },
 	{ "write", pass_write },

