@@ -32,19 +32,9 @@ static int pass_bundle(struct elp_diff_state *st)
 
 static int pass_correlate(struct elp_diff_state *st)
 {
-	size_t i, n = 0;
+	int ret = elp_unit_syms(st->orig, &st->neighbours, &st->nr_neighbours);
 
-	st->neighbours = calloc(st->orig->nr_syms, sizeof(*st->neighbours));
-	if (!st->neighbours)
-		return -ENOMEM;
-	for (i = 1; i < st->orig->nr_syms; i++) {
-		struct elp_sym *s = st->orig->syms[i];
-
-		if (s->sec && (s->type == STT_FUNC || s->type == STT_OBJECT))
-			st->neighbours[n++] = s->name;
-	}
-	st->nr_neighbours = n;
-	return elp_correlate(st->orig, st->patched);
+	return ret ? ret : elp_correlate(st->orig, st->patched);
 }
 
 static int pass_compare(struct elp_diff_state *st)
@@ -122,7 +112,7 @@ int elp_diff_objects(struct elp_ctx *ctx, const struct elp_diff_request *req,
 	}
 	elp_obj_free(st.orig);
 	elp_obj_free(st.patched);
-	free(st.neighbours);
+	elp_unit_syms_free(st.neighbours, st.nr_neighbours);
 	free(st.work);
 	if (ret) {
 		elp_diff_result_free(st.result);

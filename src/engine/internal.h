@@ -161,13 +161,31 @@ bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
 			const char *name);
 /*
- * Resolve the position of a symbol in obj.  neighbours are the names of the
- * other local symbols of the translation unit (for disambiguation).
- * Returns 0 and *sympos, -ENOENT when absent, -ENOTSUP when ambiguous.
+ * A symbol the translation unit defines, for finding the unit's block of
+ * symbols in the target kernel's symbol table.
+ */
+struct elp_unit_sym {
+	const char *name;
+	char *family; /* output section it is linked into: ".text", ".data" */
+	bool local;
+	bool weak; /* may have lost to another definition at link time */
+	bool code;
+	bool init; /* .init.* section: gone from a module's kallsyms */
+};
+int elp_unit_syms(const struct elp_obj *obj, struct elp_unit_sym **out,
+		  size_t *nr);
+void elp_unit_syms_free(struct elp_unit_sym *syms, size_t nr);
+/*
+ * Resolve the position of a symbol in obj.  unit lists the symbols of the
+ * translation unit: a local symbol whose name is not unique is the one
+ * whose block of neighbours in obj holds exactly the unit's symbols of
+ * that block (vmlinux: of its output section; a module: its locals).
+ * Returns 0 and *sympos, -ENOENT when absent, -ENOTSUP when no block or
+ * more than one matches.
  */
 int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 		      const char *name, bool global,
-		      const char *const *neighbours, size_t nr_neighbours,
+		      const struct elp_unit_sym *unit, size_t nr_unit,
 		      unsigned long *sympos);
 bool elp_symtab_has_obj(const struct elp_symtab *st, const char *obj);
 
@@ -185,7 +203,7 @@ struct elp_diff_state {
 	const struct elp_diff_request *req;
 	struct elp_obj *orig;
 	struct elp_obj *patched;
-	const char **neighbours; /* local symbols of the unit (orig) */
+	struct elp_unit_sym *neighbours; /* symbols of the unit (orig) */
 	size_t nr_neighbours;
 	struct elp_sec **work; /* included sections to process */
 	size_t nr_work, cap_work;

@@ -239,6 +239,156 @@ static void test_changed_code_unselected(void **state)
 		"lib/f.c: .text.asm_stub: code changed but no changed function covers it"));
 }
 
+/* ---- 6. sympos of a local whose name is not unique ---- */
+
+static char fam_text[] = ".text", fam_data[] = ".data";
+
+/* the unit: static helper, a, b, c and global entry in .text, state */
+static const struct elp_unit_sym unit6[] = {
+	{ "helper", fam_text, true, false, true, false },
+	{ "a", fam_text, true, false, true, false },
+	{ "b", fam_text, true, false, true, false },
+	{ "c", fam_text, true, false, true, false },
+	{ "entry", fam_text, false, false, true, false },
+	{ "state", fam_data, true, false, false, false },
+};
+
+static int sympos6(const char *ks, unsigned long *pos)
+{
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_symtab *st = NULL;
+	int ret;
+
+	write_file("kallsyms6", ks);
+	assert_int_equal(elp_symtab_load(ctx, path("kallsyms6"), &st), 0);
+	*pos = 99;
+	ret = elp_symtab_sympos(st, "vmlinux", "helper", false, unit6,
+				sizeof(unit6) / sizeof(unit6[0]), pos);
+	elp_symtab_free(st);
+	elp_ctx_free(ctx);
+	return ret;
+}
+
+/*
+ * Another file has a helper next to an a and b of its own, and a third
+ * file's c, a and b follow closely: scoring by nearby names picked that
+ * helper.  Only the second block is exactly the unit's.
+ */
+static void test_sympos_block(void **state)
+{
+	static const char ks[] = "ffffffff81000000 t a\n"
+				 "ffffffff81000010 t b\n"
+				 "ffffffff81000020 t helper\n"
+				 "ffffffff81000030 t x_only\n"
+				 "ffffffff81000040 t c\n"
+				 "ffffffff81000050 t a\n"
+				 "ffffffff81000058 t b\n"
+				 "ffffffff81000060 t y1\n"
+				 "ffffffff81000070 t y2\n"
+				 "ffffffff81000080 t y3\n"
+				 "ffffffff81001000 t helper\n"
+				 "ffffffff81001010 T entry\n"
+				 "ffffffff81001020 t a\n"
+				 "ffffffff81001030 t b\n"
+				 "ffffffff81001040 t c\n"
+				 "ffffffff81001050 T other_entry\n"
+				 "ffffffff81001060 t z1\n"
+				 "ffffffff81001070 t z2\n"
+				 "ffffffff81001080 t z3\n"
+				 "ffffffff82000000 d state\n";
+	unsigned long pos;
+
+	(void)state;
+	assert_int_equal(sympos6(ks, &pos), 0);
+	assert_int_equal(pos, 2);
+}
+
+/* no block holds exactly the unit's symbols: refused, not guessed */
+static void test_sympos_no_block(void **state)
+{
+	static const char ks[] = "ffffffff81000000 t helper\n"
+				 "ffffffff81000010 T entry\n"
+				 "ffffffff81000020 t a\n"
+				 "ffffffff81000030 t b\n"
+				 "ffffffff81000050 t d_extra\n"
+				 "ffffffff81000060 t f1\n"
+				 "ffffffff81000070 t f2\n"
+				 "ffffffff81000080 t f3\n"
+				 "ffffffff81001000 t helper\n"
+				 "ffffffff81001010 t a\n"
+				 "ffffffff81001020 T z\n";
+	unsigned long pos;
+
+	(void)state;
+	assert_int_equal(sympos6(ks, &pos), -ENOTSUP);
+}
+
+/* two blocks both exactly the unit's: refused */
+static void test_sympos_two_blocks(void **state)
+{
+	static const char ks[] = "ffffffff81000000 t helper\n"
+				 "ffffffff81000010 t a\n"
+				 "ffffffff81000020 t b\n"
+				 "ffffffff81000030 t c\n"
+				 "ffffffff81000040 T entry\n"
+				 "ffffffff81000050 t x\n"
+				 "ffffffff81001000 t helper\n"
+				 "ffffffff81001010 t a\n"
+				 "ffffffff81001020 t b\n"
+				 "ffffffff81001030 t c\n"
+				 "ffffffff81001040 T entry\n";
+	unsigned long pos;
+
+	(void)state;
+	assert_int_equal(sympos6(ks, &pos), -ENOTSUP);
+}
+
+static const struct elp_unit_sym *find_unit_sym(const struct elp_unit_sym *u,
+						size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(u[i].name, name))
+			return &u[i];
+	fail_msg("'%s' not among the unit's symbols", name);
+	return NULL;
+}
+
+/* the output section each symbol of a -ffunction-sections unit goes to */
+static void test_unit_families(void **state)
+{
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_unit_sym *u = NULL;
+	struct elp_obj *obj = NULL;
+	size_t n = 0;
+
+	(void)state;
+	compile("fam",
+		"static int st_var = 3;\n"
+		"static int bss_var;\n"
+		"static int __attribute__((section(\".data.once\"))) was_done;\n"
+		"static int __attribute__((noinline, cold)) cold_fn(int x)\n"
+		"{ return x * st_var; }\n"
+		"int fam_entry(int x)\n"
+		"{ bss_var++; was_done++; st_var += was_done;\n"
+		"  return x ? cold_fn(x) : bss_var; }\n");
+	assert_int_equal(elp_obj_read(ctx, path("fam.o"), &obj), 0);
+	assert_int_equal(elp_unit_syms(obj, &u, &n), 0);
+	assert_string_equal(find_unit_sym(u, n, "fam_entry")->family, ".text");
+	assert_false(find_unit_sym(u, n, "fam_entry")->local);
+	assert_string_equal(find_unit_sym(u, n, "cold_fn")->family,
+			    ".text.unlikely");
+	assert_true(find_unit_sym(u, n, "cold_fn")->code);
+	assert_string_equal(find_unit_sym(u, n, "st_var")->family, ".data");
+	assert_string_equal(find_unit_sym(u, n, "bss_var")->family, ".bss");
+	assert_string_equal(find_unit_sym(u, n, "was_done")->family,
+			    ".data.once");
+	elp_unit_syms_free(u, n);
+	elp_obj_free(obj);
+	elp_ctx_free(ctx);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -261,6 +411,10 @@ int main(void)
 		cmocka_unit_test(test_line_only),
 		cmocka_unit_test(test_line_wrong_register),
 		cmocka_unit_test(test_changed_code_unselected),
+		cmocka_unit_test(test_sympos_block),
+		cmocka_unit_test(test_sympos_no_block),
+		cmocka_unit_test(test_sympos_two_blocks),
+		cmocka_unit_test(test_unit_families),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
