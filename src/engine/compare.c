@@ -716,3 +716,75 @@ int elp_check_unselected(struct elp_diff_state *st)
 	}
 	return ret;
 }
+
+static bool is_state(const struct elp_sym *sym)
+{
+	const struct elp_sec *sec = sym->sec;
+
+	return (sec->sh.sh_flags & SHF_WRITE) || sec->sh.sh_type == SHT_NOBITS;
+}
+
+/* The static locals fn uses, each once. */
+static size_t statics_used(const struct elp_sym *fn, const struct elp_sym **out,
+			   size_t max)
+{
+	const struct elp_sec *rs = fn->sec->rela;
+	unsigned long end = fn->sec->bundled == fn
+				    ? fn->sec->size
+				    : fn->s.st_value + fn->s.st_size;
+	size_t i, k, n = 0;
+
+	for (i = 0; i < rs->nr_relas && n < max; i++) {
+		const struct elp_sym *x = rs->relas[i].sym;
+
+		if (rs->relas[i].offset < fn->s.st_value ||
+		    rs->relas[i].offset >= end || !elp_is_static_local(x))
+			continue;
+		for (k = 0; k < n && out[k] != x; k++)
+			;
+		if (k == n)
+			out[n++] = x;
+	}
+	return n;
+}
+
+/*
+ * A static local of a changed function that did not correlate would be
+ * a new variable in the module, starting from its initial value while
+ * the running kernel's copy holds the state.  New ones (the original
+ * function had none of that name) and the once-flags and the like that
+ * may start afresh are fine.
+ */
+int elp_check_static_locals(struct elp_diff_state *st)
+{
+	struct elp_obj *patched = st->patched;
+	const char *unit =
+		st->req->source_file ? st->req->source_file : patched->path;
+	const struct elp_sym *refs[64];
+	struct elp_sym *theirs[1];
+	size_t i, j, n;
+	int ret = 0;
+
+	for (i = 1; i < patched->nr_syms; i++) {
+		const struct elp_sym *fn = patched->syms[i];
+
+		if (fn->type != STT_FUNC || fn->status != ELP_CHANGED ||
+		    !fn->twin || !fn->sec || !fn->sec->rela)
+			continue;
+		n = statics_used(fn, refs, 64);
+		for (j = 0; j < n; j++) {
+			const struct elp_sym *x = refs[j];
+
+			if (x->twin || elp_static_may_stay_new(x) ||
+			    !is_state(x) ||
+			    !elp_static_refs(fn->twin, x->norm, theirs, 1,
+					     true))
+				continue;
+			elp_err(st->ctx,
+				"%s: %s: static variable %s of the changed function cannot be matched with the running kernel's, so the patch would start it from its initial value; keep the function's static variables as they are, or move the state to a shadow variable",
+				unit, fn->name, x->name);
+			ret = -ENOTSUP;
+		}
+	}
+	return ret;
+}

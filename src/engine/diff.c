@@ -34,7 +34,11 @@ static int pass_correlate(struct elp_diff_state *st)
 {
 	int ret = elp_unit_syms(st->orig, &st->neighbours, &st->nr_neighbours);
 
-	return ret ? ret : elp_correlate(st->orig, st->patched);
+	if (ret)
+		return ret;
+	return elp_correlate(st->orig, st->patched,
+			     st->req->source_file ? st->req->source_file
+						  : st->req->patched_obj);
 }
 
 static int pass_compare(struct elp_diff_state *st)
@@ -73,6 +77,7 @@ static const struct pass passes[] = {
 	{ "bundle", pass_bundle },
 	{ "correlate", pass_correlate },
 	{ "compare", pass_compare },
+	{ "check-static-locals", elp_check_static_locals },
 	{ "check-unsafe", elp_check_unsafe },
 	{ "include-changed", pass_include },
 	{ "resolve-and-special", pass_special },

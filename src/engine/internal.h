@@ -139,7 +139,19 @@ char *elp_normalize_name(const char *name);
 bool elp_is_cold(const char *name);
 int elp_rip_imm_size(const unsigned char *d, size_t size, size_t off);
 int elp_bundle_syms(struct elp_obj *obj);
-int elp_correlate(struct elp_obj *orig, struct elp_obj *patched);
+/* unit names the translation unit in messages */
+int elp_correlate(struct elp_obj *orig, struct elp_obj *patched,
+		  const char *unit);
+/* A function-scope static ("count.3"), correlated by its users. */
+bool elp_is_static_local(const struct elp_sym *sym);
+/* A static local the patch may start afresh (WARN_ONCE flags, ...). */
+bool elp_static_may_stay_new(const struct elp_sym *sym);
+/*
+ * Static locals named norm that fn uses, in order (with callees, also
+ * through the functions it calls that have no twin); SIZE_MAX: over max.
+ */
+size_t elp_static_refs(const struct elp_sym *fn, const char *norm,
+		       struct elp_sym **out, size_t max, bool callees);
 
 /* compare.c */
 int elp_compare(struct elp_obj *orig, struct elp_obj *patched);
@@ -214,6 +226,8 @@ struct elp_diff_state {
 
 /* compare.c: changed code that no pass selected is an error */
 int elp_check_unselected(struct elp_diff_state *st);
+/* compare.c: a changed function's static local that did not correlate */
+int elp_check_static_locals(struct elp_diff_state *st);
 
 /* include.c */
 int elp_check_unsafe(struct elp_diff_state *st);

@@ -92,6 +92,37 @@ static const char symvers[] = "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
 			      "0x3\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
 			      "0x4\tconsume\tvmlinux\tEXPORT_SYMBOL\t\n";
 
+/* kallsyms of a kernel built from one object: its functions and data */
+static const char *kallsyms_of(const char *obj_name)
+{
+	static char buf[8192];
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_obj *obj = NULL;
+	size_t i, len = 0;
+
+	assert_int_equal(elp_obj_read(ctx, path(obj_name), &obj), 0);
+	buf[0] = '\0';
+	for (i = 1; i < obj->nr_syms; i++) {
+		const struct elp_sym *s = obj->syms[i];
+		char type;
+
+		if (!s->sec || (s->type != STT_FUNC && s->type != STT_OBJECT))
+			continue;
+		type = s->type == STT_FUNC		  ? 't'
+		       : s->sec->sh.sh_type == SHT_NOBITS ? 'b'
+							  : 'd';
+		if (s->bind != STB_LOCAL)
+			type = (char)(type - 'a' + 'A');
+		len += snprintf(buf + len, sizeof(buf) - len,
+				"ffffffff81%06zx %c %s\n", i * 16, type,
+				s->name);
+		assert_true(len < sizeof(buf));
+	}
+	elp_obj_free(obj);
+	elp_ctx_free(ctx);
+	return buf;
+}
+
 struct diff_out {
 	int ret;
 	struct elp_diff_result *res;
@@ -116,6 +147,8 @@ static struct diff_out run_diff(const char *orig, const char *patched,
 
 	compile("orig", orig);
 	compile("patched", patched);
+	if (!ks)
+		ks = kallsyms_of("orig.o");
 	write_file("kallsyms", ks);
 	write_file("Module.symvers", symvers);
 	snprintf(o, sizeof(o), "%s", path("orig.o"));
@@ -389,6 +422,113 @@ static void test_unit_families(void **state)
 	elp_ctx_free(ctx);
 }
 
+/* ---- 8. static locals ---- */
+
+/* f's block-scoped statics: which is which after the patch adds one? */
+static const char statics_src[] =
+	"int f(int x)\n{\n"
+	"%s"
+	"\tif (x > 5) { static int n; n += x; return n; }\n"
+	"\tif (x > 2) { static int n; n -= x; return n; }\n"
+	"\treturn x;\n}\n";
+
+static void test_static_ambiguous(void **state)
+{
+	char orig[1024], patched[1024];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), statics_src, "");
+	snprintf(patched, sizeof(patched), statics_src,
+		 "\tif (x > 9) { static int n; n |= x; return n; }\n");
+	d = run_diff(orig, patched, NULL);
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "lib/f.c: f: static variable n."));
+	assert_non_null(strstr(errbuf, "of the changed function cannot be "
+				       "matched with the running kernel's"));
+}
+
+/* the name of the static local named norm that function fn uses in obj */
+static const char *static_of(const char *obj_name, const char *fn,
+			     const char *norm)
+{
+	static char name[128];
+	struct elp_ctx *ctx = new_ctx();
+	struct elp_obj *obj = NULL;
+	struct elp_sym *refs[4];
+
+	assert_int_equal(elp_obj_read(ctx, path(obj_name), &obj), 0);
+	assert_int_equal(elp_bundle_syms(obj), 0);
+	assert_int_equal(
+		elp_static_refs(elp_find_sym(obj, fn), norm, refs, 4, false),
+		1);
+	snprintf(name, sizeof(name), "%s", refs[0]->name);
+	elp_obj_free(obj);
+	elp_ctx_free(ctx);
+	return name;
+}
+
+/*
+ * g gets inlined into f by the patch: f now uses g's n as well as its
+ * own.  Each function's n stays the running kernel's variable.
+ */
+static void test_static_inlined(void **state)
+{
+	static const char src[] =
+		"static int %s g(int x) { static int n; n += x; return n; }\n"
+		"int f(int x)\n{\n\tstatic int n;\n\tn ^= x;\n"
+		"\treturn n + g(x);\n}\n"
+		"int h(int x) { return g(x) * 3; }\n";
+	char orig[1024], patched[1024], marker[256];
+	const char *f_n, *g_n;
+	struct elp_ctx *ctx;
+	struct elp_obj *obj = NULL;
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), src, "__attribute__((noinline))");
+	snprintf(patched, sizeof(patched), src,
+		 "__attribute__((always_inline)) inline");
+	d = run_diff(orig, patched, NULL);
+	assert_int_equal(d.ret, 0);
+	assert_true(patches(&d, "f"));
+	f_n = static_of("orig.o", "f", "n");
+	ctx = new_ctx();
+	assert_int_equal(elp_obj_read(ctx, path("out.o"), &obj), 0);
+	snprintf(marker, sizeof(marker), "__elp_klp.vmlinux.0.%s", f_n);
+	assert_non_null(elp_find_sym(obj, marker));
+	g_n = static_of("orig.o", "g", "n");
+	snprintf(marker, sizeof(marker), "__elp_klp.vmlinux.0.%s", g_n);
+	assert_non_null(elp_find_sym(obj, marker));
+	/* neither is a new variable of the module */
+	assert_null(elp_find_sec(obj, ".bss.n"));
+	elp_obj_free(obj);
+	elp_ctx_free(ctx);
+	elp_diff_result_free(d.res);
+}
+
+/* WARN_ONCE()-style flags may start afresh in the patch */
+static void test_static_once_flags(void **state)
+{
+	static const char src[] =
+		"extern void consume(int x, int v, int w);\n"
+		"#define ONCE(v) do { static int __already_done "
+		"__attribute__((section(\".data.once\"))); "
+		"if (!__already_done) { __already_done = 1; "
+		"consume(v, 0, 0); } } while (0)\n"
+		"int f(int x)\n{\n\tif (x > 3) ONCE(x);\n%s\treturn x;\n}\n";
+	char orig[1024], patched[1024];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), src, "");
+	snprintf(patched, sizeof(patched), src, "\tif (x < -3) ONCE(-x);\n");
+	d = run_diff(orig, patched, NULL);
+	assert_int_equal(d.ret, 0);
+	assert_true(patches(&d, "f"));
+	elp_diff_result_free(d.res);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -415,6 +555,9 @@ int main(void)
 		cmocka_unit_test(test_sympos_no_block),
 		cmocka_unit_test(test_sympos_two_blocks),
 		cmocka_unit_test(test_unit_families),
+		cmocka_unit_test(test_static_ambiguous),
+		cmocka_unit_test(test_static_inlined),
+		cmocka_unit_test(test_static_once_flags),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
