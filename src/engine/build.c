@@ -5,6 +5,7 @@
  *   resolve           kernel, patches, toolchain, inputs hash; an identical
  *                     succeeded build answers at once
  *   tree              the prepared tree (cache, locked)
+ *   layout            its special-section entry sizes (probe, cached)
  *   compile-original  unpatched objects (cached by source sha)
  *   apply             livepatch patches onto the tree, journalled
  *   compile-patched   patched objects; the tree is restored right after
@@ -1464,6 +1465,7 @@ struct pass {
 
 static const struct pass passes[] = {
 	{ "tree", pass_tree },
+	{ "layout", elp_bprobe_layout },
 	{ "scope", elp_bscope },
 	{ "compile-original", elp_bcompile_original },
 	{ "apply", pass_apply },

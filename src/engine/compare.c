@@ -567,13 +567,11 @@ static void compare_syms(struct elp_obj *patched, bool text)
 
 /*
  * struct bug_entry (x86_64, GENERIC_BUG_RELATIVE_POINTERS): bug_addr_disp,
- * file_disp, line, flags.  WARN()/BUG() keep the line number in the table,
- * not in the code: compare a function's entries with the line left out.
+ * then with DEBUG_BUGVERBOSE file_disp and line, then flags; its size and
+ * the offset of flags come from the kernel's headers.  WARN()/BUG() keep
+ * the line number in the table, not in the code: compare a function's
+ * entries with the line left out.
  */
-#define BUG_ENTRY_SIZE 12
-#define BUG_LINE_OFF 8
-#define BUG_FLAGS_OFF 10
-
 struct bug_site {
 	unsigned long offset; /* of the trapping insn in its section */
 	const char *file;
@@ -581,13 +579,17 @@ struct bug_site {
 };
 
 static size_t bug_sites(struct elp_obj *obj, const struct elp_sec *text,
+			const struct elp_special_layout *layout,
 			struct bug_site *out, size_t max)
 {
 	struct elp_sec *bt = elp_find_sec(obj, "__bug_table");
+	size_t size = layout ? layout->bug_entry : 0;
+	size_t flags = layout ? layout->bug_entry_flags : 0;
 	const unsigned char *d;
 	size_t i, n = 0;
 
-	if (!bt || !bt->rela || !bt->data || bt->size % BUG_ENTRY_SIZE)
+	if (!bt || !bt->rela || !bt->data || !size || flags + 2 > size ||
+	    bt->size % size)
 		return 0;
 	d = bt->data;
 	for (i = 0; i < bt->rela->nr_relas; i++) {
@@ -595,7 +597,7 @@ static size_t bug_sites(struct elp_obj *obj, const struct elp_sec *text,
 		unsigned long e = r->offset;
 		size_t j;
 
-		if (e % BUG_ENTRY_SIZE || !r->sym->sec || r->sym->sec != text)
+		if (e % size || !r->sym->sec || r->sym->sec != text)
 			continue;
 		for (j = 0; j < bt->rela->nr_relas; j++)
 			if (bt->rela->relas[j].offset == e + 4)
@@ -603,7 +605,7 @@ static size_t bug_sites(struct elp_obj *obj, const struct elp_sec *text,
 		if (n < max) {
 			out[n].offset = r->sym->s.st_value + r->addend;
 			out[n].file = f ? f->string : NULL;
-			memcpy(&out[n].flags, d + e + BUG_FLAGS_OFF, 2);
+			memcpy(&out[n].flags, d + e + flags, 2);
 		}
 		n++;
 	}
@@ -614,11 +616,12 @@ static size_t bug_sites(struct elp_obj *obj, const struct elp_sec *text,
 
 /* Do two functions' __bug_table entries differ in more than the line? */
 bool elp_bug_sites_differ(struct elp_obj *orig, const struct elp_sec *a,
-			  struct elp_obj *patched, const struct elp_sec *b)
+			  struct elp_obj *patched, const struct elp_sec *b,
+			  const struct elp_special_layout *layout)
 {
 	struct bug_site sa[MAX_BUG_SITES], sb[MAX_BUG_SITES];
-	size_t na = bug_sites(orig, a, sa, MAX_BUG_SITES);
-	size_t nb = bug_sites(patched, b, sb, MAX_BUG_SITES);
+	size_t na = bug_sites(orig, a, layout, sa, MAX_BUG_SITES);
+	size_t nb = bug_sites(patched, b, layout, sb, MAX_BUG_SITES);
 	size_t i;
 
 	if (na != nb || na > MAX_BUG_SITES)
@@ -633,7 +636,8 @@ bool elp_bug_sites_differ(struct elp_obj *orig, const struct elp_sec *a,
 	return false;
 }
 
-static void compare_bug_sites(struct elp_obj *orig, struct elp_obj *patched)
+static void compare_bug_sites(struct elp_obj *orig, struct elp_obj *patched,
+			      const struct elp_special_layout *layout)
 {
 	size_t i;
 
@@ -643,7 +647,7 @@ static void compare_bug_sites(struct elp_obj *orig, struct elp_obj *patched)
 		if (skip_compare(b) || !elp_sec_is_text(b) || !b->twin ||
 		    b->status != ELP_SAME)
 			continue;
-		if (elp_bug_sites_differ(orig, b->twin, patched, b)) {
+		if (elp_bug_sites_differ(orig, b->twin, patched, b, layout)) {
 			b->status = ELP_CHANGED;
 			b->twin->status = ELP_CHANGED;
 		}
@@ -676,13 +680,15 @@ static void propagate_cold(struct elp_obj *patched)
 	}
 }
 
-int elp_compare(struct elp_obj *orig, struct elp_obj *patched)
+int elp_compare(struct elp_obj *orig, struct elp_obj *patched,
+		const struct elp_special_layout *layout)
 {
 	/* data first: functions referencing changed local rodata change */
 	compare_secs(patched, false);
 	compare_syms(patched, false);
 	compare_secs(patched, true);
-	compare_bug_sites(orig, patched);
+	/* without the layout the special pass refuses the table anyway */
+	compare_bug_sites(orig, patched, layout);
 	compare_syms(patched, true);
 	propagate_cold(patched);
 	return 0;

@@ -43,7 +43,7 @@ static int pass_correlate(struct elp_diff_state *st)
 
 static int pass_compare(struct elp_diff_state *st)
 {
-	return elp_compare(st->orig, st->patched);
+	return elp_compare(st->orig, st->patched, st->req->layout);
 }
 
 static int pass_include(struct elp_diff_state *st)
@@ -59,7 +59,10 @@ static int pass_special(struct elp_diff_state *st)
 	ret = elp_resolve_refs(st);
 	if (ret)
 		return ret;
-	ret = elp_regenerate_special(st->patched);
+	ret = elp_regenerate_special(st->patched, st->req->layout,
+				     st->req->source_file
+					     ? st->req->source_file
+					     : st->req->patched_obj);
 	if (ret)
 		return ret;
 	return elp_resolve_refs(st);

@@ -154,10 +154,12 @@ size_t elp_static_refs(const struct elp_sym *fn, const char *norm,
 		       struct elp_sym **out, size_t max, bool callees);
 
 /* compare.c */
-int elp_compare(struct elp_obj *orig, struct elp_obj *patched);
+int elp_compare(struct elp_obj *orig, struct elp_obj *patched,
+		const struct elp_special_layout *layout);
 bool elp_line_only_change(const struct elp_sec *a, const struct elp_sec *b);
 bool elp_bug_sites_differ(struct elp_obj *orig, const struct elp_sec *a,
-			  struct elp_obj *patched, const struct elp_sec *b);
+			  struct elp_obj *patched, const struct elp_sec *b,
+			  const struct elp_special_layout *layout);
 
 /* symtab.c (internal queries) */
 struct elp_ksym {
@@ -207,7 +209,10 @@ bool elp_is_alt_code_section(const char *name);
 /* Offset in its section that a relocation found in from refers to. */
 long elp_rela_target_offset(const struct elp_sec *from,
 			    const struct elp_rela *rela);
-int elp_regenerate_special(struct elp_obj *obj);
+/* unit names the translation unit in messages */
+int elp_regenerate_special(struct elp_obj *obj,
+			   const struct elp_special_layout *layout,
+			   const char *unit);
 
 /* State shared by the passes of elp_diff_objects(). */
 struct elp_diff_state {

@@ -123,6 +123,19 @@ static const char *kallsyms_of(const char *obj_name)
 	return buf;
 }
 
+/* the special-section layouts of x86_64 Linux 6.1 (what its probe reads) */
+static const struct elp_special_layout layout_6_1 = {
+	.bug_entry = 12,
+	.bug_entry_flags = 10,
+	.alt_instr = 12,
+	.paravirt_patch_site = 16,
+	.exception_table_entry = 12,
+	.jump_entry = 16,
+	.static_call_site = 8,
+	.orc_entry = 6,
+};
+static const struct elp_special_layout *cur_layout = &layout_6_1;
+
 struct diff_out {
 	int ret;
 	struct elp_diff_result *res;
@@ -142,6 +155,7 @@ static struct diff_out run_diff(const char *orig, const char *patched,
 		.source_file = "lib/f.c",
 		.target = "vmlinux",
 		.unit_index = 1,
+		.layout = cur_layout,
 	};
 	struct diff_out d = { 0, NULL };
 
@@ -529,6 +543,129 @@ static void test_static_once_flags(void **state)
 	elp_diff_result_free(d.res);
 }
 
+/* ---- 5. special section layouts of the target kernel ---- */
+
+/* a WARN site: ud2 and a 12-byte struct bug_entry (DEBUG_BUGVERBOSE) */
+static const char warn_src[] =
+	"int x1;\n"
+	"void warn_a(int v)\n"
+	"{\n"
+	"\tif (v)\n"
+	"\t\tasm volatile(\"1: ud2\\n.pushsection __bug_table,\\\"aw\\\"\\n\"\n"
+	"\t\t\t     \"2: .long 1b - 2b\\n.long %%c0 - 2b\\n\"\n"
+	"\t\t\t     \".word %%c1\\n.word 0\\n.popsection\"\n"
+	"\t\t\t     :: \"i\"(__FILE__), \"i\"(__LINE__));\n"
+	"\tx1 = v + %d;\n"
+	"}\n";
+
+/* without the kernel's layout, a table is refused, not guessed */
+static void test_layout_unknown(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T warn_a\n"
+				 "ffffffff82000000 B x1\n";
+	char orig[2048], patched[2048];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), warn_src, 1);
+	snprintf(patched, sizeof(patched), warn_src, 2);
+	cur_layout = NULL;
+	d = run_diff(orig, patched, ks);
+	cur_layout = &layout_6_1;
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: __bug_table: the entry layout of this table is not known for the target kernel"));
+
+	/* with it, the site goes into the patch */
+	d = run_diff(orig, patched, ks);
+	assert_int_equal(d.ret, 0);
+	assert_true(patches(&d, "warn_a"));
+	elp_diff_result_free(d.res);
+}
+
+/*
+ * .altinstructions with 14-byte entries (u32 ft_flags, Linux 6.3+): six
+ * sites are 84 bytes, which 12-byte entries divide as well.
+ */
+#define ALT14(feature, reg)                                                    \
+	"\tasm volatile(\"661: nop; nop; nop\\n662:\\n\"\n"                    \
+	"\t\t     \".pushsection .altinstructions,\\\"a\\\"\\n\"\n"            \
+	"\t\t     \".long 661b - .\\n.long 6641f - .\\n.long " feature         \
+	"\\n\"\n"                                                              \
+	"\t\t     \".byte 3\\n.byte 3\\n.popsection\\n\"\n"                    \
+	"\t\t     \".pushsection .altinstr_replacement,\\\"ax\\\"\\n\"\n"      \
+	"\t\t     \"6641: xor %%%%" reg ", %%%%" reg "; nop\\n.popsection\"\n" \
+	"\t\t     ::: \"" reg "\");\n"
+
+static const char alt14_src[] =
+	"int x2;\n"
+	"void alt_a(void)\n{\n" ALT14("1", "eax") ALT14("2", "ecx")
+		ALT14("3", "edx") "\tx2 = 1;\n}\n"
+				  "void alt_b(void)\n{\n" ALT14("4", "eax")
+					  ALT14("5", "ecx") ALT14(
+						  "6", "edx") "\tx2 = %d;\n}\n";
+
+static const char alt14_ks[] = "ffffffff81000000 T alt_a\n"
+			       "ffffffff81000100 T alt_b\n"
+			       "ffffffff82000000 B x2\n";
+
+static void test_layout_alt_instr_14(void **state)
+{
+	static const struct elp_special_layout layout_6_3 = {
+		.bug_entry = 12,
+		.bug_entry_flags = 10,
+		.alt_instr = 14,
+		.paravirt_patch_site = 16,
+		.exception_table_entry = 12,
+		.jump_entry = 16,
+		.static_call_site = 8,
+		.orc_entry = 6,
+	};
+	char orig[8192], patched[8192];
+	struct elp_ctx *ctx;
+	struct elp_obj *obj = NULL;
+	struct elp_sec *alt;
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), alt14_src, 2);
+	snprintf(patched, sizeof(patched), alt14_src, 3);
+	cur_layout = &layout_6_3;
+	d = run_diff(orig, patched, alt14_ks);
+	cur_layout = &layout_6_1;
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "alt_b");
+	ctx = new_ctx();
+	assert_int_equal(elp_obj_read(ctx, path("out.o"), &obj), 0);
+	alt = elp_find_sec(obj, ".altinstructions");
+	assert_non_null(alt);
+	/* alt_b's three entries, whole */
+	assert_int_equal(alt->size, 3 * 14);
+	assert_int_equal(((unsigned char *)alt->data)[8], 4);
+	assert_int_equal(((unsigned char *)alt->data)[14 + 8], 5);
+	elp_obj_free(obj);
+	elp_ctx_free(ctx);
+	elp_diff_result_free(d.res);
+}
+
+/* the same table read with the 6.1 layout: refused, not sliced */
+static void test_layout_mismatch(void **state)
+{
+	char orig[8192], patched[8192];
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), alt14_src, 2);
+	snprintf(patched, sizeof(patched), alt14_src, 3);
+	d = run_diff(orig, patched, alt14_ks);
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: .altinstructions: the table does not match the target kernel's 12-byte entries"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -558,6 +695,9 @@ int main(void)
 		cmocka_unit_test(test_static_ambiguous),
 		cmocka_unit_test(test_static_inlined),
 		cmocka_unit_test(test_static_once_flags),
+		cmocka_unit_test(test_layout_unknown),
+		cmocka_unit_test(test_layout_alt_instr_14),
+		cmocka_unit_test(test_layout_mismatch),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -272,6 +272,18 @@ static const char unit_symvers[] =
 	"0x3\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
 	"0x4\tklp_shadow_get_or_alloc\tvmlinux\tEXPORT_SYMBOL_GPL\t\n";
 
+/* the special-section layouts of x86_64 Linux 6.1 (what its probe reads) */
+static const struct elp_special_layout layout_6_1 = {
+	.bug_entry = 12,
+	.bug_entry_flags = 10,
+	.alt_instr = 12,
+	.paravirt_patch_site = 16,
+	.exception_table_entry = 12,
+	.jump_entry = 16,
+	.static_call_site = 8,
+	.orc_entry = 6,
+};
+
 static const char *cur_kallsyms = unit_kallsyms;
 static const char *cur_orig_src = orig_src;
 static const char *cur_source = "lib/f.c";
@@ -294,6 +306,7 @@ static struct diff_out run_diff(const char *patched_src, const char *out)
 		.source_file = cur_source,
 		.target = cur_target,
 		.unit_index = 3,
+		.layout = &layout_6_1,
 	};
 	struct diff_out d = { 0, NULL };
 
