@@ -656,7 +656,8 @@ static int correlate_static_locals(struct elp_obj *orig,
 		for (j = 1; j < orig->nr_syms; j++) {
 			struct elp_sym *c = orig->syms[j];
 
-			if (!elp_is_static_local(c) || strcmp(c->norm, p->norm))
+			if (!elp_is_static_local(c) ||
+			    strcmp(c->norm, p->norm) != 0)
 				continue;
 			o = o ? CONFLICT : c;
 		}
