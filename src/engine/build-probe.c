@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The layout of the kernel's special-section entries, from the prepared
- * tree's own headers: a small probe object compiled once per tree with
- * kbuild (before any patch is applied) and kept next to the tree:
- *   <tree_root>/layout/elp_layout.{c,o}
+ * tree's own headers: a small probe object compiled once per tree (and
+ * probe version) with kbuild, before any patch is applied, and kept next to
+ * the tree:  <tree_root>/layout-<probe sha>/elp_layout.{c,o}
+ * A probe that does not compile leaves the layouts unknown: builds go on,
+ * and only a change that carries special-section entries is refused.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,24 +51,39 @@ out:
 
 int elp_bprobe_layout(struct elp_bstate *b)
 {
+	const char *src = elp_special_probe_source();
+	char sha[ELP_SHA256_HEX_LEN + 1];
 	char *dir = NULL, *obj = NULL;
-	int err = -ENOMEM;
+	int err;
 
-	if (asprintf(&dir, "%s/layout", b->tree_root) < 0 ||
-	    asprintf(&obj, "%s/elp_layout.o", dir) < 0)
+	memset(&b->layout, 0, sizeof(b->layout));
+	err = elp_sha256_hex(src, strlen(src), sha);
+	if (err)
+		return err;
+	if (asprintf(&dir, "%s/layout-%.12s", b->tree_root, sha) < 0 ||
+	    asprintf(&obj, "%s/elp_layout.o", dir) < 0) {
+		err = -ENOMEM;
 		goto out;
-	err = 0;
+	}
 	if (!elp_is_file(obj))
 		err = compile_probe(b, dir, obj);
 	if (!err)
 		err = elp_special_probe_read(b->ctx, obj, &b->layout);
-	if (!err)
-		elp_dbg(b->ctx,
-			"special layouts: bug_entry %zu (flags at %zu), alt_instr %zu, paravirt_patch_site %zu, exception_table_entry %zu, jump_entry %zu, static_call_site %zu, orc_entry %zu",
-			b->layout.bug_entry, b->layout.bug_entry_flags,
-			b->layout.alt_instr, b->layout.paravirt_patch_site,
-			b->layout.exception_table_entry, b->layout.jump_entry,
-			b->layout.static_call_site, b->layout.orc_entry);
+	if (err == -ENOMEM || err == -EINTR)
+		goto out;
+	if (err) {
+		elp_warn(
+			b->ctx,
+			"the special-section layouts of the kernel are unknown; changes that carry __bug_table, alternatives or jump labels will be refused");
+		err = 0;
+		goto out;
+	}
+	elp_dbg(b->ctx,
+		"special layouts: bug_entry %zu (flags at %zu), alt_instr %zu, paravirt_patch_site %zu, exception_table_entry %zu, jump_entry %zu, static_call_site %zu, orc_entry %zu",
+		b->layout.bug_entry, b->layout.bug_entry_flags,
+		b->layout.alt_instr, b->layout.paravirt_patch_site,
+		b->layout.exception_table_entry, b->layout.jump_entry,
+		b->layout.static_call_site, b->layout.orc_entry);
 out:
 	free(dir);
 	free(obj);
