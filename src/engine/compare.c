@@ -4,8 +4,12 @@
  * a status (SAME, CHANGED or NEW).  Relocations are compared by what they
  * point at (symbol twin or string contents) and addend, never by index.
  * Functions whose only differences are __LINE__ immediates passed to the
- * might_sleep()-style helpers are not changed, nor are functions whose
- * __bug_table entries (WARN/BUG sites) differ only in their line field.
+ * might_sleep()-style helpers are not changed (the code is decoded: only a
+ * "mov $imm" into the register that carries the line to such a call may
+ * differ), nor are functions whose __bug_table entries (WARN/BUG sites)
+ * differ only in their line field.  Changed code that ends up in no
+ * included function, and unmatched static locals of changed functions,
+ * are refused by the checks at the end.
  */
 #include <errno.h>
 #include <stdlib.h>
