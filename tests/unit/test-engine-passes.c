@@ -666,6 +666,34 @@ static void test_layout_mismatch(void **state)
 		"lib/f.c: .altinstructions: the table does not match the target kernel's 12-byte entries"));
 }
 
+/* the probe's object: values by name, what it lacks stays unknown */
+static void test_layout_probe_read(void **state)
+{
+	struct elp_special_layout l;
+	struct elp_ctx *ctx;
+
+	(void)state;
+	compile("probe", "const unsigned long elp_layout_bug_entry = 8;\n"
+			 "const unsigned long elp_layout_bug_entry_flags = 4;\n"
+			 "const unsigned long elp_layout_alt_instr = 14;\n"
+			 "const unsigned long elp_layout_jump_entry = 16;\n"
+			 "const unsigned long elp_layout_orc_entry = 99999;\n");
+	ctx = new_ctx();
+	assert_int_equal(elp_special_probe_read(ctx, path("probe.o"), &l), 0);
+	assert_int_equal(l.bug_entry, 8);
+	assert_int_equal(l.bug_entry_flags, 4);
+	assert_int_equal(l.alt_instr, 14);
+	assert_int_equal(l.jump_entry, 16);
+	/* not written, or not a plausible entry size */
+	assert_int_equal(l.paravirt_patch_site, 0);
+	assert_int_equal(l.orc_entry, 0);
+	elp_ctx_free(ctx);
+	/* the probe's source names every field it can */
+	assert_non_null(
+		strstr(elp_special_probe_source(),
+		       "ELP_VALUE(alt_instr, sizeof(struct alt_instr))"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -698,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_layout_unknown),
 		cmocka_unit_test(test_layout_alt_instr_14),
 		cmocka_unit_test(test_layout_mismatch),
+		cmocka_unit_test(test_layout_probe_read),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
