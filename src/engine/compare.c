@@ -684,6 +684,162 @@ static void propagate_cold(struct elp_obj *patched)
 	}
 }
 
+/*
+ * An alternative (.altinstructions entry): the function and offset it
+ * patches, and the replacement apply_alternatives() copies there.  Its
+ * first two fields are the relocated site and replacement, its last byte
+ * the replacement's length (struct alt_instr, every x86_64 kernel).
+ */
+struct alt_entry {
+	struct elp_sym *fn;
+	long site;
+	const struct elp_sec *repl_sec;
+	long repl;
+	size_t len;
+	const unsigned char *rest; /* the fields after the two offsets */
+};
+
+static const struct elp_rela *rela_at(const struct elp_sec *rs,
+				      unsigned long off)
+{
+	size_t i;
+
+	for (i = 0; i < rs->nr_relas; i++)
+		if (rs->relas[i].offset == off)
+			return &rs->relas[i];
+	return NULL;
+}
+
+static struct elp_sym *func_at(struct elp_sym *sym, long *off)
+{
+	const struct elp_sec *sec = sym->sec;
+	size_t i;
+
+	if (sym->type == STT_FUNC)
+		return sym;
+	for (i = 0; sec && i < sec->nr_syms; i++) {
+		struct elp_sym *f = sec->syms[i];
+		long start = (long)f->s.st_value;
+
+		if (f->type == STT_FUNC && *off >= start &&
+		    *off < start + (long)f->s.st_size) {
+			*off -= start;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* The object's alternatives, or SIZE_MAX when they cannot be read. */
+static size_t alt_entries(struct elp_obj *obj, size_t size,
+			  struct alt_entry **out)
+{
+	struct elp_sec *alt = elp_find_sec(obj, ".altinstructions");
+	const unsigned char *d;
+	size_t n, i;
+
+	*out = NULL;
+	if (!alt || !alt->rela)
+		return 0;
+	if (!size || size < 10 || !alt->data || alt->size % size)
+		return SIZE_MAX;
+	n = alt->size / size;
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out)
+		return SIZE_MAX;
+	d = alt->data;
+	for (i = 0; i < n; i++) {
+		struct alt_entry *e = &(*out)[i];
+		const struct elp_rela *site = rela_at(alt->rela, i * size);
+		const struct elp_rela *repl = rela_at(alt->rela, i * size + 4);
+
+		if (!site || !repl || !site->sym->sec || !repl->sym->sec)
+			goto bad;
+		e->site = (long)site->sym->s.st_value + site->addend;
+		if (site->sym->type == STT_FUNC)
+			e->site = site->addend;
+		e->fn = func_at(site->sym, &e->site);
+		e->repl_sec = repl->sym->sec;
+		e->repl = (long)repl->sym->s.st_value + repl->addend;
+		e->len = d[i * size + size - 1];
+		e->rest = d + i * size + 8;
+		if (!e->fn || e->repl < 0 ||
+		    (size_t)e->repl + e->len > e->repl_sec->size)
+			goto bad;
+	}
+	return n;
+bad:
+	free(*out);
+	*out = NULL;
+	return SIZE_MAX;
+}
+
+static bool alt_same(const struct alt_entry *a, const struct alt_entry *b,
+		     size_t size)
+{
+	const unsigned char *da = a->repl_sec->data, *db = b->repl_sec->data;
+
+	if (a->len != b->len || memcmp(a->rest, b->rest, size - 8) != 0)
+		return false;
+	if (a->len &&
+	    (!da || !db || memcmp(da + a->repl, db + b->repl, a->len) != 0))
+		return false;
+	return relas_equal(a->repl_sec, a->repl, b->repl_sec, b->repl, a->len);
+}
+
+static void mark_changed(struct elp_sym *fn)
+{
+	fn->status = ELP_CHANGED;
+	if (fn->twin)
+		fn->twin->status = ELP_CHANGED;
+	if (fn->sec && fn->sec->bundled == fn) {
+		fn->sec->status = ELP_CHANGED;
+		if (fn->sec->twin)
+			fn->sec->twin->status = ELP_CHANGED;
+	}
+}
+
+/*
+ * A function whose code is the same but whose alternatives changed (the
+ * replacement, its feature or lengths) runs other code once the kernel
+ * applies them: it changed.  Each alternative is matched with the one of
+ * the original function at the same offset, in order.
+ */
+static int compare_alternatives(struct elp_obj *orig, struct elp_obj *patched,
+				const struct elp_special_layout *layout)
+{
+	size_t size = layout ? layout->alt_instr : 0;
+	struct alt_entry *ea = NULL, *eb = NULL;
+	size_t na = alt_entries(orig, size, &ea);
+	size_t nb = alt_entries(patched, size, &eb);
+	size_t i, j;
+
+	/* unreadable: the special pass refuses the table if it is used */
+	if (na == SIZE_MAX || nb == SIZE_MAX)
+		goto out;
+	for (i = 0; i < nb; i++) {
+		struct elp_sym *fn = eb[i].fn;
+		size_t rank = 0, k = 0;
+		const struct alt_entry *match = NULL;
+
+		if (fn->status != ELP_SAME || !fn->twin)
+			continue;
+		for (j = 0; j < i; j++)
+			if (eb[j].fn == fn && eb[j].site == eb[i].site)
+				rank++;
+		for (j = 0; j < na && !match; j++)
+			if (ea[j].fn == fn->twin && ea[j].site == eb[i].site &&
+			    k++ == rank)
+				match = &ea[j];
+		if (!match || !alt_same(match, &eb[i], size))
+			mark_changed(fn);
+	}
+out:
+	free(ea);
+	free(eb);
+	return 0;
+}
+
 int elp_compare(struct elp_obj *orig, struct elp_obj *patched,
 		const struct elp_special_layout *layout)
 {
@@ -694,6 +850,7 @@ int elp_compare(struct elp_obj *orig, struct elp_obj *patched,
 	/* without the layout the special pass refuses the table anyway */
 	compare_bug_sites(orig, patched, layout);
 	compare_syms(patched, true);
+	compare_alternatives(orig, patched, layout);
 	propagate_cold(patched);
 	return 0;
 }

@@ -286,6 +286,62 @@ static void test_changed_code_unselected(void **state)
 		"lib/f.c: .text.asm_stub: code changed but no changed function covers it"));
 }
 
+/* an alternative of 6.1 (12-byte entry) whose replacement the patch edits */
+static const char alt_repl_src[] =
+	"int x3;\n"
+	"void alt_a(void)\n{\n"
+	"\tasm volatile(\"661: nop; nop; nop\\n662:\\n\"\n"
+	"\t\t     \".pushsection .altinstructions,\\\"a\\\"\\n\"\n"
+	"\t\t     \".long 661b - .\\n.long 6641f - .\\n.word %d\\n\"\n"
+	"\t\t     \".byte 3\\n.byte 3\\n.popsection\\n\"\n"
+	"\t\t     \".pushsection .altinstr_replacement,\\\"ax\\\"\\n\"\n"
+	"\t\t     \"6641: xor %%%%eax, %%%%eax; %s\\n.popsection\"\n"
+	"\t\t     ::: \"eax\");\n"
+	"\tx3 = 1;\n}\n"
+	"void alt_b(void) { x3 = 2; }\n";
+
+/* the function's own bytes are the same, what the kernel runs is not */
+static void test_alt_replacement_changed(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T alt_a\n"
+				 "ffffffff81000100 T alt_b\n"
+				 "ffffffff82000000 B x3\n";
+	char orig[4096], patched[4096];
+	struct elp_ctx *ctx;
+	struct elp_obj *obj = NULL;
+	struct elp_sec *alt;
+	struct diff_out d;
+
+	(void)state;
+	snprintf(orig, sizeof(orig), alt_repl_src, 1, "nop");
+	snprintf(patched, sizeof(patched), alt_repl_src, 1, "int3");
+	d = run_diff(orig, patched, ks);
+	assert_int_equal(d.ret, 0);
+	assert_true(patches(&d, "alt_a"));
+	assert_int_equal(d.res->nr_funcs, 1);
+	ctx = new_ctx();
+	assert_int_equal(elp_obj_read(ctx, path("out.o"), &obj), 0);
+	alt = elp_find_sec(obj, ".altinstructions");
+	assert_non_null(alt);
+	assert_int_equal(alt->size, 12);
+	elp_obj_free(obj);
+	elp_ctx_free(ctx);
+	elp_diff_result_free(d.res);
+
+	/* another CPU feature for the same replacement */
+	snprintf(patched, sizeof(patched), alt_repl_src, 2, "nop");
+	d = run_diff(orig, patched, ks);
+	assert_int_equal(d.ret, 0);
+	assert_true(patches(&d, "alt_a"));
+	elp_diff_result_free(d.res);
+
+	/* nothing changed: nothing to patch */
+	d = run_diff(orig, orig, ks);
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 0);
+	elp_diff_result_free(d.res);
+}
+
 /* ---- 6. sympos of a local whose name is not unique ---- */
 
 static char fam_text[] = ".text", fam_data[] = ".data";
@@ -716,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_line_only),
 		cmocka_unit_test(test_line_wrong_register),
 		cmocka_unit_test(test_changed_code_unselected),
+		cmocka_unit_test(test_alt_replacement_changed),
 		cmocka_unit_test(test_sympos_block),
 		cmocka_unit_test(test_sympos_no_block),
 		cmocka_unit_test(test_sympos_two_blocks),
