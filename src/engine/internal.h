@@ -153,6 +153,18 @@ bool elp_static_may_stay_new(const struct elp_sym *sym);
 size_t elp_static_refs(const struct elp_sym *fn, const char *norm,
 		       struct elp_sym **out, size_t max, bool callees);
 
+/* insn.c: one x86-64 instruction */
+struct elp_insn {
+	size_t len;
+	size_t opcode_off; /* after the prefixes and REX */
+	unsigned int opcode; /* 0x0fxx, 0x0f38xx, 0x0f3axx for the escapes */
+	unsigned char rex;
+	bool prefixed; /* legacy prefixes present */
+	size_t imm_len;
+};
+/* Decode the instruction at d; false when it is not understood. */
+bool elp_insn_decode(const unsigned char *d, size_t avail, struct elp_insn *in);
+
 /* compare.c */
 int elp_compare(struct elp_obj *orig, struct elp_obj *patched,
 		const struct elp_special_layout *layout);
