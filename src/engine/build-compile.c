@@ -425,6 +425,7 @@ int elp_bdiff(struct elp_bstate *b)
 			.target = u->target,
 			.unit_index = (unsigned int)i,
 			.symtab = symtab,
+			.layout = &b->layout,
 		};
 
 		elp_notice(b->ctx, "[diff] %s (%s)", u->src, u->target);

@@ -72,6 +72,8 @@ struct elp_bstate {
 	struct elp_bunit *units;
 	size_t nr_units;
 	long long t0;
+	/* special-section entry layouts of the tree (build-probe.c) */
+	struct elp_special_layout layout;
 };
 
 /* Records why the build is refused (first call wins); returns -ENOTSUP. */
@@ -106,6 +108,9 @@ struct elp_mkfile {
 };
 int elp_bscope(struct elp_bstate *b);
 void elp_bscope_free(struct elp_bstate *b);
+
+/* build-probe.c: the tree's special-section layouts into b->layout */
+int elp_bprobe_layout(struct elp_bstate *b);
 
 /* build-module.c */
 int elp_bmodule_generate(struct elp_bstate *b, const char *dir);

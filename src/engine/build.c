@@ -4,7 +4,8 @@
  *
  *   resolve           kernel, patches, toolchain, inputs hash; an identical
  *                     succeeded build answers at once
- *   tree              the prepared tree (cache, locked)
+ *   tree              the prepared tree (cache, locked) and its
+ *                     special-section entry sizes (probe, cached)
  *   compile-original  unpatched objects (cached by source sha)
  *   apply             livepatch patches onto the tree, journalled
  *   compile-patched   patched objects; the tree is restored right after
@@ -1387,7 +1388,10 @@ static int pass_workdir(struct elp_bstate *b)
 
 static int pass_tree(struct elp_bstate *b)
 {
-	return elp_btree_prepare(b);
+	int err = elp_btree_prepare(b);
+
+	/* the special-section layouts, from the pristine headers */
+	return err ? err : elp_bprobe_layout(b);
 }
 
 static int pass_apply(struct elp_bstate *b)

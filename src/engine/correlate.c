@@ -293,9 +293,33 @@ enum corr_rule {
 	CORR_EXACT,
 };
 
+bool elp_is_static_local(const struct elp_sym *sym)
+{
+	/* gcc numbers function-scope statics: "count.3", "__key.12" */
+	return sym->type == STT_OBJECT && sym->bind == STB_LOCAL && sym->sec &&
+	       sym->norm && strcmp(sym->name, sym->norm) != 0;
+}
+
+bool elp_static_may_stay_new(const struct elp_sym *sym)
+{
+	static const char *const names[] = {
+		"__already_done", "__warned", "__warned_once",
+		"__print_once",	  "_rs",      "__key",
+		"__func__",	  "CSWTCH",   NULL,
+	};
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		if (!strcmp(sym->norm, names[i]))
+			return true;
+	return !strncmp(sym->name, "__UNIQUE_ID_ddebug", 18);
+}
+
+/* Static locals are correlated by the functions using them, not here. */
 static bool sym_correlatable(struct elp_sym *sym)
 {
-	return sym->index && sym->type != STT_SECTION && sym->type != STT_FILE;
+	return sym->index && sym->type != STT_SECTION &&
+	       sym->type != STT_FILE && !elp_is_static_local(sym);
 }
 
 static void correlate_syms(struct elp_obj *orig, struct elp_obj *patched,
@@ -446,11 +470,215 @@ static int correlate_secs(struct elp_obj *orig, struct elp_obj *patched)
 	return 0;
 }
 
-int elp_correlate(struct elp_obj *orig, struct elp_obj *patched)
+#define MAX_STATIC_REFS 64
+
+static size_t add_static_refs(const struct elp_sym *fn, const char *norm,
+			      struct elp_sym **out, size_t n, size_t max,
+			      bool callees)
 {
+	const struct elp_sec *rs = fn->sec ? fn->sec->rela : NULL;
+	unsigned long start = fn->s.st_value, end = start + fn->s.st_size;
+	size_t i, j;
+
+	if (!rs)
+		return n;
+	if (fn->sec->bundled == fn)
+		end = fn->sec->size;
+	for (i = 0; i < rs->nr_relas && n != SIZE_MAX; i++) {
+		struct elp_sym *t = rs->relas[i].sym;
+
+		if (rs->relas[i].offset < start || rs->relas[i].offset >= end)
+			continue;
+		if (callees && t->type == STT_FUNC && t->sec && !t->twin &&
+		    t != fn) {
+			n = add_static_refs(t, norm, out, n, max, false);
+			continue;
+		}
+		if (!elp_is_static_local(t) || strcmp(t->norm, norm) != 0)
+			continue;
+		for (j = 0; j < n && out[j] != t; j++)
+			;
+		if (j < n)
+			continue;
+		if (n == max)
+			return SIZE_MAX;
+		out[n++] = t;
+	}
+	return n;
+}
+
+/*
+ * The static locals named like norm (normalised) that fn uses, in the
+ * order of their first reference; with callees, also those of the
+ * functions it calls that have no twin (inlined away by the patch).
+ * Returns how many, or SIZE_MAX when more than max.
+ */
+size_t elp_static_refs(const struct elp_sym *fn, const char *norm,
+		       struct elp_sym **out, size_t max, bool callees)
+{
+	return add_static_refs(fn, norm, out, 0, max, callees);
+}
+
+/* Functions of obj whose code refers to sym. */
+static size_t referrers(struct elp_obj *obj, const struct elp_sym *sym,
+			struct elp_sym **out, size_t max)
+{
+	size_t i, j, k, n = 0;
+
+	for (i = 1; i < obj->nr_secs; i++) {
+		const struct elp_sec *rs = obj->secs[i];
+
+		if (!elp_sec_is_rela(rs) || !rs->base ||
+		    !elp_sec_is_text(rs->base))
+			continue;
+		for (j = 0; j < rs->nr_relas; j++) {
+			struct elp_sym *fn;
+
+			if (rs->relas[j].sym != sym)
+				continue;
+			fn = sym_at(rs->base, (long)rs->relas[j].offset);
+			if (!fn || fn->type != STT_FUNC)
+				continue;
+			for (k = 0; k < n && out[k] != fn; k++)
+				;
+			if (k == n && n < max)
+				out[n++] = fn;
+		}
+	}
+	return n;
+}
+
+/* Drop the statics already paired (and, from theirs, those taken). */
+static size_t unpaired(struct elp_sym **v, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!v[i]->twin)
+			v[k++] = v[i];
+	return k;
+}
+
+static struct elp_sym conflict_marker;
+#define CONFLICT (&conflict_marker)
+
+/*
+ * Which static local of orig is p?  Each function using p that existed
+ * before votes: of the same-named statics not yet paired, the one at p's
+ * rank among those its original used (itself or through a function the
+ * patch inlined into it), when both use as many.  Returns NULL when
+ * nobody could vote, CONFLICT when votes disagree.
+ */
+static struct elp_sym *static_twin(struct elp_obj *patched, struct elp_sym *p)
+{
+	struct elp_sym *fns[MAX_STATIC_REFS], *mine[MAX_STATIC_REFS];
+	struct elp_sym *theirs[MAX_STATIC_REFS], *vote = NULL;
+	size_t nf = referrers(patched, p, fns, MAX_STATIC_REFS), i, k;
+
+	for (i = 0; i < nf; i++) {
+		size_t nm, nt, direct;
+
+		if (!fns[i]->twin)
+			continue;
+		nm = elp_static_refs(fns[i], p->norm, mine, MAX_STATIC_REFS,
+				     false);
+		direct = elp_static_refs(fns[i]->twin, p->norm, theirs,
+					 MAX_STATIC_REFS, false);
+		nt = elp_static_refs(fns[i]->twin, p->norm, theirs,
+				     MAX_STATIC_REFS, true);
+		if (nm == SIZE_MAX || nt == SIZE_MAX)
+			continue;
+		nm = unpaired(mine, nm);
+		nt = unpaired(theirs, nt);
+		/* ranks mean nothing once inlined code is mixed in */
+		if (nm != nt || (nm > 1 && nt != direct))
+			continue;
+		for (k = 0; k < nm && mine[k] != p; k++)
+			;
+		if (k == nm)
+			continue;
+		if (vote && vote != theirs[k])
+			return CONFLICT;
+		vote = theirs[k];
+	}
+	return vote;
+}
+
+/* Pair what the functions' votes tell, until nothing more is learnt. */
+static int vote_static_locals(struct elp_obj *patched, const char *unit)
+{
+	bool progress = true;
+	size_t i;
+	int ret = 0;
+
+	while (progress && !ret) {
+		progress = false;
+		for (i = 1; i < patched->nr_syms; i++) {
+			struct elp_sym *p = patched->syms[i], *o;
+
+			if (!elp_is_static_local(p) || p->twin)
+				continue;
+			o = static_twin(patched, p);
+			if (!o)
+				continue;
+			if (o != CONFLICT) {
+				twin(p, o);
+				progress = true;
+				continue;
+			}
+			if (elp_static_may_stay_new(p))
+				continue;
+			elp_err(patched->ctx,
+				"%s: %s: the functions using this static variable do not agree which variable of the running kernel it is; give it a name of its own in the patch",
+				unit, p->name);
+			ret = -ENOTSUP;
+		}
+	}
+	return ret;
+}
+
+static int correlate_static_locals(struct elp_obj *orig,
+				   struct elp_obj *patched, const char *unit)
+{
+	struct elp_sym *fns[1];
+	size_t i, j;
+	int ret = vote_static_locals(patched, unit);
+
+	if (ret)
+		return ret;
+	/* used by no function on either side: a unique name will do */
+	for (i = 1; i < patched->nr_syms; i++) {
+		struct elp_sym *p = patched->syms[i], *o = NULL;
+
+		if (!elp_is_static_local(p) || p->twin ||
+		    referrers(patched, p, fns, 1))
+			continue;
+		for (j = 1; j < orig->nr_syms; j++) {
+			struct elp_sym *c = orig->syms[j];
+
+			if (!elp_is_static_local(c) ||
+			    strcmp(c->norm, p->norm) != 0)
+				continue;
+			o = o ? CONFLICT : c;
+		}
+		if (o && o != CONFLICT && !o->twin &&
+		    !referrers(orig, o, fns, 1))
+			twin(p, o);
+	}
+	return 0;
+}
+
+int elp_correlate(struct elp_obj *orig, struct elp_obj *patched,
+		  const char *unit)
+{
+	int ret;
+
 	correlate_syms(orig, patched, CORR_UNIQUE);
 	correlate_syms(orig, patched, CORR_OWNER);
 	correlate_syms(orig, patched, CORR_ORDER);
 	correlate_syms(orig, patched, CORR_EXACT);
+	ret = correlate_static_locals(orig, patched, unit);
+	if (ret)
+		return ret;
 	return correlate_secs(orig, patched);
 }

@@ -32,24 +32,18 @@ static int pass_bundle(struct elp_diff_state *st)
 
 static int pass_correlate(struct elp_diff_state *st)
 {
-	size_t i, n = 0;
+	int ret = elp_unit_syms(st->orig, &st->neighbours, &st->nr_neighbours);
 
-	st->neighbours = calloc(st->orig->nr_syms, sizeof(*st->neighbours));
-	if (!st->neighbours)
-		return -ENOMEM;
-	for (i = 1; i < st->orig->nr_syms; i++) {
-		struct elp_sym *s = st->orig->syms[i];
-
-		if (s->sec && (s->type == STT_FUNC || s->type == STT_OBJECT))
-			st->neighbours[n++] = s->name;
-	}
-	st->nr_neighbours = n;
-	return elp_correlate(st->orig, st->patched);
+	if (ret)
+		return ret;
+	return elp_correlate(st->orig, st->patched,
+			     st->req->source_file ? st->req->source_file
+						  : st->req->patched_obj);
 }
 
 static int pass_compare(struct elp_diff_state *st)
 {
-	return elp_compare(st->orig, st->patched);
+	return elp_compare(st->orig, st->patched, st->req->layout);
 }
 
 static int pass_include(struct elp_diff_state *st)
@@ -65,7 +59,10 @@ static int pass_special(struct elp_diff_state *st)
 	ret = elp_resolve_refs(st);
 	if (ret)
 		return ret;
-	ret = elp_regenerate_special(st->patched);
+	ret = elp_regenerate_special(st->patched, st->req->layout,
+				     st->req->source_file
+					     ? st->req->source_file
+					     : st->req->patched_obj);
 	if (ret)
 		return ret;
 	return elp_resolve_refs(st);
@@ -83,9 +80,11 @@ static const struct pass passes[] = {
 	{ "bundle", pass_bundle },
 	{ "correlate", pass_correlate },
 	{ "compare", pass_compare },
+	{ "check-static-locals", elp_check_static_locals },
 	{ "check-unsafe", elp_check_unsafe },
 	{ "include-changed", pass_include },
 	{ "resolve-and-special", pass_special },
+	{ "check-unselected", elp_check_unselected },
 	{ "late-relocs", elp_check_late_relocs },
 	{ "klp-funcs", elp_make_funcs },
 	{ "write", pass_write },
@@ -121,7 +120,7 @@ int elp_diff_objects(struct elp_ctx *ctx, const struct elp_diff_request *req,
 	}
 	elp_obj_free(st.orig);
 	elp_obj_free(st.patched);
-	free(st.neighbours);
+	elp_unit_syms_free(st.neighbours, st.nr_neighbours);
 	free(st.work);
 	if (ret) {
 		elp_diff_result_free(st.result);

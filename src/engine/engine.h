@@ -37,6 +37,29 @@ int elp_symtab_load_exports(struct elp_ctx *ctx, struct elp_symtab *symtab,
 			    const char *module_symvers_path);
 void elp_symtab_free(struct elp_symtab *symtab);
 
+/*
+ * Layout of the target kernel's special-section entries, read from its own
+ * headers: elp_special_probe_source() compiled against the prepared tree,
+ * then elp_special_probe_read() on the object.  0 is unknown: a changed
+ * object with such a section is refused.
+ */
+struct elp_special_layout {
+	size_t bug_entry; /* sizeof(struct bug_entry): __bug_table */
+	size_t bug_entry_flags; /* offsetof(struct bug_entry, flags) */
+	size_t alt_instr; /* .altinstructions */
+	size_t paravirt_patch_site; /* .parainstructions */
+	size_t exception_table_entry; /* __ex_table */
+	size_t jump_entry; /* __jump_table */
+	size_t static_call_site; /* .static_call_sites */
+	size_t orc_entry; /* .orc_unwind */
+};
+
+/* C source (a kbuild object) whose compiled form records the layout. */
+const char *elp_special_probe_source(void);
+/* Read the layout from the compiled probe; what it lacks stays 0. */
+int elp_special_probe_read(struct elp_ctx *ctx, const char *probe_obj,
+			   struct elp_special_layout *out);
+
 struct elp_diff_request {
 	const char *orig_obj; /* object compiled from the unpatched source */
 	const char *patched_obj; /* same translation unit, patched */
@@ -46,6 +69,8 @@ struct elp_diff_request {
 	/* unique per build, used to name the new functions' global aliases */
 	unsigned int unit_index;
 	struct elp_symtab *symtab;
+	/* the target kernel's special sections; NULL: all unknown */
+	const struct elp_special_layout *layout;
 };
 
 struct elp_patched_func {

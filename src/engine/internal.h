@@ -139,13 +139,39 @@ char *elp_normalize_name(const char *name);
 bool elp_is_cold(const char *name);
 int elp_rip_imm_size(const unsigned char *d, size_t size, size_t off);
 int elp_bundle_syms(struct elp_obj *obj);
-int elp_correlate(struct elp_obj *orig, struct elp_obj *patched);
+/* unit names the translation unit in messages */
+int elp_correlate(struct elp_obj *orig, struct elp_obj *patched,
+		  const char *unit);
+/* A function-scope static ("count.3"), correlated by its users. */
+bool elp_is_static_local(const struct elp_sym *sym);
+/* A static local the patch may start afresh (WARN_ONCE flags, ...). */
+bool elp_static_may_stay_new(const struct elp_sym *sym);
+/*
+ * Static locals named norm that fn uses, in order (with callees, also
+ * through the functions it calls that have no twin); SIZE_MAX: over max.
+ */
+size_t elp_static_refs(const struct elp_sym *fn, const char *norm,
+		       struct elp_sym **out, size_t max, bool callees);
+
+/* insn.c: one x86-64 instruction */
+struct elp_insn {
+	size_t len;
+	size_t opcode_off; /* after the prefixes and REX */
+	unsigned int opcode; /* 0x0fxx, 0x0f38xx, 0x0f3axx for the escapes */
+	unsigned char rex;
+	bool prefixed; /* legacy prefixes present */
+	size_t imm_len;
+};
+/* Decode the instruction at d; false when it is not understood. */
+bool elp_insn_decode(const unsigned char *d, size_t avail, struct elp_insn *in);
 
 /* compare.c */
-int elp_compare(struct elp_obj *orig, struct elp_obj *patched);
+int elp_compare(struct elp_obj *orig, struct elp_obj *patched,
+		const struct elp_special_layout *layout);
 bool elp_line_only_change(const struct elp_sec *a, const struct elp_sec *b);
 bool elp_bug_sites_differ(struct elp_obj *orig, const struct elp_sec *a,
-			  struct elp_obj *patched, const struct elp_sec *b);
+			  struct elp_obj *patched, const struct elp_sec *b,
+			  const struct elp_special_layout *layout);
 
 /* symtab.c (internal queries) */
 struct elp_ksym {
@@ -161,13 +187,31 @@ bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
 			const char *name);
 /*
- * Resolve the position of a symbol in obj.  neighbours are the names of the
- * other local symbols of the translation unit (for disambiguation).
- * Returns 0 and *sympos, -ENOENT when absent, -ENOTSUP when ambiguous.
+ * A symbol the translation unit defines, for finding the unit's block of
+ * symbols in the target kernel's symbol table.
+ */
+struct elp_unit_sym {
+	const char *name;
+	char *family; /* output section it is linked into: ".text", ".data" */
+	bool local;
+	bool weak; /* may have lost to another definition at link time */
+	bool code;
+	bool init; /* .init.* section: gone from a module's kallsyms */
+};
+int elp_unit_syms(const struct elp_obj *obj, struct elp_unit_sym **out,
+		  size_t *nr);
+void elp_unit_syms_free(struct elp_unit_sym *syms, size_t nr);
+/*
+ * Resolve the position of a symbol in obj.  unit lists the symbols of the
+ * translation unit: a local symbol whose name is not unique is the one
+ * whose block of neighbours in obj holds exactly the unit's symbols of
+ * that block (vmlinux: of its output section; a module: its locals).
+ * Returns 0 and *sympos, -ENOENT when absent, -ENOTSUP when no block or
+ * more than one matches.
  */
 int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 		      const char *name, bool global,
-		      const char *const *neighbours, size_t nr_neighbours,
+		      const struct elp_unit_sym *unit, size_t nr_unit,
 		      unsigned long *sympos);
 bool elp_symtab_has_obj(const struct elp_symtab *st, const char *obj);
 
@@ -177,7 +221,10 @@ bool elp_is_alt_code_section(const char *name);
 /* Offset in its section that a relocation found in from refers to. */
 long elp_rela_target_offset(const struct elp_sec *from,
 			    const struct elp_rela *rela);
-int elp_regenerate_special(struct elp_obj *obj);
+/* unit names the translation unit in messages */
+int elp_regenerate_special(struct elp_obj *obj,
+			   const struct elp_special_layout *layout,
+			   const char *unit);
 
 /* State shared by the passes of elp_diff_objects(). */
 struct elp_diff_state {
@@ -185,7 +232,7 @@ struct elp_diff_state {
 	const struct elp_diff_request *req;
 	struct elp_obj *orig;
 	struct elp_obj *patched;
-	const char **neighbours; /* local symbols of the unit (orig) */
+	struct elp_unit_sym *neighbours; /* symbols of the unit (orig) */
 	size_t nr_neighbours;
 	struct elp_sec **work; /* included sections to process */
 	size_t nr_work, cap_work;
@@ -193,6 +240,11 @@ struct elp_diff_state {
 	size_t nr_changed;
 	struct elp_sym *callbacks[ELP_CB_KINDS]; /* declared by the patch */
 };
+
+/* compare.c: changed code that no pass selected is an error */
+int elp_check_unselected(struct elp_diff_state *st);
+/* compare.c: a changed function's static local that did not correlate */
+int elp_check_static_locals(struct elp_diff_state *st);
 
 /* include.c */
 int elp_check_unsafe(struct elp_diff_state *st);

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Special sections: tables with one fixed-size entry per site in the code
- * (x86_64, Linux 6.1).  Only the entries whose first field points into an
- * included function are kept; .orc_unwind follows .orc_unwind_ip by index.
+ * (x86_64).  The size of the entries that are kernel structures comes from
+ * the target kernel's own headers (struct elp_special_layout); a table
+ * whose layout is unknown, or whose entries do not each start with a
+ * relocation at that size, is refused rather than cut into garbage.  Only
+ * the entries whose first field points into an included function are
+ * kept; .orc_unwind follows .orc_unwind_ip by index.
  *
  * The code of alternatives lives in sections shared by the whole unit:
  * .altinstr_replacement (copied over the original instructions by
@@ -12,6 +16,7 @@
  * entries refer to are written; every reference into them is moved.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,27 +24,40 @@
 
 struct special {
 	const char *name;
-	size_t entsize;
+	/* arrays of s32 or long offsets: the same on every x86_64 kernel */
+	size_t fixed;
+	/* else where struct elp_special_layout holds its size */
+	size_t layout_field;
 };
+
+#define LAYOUT(field) 0, offsetof(struct elp_special_layout, field)
 
 static const struct special specials[] = {
-	{ "__bug_table", 12 },
-	{ "__ex_table", 12 },
-	{ ".altinstructions", 12 },
-	{ ".parainstructions", 16 },
-	{ ".smp_locks", 4 },
-	{ "__jump_table", 16 },
-	{ ".static_call_sites", 8 },
-	{ ".retpoline_sites", 4 },
-	{ ".return_sites", 4 },
-	{ ".ibt_endbr_seal", 4 },
-	{ ".orc_unwind_ip", 4 },
-	{ "__mcount_loc", 8 },
-	{ "__patchable_function_entries", 8 },
-	{ NULL, 0 },
+	{ "__bug_table", LAYOUT(bug_entry) },
+	{ "__ex_table", LAYOUT(exception_table_entry) },
+	{ ".altinstructions", LAYOUT(alt_instr) },
+	{ ".parainstructions", LAYOUT(paravirt_patch_site) },
+	{ "__jump_table", LAYOUT(jump_entry) },
+	{ ".static_call_sites", LAYOUT(static_call_site) },
+	{ ".smp_locks", 4, 0 },
+	{ ".retpoline_sites", 4, 0 },
+	{ ".return_sites", 4, 0 },
+	{ ".ibt_endbr_seal", 4, 0 },
+	{ ".orc_unwind_ip", 4, 0 },
+	{ "__mcount_loc", 8, 0 },
+	{ "__patchable_function_entries", 8, 0 },
+	{ NULL, 0, 0 },
 };
 
-#define ORC_ENTRY_SIZE 6
+static size_t entry_size(const struct special *sp,
+			 const struct elp_special_layout *layout)
+{
+	if (sp->fixed)
+		return sp->fixed;
+	if (!layout)
+		return 0;
+	return *(const size_t *)((const char *)layout + sp->layout_field);
+}
 
 bool elp_is_special_section(const char *name)
 {
@@ -105,23 +123,42 @@ static bool entry_kept(const struct elp_sec *sec, size_t start)
 	return false;
 }
 
-static int regenerate(struct elp_obj *obj, struct elp_sec *sec, size_t entsize,
-		      struct elp_sec *pair, size_t pair_entsize)
+/* Does every entry start with a relocation (its site)? */
+static bool entries_aligned(const struct elp_sec *sec, size_t entsize)
+{
+	const struct elp_sec *rs = sec->rela;
+	size_t n = sec->size / entsize, i, j;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < rs->nr_relas; j++)
+			if (rs->relas[j].offset == i * entsize)
+				break;
+		if (j == rs->nr_relas)
+			return false;
+	}
+	return true;
+}
+
+static int regenerate(struct elp_obj *obj, const char *unit,
+		      struct elp_sec *sec, size_t entsize, struct elp_sec *pair,
+		      size_t pair_entsize)
 {
 	struct elp_sec *rs = sec->rela;
 	size_t n = sec->size / entsize, kept = 0, nr = 0, i, j;
 	unsigned char *data = NULL, *pdata = NULL;
 	struct elp_rela *relas = NULL;
 
-	if (sec->size % entsize || !sec->data) {
-		elp_err(obj->ctx, "%s: %s: size %zu is not a multiple of %zu",
-			obj->path, sec->name, sec->size, entsize);
-		return -EINVAL;
+	if (sec->size % entsize || !sec->data ||
+	    !entries_aligned(sec, entsize)) {
+		elp_err(obj->ctx,
+			"%s: %s: the table does not match the target kernel's %zu-byte entries; check that the prepared tree matches the kernel",
+			unit, sec->name, entsize);
+		return -ENOTSUP;
 	}
 	if (pair && (!pair->data || pair->size != n * pair_entsize)) {
-		elp_err(obj->ctx, "%s: %s does not match %s", obj->path,
-			pair->name, sec->name);
-		return -EINVAL;
+		elp_err(obj->ctx, "%s: %s does not match %s (%zu-byte entries)",
+			unit, pair->name, sec->name, pair_entsize);
+		return -ENOTSUP;
 	}
 	data = malloc(sec->size ? sec->size : 1);
 	relas = calloc(rs->nr_relas ? rs->nr_relas : 1, sizeof(*relas));
@@ -356,10 +393,22 @@ static const struct special *find_special(const char *name)
 	return NULL;
 }
 
-static int regenerate_one(struct elp_obj *obj, struct elp_sec *sec)
+static int unknown_layout(struct elp_obj *obj, const char *unit,
+			  const char *name)
+{
+	elp_err(obj->ctx,
+		"%s: %s: the entry layout of this table is not known for the target kernel, so its entries cannot be carried into the patch; the probe of the prepared tree's headers did not provide it",
+		unit, name);
+	return -ENOTSUP;
+}
+
+static int regenerate_one(struct elp_obj *obj, struct elp_sec *sec,
+			  const struct elp_special_layout *layout,
+			  const char *unit)
 {
 	const struct special *sp = find_special(sec->name);
 	struct elp_sec *pair = NULL;
+	size_t entsize, pair_entsize = 0;
 
 	if (!sp)
 		return 0;
@@ -367,15 +416,23 @@ static int regenerate_one(struct elp_obj *obj, struct elp_sec *sec)
 	sec->include = false;
 	if (!sec->rela)
 		return 0;
+	entsize = entry_size(sp, layout);
+	if (!entsize)
+		return unknown_layout(obj, unit, sec->name);
 	if (!strcmp(sec->name, ".orc_unwind_ip")) {
 		pair = elp_find_sec(obj, ".orc_unwind");
 		if (!pair)
 			return 0;
+		pair_entsize = layout ? layout->orc_entry : 0;
+		if (!pair_entsize)
+			return unknown_layout(obj, unit, pair->name);
 	}
-	return regenerate(obj, sec, sp->entsize, pair, ORC_ENTRY_SIZE);
+	return regenerate(obj, unit, sec, entsize, pair, pair_entsize);
 }
 
-int elp_regenerate_special(struct elp_obj *obj)
+int elp_regenerate_special(struct elp_obj *obj,
+			   const struct elp_special_layout *layout,
+			   const char *unit)
 {
 	struct elp_sec *alts[2] = { NULL, NULL };
 	size_t i, a;
@@ -387,7 +444,7 @@ int elp_regenerate_special(struct elp_obj *obj)
 
 		if (!elp_sec_is_rela(sec) &&
 		    !strcmp(sec->name, ".altinstructions")) {
-			ret = regenerate_one(obj, sec);
+			ret = regenerate_one(obj, sec, layout, unit);
 			if (ret)
 				return ret;
 		}
@@ -410,7 +467,7 @@ int elp_regenerate_special(struct elp_obj *obj)
 		    !strcmp(sec->name, ".altinstructions") ||
 		    !strcmp(sec->name, ".orc_unwind"))
 			continue;
-		ret = regenerate_one(obj, sec);
+		ret = regenerate_one(obj, sec, layout, unit);
 		if (ret)
 			return ret;
 	}
@@ -422,5 +479,104 @@ int elp_regenerate_special(struct elp_obj *obj)
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/*
+ * Compiled as an external kbuild object against the prepared tree, this
+ * records the layouts as constants "elp_layout_<field>" in .rodata; it is
+ * never linked or run, so it works for any target.  A structure the
+ * kernel's config or version does not have is left out (unknown).
+ */
+static const char probe_source[] =
+	"/* generated by elivepatch: special section layouts */\n"
+	"#include <linux/types.h>\n"
+	"#include <linux/stddef.h>\n"
+	"#include <linux/version.h>\n"
+	"#include <linux/bug.h>\n"
+	"#include <linux/jump_label.h>\n"
+	"#include <linux/static_call_types.h>\n"
+	"#include <asm/alternative.h>\n"
+	"#include <asm/extable.h>\n"
+	"#include <asm/orc_types.h>\n"
+	"#ifdef CONFIG_PARAVIRT\n"
+	"#include <asm/paravirt_types.h>\n"
+	"#endif\n"
+	"#define ELP_VALUE(name, value) const unsigned long "
+	"elp_layout_##name __attribute__((used)) = (value)\n"
+	"#ifdef CONFIG_GENERIC_BUG\n"
+	"ELP_VALUE(bug_entry, sizeof(struct bug_entry));\n"
+	"ELP_VALUE(bug_entry_flags, offsetof(struct bug_entry, flags));\n"
+	"#endif\n"
+	"ELP_VALUE(alt_instr, sizeof(struct alt_instr));\n"
+	"ELP_VALUE(exception_table_entry, "
+	"sizeof(struct exception_table_entry));\n"
+	"#ifdef CONFIG_JUMP_LABEL\n"
+	"ELP_VALUE(jump_entry, sizeof(struct jump_entry));\n"
+	"#endif\n"
+	"#ifdef CONFIG_HAVE_STATIC_CALL_INLINE\n"
+	"ELP_VALUE(static_call_site, sizeof(struct static_call_site));\n"
+	"#endif\n"
+	"ELP_VALUE(orc_entry, sizeof(struct orc_entry));\n"
+	"#if defined(CONFIG_PARAVIRT) && "
+	"LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)\n"
+	"ELP_VALUE(paravirt_patch_site, sizeof(struct paravirt_patch_site));\n"
+	"#endif\n";
+
+const char *elp_special_probe_source(void)
+{
+	return probe_source;
+}
+
+static const struct {
+	const char *name;
+	size_t field;
+} probe_values[] = {
+	{ "bug_entry", offsetof(struct elp_special_layout, bug_entry) },
+	{ "bug_entry_flags",
+	  offsetof(struct elp_special_layout, bug_entry_flags) },
+	{ "alt_instr", offsetof(struct elp_special_layout, alt_instr) },
+	{ "paravirt_patch_site",
+	  offsetof(struct elp_special_layout, paravirt_patch_site) },
+	{ "exception_table_entry",
+	  offsetof(struct elp_special_layout, exception_table_entry) },
+	{ "jump_entry", offsetof(struct elp_special_layout, jump_entry) },
+	{ "static_call_site",
+	  offsetof(struct elp_special_layout, static_call_site) },
+	{ "orc_entry", offsetof(struct elp_special_layout, orc_entry) },
+	{ NULL, 0 },
+};
+
+int elp_special_probe_read(struct elp_ctx *ctx, const char *probe_obj,
+			   struct elp_special_layout *out)
+{
+	struct elp_obj *obj = NULL;
+	size_t i;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = elp_obj_read(ctx, probe_obj, &obj);
+	if (ret)
+		return ret;
+	for (i = 0; probe_values[i].name; i++) {
+		char name[64];
+		const struct elp_sym *s;
+		uint64_t v;
+
+		snprintf(name, sizeof(name), "elp_layout_%s",
+			 probe_values[i].name);
+		s = elp_find_sym(obj, name);
+		if (!s || !s->sec || !s->sec->data || s->s.st_size != 8 ||
+		    s->s.st_value + 8 > s->sec->size)
+			continue;
+		memcpy(&v, (const unsigned char *)s->sec->data + s->s.st_value,
+		       8);
+		/* a structure of a special table is small; anything else is
+		 * not what the probe wrote */
+		if (v == 0 || v > 256)
+			continue;
+		*(size_t *)((char *)out + probe_values[i].field) = (size_t)v;
+	}
+	elp_obj_free(obj);
 	return 0;
 }

@@ -565,29 +565,118 @@ size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
 	return candidates(st, obj, name, NULL, 0);
 }
 
+/* Names scripts/kallsyms.c leaves out of the kernel's symbol table. */
+static bool kallsyms_ignores(const char *name)
+{
+	static const char *const prefixes[] = {
+		".L",		"$",	      "__crc_",	      "__kstrtab_",
+		"__kstrtabns_", "__ksymtab_", "__ksymtabns_", "__efistub_",
+		NULL,
+	};
+	size_t i;
+
+	if (!*name)
+		return true;
+	for (i = 0; prefixes[i]; i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+/*
+ * The output section a symbol's input section is linked into: the kernel
+ * is built without -ffunction-sections/-fdata-sections, so ".text.foo"
+ * holding foo is ".text", ".bss.bar" holding bar is ".bss" and
+ * ".text.unlikely.foo" holding foo.cold is ".text.unlikely"; a section
+ * chosen by attribute (".init.text", ".data.once") is its own.
+ */
+static char *section_family(const char *sec, const char *sym)
+{
+	const char *cold = strstr(sym, ".cold");
+	size_t ls = strlen(sec), ln = strlen(sym);
+
+	if (cold && elp_is_cold(sym))
+		ln = cold - sym;
+	if (ls > ln + 1 && sec[ls - ln - 1] == '.' &&
+	    !strncmp(sec + ls - ln, sym, ln))
+		return strndup(sec, ls - ln - 1);
+	return strdup(sec);
+}
+
+int elp_unit_syms(const struct elp_obj *obj, struct elp_unit_sym **out,
+		  size_t *nr)
+{
+	struct elp_unit_sym *u = calloc(obj->nr_syms, sizeof(*u));
+	size_t i, n = 0;
+
+	if (!u)
+		return -ENOMEM;
+	for (i = 1; i < obj->nr_syms; i++) {
+		const struct elp_sym *s = obj->syms[i];
+
+		if (!s->sec || s->type == STT_SECTION || s->type == STT_FILE ||
+		    !(s->sec->sh.sh_flags & SHF_ALLOC) ||
+		    kallsyms_ignores(s->name))
+			continue;
+		u[n].name = s->name;
+		u[n].family = section_family(s->sec->name, s->name);
+		if (!u[n].family) {
+			elp_unit_syms_free(u, n);
+			return -ENOMEM;
+		}
+		u[n].local = s->bind == STB_LOCAL;
+		u[n].weak = s->bind == STB_WEAK;
+		u[n].code = elp_sec_is_text(s->sec);
+		u[n].init = !strncmp(s->sec->name, ".init.", 6);
+		n++;
+	}
+	*out = u;
+	*nr = n;
+	return 0;
+}
+
+void elp_unit_syms_free(struct elp_unit_sym *syms, size_t nr)
+{
+	size_t i;
+
+	for (i = 0; syms && i < nr; i++)
+		free(syms[i].family);
+	free(syms);
+}
+
+/* An open-addressing set of names (not owned). */
 struct nameset {
 	const char **slots;
-	size_t mask;
+	size_t mask, nr;
 };
 
-static int nameset_init(struct nameset *ns, const char *const *names, size_t n)
+static int nameset_init(struct nameset *ns, size_t max)
 {
-	size_t size = 16, i;
+	size_t size = 16;
 
-	while (size < n * 2)
+	while (size < max * 2)
 		size *= 2;
 	ns->slots = calloc(size, sizeof(*ns->slots));
 	if (!ns->slots)
 		return -ENOMEM;
 	ns->mask = size - 1;
-	for (i = 0; i < n; i++) {
-		size_t h = hash_str(names[i]) & ns->mask;
-
-		while (ns->slots[h] && strcmp(ns->slots[h], names[i]) != 0)
-			h = (h + 1) & ns->mask;
-		ns->slots[h] = names[i];
-	}
+	ns->nr = 0;
 	return 0;
+}
+
+/* Add name; false when it was there already. */
+static bool nameset_add(struct nameset *ns, const char *name)
+{
+	size_t h = hash_str(name) & ns->mask;
+
+	while (ns->slots[h]) {
+		if (!strcmp(ns->slots[h], name))
+			return false;
+		h = (h + 1) & ns->mask;
+	}
+	ns->slots[h] = name;
+	ns->nr++;
+	return true;
 }
 
 static bool nameset_has(const struct nameset *ns, const char *name)
@@ -603,55 +692,101 @@ static bool nameset_has(const struct nameset *ns, const char *name)
 }
 
 #define MAX_CANDIDATES 256
-/* consecutive foreign symbols tolerated inside a translation unit's run */
-#define MAX_GAP 2
+
+/* The unit's symbols, and those expected in the wanted one's block. */
+struct unit_block {
+	struct nameset all; /* every name the unit defines */
+	struct nameset expected;
+	bool code;
+	bool vmlinux;
+};
 
 /*
- * Symbols of one object file are contiguous in the kernel image (and so in
- * kallsyms order).  Score a candidate by how many symbols of the unit
- * surround it, walking both ways until more than MAX_GAP foreign symbols in
- * a row are seen.
+ * vmlinux is sorted by address: the unit's symbols of one output section
+ * (".text", ".data", ...), global or local, form one block.  A module's
+ * kallsyms follows its symbol table, where the locals of a file are
+ * together (the .init ones are dropped once the module is live) and the
+ * globals of all files come after them.  Weak symbols may have lost to
+ * another definition: they prove nothing either way.
  */
-static long run_score(const struct elp_symtab *st, const struct ksym_obj *o,
-		      size_t pos, const char *name, const struct nameset *ns)
+static int unit_block_init(struct unit_block *b, const char *obj,
+			   const struct elp_unit_sym *want,
+			   const struct elp_unit_sym *unit, size_t nr)
 {
-	long score = 0;
-	int dir;
+	size_t i;
 
-	for (dir = -1; dir <= 1; dir += 2) {
-		size_t j = pos;
-		int misses = 0;
-
-		while (misses <= MAX_GAP) {
-			const char *n;
-
-			if ((dir < 0 && j == 0) || (dir > 0 && j + 1 >= o->nr))
-				break;
-			j += dir;
-			n = st->syms[o->entries[j]].name;
-			if (!strcmp(n, name))
-				continue;
-			if (nameset_has(ns, n)) {
-				score++;
-				misses = 0;
-			} else {
-				misses++;
-			}
-		}
+	if (nameset_init(&b->all, nr) || nameset_init(&b->expected, nr)) {
+		free(b->all.slots);
+		return -ENOMEM;
 	}
-	return score;
+	b->code = want->code;
+	b->vmlinux = !strcmp(obj, "vmlinux");
+	for (i = 0; i < nr; i++) {
+		const struct elp_unit_sym *u = &unit[i];
+
+		nameset_add(&b->all, u->name);
+		if (u->weak || u->code != want->code)
+			continue;
+		if (b->vmlinux ? !strcmp(u->family, want->family)
+			       : u->local && !u->init)
+			nameset_add(&b->expected, u->name);
+	}
+	return 0;
+}
+
+/* Is a kallsyms entry of the kind the block compares? */
+static bool block_kind(const struct unit_block *b, char type)
+{
+	char t = (char)tolower((unsigned char)type);
+
+	if (t == 'w' || t == 'v' || t == 'u' || t == 'n')
+		return false;
+	if (!b->vmlinux && !islower((unsigned char)type))
+		return false;
+	return (t == 't') == b->code;
+}
+
+/*
+ * Does the block of unit symbols around pos hold exactly the expected
+ * symbols (kpatch's locals_match, on kallsyms order)?
+ */
+static bool block_matches(const struct elp_symtab *st, const struct ksym_obj *o,
+			  size_t pos, const struct unit_block *b)
+{
+	size_t lo = pos, hi = pos, j;
+	struct nameset seen;
+	bool ok = true;
+
+	while (lo > 0 &&
+	       nameset_has(&b->all, st->syms[o->entries[lo - 1]].name))
+		lo--;
+	while (hi + 1 < o->nr &&
+	       nameset_has(&b->all, st->syms[o->entries[hi + 1]].name))
+		hi++;
+	if (nameset_init(&seen, hi - lo + 1))
+		return false;
+	for (j = lo; j <= hi && ok; j++) {
+		const struct elp_ksym *k = &st->syms[o->entries[j]];
+
+		if (!block_kind(b, k->type))
+			continue;
+		ok = nameset_has(&b->expected, k->name);
+		nameset_add(&seen, k->name);
+	}
+	ok = ok && seen.nr == b->expected.nr;
+	free(seen.slots);
+	return ok;
 }
 
 int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 		      const char *name, bool global,
-		      const char *const *neighbours, size_t nr_neighbours,
+		      const struct elp_unit_sym *unit, size_t nr_unit,
 		      unsigned long *sympos)
 {
-	size_t cand[MAX_CANDIDATES], n, i, best = NONE;
+	size_t cand[MAX_CANDIDATES], n, i, best = NONE, matches = 0;
+	const struct elp_unit_sym *want = NULL;
 	const struct ksym_obj *o;
-	long best_score = -1;
-	bool tie = false;
-	struct nameset ns;
+	struct unit_block b;
 
 	n = candidates(st, obj, name, cand, MAX_CANDIDATES);
 	if (!n)
@@ -675,27 +810,24 @@ int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 		*sympos = best + 1;
 		return 0;
 	}
+	for (i = 0; i < nr_unit && !want; i++)
+		if (unit[i].local && !strcmp(unit[i].name, name))
+			want = &unit[i];
 	o = find_obj(st, obj);
-	if (!o || !nr_neighbours ||
-	    nameset_init(&ns, neighbours, nr_neighbours))
+	if (!o || !want || unit_block_init(&b, obj, want, unit, nr_unit))
 		return -ENOTSUP;
 	for (i = 0; i < n; i++) {
 		const struct elp_ksym *k = &st->syms[cand[i]];
-		long score;
 
-		if (isupper((unsigned char)k->type))
+		if (isupper((unsigned char)k->type) ||
+		    !block_matches(st, o, k->objpos, &b))
 			continue;
-		score = run_score(st, o, k->objpos, name, &ns);
-		if (score > best_score) {
-			best_score = score;
-			best = i;
-			tie = false;
-		} else if (score == best_score) {
-			tie = true;
-		}
+		best = i;
+		matches++;
 	}
-	free(ns.slots);
-	if (best == NONE || tie || best_score <= 0)
+	free(b.all.slots);
+	free(b.expected.slots);
+	if (matches != 1)
 		return -ENOTSUP;
 	*sympos = best + 1;
 	return 0;

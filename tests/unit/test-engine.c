@@ -141,7 +141,15 @@ static void test_symtab(void **state)
 {
 	struct elp_ctx *ctx = new_ctx();
 	struct elp_symtab *st = NULL;
-	const char *nb[] = { "foo", "state", "bar" };
+	/* the unit: foo, helper, bar and dup in .text, state in .data */
+	char text[] = ".text", data[] = ".data";
+	const struct elp_unit_sym nb[] = {
+		{ "foo", text, true, false, true, false },
+		{ "helper", text, true, false, true, false },
+		{ "bar", text, true, false, true, false },
+		{ "dup", text, true, false, true, false },
+		{ "state", data, true, false, false, false },
+	};
 	const char *obj = NULL;
 	unsigned long pos = 99;
 
@@ -163,26 +171,26 @@ static void test_symtab(void **state)
 
 	/* unique */
 	assert_int_equal(
-		elp_symtab_sympos(st, "vmlinux", "foo", false, nb, 3, &pos), 0);
+		elp_symtab_sympos(st, "vmlinux", "foo", false, nb, 5, &pos), 0);
 	assert_int_equal(pos, 0);
-	/* the helper next to foo/bar, not the one next to other_* */
+	/* the helper in the unit's block, not the one next to other_* */
 	assert_int_equal(
-		elp_symtab_sympos(st, "vmlinux", "helper", false, nb, 3, &pos),
+		elp_symtab_sympos(st, "vmlinux", "helper", false, nb, 5, &pos),
 		0);
 	assert_int_equal(pos, 2);
 	/* global among a global and a local of the same name */
 	assert_int_equal(
-		elp_symtab_sympos(st, "vmlinux", "bar", true, nb, 3, &pos), 0);
+		elp_symtab_sympos(st, "vmlinux", "bar", true, nb, 5, &pos), 0);
 	assert_int_equal(pos, 1);
-	/* two candidates with the same neighbourhood: refused */
+	/* two candidates in the same block: refused */
 	assert_int_equal(
-		elp_symtab_sympos(st, "vmlinux", "dup", false, nb, 3, &pos),
+		elp_symtab_sympos(st, "vmlinux", "dup", false, nb, 5, &pos),
 		-ENOTSUP);
 	assert_int_equal(
-		elp_symtab_sympos(st, "vmlinux", "nothere", false, nb, 3, &pos),
+		elp_symtab_sympos(st, "vmlinux", "nothere", false, nb, 5, &pos),
 		-ENOENT);
 	assert_int_equal(
-		elp_symtab_sympos(st, "mymod", "modfunc", false, nb, 3, &pos),
+		elp_symtab_sympos(st, "mymod", "modfunc", false, nb, 5, &pos),
 		0);
 	assert_int_equal(pos, 0);
 	elp_symtab_free(st);
@@ -264,6 +272,18 @@ static const char unit_symvers[] =
 	"0x3\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
 	"0x4\tklp_shadow_get_or_alloc\tvmlinux\tEXPORT_SYMBOL_GPL\t\n";
 
+/* the special-section layouts of x86_64 Linux 6.1 (what its probe reads) */
+static const struct elp_special_layout layout_6_1 = {
+	.bug_entry = 12,
+	.bug_entry_flags = 10,
+	.alt_instr = 12,
+	.paravirt_patch_site = 16,
+	.exception_table_entry = 12,
+	.jump_entry = 16,
+	.static_call_site = 8,
+	.orc_entry = 6,
+};
+
 static const char *cur_kallsyms = unit_kallsyms;
 static const char *cur_orig_src = orig_src;
 static const char *cur_source = "lib/f.c";
@@ -286,6 +306,7 @@ static struct diff_out run_diff(const char *patched_src, const char *out)
 		.source_file = cur_source,
 		.target = cur_target,
 		.unit_index = 3,
+		.layout = &layout_6_1,
 	};
 	struct diff_out d = { 0, NULL };
 
