@@ -821,6 +821,8 @@ static int func_pointer_ref(struct elp_diff_state *st,
 			 fn->twin->bind != STB_LOCAL, &repl);
 	if (ret)
 		return ret;
+	if (!repl)
+		return -ENOMEM;
 	elp_dbg(st->ctx,
 		"%s: %s: address of changed %s: the kernel's original (redirected while patched)",
 		unit(st), site_name(from, r), fn->name);
