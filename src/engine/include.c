@@ -998,8 +998,8 @@ static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 		}
 	}
 	copy = t->sec && want_copy(t, &why);
-	if (t->sec && !copy && is_data_object(t) && !kernel_has(st, t) &&
-	    is_pure_constant(st->patched, t)) {
+	if (t->sec && !copy && is_data_object(t) && t->twin &&
+	    !kernel_has(st, t) && is_pure_constant(st->patched, t)) {
 		copy = true;
 		why = "constant data without pointers, only read in place, that the kernel's symbol table does not resolve";
 	}
