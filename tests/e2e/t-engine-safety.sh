@@ -11,6 +11,8 @@
 #                  keeps the pointer in the open file: it must be the kernel's show_stat (ftrace
 #                  redirects it while patched), or reading the file after the livepatch is
 #                  disabled and unloaded jumps into freed module memory
+#   namespace      version_proc_show calls dma_buf_get, an export of vmlinux in symbol namespace
+#                  DMA_BUF: the module imports it, or modpost and the module loader refuse it
 # Env: ELIVEPATCH (binary), ELIVEPATCH_CACHE (default /var/cache/elivepatch-test/cache).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
@@ -21,7 +23,7 @@ e2e_build_setup
 
 check "kernel add ref" e2e_add_kernel ref
 
-all="ops-identity end-pointer func-pointer"
+all="ops-identity end-pointer func-pointer namespace"
 mods=
 for p in $all; do
 	m=elp_safety_$(echo "$p" | tr '-' '_')
@@ -46,6 +48,10 @@ if [ -f "$t/elp_safety_end_pointer.ko" ]; then
 	check "end-pointer: no copy of the kernel's .data..read_mostly" \
 		sh -c "! readelf -SW '$t/elp_safety_end_pointer.ko' | grep -q '\.data\.\.read_mostly'"
 fi
+if [ -f "$t/elp_safety_namespace.ko" ]; then
+	check "namespace: the module imports DMA_BUF" \
+		sh -c "modinfo -F import_ns '$t/elp_safety_namespace.ko' | grep -qx DMA_BUF"
+fi
 if [ -f "$t/elp_safety_func_pointer.ko" ]; then
 	check "func-pointer: stat_open passes the kernel's show_stat" \
 		sh -c "readelf -sW '$t/elp_safety_func_pointer.ko' | grep -q ' \.klp\.sym\.vmlinux\.show_stat,0\$'"
@@ -66,6 +72,9 @@ neigh() {
 	dmesg | grep -o 'elp-safety-neigh [0-9]*' | tail -n 1
 }
 e2e_lp_run elp_safety_end_pointer neigh
+
+dmabuf() { grep -o 'elp-safety-dmabuf .*' /proc/version; }
+e2e_lp_run elp_safety_namespace dmabuf
 
 m=elp_safety_func_pointer
 if [ -f /root/$m.ko ]; then
@@ -108,6 +117,8 @@ expect() {
 expect ops_identity "0 0" "0 1" "0 1"
 # the kernel's two neighbour tables (ARP and IPv6 ND), counted while patched
 expect end_pointer "" "elp-safety-neigh 2" "elp-safety-neigh 2"
+# dma_buf_get(-1): -EBADF
+expect namespace "" "elp-safety-dmabuf -9" ""
 case $mods in *elp_safety_func_pointer*)
 	m=elp_safety_func_pointer
 	e2e_check_result "func-pointer loads" "$log" "${m}_insmod" 0
