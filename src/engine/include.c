@@ -381,6 +381,28 @@ static bool is_alias_of_earlier(const struct elp_obj *obj, size_t i)
 	return false;
 }
 
+/*
+ * Does the object hold the address of code (an ops table)?  Undefined
+ * symbols count as code unless typed as data.
+ */
+static bool holds_code_pointers(const struct elp_sym *obj)
+{
+	const struct elp_sec *rs = obj->sec->rela;
+	size_t i;
+
+	for (i = 0; rs && i < rs->nr_relas; i++) {
+		const struct elp_rela *r = &rs->relas[i];
+
+		if (r->offset < obj->s.st_value ||
+		    r->offset >= obj->s.st_value + obj->s.st_size)
+			continue;
+		if (r->sym->sec ? elp_sec_is_text(r->sym->sec)
+				: r->sym->type != STT_OBJECT)
+			return true;
+	}
+	return false;
+}
+
 int elp_check_unsafe(struct elp_diff_state *st)
 {
 	size_t i;
@@ -418,8 +440,16 @@ int elp_check_unsafe(struct elp_diff_state *st)
 			continue;
 		if (s->bind == STB_LOCAL &&
 		    !(s->sec->sh.sh_flags & SHF_WRITE) &&
-		    s->sec->sh.sh_type != SHT_NOBITS)
-			continue; /* read-only local data is copied */
+		    s->sec->sh.sh_type != SHT_NOBITS) {
+			/* read-only local data is copied, but not ops tables */
+			if (s->twin && holds_code_pointers(s)) {
+				elp_err(st->ctx,
+					"%s: %s: a changed table of function pointers (an ops table) would be the livepatch's own copy: the kernel's code keeps using the old one, and structures given its address would point into the livepatch after it is unloaded; change the functions it points at instead",
+					unit(st), s->name);
+				ret = -ENOTSUP;
+			}
+			continue;
+		}
 		if (s->twin && s->twin->s.st_size != s->s.st_size)
 			elp_err(st->ctx,
 				"%s: %s: size of existing data changed from %llu to %llu bytes; a live patch cannot change data layout, use a shadow variable (klp_shadow_*) instead",

@@ -321,6 +321,54 @@ static void test_pure_constant_fallback(void **state)
 	assert_int_not_equal(access(path("compared.o"), F_OK), 0);
 }
 
+static const char table_src[] =
+	"struct ops { int (*f)(void); int n; };\n"
+	"static int __attribute__((noinline)) one(void) { return 1; }\n"
+	"static int __attribute__((noinline)) two(void) { return 2; }\n"
+	"static const struct ops my_ops = { @F@, 1 };\n"
+	"const struct ops *ops_get(void) { return &my_ops; }\n"
+	"static const int tab[4] = { 1, 2, 3, @N@ };\n"
+	"const int *tab_get(void) { return tab; }\n";
+
+/*
+ * A changed ops table would be the livepatch's own: refused.  A changed
+ * table of plain numbers is copied.
+ */
+static void test_changed_table(void **state)
+{
+	static const char ks[] = "ffffffff81000000 t one\n"
+				 "ffffffff81000100 t two\n"
+				 "ffffffff81000200 T ops_get\n"
+				 "ffffffff81000300 T tab_get\n"
+				 "ffffffff82000000 r my_ops\n"
+				 "ffffffff82000100 r tab\n";
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	d = run_diff("vmlinux", ks,
+		     subst(table_src, "F", "one", "N", "4", NULL),
+		     subst(table_src, "F", "two", "N", "4", NULL), "ops2.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf,
+			       "lib/s.c: my_ops: a changed table of function "
+			       "pointers (an ops table)"));
+
+	d = run_diff("vmlinux", ks,
+		     subst(table_src, "F", "one", "N", "4", NULL),
+		     subst(table_src, "F", "one", "N", "5", NULL), "tab.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "tab_get");
+	assert_non_null(
+		strstr(errbuf, "lib/s.c: tab: copied (changed constant data)"));
+	obj = read_obj("tab.o");
+	assert_non_null(elp_find_sec(obj, ".rodata.tab"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+}
+
 /* ---- 2: function pointers to changed functions ---- */
 
 static const char work_src[] =
@@ -579,6 +627,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_identity),
 		cmocka_unit_test(test_pure_constant_fallback),
+		cmocka_unit_test(test_changed_table),
 		cmocka_unit_test(test_func_pointer),
 		cmocka_unit_test(test_end_pointer),
 		cmocka_unit_test(test_exports),
