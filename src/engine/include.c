@@ -2,11 +2,14 @@
 /*
  * Inclusion: decide what goes into the output object.  Changed functions
  * are included with what only the patch provides (new functions, new data,
- * strings, read-only constants); everything else they reference is the
- * running kernel's and becomes either a plain undefined symbol (exported
- * symbols, resolved by the module loader) or a klp marker
- * "__elp_klp.<obj>.<sympos>.<name>" (undefined, weak so that modpost does not
- * complain) that elp_klp_finalize() turns into a livepatch relocation.
+ * strings, changed constants); everything else they reference is the
+ * running kernel's, existing variables and constants included (their
+ * address is their identity), and so are the changed functions whose
+ * address they take.  A kernel reference becomes either a plain undefined
+ * symbol (exports of vmlinux, resolved by the module loader) or a klp
+ * marker "__elp_klp.<obj>.<sympos>.<name>" (undefined, weak so that modpost
+ * does not complain) that elp_klp_finalize() turns into a livepatch
+ * relocation.  Each decision is logged with the rule that made it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
