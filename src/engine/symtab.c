@@ -532,6 +532,16 @@ bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 	return false;
 }
 
+/* Module names: kbuild's "snd-hda-codec" is the kernel's "snd_hda_codec". */
+static bool same_module(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b &&
+		    !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+			return false;
+	return *a == *b;
+}
+
 bool elp_symtab_export_of(const struct elp_symtab *st, const char *obj,
 			  const char *name, const char **ns)
 {
@@ -542,7 +552,7 @@ bool elp_symtab_export_of(const struct elp_symtab *st, const char *obj,
 	for (i = st->ebuckets[hash_str(name) & (st->nebuckets - 1)]; i != NONE;
 	     i = st->exports[i].next) {
 		if (!strcmp(st->exports[i].name, name) &&
-		    !strcmp(st->exports[i].obj, obj)) {
+		    same_module(st->exports[i].obj, obj)) {
 			if (ns)
 				*ns = st->exports[i].ns;
 			return true;

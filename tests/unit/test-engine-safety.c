@@ -91,7 +91,8 @@ static const char symvers[] =
 	"0x3\tns_func\tvmlinux\tEXPORT_SYMBOL_GPL\tMY_NS\n"
 	"0x4\tmod_export\tdrivers/foo/mymod\tEXPORT_SYMBOL\t\n"
 	"0x5\tother_export\tdrivers/bar/othermod\tEXPORT_SYMBOL_GPL\tOTHER_NS\n"
-	"0x6\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n";
+	"0x6\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
+	"0x7\tdash_export\tsound/x/snd-my-mod\tEXPORT_SYMBOL\tSND_NS\n";
 
 struct diff_out {
 	int ret;
@@ -607,6 +608,32 @@ static void test_exports_defined(void **state)
 	elp_diff_result_free(d.res);
 }
 
+/* Exports by object, with kbuild's and the kernel's spelling of modules. */
+static void test_export_of(void **state)
+{
+	struct elp_ctx *ctx = new_ctx(ELP_LOG_WARNING);
+	struct elp_symtab *st = NULL;
+	const char *ns = NULL;
+
+	(void)state;
+	write_file("kallsyms", "ffffffff81000100 T ns_func\n");
+	write_file("symvers", symvers);
+	assert_int_equal(elp_symtab_load(ctx, path("kallsyms"), &st), 0);
+	assert_int_equal(elp_symtab_load_exports(ctx, st, path("symvers")), 0);
+	assert_true(elp_symtab_export_of(st, "vmlinux", "ns_func", &ns));
+	assert_string_equal(ns, "MY_NS");
+	assert_true(elp_symtab_export_of(st, "vmlinux", "printk", &ns));
+	assert_string_equal(ns, "");
+	assert_false(elp_symtab_export_of(st, "vmlinux", "mod_export", NULL));
+	assert_true(elp_symtab_export_of(st, "mymod", "mod_export", NULL));
+	assert_false(elp_symtab_export_of(st, "othermod", "mod_export", NULL));
+	assert_true(elp_symtab_export_of(st, "snd_my_mod", "dash_export", &ns));
+	assert_string_equal(ns, "SND_NS");
+	assert_false(elp_symtab_export_of(st, "snd_my", "dash_export", NULL));
+	elp_symtab_free(st);
+	elp_ctx_free(ctx);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -632,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_end_pointer),
 		cmocka_unit_test(test_exports),
 		cmocka_unit_test(test_exports_defined),
+		cmocka_unit_test(test_export_of),
 	};
 
 	return cmocka_run_group_tests_name("engine-safety", tests, setup,
