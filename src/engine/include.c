@@ -623,13 +623,13 @@ static bool want_copy(const struct elp_sym *t, const char **why)
 {
 	const struct elp_sec *sec = t->sec;
 
-	if (is_init_section(sec->name)) {
-		*why = "__init/__exit: the kernel's";
-		return false;
-	}
 	if (t->type == STT_SECTION) {
 		*why = "strings, anonymous constants or code without a symbol";
 		return true;
+	}
+	if (is_init_section(sec->name)) {
+		*why = "__init/__exit: the kernel's";
+		return false;
 	}
 	/*
 	 * An existing variable or constant keeps its address: an ops table
