@@ -127,6 +127,42 @@ static size_t collect_targets(const struct elp_bstate *b, const char **targets)
 	return n;
 }
 
+/* Was namespace n of unit i listed by an earlier unit or entry? */
+static bool ns_listed(const struct elp_bstate *b, size_t i, size_t n)
+{
+	const char *ns = b->units[i].diff->namespaces[n];
+	size_t j, k;
+
+	for (j = 0; j <= i; j++) {
+		const struct elp_diff_result *e = b->units[j].diff;
+		size_t end = j < i ? (e ? e->nr_namespaces : 0) : n;
+
+		for (k = 0; k < end; k++)
+			if (!strcmp(e->namespaces[k], ns))
+				return true;
+	}
+	return false;
+}
+
+/* The symbol namespaces of the exports the diff objects use, once each. */
+static void write_import_ns(struct elp_buf *c, const struct elp_bstate *b)
+{
+	size_t i, n;
+
+	for (i = 0; i < b->nr_units; i++) {
+		const struct elp_diff_result *d = b->units[i].diff;
+
+		for (n = 0; d && n < d->nr_namespaces; n++) {
+			if (ns_listed(b, i, n))
+				continue;
+			/* what MODULE_IMPORT_NS() expands to */
+			elp_buf_puts(c, "MODULE_INFO(import_ns, ");
+			c_string(c, d->namespaces[n]);
+			elp_buf_puts(c, ");\n");
+		}
+	}
+}
+
 static int write_main_c(struct elp_bstate *b, const char *dir)
 {
 	struct elp_buf c = { 0 };
@@ -230,6 +266,7 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 			 "module_exit(elp_exit);\n"
 			 "MODULE_LICENSE(\"GPL\");\n"
 			 "MODULE_INFO(livepatch, \"Y\");\n");
+	write_import_ns(&c, b);
 	for (i = 0; i < b->nr_patches; i++) {
 		elp_buf_puts(&c, "MODULE_INFO(elivepatch_patch, ");
 		c_string(&c, b->patches[i]->name);

@@ -149,5 +149,8 @@ void elp_diff_result_free(struct elp_diff_result *result)
 	for (i = 0; i < result->nr_loader_syms; i++)
 		free(result->loader_syms[i]);
 	free(result->loader_syms);
+	for (i = 0; i < result->nr_namespaces; i++)
+		free(result->namespaces[i]);
+	free(result->namespaces);
 	free(result);
 }

@@ -102,6 +102,9 @@ struct elp_diff_result {
 	 * other file of the patch defines (see new_globals) */
 	char **loader_syms;
 	size_t nr_loader_syms;
+	/* symbol namespaces of the exports the output uses (MODULE_IMPORT_NS) */
+	char **namespaces;
+	size_t nr_namespaces;
 };
 
 /*

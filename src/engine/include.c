@@ -2,11 +2,14 @@
 /*
  * Inclusion: decide what goes into the output object.  Changed functions
  * are included with what only the patch provides (new functions, new data,
- * strings, read-only constants); everything else they reference is the
- * running kernel's and becomes either a plain undefined symbol (exported
- * symbols, resolved by the module loader) or a klp marker
- * "__elp_klp.<obj>.<sympos>.<name>" (undefined, weak so that modpost does not
- * complain) that elp_klp_finalize() turns into a livepatch relocation.
+ * strings, changed constants); everything else they reference is the
+ * running kernel's, existing variables and constants included (their
+ * address is their identity), and so are the changed functions whose
+ * address they take.  A kernel reference becomes either a plain undefined
+ * symbol (exports of vmlinux, resolved by the module loader) or a klp
+ * marker "__elp_klp.<obj>.<sympos>.<name>" (undefined, weak so that modpost
+ * does not complain) that elp_klp_finalize() turns into a livepatch
+ * relocation.  Each decision is logged with the rule that made it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -381,6 +384,28 @@ static bool is_alias_of_earlier(const struct elp_obj *obj, size_t i)
 	return false;
 }
 
+/*
+ * Does the object hold the address of code (an ops table)?  Undefined
+ * symbols count as code unless typed as data.
+ */
+static bool holds_code_pointers(const struct elp_sym *obj)
+{
+	const struct elp_sec *rs = obj->sec->rela;
+	size_t i;
+
+	for (i = 0; rs && i < rs->nr_relas; i++) {
+		const struct elp_rela *r = &rs->relas[i];
+
+		if (r->offset < obj->s.st_value ||
+		    r->offset >= obj->s.st_value + obj->s.st_size)
+			continue;
+		if (r->sym->sec ? elp_sec_is_text(r->sym->sec)
+				: r->sym->type != STT_OBJECT)
+			return true;
+	}
+	return false;
+}
+
 int elp_check_unsafe(struct elp_diff_state *st)
 {
 	size_t i;
@@ -418,8 +443,16 @@ int elp_check_unsafe(struct elp_diff_state *st)
 			continue;
 		if (s->bind == STB_LOCAL &&
 		    !(s->sec->sh.sh_flags & SHF_WRITE) &&
-		    s->sec->sh.sh_type != SHT_NOBITS)
-			continue; /* read-only local data is copied */
+		    s->sec->sh.sh_type != SHT_NOBITS) {
+			/* read-only local data is copied, but not ops tables */
+			if (s->twin && holds_code_pointers(s)) {
+				elp_err(st->ctx,
+					"%s: %s: a changed table of function pointers (an ops table) would be the livepatch's own copy: the kernel's code keeps using the old one, and structures given its address would point into the livepatch after it is unloaded; change the functions it points at instead",
+					unit(st), s->name);
+				ret = -ENOTSUP;
+			}
+			continue;
+		}
 		if (s->twin && s->twin->s.st_size != s->s.st_size)
 			elp_err(st->ctx,
 				"%s: %s: size of existing data changed from %llu to %llu bytes; a live patch cannot change data layout, use a shadow variable (klp_shadow_*) instead",
@@ -572,35 +605,66 @@ int elp_include_changed(struct elp_diff_state *st)
 	return 0;
 }
 
-/* Should the referenced symbol be copied into the output object? */
-static bool want_copy(const struct elp_sym *t)
+static bool is_writable(const struct elp_sec *sec)
+{
+	return (sec->sh.sh_flags & SHF_WRITE) || sec->sh.sh_type == SHT_NOBITS;
+}
+
+static bool is_data_object(const struct elp_sym *t)
+{
+	return t->type == STT_OBJECT && t->sec && !elp_sec_is_text(t->sec);
+}
+
+/*
+ * Should the referenced symbol be copied into the output object?  *why
+ * names the rule that decided, for the log.
+ */
+static bool want_copy(const struct elp_sym *t, const char **why)
 {
 	const struct elp_sec *sec = t->sec;
 
+	if (t->type == STT_SECTION) {
+		*why = "strings, anonymous constants or code without a symbol";
+		return true;
+	}
+	if (is_init_section(sec->name)) {
+		*why = "__init/__exit: the kernel's";
+		return false;
+	}
 	/*
-	 * Existing data in a section shared with other variables (__read_mostly,
-	 * __section(...)): the section is new when the patch adds a variable
-	 * there, but the old ones are the running kernel's state.
+	 * An existing variable or constant keeps its address: an ops table
+	 * compared with f->f_op, an array walked up to its end pointer, a
+	 * string used as a key are the running kernel's, whether or not the
+	 * section that holds them is copied for a new neighbour.
 	 */
-	if (t->type == STT_OBJECT && t->twin && t->status == ELP_SAME &&
-	    sec->bundled != t && !elp_sec_is_text(sec) &&
-	    !is_special_static(t) &&
-	    ((sec->sh.sh_flags & SHF_WRITE) || sec->sh.sh_type == SHT_NOBITS))
+	if (is_data_object(t) && t->twin && t->status == ELP_SAME &&
+	    !is_special_static(t)) {
+		*why = "existing data: the kernel's instance";
 		return false;
-	if (sec->include)
+	}
+	if (sec->include) {
+		*why = "in a section the output has";
 		return true;
-	if (t->type == STT_SECTION)
+	}
+	if (t->status == ELP_NEW || sec->status == ELP_NEW) {
+		*why = "new in the patch";
 		return true;
-	if (is_init_section(sec->name))
-		return false;
-	if (t->status == ELP_NEW || sec->status == ELP_NEW)
+	}
+	if (is_changed_func(t) || elp_is_cold(t->name)) {
+		*why = "changed code";
 		return true;
-	if (is_changed_func(t) || elp_is_cold(t->name))
+	}
+	if (is_special_static(t)) {
+		*why = "once flag, ratelimit state or similar: the livepatch's own";
 		return true;
-	if (is_special_static(t))
+	}
+	if (t->bind == STB_LOCAL && !elp_sec_is_text(sec) &&
+	    !is_writable(sec)) {
+		*why = "changed constant data";
 		return true;
-	return t->bind == STB_LOCAL && !elp_sec_is_text(sec) &&
-	       !(sec->sh.sh_flags & SHF_WRITE) && sec->sh.sh_type != SHT_NOBITS;
+	}
+	*why = "existing symbol: the kernel's";
+	return false;
 }
 
 static struct elp_sym *undefined_sym(struct elp_diff_state *st,
@@ -679,32 +743,62 @@ static int add_name(char ***v, size_t *n, const char *name)
 	return 0;
 }
 
-/* The replacement for a reference to t, which stays in the kernel. */
+/* Record the namespace of an export the output references plainly. */
+static int note_namespace(struct elp_diff_state *st, const char *ns)
+{
+	if (!ns || !*ns)
+		return 0;
+	return add_name(&st->result->namespaces, &st->result->nr_namespaces,
+			ns);
+}
+
+/*
+ * The replacement for a reference to t, which stays in the kernel.  Only
+ * exports of vmlinux (and, from a module, of the other modules it links
+ * against) are left to the module loader: a symbol of the target module,
+ * exported or not, gets a klp relocation so that the livepatch loads
+ * before that module does.
+ */
 static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 		      struct elp_sym **out)
 {
 	const struct elp_symtab *symtab = st->req->symtab;
 	const char *name = t->twin ? t->twin->name : t->name;
-	const char *eobj = NULL;
+	bool in_vmlinux = !strcmp(target(st), "vmlinux");
+	const char *eobj = NULL, *ns = NULL;
 
 	if (t->sec) {
 		bool global = t->bind != STB_LOCAL;
 
-		if (global && elp_symtab_is_exported(symtab, name, &eobj) &&
-		    !strcmp(eobj, target(st))) {
+		if (global && in_vmlinux &&
+		    elp_symtab_export_of(symtab, "vmlinux", name, &ns)) {
 			*out = undefined_sym(st, name, STB_GLOBAL);
-			return *out ? 0 : -ENOMEM;
+			return *out ? note_namespace(st, ns) : -ENOMEM;
 		}
 		return klp_marker(st, target(st), name, global, out);
 	}
 	/* undefined in the unit: lives elsewhere in the target or vmlinux */
-	if (!symtab || elp_symtab_is_exported(symtab, name, NULL)) {
+	if (!symtab) {
 		*out = t;
 		return 0;
 	}
-	if (strcmp(target(st), "vmlinux") != 0 &&
-	    elp_symtab_count(symtab, target(st), name))
-		return klp_marker(st, target(st), name, true, out);
+	if (elp_symtab_export_of(symtab, "vmlinux", name, &ns)) {
+		*out = t;
+		return note_namespace(st, ns);
+	}
+	if (!in_vmlinux) {
+		if (elp_symtab_count(symtab, target(st), name) ||
+		    elp_symtab_export_of(symtab, target(st), name, NULL))
+			return klp_marker(st, target(st), name, true, out);
+		/* a module the target links against (loaded before it) */
+		if (elp_symtab_is_exported(symtab, name, &eobj) &&
+		    elp_symtab_export_of(symtab, eobj, name, &ns)) {
+			elp_dbg(st->ctx, "%s: %s: export of %s", unit(st), name,
+				eobj);
+			*out = t;
+			return note_namespace(st, ns);
+		}
+	}
 	if (elp_symtab_count(symtab, "vmlinux", name))
 		return klp_marker(st, "vmlinux", name, true, out);
 	/* maybe a new global of another file of the patch: the caller warns */
@@ -714,9 +808,202 @@ static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 			name);
 }
 
-static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
+/* Name of what holds a relocation, for messages. */
+static const char *site_name(const struct elp_sec *from,
+			     const struct elp_rela *r)
+{
+	const struct elp_sym *f = elp_sec_is_text(from)
+					  ? func_at(from, r->offset)
+					  : from->bundled;
+
+	return f ? f->name : from->name;
+}
+
+/*
+ * A reference to the entry of a changed function that is not a direct
+ * call or jump: its address is taken (w.fn = work_fn, ops tables,
+ * single_open(file, show, ...)).  Kernel structures may keep it after the
+ * livepatch is disabled and unloaded.
+ */
+static bool is_func_pointer(const struct elp_sec *from,
+			    const struct elp_rela *r)
+{
+	const struct elp_sym *fn = r->sym;
+
+	if (!is_changed_func(fn) || elp_is_cold(fn->name) || fn->via_callers ||
+	    !fn->twin || !fn->twin->sec || is_metadata_section(from))
+		return false;
+	if (elp_rela_target_offset(from, r) != (long)fn->s.st_value)
+		return false;
+	return !elp_sec_is_text(from) ||
+	       !is_branch_site(from, r->offset, r->type);
+}
+
+/*
+ * The original function, which ftrace redirects to the new one while the
+ * patch is enabled, as kpatch does for function pointers: a pointer to the
+ * livepatch's copy would dangle once the module is unloaded.
+ */
+static int func_pointer_ref(struct elp_diff_state *st,
+			    const struct elp_sec *from, struct elp_rela *r)
+{
+	struct elp_sym *fn = r->sym, *repl = NULL;
+	int ret;
+
+	ret = klp_marker(st, target(st), fn->twin->name,
+			 fn->twin->bind != STB_LOCAL, &repl);
+	if (ret)
+		return ret;
+	if (!repl)
+		return -ENOMEM;
+	elp_dbg(st->ctx,
+		"%s: %s: address of changed %s: the kernel's original (redirected while patched)",
+		unit(st), site_name(from, r), fn->name);
+	repl->include = true;
+	r->sym = repl;
+	return 0;
+}
+
+/* Offset in its section that a section-symbol relocation points at. */
+static long section_target(const struct elp_sec *from, const struct elp_rela *r)
+{
+	long off = (long)r->sym->s.st_value + r->addend;
+	int k = -1;
+
+	if (!elp_sym_is_pcrel(r->type) || !elp_sec_is_text(from))
+		return off;
+	if (r->type == R_X86_64_PC32)
+		k = elp_rip_imm_size(from->data, from->size, r->offset);
+	return off + 4 + (k > 0 ? k : 0);
+}
+
+/* The object of sec that holds off, or else the one that ends there. */
+static struct elp_sym *object_at(const struct elp_sec *sec, long off)
+{
+	struct elp_sym *end = NULL;
+	size_t i;
+
+	for (i = 0; i < sec->nr_syms; i++) {
+		struct elp_sym *o = sec->syms[i];
+		long start = (long)o->s.st_value;
+
+		if (o->type != STT_OBJECT)
+			continue;
+		if (off >= start && off < start + (long)o->s.st_size)
+			return o;
+		if (off == start + (long)o->s.st_size)
+			end = o;
+	}
+	return end;
+}
+
+/*
+ * A relocation against the section symbol of existing data that
+ * correlation could not pin to an object: an end pointer (a + N past the
+ * last object of the section), as kpatch resolves it, to the object it
+ * ends.  Writable data that cannot be pinned is refused: a copy would be
+ * the livepatch's own, not the state the kernel uses.
+ */
+static int pin_section_ref(struct elp_diff_state *st,
+			   const struct elp_sec *from, struct elp_rela *r)
+{
+	struct elp_sec *sec = r->sym->sec;
+	long off = section_target(from, r);
+	struct elp_sym *o = object_at(sec, off);
+
+	if (o) {
+		elp_dbg(st->ctx, "%s: %s: %s+%ld is %s%s", unit(st),
+			site_name(from, r), sec->name, off, o->name,
+			off == (long)(o->s.st_value + o->s.st_size)
+				? " (its end)"
+				: "");
+		r->addend -= (long)o->s.st_value - (long)r->sym->s.st_value;
+		r->sym = o;
+		return 0;
+	}
+	if (!is_writable(sec))
+		return 0;
+	elp_err(st->ctx,
+		"%s: %s: refers to %s+%ld, which is inside no variable of that section; a copy of the section would be the livepatch's own, not the data the kernel uses, so it cannot be resolved; access the variable by its name in the patch",
+		unit(st), site_name(from, r), sec->name, off);
+	return -ENOTSUP;
+}
+
+/* Does the kernel's symbol table resolve t (uniquely)? */
+static bool kernel_has(struct elp_diff_state *st, const struct elp_sym *t)
+{
+	unsigned long pos;
+
+	return !st->req->symtab ||
+	       !elp_symtab_sympos(st->req->symtab, target(st), t->twin->name,
+				  t->twin->bind != STB_LOCAL, st->neighbours,
+				  st->nr_neighbours, &pos);
+}
+
+/*
+ * Is the 32-bit field at off in code the displacement of a memory operand
+ * (the data is read or written in place), rather than an address that is
+ * computed (lea) or used as an immediate?
+ */
+static bool is_memory_operand(const struct elp_sec *text, unsigned long off,
+			      unsigned int type)
+{
+	const unsigned char *d = text->data;
+
+	if (!d || off < 3 || off + 4 > text->size)
+		return false;
+	if (type == R_X86_64_PC32)
+		return elp_rip_imm_size(d, text->size, off) >= 0 &&
+		       d[off - 2] != 0x8d;
+	/* disp32(,%index,scale): ModRM mod 00 r/m 100, SIB without base */
+	if (type == R_X86_64_32S || type == R_X86_64_32)
+		return (d[off - 2] & 0xc7) == 0x04 && (d[off - 1] & 7) == 5 &&
+		       d[off - 3] != 0x8d;
+	return false;
+}
+
+/*
+ * Existing constant data the kernel's symbol table does not list (or not
+ * uniquely) may still be copied when it is pure constant data nobody
+ * compares by address: it holds no pointers, and the unit only reads it in
+ * place (its address is never taken, stored or compared).
+ */
+static bool is_pure_constant(struct elp_obj *obj, const struct elp_sym *t)
+{
+	const struct elp_sec *rs = t->sec->rela;
+	size_t i, j;
+
+	if (!is_data_object(t) || is_writable(t->sec) || !t->twin)
+		return false;
+	for (i = 0; rs && i < rs->nr_relas; i++)
+		if (rs->relas[i].offset >= t->s.st_value &&
+		    rs->relas[i].offset < t->s.st_value + t->s.st_size)
+			return false;
+	for (i = 1; i < obj->nr_secs; i++) {
+		const struct elp_sec *r = obj->secs[i], *base = r->base;
+
+		if (!elp_sec_is_rela(r) || !base || is_metadata_section(base))
+			continue;
+		for (j = 0; j < r->nr_relas; j++) {
+			const struct elp_rela *x = &r->relas[j];
+
+			if (x->sym != t && !(x->sym->type == STT_SECTION &&
+					     x->sym->sec == t->sec))
+				continue;
+			if (!elp_sec_is_text(base) ||
+			    !is_memory_operand(base, x->offset, x->type))
+				return false;
+		}
+	}
+	return true;
+}
+
+static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
+			struct elp_rela *r)
 {
 	struct elp_sym *t = r->sym, *repl = NULL;
+	const char *why = NULL;
+	bool copy;
 	int ret;
 
 	if (t->ref) {
@@ -729,13 +1016,31 @@ static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
 		t->include = true;
 		return 0;
 	}
-	if (t->sec && want_copy(t)) {
-		if (t->type == STT_SECTION && !t->sec->include &&
-		    (t->sec->sh.sh_flags & SHF_WRITE) && t->sec->twin)
-			elp_warn(
-				st->ctx,
-				"%s: %s: copying writable section referenced without a symbol",
-				unit(st), t->sec->name);
+	if (t->sec && is_func_pointer(from, r))
+		return func_pointer_ref(st, from, r);
+	if (t->sec && t->type == STT_SECTION && t->sec->twin &&
+	    !elp_sec_is_text(t->sec) && !elp_sec_is_string(t->sec) &&
+	    !elp_is_special_section(t->sec->name)) {
+		ret = pin_section_ref(st, from, r);
+		if (ret)
+			return ret;
+		t = r->sym;
+		if (t->ref) {
+			r->sym = t->ref;
+			return 0;
+		}
+	}
+	copy = t->sec && want_copy(t, &why);
+	if (t->sec && !copy && is_data_object(t) && t->twin &&
+	    !kernel_has(st, t) && is_pure_constant(st->patched, t)) {
+		copy = true;
+		why = "constant data without pointers, only read in place, that the kernel's symbol table does not resolve";
+	}
+	if (copy) {
+		if (!t->sec->include)
+			elp_dbg(st->ctx, "%s: %s: copied (%s)", unit(st),
+				t->type == STT_SECTION ? t->sec->name : t->name,
+				why);
 		ret = include_sec(st, t->sec);
 		if (ret)
 			return ret;
@@ -751,6 +1056,9 @@ static int resolve_rela(struct elp_diff_state *st, struct elp_rela *r)
 		return ret;
 	if (!repl)
 		return -ENOMEM;
+	if (t->sec)
+		elp_dbg(st->ctx, "%s: %s: %s (%s)", unit(st), t->name,
+			repl->name, why);
 	repl->include = true;
 	t->ref = repl;
 	r->sym = repl;
@@ -769,7 +1077,7 @@ static int drain(struct elp_diff_state *st)
 		if (!sec->rela)
 			continue;
 		for (j = 0; j < sec->rela->nr_relas; j++) {
-			ret = resolve_rela(st, &sec->rela->relas[j]);
+			ret = resolve_rela(st, sec, &sec->rela->relas[j]);
 			if (ret == -ENOMEM)
 				return ret;
 			if (ret)

@@ -184,6 +184,9 @@ struct elp_ksym {
 };
 bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 			    const char **obj);
+/* Is name exported by obj?  *ns: its symbol namespace, "" when none. */
+bool elp_symtab_export_of(const struct elp_symtab *st, const char *obj,
+			  const char *name, const char **ns);
 size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
 			const char *name);
 /*

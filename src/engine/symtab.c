@@ -27,6 +27,7 @@ struct export
 {
 	const char *name;
 	const char *obj;
+	const char *ns; /* symbol namespace, "" when none */
 	size_t next;
 };
 
@@ -416,7 +417,8 @@ out:
 	return ret;
 }
 
-static int add_export(struct elp_symtab *st, const char *name, const char *obj)
+static int add_export(struct elp_symtab *st, const char *name, const char *obj,
+		      const char *ns)
 {
 	struct export *e;
 	size_t h, i;
@@ -428,6 +430,7 @@ static int add_export(struct elp_symtab *st, const char *name, const char *obj)
 	st->exports = e;
 	e[st->nr_exports].name = name;
 	e[st->nr_exports].obj = obj;
+	e[st->nr_exports].ns = ns;
 	st->nr_exports++;
 	if (st->nr_exports > st->nebuckets) {
 		size_t n = st->nebuckets ? st->nebuckets * 2 : 1 << 15;
@@ -500,7 +503,8 @@ int elp_symtab_load_exports(struct elp_ctx *ctx, struct elp_symtab *symtab,
 		}
 		slash = strrchr(fields[2], '/');
 		ret = add_export(symtab, fields[1],
-				 slash ? slash + 1 : fields[2]);
+				 slash ? slash + 1 : fields[2],
+				 nf > 4 ? fields[4] : "");
 		if (ret)
 			goto out;
 	}
@@ -522,6 +526,35 @@ bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 		if (!strcmp(st->exports[i].name, name)) {
 			if (obj)
 				*obj = st->exports[i].obj;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Module names: kbuild's "snd-hda-codec" is the kernel's "snd_hda_codec". */
+static bool same_module(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b &&
+		    !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+			return false;
+	return *a == *b;
+}
+
+bool elp_symtab_export_of(const struct elp_symtab *st, const char *obj,
+			  const char *name, const char **ns)
+{
+	size_t i;
+
+	if (!st || !st->nebuckets)
+		return false;
+	for (i = st->ebuckets[hash_str(name) & (st->nebuckets - 1)]; i != NONE;
+	     i = st->exports[i].next) {
+		if (!strcmp(st->exports[i].name, name) &&
+		    same_module(st->exports[i].obj, obj)) {
+			if (ns)
+				*ns = st->exports[i].ns;
 			return true;
 		}
 	}

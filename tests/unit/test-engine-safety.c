@@ -1,0 +1,667 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests of what keeps a loaded livepatch from misbehaving: identity of
+ * existing data, function pointers to changed functions, end pointers into
+ * shared writable sections, exports resolved per object and their
+ * namespaces.  Each diffs a tiny object pair compiled with kernel flags.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/engine/engine.h"
+#include "../../src/engine/internal.h"
+
+static char tmpdir[] = "/tmp/elp-test-safety-XXXXXX";
+static char errbuf[16384];
+
+static void capture_log(void *data, int priority, const char *file, int line,
+			const char *fn, const char *format, va_list args)
+{
+	size_t len = strlen(errbuf);
+
+	(void)data;
+	(void)priority;
+	(void)file;
+	(void)line;
+	(void)fn;
+	if (len + 2 >= sizeof(errbuf))
+		return;
+	vsnprintf(errbuf + len, sizeof(errbuf) - len - 1, format, args);
+	strcat(errbuf, "\n");
+}
+
+static struct elp_ctx *new_ctx(int priority)
+{
+	struct elp_ctx *ctx = elp_ctx_new();
+
+	assert_non_null(ctx);
+	errbuf[0] = '\0';
+	elp_set_log_fn(ctx, capture_log, NULL);
+	elp_set_log_priority(ctx, priority);
+	return ctx;
+}
+
+static char *path(const char *name)
+{
+	static char buf[8][512];
+	static int n;
+	char *p = buf[n++ % 8];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void write_file(const char *name, const char *text)
+{
+	FILE *f = fopen(path(name), "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* the code model and instrumentation of a kernel object */
+static void compile(const char *name, const char *text)
+{
+	char src[600], cmd[2048];
+
+	snprintf(src, sizeof(src), "%s.c", name);
+	write_file(src, text);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc -c -O2 -fno-pie -fno-pic -mcmodel=kernel -mno-red-zone "
+		 "-fno-stack-protector -pg -mfentry -mrecord-mcount "
+		 "-fno-asynchronous-unwind-tables -fno-jump-tables "
+		 "-ffunction-sections -fdata-sections -o %s/%s.o %s/%s.c",
+		 tmpdir, name, tmpdir, name);
+	assert_int_equal(system(cmd), 0);
+}
+
+static const char symvers[] =
+	"0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
+	"0x2\tqueue_work_on\tvmlinux\tEXPORT_SYMBOL_GPL\t\n"
+	"0x3\tns_func\tvmlinux\tEXPORT_SYMBOL_GPL\tMY_NS\n"
+	"0x4\tmod_export\tdrivers/foo/mymod\tEXPORT_SYMBOL\t\n"
+	"0x5\tother_export\tdrivers/bar/othermod\tEXPORT_SYMBOL_GPL\tOTHER_NS\n"
+	"0x6\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
+	"0x7\tdash_export\tsound/x/snd-my-mod\tEXPORT_SYMBOL\tSND_NS\n";
+
+struct diff_out {
+	int ret;
+	struct elp_diff_result *res;
+};
+
+/* Diff orig_src against patched_src for target, with the kernel's symbols ks. */
+static struct diff_out run_diff(const char *target, const char *ks,
+				const char *orig_src, const char *patched_src,
+				const char *out)
+{
+	struct elp_symtab *st = NULL;
+	char orig[512], patched[512], output[512];
+	struct elp_diff_request req = {
+		.orig_obj = orig,
+		.patched_obj = patched,
+		.output_obj = output,
+		.source_file = "lib/s.c",
+		.target = target,
+		.unit_index = 5,
+	};
+	struct diff_out d = { 0, NULL };
+	struct elp_ctx *ctx;
+
+	compile("orig", orig_src);
+	compile("patched", patched_src);
+	write_file("kallsyms", ks);
+	write_file("symvers", symvers);
+	snprintf(orig, sizeof(orig), "%s", path("orig.o"));
+	snprintf(patched, sizeof(patched), "%s", path("patched.o"));
+	snprintf(output, sizeof(output), "%s", path(out));
+	ctx = new_ctx(ELP_LOG_DEBUG);
+	assert_int_equal(elp_symtab_load(ctx, path("kallsyms"), &st), 0);
+	assert_int_equal(elp_symtab_load_exports(ctx, st, path("symvers")), 0);
+	req.symtab = st;
+	unlink(req.output_obj);
+	d.ret = elp_diff_objects(ctx, &req, &d.res);
+	if (getenv("ELP_TEST_VERBOSE"))
+		fprintf(stderr, "%s", errbuf);
+	elp_symtab_free(st);
+	elp_ctx_free(ctx);
+	return d;
+}
+
+/* text with @NAME@ placeholders replaced, in a static buffer (8 in turn) */
+static const char *subst(const char *tmpl, ...)
+{
+	static char bufs[8][8192];
+	static int n;
+	char *out = bufs[n++ % 8], *o = out;
+	const char *p = tmpl;
+	va_list ap;
+
+	while (*p) {
+		const char *end, *name, *val;
+
+		if (*p != '@' || !(end = strchr(p + 1, '@'))) {
+			*o++ = *p++;
+			continue;
+		}
+		va_start(ap, tmpl);
+		val = NULL;
+		while ((name = va_arg(ap, const char *))) {
+			const char *v = va_arg(ap, const char *);
+
+			if (strlen(name) == (size_t)(end - p - 1) &&
+			    !strncmp(name, p + 1, end - p - 1))
+				val = v;
+		}
+		va_end(ap);
+		assert_non_null(val);
+		strcpy(o, val);
+		o += strlen(val);
+		p = end + 1;
+	}
+	*o = '\0';
+	return out;
+}
+
+static struct elp_obj *read_obj(const char *name)
+{
+	struct elp_ctx *ctx = new_ctx(ELP_LOG_WARNING);
+	struct elp_obj *obj = NULL;
+
+	assert_int_equal(elp_obj_read(ctx, path(name), &obj), 0);
+	/* the object keeps the context for messages: leak-free only at the end */
+	return obj;
+}
+
+static void free_obj(struct elp_obj *obj)
+{
+	struct elp_ctx *ctx = obj->ctx;
+
+	elp_obj_free(obj);
+	elp_ctx_free(ctx);
+}
+
+static bool has_undef(struct elp_obj *obj, const char *name, unsigned char bind)
+{
+	struct elp_sym *s = elp_find_sym(obj, name);
+
+	return s && !s->sec && s->s.st_shndx == SHN_UNDEF && s->bind == bind;
+}
+
+/* The relocations of section sec against a symbol named name. */
+static size_t count_relas(struct elp_obj *obj, const char *sec,
+			  const char *name, long *addend)
+{
+	struct elp_sec *rs = elp_find_sec(obj, sec);
+	size_t i, n = 0;
+
+	assert_non_null(rs);
+	for (i = 0; i < rs->nr_relas; i++) {
+		if (strcmp(rs->relas[i].sym->name, name) != 0)
+			continue;
+		if (addend)
+			*addend = rs->relas[i].addend;
+		n++;
+	}
+	return n;
+}
+
+/* ---- 1: existing data keeps its identity ---- */
+
+static const char ops_src[] =
+	"struct file_operations { int (*open)(void); };\n"
+	"struct file { const struct file_operations *f_op; void *priv; };\n"
+	"static int my_open(void) { return 1; }\n"
+	"static const struct file_operations my_fops = { .open = my_open };\n"
+	"void *sock_of(struct file *f)\n"
+	"{ if (f->f_op == &my_fops) return (char *)f->priv + @OFF@; return 0; }\n"
+	"const struct file_operations *fops_of(void) { return &my_fops; }\n"
+	"static const int weights[8] = { 3, 1, 4, 1, 5, 9, 2, 6 };\n"
+	"int weigh(int i) { return weights[i & 7] * @MUL@; }\n"
+	"int is_w(const int *p) { return p == @CMP@; }\n";
+
+static const char ops_kallsyms[] = "ffffffff81000000 t my_open\n"
+				   "ffffffff81000100 T sock_of\n"
+				   "ffffffff81000200 T fops_of\n"
+				   "ffffffff81000300 T weigh\n"
+				   "ffffffff81000500 T is_w\n"
+				   "ffffffff82000000 r my_fops\n"
+				   "@WEIGHTS@";
+
+/*
+ * A patched function compares f->f_op with the file's static ops table:
+ * the table is the running kernel's (a klp relocation), not a copy nobody
+ * else points at.
+ */
+static void test_ops_identity(void **state)
+{
+	const char *ks = subst(ops_kallsyms, "WEIGHTS",
+			       "ffffffff82000100 r weights\n", NULL);
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	d = run_diff("vmlinux", ks,
+		     subst(ops_src, "OFF", "0", "MUL", "1", "CMP", "0", NULL),
+		     subst(ops_src, "OFF", "8", "MUL", "1", "CMP", "0", NULL),
+		     "ops.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "sock_of");
+	assert_non_null(strstr(errbuf,
+			       "lib/s.c: my_fops: __elp_klp.vmlinux.0.my_fops "
+			       "(existing data: the kernel's instance)"));
+	obj = read_obj("ops.o");
+	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.my_fops", STB_WEAK));
+	assert_int_equal(count_relas(obj, ".rela.text.sock_of",
+				     "__elp_klp.vmlinux.0.my_fops", NULL),
+			 1);
+	assert_null(elp_find_sec(obj, ".rodata.my_fops"));
+	assert_null(elp_find_sym(obj, "my_open"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+
+	/* a constant table, listed in the kernel: the kernel's as well */
+	d = run_diff("vmlinux", ks,
+		     subst(ops_src, "OFF", "0", "MUL", "1", "CMP", "0", NULL),
+		     subst(ops_src, "OFF", "0", "MUL", "3", "CMP", "0", NULL),
+		     "weights.o");
+	assert_int_equal(d.ret, 0);
+	obj = read_obj("weights.o");
+	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.weights", STB_WEAK));
+	assert_null(elp_find_sec(obj, ".rodata.weights"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+}
+
+/*
+ * Existing constant data the kernel's symbol table does not list: copied
+ * when it holds no pointers and is only read in place, refused when its
+ * address is compared.
+ */
+static void test_pure_constant_fallback(void **state)
+{
+	const char *ks = subst(ops_kallsyms, "WEIGHTS", "", NULL);
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	d = run_diff("vmlinux", ks,
+		     subst(ops_src, "OFF", "0", "MUL", "1", "CMP", "0", NULL),
+		     subst(ops_src, "OFF", "0", "MUL", "3", "CMP", "0", NULL),
+		     "pure.o");
+	assert_int_equal(d.ret, 0);
+	assert_non_null(strstr(errbuf,
+			       "lib/s.c: weights: copied (constant data "
+			       "without pointers, only read in place"));
+	obj = read_obj("pure.o");
+	assert_non_null(elp_find_sec(obj, ".rodata.weights"));
+	assert_false(has_undef(obj, "__elp_klp.vmlinux.0.weights", STB_WEAK));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+
+	/* is_w() now compares with its address: never a private copy */
+	d = run_diff(
+		"vmlinux", ks,
+		subst(ops_src, "OFF", "0", "MUL", "1", "CMP", "0", NULL),
+		subst(ops_src, "OFF", "0", "MUL", "1", "CMP", "weights", NULL),
+		"compared.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf, "lib/s.c: weights: not found in the "
+				       "symbol table of vmlinux"));
+	assert_int_not_equal(access(path("compared.o"), F_OK), 0);
+}
+
+static const char table_src[] =
+	"struct ops { int (*f)(void); int n; };\n"
+	"static int __attribute__((noinline)) one(void) { return 1; }\n"
+	"static int __attribute__((noinline)) two(void) { return 2; }\n"
+	"static const struct ops my_ops = { @F@, 1 };\n"
+	"const struct ops *ops_get(void) { return &my_ops; }\n"
+	"static const int tab[4] = { 1, 2, 3, @N@ };\n"
+	"const int *tab_get(void) { return tab; }\n";
+
+/*
+ * A changed ops table would be the livepatch's own: refused.  A changed
+ * table of plain numbers is copied.
+ */
+static void test_changed_table(void **state)
+{
+	static const char ks[] = "ffffffff81000000 t one\n"
+				 "ffffffff81000100 t two\n"
+				 "ffffffff81000200 T ops_get\n"
+				 "ffffffff81000300 T tab_get\n"
+				 "ffffffff82000000 r my_ops\n"
+				 "ffffffff82000100 r tab\n";
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	d = run_diff("vmlinux", ks,
+		     subst(table_src, "F", "one", "N", "4", NULL),
+		     subst(table_src, "F", "two", "N", "4", NULL), "ops2.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf,
+			       "lib/s.c: my_ops: a changed table of function "
+			       "pointers (an ops table)"));
+
+	d = run_diff("vmlinux", ks,
+		     subst(table_src, "F", "one", "N", "4", NULL),
+		     subst(table_src, "F", "one", "N", "5", NULL), "tab.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "tab_get");
+	assert_non_null(
+		strstr(errbuf, "lib/s.c: tab: copied (changed constant data)"));
+	obj = read_obj("tab.o");
+	assert_non_null(elp_find_sec(obj, ".rodata.tab"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+}
+
+/* ---- 2: function pointers to changed functions ---- */
+
+static const char work_src[] =
+	"struct work { void (*fn)(struct work *); int v; };\n"
+	"extern int queue_work_on(int cpu, struct work *w);\n"
+	"static void __attribute__((noinline)) work_fn(struct work *w)"
+	" { w->v = @V@; }\n"
+	"void start(struct work *w)\n"
+	"{ w->fn = work_fn; queue_work_on(@CPU@, w); work_fn(w); }\n"
+	"static const struct work_ops { void (*fn)(struct work *); } "
+	"ops = { work_fn };\n"
+	"const void *ops_of(void) { return &ops; }\n";
+
+static const char work_kallsyms[] = "ffffffff81000000 t work_fn\n"
+				    "ffffffff81000100 T start\n"
+				    "ffffffff81000200 T ops_of\n"
+				    "ffffffff81000300 T queue_work_on\n"
+				    "ffffffff82000000 r ops\n";
+
+/*
+ * start() stores the address of work_fn(), both changed: the stored
+ * pointer is the kernel's original work_fn (ftrace redirects it while the
+ * patch is on), the direct call stays on the livepatch's copy.
+ */
+static void test_func_pointer(void **state)
+{
+	struct diff_out d;
+	struct elp_obj *obj;
+	struct elp_sym *fn;
+	struct elp_sec *rs;
+	size_t i, local_calls = 0;
+
+	(void)state;
+	d = run_diff("vmlinux", work_kallsyms,
+		     subst(work_src, "V", "1", "CPU", "0", NULL),
+		     subst(work_src, "V", "2", "CPU", "1", NULL), "fnptr.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 2);
+	assert_non_null(strstr(errbuf, "lib/s.c: start: address of changed "
+				       "work_fn: the kernel's original"));
+	obj = read_obj("fnptr.o");
+	fn = elp_find_sym(obj, "work_fn");
+	assert_non_null(fn);
+	assert_non_null(fn->sec);
+	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.work_fn", STB_WEAK));
+	/* the store is the original's address, the call the new copy */
+	assert_int_equal(count_relas(obj, ".rela.text.start",
+				     "__elp_klp.vmlinux.0.work_fn", NULL),
+			 1);
+	rs = elp_find_sec(obj, ".rela.text.start");
+	for (i = 0; i < rs->nr_relas; i++)
+		if (rs->relas[i].sym->sec == fn->sec)
+			local_calls++;
+	assert_int_equal(local_calls, 1);
+	/* the unchanged ops table keeps pointing at the kernel's work_fn */
+	assert_null(elp_find_sec(obj, ".rodata.ops"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+}
+
+/* ---- 3: end pointers into shared writable sections ---- */
+
+static const char end_src[] =
+	"#define RM __attribute__((section(\".data..read_mostly\")))\n"
+	/* gcc lays them out in reverse: tbl last, up to the section end */
+	"static long tbl[4] RM;\n"
+	"static int first RM = 1;\n"
+	"long sum(void)\n"
+	"{\n"
+	"\tlong s = 0, *p, *end = tbl + 4;\n"
+	"\n"
+	"\t__asm__(\"\" : \"+r\"(end));\n"
+	"\tfor (p = tbl; p < end; p++)\n"
+	"\t\ts += *p;\n"
+	"\treturn s + @ADD@;\n"
+	"}\n"
+	"int get_first(void) { return first; }\n"
+	"void set(int i, long v) { tbl[i & 3] = v; first = v; }\n"
+	"long *beyond(void) { long *p; __asm__(\"movq $tbl+@PAST@, %0\" : \"=r\"(p)); return p; }\n";
+
+static const char end_kallsyms[] = "ffffffff81000000 T sum\n"
+				   "ffffffff81000100 T set\n"
+				   "ffffffff81000200 T beyond\n"
+				   "ffffffff81000300 T get_first\n"
+				   "ffffffff82000000 d first\n"
+				   "ffffffff82000020 d tbl\n";
+
+/*
+ * sum() walks tbl up to tbl + 4, one past the last variable of
+ * .data..read_mostly: both ends are the kernel's tbl, and the section is
+ * not copied.  A reference past every variable cannot be resolved: refused.
+ */
+static void test_end_pointer(void **state)
+{
+	struct diff_out d;
+	struct elp_obj *obj;
+	struct elp_sym *tbl;
+	struct elp_sec *rm;
+
+	(void)state;
+	/* the shape under test: tbl ends where the section ends */
+	compile("layout", subst(end_src, "ADD", "0", "PAST", "40", NULL));
+	obj = read_obj("layout.o");
+	tbl = elp_find_sym(obj, "tbl");
+	rm = elp_find_sec(obj, ".data..read_mostly");
+	assert_non_null(tbl);
+	assert_non_null(rm);
+	assert_ptr_equal(tbl->sec, rm);
+	assert_int_equal(tbl->s.st_value + tbl->s.st_size, rm->size);
+	free_obj(obj);
+
+	d = run_diff("vmlinux", end_kallsyms,
+		     subst(end_src, "ADD", "0", "PAST", "40", NULL),
+		     subst(end_src, "ADD", "1", "PAST", "40", NULL), "end.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "sum");
+	assert_non_null(strstr(errbuf, "lib/s.c: sum: .data..read_mostly+64 "
+				       "is tbl (its end)"));
+	obj = read_obj("end.o");
+	assert_null(elp_find_sec(obj, ".data..read_mostly"));
+	assert_int_equal(count_relas(obj, ".rela.text.sum",
+				     "__elp_klp.vmlinux.0.tbl", NULL),
+			 3);
+	assert_int_equal(
+		count_relas(obj, ".rela.text.sum", ".data..read_mostly", NULL),
+		0);
+	/* one of them is the end: tbl + 32 */
+	{
+		struct elp_sec *rs = elp_find_sec(obj, ".rela.text.sum");
+		size_t i, ends = 0;
+
+		for (i = 0; i < rs->nr_relas; i++)
+			if (!strcmp(rs->relas[i].sym->name,
+				    "__elp_klp.vmlinux.0.tbl") &&
+			    rs->relas[i].addend == 32)
+				ends++;
+		assert_int_equal(ends, 1);
+	}
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+
+	/* beyond() changes to point 8 bytes past the end of tbl */
+	d = run_diff("vmlinux", end_kallsyms,
+		     subst(end_src, "ADD", "0", "PAST", "32", NULL),
+		     subst(end_src, "ADD", "0", "PAST", "40", NULL),
+		     "beyond.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf, "lib/s.c: beyond: refers to "
+				       ".data..read_mostly+"));
+	assert_non_null(strstr(errbuf, "which is inside no variable"));
+	assert_int_not_equal(access(path("beyond.o"), F_OK), 0);
+}
+
+/* ---- 9: exports per object, namespaces ---- */
+
+static const char exp_src[] =
+	"extern int ns_func(int);\n"
+	"extern int mod_export(int);\n"
+	"extern int other_export(int);\n"
+	"int use(int x) { return ns_func(x) + mod_export(x) + other_export(x) + @ADD@; }\n";
+
+/*
+ * In vmlinux, mod_export (exported by a module) cannot be that module's
+ * export: it is vmlinux's own global.  In mymod, mod_export is mymod's
+ * export: a klp relocation, so the livepatch loads before mymod does.
+ * other_export of othermod (which mymod links against) and vmlinux's
+ * ns_func stay plain, and their namespaces are imported.
+ */
+static void test_exports(void **state)
+{
+	static const char vmlinux_ks[] = "ffffffff81000000 T use\n"
+					 "ffffffff81000100 T ns_func\n"
+					 "ffffffff81000200 T mod_export\n";
+	static const char mod_ks[] =
+		"ffffffff81000100 T ns_func\n"
+		"ffffffffc0000000 T use\t[mymod]\n"
+		"ffffffffc0000100 T mod_export\t[mymod]\n"
+		"ffffffffc0100000 T other_export\t[othermod]\n";
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	d = run_diff("vmlinux", vmlinux_ks, subst(exp_src, "ADD", "0", NULL),
+		     subst(exp_src, "ADD", "1", NULL), "expv.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_namespaces, 1);
+	assert_string_equal(d.res->namespaces[0], "MY_NS");
+	obj = read_obj("expv.o");
+	assert_true(has_undef(obj, "ns_func", STB_GLOBAL));
+	assert_true(has_undef(obj, "__elp_klp.vmlinux.0.mod_export", STB_WEAK));
+	assert_false(has_undef(obj, "mod_export", STB_GLOBAL));
+	free_obj(obj);
+	/* other_export is nowhere in vmlinux: left to the loader, reported */
+	assert_int_equal(d.res->nr_loader_syms, 1);
+	assert_string_equal(d.res->loader_syms[0], "other_export");
+	elp_diff_result_free(d.res);
+
+	d = run_diff("mymod", mod_ks, subst(exp_src, "ADD", "0", NULL),
+		     subst(exp_src, "ADD", "1", NULL), "expm.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_loader_syms, 0);
+	assert_int_equal(d.res->nr_namespaces, 2);
+	assert_string_equal(d.res->namespaces[0], "MY_NS");
+	assert_string_equal(d.res->namespaces[1], "OTHER_NS");
+	obj = read_obj("expm.o");
+	assert_true(has_undef(obj, "ns_func", STB_GLOBAL));
+	assert_true(has_undef(obj, "__elp_klp.mymod.0.mod_export", STB_WEAK));
+	assert_false(has_undef(obj, "mod_export", STB_GLOBAL));
+	assert_true(has_undef(obj, "other_export", STB_GLOBAL));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+}
+
+/* A global of the target module's file, exported by it: a klp relocation. */
+static void test_exports_defined(void **state)
+{
+	static const char src[] =
+		"int __attribute__((noinline)) mod_export(int x) { return x * 3; }\n"
+		"int use(int x) { return mod_export(x) + @ADD@; }\n";
+	static const char ks[] = "ffffffffc0000000 T use\t[mymod]\n"
+				 "ffffffffc0000100 T mod_export\t[mymod]\n";
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	d = run_diff("mymod", ks, subst(src, "ADD", "0", NULL),
+		     subst(src, "ADD", "1", NULL), "expd.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_namespaces, 0);
+	obj = read_obj("expd.o");
+	assert_true(has_undef(obj, "__elp_klp.mymod.0.mod_export", STB_WEAK));
+	assert_false(has_undef(obj, "mod_export", STB_GLOBAL));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+}
+
+/* Exports by object, with kbuild's and the kernel's spelling of modules. */
+static void test_export_of(void **state)
+{
+	struct elp_ctx *ctx = new_ctx(ELP_LOG_WARNING);
+	struct elp_symtab *st = NULL;
+	const char *ns = NULL;
+
+	(void)state;
+	write_file("kallsyms", "ffffffff81000100 T ns_func\n");
+	write_file("symvers", symvers);
+	assert_int_equal(elp_symtab_load(ctx, path("kallsyms"), &st), 0);
+	assert_int_equal(elp_symtab_load_exports(ctx, st, path("symvers")), 0);
+	assert_true(elp_symtab_export_of(st, "vmlinux", "ns_func", &ns));
+	assert_string_equal(ns, "MY_NS");
+	assert_true(elp_symtab_export_of(st, "vmlinux", "printk", &ns));
+	assert_string_equal(ns, "");
+	assert_false(elp_symtab_export_of(st, "vmlinux", "mod_export", NULL));
+	assert_true(elp_symtab_export_of(st, "mymod", "mod_export", NULL));
+	assert_false(elp_symtab_export_of(st, "othermod", "mod_export", NULL));
+	assert_true(elp_symtab_export_of(st, "snd_my_mod", "dash_export", &ns));
+	assert_string_equal(ns, "SND_NS");
+	assert_false(elp_symtab_export_of(st, "snd_my", "dash_export", NULL));
+	elp_symtab_free(st);
+	elp_ctx_free(ctx);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ops_identity),
+		cmocka_unit_test(test_pure_constant_fallback),
+		cmocka_unit_test(test_changed_table),
+		cmocka_unit_test(test_func_pointer),
+		cmocka_unit_test(test_end_pointer),
+		cmocka_unit_test(test_exports),
+		cmocka_unit_test(test_exports_defined),
+		cmocka_unit_test(test_export_of),
+	};
+
+	return cmocka_run_group_tests_name("engine-safety", tests, setup,
+					   teardown);
+}
