@@ -155,6 +155,10 @@ int elp_bcompile_original(struct elp_bstate *b)
 	size_t i, n = 0;
 	int err = 0;
 
+	/* a missing or altered symbol table refuses before any compiling */
+	err = elp_kernel_symbols_extract(b->ctx, b->kernel, NULL);
+	if (err)
+		return err;
 	todo = calloc(b->nr_units ? b->nr_units : 1, sizeof(void *));
 	if (!todo || asprintf(&objs, "%s/objs", b->tree_root) < 0) {
 		free(todo);
