@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* elivepatch kernel: the kernels livepatches are built for. */
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,11 +198,22 @@ static int find_symbols(struct cli *cli, struct elp_kernel *k,
 	int err;
 
 	if (symbols)
-		return elp_kernel_read_symbols(cli->ctx, k, symbols,
+		return elp_kernel_read_symbols(cli->ctx, k, symbols, NULL,
 					       "--symbols")
 			       ? 1
 			       : 0;
 	err = elp_kernel_find_symbols(cli->ctx, k);
+	if (err == -ENOENT && k->image_path) {
+		/* the catalogue's store keeps what the boot printed */
+		char *db = strdup(cli->db_path), *dir = NULL;
+
+		if (db && asprintf(&dir, "%s/symbols", dirname(db)) > 0)
+			err = elp_kernel_derive_symbols(cli->ctx, k, dir);
+		else
+			err = -ENOMEM;
+		free(dir);
+		free(db);
+	}
 	return err && err != -ENOENT ? 1 : 0;
 }
 

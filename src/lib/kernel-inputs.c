@@ -181,27 +181,48 @@ static int check_symbols(struct elp_ctx *ctx, const char *path,
 	return 0;
 }
 
+static bool compressed(const char *data, size_t len)
+{
+	static const char *const magics[] = { "\x1f\x8b",
+					      "\xfd"
+					      "7zXZ",
+					      "\x28\xb5\x2f\xfd", NULL };
+	const char *const *m;
+
+	for (m = magics; *m; m++)
+		if (len >= strlen(*m) && !memcmp(data, *m, strlen(*m)))
+			return true;
+	return false;
+}
+
 int elp_kernel_read_symbols(struct elp_ctx *ctx, struct elp_kernel *k,
-			    const char *path, const char *origin)
+			    const char *path, const char *shown,
+			    const char *origin)
 {
 	char sha[ELP_SHA256_HEX_LEN + 1];
 	char *text = NULL, *abs;
 	size_t len = 0;
 	int err;
 
-	/* not elp_read_any: /proc/kallsyms is read as it is */
+	/* plain first: /proc/kallsyms is read as it is */
 	err = elp_read_file(ctx, path, &text, &len);
+	if (!err && compressed(text, len)) {
+		free(text);
+		text = NULL;
+		err = elp_read_any(ctx, path, "symbol table", &text, &len);
+	}
 	if (err)
 		return err;
-	err = check_symbols(ctx, path, text, len);
+	err = check_symbols(ctx, shown ? shown : path, text, len);
 	if (err) {
 		free(text);
 		return err;
 	}
 	elp_sha256_hex(text, len, sha);
-	abs = elp_abspath(path);
-	err = elp_kernel_set_origin(k, ELP_KERNEL_SYMBOLS, abs ? abs : path,
-				    origin, sha);
+	abs = elp_abspath(shown ? shown : path);
+	err = elp_kernel_set_origin(k, ELP_KERNEL_SYMBOLS,
+				    abs ? abs : (shown ? shown : path), origin,
+				    sha);
 	free(abs);
 	if (err) {
 		free(text);
@@ -247,7 +268,7 @@ static int live_symbols(struct elp_ctx *ctx, struct elp_kernel *k)
 	path = elp_kernel_rooted("/proc/kallsyms");
 	if (!path || !elp_is_file(path))
 		goto out;
-	err = elp_kernel_read_symbols(ctx, k, path,
+	err = elp_kernel_read_symbols(ctx, k, path, NULL,
 				      "/proc/kallsyms of the running kernel");
 out:
 	free(running);
@@ -313,7 +334,8 @@ int elp_kernel_find_symbols(struct elp_ctx *ctx, struct elp_kernel *k)
 			}
 		}
 		free(text);
-		err = elp_kernel_read_symbols(ctx, k, c[i].path, c[i].origin);
+		err = elp_kernel_read_symbols(ctx, k, c[i].path, NULL,
+					      c[i].origin);
 	}
 	for (i = 0; i < 4; i++)
 		free(c[i].path);

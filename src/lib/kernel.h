@@ -119,13 +119,24 @@ int elp_kernel_set_origin(struct elp_kernel *k, enum elp_kernel_input input,
 			  const char *sha256);
 
 /*
- * Read a symbol table (kallsyms or System.map format) into symbols_text
- * after checking it: a System.map stub ("The real System.map is in the
- * linux-image-...-dbg package"), a file of other lines and a table of zero
- * addresses (read without privilege) are refused with the reason.
+ * Read a symbol table (kallsyms or System.map format, plain or compressed)
+ * into symbols_text after checking it: a System.map stub ("The real
+ * System.map is in the linux-image-...-dbg package"), a file of other lines
+ * and a table of zero addresses (read without privilege) are refused with
+ * the reason.  shown (NULL: path) is the path recorded and named in errors.
  */
 int elp_kernel_read_symbols(struct elp_ctx *ctx, struct elp_kernel *k,
-			    const char *path, const char *origin);
+			    const char *path, const char *shown,
+			    const char *origin);
+
+/*
+ * Derive the symbol table by booting k's image in qemu (TCG) and reading
+ * its /proc/kallsyms, checked against the release (/proc/version); also
+ * fills version_text and build_id when unset.  The console's table is kept
+ * in cache_dir, keyed by the image's sha256, for the next time.
+ */
+int elp_kernel_derive_symbols(struct elp_ctx *ctx, struct elp_kernel *k,
+			      const char *cache_dir);
 
 /*
  * Look for the kernel's symbol table where users have it, in order:
