@@ -125,6 +125,19 @@ static char *notes_build_id(const char *hex)
 	return id;
 }
 
+/* The console's last words, for an error. */
+static const char *last_line(char *text)
+{
+	char *p;
+
+	elp_rstrip(text);
+	for (p = text; *p; p++)
+		if (*p == '\r')
+			*p = ' ';
+	p = strrchr(text, '\n');
+	return p ? p + 1 : text;
+}
+
 static int boot_initramfs(struct elp_ctx *ctx, const char *busybox,
 			  const char *path)
 {
@@ -192,8 +205,8 @@ static int boot_for_symbols(struct elp_ctx *ctx, struct elp_kernel *k,
 	version = console_value(text, "ELP-SYMS-VERSION ");
 	if (!begin || !end || !version) {
 		elp_err(ctx,
-			"booting '%s' in qemu gave no symbol table (the kernel did not reach the initramfs?)",
-			k->image_path);
+			"booting '%s' in qemu gave no symbol table (console: \"%s\")",
+			k->image_path, last_line(text));
 		err = -EIO;
 		goto out;
 	}

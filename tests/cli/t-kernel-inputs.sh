@@ -78,16 +78,21 @@ mkimage() { # FILE RELEASE
 mkdir -p "$T/pkg/boot"
 mkimage "$T/pkg/boot/vmlinuz-$REL" $REL
 cp "$T/stub.map" "$T/pkg/boot/System.map-$REL"
+before=$(dump)
 elp kernel add --release $REL --name img --source "$T/src" --config "$T/config" --image "$T/pkg/boot/vmlinuz-$REL" > "$T/out" 2>&1
+rc=$?
 check "a System.map stub beside the image is skipped, saying why" \
 	grep -q "warning: skipping '$T/pkg/boot/System.map-$REL': a System.map stub" "$T/out"
-check "...the kernel is added without a table, saying builds need one" grep -q "warning: no symbol table for $REL" "$T/out"
-check "...the image's sha256 and origin" \
-	test "$(sqlite3 "$DB" "SELECT origin || ' ' || sha256 FROM kernel_inputs WHERE input='image'")" = "--image $(sha "$T/pkg/boot/vmlinuz-$REL")"
+check "...then the image is booted in qemu for its table" grep -q "booting '$T/pkg/boot/vmlinuz-$REL' in qemu" "$T/out"
+check "...an image that does not boot is an error" test $rc -ne 0
+check "...saying so" grep -q "^error: booting '$T/pkg/boot/vmlinuz-$REL' in qemu gave no symbol table" "$T/out"
+check "...nothing recorded" test "$(dump)" = "$before"
 cp "$T/kallsyms" "$T/pkg/boot/System.map-$REL"
 elp kernel add --name img2 --source "$T/src" --config "$T/config" --image "$T/pkg/boot/vmlinuz-$REL" > "$T/out" 2>&1
 check "the release comes from the image" grep -q "release $REL (from the image's version string)" "$T/out"
 check "System.map-RELEASE beside the image" test "$(origin img2 symbols)" = "System.map-RELEASE beside the image"
+check "...the image's sha256 and origin" \
+	test "$(sqlite3 "$DB" "SELECT origin || ' ' || sha256 FROM kernel_inputs WHERE input='image'")" = "--image $(sha "$T/pkg/boot/vmlinuz-$REL")"
 mkimage "$T/other-vmlinuz" 6.1.0-56-amd64
 bad "an image of another release" "kernel image '$T/other-vmlinuz' is release 6.1.0-56-amd64, not $REL" \
 	kernel add --release $REL --name x --source "$T/src" --config "$T/config" --image "$T/other-vmlinuz"
