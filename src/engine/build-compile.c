@@ -421,7 +421,8 @@ int elp_bdiff(struct elp_bstate *b)
 		if (!strcmp(target, "vmlinux"))
 			continue;
 		/* once per module, however many of its files the patch has */
-		for (j = 0; j < i && strcmp(b->units[j].target, target); j++)
+		for (j = 0; j < i && strcmp(b->units[j].target, target) != 0;
+		     j++)
 			;
 		if (j == i) {
 			err = add_module_symbols(b, symtab, target);

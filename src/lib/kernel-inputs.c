@@ -142,6 +142,10 @@ static int check_symbols(struct elp_ctx *ctx, const char *path,
 	unsigned long lineno = 0, lines = 0;
 	bool nonzero = false;
 
+	if (!text || !len) {
+		elp_err(ctx, "'%s' is empty, not a symbol table", path);
+		return -EINVAL;
+	}
 	stub = strstr(text, STUB_TEXT);
 	if (stub) {
 		const char *eol = strchrnul(stub, '\n');
