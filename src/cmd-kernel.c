@@ -189,8 +189,9 @@ static int store_kernel(struct cli *cli, struct elp_kernel *k)
 }
 
 /*
- * The symbol table: --symbols, else found where users have it.  None is
- * not an error here (a build says what it needs); a bad one is.
+ * The symbol table: --symbols, else found where users have it, else derived
+ * by booting the image; then checked against the image.  None is not an
+ * error here (a build says what it needs); a bad one is.
  */
 static int find_symbols(struct cli *cli, struct elp_kernel *k,
 			const char *symbols)
@@ -198,12 +199,11 @@ static int find_symbols(struct cli *cli, struct elp_kernel *k,
 	int err;
 
 	if (symbols)
-		return elp_kernel_read_symbols(cli->ctx, k, symbols, NULL,
-					       "--symbols")
-			       ? 1
-			       : 0;
-	err = elp_kernel_find_symbols(cli->ctx, k);
-	if (err == -ENOENT && k->image_path) {
+		err = elp_kernel_read_symbols(cli->ctx, k, symbols, NULL,
+					      "--symbols");
+	else
+		err = elp_kernel_find_symbols(cli->ctx, k);
+	if (!symbols && err == -ENOENT && k->image_path) {
 		/* the catalogue's store keeps what the boot printed */
 		char *db = strdup(cli->db_path), *dir = NULL;
 
@@ -214,7 +214,9 @@ static int find_symbols(struct cli *cli, struct elp_kernel *k,
 		free(dir);
 		free(db);
 	}
-	return err && err != -ENOENT ? 1 : 0;
+	if (err && err != -ENOENT)
+		return 1;
+	return elp_kernel_check_image(cli->ctx, k) ? 1 : 0;
 }
 
 /* The modules tree: --modules, else the default when there is one. */

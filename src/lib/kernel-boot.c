@@ -93,34 +93,16 @@ static char *console_value(const char *log, const char *marker)
 /* NT_GNU_BUILD_ID from the hex of /sys/kernel/notes. */
 static char *notes_build_id(const char *hex)
 {
-	size_t len = strlen(hex) / 2, off = 0, i;
+	size_t len = strlen(hex) / 2, i;
 	unsigned char *notes = malloc(len ? len : 1);
-	char *id = NULL;
+	char *id;
 
 	if (!notes)
 		return NULL;
 	for (i = 0; i < len; i++)
 		if (sscanf(hex + 2 * i, "%2hhx", &notes[i]) != 1)
 			len = i;
-	while (off + 12 <= len) {
-		unsigned int namesz, descsz, type;
-		size_t desc;
-
-		memcpy(&namesz, notes + off, 4);
-		memcpy(&descsz, notes + off + 4, 4);
-		memcpy(&type, notes + off + 8, 4);
-		desc = off + 12 + ((namesz + 3u) & ~3u);
-		if (desc + descsz > len)
-			break;
-		if (type == 3 && namesz == 4 &&
-		    !memcmp(notes + off + 12, "GNU", 4)) {
-			id = malloc(descsz * 2 + 1);
-			for (i = 0; id && i < descsz; i++)
-				sprintf(id + 2 * i, "%02x", notes[desc + i]);
-			break;
-		}
-		off = desc + ((descsz + 3u) & ~3u);
-	}
+	id = elp_notes_build_id(notes, len);
 	free(notes);
 	return id;
 }

@@ -273,7 +273,9 @@ static int live_symbols(struct elp_ctx *ctx, struct elp_kernel *k)
 	if (!path || !elp_is_file(path))
 		goto out;
 	err = elp_kernel_read_symbols(ctx, k, path, NULL,
-				      "/proc/kallsyms of the running kernel");
+				      ELP_KERNEL_LIVE_SYMBOLS);
+	if (!err && !k->build_id)
+		k->build_id = elp_kernel_running_build_id();
 out:
 	free(running);
 	free(path);

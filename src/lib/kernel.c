@@ -128,15 +128,11 @@ static char *read_first_line(struct elp_ctx *ctx, const char *path)
 	return data;
 }
 
-/* The vmlinux build-id: the NT_GNU_BUILD_ID note in /sys/kernel/notes. */
-static char *read_build_id(struct elp_ctx *ctx, const char *path)
+char *elp_notes_build_id(const void *data, size_t len)
 {
-	size_t len = 0, off = 0;
-	char *notes = NULL;
-	char *hex = NULL;
+	const unsigned char *notes = data;
+	size_t off = 0;
 
-	if (elp_read_file(ctx, path, &notes, &len) < 0)
-		return NULL;
 	while (off + 12 <= len) {
 		unsigned int namesz, descsz, type;
 		size_t name_off, desc_off;
@@ -150,20 +146,39 @@ static char *read_build_id(struct elp_ctx *ctx, const char *path)
 			break;
 		if (type == 3 && namesz == 4 &&
 		    memcmp(notes + name_off, "GNU", 4) == 0) {
+			char *hex = malloc(descsz * 2 + 1);
 			unsigned int i;
 
-			hex = malloc(descsz * 2 + 1);
-			if (!hex)
-				break;
-			for (i = 0; i < descsz; i++)
+			for (i = 0; hex && i < descsz; i++)
 				sprintf(hex + 2 * i, "%02x",
-					(unsigned char)notes[desc_off + i]);
-			break;
+					notes[desc_off + i]);
+			return hex;
 		}
 		off = desc_off + ((descsz + 3u) & ~3u);
 	}
+	return NULL;
+}
+
+/* The vmlinux build-id: the NT_GNU_BUILD_ID note in /sys/kernel/notes. */
+static char *read_build_id(struct elp_ctx *ctx, const char *path)
+{
+	char *notes = NULL, *hex;
+	size_t len = 0;
+
+	if (elp_read_file(ctx, path, &notes, &len) < 0)
+		return NULL;
+	hex = elp_notes_build_id(notes, len);
 	free(notes);
 	return hex;
+}
+
+char *elp_kernel_running_build_id(void)
+{
+	char *path = elp_kernel_rooted("/sys/kernel/notes");
+	char *id = path ? read_build_id(NULL, path) : NULL;
+
+	free(path);
+	return id;
 }
 
 static char *first_readable(const char *const *candidates)

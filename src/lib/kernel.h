@@ -96,6 +96,13 @@ void elp_kernel_free(struct elp_kernel *k);
 char *elp_kernel_rooted(const char *path);
 /* The running kernel's release (uname -r, or the root's osrelease). */
 int elp_kernel_running_release(char **release);
+/* Its vmlinux build-id (/sys/kernel/notes), hex, or NULL. */
+char *elp_kernel_running_build_id(void);
+/* The NT_GNU_BUILD_ID of a block of ELF notes, hex, or NULL. */
+char *elp_notes_build_id(const void *notes, size_t len);
+
+/* The origin of a symbol table read from the running kernel. */
+#define ELP_KERNEL_LIVE_SYMBOLS "/proc/kallsyms of the running kernel"
 
 /* --- inputs (kernel-inputs.c) --------------------------------------------- */
 
@@ -164,6 +171,16 @@ int elp_kernel_symbols_extract(struct elp_ctx *ctx, const struct elp_kernel *k,
  */
 int elp_kernel_set_image(struct elp_ctx *ctx, struct elp_kernel *k,
 			 const char *path, const char *origin);
+
+/*
+ * Check k against its image, when it has one (kernel-image.c): a symbol
+ * table read from /proc/kallsyms must come with the image's build-id in
+ * /sys/kernel/notes, and any table's linux_banner must point at the image's
+ * "Linux version RELEASE " (a KASLR offset is allowed for).  The image's
+ * build-id is recorded when k has none.  An image that cannot be unpacked
+ * is warned about and not checked.
+ */
+int elp_kernel_check_image(struct elp_ctx *ctx, struct elp_kernel *k);
 
 /*
  * A modules tree for k->release: dir is lib/modules/RELEASE itself or a root

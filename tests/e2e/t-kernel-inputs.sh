@@ -6,6 +6,8 @@
 #   - a kallsyms dump of a host where the target module is loaded: the module's symbols
 #     are not counted twice (issue #10.7)
 #   - no modules tree: the build says so, naming the module and where it looked
+#   - tables checked against the image: a KASLR offset is fine, another kernel's table
+#     (linux_banner elsewhere) and a live /proc/kallsyms of another build are refused
 #   - a symbol snapshot altered or deleted after `kernel add`: the build is refused
 # Env: ELIVEPATCH (binary), ELIVEPATCH_CACHE (default /var/cache/elivepatch-test/cache).
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,6 +94,51 @@ elp kernel add --name otherrel --release 6.1.0-56-amd64 --source "$E2E_SOURCE_TA
 	--config "$E2E_CONFIG" --modules "$E2E_MODULES" > "$t/otherrel.log" 2>&1
 check "a modules tree of another release is refused" \
 	grep -q "error: modules tree '$E2E_MODULES' is for release $E2E_RELEASE, not 6.1.0-56-amd64" "$t/otherrel.log"
+
+# --- tables checked against the image: linux_banner must point at its banner
+sed 's/^ffffffff8/ffffffff9/' "$ks" > "$t/kallsyms-kaslr"
+elp kernel add --name kaslr --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+	--config "$E2E_CONFIG" --image "$E2E_VMLINUZ" --symbols "$t/kallsyms-kaslr" > "$t/kaslr.log" 2>&1
+check "a table of the image's kernel with a KASLR offset is accepted" [ $? = 0 ]
+check "...and the image's build-id recorded" \
+	[ "$(q "SELECT build_id FROM kernels WHERE name='kaslr'")" = "$(q "SELECT build_id FROM kernels WHERE name='img'")" ]
+sed 's/^\(ffffffff[0-9a-f]*\)0 \([DR]\) linux_banner$/\18 \2 linux_banner/' "$ks" > "$t/kallsyms-other"
+check "(a table whose linux_banner is elsewhere)" sh -c "! cmp -s '$ks' '$t/kallsyms-other'"
+before=$(q .dump)
+elp kernel add --name other --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+	--config "$E2E_CONFIG" --image "$E2E_VMLINUZ" --symbols "$t/kallsyms-other" > "$t/other.log" 2>&1
+check "another kernel's table is refused" [ $? != 0 ]
+check "...naming it, the reason and the image" grep -q \
+	"^error: '$t/kallsyms-other' is another kernel's symbol table: its linux_banner does not point at \"Linux version $E2E_RELEASE ...\" in image '$E2E_VMLINUZ'" \
+	"$t/other.log"
+check "...nothing recorded" [ "$(q .dump)" = "$before" ]
+
+# /proc/kallsyms of a running kernel (a fake root) whose build-id is not the image's
+id=$(q "SELECT build_id FROM kernels WHERE name='img'")
+notes() { # BUILD-ID: an ELF note block with NT_GNU_BUILD_ID
+	printf '\004\000\000\000\024\000\000\000\003\000\000\000GNU\000'
+	echo "$1" | sed 's/../& /g' | tr ' ' '\n' | while read -r b; do
+		[ -n "$b" ] && printf "\\$(printf %o $((0x$b)))"; done
+}
+r=$t/root
+mkdir -p "$r/proc/sys/kernel" "$r/sys/kernel"
+echo "$E2E_RELEASE" > "$r/proc/sys/kernel/osrelease"
+q "SELECT version_text FROM kernels WHERE name='img'" > "$r/proc/version"
+cp "$ks" "$r/proc/kallsyms"
+notes "$id" > "$r/sys/kernel/notes"
+ELIVEPATCH_ROOT=$r elp kernel add --name live --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+	--config "$E2E_CONFIG" --image "$E2E_VMLINUZ" > "$t/live.log" 2>&1
+check "/proc/kallsyms of the running kernel with the image's build-id is accepted" \
+	[ "$(origin live symbols)" = "/proc/kallsyms of the running kernel" ]
+notes "0123456789abcdef0123456789abcdef01234567" > "$r/sys/kernel/notes"
+before=$(q .dump)
+ELIVEPATCH_ROOT=$r elp kernel add --name live2 --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+	--config "$E2E_CONFIG" --image "$E2E_VMLINUZ" > "$t/live2.log" 2>&1
+check "...with another build-id it is refused" [ $? != 0 ]
+check "...naming both build-ids and the image" grep -q \
+	"^error: the running kernel's build-id 0123456789abcdef0123456789abcdef01234567 (/sys/kernel/notes) is not that of image '$E2E_VMLINUZ' ($id)" \
+	"$t/live2.log"
+check "...nothing recorded" [ "$(q .dump)" = "$before" ]
 
 # --- the snapshot is the truth: altered or deleted, the build is refused
 snap=$(q "SELECT symbols_path FROM kernels WHERE name='ref'")
