@@ -198,12 +198,14 @@ static int find_symbols(struct cli *cli, struct elp_kernel *k,
 {
 	int err;
 
-	if (symbols)
-		err = elp_kernel_read_symbols(cli->ctx, k, symbols, NULL,
-					      "--symbols");
-	else
-		err = elp_kernel_find_symbols(cli->ctx, k);
-	if (!symbols && err == -ENOENT && k->image_path) {
+	if (symbols) {
+		if (elp_kernel_read_symbols(cli->ctx, k, symbols, NULL,
+					    "--symbols"))
+			return 1;
+		return elp_kernel_check_image(cli->ctx, k) ? 1 : 0;
+	}
+	err = elp_kernel_find_symbols(cli->ctx, k);
+	if (err == -ENOENT && k->image_path) {
 		/* the catalogue's store keeps what the boot printed */
 		char *db = strdup(cli->db_path), *dir = NULL;
 
