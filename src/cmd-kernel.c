@@ -599,6 +599,34 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
+/* A stored table that builds would refuse, said where it is looked at. */
+static void warn_symbols(const struct elp_kernel *k)
+{
+	switch (k->symbols_path ? elp_kernel_symbols_extract(NULL, k, NULL)
+				: 0) {
+	case 0:
+		break;
+	case -ENOENT:
+		cli_warn(
+			"the symbol table of kernel '%s' is missing from the store ('%s'): builds for it are refused",
+			k->name, k->symbols_path);
+		break;
+	case -EBADMSG:
+		cli_warn(
+			"the symbol table of kernel '%s' was altered ('%s'): builds for it are refused",
+			k->name, k->symbols_path);
+		break;
+	case -ESTALE:
+		cli_warn(
+			"kernel '%s' records its symbol table as a path, not a snapshot: builds for it are refused; remove and add it again",
+			k->name);
+		break;
+	default:
+		cli_warn("cannot read the symbol table of kernel '%s' ('%s')",
+			 k->name, k->symbols_path);
+	}
+}
+
 static int kernel_show(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat;
@@ -617,6 +645,7 @@ static int kernel_show(struct cli *cli, int argc, const char **argv)
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
 	if (find_kernel(cli, cat, spec, &k) == 0) {
+		warn_symbols(k);
 		if (kernel_patch_names(cat, k->id, &patches, &nr) == 0) {
 			if (cli->json)
 				print_kernel_json(stdout, k,

@@ -43,6 +43,18 @@ check "kernel show --json has the inputs" \
 	grep -q "\"inputs\":{\"config\":{\"path\":\"$T/config\",\"origin\":\"--config\",\"sha256\":\"$(sha "$T/config")\"}" "$T/out"
 elp kernel add --release $REL --name given2 --source "$T/src" --config "$T/config" --symbols "$T/kallsyms" > /dev/null 2>&1
 check "the same table twice is one snapshot" test "$(ls "$T/symbols" | wc -l)" = 1
+cp "$snap" "$T/snap.keep"
+printf 'ffffffff81000000 T _text\n' | gzip -c > "$snap"
+elp kernel show given > "$T/out" 2>&1
+check "kernel show warns of an altered snapshot" \
+	grep -q "warning: the symbol table of kernel 'given' was altered ('$snap'): builds for it are refused" "$T/out"
+rm "$snap"
+elp kernel show given > "$T/out" 2>&1
+check "...and of a deleted one" \
+	grep -q "warning: the symbol table of kernel 'given' is missing from the store ('$snap')" "$T/out"
+cp "$T/snap.keep" "$snap"
+elp kernel show given > "$T/out" 2>&1
+check "...not of an intact one" sh -c "! grep -q warning '$T/out'"
 
 # --- refusals: one line naming the file and the reason, nothing recorded
 bad "a System.map stub" "'$T/stub.map' is a System.map stub (\"The real System.map is in the linux-image-<version>-dbg package\")" \
