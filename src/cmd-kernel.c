@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* elivepatch kernel: the kernels livepatches are built for. */
 #include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "engine/build.h"
 #include "lib/kernel.h"
 #include "lib/patch.h"
 #include "lib/util.h"
@@ -206,15 +206,15 @@ static int find_symbols(struct cli *cli, struct elp_kernel *k,
 	}
 	err = elp_kernel_find_symbols(cli->ctx, k);
 	if (err == -ENOENT && k->image_path) {
-		/* the catalogue's store keeps what the boot printed */
-		char *db = strdup(cli->db_path), *dir = NULL;
+		/* the build cache keeps what a boot printed, for any catalogue */
+		char *cache = elp_build_default_cache(), *dir = NULL;
 
-		if (db && asprintf(&dir, "%s/symbols", dirname(db)) > 0)
+		if (cache && asprintf(&dir, "%s/symbols", cache) > 0)
 			err = elp_kernel_derive_symbols(cli->ctx, k, dir);
 		else
 			err = -ENOMEM;
 		free(dir);
-		free(db);
+		free(cache);
 	}
 	if (err && err != -ENOENT)
 		return 1;

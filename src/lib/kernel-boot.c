@@ -4,7 +4,8 @@
  * qemu as verify does, with a busybox initramfs that prints /proc/version,
  * the build-id note and /proc/kallsyms (gzip | base64) on the console.
  * Booted with nokaslr, so addresses are the link-time ones of System.map.
- * The console's gzip is kept, keyed by the image's sha256:
+ * The console's gzip is kept, keyed by the image's sha256 (the CLI's dir is
+ * <build cache>/symbols):
  *
  *   <dir>/boot-<image sha256>.gz
  */

@@ -7,6 +7,8 @@
 . "$(dirname "$0")/fixtures.sh"
 
 REL=6.1.0-57-amd64
+ELIVEPATCH_CACHE=$T/cache # a boot of an image keeps what it read there
+export ELIVEPATCH_CACHE
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 col() { sqlite3 "$DB" "SELECT $2 FROM kernels WHERE name='$1'"; }
 origin() { sqlite3 "$DB" "SELECT origin FROM kernel_inputs JOIN kernels ON id = kernel_id WHERE name='$1' AND input='$2'"; }
