@@ -469,12 +469,16 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 			source);
 		goto out;
 	}
-	if (!k->config) {
+	if (!k->config && elp_kernel_find_config(cli->ctx, k) == -ENOENT) {
 		rc = cli_usage_error(
-			pc, "--config is required: '%s' has no .config",
-			source);
+			pc,
+			"--config is required: '%s' has no .config and no config-%s is beside the image",
+			source, k->release);
 		goto out;
 	}
+	if (!k->config ||
+	    (!k->build_dir && elp_kernel_find_build(cli->ctx, k) == -ENOMEM))
+		goto out;
 	k->name = strdup(name ? name : k->release);
 	if (!k->name || find_symbols(cli, k, symbols) ||
 	    find_modules(cli, k, modules))

@@ -893,3 +893,93 @@ int elp_kernel_use_built_source(struct elp_ctx *ctx, struct elp_kernel *k,
 	free(path);
 	return err ? err : 1;
 }
+
+/* --- defaults from the image's package root ---------------------------------- */
+
+/* "<root>/boot/vmlinuz-R" -> "<root>/boot/<name>-R" */
+static char *beside_image(const struct elp_kernel *k, const char *name)
+{
+	char *img, *p = NULL;
+
+	if (!k->image_path)
+		return NULL;
+	img = strdup(k->image_path);
+	if (img && asprintf(&p, "%s/%s-%s", dirname(img), name, k->release) < 0)
+		p = NULL;
+	free(img);
+	return p;
+}
+
+int elp_kernel_find_config(struct elp_ctx *ctx, struct elp_kernel *k)
+{
+	char *path = beside_image(k, "config"), *config = NULL;
+	int err;
+
+	if (!path || !elp_is_file(path)) {
+		free(path);
+		return -ENOENT;
+	}
+	err = elp_config_read(ctx, path, &config);
+	if (!err)
+		err = elp_kernel_set_config(k, config);
+	free(config);
+	if (!err) {
+		free(k->config_path);
+		k->config_path = path;
+		path = NULL;
+		err = elp_kernel_set_origin(
+			k, ELP_KERNEL_CONFIG, k->config_path,
+			"config-RELEASE beside the image", k->config_sha256);
+	}
+	free(path);
+	return err;
+}
+
+int elp_kernel_find_build(struct elp_ctx *ctx, struct elp_kernel *k)
+{
+	char build[512];
+	struct {
+		char *dir;
+		const char *origin;
+	} c[2] = {
+		{ beside(k->image_path, "/boot/", k->release),
+		  "the image's package root" },
+		{ NULL, "/lib/modules/RELEASE/build" },
+	};
+	size_t i;
+	int err = -ENOENT;
+
+	/* <root>/lib/modules/R -> <root>/usr/src/linux-headers-R */
+	if (c[0].dir) {
+		char *lib = strstr(c[0].dir, "/lib/modules/"), *p = NULL;
+
+		if (lib &&
+		    asprintf(&p, "%.*s/usr/src/linux-headers-%s",
+			     (int)(lib - c[0].dir), c[0].dir, k->release) < 0)
+			p = NULL;
+		free(c[0].dir);
+		c[0].dir = p;
+	}
+	snprintf(build, sizeof(build), "/lib/modules/%s/build", k->release);
+	c[1].dir = elp_kernel_rooted(build);
+	for (i = 0; i < 2 && err == -ENOENT; i++) {
+		char *real = c[i].dir ? elp_abspath(c[i].dir) : NULL;
+		char *symvers = NULL;
+
+		if (real && asprintf(&symvers, "%s/Module.symvers", real) > 0 &&
+		    elp_is_file(symvers)) {
+			free(k->build_dir);
+			k->build_dir = real;
+			real = NULL;
+			err = elp_kernel_set_origin(k, ELP_KERNEL_BUILD,
+						    k->build_dir, c[i].origin,
+						    NULL);
+		}
+		free(symvers);
+		free(real);
+	}
+	for (i = 0; i < 2; i++)
+		free(c[i].dir);
+	(void)ctx;
+	return err;
+}

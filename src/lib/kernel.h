@@ -183,6 +183,15 @@ int elp_kernel_set_image(struct elp_ctx *ctx, struct elp_kernel *k,
 int elp_kernel_check_image(struct elp_ctx *ctx, struct elp_kernel *k);
 
 /*
+ * Defaults from the image's package root, -ENOENT (not logged) when there
+ * is none: the config (config-RELEASE beside the image) and the kbuild dir
+ * modules link against (ROOT/usr/src/linux-headers-RELEASE, else
+ * /lib/modules/RELEASE/build; it must have Module.symvers).
+ */
+int elp_kernel_find_config(struct elp_ctx *ctx, struct elp_kernel *k);
+int elp_kernel_find_build(struct elp_ctx *ctx, struct elp_kernel *k);
+
+/*
  * A modules tree for k->release: dir is lib/modules/RELEASE itself or a root
  * that has it; it must have modules.dep (depmod) and its modules must carry
  * the release in their vermagic.

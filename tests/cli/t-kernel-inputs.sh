@@ -102,9 +102,14 @@ check "...an image that does not boot is an error" test $rc -ne 0
 check "...saying so" grep -q "^error: booting '$T/pkg/boot/vmlinuz-$REL' in qemu gave no symbol table" "$T/out"
 check "...nothing recorded" test "$(dump)" = "$before"
 cp "$T/kallsyms" "$T/pkg/boot/System.map-$REL"
-elp kernel add --name img2 --source "$T/src" --config "$T/config" --image "$T/pkg/boot/vmlinuz-$REL" > "$T/out" 2>&1
+cp "$T/config" "$T/pkg/boot/config-$REL"
+mkdir -p "$T/pkg/usr/src/linux-headers-$REL" && : > "$T/pkg/usr/src/linux-headers-$REL/Module.symvers"
+elp kernel add --name img2 --source "$T/src" --image "$T/pkg/boot/vmlinuz-$REL" > "$T/out" 2>&1
 check "the release comes from the image" grep -q "release $REL (from the image's version string)" "$T/out"
 check "System.map-RELEASE beside the image" test "$(origin img2 symbols)" = "System.map-RELEASE beside the image"
+check "config-RELEASE beside the image" grep -q "config   $T/pkg/boot/config-$REL (config-RELEASE beside the image)" "$T/out"
+check "the headers in the image's package root" \
+	grep -q "build    $T/pkg/usr/src/linux-headers-$REL (the image's package root)" "$T/out"
 check "...the image's sha256 and origin" \
 	test "$(sqlite3 "$DB" "SELECT origin || ' ' || sha256 FROM kernel_inputs WHERE input='image'")" = "--image $(sha "$T/pkg/boot/vmlinuz-$REL")"
 mkimage "$T/other-vmlinuz" 6.1.0-56-amd64
