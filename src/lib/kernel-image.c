@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Checking a kernel's inputs against its image.  An x86 bzImage carries the
- * kernel as a compressed ELF (vmlinux with symbols stripped, section headers
- * kept): its build-id note must be the running kernel's (/sys/kernel/notes)
+ * Checking a kernel's inputs against its image, or the vmlinux of a built
+ * tree.  An x86 bzImage carries the kernel as a compressed ELF (vmlinux with
+ * symbols stripped, section headers kept): its build-id note must be the running kernel's (/sys/kernel/notes)
  * when the symbol table is the live /proc/kallsyms, and the symbol table's
  * linux_banner must point at "Linux version RELEASE " in it.  A table of
  * another kernel points elsewhere.
@@ -32,7 +32,10 @@ static uint32_t le32(const unsigned char *p)
 	       (uint32_t)p[3] << 24;
 }
 
-/* Boot protocol 2.08+: the payload at (setup_sects + 1) * 512 + offset. */
+/*
+ * The kernel ELF of an image: a vmlinux as it is, or from a bzImage (boot
+ * protocol 2.08+: the payload at (setup_sects + 1) * 512 + offset).
+ */
 static int image_vmlinux(struct elp_ctx *ctx, const char *path,
 			 struct vmlinux *v)
 {
@@ -49,6 +52,14 @@ static int image_vmlinux(struct elp_ctx *ctx, const char *path,
 	if (err)
 		return err;
 	img = (const unsigned char *)data;
+	/* a vmlinux as the build left it */
+	if (len >= sizeof(Elf64_Ehdr) && !memcmp(img, ELFMAG, SELFMAG) &&
+	    img[EI_CLASS] == ELFCLASS64) {
+		v->data = data;
+		v->len = len;
+		v->eh = (const Elf64_Ehdr *)(const void *)data;
+		return 0;
+	}
 	err = -ENOTSUP;
 	if (len < 0x250 || memcmp(img + 0x202, "HdrS", 4) != 0 ||
 	    (img[0x206] | img[0x207] << 8) < 0x208)
@@ -174,7 +185,7 @@ static bool table_address(const char *text, const char *name, uint64_t *addr)
 }
 
 static int check_banner(struct elp_ctx *ctx, const struct elp_kernel *k,
-			const struct vmlinux *v)
+			const struct vmlinux *v, const char *image)
 {
 	const struct elp_kernel_origin *o = &k->inputs[ELP_KERNEL_SYMBOLS];
 	const Elf64_Shdr *text = section_by_name(v, ".text");
@@ -186,8 +197,8 @@ static int check_banner(struct elp_ctx *ctx, const struct elp_kernel *k,
 	    !table_address(k->symbols_text, "linux_banner", &banner_addr)) {
 		elp_info(
 			ctx,
-			"'%s' has no _text or linux_banner: not checked against the image",
-			o->path);
+			"'%s' has no _text or linux_banner: not checked against '%s'",
+			o->path, image);
 		return 0;
 	}
 	/* a KASLR offset moves every address alike */
@@ -196,9 +207,29 @@ static int check_banner(struct elp_ctx *ctx, const struct elp_kernel *k,
 	if (banner && !strncmp(banner, want, strlen(want)))
 		return 0;
 	elp_err(ctx,
-		"'%s' is another kernel's symbol table: its linux_banner does not point at \"%s...\" in image '%s'",
-		o->path, want, k->image_path);
+		"'%s' is another kernel's symbol table: its linux_banner does not point at \"%s...\" in '%s'",
+		o->path, want, image);
 	return -EINVAL;
+}
+
+/* The image, else a vmlinux in the build or source dir (a built tree). */
+static char *kernel_elf(const struct elp_kernel *k)
+{
+	const char *dirs[] = { k->build_dir, k->source };
+	char *p = NULL;
+	size_t i;
+
+	if (k->image_path)
+		return strdup(k->image_path);
+	for (i = 0; i < 2; i++) {
+		if (!dirs[i] || asprintf(&p, "%s/vmlinux", dirs[i]) < 0)
+			continue;
+		if (elp_is_file(p))
+			return p;
+		free(p);
+		p = NULL;
+	}
+	return NULL;
 }
 
 int elp_kernel_check_image(struct elp_ctx *ctx, struct elp_kernel *k)
@@ -206,34 +237,37 @@ int elp_kernel_check_image(struct elp_ctx *ctx, struct elp_kernel *k)
 	const char *origin = k->inputs[ELP_KERNEL_SYMBOLS].origin;
 	bool live = origin && !strcmp(origin, ELP_KERNEL_LIVE_SYMBOLS);
 	struct vmlinux v = { 0 };
-	char *id = NULL;
+	char *image = kernel_elf(k), *id = NULL;
 	int err;
 
-	if (!k->image_path)
+	if (!image)
 		return 0;
-	err = image_vmlinux(ctx, k->image_path, &v);
+	err = image_vmlinux(ctx, image, &v);
 	if (err == -ENOTSUP) {
 		elp_warn(
 			ctx,
 			"cannot read the kernel inside image '%s': its build-id and banner are not checked",
-			k->image_path);
-		return 0;
+			image);
+		err = 0;
+		goto out;
 	}
 	if (err)
-		return err;
+		goto out;
 	id = build_id(&v);
 	if (live && id && k->build_id && strcmp(id, k->build_id) != 0) {
 		elp_err(ctx,
-			"the running kernel's build-id %s (/sys/kernel/notes) is not that of image '%s' (%s): its /proc/kallsyms describes another build",
-			k->build_id, k->image_path, id);
+			"the running kernel's build-id %s (/sys/kernel/notes) is not that of '%s' (%s): its /proc/kallsyms describes another build",
+			k->build_id, image, id);
 		err = -EINVAL;
 	} else if (id && !k->build_id) {
 		k->build_id = id;
 		id = NULL;
 	}
 	if (!err && k->symbols_text)
-		err = check_banner(ctx, k, &v);
+		err = check_banner(ctx, k, &v, image);
+out:
 	free(id);
 	free(v.data);
+	free(image);
 	return err;
 }

@@ -173,7 +173,8 @@ int elp_kernel_set_image(struct elp_ctx *ctx, struct elp_kernel *k,
 			 const char *path, const char *origin);
 
 /*
- * Check k against its image, when it has one (kernel-image.c): a symbol
+ * Check k against its image, else the vmlinux of its build or source dir,
+ * when it has one (kernel-image.c): a symbol
  * table read from /proc/kallsyms must come with the image's build-id in
  * /sys/kernel/notes, and any table's linux_banner must point at the image's
  * "Linux version RELEASE " (a KASLR offset is allowed for).  The image's

@@ -185,7 +185,13 @@ echo 6.6.30-gentoo > "$G/include/config/kernel.release"
 echo '#define UTS_RELEASE "6.6.30-gentoo"' > "$G/include/generated/utsrelease.h"
 cp "$T/config" "$G/.config"
 printf '0x12345678\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n' > "$G/Module.symvers"
-cp "$T/kallsyms" "$G/System.map"
+mkvmlinux() { # DIR RELEASE: a vmlinux with a banner and a build-id, and its System.map
+	printf 'void _text(void) {}\nconst char linux_banner[] = "Linux version %s (builder@host) #1 SMP\\n";\nvoid _start(void) {}\n' \
+		"$2" > "$T/v.c" &&
+		cc -O0 -nostdlib -static -Wl,--build-id=sha1 -o "$1/vmlinux" "$T/v.c" &&
+		nm --defined-only "$1/vmlinux" > "$1/System.map"
+}
+mkvmlinux "$G" 6.6.30-gentoo || bail "a vmlinux"
 touch "$T/marker"; sleep 1
 elp kernel add --source "$G" > "$T/out" 2>&1
 check "kernel add --source of a built tree alone" grep -q "added kernel '6.6.30-gentoo'" "$T/out"
@@ -195,6 +201,17 @@ check "...build dir = the source dir" grep -q "build    $G (the source dir (buil
 check "...its System.map" grep -q "symbols  $G/System.map (System.map in the build dir)" "$T/out"
 check "...recorded" test "$(col 6.6.30-gentoo build_dir)|$(col 6.6.30-gentoo config_path)" = "$G|$G/.config"
 check "...nothing written into the tree" test -z "$(find "$G" -newer "$T/marker")"
+check "...the build-id of its vmlinux" \
+	test "$(col 6.6.30-gentoo build_id)" = "$(readelf -n "$G/vmlinux" | sed -n 's/.*Build ID: //p')"
+G2=$T/linux-6.6.31-gentoo
+cp -r "$G" "$G2"
+echo 6.6.31-gentoo > "$G2/include/config/kernel.release"
+mkvmlinux "$G2" 6.6.31-gentoo || bail "a vmlinux"
+cp "$G/System.map" "$G2/System.map"
+sed -i 's/^0*402000 R linux_banner$/0000000000402010 R linux_banner/' "$G2/System.map"
+bad "a System.map that is not the vmlinux's" \
+	"'$G2/System.map' is another kernel's symbol table: its linux_banner does not point at \"Linux version 6.6.31-gentoo ...\" in '$G2/vmlinux'" \
+	kernel add --source "$G2"
 bad "a built tree of another release" "kernel source '$G' is built for release 6.6.30-gentoo, not 6.6.31-gentoo" \
 	kernel add --release 6.6.31-gentoo --name g --source "$G"
 mkdir -p "$T/empty"

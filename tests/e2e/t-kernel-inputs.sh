@@ -113,7 +113,7 @@ elp kernel add --name other --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBA
 	--config "$E2E_CONFIG" --image "$E2E_VMLINUZ" --symbols "$t/kallsyms-other" > "$t/other.log" 2>&1
 check "another kernel's table is refused" [ $? != 0 ]
 check "...naming it, the reason and the image" grep -q \
-	"^error: '$t/kallsyms-other' is another kernel's symbol table: its linux_banner does not point at \"Linux version $E2E_RELEASE ...\" in image '$E2E_VMLINUZ'" \
+	"^error: '$t/kallsyms-other' is another kernel's symbol table: its linux_banner does not point at \"Linux version $E2E_RELEASE ...\" in '$E2E_VMLINUZ'" \
 	"$t/other.log"
 check "...nothing recorded" [ "$(q .dump)" = "$before" ]
 
@@ -140,7 +140,7 @@ ELIVEPATCH_ROOT=$r elp kernel add --name live2 --release "$E2E_RELEASE" --source
 	--config "$E2E_CONFIG" --image "$E2E_VMLINUZ" > "$t/live2.log" 2>&1
 check "...with another build-id it is refused" [ $? != 0 ]
 check "...naming both build-ids and the image" grep -q \
-	"^error: the running kernel's build-id 0123456789abcdef0123456789abcdef01234567 (/sys/kernel/notes) is not that of image '$E2E_VMLINUZ' ($id)" \
+	"^error: the running kernel's build-id 0123456789abcdef0123456789abcdef01234567 (/sys/kernel/notes) is not that of '$E2E_VMLINUZ' ($id)" \
 	"$t/live2.log"
 check "...nothing recorded" [ "$(q .dump)" = "$before" ]
 
