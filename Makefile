@@ -4,6 +4,14 @@ BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/elivepatch
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# installkernel (postinst.d) and kernel-install (install.d) read hooks only
+# from /etc/kernel and /usr/lib/kernel, whatever the prefix
+KERNELHOOKDIR ?= /usr/lib/kernel
+PORTAGEDIR ?= $(SYSCONFDIR)/portage
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INITDIR ?= $(SYSCONFDIR)/init.d
+CONFDDIR ?= $(SYSCONFDIR)/conf.d
 DESTDIR ?=
 
 CC ?= cc
@@ -39,7 +47,8 @@ SAN_CLI_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLI_SRC))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/san/tests/%,$(UNIT_SRC))
 
-.PHONY: all check deps deps-build deps-test install clean lint san unit bench demo e2e format
+.PHONY: all check deps deps-build deps-test install clean lint san unit bench demo e2e format \
+	FORCE
 # The binary is build/elivepatch; ./elivepatch is a symlink to it for the README's commands.
 all: $(BUILD)/elivepatch elivepatch
 
@@ -56,6 +65,14 @@ $(BUILD)/libelivepatch.a: $(LIB_OBJ)
 $(BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# The engine's build.c has DATADIR compiled in: `make PREFIX=/usr` after a
+# build for another prefix rebuilds it (the stamp changes only with DATADIR).
+$(BUILD)/datadir: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(DATADIR)' | cmp -s - $@ 2>/dev/null || echo '$(DATADIR)' > $@
+$(BUILD)/src/engine/build.o $(BUILD)/san/src/engine/build.o: $(BUILD)/datadir
+FORCE:
 
 $(BUILD)/gen/schema.c: $(MIGRATIONS) data/sql2c.sh
 	@mkdir -p $(dir $@)
@@ -119,13 +136,44 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@sh contrib/demo.sh
 
+# Hooks, units and init scripts name the installed binary and data.
+INSTALL_SED = sed -e 's|/usr/bin/elivepatch|$(BINDIR)/elivepatch|g' \
+	-e 's|/usr/share/elivepatch|$(DATADIR)|g'
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/schema \
-		$(DESTDIR)$(DATADIR)/include $(DESTDIR)$(MANDIR)/man1
+		$(DESTDIR)$(DATADIR)/include $(DESTDIR)$(DATADIR)/hooks \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(PORTAGEDIR)/repo.postsync.d \
+		$(DESTDIR)$(KERNELHOOKDIR)/postinst.d \
+		$(DESTDIR)$(KERNELHOOKDIR)/install.d \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(INITDIR) $(DESTDIR)$(CONFDDIR)
 	install -m 0755 $(BUILD)/elivepatch $(DESTDIR)$(BINDIR)/elivepatch
 	install -m 0644 data/schema/*.sql $(DESTDIR)$(DATADIR)/schema/
 	install -m 0644 data/include/*.h $(DESTDIR)$(DATADIR)/include/
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	# a configuration already there is the administrator's
+	[ -e $(DESTDIR)$(SYSCONFDIR)/elivepatch.conf ] || \
+		install -m 0644 data/elivepatch.conf $(DESTDIR)$(SYSCONFDIR)/elivepatch.conf
+	$(INSTALL_SED) hooks/portage-bashrc > $(DESTDIR)$(DATADIR)/hooks/portage-bashrc
+	$(INSTALL_SED) hooks/repo.postsync.d/elivepatch > \
+		$(DESTDIR)$(PORTAGEDIR)/repo.postsync.d/elivepatch
+	$(INSTALL_SED) hooks/kernel-postinst.d/elivepatch > \
+		$(DESTDIR)$(KERNELHOOKDIR)/postinst.d/elivepatch
+	$(INSTALL_SED) hooks/install.d/90-elivepatch.install > \
+		$(DESTDIR)$(KERNELHOOKDIR)/install.d/90-elivepatch.install
+	chmod 0755 $(DESTDIR)$(PORTAGEDIR)/repo.postsync.d/elivepatch \
+		$(DESTDIR)$(KERNELHOOKDIR)/postinst.d/elivepatch \
+		$(DESTDIR)$(KERNELHOOKDIR)/install.d/90-elivepatch.install
+	$(INSTALL_SED) contrib/systemd/elivepatch.service > \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/elivepatch.service
+	install -m 0644 contrib/systemd/elivepatch.timer $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(INSTALL_SED) contrib/openrc/elivepatch.initd > $(DESTDIR)$(INITDIR)/elivepatch
+	chmod 0755 $(DESTDIR)$(INITDIR)/elivepatch
+	install -m 0644 contrib/openrc/elivepatch.confd $(DESTDIR)$(CONFDDIR)/elivepatch
+	install -m 0644 contrib/bash-completion/elivepatch $(DESTDIR)$(BASHCOMPDIR)/elivepatch
 
 LINT_SRC := $(LIB_SRC) $(CLI_SRC)
 lint: $(GEN_SRC)

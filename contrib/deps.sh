@@ -11,7 +11,8 @@ mode=${1:-build}
 pc=${PKG_CONFIG:-pkg-config}
 
 # need KIND WHAT DEBIAN-PACKAGE GENTOO-ATOM
-#   KIND: pc (pkg-config module), cmd (command on PATH), static (a static executable)
+#   KIND: pc (pkg-config module), cmd (command on PATH), static (a static executable),
+#   file (a file that must exist)
 build_needs='
 cmd cc build-essential sys-devel/gcc
 cmd make make dev-build/make
@@ -42,6 +43,9 @@ cmd rsync rsync net-misc/rsync
 cmd ssh openssh-client net-misc/openssh
 cmd sshd openssh-server net-misc/openssh
 cmd gzip gzip app-arch/gzip
+cmd mandoc mandoc app-text/mandoc
+cmd shellcheck shellcheck dev-util/shellcheck
+file /usr/share/bash-completion/bash_completion bash-completion app-shells/bash-completion
 '
 case $mode in
 build) needs=$build_needs ;;
@@ -55,6 +59,7 @@ have() { # KIND WHAT
 	cmd) command -v "$2" >/dev/null 2>&1 || [ -x "/usr/sbin/$2" ] || [ -x "/sbin/$2" ] ;;
 	# a dynamic executable names its program interpreter
 	static) [ -x "$2" ] && ! grep -q 'ld-linux' "$2" ;;
+	file) [ -e "$2" ] ;;
 	esac
 }
 

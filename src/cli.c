@@ -36,15 +36,50 @@ void cli_warn(const char *fmt, ...)
 	va_end(args);
 }
 
+void cli_hold_errors(struct cli *cli)
+{
+	cli->hold_errors = true;
+}
+
+void cli_release_errors(struct cli *cli, const char *skip)
+{
+	size_t i;
+
+	cli->hold_errors = false;
+	for (i = 0; i < cli->nr_held_errors; i++) {
+		if (!skip || strcmp(cli->held_errors[i], skip) != 0)
+			cli_error("%s", cli->held_errors[i]);
+		free(cli->held_errors[i]);
+	}
+	free(cli->held_errors);
+	cli->held_errors = NULL;
+	cli->nr_held_errors = 0;
+}
+
+/*
+ * The command path ("kernel list") is argv[0] of a subcommand: cli_dispatch()
+ * puts it there, so a usage line names the whole command, like git's.
+ */
+static void print_usage_line(FILE *out, const char *path, const char *usage)
+{
+	fprintf(out, "usage: elivepatch %s%s%s\n", path, *usage ? " " : "",
+		usage);
+}
+
+/* The last usage line printed by cli_parse(), for cli_usage_error(). */
+static const char *usage_path;
+static const char *usage_text;
+
 int cli_usage_error(poptContext pc, const char *fmt, ...)
 {
 	va_list args;
 
+	(void)pc;
 	va_start(args, fmt);
 	vreport("error: ", fmt, args);
 	va_end(args);
-	if (pc)
-		poptPrintUsage(pc, stderr, 0);
+	if (usage_path)
+		print_usage_line(stderr, usage_path, usage_text);
 	return EXIT_USAGE;
 }
 
@@ -52,6 +87,70 @@ static const struct poptOption help_options[] = {
 	{ "help", 'h', POPT_ARG_NONE, NULL, 'h', "show this help", NULL },
 	POPT_TABLEEND
 };
+
+/* "-k, --kernel KERNEL" (or "    --rebuild") into buf, truncated to len. */
+static void option_name(const struct poptOption *o, char *buf, size_t len)
+{
+	int n = 0;
+
+	if (o->shortName)
+		n = snprintf(buf, len, "-%c%s", o->shortName,
+			     o->longName ? ", " : "");
+	else
+		n = snprintf(buf, len, "    ");
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (o->longName)
+		n += snprintf(buf + n, len - (size_t)n, "--%s", o->longName);
+	if ((size_t)n < len && (o->argInfo & POPT_ARG_MASK) != POPT_ARG_NONE)
+		snprintf(buf + n, len - (size_t)n, " %s",
+			 o->argDescrip ? o->argDescrip : "ARG");
+}
+
+/* text from column 28, words wrapped before column 80 */
+static void print_wrapped(FILE *out, const char *text)
+{
+	const int indent = 28, width = 80;
+	int col = indent;
+
+	while (*text) {
+		size_t n = strcspn(text, " ");
+
+		if (col > indent && col + 1 + (int)n > width) {
+			fprintf(out, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', out);
+			col++;
+		}
+		fwrite(text, 1, n, out);
+		col += (int)n;
+		text += n;
+		text += strspn(text, " ");
+	}
+	fputc('\n', out);
+}
+
+static void print_options(FILE *out, const struct poptOption *options)
+{
+	const struct poptOption *o;
+	char name[64];
+
+	for (o = options; o && (o->longName || o->shortName || o->arg); o++) {
+		if ((o->argInfo & POPT_ARG_MASK) == POPT_ARG_INCLUDE_TABLE) {
+			print_options(out, o->arg);
+			continue;
+		}
+		if (o->argInfo & POPT_ARGFLAG_DOC_HIDDEN)
+			continue;
+		option_name(o, name, sizeof(name));
+		if (strlen(name) > 24)
+			fprintf(out, "  %s\n%28s", name, "");
+		else
+			fprintf(out, "  %-24s  ", name);
+		print_wrapped(out, o->descrip ? o->descrip : "");
+	}
+}
 
 int cli_parse(const char *usage, const struct poptOption *options, int argc,
 	      const char **argv, poptContext *pc_out, bool *done)
@@ -74,22 +173,25 @@ int cli_parse(const char *usage, const struct poptOption *options, int argc,
 	table[n] = (struct poptOption)POPT_TABLEEND;
 
 	*done = false;
+	usage_path = argv[0];
+	usage_text = usage;
 	pc = poptGetContext(argv[0], argc, argv, table, 0);
-	poptSetOtherOptionHelp(pc, usage);
 	while ((rc = poptGetNextOpt(pc)) > 0) {
 		if (rc == 'h') {
-			poptPrintHelp(pc, stdout, 0);
+			print_usage_line(stdout, argv[0], usage);
+			fputs("\noptions:\n", stdout);
+			print_options(stdout, table);
 			poptFreeContext(pc);
 			*done = true;
 			return 0;
 		}
 	}
 	if (rc < -1) {
-		cli_error("%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
-			  poptStrerror(rc));
-		poptPrintUsage(pc, stderr, 0);
+		rc = cli_usage_error(pc, "%s: %s",
+				     poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+				     poptStrerror(rc));
 		poptFreeContext(pc);
-		return EXIT_USAGE;
+		return rc;
 	}
 	*pc_out = pc;
 	return 0;
@@ -120,7 +222,10 @@ int cli_parse_one(const char *usage, const struct poptOption *options, int argc,
 		return rc;
 	*arg = poptGetArg(*pc);
 	if (!*arg)
-		rc = cli_usage_error(*pc, "missing argument: %s", usage);
+		/* the positional is the usage line's last word */
+		rc = cli_usage_error(
+			*pc, "missing argument: %s",
+			strrchr(usage, ' ') ? strrchr(usage, ' ') + 1 : usage);
 	else if (poptPeekArg(*pc))
 		rc = cli_usage_error(*pc, "unexpected argument '%s'",
 				     poptPeekArg(*pc));
@@ -141,6 +246,9 @@ int cli_dispatch(struct cli *cli, const char *group, const struct command *subs,
 		 int argc, const char **argv)
 {
 	const struct command *c;
+	const char *word;
+	char *path;
+	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
@@ -157,9 +265,25 @@ int cli_dispatch(struct cli *cli, const char *group, const struct command *subs,
 	}
 	for (c = subs; c->name; c++)
 		if (strcmp(c->name, argv[1]) == 0)
-			return c->fn(cli, argc - 1, argv + 1);
-	cli_error("'%s' is not an 'elivepatch %s' subcommand", argv[1], group);
-	return EXIT_USAGE;
+			break;
+	if (!c->name) {
+		cli_error(
+			"'%s' is not an 'elivepatch %s' subcommand; see 'elivepatch %s --help'",
+			argv[1], group, group);
+		return EXIT_USAGE;
+	}
+	if (asprintf(&path, "%s %s", group, c->name) < 0) {
+		cli_error("out of memory");
+		return 1;
+	}
+	/* the subcommand sees its whole path as argv[0] */
+	word = argv[1];
+	argv[1] = path;
+	rc = c->fn(cli, argc - 1, argv + 1);
+	argv[1] = word;
+	usage_path = NULL;
+	free(path);
+	return rc;
 }
 
 struct table {

@@ -14,6 +14,8 @@
 
 #define EXIT_USAGE 129
 
+struct elp_conf;
+
 struct cli {
 	struct elp_ctx *ctx;
 	const char *db_path; /* resolved catalogue path */
@@ -21,6 +23,11 @@ struct cli {
 	int verbose;
 	bool quiet;
 	bool tty; /* stdout is a terminal: tables and progress */
+	/* errors the library logs are kept, not printed: see cli_hold_errors */
+	bool hold_errors;
+	char **held_errors;
+	size_t nr_held_errors;
+	const struct elp_conf *conf; /* elivepatch.conf, never NULL in commands */
 };
 
 struct command {
@@ -40,6 +47,7 @@ extern const struct command cmd_revert;
 extern const struct command cmd_status;
 extern const struct command cmd_verify;
 extern const struct command cmd_sign;
+extern const struct command cmd_queue;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -58,6 +66,13 @@ int cli_parse_none(const char *usage, const struct poptOption *options,
 int cli_parse_one(const char *usage, const struct poptOption *options, int argc,
 		  const char **argv, poptContext *pc, const char **arg,
 		  bool *done);
+/*
+ * Keep the library's error messages until cli_release_errors(), which
+ * prints them except the one equal to skip (NULL: none): a command that
+ * ends with a summary line naming the cause prints that cause once, last.
+ */
+void cli_hold_errors(struct cli *cli);
+void cli_release_errors(struct cli *cli, const char *skip);
 int cli_usage_error(poptContext pc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -374,8 +374,8 @@ static int run_apply(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("BUILD|FILE.ko", options, argc, argv, &pc, &spec,
-			   &done);
+	rc = cli_parse_one("[--wait SECONDS] [--force] BUILD|FILE.ko", options,
+			   argc, argv, &pc, &spec, &done);
 	if (rc || done)
 		return rc;
 	if (wait_s <= 0) {

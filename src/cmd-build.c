@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "engine/build.h"
+#include "lib/builds.h"
 
 static volatile sig_atomic_t build_cancel;
 
@@ -59,7 +60,36 @@ static void print_json(const struct elp_build_result *r)
 	fputs("}\n", stdout);
 }
 
-static int run_build(struct cli *cli, int argc, const char **argv)
+/*
+ * The last line a user sees of a failed build says why and what to do (the
+ * engine's reasons end with it); `build show` keeps it.
+ */
+static void report_failure(struct cli *cli, const struct elp_build_result *r)
+{
+	long long id = (long long)r->build_id;
+
+	if (r->log_path)
+		fprintf(stderr,
+			"log: %s; details: elivepatch build show %lld\n",
+			r->log_path, id);
+	if (!r->reason)
+		cli_error("build %lld %s; see its log", id, r->status);
+	else if (strstr(r->reason, "elivepatch.h: No such file"))
+		/* the compiler cannot say where elivepatch.h was looked for */
+		cli_error(
+			"build %lld %s: %s; elivepatch.h is not in '%s/include': set ELIVEPATCH_DATADIR to the directory holding include/elivepatch.h",
+			id, r->status, r->reason, elp_get_datadir(cli->ctx));
+	else
+		cli_error("build %lld %s: %s", id, r->status, r->reason);
+}
+
+#define BUILD_USAGE                                                       \
+	"[--kernel KERNEL] --patch PATCH... [<options>]\n"                \
+	"   or: elivepatch build list [--kernel KERNEL] [--patch PATCH] " \
+	"[--status STATUS] [--limit N] [--json]\n"                        \
+	"   or: elivepatch build show [--json] ID"
+
+static int build_run(struct cli *cli, int argc, const char **argv)
 {
 	/* popt strdups string arguments */
 	char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
@@ -116,12 +146,10 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse(
-		"[--kernel KERNEL] --patch PATCH... [--extra-files FILE.c...] [--[no-]cumulative] [-o FILE.ko]",
-		options, argc, argv, &pc, &done);
+	rc = cli_parse(BUILD_USAGE, options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
-	/* --patch values, then positional patches */
+	/* the --patch values, in order */
 	for (i = 0; patch_args && patch_args[i]; i++) {
 		char **np = realloc(patches, (nr_patches + 1) * sizeof(*np));
 
@@ -134,16 +162,14 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		patches[nr_patches++] = patch_args[i];
 		patch_args[i] = NULL; /* ours now */
 	}
-	while ((arg = poptGetArg(pc)) != NULL) {
-		char **np = realloc(patches, (nr_patches + 1) * sizeof(*np));
-
-		if (!np) {
-			cli_error("out of memory");
-			rc = 1;
-			goto out_free;
-		}
-		patches = np;
-		patches[nr_patches++] = strdup(arg);
+	/* a word after the options is neither a patch nor a subcommand */
+	arg = poptPeekArg(pc);
+	if (arg) {
+		rc = cli_usage_error(
+			pc,
+			"unexpected argument '%s': patches are given with --patch, and 'list' and 'show' come right after 'build'",
+			arg);
+		goto out_free;
 	}
 	if (nr_patches == 0) {
 		rc = cli_usage_error(pc, "no patch given; use --patch PATCH");
@@ -207,7 +233,11 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	/* the reason is printed once, on the last line (report_failure) */
+	cli_hold_errors(cli);
 	err = elp_build(cat, &opts, &res);
+	cli_release_errors(cli,
+			   err && res && res->build_id ? res->reason : NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	elp_catalogue_close(cat);
@@ -221,9 +251,7 @@ static int run_build(struct cli *cli, int argc, const char **argv)
 		rc = 0;
 	} else {
 		if (res && res->build_id)
-			cli_error("build %lld %s%s%s", (long long)res->build_id,
-				  res->status, res->log_path ? "; log: " : "",
-				  res->log_path ? res->log_path : "");
+			report_failure(cli, res);
 		rc = 1;
 	}
 	elp_build_result_free(res);
@@ -247,8 +275,285 @@ out_free:
 	return rc;
 }
 
+static int print_summary(const struct elp_build_summary *b, void *data)
+{
+	struct cli_list *list = data;
+	char id[24], sha[13] = "-";
+
+	if (cli_list_json_item(list)) {
+		bool first = true;
+
+		fputc('{', stdout);
+		json_kv_int(stdout, &first, "id", b->id);
+		json_kv_int(stdout, &first, "created_at", b->created_at);
+		json_kv_str(stdout, &first, "kernel", b->kernel);
+		json_kv_csv(stdout, &first, "patches", b->patches);
+		json_kv_str(stdout, &first, "status", b->status);
+		json_kv_str(stdout, &first, "module", b->module);
+		json_kv_str(stdout, &first, "sha256", b->sha256);
+		json_kv_str(stdout, &first, "verified", b->verified);
+		json_kv_csv(stdout, &first, "applied", b->applied);
+		fputc('}', stdout);
+		return 0;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)b->id);
+	if (b->sha256)
+		snprintf(sha, sizeof(sha), "%.12s", b->sha256);
+	{
+		const char *cells[] = {
+			id,
+			b->kernel,
+			b->patches ? b->patches : "-",
+			b->status,
+			b->module,
+			sha,
+			b->verified ? b->verified : "-",
+			b->applied ? b->applied : "-",
+		};
+
+		cli_list_row(list, cells);
+	}
+	return 0;
+}
+
+static int build_list(struct cli *cli, int argc, const char **argv)
+{
+	static const char *const headers[] = { "ID",	   "KERNEL", "PATCHES",
+					       "STATUS",   "MODULE", "SHA256",
+					       "VERIFIED", "APPLIED" };
+	static const char *const statuses[] = { "succeeded", "failed",
+						"refused", "running", NULL };
+	struct elp_builds_filter filter = { 0 };
+	char *kernel = NULL, *patch = NULL, *status = NULL;
+	struct elp_catalogue *cat;
+	struct cli_list list;
+	int limit = 0, json = 0, rc;
+	poptContext pc;
+	bool done;
+	size_t i;
+	struct poptOption options[] = {
+		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
+		  "only builds for this kernel (name, id or release)",
+		  "KERNEL" },
+		{ "patch", 'p', POPT_ARG_STRING, &patch, 0,
+		  "only builds carrying this patch (name or id)", "PATCH" },
+		{ "status", 0, POPT_ARG_STRING, &status, 0,
+		  "only builds that succeeded, failed, were refused or are running",
+		  "STATUS" },
+		{ "limit", 0, POPT_ARG_INT, &limit, 0, "only the newest N",
+		  "N" },
+		{ "json", 0, POPT_ARG_NONE, &json, 0, "print a JSON array",
+		  NULL },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse_none(
+		"[--kernel KERNEL] [--patch PATCH] [--status STATUS] [--limit N] [--json]",
+		options, argc, argv, &pc, &done);
+	if (rc || done)
+		goto out_args;
+	for (i = 0; status && statuses[i]; i++)
+		if (strcmp(status, statuses[i]) == 0)
+			break;
+	if (status && !statuses[i])
+		rc = cli_usage_error(
+			pc,
+			"invalid --status '%s': expected succeeded, failed, refused or running",
+			status);
+	else if (limit < 0)
+		rc = cli_usage_error(pc, "invalid --limit %d", limit);
+	if (rc)
+		goto out;
+	cli->json = cli->json || json;
+	filter.kernel = kernel;
+	filter.patch = patch;
+	filter.status = status;
+	filter.limit = limit;
+	rc = 1;
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		goto out;
+	cli_list_begin(&list, cli, headers, 8);
+	if (elp_builds_list(cat, &filter, print_summary, &list) == 0)
+		rc = 0;
+	cli_list_end(&list);
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+out_args:
+	free(kernel);
+	free(patch);
+	free(status);
+	return rc;
+}
+
+static void print_info_json(const struct elp_build_info *b)
+{
+	bool first = true, f;
+	size_t i;
+
+	fputc('{', stdout);
+	json_kv_int(stdout, &first, "id", b->id);
+	json_kv_str(stdout, &first, "kernel", b->kernel);
+	json_kv_str(stdout, &first, "kernel_name", b->kernel_name);
+	json_kv_str(stdout, &first, "module", b->module);
+	json_kv_str(stdout, &first, "status", b->status);
+	json_kv_str(stdout, &first, "reason", b->reason);
+	json_kv_bool(stdout, &first, "cumulative", b->cumulative);
+	json_kv_str(stdout, &first, "artefact", b->artefact_path);
+	json_kv_str(stdout, &first, "sha256", b->sha256);
+	json_kv_str(stdout, &first, "inputs_sha256", b->inputs_sha256);
+	json_kv_str(stdout, &first, "log", b->log_path);
+	json_kv_str(stdout, &first, "verified", b->verified);
+	json_kv_str(stdout, &first, "verify_log", b->verify_log);
+	json_kv_csv(stdout, &first, "applied", b->applied);
+	json_kv_str(stdout, &first, "host", b->builder_host);
+	json_kv_int(stdout, &first, "created_at", b->created_at);
+	json_key(stdout, &first, "duration_ms");
+	if (b->duration_ms >= 0)
+		printf("%lld", (long long)b->duration_ms);
+	else
+		fputs("null", stdout);
+	json_key(stdout, &first, "inputs");
+	fputc('[', stdout);
+	for (i = 0; i < b->nr_inputs; i++) {
+		f = true;
+		fputs(i ? ",{" : "{", stdout);
+		json_kv_str(stdout, &f, "kind", b->inputs[i].kind);
+		json_kv_str(stdout, &f, "name", b->inputs[i].name);
+		json_kv_str(stdout, &f, "sha256", b->inputs[i].sha256);
+		fputc('}', stdout);
+	}
+	fputc(']', stdout);
+	json_key(stdout, &first, "passes");
+	fputc('[', stdout);
+	for (i = 0; i < b->nr_stages; i++) {
+		f = true;
+		fputs(i ? ",{" : "{", stdout);
+		json_kv_str(stdout, &f, "name", b->stages[i].stage);
+		json_kv_int(stdout, &f, "ms", b->stages[i].ms);
+		fputc('}', stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+static void print_field(const char *name, const char *value)
+{
+	printf("%-14s %s\n", name, value && *value ? value : "-");
+}
+
+static void print_info(const struct elp_build_info *b)
+{
+	char when[32], num[48];
+	size_t i;
+
+	format_time(b->created_at, when, sizeof(when));
+	snprintf(num, sizeof(num), "%lld", (long long)b->id);
+	print_field("build", num);
+	print_field("status", b->status);
+	if (b->reason)
+		print_field("reason", b->reason);
+	print_field("kernel", b->kernel);
+	print_field("module", b->module);
+	print_field("cumulative", b->cumulative ? "yes" : "no");
+	print_field("created", when);
+	if (b->duration_ms >= 0) {
+		snprintf(num, sizeof(num), "%lld ms",
+			 (long long)b->duration_ms);
+		print_field("duration", num);
+	}
+	print_field("host", b->builder_host);
+	print_field("module file", b->artefact_path);
+	print_field("sha256", b->sha256);
+	print_field("verified", b->verified);
+	if (b->verify_log)
+		print_field("verify log", b->verify_log);
+	print_field("applied on", b->applied);
+	print_field("log", b->log_path);
+	print_field("inputs sha256", b->inputs_sha256);
+	puts("inputs:");
+	for (i = 0; i < b->nr_inputs; i++)
+		printf("  %-10s %s%s%s\n", b->inputs[i].kind, b->inputs[i].name,
+		       b->inputs[i].sha256 ? "  sha256 " : "",
+		       b->inputs[i].sha256 ? b->inputs[i].sha256 : "");
+	puts("passes:");
+	for (i = 0; i < b->nr_stages; i++)
+		printf("  %-18s %6lld ms\n", b->stages[i].stage,
+		       (long long)b->stages[i].ms);
+}
+
+static int build_show(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_build_info *info;
+	struct elp_catalogue *cat;
+	const char *spec;
+	int json = 0, rc;
+	long long id;
+	char *end;
+	poptContext pc;
+	bool done;
+	struct poptOption options[] = { { "json", 0, POPT_ARG_NONE, &json, 0,
+					  "print a JSON object", NULL },
+					POPT_TABLEEND };
+
+	rc = cli_parse_one("[--json] ID", options, argc, argv, &pc, &spec,
+			   &done);
+	if (rc || done)
+		return rc;
+	errno = 0;
+	id = strtoll(spec, &end, 10);
+	if (errno || end == spec || *end || id <= 0) {
+		rc = cli_usage_error(pc, "invalid build id '%s'", spec);
+		goto out;
+	}
+	rc = 1;
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		goto out;
+	if (elp_build_info_get(cat, (int64_t)id, &info) == 0) {
+		if (json || cli->json)
+			print_info_json(info);
+		else
+			print_info(info);
+		elp_build_info_free(info);
+		rc = 0;
+	}
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+	return rc;
+}
+
+static const struct command build_subcommands[] = {
+	{ "list", build_list, "the catalogued builds, oldest first" },
+	{ "show", build_show,
+	  "one build: inputs and their sha256, passes, log, reason" },
+	{ NULL, NULL, NULL },
+};
+
+/*
+ * "build list", "build show ID": a word right after "build" is a
+ * subcommand; building takes options only (patches come with --patch), so
+ * neither form can be read as the other.
+ */
+static int run_build(struct cli *cli, int argc, const char **argv)
+{
+	const struct command *c;
+
+	if (argc >= 2 && argv[1][0] != '-') {
+		for (c = build_subcommands; c->name; c++)
+			if (strcmp(c->name, argv[1]) == 0)
+				return cli_dispatch(cli, "build",
+						    build_subcommands, argc,
+						    argv);
+		cli_error(
+			"'%s' is not an 'elivepatch build' subcommand (list, show); to build a patch: elivepatch build --patch %s",
+			argv[1], argv[1]);
+		return EXIT_USAGE;
+	}
+	return build_run(cli, argc, argv);
+}
+
 const struct command cmd_build = {
 	"build",
 	run_build,
-	"build a livepatch module from source patches",
+	"build a livepatch module from source patches; list, show builds",
 };

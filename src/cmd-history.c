@@ -104,7 +104,7 @@ static int run_history(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("[OPTION...]", options, argc, argv, &pc, &done);
+	rc = cli_parse("[<options>]", options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	if (poptPeekArg(pc)) {

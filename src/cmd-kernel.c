@@ -329,7 +329,9 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("[OPTION...]", options, argc, argv, &pc, &done);
+	rc = cli_parse(
+		"[--add [--name NAME] [--source DIR|TARBALL] [--build DIR] [--symbols FILE] [--modules DIR] [--force]]",
+		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	if (poptPeekArg(pc)) {
@@ -430,8 +432,9 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse("--source DIR|TARBALL [--release R] [--config FILE]",
-		       options, argc, argv, &pc, &done);
+	rc = cli_parse(
+		"--source DIR|TARBALL [--release R] [--config FILE] [<options>]",
+		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	if (poptPeekArg(pc)) {
@@ -685,7 +688,8 @@ static int kernel_remove(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("KERNEL", options, argc, argv, &pc, &spec, &done);
+	rc = cli_parse_one("[--force] KERNEL", options, argc, argv, &pc, &spec,
+			   &done);
 	if (rc || done)
 		return rc;
 	rc = 1;

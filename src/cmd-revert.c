@@ -165,8 +165,8 @@ static int run_revert(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("NAME|BUILD", options, argc, argv, &pc, &spec,
-			   &done);
+	rc = cli_parse_one("[--wait SECONDS] NAME|BUILD", options, argc, argv,
+			   &pc, &spec, &done);
 	if (rc || done)
 		return rc;
 	if (wait_s <= 0) {

@@ -134,8 +134,9 @@ static int run_sign(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("BUILD|FILE.ko", options, argc, argv, &pc, &spec,
-			   &done);
+	rc = cli_parse_one(
+		"[--key FILE] [--cert FILE] [--hash ALGO] BUILD|FILE.ko",
+		options, argc, argv, &pc, &spec, &done);
 	if (rc || done)
 		goto out_opts;
 	elp_sign_configured(&opts);

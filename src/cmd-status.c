@@ -121,7 +121,8 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 		return rc;
 	only = poptGetArg(pc);
 	if (poptPeekArg(pc)) {
-		rc = cli_usage_error(pc, "too many arguments");
+		rc = cli_usage_error(pc, "unexpected argument '%s'",
+				     poptPeekArg(pc));
 		goto out;
 	}
 	rc = 1;

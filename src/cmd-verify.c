@@ -65,18 +65,37 @@ static char *log_path(struct cli *cli, const struct elp_lp_build *b)
 	return path;
 }
 
+/*
+ * "2 functions redirected, check script passed, transition 120 ms": what
+ * the guest showed; the duration only when the guest measured one.
+ */
+static char *summary(const struct elp_verify_result *res)
+{
+	struct elp_buf b = { 0 };
+
+	elp_buf_printf(&b, "%d function%s redirected", res->nr_redirected,
+		       res->nr_redirected == 1 ? "" : "s");
+	if (res->check_status == 0)
+		elp_buf_puts(&b, ", check script passed");
+	if (res->transition_ms >= 0)
+		elp_buf_printf(&b, ", transition %ld ms", res->transition_ms);
+	return b.data;
+}
+
 static int record(struct elp_catalogue *cat, const struct elp_lp_build *b,
 		  const struct elp_verify_result *res, const char *log)
 {
 	struct elp_event ev = { .kind = "verify" };
-	char *detail = NULL;
+	char *detail = NULL, *what = NULL;
 	int err;
 
-	if (res->passed)
-		err = asprintf(&detail, "passed (transition %ld ms)",
-			       res->transition_ms);
-	else
+	if (res->passed) {
+		what = summary(res);
+		err = what ? asprintf(&detail, "passed (%s)", what) : -1;
+		free(what);
+	} else {
 		err = asprintf(&detail, "failed: %s", res->reason);
+	}
 	if (err < 0)
 		return -ENOMEM;
 	ev.build_id = b->id;
@@ -95,6 +114,22 @@ static int record(struct elp_catalogue *cat, const struct elp_lp_build *b,
 		elp_catalogue_rollback(cat);
 	free(detail);
 	return err;
+}
+
+/* the check script's status and output, as the guest reported them */
+static void print_check(const struct elp_verify_result *res)
+{
+	const char *line = res->check_output;
+
+	printf("check script: exit status %d\n", res->check_status);
+	while (line && *line) {
+		size_t len = strcspn(line, "\n");
+
+		printf("  | %.*s\n", (int)len, line);
+		line += len;
+		if (*line)
+			line++;
+	}
 }
 
 static int verify(struct cli *cli, struct elp_catalogue *cat, const char *spec,
@@ -158,14 +193,28 @@ static int verify(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 		if (res.transition_ms >= 0)
 			json_kv_int(stdout, &first, "transition_ms",
 				    res.transition_ms);
+		json_kv_int(stdout, &first, "functions", res.nr_funcs);
+		json_kv_int(stdout, &first, "redirected", res.nr_redirected);
+		if (res.check_status >= 0) {
+			json_kv_int(stdout, &first, "check_status",
+				    res.check_status);
+			json_kv_str(stdout, &first, "check_output",
+				    res.check_output ? res.check_output : "");
+		}
 		json_kv_str(stdout, &first, "log", log);
 		fputs("}\n", stdout);
-	} else if (res.passed) {
-		printf("build %lld: verification passed (transition %ld ms; log: %s)\n",
-		       (long long)a->build->id, res.transition_ms, log);
 	} else {
-		printf("build %lld: verification failed: %s (log: %s)\n",
-		       (long long)a->build->id, res.reason, log);
+		char *what = res.passed ? summary(&res) : NULL;
+
+		if (res.passed)
+			printf("build %lld: verification passed (%s; log: %s)\n",
+			       (long long)a->build->id, what ? what : "", log);
+		else
+			printf("build %lld: verification failed: %s (log: %s)\n",
+			       (long long)a->build->id, res.reason, log);
+		free(what);
+		if (res.check_status >= 0)
+			print_check(&res);
 	}
 	rc = res.passed ? 0 : 1;
 out:
@@ -178,7 +227,8 @@ out:
 
 static int run_verify(struct cli *cli, int argc, const char **argv)
 {
-	char *image = NULL, *exercise = NULL, *append = NULL, *busybox = NULL;
+	char *image = NULL, *check = NULL, *exercise = NULL, *append = NULL,
+	     *busybox = NULL;
 	struct elp_verify v = { 0 };
 	struct elp_catalogue *cat;
 	int wait_s = 30, timeout_s = 120, rc;
@@ -189,9 +239,11 @@ static int run_verify(struct cli *cli, int argc, const char **argv)
 		{ "image", 0, POPT_ARG_STRING, &image, 0,
 		  "kernel image to boot (default: the build's kernel's)",
 		  "VMLINUZ" },
-		{ "exercise", 0, POPT_ARG_STRING, &exercise, 0,
-		  "shell script run in the guest while patched; non-zero fails",
+		{ "check", 0, POPT_ARG_STRING, &check, 0,
+		  "the patch's own check: a shell script run in the guest while patched; non-zero fails",
 		  "SCRIPT" },
+		{ "exercise", 0, POPT_ARG_STRING | POPT_ARGFLAG_DOC_HIDDEN,
+		  &exercise, 0, "old name of --check", "SCRIPT" },
 		{ "wait", 0, POPT_ARG_INT, &wait_s, 0,
 		  "seconds to wait for each transition (default 30)",
 		  "SECONDS" },
@@ -205,7 +257,8 @@ static int run_verify(struct cli *cli, int argc, const char **argv)
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_one("BUILD", options, argc, argv, &pc, &spec, &done);
+	rc = cli_parse_one("[<options>] BUILD", options, argc, argv, &pc, &spec,
+			   &done);
 	if (rc || done)
 		goto out_opts;
 	if (wait_s <= 0 || timeout_s <= 0) {
@@ -215,13 +268,16 @@ static int run_verify(struct cli *cli, int argc, const char **argv)
 				     wait_s <= 0 ? wait_s : timeout_s);
 		goto out;
 	}
-	if (exercise && !elp_is_file(exercise)) {
+	if (!check && exercise) {
+		check = exercise;
+		exercise = NULL;
+	}
+	if (check && !elp_is_file(check)) {
 		rc = 1;
-		cli_error("cannot use exercise script '%s': no such file",
-			  exercise);
+		cli_error("cannot use check script '%s': no such file", check);
 		goto out;
 	}
-	v.exercise = exercise;
+	v.check = check;
 	v.append = append;
 	v.busybox = busybox;
 	v.transition_s = wait_s;
@@ -235,6 +291,7 @@ out:
 	poptFreeContext(pc);
 out_opts:
 	free(image);
+	free(check);
 	free(exercise);
 	free(append);
 	free(busybox);

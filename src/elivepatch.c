@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/config.h"
 
 static const struct command *const commands[] = {
-	&cmd_kernel, &cmd_toolchain, &cmd_patch,  &cmd_build,  &cmd_history,
-	&cmd_apply,  &cmd_revert,    &cmd_status, &cmd_verify, &cmd_sign,
+	&cmd_kernel,  &cmd_toolchain, &cmd_patch,  &cmd_build,
+	&cmd_history, &cmd_apply,     &cmd_revert, &cmd_status,
+	&cmd_verify,  &cmd_sign,      &cmd_queue,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -29,7 +31,7 @@ static void print_usage(FILE *out)
 {
 	size_t i;
 
-	fputs("usage: elivepatch [--db PATH] [--json] [-v] [-q] <command> [<args>]\n"
+	fputs("usage: elivepatch [--config FILE] [--db PATH] [--json] [-v] [-q] <command> [<args>]\n"
 	      "\n"
 	      "Build Linux kernel livepatch modules from source fixes and keep a\n"
 	      "catalogue of kernels, patches, builds and what was applied where.\n"
@@ -42,13 +44,15 @@ static void print_usage(FILE *out)
 	fputs("  help       show help for a command\n"
 	      "\n"
 	      "options:\n"
+	      "  --config FILE  configuration (default: $ELIVEPATCH_CONFIG, else\n"
+	      "              /etc/elivepatch.conf when it exists)\n"
 	      "  --db PATH   catalogue file (default: $ELIVEPATCH_DB, else\n"
 	      "              /var/lib/elivepatch/catalogue.db for root,\n"
 	      "              $XDG_STATE_HOME/elivepatch/catalogue.db otherwise)\n"
 	      "  --json      machine-readable output\n"
 	      "  -v          more messages (repeat for debug)\n"
 	      "  -q          no progress messages\n"
-	      "  --version   print the version\n"
+	      "  --version   print the version (with -v: the data directory)\n"
 	      "\n"
 	      "'elivepatch help <command>' shows a command's options.\n",
 	      out);
@@ -57,10 +61,29 @@ static void print_usage(FILE *out)
 static void log_to_cli(void *data, int priority, const char *file, int line,
 		       const char *fn, const char *format, va_list args)
 {
-	const struct cli *cli = data;
+	struct cli *cli = data;
 
 	(void)file;
 	(void)line;
+	if (priority <= ELP_LOG_ERR && cli->hold_errors) {
+		char **held = realloc(cli->held_errors, (cli->nr_held_errors +
+							 1) * sizeof(*held));
+		char *msg = NULL;
+		va_list copy;
+		int n;
+
+		if (held) {
+			cli->held_errors = held;
+			va_copy(copy, args);
+			n = vasprintf(&msg, format, copy);
+			va_end(copy);
+			if (n >= 0) {
+				held[cli->nr_held_errors++] = msg;
+				return;
+			}
+		}
+		/* out of memory: print it now rather than lose it */
+	}
 	if (priority <= ELP_LOG_ERR)
 		fputs("error: ", stderr);
 	else if (priority == ELP_LOG_WARNING)
@@ -96,10 +119,48 @@ static char *default_db_path(void)
 	return path;
 }
 
+/*
+ * The configuration file fills the ELIVEPATCH_* variables the environment
+ * leaves unset, so: command line > environment > file > defaults.
+ */
+static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
+{
+	const char *env = getenv("ELIVEPATCH_CONFIG");
+	bool chosen = arg || (env && *env);
+	const char *path = arg ? arg : chosen ? env : ELP_CONF_DEFAULT_PATH;
+	static const char *const vars[] = { "ELIVEPATCH_DB", "ELIVEPATCH_CACHE",
+					    "ELIVEPATCH_DATADIR",
+					    "ELIVEPATCH_SIGN_KEY",
+					    "ELIVEPATCH_SIGN_CERT" };
+	const char *values[sizeof(vars) / sizeof(vars[0])];
+	size_t i;
+
+	if (elp_conf_load(cli->ctx, path, !chosen, conf))
+		return 1;
+	values[0] = (*conf)->catalogue;
+	values[1] = (*conf)->cache_dir;
+	values[2] = (*conf)->datadir;
+	values[3] = (*conf)->signing_key;
+	values[4] = (*conf)->signing_cert;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *cur = getenv(vars[i]);
+
+		if (values[i] && !(cur && *cur) &&
+		    setenv(vars[i], values[i], 1) < 0) {
+			cli_error("cannot set %s: %s", vars[i],
+				  strerror(errno));
+			return 1;
+		}
+	}
+	cli->conf = *conf;
+	return 0;
+}
+
 static int run_help(struct cli *cli, int argc, const char **argv)
 {
 	const struct command *cmd;
-	const char *sub_argv[3];
+	const char **sub_argv;
+	int i, rc;
 
 	if (argc < 2) {
 		print_usage(stdout);
@@ -111,16 +172,19 @@ static int run_help(struct cli *cli, int argc, const char **argv)
 			  argv[1]);
 		return EXIT_USAGE;
 	}
-	sub_argv[0] = cmd->name;
-	sub_argv[1] = "--help";
-	sub_argv[2] = NULL;
-	if (argc > 2) {
-		/* "help kernel add" -> "kernel add --help" */
-		const char *nested[4] = { cmd->name, argv[2], "--help", NULL };
-
-		return cmd->fn(cli, 3, nested);
+	/* "help kernel patch add" -> "kernel patch add --help" */
+	sub_argv = calloc((size_t)argc + 1, sizeof(*sub_argv));
+	if (!sub_argv) {
+		cli_error("out of memory");
+		return 1;
 	}
-	return cmd->fn(cli, 2, sub_argv);
+	for (i = 1; i < argc; i++)
+		sub_argv[i - 1] = argv[i];
+	sub_argv[0] = cmd->name;
+	sub_argv[argc - 1] = "--help";
+	rc = cmd->fn(cli, argc, sub_argv);
+	free(sub_argv);
+	return rc;
 }
 
 static int finish_stdout(int status)
@@ -136,7 +200,8 @@ static int finish_stdout(int status)
 int main(int argc, const char **argv)
 {
 	struct cli cli = { 0 };
-	char *db_arg = NULL;
+	char *db_arg = NULL, *config_arg = NULL;
+	struct elp_conf *conf = NULL;
 	int version = 0, status, rc;
 	const struct command *cmd;
 	const char **rest;
@@ -145,6 +210,7 @@ int main(int argc, const char **argv)
 	int nrest = 0;
 	struct poptOption options[] = {
 		{ "db", 0, POPT_ARG_STRING, &db_arg, 0, NULL, NULL },
+		{ "config", 0, POPT_ARG_STRING, &config_arg, 0, NULL, NULL },
 		{ "json", 0, POPT_ARG_NONE, &cli.json, 0, NULL, NULL },
 		{ "verbose", 'v', POPT_ARG_NONE, NULL, 'v', NULL, NULL },
 		{ "quiet", 'q', POPT_ARG_NONE, &cli.quiet, 0, NULL, NULL },
@@ -171,12 +237,22 @@ int main(int argc, const char **argv)
 		print_usage(stderr);
 		poptFreeContext(pc);
 		free(db_arg);
+		free(config_arg);
 		return EXIT_USAGE;
 	}
 	if (version) {
 		printf("elivepatch %s\n", ELP_VERSION);
+		if (cli.verbose) {
+			struct elp_ctx *ctx = elp_ctx_new();
+
+			if (ctx)
+				printf("data directory: %s\n",
+				       elp_get_datadir(ctx));
+			elp_ctx_free(ctx);
+		}
 		poptFreeContext(pc);
 		free(db_arg);
+		free(config_arg);
 		return finish_stdout(0);
 	}
 	rest = poptGetArgs(pc);
@@ -186,18 +262,16 @@ int main(int argc, const char **argv)
 		print_usage(stderr);
 		poptFreeContext(pc);
 		free(db_arg);
+		free(config_arg);
 		return EXIT_USAGE;
 	}
 
-	db_path = db_arg ? strdup(db_arg) : default_db_path();
-	cli.db_path = db_path;
 	cli.tty = isatty(STDOUT_FILENO);
 	cli.ctx = elp_ctx_new();
-	if (!cli.ctx || !db_path) {
+	if (!cli.ctx) {
 		cli_error("out of memory");
-		elp_ctx_free(cli.ctx);
-		free(db_path);
 		free(db_arg);
+		free(config_arg);
 		poptFreeContext(pc);
 		return 1;
 	}
@@ -205,6 +279,18 @@ int main(int argc, const char **argv)
 	elp_set_log_priority(cli.ctx, cli.verbose >= 2	 ? ELP_LOG_DEBUG
 				      : cli.verbose == 1 ? ELP_LOG_INFO
 							 : ELP_LOG_NOTICE);
+	if (load_config(&cli, config_arg, &conf)) {
+		status = 1;
+		db_path = NULL;
+		goto out;
+	}
+	db_path = db_arg ? strdup(db_arg) : default_db_path();
+	cli.db_path = db_path;
+	if (!db_path) {
+		cli_error("out of memory");
+		status = 1;
+		goto out;
+	}
 
 	if (strcmp(rest[0], "help") == 0) {
 		status = run_help(&cli, nrest, rest);
@@ -217,9 +303,12 @@ int main(int argc, const char **argv)
 		status = EXIT_USAGE;
 	}
 
+out:
+	elp_conf_free(conf);
 	elp_ctx_free(cli.ctx);
 	free(db_path);
 	free(db_arg);
+	free(config_arg);
 	poptFreeContext(pc);
 	return finish_stdout(status);
 }

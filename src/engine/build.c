@@ -529,8 +529,11 @@ static int compute_hashes(struct elp_bstate *b)
 			free(symvers);
 		}
 	}
-	elp_buf_printf(&tree, "tree-1\nsource %s\nconfig %s\n",
-		       b->source_identity, b->kernel->config_sha256);
+	/* the engine's version too: a fixed engine never reuses original
+	 * objects an older one compiled or prepared */
+	elp_buf_printf(&tree, "tree-1 %s\nsource %s\nconfig %s\n",
+		       ELP_BUILD_ENGINE_VERSION, b->source_identity,
+		       b->kernel->config_sha256);
 	for (i = 0; i < b->nr_oot; i++)
 		if (b->oot[i])
 			elp_buf_printf(&tree, "oot %s\n", b->oot[i]->sha256);
@@ -750,17 +753,22 @@ static int resolve_extra_files(struct elp_bstate *b)
 /* <datadir>/include, where elivepatch.h is: the patched compile's. */
 static int resolve_include_dir(struct elp_bstate *b)
 {
-	const char *env = getenv("ELIVEPATCH_DATADIR");
 	char sha[ELP_SHA256_HEX_LEN + 1], *h = NULL;
 
-	if (asprintf(&b->include_dir, "%s/include",
-		     env && *env ? env : ELP_DATADIR) < 0 ||
+	if (asprintf(&b->include_dir, "%s/include", elp_get_datadir(b->ctx)) <
+		    0 ||
 	    asprintf(&h, "%s/elivepatch.h", b->include_dir) < 0)
 		return -ENOMEM;
-	if (elp_is_file(h) && elp_sha256_file(b->ctx, h, sha) == 0)
+	if (elp_is_file(h) && elp_sha256_file(b->ctx, h, sha) == 0) {
 		b->include_sha = strdup(sha);
-	else
+	} else {
+		/* a patch including it fails to compile: say where we looked */
+		elp_warn(
+			b->ctx,
+			"no elivepatch.h in '%s' (set ELIVEPATCH_DATADIR to the directory holding include/elivepatch.h); patches that include <elivepatch.h> will not compile",
+			b->include_dir);
 		b->include_sha = strdup("none");
+	}
 	free(h);
 	return b->include_sha ? 0 : -ENOMEM;
 }

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "elp.h"
+#include "util.h"
 
 struct elp_ctx {
 	elp_log_fn log_fn;
 	void *log_data;
 	int log_priority;
+	char *datadir; /* resolved on first use */
 };
 
 static void log_to_stderr(void *data, int priority, const char *file, int line,
@@ -36,13 +41,69 @@ struct elp_ctx *elp_ctx_new(void)
 
 void elp_ctx_free(struct elp_ctx *ctx)
 {
+	if (ctx)
+		free(ctx->datadir);
 	free(ctx);
+}
+
+/*
+ * <dir of the binary>/../data when it holds elivepatch's data: the binary
+ * runs from its build tree (build/elivepatch, data/ in the checkout), as
+ * git's RUNTIME_PREFIX finds its files relative to /proc/self/exe.
+ */
+static char *build_tree_datadir(void)
+{
+	char exe[PATH_MAX], *slash, *dir = NULL, *marker = NULL, *real;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	bool found;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	if (asprintf(&dir, "%s/../data", exe) < 0)
+		return NULL;
+	found = asprintf(&marker, "%s/include/elivepatch.h", dir) >= 0 &&
+		elp_is_file(marker);
+	free(marker);
+	marker = NULL;
+	found = found && asprintf(&marker, "%s/schema", dir) >= 0 &&
+		elp_is_dir(marker);
+	free(marker);
+	real = found ? realpath(dir, NULL) : NULL;
+	free(dir);
+	return real;
+}
+
+const char *elp_get_datadir(struct elp_ctx *ctx)
+{
+	const char *env = getenv("ELIVEPATCH_DATADIR");
+
+	if (ctx->datadir)
+		return ctx->datadir;
+	if (env && *env)
+		ctx->datadir = strdup(env);
+	else
+		ctx->datadir = build_tree_datadir();
+	if (!ctx->datadir)
+		ctx->datadir = strdup(ELP_DATADIR);
+	/* out of memory: the compiled-in directory still names something */
+	return ctx->datadir ? ctx->datadir : ELP_DATADIR;
 }
 
 void elp_set_log_fn(struct elp_ctx *ctx, elp_log_fn fn, void *data)
 {
 	ctx->log_fn = fn;
 	ctx->log_data = data;
+}
+
+void elp_get_log_fn(const struct elp_ctx *ctx, elp_log_fn *fn, void **data)
+{
+	*fn = ctx->log_fn;
+	*data = ctx->log_data;
 }
 
 void elp_set_log_priority(struct elp_ctx *ctx, int priority)

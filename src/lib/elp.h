@@ -29,8 +29,17 @@ struct elp_ctx;
 struct elp_ctx *elp_ctx_new(void);
 void elp_ctx_free(struct elp_ctx *ctx);
 void elp_set_log_fn(struct elp_ctx *ctx, elp_log_fn fn, void *data);
+/* The current callback, e.g. to wrap it and restore it after. */
+void elp_get_log_fn(const struct elp_ctx *ctx, elp_log_fn *fn, void **data);
 void elp_set_log_priority(struct elp_ctx *ctx, int priority);
 int elp_get_log_priority(const struct elp_ctx *ctx);
+/*
+ * Where elivepatch's data (include/elivepatch.h) is: $ELIVEPATCH_DATADIR,
+ * else ../data beside the binary when it runs from its build tree (that
+ * data/ has include/elivepatch.h and schema/), else the compiled-in
+ * DATADIR.  Never NULL; owned by ctx.
+ */
+const char *elp_get_datadir(struct elp_ctx *ctx);
 
 void elp_log(struct elp_ctx *ctx, int priority, const char *file, int line,
 	     const char *fn, const char *format, ...)

@@ -1054,24 +1054,20 @@ static int scan_cves(struct elp_patch *p, const struct parser *P)
 }
 
 /*
- * The function a hunk header names: "static int foo(struct x *y)" -> "foo";
- * SYSCALL_DEFINEn(name, ...) -> "__do_sys_name".  Headers without a call
- * (struct definitions, labels) name no function.
+ * The function named by the call-like text in [s, end): "static int foo(struct
+ * x *y)" -> "foo"; SYSCALL_DEFINEn(name, ...) -> "__do_sys_name".  Text
+ * without a call (struct definitions, labels) names no function.
  */
-static char *hunk_function(const char *header, size_t len)
+static char *function_name(const char *s, const char *end)
 {
-	const char *end = header + len, *at, *paren, *p, *q;
+	const char *paren, *p, *q;
 
-	at = len > 2 ? strstr(header + 2, "@@") : NULL;
-	if (!at || at >= end)
-		return NULL;
-	at += 2;
-	paren = memchr(at, '(', (size_t)(end - at));
+	paren = memchr(s, '(', (size_t)(end - s));
 	if (!paren)
 		return NULL;
-	for (q = paren; q > at && q[-1] == ' '; q--)
+	for (q = paren; q > s && q[-1] == ' '; q--)
 		;
-	for (p = q; p > at && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+	for (p = q; p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
 	     p--)
 		;
 	if (p == q || isdigit((unsigned char)*p))
@@ -1095,6 +1091,103 @@ static char *hunk_function(const char *header, size_t len)
 		return name;
 	}
 	return strndup(p, (size_t)(q - p));
+}
+
+/* The function a hunk header ("@@ -1,2 +1,2 @@ static int foo(...)") names. */
+static char *hunk_function(const char *header, size_t len)
+{
+	const char *end = header + len, *at;
+
+	at = len > 2 ? strstr(header + 2, "@@") : NULL;
+	if (!at || at >= end)
+		return NULL;
+	return function_name(at + 2, end);
+}
+
+/* A hunk's lines as git gives them: origin ' ', '+' or '-', then text. */
+struct hunk_line {
+	char origin;
+	const char *text;
+	size_t len;
+};
+
+static bool line_ends_with(const struct hunk_line *l, char c)
+{
+	size_t n = l->len;
+
+	while (n && isspace((unsigned char)l->text[n - 1]))
+		n--;
+	return n && l->text[n - 1] == c;
+}
+
+/*
+ * The function whose definition starts at line i, in kernel style: a
+ * declarator in column 0 with a parameter list, not a statement, followed
+ * on the same side of the diff by a '{' opening a line (or ending this one)
+ * before any ';'.
+ */
+static char *defined_function(const struct hunk_line *lines, size_t n, size_t i)
+{
+	const struct hunk_line *l = &lines[i];
+	const char *paren, *eq;
+	char skip = l->origin == '-' ? '+' : '-';
+	size_t j, seen = 0;
+
+	if (!l->len ||
+	    !(isalpha((unsigned char)l->text[0]) || l->text[0] == '_'))
+		return NULL;
+	paren = memchr(l->text, '(', l->len);
+	eq = memchr(l->text, '=', l->len);
+	if (!paren || (eq && eq < paren) || line_ends_with(l, ';'))
+		return NULL;
+	for (j = i; j < n && seen < 16; j++) {
+		const struct hunk_line *m = &lines[j];
+
+		if (m->origin == skip)
+			continue;
+		seen++;
+		if ((j > i && m->len && m->text[0] == '{') ||
+		    (j == i && line_ends_with(m, '{')))
+			return function_name(l->text, l->text + l->len);
+		if (line_ends_with(m, ';') ||
+		    (j > i && m->len && !isspace((unsigned char)m->text[0])))
+			return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The functions a hunk changes: the one its header names, until the hunk's
+ * own lines close it ('}' in column 0) or define another one -- git leaves
+ * the header empty, or names the previous function, when a hunk starts at
+ * a definition, the usual shape of a small fix.
+ */
+static int hunk_functions(struct elp_patch_file *f, const char *header,
+			  size_t header_len, const struct hunk_line *lines,
+			  size_t n)
+{
+	char *current = hunk_function(header, header_len), *fn;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		const struct hunk_line *l = &lines[i];
+
+		fn = defined_function(lines, n, i);
+		if (fn) {
+			free(current);
+			current = fn;
+		}
+		if ((l->origin == '+' || l->origin == '-') && current)
+			err = strv_add_unique(&f->functions, &f->nr_functions,
+					      current);
+		if (l->len && l->text[0] == '}') {
+			free(current);
+			current = NULL;
+		}
+	}
+	free(current);
+	return err;
 }
 
 static struct elp_patch_file *file_for(struct elp_patch *p, const char *path,
@@ -1138,6 +1231,42 @@ static const char *status_name(git_delta_t status)
 	}
 }
 
+static int collect_hunk_functions(struct elp_ctx *ctx, struct elp_patch_file *f,
+				  git_patch *gp, size_t h, const char *origin)
+{
+	const git_diff_hunk *hunk;
+	struct hunk_line *lines;
+	size_t nlines, i, n = 0;
+	int rc, err;
+
+	rc = git_patch_get_hunk(&hunk, &nlines, gp, h);
+	if (rc < 0)
+		return git_fail(ctx, rc, NULL, 0, "%s", origin);
+	lines = calloc(nlines ? nlines : 1, sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
+	for (i = 0; i < nlines; i++) {
+		const git_diff_line *gl;
+
+		rc = git_patch_get_line_in_hunk(&gl, gp, h, i);
+		if (rc < 0) {
+			free(lines);
+			return git_fail(ctx, rc, NULL, 0, "%s", origin);
+		}
+		if (gl->origin != GIT_DIFF_LINE_CONTEXT &&
+		    gl->origin != GIT_DIFF_LINE_ADDITION &&
+		    gl->origin != GIT_DIFF_LINE_DELETION)
+			continue;
+		lines[n].origin = gl->origin;
+		lines[n].text = gl->content;
+		lines[n].len = gl->content_len;
+		n++;
+	}
+	err = hunk_functions(f, hunk->header, hunk->header_len, lines, n);
+	free(lines);
+	return err;
+}
+
 static int collect_stats(struct elp_ctx *ctx, struct elp_patch *p,
 			 git_diff *diff, const char *origin)
 {
@@ -1169,22 +1298,8 @@ static int collect_stats(struct elp_ctx *ctx, struct elp_patch *p,
 		f->hunks += (int)nh;
 		f->additions += (int)adds;
 		f->deletions += (int)dels;
-		for (h = 0; h < nh && !err; h++) {
-			const git_diff_hunk *hunk;
-			size_t nlines;
-			char *fn;
-
-			rc = git_patch_get_hunk(&hunk, &nlines, gp, h);
-			if (rc < 0) {
-				err = git_fail(ctx, rc, NULL, 0, "%s", origin);
-				break;
-			}
-			fn = hunk_function(hunk->header, hunk->header_len);
-			if (fn)
-				err = strv_add_unique(&f->functions,
-						      &f->nr_functions, fn);
-			free(fn);
-		}
+		for (h = 0; h < nh && !err; h++)
+			err = collect_hunk_functions(ctx, f, gp, h, origin);
 		git_patch_free(gp);
 	}
 	return err;

@@ -267,6 +267,11 @@ int elp_qemu_boot(struct elp_ctx *ctx, const struct elp_qemu *q)
 /*
  * The guest's /init.  %1$s: module name, %2$d: transition timeout in
  * tenths of a second.  Markers ELP-VERIFY-* are what the host judges.
+ * Durations are measured in the guest, on its own clock (/proc/uptime):
+ * the host's clock runs on while qemu boots.  ftrace's enabled_functions
+ * lists the functions it redirects: every function the livepatch
+ * registered (its klp_funcs, as sysfs shows them) must be there once the
+ * patch is in place, and none once it is disabled.
  */
 static const char init_script[] =
 	"#!/bin/busybox sh\n"
@@ -278,6 +283,7 @@ static const char init_script[] =
 	"mkdir -p /tmp\n"
 	"name=%1$s\n"
 	"lp=/sys/kernel/livepatch/$name\n"
+	"ef=/sys/kernel/tracing/enabled_functions\n"
 	"finish() {\n"
 	"\techo ELP-VERIFY-DMESG-BEGIN\n"
 	"\tdmesg\n"
@@ -287,7 +293,11 @@ static const char init_script[] =
 	"\tpoweroff -f\n"
 	"\tsleep 60\n"
 	"}\n"
-	"now() { cut -d' ' -f1 /proc/uptime | tr -d .; }\n"
+	"now() {\n"
+	"\tread -r _u _i < /proc/uptime\n"
+	"\t_c=${_u#*.}\n"
+	"\techo $(( ${_u%%%%.*} * 100 + ${_c#0} ))\n"
+	"}\n"
 	"wait_lp() {\n"
 	"\t_n=%2$d\n"
 	"\twhile [ $_n -gt 0 ]; do\n"
@@ -306,19 +316,47 @@ static const char init_script[] =
 	"\t\tsed 's/^/ELP-VERIFY-STACK /' $_t/stack\n"
 	"\tdone\n"
 	"}\n"
+	"redirect() {\n"
+	"\tif [ ! -f $ef ]; then echo ELP-VERIFY-REDIRECT-UNKNOWN; return; fi\n"
+	"\twhile read -r _o _f; do\n"
+	"\t\tif [ $_o != vmlinux ] && [ ! -d /sys/module/$_o ]; then\n"
+	"\t\t\t_s=unloaded\n"
+	"\t\telif grep -q \"^${_f%%,*}[ \t]\" $ef; then\n"
+	"\t\t\t_s=redirected\n"
+	"\t\telse\n"
+	"\t\t\t_s=direct\n"
+	"\t\tfi\n"
+	"\t\techo \"ELP-VERIFY-REDIRECT-$1 $_o $_f $_s\"\n"
+	"\tdone < /tmp/funcs\n"
+	"}\n"
 	"echo \"ELP-VERIFY-BEGIN $(uname -r)\"\n"
+	"[ -f $ef ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null\n"
+	": > /tmp/funcs\n"
 	"t0=$(now)\n"
 	"insmod /lp.ko\n"
 	"rc=$?\n"
 	"echo \"ELP-VERIFY-INSMOD $rc\"\n"
 	"[ $rc = 0 ] || finish\n"
-	"for _f in $lp/*/*/; do _f=${_f%%/}; echo \"ELP-VERIFY-FUNC ${_f##*/}\"; done\n"
+	"for _f in $lp/*/*/; do\n"
+	"\t[ -d \"$_f\" ] || continue\n"
+	"\t_f=${_f%%/}\n"
+	"\t_o=${_f%%/*}\n"
+	"\techo \"${_o##*/} ${_f##*/}\" >> /tmp/funcs\n"
+	"\techo \"ELP-VERIFY-FUNC ${_f##*/}\"\n"
+	"done\n"
 	"if wait_lp; then\n"
-	"\techo \"ELP-VERIFY-TRANSITION done $(( ($(now) - t0) * 10 ))\"\n"
+	"\tt1=$(now)\n"
+	"\tif [ -n \"$t0\" ] && [ -n \"$t1\" ] && [ $t1 -ge $t0 ]; then\n"
+	"\t\techo \"ELP-VERIFY-TRANSITION done $(( (t1 - t0) * 10 ))\"\n"
+	"\telse\n"
+	"\t\techo ELP-VERIFY-TRANSITION done\n"
+	"\tfi\n"
+	"\tredirect ON\n"
 	"else\n"
 	"\techo ELP-VERIFY-TRANSITION timeout\n"
 	"\tblocked 1\n"
 	"fi\n"
+	"# a smoke test of common paths, whatever the patch changed\n"
 	"for _f in /proc/cmdline /proc/version /proc/meminfo /proc/stat /proc/uptime \\\n"
 	"\t/proc/loadavg /proc/self/status /proc/self/maps /proc/modules \\\n"
 	"\t/proc/filesystems /proc/interrupts; do\n"
@@ -327,15 +365,16 @@ static const char init_script[] =
 	"uname -a > /dev/null\n"
 	"ls -lR /sys/kernel/livepatch /dev > /dev/null 2>&1\n"
 	"echo x | cat > /dev/null\n"
-	"if [ -f /exercise ]; then\n"
-	"\tsh /exercise > /tmp/exercise.out 2>&1\n"
+	"if [ -f /check ]; then\n"
+	"\tsh /check > /tmp/check.out 2>&1\n"
 	"\trc=$?\n"
-	"\tsed 's/^/ELP-VERIFY-EXERCISE-OUT /' /tmp/exercise.out\n"
-	"\techo \"ELP-VERIFY-EXERCISE $rc\"\n"
+	"\tsed 's/^/ELP-VERIFY-CHECK-OUT /' /tmp/check.out\n"
+	"\techo \"ELP-VERIFY-CHECK $rc\"\n"
 	"fi\n"
 	"if echo 0 > $lp/enabled; then echo ELP-VERIFY-DISABLE 0; else echo ELP-VERIFY-DISABLE 1; fi\n"
 	"if wait_lp; then\n"
 	"\techo ELP-VERIFY-UNPATCH done\n"
+	"\tredirect OFF\n"
 	"else\n"
 	"\techo ELP-VERIFY-UNPATCH timeout\n"
 	"\tblocked 0\n"
@@ -358,12 +397,19 @@ static const char *const bad_patterns[] = {
 	"kernel BUG at",
 	"Kernel panic",
 	"livepatch: failed",
+	"detected stall", /* rcu: INFO: rcu_sched (self-)detected stall(s) */
+	"blocked for more than", /* the hung task detector */
 	NULL,
 };
 
 struct verdict {
 	bool begin, end, transition_done, unpatched, disabled, rmmod;
-	int insmod, exercise; /* -1: not seen */
+	bool redirect_unknown;
+	int insmod, check; /* -1: not seen */
+	int nr_funcs, nr_on, nr_redirected, nr_off;
+	char *not_redirected; /* "func of obj": first not redirected when on */
+	char *still_redirected; /* ... first still redirected when off */
+	struct elp_buf check_output;
 	long transition_ms;
 	char *bad_line;
 	struct elp_buf funcs; /* "\nname,1\nname2,1\n" */
@@ -421,6 +467,26 @@ static void stack_line(struct verdict *v, const char *rest)
 	}
 }
 
+/* "OBJ FUNC,POS STATE" after ELP-VERIFY-REDIRECT-ON/OFF */
+static void redirect_line(struct verdict *v, const char *rest, bool on)
+{
+	char obj[128], func[256], state[16];
+	char **first = on ? &v->not_redirected : &v->still_redirected;
+	const char *bad = on ? "direct" : "redirected";
+
+	if (sscanf(rest, "%127s %255s %15s", obj, func, state) != 3)
+		return;
+	if (on)
+		v->nr_on++;
+	else
+		v->nr_off++;
+	if (on && strcmp(state, "redirected") == 0)
+		v->nr_redirected++;
+	if (!*first && strcmp(state, bad) == 0 &&
+	    asprintf(first, "%s of %s", func, obj) < 0)
+		*first = NULL;
+}
+
 static void parse_line(struct verdict *v, char *line)
 {
 	const char *rest;
@@ -438,10 +504,18 @@ static void parse_line(struct verdict *v, char *line)
 		v->insmod = atoi(rest);
 	} else if (marker(line, "ELP-VERIFY-FUNC", &rest)) {
 		elp_buf_printf(&v->funcs, "%s\n", rest);
+		v->nr_funcs++;
 	} else if (marker(line, "ELP-VERIFY-TRANSITION", &rest)) {
 		v->transition_done = strncmp(rest, "done", 4) == 0;
-		if (v->transition_done && rest[4] == ' ')
+		/* a duration the guest could not measure is not reported */
+		if (v->transition_done && rest[4] == ' ' && atol(rest + 5) >= 0)
 			v->transition_ms = atol(rest + 5);
+	} else if (marker(line, "ELP-VERIFY-REDIRECT-ON", &rest)) {
+		redirect_line(v, rest, true);
+	} else if (marker(line, "ELP-VERIFY-REDIRECT-OFF", &rest)) {
+		redirect_line(v, rest, false);
+	} else if (marker(line, "ELP-VERIFY-REDIRECT-UNKNOWN", &rest)) {
+		v->redirect_unknown = true;
 	} else if (marker(line, "ELP-VERIFY-BLOCKED", &rest)) {
 		/* "PID/task/TID COMM" */
 		const char *comm = strchr(rest, ' ');
@@ -452,8 +526,10 @@ static void parse_line(struct verdict *v, char *line)
 			v->blocked_pending = NULL;
 	} else if (marker(line, "ELP-VERIFY-STACK", &rest)) {
 		stack_line(v, rest);
-	} else if (marker(line, "ELP-VERIFY-EXERCISE", &rest)) {
-		v->exercise = atoi(rest);
+	} else if (marker(line, "ELP-VERIFY-CHECK-OUT", &rest)) {
+		elp_buf_printf(&v->check_output, "%s\n", rest);
+	} else if (marker(line, "ELP-VERIFY-CHECK", &rest)) {
+		v->check = atoi(rest);
 	} else if (marker(line, "ELP-VERIFY-DISABLE", &rest)) {
 		v->disabled = atoi(rest) == 0;
 	} else if (marker(line, "ELP-VERIFY-UNPATCH", &rest)) {
@@ -494,9 +570,14 @@ static char *judge(struct verdict *v, int boot, int transition_s)
 			     transition_s, v->blocked.len ? " (blocked: " : "",
 			     v->blocked.len ? v->blocked.data : "",
 			     v->blocked.len ? ")" : "");
-	else if (v->exercise > 0)
-		r = asprintf(&why, "the exercise script failed (status %d)",
-			     v->exercise);
+	else if (v->check > 0)
+		r = asprintf(&why, "the check script failed (status %d)",
+			     v->check);
+	else if (v->not_redirected)
+		r = asprintf(
+			&why,
+			"function %s is not redirected after the transition (ftrace does not list it)",
+			v->not_redirected);
 	else if (!v->disabled)
 		r = asprintf(&why, "the livepatch could not be disabled");
 	else if (!v->unpatched)
@@ -505,11 +586,28 @@ static char *judge(struct verdict *v, int boot, int transition_s)
 			     transition_s, v->blocked.len ? " (blocked: " : "",
 			     v->blocked.len ? v->blocked.data : "",
 			     v->blocked.len ? ")" : "");
+	else if (v->still_redirected)
+		r = asprintf(
+			&why,
+			"function %s is still redirected after the livepatch was disabled",
+			v->still_redirected);
 	else if (!v->rmmod)
 		r = asprintf(&why, "the module could not be unloaded");
 	else if (boot == -ETIMEDOUT || !v->end)
 		r = asprintf(&why, "the guest did not finish%s",
 			     boot == -ETIMEDOUT ? " (timed out)" : " (panic?)");
+	else if (v->nr_funcs == 0)
+		r = asprintf(&why,
+			     "the livepatch registered no function in sysfs");
+	else if (v->redirect_unknown)
+		r = asprintf(
+			&why,
+			"cannot tell whether the patched functions are redirected: the guest has no ftrace enabled_functions");
+	else if (v->nr_on != v->nr_funcs || v->nr_off != v->nr_funcs)
+		r = asprintf(
+			&why,
+			"the guest checked %d and %d of %d functions for redirection (patched, disabled)",
+			v->nr_on, v->nr_off, v->nr_funcs);
 	if (r < 0)
 		return strdup("out of memory");
 	return why;
@@ -519,14 +617,14 @@ void elp_verify_result_clear(struct elp_verify_result *res)
 {
 	free(res->reason);
 	res->reason = NULL;
+	free(res->check_output);
+	res->check_output = NULL;
 }
 
 int elp_verify_judge(char *log, int boot, int transition_s,
 		     struct elp_verify_result *res)
 {
-	struct verdict vd = { .insmod = -1,
-			      .exercise = -1,
-			      .transition_ms = -1 };
+	struct verdict vd = { .insmod = -1, .check = -1, .transition_ms = -1 };
 	char *line;
 
 	memset(res, 0, sizeof(*res));
@@ -543,6 +641,16 @@ int elp_verify_judge(char *log, int boot, int transition_s,
 	res->reason = judge(&vd, boot, transition_s);
 	res->passed = res->reason == NULL;
 	res->transition_ms = vd.transition_ms;
+	res->nr_funcs = vd.nr_funcs;
+	res->nr_redirected = vd.nr_redirected;
+	res->check_status = vd.check;
+	if (vd.check_output.len) {
+		res->check_output = vd.check_output.data;
+		vd.check_output.data = NULL;
+	}
+	elp_buf_free(&vd.check_output);
+	free(vd.not_redirected);
+	free(vd.still_redirected);
 	free(vd.bad_line);
 	free(vd.blocked_pending);
 	elp_buf_free(&vd.funcs);
@@ -581,8 +689,8 @@ static int build_initramfs(struct elp_ctx *ctx, const struct elp_verify *v,
 	elp_initramfs_file(ir, "bin/busybox", busybox, 0755);
 	elp_initramfs_data(ir, "init", init, strlen(init), 0755);
 	elp_initramfs_file(ir, "lp.ko", v->module, 0644);
-	if (v->exercise)
-		elp_initramfs_file(ir, "exercise", v->exercise, 0755);
+	if (v->check)
+		elp_initramfs_file(ir, "check", v->check, 0755);
 	free(init);
 	return elp_initramfs_close(ir);
 }
@@ -598,6 +706,7 @@ int elp_verify_run(struct elp_ctx *ctx, const struct elp_verify *v,
 
 	memset(res, 0, sizeof(*res));
 	res->transition_ms = -1;
+	res->check_status = -1;
 	{
 		const char *tmp = getenv("TMPDIR");
 		char *t = NULL;

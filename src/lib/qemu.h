@@ -2,7 +2,9 @@
 /*
  * Boot a kernel in qemu (TCG) with a generated initramfs, and the verify
  * run built on it: load a livepatch module in the guest, wait for its
- * transition, exercise it, disable and unload it, judge the kernel log.
+ * transition, check that ftrace redirects every function it patches, run
+ * the patch's check script, disable and unload it (and check that nothing
+ * stays redirected), judge the kernel log.
  */
 #ifndef ELP_QEMU_H
 #define ELP_QEMU_H
@@ -55,7 +57,7 @@ struct elp_verify {
 	const char *kernel; /* image to boot */
 	const char *module; /* the .ko */
 	const char *name; /* its module name (sysfs name) */
-	const char *exercise; /* optional guest script run while patched */
+	const char *check; /* optional guest script run while patched */
 	const char *busybox; /* default /bin/busybox (static) */
 	const char *append; /* extra kernel command line */
 	int transition_s; /* wait for each transition, default 30 */
@@ -66,7 +68,11 @@ struct elp_verify {
 struct elp_verify_result {
 	bool passed;
 	char *reason; /* why not, one line; NULL when passed */
-	long transition_ms; /* -1 when unknown */
+	long transition_ms; /* measured in the guest; -1 when unknown */
+	int nr_funcs; /* functions the livepatch registered */
+	int nr_redirected; /* of those, redirected by ftrace once patched */
+	int check_status; /* the check script's exit status; -1: not run */
+	char *check_output; /* its output, NULL when it printed nothing */
 };
 
 /*

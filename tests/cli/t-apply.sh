@@ -179,6 +179,13 @@ expect "verify of a file the catalogue does not know" 1 "is not a build in the c
 	elp verify "$T/unknown.ko"
 expect "verify of a build whose module does not match its kernel" 1 \
 	"^error: module 'elp_fix' is built for kernel $REL, but build 4 targets 6.6.30-gentoo" elp verify 4
+expect "verify with a missing check script" 1 "^error: cannot use check script '$T/none.sh': no such file" \
+	elp verify --check "$T/none.sh" 1
+expect "...also under its old name --exercise" 1 "^error: cannot use check script '$T/none.sh': no such file" \
+	elp verify --exercise "$T/none.sh" 1
+expect "verify --wait 0 is a usage error" 129 "invalid --wait 0: expected seconds > 0" elp verify --wait 0 1
+elp verify --help > "$T/out" 2>&1
+check "verify --help documents --check" grep -q -- "--check SCRIPT" "$T/out"
 # --- sign -------------------------------------------------------------------------------------------
 if command -v openssl > /dev/null; then
 	cat > "$T/x509.genkey" <<'EOF'

@@ -34,8 +34,10 @@ elp kernel show tarball > "$T/out"
 check "kernel show by name" grep -q "^source: *$T/linux-6.1.tar.xz" "$T/out"
 elp kernel show 1 > "$T/out"
 check "kernel show by id" grep -q "^name: *6.1.0-57-amd64" "$T/out"
-elp kernel show 6.1.0-57-amd64 > /dev/null 2>&1
+elp kernel show 6.1.0-57-amd64 > "$T/out" 2>&1
 check "kernel show by release (a name matches first)" test $? -eq 0
+check "...shows the kernel of that name, not the other of that release" \
+	test "$(sed -n 's/^name: *//p' "$T/out")" = 6.1.0-57-amd64
 
 # --- bad input: one-line error naming the input, exit 1, catalogue unchanged
 bad() { # DESCRIPTION EXPECTED-ERROR-REGEX ARGS...

@@ -41,10 +41,15 @@
 #                               non-zero if there is none.
 #   e2e_check_result DESC LOG NAME EXPECTED
 #                               one TAP line: the guest's NAME result equals EXPECTED.
-#   e2e_guest_dmesg_ok LOG      non-zero (offending lines on stderr) if LOG shows Oops, BUG:,
-#                               WARNING:, Call Trace, general protection fault, kernel BUG at
-#                               or Kernel panic. The preamble dumps the guest's dmesg into LOG
-#                               at the end (console output is `quiet`), so warnings are seen.
+#   e2e_guest_dmesg_ok LOG [ALLOW_ERE]
+#                               the one check of a guest run's log, for every boot: non-zero
+#                               (offending lines on stderr) if LOG shows Oops, BUG:, WARNING:,
+#                               Call Trace, general protection fault, kernel BUG at, Kernel
+#                               panic, an RCU stall, a hung task, "livepatch: failed" or the
+#                               guest helpers' E2E-TIMEOUT (a transition that never finished).
+#                               Lines matching ALLOW_ERE (grep -E) are not counted: a test
+#                               that expects a message names it there. The preamble dumps the
+#                               guest's dmesg into LOG at the end (console output is `quiet`).
 #   e2e_kallsyms                print the path of E2E_DIR/kallsyms, the reference kernel's
 #                               /proc/kallsyms ("ADDR TYPE NAME", address order, non-zero
 #                               addresses except type-A per-cpu offsets such as
@@ -59,6 +64,17 @@
 #                               often before this is called); default 30 s. Returns 1 (and
 #                               prints "E2E-TIMEOUT ...") on timeout. It does not tell whether
 #                               the patch exists: after insmod, check NAME/enabled too.
+#   e2e_lp_on MODULE [TIMEOUT_S] insmod /root/MODULE.ko and wait: results MODULE_insmod
+#                               (status) and MODULE_enabled (the sysfs value, or "timeout"
+#                               when the transition did not finish); non-zero on failure.
+#   e2e_lp_off MODULE           disable, wait, rmmod: result MODULE_rmmod (status, or
+#                               "timeout" when the transition back did not finish).
+#   e2e_lp_traced MODULE        print "C of N": of the N functions MODULE patched (read from
+#                               sysfs by e2e_lp_on), C are redirected by ftrace now
+#                               (enabled_functions): N while enabled, 0 after e2e_lp_off.
+#                               Host side: e2e_check_traced DESC LOG NAME on|off.
+#   e2e_lp_run MODULE CMD...    CMD's output before, with and after MODULE, as the results
+#                               MODULE_before, MODULE_on, MODULE_off.
 #   After the script: "E2E-DMESG-BEGIN", dmesg, "E2E-DMESG-END", "E2E-END <status>",
 #   then poweroff -f.
 
@@ -192,19 +208,49 @@ e2e_lp_wait() {
 	return 1
 }
 
+# e2e_lp_traced MODULE: how many of MODULE's patched functions (listed by e2e_lp_on) ftrace
+# redirects now; 0 once the patch is gone
+e2e_lp_traced() {
+	_ef=/sys/kernel/tracing/enabled_functions
+	[ -f $_ef ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+	_c=0 _n=0
+	for _f in $(cat "/tmp/e2e-lp-$1.funcs" 2>/dev/null); do
+		_n=$((_n + 1))
+		grep -q "^$_f[ 	]" $_ef 2>/dev/null && _c=$((_c + 1))
+	done
+	echo "$_c of $_n"
+}
+
 # e2e_lp_on MODULE / e2e_lp_off MODULE: load /root/MODULE.ko and wait for the
-# transition; disable, wait and unload.  Each reports its steps as results.
+# transition; disable, wait and unload.  Each reports its steps as results; a transition
+# that does not finish is the result "timeout", which the host's checks fail on.
 e2e_lp_on() {
 	insmod "/root/$1.ko"
-	e2e_result "${1}_insmod" $?
-	e2e_lp_wait "$1" 30
+	_rc=$?
+	e2e_result "${1}_insmod" $_rc
+	[ $_rc = 0 ] || return $_rc
+	if ! e2e_lp_wait "$1" "${2:-30}"; then
+		e2e_result "${1}_enabled" timeout
+		return 1
+	fi
 	e2e_result "${1}_enabled" "$(cat "/sys/kernel/livepatch/$1/enabled" 2>/dev/null)"
+	for _d in /sys/kernel/livepatch/"$1"/*/*/; do
+		[ -d "$_d" ] || continue
+		_d=${_d%/}; _d=${_d##*/}
+		echo "${_d%,*}"
+	done > "/tmp/e2e-lp-$1.funcs"
+	return 0
 }
 e2e_lp_off() {
 	echo 0 > "/sys/kernel/livepatch/$1/enabled"
-	e2e_lp_wait "$1" 30
+	if ! e2e_lp_wait "$1" 30; then
+		e2e_result "${1}_rmmod" timeout
+		return 1
+	fi
 	rmmod "$1"
-	e2e_result "${1}_rmmod" $?
+	_rc=$?
+	e2e_result "${1}_rmmod" $_rc
+	return $_rc
 }
 
 # e2e_lp_run MODULE CMD...: CMD's output before, with and after the livepatch, as the
@@ -335,11 +381,30 @@ e2e_check_result() {
 	fi
 }
 
+E2E_GUEST_BAD='Oops|BUG:|WARNING:|Call Trace|general protection fault|kernel BUG at|Kernel panic'
+E2E_GUEST_BAD="$E2E_GUEST_BAD|rcu: INFO: .*detected stall|rcu_.*self-detected stall|blocked for more than [0-9]+ seconds"
+E2E_GUEST_BAD="$E2E_GUEST_BAD|livepatch: failed|E2E-TIMEOUT"
+
+# e2e_check_traced DESC LOG NAME on|off: the guest's e2e_lp_traced result NAME says every
+# patched function is redirected (on), or none of at least one (off)
+e2e_check_traced() {
+	_got=$(e2e_result "$2" "$3") || _got="<no E2E-RESULT $3>"
+	_c=${_got%% of *} _n=${_got##* of }
+	case $4:$_got in
+	on:[1-9]*" of "[1-9]*) [ "$_c" = "$_n" ] && { ok "$1"; return 0; } ;;
+	off:"0 of "[1-9]*) ok "$1"; return 0 ;;
+	esac
+	not_ok "$1"
+	printf '#   expected: %s\n#        got: %s\n' "$4 (C of N, C = $([ "$4" = on ] && echo N || echo 0))" "$_got"
+}
+
 e2e_guest_dmesg_ok() {
 	[ -f "$1" ] || { _e2e_log "no log $1"; return 1; }
 	# lines of pure base64 (kallsyms dumps) are not messages
-	_bad=$(tr -d '\r' < "$1" | grep -Ev '^[A-Za-z0-9+/=]+$' |
-		grep -E 'Oops|BUG:|WARNING:|Call Trace|general protection fault|kernel BUG at|Kernel panic')
+	_bad=$(tr -d '\r' < "$1" | grep -Ev '^[A-Za-z0-9+/=]+$' | grep -E "$E2E_GUEST_BAD")
+	if [ -n "$_bad" ] && [ -n "${2:-}" ]; then
+		_bad=$(printf '%s\n' "$_bad" | grep -Ev -- "$2")
+	fi
 	[ -z "$_bad" ] && return 0
 	printf '%s\n' "$_bad" | sed 's/^/# guest: /' >&2
 	return 1

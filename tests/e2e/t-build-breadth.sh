@@ -82,8 +82,8 @@ check "cumulative: a patch already applied is taken once" \
 
 # --- one boot --------------------------------------------------------------------------------
 cat > "$t/init.sh" <<'EOF'
-lp_on() { insmod "/root/$1.ko"; e2e_result "${1}_insmod" $?; e2e_lp_wait "$1" 30; }
-lp_off() { echo 0 > "/sys/kernel/livepatch/$1/enabled"; e2e_lp_wait "$1" 30; }
+lp_on() { insmod "/root/$1.ko"; e2e_result "${1}_insmod" $?; e2e_lp_wait "$1" 30; e2e_result "${1}_wait_on" $?; }
+lp_off() { echo 0 > "/sys/kernel/livepatch/$1/enabled"; e2e_lp_wait "$1" 30; e2e_result "${1}_wait_off" $?; }
 cbs() { dmesg | grep -o 'elivepatch-cb [a-z]* [a-z_]*' | tr ' ' '_' | tr '\n' ' '; }
 fracs() { # digits after the point in /proc/loadavg and /proc/pressure/cpu
 	echo $(awk '{ split($1, a, "."); print length(a[2]) }' /proc/loadavg) \
@@ -98,6 +98,7 @@ if [ -f /root/callbacks.ko ]; then
 	e2e_result cb_unpatched "$(cbs)"
 	e2e_result cb_version_after "$(grep -c elivepatch-cb /proc/version) $(grep -c elivepatch-cb /proc/uptime)"
 	rmmod callbacks
+	e2e_result callbacks_rmmod $?
 fi
 if [ -f /root/header.ko ]; then
 	e2e_result hdr_before "$(fracs)"
@@ -106,6 +107,7 @@ if [ -f /root/header.ko ]; then
 	lp_off header
 	e2e_result hdr_unpatched "$(fracs)"
 	rmmod header
+	e2e_result header_rmmod $?
 fi
 if [ -f /root/cumul_a.ko ] && [ -f /root/cumul_b.ko ]; then
 	fs() { awk '$2 == "proc" { print $2 "/" $3 }' /proc/filesystems; }
@@ -117,8 +119,10 @@ if [ -f /root/cumul_a.ko ] && [ -f /root/cumul_b.ko ]; then
 	e2e_result cum_b "$(cat /proc/cmdline) $(fs) $(ls /sys/kernel/livepatch | tr '\n' ' ')"
 	lp_off cumul_b
 	e2e_result cum_off "$(cat /proc/cmdline) $(fs) $(ls /sys/kernel/livepatch | wc -l)"
-	rmmod cumul_b; rmmod cumul_a
-	e2e_result cum_rmmod $?
+	rmmod cumul_b
+	e2e_result cumul_b_rmmod $?
+	rmmod cumul_a
+	e2e_result cumul_a_rmmod $?
 fi
 EOF
 files=
@@ -150,8 +154,16 @@ e2e_check_result "cumulative: B loads" "$log" cumul_b_insmod 0
 e2e_check_result "cumulative: B replaces A (A gone from sysfs), both changes live" "$log" cum_b \
 	"elivepatch-test-cmdline proc/elivepatch-test cumul_b "
 e2e_check_result "cumulative: B disabled, both changes gone" "$log" cum_off "$cmdline proc/ 0"
-e2e_check_result "cumulative: both modules unload" "$log" cum_rmmod 0
-check "no oops, BUG or WARNING in the guest" e2e_guest_dmesg_ok "$log"
+e2e_check_result "cumulative: B unloads" "$log" cumul_b_rmmod 0
+e2e_check_result "cumulative: A unloads" "$log" cumul_a_rmmod 0
+# every transition finished (lp_off of cumul_a is never called: B replaced it)
+for w in callbacks_wait_on callbacks_wait_off header_wait_on header_wait_off \
+	cumul_a_wait_on cumul_b_wait_on cumul_b_wait_off; do
+	e2e_check_result "transition finished: $w" "$log" "$w" 0
+done
+e2e_check_result "callbacks unloads" "$log" callbacks_rmmod 0
+e2e_check_result "header unloads" "$log" header_rmmod 0
+check "no oops, BUG, WARNING, stall or failed transition in the guest" e2e_guest_dmesg_ok "$log"
 if [ "${E2E_KEEP:-0}" = 1 ] || [ "$_t_failed" != 0 ]; then
 	tr -d '\r' < "$log" | grep -E '^E2E-|livepatch' | sed 's/^/# /'
 fi

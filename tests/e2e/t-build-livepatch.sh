@@ -71,13 +71,10 @@ check "two patches: build_patches in order" \
 		"cmdline-string version-helper" ]
 
 # --- an identical build is answered from the catalogue ----------------------------------
+# (how long it takes is measured by `make bench`, not asserted here)
 nbuilds=$(q "SELECT count(*) FROM builds")
-s0=$(date +%s%N)
 elp build --kernel "$E2E_RELEASE" --patch "$patches/cmdline-string.patch" -o "$t/again.ko" > /dev/null 2>&1
-rc=$?
-ms=$(( ($(date +%s%N) - s0) / 1000000 ))
-check "identical rebuild succeeds" [ "$rc" = 0 ]
-check "identical rebuild takes < 500 ms (${ms} ms)" [ "$ms" -lt 500 ]
+check "identical rebuild succeeds" [ $? = 0 ]
 check "identical rebuild gives the same module" cmp -s "$t/again.ko" "$t/elp_cmdline_string.ko"
 check "identical rebuild adds no build row" [ "$(q "SELECT count(*) FROM builds")" = "$nbuilds" ]
 check "the patch was catalogued once" \
@@ -159,7 +156,7 @@ for m in $mods; do
 	elp_module_binfmt_misc) lp_check $m enabled "enabled elivepatch-test" ;;
 	esac
 done
-check "no oops, BUG or WARNING in the guest" e2e_guest_dmesg_ok "$log"
+check "no oops, BUG, WARNING, stall or failed transition in the guest" e2e_guest_dmesg_ok "$log"
 if [ "${E2E_KEEP:-0}" = 1 ] || [ "$_t_failed" != 0 ]; then
 	tr -d '\r' < "$log" | grep -E '^E2E-|livepatch' | sed 's/^/# /'
 fi

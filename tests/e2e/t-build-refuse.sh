@@ -50,6 +50,16 @@ refused() {
 	_row=$(q "SELECT status || '|' || coalesce(artefact_path, '') || '|' || coalesce(artefact_sha256, '') || '|' || (reason IS NOT NULL) FROM builds WHERE id > $_before")
 	check "$_p on $_k: one '$_st' build row with a reason and no artefact (got: $_row)" \
 		[ "$_row" = "$_st|||1" ]
+	# what the user sees last: the build, its status and the reason (with what to do)
+	_id=$(q "SELECT max(id) FROM builds")
+	printf 'error: build %s %s: %s\n' "$_id" "$_st" "$(q "SELECT reason FROM builds WHERE id = $_id")" \
+		> "$t/$_p.last"
+	check "$_p on $_k: ends with 'error: build $_id $_st: REASON'" \
+		sh -c 'tail -n "$(wc -l < "$1")" "$2" | cmp -s - "$1"' - "$t/$_p.last" "$t/$_p.err"
+	check "$_p on $_k: the reason is printed once" \
+		[ "$(grep -cF -- "$(q "SELECT reason FROM builds WHERE id = $_id")" "$t/$_p.err")" = 1 ]
+	elp build show "$_id" > "$t/$_p.show" 2>&1
+	check "$_p on $_k: build show keeps the reason" grep -q -- "^reason  *.*$_pat" "$t/$_p.show"
 }
 
 refused ref bad-header-only refused "nothing to patch"
@@ -60,8 +70,9 @@ refused ref bad-not-built refused \
 	"lib/test_printf.c is not built with this config (lib/Makefile builds test_printf.o only with CONFIG_TEST_PRINTF, which is not set)"
 refused ref bad-comment-only refused "changes no object code"
 refused ref bad-wrong-version refused "does not apply"
-refused ref bad-compile-error failed "error:"
-refused stripped cmdline-string refused "cmdline_proc_show"
+refused ref bad-compile-error failed "error: .saved_command_line_that_does_not_exist. undeclared"
+refused stripped cmdline-string refused \
+	"cmdline_proc_show: changed function does not exist in the symbol table of"
 
 # toolchain and usage errors come before any build row
 n=$(q "SELECT count(*) FROM builds")

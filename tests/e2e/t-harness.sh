@@ -15,7 +15,8 @@ t=$E2E_TMP
 
 # --- the livepatch sample, built out of tree against the headers --------------------------
 src=$(e2e_source_file samples/livepatch/livepatch-sample.c) || bail "livepatch-sample.c extracted from the source tarball"
-if ! mkdir "$t/mod" || ! cp "$src" "$t/mod/" || ! echo 'obj-m += livepatch-sample.o' > "$t/mod/Kbuild"; then
+if ! mkdir "$t/mod" || ! cp "$src" "$here/fixtures/livepatch-stall.c" "$t/mod/" ||
+	! echo 'obj-m += livepatch-sample.o livepatch-stall.o' > "$t/mod/Kbuild"; then
 	bail "module dir"
 fi
 if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1 && [ -f "$t/mod/livepatch-sample.ko" ]; then
@@ -46,13 +47,18 @@ e2e_result disable $?
 e2e_lp_wait livepatch_sample 30
 e2e_result wait_disable $?
 e2e_result cmdline_after "$(cat /proc/cmdline)"
+# a transition that never finishes: e2e_lp_on says so, and the log shows E2E-TIMEOUT
+e2e_lp_on livepatch_stall 3
+e2e_result stall_on $?
+e2e_lp_off livepatch_stall
 modprobe vsock_loopback
 e2e_result modprobe $?
 e2e_result lsmod "$(lsmod | awk 'NR > 1 && /^(vsock|vsock_loopback|vmw_vsock_virtio_transport_common) / { print $1 }' | sort | tr '\n' ' ')"
 EOF
+cp "$t/mod/livepatch-stall.ko" "$t/livepatch_stall.ko" # e2e_lp_on loads /root/MODULE.ko
 E2E_GUEST_MODULES=vsock_loopback
 check "initramfs with the sample and E2E_GUEST_MODULES=vsock_loopback" \
-	e2e_initramfs "$t/initrd.gz" "$t/init.sh" "$t/mod/livepatch-sample.ko"
+	e2e_initramfs "$t/initrd.gz" "$t/init.sh" "$t/mod/livepatch-sample.ko" "$t/livepatch_stall.ko"
 unset E2E_GUEST_MODULES
 t0=$(date +%s)
 check "the reference kernel boots, runs the test and powers off" e2e_boot "$t/initrd.gz" "$t/boot.log" 90
@@ -67,10 +73,20 @@ e2e_check_result "/proc/cmdline is live patched" "$log" cmdline_patched "this ha
 e2e_check_result "disable through sysfs" "$log" disable 0
 e2e_check_result "transition finishes after disable" "$log" wait_disable 0
 e2e_check_result "/proc/cmdline is back to the original" "$log" cmdline_after "$orig"
+e2e_check_result "e2e_lp_on reports a transition that never finishes" "$log" livepatch_stall_enabled timeout
+e2e_check_result "... and fails" "$log" stall_on 1
+e2e_check_result "e2e_lp_off unloads it after the reversal" "$log" livepatch_stall_rmmod 0
+if e2e_guest_dmesg_ok "$log" 2>/dev/null; then
+	not_ok "the host's guest check fails on the stalled transition"
+else
+	ok "the host's guest check fails on the stalled transition"
+fi
 e2e_check_result "modprobe vsock_loopback in the guest" "$log" modprobe 0
 e2e_check_result "vsock_loopback loaded with its dependencies" "$log" lsmod \
 	"vmw_vsock_virtio_transport_common vsock vsock_loopback "
-check "no oops, BUG or WARNING in the guest" e2e_guest_dmesg_ok "$log"
+check "no oops, BUG or WARNING in the guest (but the stall it caused)" \
+	e2e_guest_dmesg_ok "$log" 'E2E-TIMEOUT e2e_lp_wait livepatch_stall'
+
 if [ "${E2E_KEEP:-0}" = 1 ] || [ "$_t_failed" != 0 ]; then
 	tr -d '\r' < "$log" | grep -E '^E2E-' | sed 's/^/# /'
 fi
@@ -83,6 +99,30 @@ if e2e_guest_dmesg_ok "$t/bad.log" 2>/dev/null; then
 	not_ok "e2e_guest_dmesg_ok reports BUG:"
 else
 	ok "e2e_guest_dmesg_ok reports BUG:"
+fi
+# every kind of trouble the shared check knows, one log each
+while IFS='|' read -r what line; do
+	printf '%s\n' 'E2E-BEGIN' "$line" 'E2E-END 0' > "$t/one.log"
+	if e2e_guest_dmesg_ok "$t/one.log" 2>/dev/null; then
+		not_ok "e2e_guest_dmesg_ok reports $what"
+	else
+		ok "e2e_guest_dmesg_ok reports $what"
+	fi
+done <<'LOGS'
+a call trace|[    2.1] Call Trace:
+a warning|[    2.1] WARNING: CPU: 0 PID: 1 at kernel/livepatch/core.c:1 klp_x+0x1/0x2
+an RCU stall|[   30.0] rcu: INFO: rcu_sched self-detected stall on CPU
+a hung task|[  150.0] INFO: task kworker/0:1:12 blocked for more than 120 seconds.
+a failed livepatch|[    3.0] livepatch: failed to enable patch 'elp_x'
+a stalled transition|E2E-TIMEOUT e2e_lp_wait elp_x
+LOGS
+printf '%s\n' '[ 1.0] WARNING: expected by the test' '[ 1.0] Call Trace:' > "$t/allow.log"
+check "e2e_guest_dmesg_ok ALLOW_ERE lets expected lines pass" \
+	e2e_guest_dmesg_ok "$t/allow.log" 'WARNING: expected by the test|Call Trace'
+if e2e_guest_dmesg_ok "$t/allow.log" 'WARNING: expected' 2>/dev/null; then
+	not_ok "... but not the lines it does not name"
+else
+	ok "... but not the lines it does not name"
 fi
 echo 'sleep 600' > "$t/hang.sh"
 if e2e_initramfs "$t/hang.gz" "$t/hang.sh"; then

@@ -217,11 +217,14 @@ has_out "... naming the build it no longer matches" tampered_file "does not matc
 e2e_check_result "apply of a build for another kernel fails" "$log" other 1
 has_out "... naming both kernels" other "built for kernel $other, the running kernel is $E2E_RELEASE"
 e2e_check_result "apply --force of a module for another kernel fails too" "$log" other_file 1
+has_out "... naming both kernels (--force does not override that)" other_file \
+	"error: module 'livepatch_sample' is built for kernel $other, the running kernel is $E2E_RELEASE"
 e2e_check_result "apply of a patch whose transition never finishes fails" "$log" stall 1
 has_out "... after --wait" stall "did not finish its transition in 3 s"
 has_out "... naming the blocking task and function" stall "blocked by kthreadd (pid 2, tid 2): sleeping in kthreadd"
 has_out "... and backs it out" stall "was disabled and unloaded again"
 e2e_check_result "the stalled patch is unloaded" "$log" modules_stall ""
+e2e_check_result "... and gone from sysfs" "$log" loaded_stall ""
 e2e_check_result "status after everything" "$log" status_empty 0
 
 # history --json: (the real build: apply, revert), apply 101, apply 102 + replace 101,
@@ -248,7 +251,7 @@ else
 	printf '%s\n' "$steps" | sed 's/^/#   got: /'
 fi
 check "history records the running kernel" grep -q "\"kernel\":\"$E2E_RELEASE\"" "$t/history.json"
-check "no oops, BUG or WARNING in the guest" e2e_guest_dmesg_ok "$log"
+check "no oops, BUG, WARNING, stall or failed transition in the guest" e2e_guest_dmesg_ok "$log"
 
 # --- a kernel that enforces module signatures refuses the unsigned build --------------------
 E2E_APPEND="module.sig_enforce=1" e2e_boot "$t/initrd.gz" "$t/enforce.log" 120
@@ -260,6 +263,7 @@ has_out "... with the reason" enforce_apply "refusing to load unsigned module 'l
 e2e_check_result "apply of a module signed with an untrusted key fails" "$log" enforce_signed 1
 has_out "... with the kernel's reason" enforce_signed "error: cannot load 'livepatch_sample': the kernel rejected the module's signature (key not trusted)"
 e2e_check_result "nothing was loaded" "$log" enforce_loaded ""
+check "no oops, BUG, WARNING or stall in the second guest" e2e_guest_dmesg_ok "$log"
 
 if [ "$_t_failed" != 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
 	tr -d '\r' < "$t/boot.log" | grep -E '^E2E-' | sed 's/^/# /'

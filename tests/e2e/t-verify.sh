@@ -1,8 +1,10 @@
 #!/bin/sh
 # e2e: `elivepatch verify` on the host boots the reference kernel in qemu with each build:
-# a good livepatch passes; one whose new function oopses and one whose transition never
-# finishes get a failing verdict with the reason; verdicts and 'verify' events are recorded
-# and `apply` then refuses the failed build.
+# a good livepatch passes, with its function redirected while patched and not after, and the
+# patch's own check script (--check) seeing the new /proc/cmdline; the same build fails when
+# its check script does not see what it expects; one whose new function oopses and one whose
+# transition never finishes get a failing verdict with the reason; verdicts and 'verify'
+# events are recorded.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 E2E_LIB_DIR=$here
@@ -51,21 +53,48 @@ for m in sample oops stall; do
 		bail "build row $n"
 done
 
+# the patch's own checks, run in the guest while it is enabled
+printf '%s\n' 'echo "cmdline: $(cat /proc/cmdline)"' \
+	'grep -qx "this has been live patched" /proc/cmdline' > "$t/check-patched.sh"
+printf '%s\n' 'echo "cmdline: $(cat /proc/cmdline)"' 'grep -q "console=ttyS0" /proc/cmdline' \
+	> "$t/check-unpatched.sh"
+
 # --- a good build passes ----------------------------------------------------------------------
 t0=$(date +%s)
-elp verify 1 > "$t/v1" 2>&1
+elp verify --check "$t/check-patched.sh" 1 > "$t/v1" 2>&1
 rc=$?
 printf '# verify of the good build: %s s\n' "$(($(date +%s) - t0))"
 check "verify of a good build succeeds (status $rc)" [ "$rc" = 0 ]
-if grep -q "^build 1: verification passed (transition [0-9]* ms; log: $t/db/verify/build-1-" "$t/v1"; then
-	ok "verify reports the verdict and the log"
+if grep -q "^build 1: verification passed (1 function redirected, check script passed, transition [0-9][0-9]* ms; log: $t/db/verify/build-1-" "$t/v1"; then
+	ok "verify reports the redirected function, the check, a guest-measured duration and the log"
 else
-	not_ok "verify reports the verdict and the log"; sed 's/^/#   /' "$t/v1"
+	not_ok "verify reports the redirected function, the check, a guest-measured duration and the log"
+	sed 's/^/#   /' "$t/v1"
 fi
+check "verify prints the check script's status" grep -qx "check script: exit status 0" "$t/v1"
+check "...and its output: the guest saw the patched /proc/cmdline" \
+	grep -qx "  | cmdline: this has been live patched" "$t/v1"
 check "the verdict is recorded" [ "$(sqlite3 "$db" "SELECT verified FROM builds WHERE id = 1")" = passed ]
 log1=$(sqlite3 "$db" "SELECT verify_log FROM builds WHERE id = 1")
 check "the guest's log is kept" grep -q "ELP-VERIFY-RMMOD 0" "$log1"
-check "the guest saw the patched behaviour's function" grep -q "ELP-VERIFY-FUNC cmdline_proc_show,1" "$log1"
+check "ftrace redirected cmdline_proc_show once patched" \
+	grep -q "ELP-VERIFY-REDIRECT-ON vmlinux cmdline_proc_show,1 redirected" "$log1"
+check "...and no longer once disabled" \
+	grep -q "ELP-VERIFY-REDIRECT-OFF vmlinux cmdline_proc_show,1 direct" "$log1"
+
+# --- the same build, with a check the patched kernel does not pass ---------------------------
+elp --json verify --check "$t/check-unpatched.sh" 1 > "$t/v1b" 2>&1
+rc=$?
+check "verify fails when the patch's check script fails (status $rc)" [ "$rc" = 1 ]
+if grep -q '"verdict":"failed","reason":"the check script failed (status 1)".*"functions":1,"redirected":1,"check_status":1,"check_output":"cmdline: this has been live patched\\n"' "$t/v1b"; then
+	ok "...with the script's status and output (--json)"
+else
+	not_ok "...with the script's status and output (--json)"; sed 's/^/#   /' "$t/v1b"
+fi
+ms=$(sed -n 's/.*"transition_ms":\(-\{0,1\}[0-9]*\).*/\1/p' "$t/v1b")
+check "the transition time is the guest's, not negative (got '${ms:-none}')" \
+	sh -c "[ -z '$ms' ] || [ '$ms' -ge 0 ]"
+check "the failed verdict is recorded" [ "$(sqlite3 "$db" "SELECT verified FROM builds WHERE id = 1")" = failed ]
 
 # --- a build that oopses -------------------------------------------------------------------------
 elp verify 2 > "$t/v2" 2>&1
@@ -97,12 +126,13 @@ for e in json.load(open(sys.argv[1])):
     print(e["event"], e["build"], e["module"], e["detail"].split(":")[0].split(" (")[0])
 ' "$t/h" 2>&1)
 expected="verify 1 livepatch_sample passed
+verify 1 livepatch_sample failed
 verify 2 livepatch_oops failed
 verify 3 livepatch_stall failed"
 if [ "$steps" = "$expected" ]; then
-	ok "history shows the three verify events"
+	ok "history shows the four verify events"
 else
-	not_ok "history shows the three verify events"; printf '%s\n' "$steps" | sed 's/^/#   /'
+	not_ok "history shows the four verify events"; printf '%s\n' "$steps" | sed 's/^/#   /'
 fi
 
 # --- bad input: nothing recorded ---------------------------------------------------------------------

@@ -277,8 +277,11 @@ static void test_verify_judge(void **state)
 	static const char good[] =
 		"SeaBIOS\r\n\033[2JELP-VERIFY-BEGIN 6.1.0\r\n"
 		"ELP-VERIFY-INSMOD 0\r\nELP-VERIFY-FUNC cmdline_proc_show,1\r\n"
-		"ELP-VERIFY-TRANSITION done 170\r\nELP-VERIFY-DISABLE 0\r\n"
-		"ELP-VERIFY-UNPATCH done\r\nELP-VERIFY-RMMOD 0\r\n"
+		"ELP-VERIFY-TRANSITION done 170\r\n"
+		"ELP-VERIFY-REDIRECT-ON vmlinux cmdline_proc_show,1 redirected\r\n"
+		"ELP-VERIFY-DISABLE 0\r\nELP-VERIFY-UNPATCH done\r\n"
+		"ELP-VERIFY-REDIRECT-OFF vmlinux cmdline_proc_show,1 direct\r\n"
+		"ELP-VERIFY-RMMOD 0\r\n"
 		"[ 1.0] livepatch: enabling patch 'p'\r\nELP-VERIFY-END\r\n";
 
 	(void)state;
@@ -329,9 +332,9 @@ static void test_verify_judge(void **state)
 	elp_verify_result_clear(&r);
 
 	judge("ELP-VERIFY-BEGIN x\nELP-VERIFY-INSMOD 0\n"
-	      "ELP-VERIFY-TRANSITION done 10\nELP-VERIFY-EXERCISE 3\n",
+	      "ELP-VERIFY-TRANSITION done 10\nELP-VERIFY-CHECK 3\n",
 	      -EIO, &r);
-	assert_string_equal(r.reason, "the exercise script failed (status 3)");
+	assert_string_equal(r.reason, "the check script failed (status 3)");
 	elp_verify_result_clear(&r);
 
 	judge("ELP-VERIFY-BEGIN x\nELP-VERIFY-INSMOD 0\n"

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The elivepatch.conf parser: key = value lines, # comments, nothing else. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util.h"
+
+enum value_type { PATH, NAME, YES_NO, WORDS };
+
+struct key {
+	const char *name;
+	enum value_type type;
+	size_t offset; /* of the char * in struct elp_conf; 0: not stored */
+	/* for keys stored nowhere: the one value this version supports */
+	const char *only;
+	const char *why;
+};
+
+#define FIELD(f) offsetof(struct elp_conf, f)
+
+static const struct key keys[] = {
+	{ "catalogue", PATH, FIELD(catalogue), NULL, NULL },
+	{ "cache-dir", PATH, FIELD(cache_dir), NULL, NULL },
+	{ "datadir", PATH, FIELD(datadir), NULL, NULL },
+	{ "signing-key", PATH, FIELD(signing_key), NULL, NULL },
+	{ "signing-cert", PATH, FIELD(signing_cert), NULL, NULL },
+	{ "patch-overlay", NAME, FIELD(patch_overlay), NULL, NULL },
+	{ "auto-apply", YES_NO, 0, "no",
+	  "queued builds are not applied automatically by this version; use 'elivepatch apply'" },
+	{ "sandbox", YES_NO, 0, "no", "this version does not sandbox builds" },
+	{ "builders", WORDS, 0, "",
+	  "this version builds on this host only (no remote builders)" },
+};
+
+#define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_KEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return elp_rstrip(s);
+}
+
+/* Normalise a value in place; NULL (reason in *why) when it is invalid. */
+static const char *check_value(const struct key *k, char *value,
+			       const char **why)
+{
+	char *p, *q;
+
+	switch (k->type) {
+	case PATH:
+		if (value[0] != '/') {
+			*why = "must be an absolute path";
+			return NULL;
+		}
+		return value;
+	case NAME:
+		if (!*value || strpbrk(value, " \t/")) {
+			*why = "must be one repository name";
+			return NULL;
+		}
+		return value;
+	case YES_NO:
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+			*why = "must be 'yes' or 'no'";
+			return NULL;
+		}
+		return value;
+	case WORDS:
+		/* one space between words, so "a  b" and "a b" compare equal */
+		for (p = q = value; *p; p++)
+			if (!isspace((unsigned char)*p) ||
+			    (q > value && !isspace((unsigned char)q[-1])))
+				*q++ = isspace((unsigned char)*p) ? ' ' : *p;
+		*q = '\0';
+		return elp_rstrip(value);
+	}
+	*why = "unknown type";
+	return NULL;
+}
+
+static int parse_line(struct elp_ctx *ctx, const char *origin,
+		      unsigned int lineno, char *line, struct elp_conf *conf,
+		      unsigned int *seen)
+{
+	char *eq, *name, *value;
+	const struct key *k;
+	const char *why = NULL, *v;
+	char **field;
+
+	line = trim(line);
+	if (!*line || *line == '#')
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq || eq == line) {
+		elp_err(ctx, "%s:%u: expected 'key = value', got '%s'", origin,
+			lineno, line);
+		return -EINVAL;
+	}
+	*eq = '\0';
+	name = trim(line);
+	value = trim(eq + 1);
+	k = find_key(name);
+	if (!k) {
+		elp_err(ctx, "%s:%u: unknown key '%s'", origin, lineno, name);
+		return -EINVAL;
+	}
+	if (seen[k - keys]) {
+		elp_err(ctx, "%s:%u: '%s' is already set on line %u", origin,
+			lineno, name, seen[k - keys]);
+		return -EINVAL;
+	}
+	seen[k - keys] = lineno;
+	v = check_value(k, value, &why);
+	if (!v) {
+		elp_err(ctx, "%s:%u: %s '%s' %s", origin, lineno, name, value,
+			why);
+		return -EINVAL;
+	}
+	if (k->only) {
+		if (strcmp(v, k->only) != 0) {
+			elp_err(ctx, "%s:%u: %s = %s is not supported: %s",
+				origin, lineno, name, v, k->why);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	field = (char **)((char *)conf + k->offset);
+	*field = strdup(v);
+	return *field ? 0 : -ENOMEM;
+}
+
+int elp_conf_parse(struct elp_ctx *ctx, const char *origin, const char *text,
+		   struct elp_conf **out)
+{
+	unsigned int seen[NR_KEYS] = { 0 };
+	unsigned int lineno = 0;
+	struct elp_conf *conf;
+	char *copy, *line, *next;
+	int err = 0, e;
+
+	*out = NULL;
+	conf = calloc(1, sizeof(*conf));
+	copy = strdup(text);
+	if (!conf || !copy) {
+		free(conf);
+		free(copy);
+		return -ENOMEM;
+	}
+	/* every bad line is reported, not only the first */
+	for (line = copy; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		e = parse_line(ctx, origin, lineno, line, conf, seen);
+		if (e == -ENOMEM) {
+			err = e;
+			break;
+		}
+		if (e && !err)
+			err = e;
+	}
+	free(copy);
+	if (err) {
+		elp_conf_free(conf);
+		return err;
+	}
+	*out = conf;
+	return 0;
+}
+
+int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
+		  struct elp_conf **out)
+{
+	char *text = NULL;
+	int err;
+
+	*out = NULL;
+	err = elp_read_file(NULL, path, &text, NULL);
+	if (err == -ENOENT && optional) {
+		*out = calloc(1, sizeof(**out));
+		return *out ? 0 : -ENOMEM;
+	}
+	if (err) {
+		elp_err(ctx, "cannot read configuration '%s': %s", path,
+			strerror(-err));
+		return err;
+	}
+	err = elp_conf_parse(ctx, path, text, out);
+	free(text);
+	if (!err) {
+		(*out)->path = strdup(path);
+		if (!(*out)->path) {
+			elp_conf_free(*out);
+			*out = NULL;
+			err = -ENOMEM;
+		}
+	}
+	return err;
+}
+
+void elp_conf_free(struct elp_conf *conf)
+{
+	if (!conf)
+		return;
+	free(conf->path);
+	free(conf->catalogue);
+	free(conf->cache_dir);
+	free(conf->datadir);
+	free(conf->signing_key);
+	free(conf->signing_cert);
+	free(conf->patch_overlay);
+	free(conf);
+}

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * What each kind of job does, with the kernel, patch and build libraries:
+ * catalogue a kernel, import a patch overlay, build a patch for a kernel.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/build.h"
+#include "jobs-internal.h"
+#include "kernel.h"
+#include "livepatch.h"
+#include "patch.h"
+#include "util.h"
+
+static int vfail(struct elp_job_run *r, bool replace, const char *fmt,
+		 va_list args)
+{
+	char *s;
+
+	if (r->error && !replace)
+		return -EINVAL;
+	if (vasprintf(&s, fmt, args) < 0)
+		return -ENOMEM;
+	free(r->error);
+	r->error = s;
+	return -EINVAL;
+}
+
+/* The job failed: why, unless a library already said (its first error). */
+static int failf(struct elp_job_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int failf(struct elp_job_run *r, const char *fmt, ...)
+{
+	va_list args;
+	int err;
+
+	va_start(args, fmt);
+	err = vfail(r, false, fmt, args);
+	va_end(args);
+	return err;
+}
+
+/* The job failed: exactly why (a build's outcome, not its first error). */
+static int outcomef(struct elp_job_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int outcomef(struct elp_job_run *r, const char *fmt, ...)
+{
+	va_list args;
+	int err;
+
+	va_start(args, fmt);
+	err = vfail(r, true, fmt, args);
+	va_end(args);
+	return err;
+}
+
+static int queue_build(struct elp_job_run *r, const char *kernel,
+		       const char *patch)
+{
+	char origin[64];
+	struct elp_job_request req = { .kind = "build",
+				       .origin = origin,
+				       .kernel = kernel,
+				       .patch = patch };
+	int64_t id;
+	int err;
+
+	snprintf(origin, sizeof(origin), "job %lld", (long long)r->job->id);
+	err = elp_job_add(r->cat, &req, &id);
+	if (err == 0)
+		elp_info(r->ctx, "queued job %lld: patch %s for kernel %s",
+			 (long long)id, patch, kernel);
+	return err < 0 ? err : 0;
+}
+
+struct each_patch {
+	struct elp_job_run *r;
+	const char *kernel;
+	int err;
+};
+
+static int queue_patch_build(const struct elp_patch *p, void *data)
+{
+	struct each_patch *e = data;
+
+	if (p->kind != ELP_PATCH_LIVEPATCH)
+		return 0;
+	e->err = queue_build(e->r, e->kernel, p->name);
+	return e->err;
+}
+
+/* ---- kernel jobs ---- */
+
+/* path or NULL when it is not an existing file */
+static char *existing(char *path)
+{
+	if (path && elp_is_file(path))
+		return path;
+	free(path);
+	return NULL;
+}
+
+static char *joined(const char *dir, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+/* A symbol table in kallsyms form (a Debian /boot/System.map is a stub). */
+static bool is_symbol_table(const char *path)
+{
+	char line[512], type, name[256];
+	unsigned long long addr;
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(line, sizeof(line), f) &&
+	     sscanf(line, "%llx %c %255s", &addr, &type, name) == 3;
+	fclose(f);
+	return ok;
+}
+
+static char *symbol_table(char *path)
+{
+	path = existing(path);
+	if (path && !is_symbol_table(path)) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* The kernel a configured and built source tree describes. */
+static int describe_source(struct elp_job_run *r, const char *source,
+			   struct elp_kernel *k, char **config_path)
+{
+	const char *kind;
+	char *release_file, *release = NULL;
+
+	if (elp_kernel_check_source(r->ctx, source, &kind))
+		return -EINVAL;
+	*config_path = existing(joined(source, ".config"));
+	if (!*config_path)
+		return failf(
+			r,
+			"'%s' has no .config yet: the kernel is catalogued when it is built and installed (installkernel or kernel-install queue it then)",
+			source);
+	release_file = joined(source, "include/config/kernel.release");
+	if (!release_file ||
+	    elp_read_file(NULL, release_file, &release, NULL) != 0) {
+		free(release_file);
+		return failf(
+			r,
+			"'%s' is not built yet (no include/config/kernel.release): the kernel is catalogued when it is built and installed",
+			source);
+	}
+	free(release_file);
+	*strchrnul(release, '\n') = '\0';
+	k->release = release;
+	k->source = elp_abspath(source);
+	k->source_kind = strdup(kind);
+	release_file = existing(joined(source, "Module.symvers"));
+	if (release_file)
+		k->build_dir = elp_abspath(source);
+	free(release_file);
+	k->symbols_path = symbol_table(joined(source, "System.map"));
+	return k->release && k->source && k->source_kind ? 0 : -ENOMEM;
+}
+
+/* The kernel installed as /lib/modules/<release> (and /boot). */
+static int describe_release(struct elp_job_run *r, const char *release,
+			    const char *image, struct elp_kernel *k,
+			    char **config_path)
+{
+	char *moddir = NULL, *link = NULL, *source = NULL, *build = NULL;
+	char *boot = NULL;
+	const char *kind;
+	int err = -ENOMEM;
+
+	if (asprintf(&link, "/lib/modules/%s", release) < 0)
+		return -ENOMEM;
+	moddir = elp_lp_rooted(link);
+	free(link);
+	if (!moddir)
+		return -ENOMEM;
+	link = joined(moddir, "build");
+	build = link ? elp_abspath(link) : NULL;
+	free(link);
+	link = joined(moddir, "source");
+	source = link ? elp_abspath(link) : NULL;
+	free(link);
+	if (!source)
+		source = build ? strdup(build) : NULL;
+	if (!source || !elp_is_dir(source)) {
+		err = failf(r, "no kernel source for %s: '%s/build' is missing",
+			    release, moddir);
+		goto out;
+	}
+	if (elp_kernel_check_source(r->ctx, source, &kind)) {
+		err = failf(r, "'%s' (the source of %s) is not a kernel tree",
+			    source, release);
+		goto out;
+	}
+	if (asprintf(&link, "/boot/config-%s", release) < 0)
+		goto out;
+	*config_path = existing(elp_lp_rooted(link));
+	free(link);
+	if (!*config_path && build)
+		*config_path = existing(joined(build, ".config"));
+	if (!*config_path) {
+		err = failf(
+			r,
+			"no configuration for %s: neither /boot/config-%s nor '%s/.config'",
+			release, release, build ? build : source);
+		goto out;
+	}
+	k->release = strdup(release);
+	k->source = source;
+	source = NULL;
+	k->source_kind = strdup(kind);
+	if (build && elp_is_dir(build)) {
+		k->build_dir = build;
+		build = NULL;
+		k->symbols_path =
+			symbol_table(joined(k->build_dir, "System.map"));
+	}
+	if (!k->symbols_path &&
+	    asprintf(&link, "/boot/System.map-%s", release) >= 0) {
+		k->symbols_path = symbol_table(elp_lp_rooted(link));
+		free(link);
+	}
+	if (image) {
+		k->image_path = elp_abspath(image);
+		if (!k->image_path) {
+			err = failf(r, "cannot use kernel image '%s': %s",
+				    image, strerror(errno));
+			goto out;
+		}
+	} else if (asprintf(&boot, "/boot/vmlinuz-%s", release) >= 0) {
+		k->image_path = existing(elp_lp_rooted(boot));
+	}
+	err = k->release && k->source_kind ? 0 : -ENOMEM;
+out:
+	free(boot);
+	free(moddir);
+	free(source);
+	free(build);
+	return err;
+}
+
+static int store_kernel(struct elp_job_run *r, struct elp_kernel *k)
+{
+	struct elp_event ev = { .kind = "kernel-add" };
+	char detail[128];
+	int err;
+
+	err = elp_catalogue_begin(r->cat);
+	if (err)
+		return err;
+	err = elp_kernel_store(r->cat, k);
+	if (!err) {
+		snprintf(detail, sizeof(detail), "%s (job %lld)", k->name,
+			 (long long)r->job->id);
+		ev.kernel_id = k->id;
+		ev.kernel_release = k->release;
+		ev.detail = detail;
+		err = elp_event_add(r->cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(r->cat);
+	if (err)
+		elp_catalogue_rollback(r->cat);
+	return err;
+}
+
+int elp_job_run_kernel(struct elp_job_run *r)
+{
+	struct elp_kernel *k = calloc(1, sizeof(*k)), *known = NULL;
+	const struct elp_job *job = r->job;
+	char *config_path = NULL, *config = NULL;
+	struct each_patch each = { .r = r };
+	int err;
+
+	if (!k)
+		return -ENOMEM;
+	err = job->source ? describe_source(r, job->source, k, &config_path)
+			  : describe_release(r, job->release, job->image, k,
+					     &config_path);
+	if (err)
+		goto out;
+	err = elp_config_read(r->ctx, config_path, &config);
+	if (!err)
+		err = elp_kernel_set_config(k, config);
+	if (err)
+		goto out;
+	k->config_path = config_path;
+	config_path = NULL;
+	if (!k->livepatch) {
+		err = failf(
+			r,
+			"'%s' has no CONFIG_LIVEPATCH=y: livepatches cannot load into kernel '%s'",
+			k->config_path, k->release);
+		goto out;
+	}
+	k->name = strdup(k->release);
+	if (!k->name) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = elp_kernel_find(r->cat, k->name, &known);
+	if (err == 0) {
+		/* installkernel after the sources' hook: one kernel, once */
+		if (!known->source || strcmp(known->source, k->source) != 0) {
+			err = failf(
+				r,
+				"a kernel named '%s' is already catalogued with source '%s'",
+				k->name, known->source ? known->source : "-");
+			goto out;
+		}
+		elp_info(r->ctx, "kernel '%s' is already catalogued", k->name);
+	} else if (err == -ENOENT) {
+		err = store_kernel(r, k);
+		if (!err)
+			elp_notice(r->ctx, "added kernel '%s' (id %lld)",
+				   k->name, (long long)k->id);
+	}
+	if (err)
+		goto out;
+	each.kernel = k->name;
+	err = elp_patch_foreach(r->cat, queue_patch_build, &each);
+	if (each.err)
+		err = each.err;
+out:
+	elp_kernel_free(known);
+	elp_kernel_free(k);
+	free(config_path);
+	free(config);
+	return err;
+}
+
+/* ---- overlay jobs ---- */
+
+static int patch_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 6 &&
+	       strcmp(d->d_name + n - 6, ".patch") == 0;
+}
+
+struct each_kernel {
+	struct elp_job_run *r;
+	const char *patch;
+	int err;
+};
+
+static int queue_kernel_build(const struct elp_kernel *k, void *data)
+{
+	struct each_kernel *e = data;
+
+	if (!k->livepatch)
+		return 0;
+	e->err = queue_build(e->r, k->name, e->patch);
+	return e->err;
+}
+
+/* Catalogue one patch file unless its content already is; 1 when added. */
+static int import_patch(struct elp_job_run *r, const char *path, char **name)
+{
+	struct elp_event ev = { .kind = "patch-add" };
+	struct elp_patch *p = NULL, *known = NULL;
+	int err;
+
+	err = elp_patch_load(r->ctx, path, &p);
+	if (err)
+		return failf(r, "cannot import '%s'", path);
+	p->kind = ELP_PATCH_LIVEPATCH;
+	err = elp_patch_find_by_sha(r->cat, ELP_PATCH_LIVEPATCH, p->sha256,
+				    &known);
+	if (err != 0) {
+		elp_patch_free(known);
+		elp_patch_free(p);
+		return err < 0 ? err : 0;
+	}
+	err = elp_catalogue_begin(r->cat);
+	if (!err)
+		err = elp_patch_store(r->cat, p);
+	if (!err) {
+		ev.patch_id = p->id;
+		ev.detail = p->name;
+		err = elp_event_add(r->cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(r->cat);
+	if (err) {
+		elp_catalogue_rollback(r->cat);
+		failf(r, "cannot catalogue '%s' as patch '%s'", path, p->name);
+	} else {
+		elp_notice(r->ctx, "added patch '%s' from '%s'", p->name, path);
+		*name = strdup(p->name);
+		err = *name ? 1 : -ENOMEM;
+	}
+	elp_patch_free(p);
+	return err;
+}
+
+int elp_job_run_overlay(struct elp_job_run *r)
+{
+	struct dirent **names = NULL;
+	char *dir = joined(r->job->location, "livepatches");
+	int n, i, err = 0, failed = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	n = scandir(dir, &names, patch_file, alphasort);
+	if (n < 0) {
+		err = failf(r, "cannot read '%s': %s", dir, strerror(errno));
+		free(dir);
+		return err;
+	}
+	for (i = 0; i < n; i++) {
+		struct each_kernel each = { .r = r };
+		char *path = joined(dir, names[i]->d_name), *name = NULL;
+		int e = path ? import_patch(r, path, &name) : -ENOMEM;
+
+		if (e == 1) {
+			each.patch = name;
+			e = elp_kernel_foreach(r->cat, queue_kernel_build,
+					       &each);
+			if (each.err)
+				e = each.err;
+		}
+		if (e == -ENOMEM && !err)
+			err = e;
+		if (e < 0)
+			failed++;
+		free(name);
+		free(path);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(dir);
+	if (!err && failed)
+		err = -EINVAL;
+	return err;
+}
+
+/* ---- build jobs ---- */
+
+/* The inputs a refusal depends on: a new kernel, patch or engine retries. */
+static char *build_key(const struct elp_kernel *k, const struct elp_patch *p)
+{
+	char hex[ELP_SHA256_HEX_LEN + 1], *text;
+	int n;
+
+	n = asprintf(&text,
+		     "job-build-1\nengine %s\nkernel %s %s %s\npatch %s\n",
+		     ELP_BUILD_ENGINE_VERSION, k->release, k->config_sha256,
+		     k->source ? k->source : "", p->sha256);
+	if (n < 0)
+		return NULL;
+	n = elp_sha256_hex(text, (size_t)n, hex);
+	free(text);
+	return n < 0 ? NULL : strdup(hex);
+}
+
+/* The id and reason of an earlier job that saw these inputs refused. */
+static int find_refusal(struct elp_job_run *r, int64_t *id, char **error)
+{
+	sqlite3_stmt *stmt;
+	int err, rc;
+
+	err = elp_catalogue_prepare(
+		r->cat,
+		"SELECT id, error FROM jobs WHERE kind = 'build' AND state = 'failed' AND error LIKE 'refused: %' AND CASE WHEN json_valid(arguments) THEN json_extract(arguments, '$.key') END = ? ORDER BY id DESC LIMIT 1",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, r->key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+		*error = elp_column_strdup(stmt, 1);
+		err = *error ? 1 : -ENOMEM;
+	} else if (rc != SQLITE_DONE) {
+		err = elp_catalogue_error(r->cat, "cannot look up refusals");
+	}
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+int elp_job_run_build(struct elp_job_run *r)
+{
+	struct elp_build_options opts = { 0 };
+	struct elp_build_result *res = NULL;
+	struct elp_kernel *k = NULL;
+	struct elp_patch *p = NULL;
+	const char *patches[1];
+	char *earlier = NULL;
+	int64_t earlier_id = 0;
+	int err;
+
+	err = elp_kernel_find(r->cat, r->job->kernel, &k);
+	if (err == -ENOENT)
+		failf(r, "no kernel '%s' in the catalogue", r->job->kernel);
+	if (!err)
+		err = elp_patch_find(r->cat, r->job->patch, &p);
+	if (err)
+		goto out;
+	r->key = build_key(k, p);
+	if (!r->key) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = find_refusal(r, &earlier_id, &earlier);
+	if (err == 1) {
+		/* "refused: ..." again, so that this job is found as well */
+		err = outcomef(
+			r,
+			"%s (as in job %lld; not built again until the kernel, the patch or elivepatch changes)",
+			earlier, (long long)earlier_id);
+		goto out;
+	}
+	if (err)
+		goto out;
+	patches[0] = p->name;
+	opts.kernel = k->name;
+	opts.patches = patches;
+	opts.nr_patches = 1;
+	opts.cumulative = -1;
+	opts.jobs = r->opts->jobs;
+	opts.cancel = r->opts->cancel;
+	err = elp_build(r->cat, &opts, &res);
+	if (err == -EINTR || (r->opts->cancel && *r->opts->cancel))
+		err = -EINTR;
+	else if (err && res && strcmp(res->status, "refused") == 0 &&
+		 res->build_id)
+		err = outcomef(r, "refused: %s",
+			       res->reason ? res->reason : "-");
+	else if (err && res && strcmp(res->status, "refused") == 0)
+		/* before a build row: this host (no compiler); retried */
+		err = outcomef(r, "cannot build here: %s",
+			       res->reason ? res->reason : "-");
+	else if (err && res && res->build_id)
+		err = outcomef(r, "build %lld failed: %s%s%s",
+			       (long long)res->build_id,
+			       res->reason ? res->reason : "-",
+			       res->log_path ? "; log: " : "",
+			       res->log_path ? res->log_path : "");
+	else if (!err)
+		elp_notice(r->ctx, "job %lld: %s %s", (long long)r->job->id,
+			   res->reused ? "reused build" : "built",
+			   res->artefact_path);
+out:
+	elp_build_result_free(res);
+	free(earlier);
+	elp_kernel_free(k);
+	elp_patch_free(p);
+	return err;
+}
