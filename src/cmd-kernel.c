@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* elivepatch kernel: the kernels livepatches are built for. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine/build.h"
@@ -189,6 +192,63 @@ static int store_kernel(struct cli *cli, struct elp_kernel *k)
 }
 
 /*
+ * Seconds elapsed on stderr while a long step runs, when stderr is a
+ * terminal: "booting the image: 12 s", erased when done.
+ */
+struct ticker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done, running;
+	const char *what;
+};
+
+static void *ticker_run(void *data)
+{
+	struct ticker *t = data;
+	struct timespec until;
+	long seconds = 0;
+
+	pthread_mutex_lock(&t->lock);
+	clock_gettime(CLOCK_REALTIME, &until);
+	while (!t->done) {
+		until.tv_sec++;
+		if (pthread_cond_timedwait(&t->done_cond, &t->lock, &until) ==
+			    ETIMEDOUT &&
+		    !t->done)
+			fprintf(stderr, "\r%s: %ld s", t->what, ++seconds);
+	}
+	if (seconds)
+		fputs("\r\033[K", stderr);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static void ticker_start(struct ticker *t, const char *what)
+{
+	memset(t, 0, sizeof(*t));
+	t->what = what;
+	if (!isatty(STDERR_FILENO))
+		return;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->done_cond, NULL);
+	t->running = pthread_create(&t->thread, NULL, ticker_run, t) == 0;
+}
+
+static void ticker_stop(struct ticker *t)
+{
+	if (!t->running)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->done = true;
+	pthread_cond_signal(&t->done_cond);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->done_cond);
+	pthread_mutex_destroy(&t->lock);
+}
+
+/*
  * The symbol table: --symbols, else found where users have it, else derived
  * by booting the image; then checked against the image.  None is not an
  * error here (a build says what it needs); a bad one is.
@@ -209,10 +269,15 @@ static int find_symbols(struct cli *cli, struct elp_kernel *k,
 		/* the build cache keeps what a boot printed, for any catalogue */
 		char *cache = elp_build_default_cache(), *dir = NULL;
 
-		if (cache && asprintf(&dir, "%s/symbols", cache) > 0)
+		if (cache && asprintf(&dir, "%s/symbols", cache) > 0) {
+			struct ticker t;
+
+			ticker_start(&t, "booting the image");
 			err = elp_kernel_derive_symbols(cli->ctx, k, dir);
-		else
+			ticker_stop(&t);
+		} else {
 			err = -ENOMEM;
+		}
 		free(dir);
 		free(cache);
 	}

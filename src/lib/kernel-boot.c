@@ -216,8 +216,8 @@ static int boot_for_symbols(struct elp_ctx *ctx, struct elp_kernel *k,
 		k->build_id = notes ? notes_build_id(notes) : NULL;
 		free(notes);
 	}
-	elp_notice(ctx, "read the symbol table of '%s' in %lld s",
-		   k->image_path, (elp_now_ms() - t0 + 500) / 1000);
+	elp_info(ctx, "read the symbol table of '%s' in %lld s", k->image_path,
+		 (elp_now_ms() - t0 + 500) / 1000);
 out:
 	if (initrd)
 		unlink(initrd);
