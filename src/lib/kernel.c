@@ -149,6 +149,8 @@ char *elp_notes_build_id(const void *data, size_t len)
 			char *hex = malloc(descsz * 2 + 1);
 			unsigned int i;
 
+			if (hex)
+				hex[0] = '\0';
 			for (i = 0; hex && i < descsz; i++)
 				sprintf(hex + 2 * i, "%02x",
 					notes[desc_off + i]);
@@ -326,7 +328,11 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 
 		snprintf(image, sizeof(image), "/boot/vmlinuz-%s", k->release);
 		path = first_readable(candidates);
-		if (path)
+		/* Debian's images are root's alone: detect works without */
+		if (path && access(path, R_OK) < 0)
+			elp_warn(ctx, "not recording image '%s': %s", path,
+				 strerror(errno));
+		else if (path)
 			err = elp_kernel_set_image(ctx, k, path,
 						   "/boot/vmlinuz-RELEASE");
 		free(path);
