@@ -3,7 +3,8 @@
 # show it working in a qemu guest: /proc/cmdline before, live patched, and after disabling.
 #   1. fetch the reference kernel (image, headers, source) once: tests/e2e/fetch-kernel.sh
 #   2. build build/elivepatch
-#   3. catalogue the kernel (source tarball, config, headers, symbol table from a first boot)
+#   3. catalogue the kernel from its source tarball and image: the tool derives the rest,
+#      the symbol table by booting the image once (cached)
 #   4. elivepatch build --patch contrib/examples/cmdline.patch
 #   5. boot the kernel with the module in an initramfs and watch /proc/cmdline
 # The prepared kernel tree is cached in $ELIVEPATCH_CACHE (default
@@ -27,17 +28,14 @@ step "building build/elivepatch"
 make -C "$top" --no-print-directory all > /dev/null || die "make failed"
 elp_bin=$top/build/elivepatch
 
-step "symbol table of the kernel (booted once in qemu, cached)"
-ks=$(e2e_kallsyms) || die "cannot dump the kernel's kallsyms"
-echo "$ks ($(wc -l < "$ks") symbols)"
-
 e2e_tmpdir || die "temp dir"
 t=$E2E_TMP
 elp() { "$elp_bin" --db "$t/catalogue.db" "$@"; }
 
-step "elivepatch kernel add"
-set -- --release "$E2E_RELEASE" --config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks"
-elp kernel add --source "$E2E_SOURCE_TARBALL" "$@" || die "kernel add failed"
+step "elivepatch kernel add --source $(basename "$E2E_SOURCE_TARBALL") --image $(basename "$E2E_VMLINUZ")"
+echo "(release, config, headers and modules from the unpacked package; the symbol table"
+echo " from a boot of the image in qemu, kept in $ELIVEPATCH_CACHE/symbols)"
+elp kernel add --source "$E2E_SOURCE_TARBALL" --image "$E2E_VMLINUZ" || die "kernel add failed"
 
 step "the fix"
 cat "$top/contrib/examples/cmdline.patch"

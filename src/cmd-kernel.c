@@ -1,13 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* elivepatch kernel: the kernels livepatches are built for. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "engine/build.h"
 #include "lib/kernel.h"
 #include "lib/patch.h"
 #include "lib/util.h"
+
+/* The snapshot once stored, the file it is read from before. */
+static const char *symbols_shown(const struct elp_kernel *k)
+{
+	return k->symbols_path ? k->symbols_path
+			       : k->inputs[ELP_KERNEL_SYMBOLS].path;
+}
+
+static void print_inputs_json(FILE *out, bool *first,
+			      const struct elp_kernel *k)
+{
+	bool first_input = true;
+	size_t i;
+
+	json_key(out, first, "inputs");
+	fputc('{', out);
+	for (i = 0; i < ELP_KERNEL_NR_INPUTS; i++) {
+		const struct elp_kernel_origin *o = &k->inputs[i];
+		bool first_field = true;
+
+		if (!o->origin)
+			continue;
+		json_key(out, &first_input, elp_kernel_input_names[i]);
+		fputc('{', out);
+		json_kv_str(out, &first_field, "path", o->path);
+		json_kv_str(out, &first_field, "origin", o->origin);
+		json_kv_str(out, &first_field, "sha256", o->sha256);
+		fputc('}', out);
+	}
+	fputc('}', out);
+}
 
 static void print_kernel_json(FILE *out, const struct elp_kernel *k,
 			      const char *const *patches, size_t nr_patches)
@@ -29,9 +64,13 @@ static void print_kernel_json(FILE *out, const struct elp_kernel *k,
 	json_kv_str(out, &first, "config_sha256", k->config_sha256);
 	json_kv_str(out, &first, "compiler", k->cc_version_text);
 	json_kv_str(out, &first, "build_id", k->build_id);
-	json_kv_str(out, &first, "symbols", k->symbols_path);
+	json_kv_str(out, &first, "symbols", symbols_shown(k));
+	json_kv_str(out, &first, "symbols_sha256",
+		    k->inputs[ELP_KERNEL_SYMBOLS].sha256);
 	json_kv_str(out, &first, "image", k->image_path);
+	json_kv_str(out, &first, "modules", k->modules_dir);
 	json_kv_bool(out, &first, "livepatch", k->livepatch);
+	print_inputs_json(out, &first, k);
 	if (patches) {
 		json_key(out, &first, "patches");
 		fputc('[', out);
@@ -50,6 +89,24 @@ static void print_field(const char *label, const char *value)
 	printf("%-14s %s\n", label, value ? value : "-");
 }
 
+/* Each input with where it came from: "  symbols  PATH (ORIGIN)". */
+static void print_inputs_text(const struct elp_kernel *k)
+{
+	size_t i;
+
+	printf("inputs:\n");
+	for (i = 0; i < ELP_KERNEL_NR_INPUTS; i++) {
+		const struct elp_kernel_origin *o = &k->inputs[i];
+
+		if (!o->origin)
+			continue;
+		printf("  %-8s %s (%s)\n", elp_kernel_input_names[i],
+		       o->path ? o->path : "-", o->origin);
+		if (o->sha256)
+			printf("  %-8s sha256 %s\n", "", o->sha256);
+	}
+}
+
 static void print_kernel_text(const struct elp_kernel *k,
 			      const char *const *patches, size_t nr_patches)
 {
@@ -65,10 +122,12 @@ static void print_kernel_text(const struct elp_kernel *k,
 	print_field("config sha256:", k->config_sha256);
 	print_field("compiler:", k->cc_version_text);
 	print_field("build-id:", k->build_id);
-	print_field("symbols:", k->symbols_path);
+	print_field("symbols:", symbols_shown(k));
 	print_field("image:", k->image_path);
+	print_field("modules:", k->modules_dir);
 	print_field("livepatch:", k->livepatch ? "yes (CONFIG_LIVEPATCH=y)"
 					       : "NO (CONFIG_LIVEPATCH unset)");
+	print_inputs_text(k);
 	if (patches) {
 		printf("%-14s %zu\n", "patches:", nr_patches);
 		for (i = 0; i < nr_patches; i++)
@@ -118,43 +177,200 @@ static int store_kernel(struct cli *cli, struct elp_kernel *k)
 	elp_catalogue_close(cat);
 	if (err)
 		return 1;
-	if (!cli->json)
+	if (!cli->json) {
 		printf("added kernel '%s' (release %s, id %lld)\n", k->name,
 		       k->release, (long long)k->id);
-	else
+		print_inputs_text(k);
+		if (!k->symbols_path)
+			cli_warn(
+				"no symbol table for %s: builds for kernel '%s' need one (kernel add --symbols FILE or --image VMLINUZ)",
+				k->release, k->name);
+	} else {
 		print_kernel_json(stdout, k, NULL, 0);
+	}
 	return 0;
 }
 
-/* A symbol table must look like /proc/kallsyms: "ADDR TYPE NAME". */
-static int check_symbols(const char *path)
-{
-	char line[512], type, name[256];
-	unsigned long long addr;
-	FILE *f = fopen(path, "r");
-	int ok;
+/*
+ * Seconds elapsed on stderr while a long step runs, when stderr is a
+ * terminal: "booting the image: 12 s", erased when done.
+ */
+struct ticker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done, running;
+	const char *what;
+};
 
-	if (!f) {
-		cli_error("cannot open symbols '%s': %s", path,
-			  strerror(errno));
+static void *ticker_run(void *data)
+{
+	struct ticker *t = data;
+	struct timespec until;
+	long seconds = 0;
+
+	pthread_mutex_lock(&t->lock);
+	clock_gettime(CLOCK_REALTIME, &until);
+	while (!t->done) {
+		until.tv_sec++;
+		if (pthread_cond_timedwait(&t->done_cond, &t->lock, &until) ==
+			    ETIMEDOUT &&
+		    !t->done)
+			fprintf(stderr, "\r%s: %ld s", t->what, ++seconds);
+	}
+	if (seconds)
+		fputs("\r\033[K", stderr);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static void ticker_start(struct ticker *t, const char *what)
+{
+	memset(t, 0, sizeof(*t));
+	t->what = what;
+	if (!isatty(STDERR_FILENO))
+		return;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->done_cond, NULL);
+	t->running = pthread_create(&t->thread, NULL, ticker_run, t) == 0;
+}
+
+static void ticker_stop(struct ticker *t)
+{
+	if (!t->running)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->done = true;
+	pthread_cond_signal(&t->done_cond);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->done_cond);
+	pthread_mutex_destroy(&t->lock);
+}
+
+/*
+ * The symbol table: --symbols, else found where users have it, else derived
+ * by booting the image; then checked against the image.  None is not an
+ * error here (a build says what it needs); a bad one is.
+ */
+static int find_symbols(struct cli *cli, struct elp_kernel *k,
+			const char *symbols)
+{
+	int err;
+
+	if (symbols) {
+		if (elp_kernel_read_symbols(cli->ctx, k, symbols, NULL,
+					    "--symbols"))
+			return 1;
+		return elp_kernel_check_image(cli->ctx, k) ? 1 : 0;
+	}
+	err = elp_kernel_find_symbols(cli->ctx, k);
+	if (err == -ENOENT && k->image_path) {
+		/* the build cache keeps what a boot printed, for any catalogue */
+		char *cache = elp_build_default_cache(), *dir = NULL;
+
+		if (cache && asprintf(&dir, "%s/symbols", cache) > 0) {
+			struct ticker t;
+
+			ticker_start(&t, "booting the image");
+			err = elp_kernel_derive_symbols(cli->ctx, k, dir);
+			ticker_stop(&t);
+		} else {
+			err = -ENOMEM;
+		}
+		free(dir);
+		free(cache);
+	}
+	if (err && err != -ENOENT)
+		return 1;
+	return elp_kernel_check_image(cli->ctx, k) ? 1 : 0;
+}
+
+/* The modules tree: --modules, else the default when there is one. */
+static int find_modules(struct cli *cli, struct elp_kernel *k,
+			const char *modules)
+{
+	int err;
+
+	if (modules)
+		return elp_kernel_set_modules(cli->ctx, k, modules, "--modules")
+			       ? 1
+			       : 0;
+	err = elp_kernel_find_modules(cli->ctx, k);
+	return err && err != -ENOENT ? 1 : 0;
+}
+
+/* --source: checked; a tree built in place gives release, config, build. */
+static int use_source(struct cli *cli, struct elp_kernel *k, const char *source,
+		      const char **release_origin)
+{
+	bool had_release = k->release != NULL;
+	char sha[ELP_SHA256_HEX_LEN + 1];
+	const char *kind;
+	int built = 0;
+
+	if (elp_kernel_check_source(cli->ctx, source, &kind))
+		return 1;
+	k->source = elp_abspath(source);
+	k->source_kind = strdup(kind);
+	if (!k->source || !k->source_kind)
+		return 1;
+	if (!strcmp(kind, "dir")) {
+		built = elp_kernel_use_built_source(cli->ctx, k, k->source);
+		if (built < 0)
+			return 1;
+		if (built && !had_release)
+			*release_origin =
+				"the source dir's include/config/kernel.release";
+	}
+	if (!strcmp(kind, "tarball") &&
+	    elp_sha256_file(cli->ctx, k->source, sha))
+		return 1;
+	return elp_kernel_set_origin(k, ELP_KERNEL_SOURCE, k->source,
+				     built ? "--source (built in place)"
+					   : "--source",
+				     strcmp(kind, "tarball") ? NULL : sha)
+		       ? 1
+		       : 0;
+}
+
+static int use_config(struct cli *cli, struct elp_kernel *k, const char *path)
+{
+	char *config = NULL;
+	int err;
+
+	if (elp_config_read(cli->ctx, path, &config))
+		return 1;
+	err = elp_kernel_set_config(k, config);
+	free(config);
+	free(k->config_path);
+	k->config_path = elp_abspath(path);
+	if (!err)
+		err = elp_kernel_set_origin(k, ELP_KERNEL_CONFIG,
+					    k->config_path, "--config",
+					    k->config_sha256);
+	return err ? 1 : 0;
+}
+
+static int use_build(struct elp_kernel *k, const char *build)
+{
+	free(k->build_dir);
+	k->build_dir = elp_abspath(build);
+	if (!k->build_dir || !elp_is_dir(k->build_dir)) {
+		cli_error("cannot use build dir '%s': not a directory", build);
 		return 1;
 	}
-	ok = fgets(line, sizeof(line), f) &&
-	     sscanf(line, "%llx %c %255s", &addr, &type, name) == 3;
-	fclose(f);
-	if (!ok) {
-		cli_error(
-			"'%s' is not a kallsyms symbol table (expected lines of 'ADDRESS TYPE NAME')",
-			path);
-		return 1;
-	}
-	return 0;
+	return elp_kernel_set_origin(k, ELP_KERNEL_BUILD, k->build_dir,
+				     "--build", NULL)
+		       ? 1
+		       : 0;
 }
 
 static int kernel_detect(struct cli *cli, int argc, const char **argv)
 {
 	int add = 0, force = 0, rc;
 	char *name = NULL, *build = NULL, *source = NULL;
+	char *symbols = NULL, *modules = NULL;
 	struct elp_kernel *k;
 	poptContext pc;
 	bool done;
@@ -167,13 +383,19 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 		  "kernel source directory or tarball", "DIR|TARBALL" },
 		{ "build", 0, POPT_ARG_STRING, &build, 0,
 		  "kbuild directory to link modules against", "DIR" },
+		{ "symbols", 0, POPT_ARG_STRING, &symbols, 0,
+		  "the kernel's symbol table (default: found, /proc/kallsyms last)",
+		  "FILE" },
+		{ "modules", 0, POPT_ARG_STRING, &modules, 0,
+		  "the kernel's modules tree (default: /lib/modules/RELEASE)",
+		  "DIR" },
 		{ "force", 0, POPT_ARG_NONE, &force, 0,
 		  "add even without CONFIG_LIVEPATCH", NULL },
 		POPT_TABLEEND
 	};
 
 	rc = cli_parse(
-		"[--add [--name NAME] [--source DIR|TARBALL] [--build DIR] [--force]]",
+		"[--add [--name NAME] [--source DIR|TARBALL] [--build DIR] [--symbols FILE] [--modules DIR] [--force]]",
 		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
@@ -201,16 +423,19 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 		free(k->source_kind);
 		k->source = elp_abspath(source);
 		k->source_kind = strdup(kind);
-	}
-	if (build) {
-		free(k->build_dir);
-		k->build_dir = elp_abspath(build);
-		if (!k->build_dir || !elp_is_dir(k->build_dir)) {
-			cli_error("cannot use build dir '%s': not a directory",
-				  build);
+		if (elp_kernel_set_origin(k, ELP_KERNEL_SOURCE, k->source,
+					  "--source", NULL)) {
 			rc = 1;
 			goto free_kernel;
 		}
+	}
+	if (build && use_build(k, build)) {
+		rc = 1;
+		goto free_kernel;
+	}
+	if (find_symbols(cli, k, symbols) || find_modules(cli, k, modules)) {
+		rc = 1;
+		goto free_kernel;
 	}
 	if (add) {
 		rc = check_livepatch(k, "the running kernel", force);
@@ -239,35 +464,41 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 {
 	char *release = NULL, *source = NULL, *config_path = NULL;
 	char *name = NULL, *build = NULL, *symbols = NULL, *image = NULL;
+	char *modules = NULL;
+	const char *release_origin = NULL;
 	struct elp_kernel *k = NULL;
-	const char *kind;
-	char *config = NULL;
 	int force = 0, rc;
 	poptContext pc;
 	bool done;
 	struct poptOption options[] = {
 		{ "release", 0, POPT_ARG_STRING, &release, 0,
-		  "kernel release, as uname -r prints it", "RELEASE" },
+		  "kernel release, as uname -r prints it (default: from the source dir or the image)",
+		  "RELEASE" },
 		{ "source", 0, POPT_ARG_STRING, &source, 0,
 		  "kernel source directory or tarball", "DIR|TARBALL" },
 		{ "config", 0, POPT_ARG_STRING, &config_path, 0,
-		  "the kernel's .config (plain or compressed)", "FILE" },
+		  "the kernel's .config, plain or compressed (default: the source dir's)",
+		  "FILE" },
 		{ "name", 0, POPT_ARG_STRING, &name, 0,
 		  "catalogue name (default: the release)", "NAME" },
 		{ "build", 0, POPT_ARG_STRING, &build, 0,
 		  "kbuild directory modules link against (headers)", "DIR" },
 		{ "symbols", 0, POPT_ARG_STRING, &symbols, 0,
-		  "the kernel's symbol table, /proc/kallsyms format", "FILE" },
+		  "the kernel's symbol table, kallsyms or System.map (default: found)",
+		  "FILE" },
 		{ "image", 0, POPT_ARG_STRING, &image, 0,
 		  "the kernel image (vmlinuz), for 'elivepatch verify'",
 		  "FILE" },
+		{ "modules", 0, POPT_ARG_STRING, &modules, 0,
+		  "the kernel's modules tree, lib/modules/RELEASE or a root that has it",
+		  "DIR" },
 		{ "force", 0, POPT_ARG_NONE, &force, 0,
 		  "add even without CONFIG_LIVEPATCH", NULL },
 		POPT_TABLEEND
 	};
 
 	rc = cli_parse(
-		"--release R --source DIR|TARBALL --config FILE [<options>]",
+		"--source DIR|TARBALL [--release R] [--config FILE] [<options>]",
 		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
@@ -276,43 +507,57 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 				     poptPeekArg(pc));
 		goto out;
 	}
-	if (!release || !source || !config_path) {
-		rc = cli_usage_error(
-			pc, "--release, --source and --config are required");
+	if (!source) {
+		rc = cli_usage_error(pc, "--source is required");
 		goto out;
 	}
 	rc = 1;
-	if (elp_kernel_check_source(cli->ctx, source, &kind) ||
-	    elp_config_read(cli->ctx, config_path, &config))
-		goto out;
-	if (build && !elp_is_dir(build)) {
-		cli_error("cannot use build dir '%s': not a directory", build);
-		goto out;
-	}
-	if (symbols && check_symbols(symbols))
-		goto out;
-	if (image && !elp_is_file(image)) {
-		cli_error("cannot use kernel image '%s': %s", image,
-			  strerror(errno ? errno : ENOENT));
-		goto out;
-	}
 	k = calloc(1, sizeof(*k));
-	if (!k || elp_kernel_set_config(k, config))
+	if (!k || (release && !(k->release = strdup(release))))
 		goto out;
-	k->name = strdup(name ? name : release);
-	k->release = strdup(release);
-	k->source = elp_abspath(source);
-	k->source_kind = strdup(kind);
-	k->config_path = elp_abspath(config_path);
-	k->build_dir = build ? elp_abspath(build) : NULL;
-	k->symbols_path = symbols ? elp_abspath(symbols) : NULL;
-	k->image_path = image ? elp_abspath(image) : NULL;
-	if (check_livepatch(k, config_path, force))
+	/* an explicit --config or --build wins over the source dir's */
+	if (config_path && use_config(cli, k, config_path))
 		goto out;
+	if (build && use_build(k, build))
+		goto out;
+	if (use_source(cli, k, source, &release_origin))
+		goto out;
+	if (image) {
+		bool had_release = k->release != NULL;
+
+		if (elp_kernel_set_image(cli->ctx, k, image, "--image"))
+			goto out;
+		if (!had_release)
+			release_origin = "the image's version string";
+	}
+	if (!k->release) {
+		rc = cli_usage_error(
+			pc,
+			"--release is required: '%s' is not a built kernel tree and no --image was given",
+			source);
+		goto out;
+	}
+	if (!k->config && elp_kernel_find_config(cli->ctx, k) == -ENOENT) {
+		rc = cli_usage_error(
+			pc,
+			"--config is required: '%s' has no .config and no config-%s is beside the image",
+			source, k->release);
+		goto out;
+	}
+	if (!k->config ||
+	    (!k->build_dir && elp_kernel_find_build(cli->ctx, k) == -ENOMEM))
+		goto out;
+	k->name = strdup(name ? name : k->release);
+	if (!k->name || find_symbols(cli, k, symbols) ||
+	    find_modules(cli, k, modules))
+		goto out;
+	if (check_livepatch(k, k->config_path, force))
+		goto out;
+	if (release_origin && !cli->json)
+		printf("release %s (from %s)\n", k->release, release_origin);
 	rc = store_kernel(cli, k);
 out:
 	elp_kernel_free(k);
-	free(config);
 	poptFreeContext(pc);
 	free(release);
 	free(source);
@@ -321,6 +566,7 @@ out:
 	free(build);
 	free(symbols);
 	free(image);
+	free(modules);
 	return rc;
 }
 
@@ -425,6 +671,34 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
+/* A stored table that builds would refuse, said where it is looked at. */
+static void warn_symbols(const struct elp_kernel *k)
+{
+	switch (k->symbols_path ? elp_kernel_symbols_extract(NULL, k, NULL)
+				: 0) {
+	case 0:
+		break;
+	case -ENOENT:
+		cli_warn(
+			"the symbol table of kernel '%s' is missing from the store ('%s'): builds for it are refused",
+			k->name, k->symbols_path);
+		break;
+	case -EBADMSG:
+		cli_warn(
+			"the symbol table of kernel '%s' was altered ('%s'): builds for it are refused",
+			k->name, k->symbols_path);
+		break;
+	case -ESTALE:
+		cli_warn(
+			"kernel '%s' records its symbol table as a path, not a snapshot: builds for it are refused; remove and add it again",
+			k->name);
+		break;
+	default:
+		cli_warn("cannot read the symbol table of kernel '%s' ('%s')",
+			 k->name, k->symbols_path);
+	}
+}
+
 static int kernel_show(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat;
@@ -443,6 +717,7 @@ static int kernel_show(struct cli *cli, int argc, const char **argv)
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
 	if (find_kernel(cli, cat, spec, &k) == 0) {
+		warn_symbols(k);
 		if (kernel_patch_names(cat, k->id, &patches, &nr) == 0) {
 			if (cli->json)
 				print_kernel_json(stdout, k,

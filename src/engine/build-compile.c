@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "build-internal.h"
+#include "internal.h"
 
 static char *tree_path(const struct elp_bstate *b, const char *rel)
 {
@@ -154,6 +155,10 @@ int elp_bcompile_original(struct elp_bstate *b)
 	size_t i, n = 0;
 	int err = 0;
 
+	/* a missing or altered symbol table refuses before any compiling */
+	err = elp_kernel_symbols_extract(b->ctx, b->kernel, NULL);
+	if (err)
+		return err;
 	todo = calloc(b->nr_units ? b->nr_units : 1, sizeof(void *));
 	if (!todo || asprintf(&objs, "%s/objs", b->tree_root) < 0) {
 		free(todo);
@@ -297,49 +302,71 @@ int elp_bcompile_patched(struct elp_bstate *b)
 	return err;
 }
 
-/* Where the modules of the kernel are, for symbols of unloaded modules. */
-static char *find_module_ko(struct elp_bstate *b, const char *modname)
+/*
+ * The symbols of module target modname, from its .ko in the kernel's modules
+ * tree.  Not when the symbol table has them already: a kallsyms dump of a
+ * host where the module is loaded lists them, and adding the .ko's again
+ * would count every symbol twice.
+ */
+static int add_module_symbols(struct elp_bstate *b, struct elp_symtab *symtab,
+			      const char *modname)
+{
+	char *ko = NULL, *plain = NULL;
+	int err;
+
+	if (elp_symtab_has_obj(symtab, modname)) {
+		elp_info(b->ctx, "[diff] %s: symbols from the kernel's table",
+			 modname);
+		return 0;
+	}
+	err = elp_kernel_module_path(b->ctx, b->kernel, modname, &ko);
+	if (err)
+		return err;
+	/* .ko.xz and friends: the ELF reader needs the plain module */
+	if (strcmp(ko + strlen(ko) - 3, ".ko") != 0) {
+		char *data = NULL;
+		size_t len = 0;
+
+		err = elp_read_any(b->ctx, ko, "module", &data, &len);
+		if (!err &&
+		    asprintf(&plain, "%s/%s.ko", b->workdir, modname) < 0)
+			err = -ENOMEM;
+		if (!err)
+			err = elp_write_file_atomic(b->ctx, plain, data, len,
+						    0644);
+		free(data);
+	}
+	if (!err) {
+		elp_info(b->ctx, "[diff] %s: symbols from '%s'", modname, ko);
+		err = elp_symtab_add_module(b->ctx, symtab, modname,
+					    plain ? plain : ko);
+	}
+	free(plain);
+	free(ko);
+	return err;
+}
+
+/* The kernel's stored symbol table, checked, with Module.symvers' exports. */
+static int load_symbols(struct elp_bstate *b, struct elp_symtab **symtab)
 {
 	const struct elp_kernel *k = b->kernel;
-	char *dirs[3] = { NULL, NULL, NULL };
-	char *found = NULL;
-	size_t i;
+	char *table = NULL, *symvers = NULL;
+	int err;
 
-	if (asprintf(&dirs[0], "/lib/modules/%s", k->release) < 0)
-		dirs[0] = NULL;
-	if (k->build_dir) {
-		/* <root>/usr/src/linux-headers-X -> <root>/lib/modules/X */
-		const char *u = strstr(k->build_dir, "/usr/src/");
-
-		if (u && asprintf(&dirs[1], "%.*s/lib/modules/%s",
-				  (int)(u - k->build_dir), k->build_dir,
-				  k->release) < 0)
-			dirs[1] = NULL;
-	}
-	for (i = 0; i < 2 && !found; i++) {
-		struct elp_buf out = { 0 };
-		char *pattern;
-
-		if (!dirs[i] || !elp_is_dir(dirs[i]))
-			continue;
-		if (asprintf(&pattern, "%s.ko", modname) < 0)
-			continue;
-		{
-			const char *argv[] = { "find",	dirs[i],  "-name",
-					       pattern, "-print", "-quit",
-					       NULL };
-
-			if (elp_run(b->ctx, argv, NULL, -1, &out) == 0 &&
-			    out.data && *out.data) {
-				found = strdup(elp_rstrip(out.data));
-			}
-		}
-		free(pattern);
-		elp_buf_free(&out);
-	}
-	for (i = 0; i < 3; i++)
-		free(dirs[i]);
-	return found;
+	if (asprintf(&table, "%s/symbols", b->workdir) < 0)
+		return -ENOMEM;
+	err = elp_kernel_symbols_extract(b->ctx, k, table);
+	if (!err)
+		err = elp_symtab_load(b->ctx, table, symtab);
+	free(table);
+	if (err)
+		return err;
+	if (k->build_dir &&
+	    asprintf(&symvers, "%s/Module.symvers", k->build_dir) > 0 &&
+	    elp_is_file(symvers))
+		err = elp_symtab_load_exports(b->ctx, *symtab, symvers);
+	free(symvers);
+	return err;
 }
 
 /* Is name a new global function or variable of one of the patch's files? */
@@ -381,38 +408,26 @@ static void warn_loader_syms(struct elp_bstate *b)
 int elp_bdiff(struct elp_bstate *b)
 {
 	struct elp_symtab *symtab = NULL;
-	const struct elp_kernel *k = b->kernel;
-	char *symvers = NULL;
 	size_t i, kind, total = 0, callbacks = 0;
 	int err;
 
-	if (!k->symbols_path || !elp_is_file(k->symbols_path)) {
-		elp_err(b->ctx,
-			"kernel '%s' has no symbol table (a kallsyms dump); add one with 'elivepatch kernel add --symbols'",
-			k->name);
-		return -ENOENT;
-	}
-	err = elp_symtab_load(b->ctx, k->symbols_path, &symtab);
+	err = load_symbols(b, &symtab);
 	if (err)
-		return err;
-	if (k->build_dir &&
-	    asprintf(&symvers, "%s/Module.symvers", k->build_dir) > 0 &&
-	    elp_is_file(symvers)) {
-		err = elp_symtab_load_exports(b->ctx, symtab, symvers);
-		if (err)
-			goto out;
-	}
+		goto out;
 	for (i = 0; i < b->nr_units; i++) {
-		struct elp_bunit *u = &b->units[i];
+		const char *target = b->units[i].target;
+		size_t j;
 
-		if (strcmp(u->target, "vmlinux") != 0) {
-			char *ko = find_module_ko(b, u->target);
-
-			if (ko) {
-				elp_symtab_add_module(b->ctx, symtab, u->target,
-						      ko);
-				free(ko);
-			}
+		if (!strcmp(target, "vmlinux"))
+			continue;
+		/* once per module, however many of its files the patch has */
+		for (j = 0; j < i && strcmp(b->units[j].target, target) != 0;
+		     j++)
+			;
+		if (j == i) {
+			err = add_module_symbols(b, symtab, target);
+			if (err)
+				goto out;
 		}
 	}
 	for (i = 0; i < b->nr_units; i++) {
@@ -473,7 +488,6 @@ int elp_bdiff(struct elp_bstate *b)
 		err = elp_bstate_refuse(b, "the patch changes no object code");
 	}
 out:
-	free(symvers);
 	elp_symtab_free(symtab);
 	return err;
 }

@@ -112,32 +112,6 @@ static char *joined(const char *dir, const char *name)
 	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
 }
 
-/* A symbol table in kallsyms form (a Debian /boot/System.map is a stub). */
-static bool is_symbol_table(const char *path)
-{
-	char line[512], type, name[256];
-	unsigned long long addr;
-	FILE *f = fopen(path, "re");
-	bool ok;
-
-	if (!f)
-		return false;
-	ok = fgets(line, sizeof(line), f) &&
-	     sscanf(line, "%llx %c %255s", &addr, &type, name) == 3;
-	fclose(f);
-	return ok;
-}
-
-static char *symbol_table(char *path)
-{
-	path = existing(path);
-	if (path && !is_symbol_table(path)) {
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
 /* The kernel a configured and built source tree describes. */
 static int describe_source(struct elp_job_run *r, const char *source,
 			   struct elp_kernel *k, char **config_path)
@@ -171,7 +145,6 @@ static int describe_source(struct elp_job_run *r, const char *source,
 	if (release_file)
 		k->build_dir = elp_abspath(source);
 	free(release_file);
-	k->symbols_path = symbol_table(joined(source, "System.map"));
 	return k->release && k->source && k->source_kind ? 0 : -ENOMEM;
 }
 
@@ -229,13 +202,6 @@ static int describe_release(struct elp_job_run *r, const char *release,
 	if (build && elp_is_dir(build)) {
 		k->build_dir = build;
 		build = NULL;
-		k->symbols_path =
-			symbol_table(joined(k->build_dir, "System.map"));
-	}
-	if (!k->symbols_path &&
-	    asprintf(&link, "/boot/System.map-%s", release) >= 0) {
-		k->symbols_path = symbol_table(elp_lp_rooted(link));
-		free(link);
 	}
 	if (image) {
 		k->image_path = elp_abspath(image);
@@ -315,6 +281,17 @@ int elp_job_run_kernel(struct elp_job_run *r)
 		err = -ENOMEM;
 		goto out;
 	}
+	/* symbols and modules as kernel add finds them; the store snapshots */
+	err = elp_kernel_find_symbols(r->ctx, k);
+	if (!err || err == -ENOENT)
+		err = elp_kernel_check_image(r->ctx, k);
+	if (!err) {
+		err = elp_kernel_find_modules(r->ctx, k);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	if (err)
+		goto out;
 	err = elp_kernel_find(r->cat, k->name, &known);
 	if (err == 0) {
 		/* installkernel after the sources' hook: one kernel, once */

@@ -15,6 +15,8 @@
 
 void elp_kernel_free(struct elp_kernel *k)
 {
+	size_t i;
+
 	if (!k)
 		return;
 	free(k->name);
@@ -30,7 +32,15 @@ void elp_kernel_free(struct elp_kernel *k)
 	free(k->cc_version_text);
 	free(k->build_id);
 	free(k->symbols_path);
+	free(k->symbols_sha256);
 	free(k->image_path);
+	free(k->modules_dir);
+	for (i = 0; i < ELP_KERNEL_NR_INPUTS; i++) {
+		free(k->inputs[i].path);
+		free(k->inputs[i].origin);
+		free(k->inputs[i].sha256);
+	}
+	free(k->symbols_text);
 	free(k);
 }
 
@@ -80,54 +90,25 @@ int elp_kernel_set_config(struct elp_kernel *k, const char *config)
 	return k->config_sha256 ? 0 : -ENOMEM;
 }
 
-/* libarchive's "raw" format reads plain and compressed single files alike. */
 int elp_config_read(struct elp_ctx *ctx, const char *path, char **config)
 {
-	struct archive_entry *entry;
-	struct elp_buf buf = { 0 };
-	struct archive *a;
-	char chunk[65536];
-	la_ssize_t n;
-	int err = 0;
+	char *data = NULL;
+	int err;
 
-	a = archive_read_new();
-	if (!a)
-		return -ENOMEM;
-	archive_read_support_filter_all(a);
-	archive_read_support_format_raw(a);
-	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &entry) != ARCHIVE_OK) {
-		elp_err(ctx, "cannot read config '%s': %s", path,
-			archive_error_string(a));
-		err = archive_errno(a) > 0 ? -archive_errno(a) : -EIO;
-		goto out;
-	}
-	while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
-		err = elp_buf_append(&buf, chunk, (size_t)n);
-		if (err)
-			goto out;
-	}
-	if (n < 0) {
-		elp_err(ctx, "cannot read config '%s': %s", path,
-			archive_error_string(a));
-		err = -EIO;
-		goto out;
-	}
-	if (!buf.data || !strstr(buf.data, "CONFIG_")) {
+	err = elp_read_any(ctx, path, "config", &data, NULL);
+	if (err)
+		return err;
+	if (!strstr(data, "CONFIG_")) {
 		elp_err(ctx, "'%s' is not a kernel config (no CONFIG_ lines)",
 			path);
-		err = -EINVAL;
-		goto out;
+		free(data);
+		return -EINVAL;
 	}
-	*config = buf.data;
-	buf.data = NULL;
-out:
-	elp_buf_free(&buf);
-	archive_read_free(a);
-	return err;
+	*config = data;
+	return 0;
 }
 
-static char *rooted(const char *path)
+char *elp_kernel_rooted(const char *path)
 {
 	const char *root = getenv("ELIVEPATCH_ROOT");
 	char *s;
@@ -147,15 +128,11 @@ static char *read_first_line(struct elp_ctx *ctx, const char *path)
 	return data;
 }
 
-/* The vmlinux build-id: the NT_GNU_BUILD_ID note in /sys/kernel/notes. */
-static char *read_build_id(struct elp_ctx *ctx, const char *path)
+char *elp_notes_build_id(const void *data, size_t len)
 {
-	size_t len = 0, off = 0;
-	char *notes = NULL;
-	char *hex = NULL;
+	const unsigned char *notes = data;
+	size_t off = 0;
 
-	if (elp_read_file(ctx, path, &notes, &len) < 0)
-		return NULL;
 	while (off + 12 <= len) {
 		unsigned int namesz, descsz, type;
 		size_t name_off, desc_off;
@@ -169,26 +146,47 @@ static char *read_build_id(struct elp_ctx *ctx, const char *path)
 			break;
 		if (type == 3 && namesz == 4 &&
 		    memcmp(notes + name_off, "GNU", 4) == 0) {
+			char *hex = malloc(descsz * 2 + 1);
 			unsigned int i;
 
-			hex = malloc(descsz * 2 + 1);
-			if (!hex)
-				break;
-			for (i = 0; i < descsz; i++)
+			if (hex)
+				hex[0] = '\0';
+			for (i = 0; hex && i < descsz; i++)
 				sprintf(hex + 2 * i, "%02x",
-					(unsigned char)notes[desc_off + i]);
-			break;
+					notes[desc_off + i]);
+			return hex;
 		}
 		off = desc_off + ((descsz + 3u) & ~3u);
 	}
+	return NULL;
+}
+
+/* The vmlinux build-id: the NT_GNU_BUILD_ID note in /sys/kernel/notes. */
+static char *read_build_id(struct elp_ctx *ctx, const char *path)
+{
+	char *notes = NULL, *hex;
+	size_t len = 0;
+
+	if (elp_read_file(ctx, path, &notes, &len) < 0)
+		return NULL;
+	hex = elp_notes_build_id(notes, len);
 	free(notes);
 	return hex;
+}
+
+char *elp_kernel_running_build_id(void)
+{
+	char *path = elp_kernel_rooted("/sys/kernel/notes");
+	char *id = path ? read_build_id(NULL, path) : NULL;
+
+	free(path);
+	return id;
 }
 
 static char *first_readable(const char *const *candidates)
 {
 	for (; *candidates; candidates++) {
-		char *p = rooted(*candidates);
+		char *p = elp_kernel_rooted(*candidates);
 
 		if (p && elp_is_file(p))
 			return p;
@@ -199,7 +197,7 @@ static char *first_readable(const char *const *candidates)
 
 static char *resolve_dir(const char *path)
 {
-	char *p = rooted(path);
+	char *p = elp_kernel_rooted(path);
 	char *real = p ? elp_abspath(p) : NULL;
 
 	free(p);
@@ -217,12 +215,12 @@ static int detect_release(struct elp_kernel *k)
 
 	if (getenv("ELIVEPATCH_ROOT")) {
 		/* the root's /proc/sys/kernel/osrelease, like uname -r */
-		p = rooted("/proc/sys/kernel/osrelease");
+		p = elp_kernel_rooted("/proc/sys/kernel/osrelease");
 		k->release = p ? read_first_line(NULL, p) : NULL;
 		free(p);
 		if (!k->release)
 			return -ENOENT;
-		p = rooted("/proc/sys/kernel/arch");
+		p = elp_kernel_rooted("/proc/sys/kernel/arch");
 		k->arch = p ? read_first_line(NULL, p) : NULL;
 		free(p);
 		if (!k->arch)
@@ -234,6 +232,20 @@ static int detect_release(struct elp_kernel *k)
 	k->release = strdup(uts.release);
 	k->arch = strdup(uts.machine);
 	return k->release && k->arch ? 0 : -ENOMEM;
+}
+
+int elp_kernel_running_release(char **release)
+{
+	struct elp_kernel k = { 0 };
+	int err = detect_release(&k);
+
+	free(k.arch);
+	if (err) {
+		free(k.release);
+		return err;
+	}
+	*release = k.release;
+	return 0;
 }
 
 int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
@@ -250,7 +262,7 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 		elp_err(ctx, "cannot determine the running kernel's release");
 		goto fail;
 	}
-	path = rooted("/proc/version");
+	path = elp_kernel_rooted("/proc/version");
 	k->version_text = path ? read_first_line(NULL, path) : NULL;
 	free(path);
 
@@ -277,10 +289,14 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 		goto fail;
 	err = elp_kernel_set_config(k, config);
 	free(config);
+	if (!err)
+		err = elp_kernel_set_origin(
+			k, ELP_KERNEL_CONFIG, k->config_path,
+			"the running kernel's config", k->config_sha256);
 	if (err)
 		goto fail;
 
-	path = rooted("/sys/kernel/notes");
+	path = elp_kernel_rooted("/sys/kernel/notes");
 	k->build_id = path ? read_build_id(NULL, path) : NULL;
 	free(path);
 
@@ -289,24 +305,40 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 
 		snprintf(dir, sizeof(dir), "/lib/modules/%s/build", k->release);
 		k->build_dir = resolve_dir(dir);
+		if (k->build_dir)
+			err = elp_kernel_set_origin(
+				k, ELP_KERNEL_BUILD, k->build_dir,
+				"/lib/modules/RELEASE/build", NULL);
 		snprintf(dir, sizeof(dir), "/lib/modules/%s/source",
 			 k->release);
 		k->source = resolve_dir(dir);
-		if (k->source)
+		if (k->source) {
 			k->source_kind = strdup("dir");
+			if (!err)
+				err = elp_kernel_set_origin(
+					k, ELP_KERNEL_SOURCE, k->source,
+					"/lib/modules/RELEASE/source", NULL);
+		}
+		if (err)
+			goto fail;
 	}
 	{
 		char image[512];
 		const char *candidates[] = { image, NULL };
 
 		snprintf(image, sizeof(image), "/boot/vmlinuz-%s", k->release);
-		k->image_path = first_readable(candidates);
-	}
-	path = rooted("/proc/kallsyms");
-	if (path && elp_is_file(path))
-		k->symbols_path = path;
-	else
+		path = first_readable(candidates);
+		/* Debian's images are root's alone: detect works without */
+		if (path && access(path, R_OK) < 0)
+			elp_warn(ctx, "not recording image '%s': %s", path,
+				 strerror(errno));
+		else if (path)
+			err = elp_kernel_set_image(ctx, k, path,
+						   "/boot/vmlinuz-RELEASE");
 		free(path);
+		if (err)
+			goto fail;
+	}
 	k->name = k->release ? strdup(k->release) : NULL;
 	if (!k->name) {
 		err = -ENOMEM;
@@ -422,7 +454,8 @@ int elp_kernel_check_source(struct elp_ctx *ctx, const char *source,
 #define KERNEL_COLUMNS                                                     \
 	"id, name, release, version_text, arch, source, source_kind, "     \
 	"build_dir, config_path, config, config_sha256, cc_version_text, " \
-	"build_id, symbols_path, livepatch, created_at, image_path"
+	"build_id, symbols_path, livepatch, created_at, image_path, "      \
+	"symbols_sha256, modules_dir"
 
 static struct elp_kernel *kernel_from_row(sqlite3_stmt *stmt)
 {
@@ -447,6 +480,8 @@ static struct elp_kernel *kernel_from_row(sqlite3_stmt *stmt)
 	k->livepatch = sqlite3_column_int(stmt, 14) != 0;
 	k->created_at = sqlite3_column_int64(stmt, 15);
 	k->image_path = elp_column_strdup(stmt, 16);
+	k->symbols_sha256 = elp_column_strdup(stmt, 17);
+	k->modules_dir = elp_column_strdup(stmt, 18);
 	return k;
 }
 
@@ -456,6 +491,58 @@ static void bind_opt(sqlite3_stmt *stmt, int idx, const char *s)
 		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(stmt, idx);
+}
+
+static int store_origins(struct elp_catalogue *cat, const struct elp_kernel *k)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < ELP_KERNEL_NR_INPUTS; i++) {
+		const struct elp_kernel_origin *o = &k->inputs[i];
+		sqlite3_stmt *stmt;
+
+		if (!o->origin)
+			continue;
+		err = elp_catalogue_prepare(
+			cat,
+			"INSERT INTO kernel_inputs (kernel_id, input, path, origin, sha256) VALUES (?, ?, ?, ?, ?)",
+			&stmt);
+		if (err)
+			break;
+		sqlite3_bind_int64(stmt, 1, k->id);
+		bind_opt(stmt, 2, elp_kernel_input_names[i]);
+		bind_opt(stmt, 3, o->path);
+		bind_opt(stmt, 4, o->origin);
+		bind_opt(stmt, 5, o->sha256);
+		err = elp_catalogue_step_done(
+			cat, stmt, "cannot record the kernel's inputs");
+	}
+	return err;
+}
+
+static int origin_row(sqlite3_stmt *stmt, void *data)
+{
+	struct elp_kernel *k = data;
+	const char *input = (const char *)sqlite3_column_text(stmt, 0);
+	size_t i;
+
+	for (i = 0; input && i < ELP_KERNEL_NR_INPUTS; i++)
+		if (!strcmp(input, elp_kernel_input_names[i]))
+			return elp_kernel_set_origin(
+				k, i,
+				(const char *)sqlite3_column_text(stmt, 1),
+				(const char *)sqlite3_column_text(stmt, 2),
+				(const char *)sqlite3_column_text(stmt, 3));
+	return 0;
+}
+
+static int load_origins(struct elp_catalogue *cat, struct elp_kernel *k)
+{
+	return elp_catalogue_each_row(
+		cat,
+		"SELECT input, path, origin, sha256 FROM kernel_inputs WHERE kernel_id = ?",
+		k->id, origin_row, k, "cannot read the kernel's inputs");
 }
 
 int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k)
@@ -474,9 +561,14 @@ int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k)
 		return -EEXIST;
 	}
 	elp_kernel_free(existing);
+	if (k->symbols_text) {
+		err = elp_kernel_snapshot_symbols(cat, k);
+		if (err)
+			return err;
+	}
 	err = elp_catalogue_prepare(
 		cat,
-		"INSERT INTO kernels (name, release, version_text, arch, source, source_kind, build_dir, config_path, config, config_sha256, cc_version_text, build_id, symbols_path, livepatch, created_at, image_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO kernels (name, release, version_text, arch, source, source_kind, build_dir, config_path, config, config_sha256, cc_version_text, build_id, symbols_path, livepatch, created_at, image_path, symbols_sha256, modules_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		&stmt);
 	if (err)
 		return err;
@@ -498,11 +590,13 @@ int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k)
 	sqlite3_bind_int(stmt, 14, k->livepatch);
 	sqlite3_bind_int64(stmt, 15, k->created_at);
 	bind_opt(stmt, 16, k->image_path);
+	bind_opt(stmt, 17, k->symbols_sha256);
+	bind_opt(stmt, 18, k->modules_dir);
 	err = elp_catalogue_step_done(cat, stmt, "cannot add kernel");
 	if (err)
 		return err;
 	k->id = sqlite3_last_insert_rowid(elp_catalogue_db(cat));
-	return 0;
+	return store_origins(cat, k);
 }
 
 static int find_one(struct elp_catalogue *cat, const char *where,
@@ -552,8 +646,16 @@ int elp_kernel_find(struct elp_catalogue *cat, const char *spec,
 		err = find_one(cat, wheres[i], spec, out, &count);
 		if (err)
 			return err;
-		if (count == 1)
-			return 0;
+		if (count == 1 && !*out)
+			return -ENOMEM;
+		if (count == 1) {
+			err = load_origins(cat, *out);
+			if (err) {
+				elp_kernel_free(*out);
+				*out = NULL;
+			}
+			return err;
+		}
 		if (count > 1) {
 			elp_err(elp_catalogue_ctx(cat),
 				"kernel '%s' is ambiguous: %d kernels have that release; give a name or id",

@@ -73,9 +73,10 @@ elp patch add "$patches/cmdline.patch" > /dev/null
 elp queue run > "$T/out" 2> "$T/err"
 check "run exits 1 when a job failed" test $? -eq 1
 check "the kernel job is done" test "$(state 1)" = "done"
+# its System.map is snapshotted into the catalogue's store, as kernel add does
 check "...the kernel is catalogued by its release" \
 	test "$(q 'SELECT name, release, source, symbols_path, livepatch FROM kernels')" = \
-	"6.6.30-gentoo|6.6.30-gentoo|$src|$src/System.map|1"
+	"6.6.30-gentoo|6.6.30-gentoo|$src|$T/symbols/$(sha256sum < "$src/System.map" | cut -d' ' -f1).gz|1"
 check "...with a kernel-add event" test "$(q "SELECT count(*) FROM events WHERE kind = 'kernel-add'")" = 1
 check "corrupt queued jobs fail, saying so" test "$(error 2)" = "corrupt job: its arguments are not a JSON object"
 check "...both" test "$(state 3)" = failed
