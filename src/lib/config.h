@@ -24,10 +24,13 @@ struct elp_conf {
 	char *signing_cert;
 	/* the Portage repository whose sync queues a patch import */
 	char *patch_overlay;
+	/* ssh://[user@]host[:port][/path] URLs, one blank between them:
+	 * `elivepatch build` builds there, in order, unless --builder is given */
+	char *builders;
 	/*
-	 * auto-apply, builders and sandbox are accepted only with the values
-	 * this version implements (no, empty, no): a setting that would be
-	 * silently ignored is an error instead.
+	 * auto-apply and sandbox are accepted only with the values this
+	 * version implements (no, no): a setting that would be silently
+	 * ignored is an error instead.
 	 */
 };
 
