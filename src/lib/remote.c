@@ -960,8 +960,10 @@ static int try_builder(struct client *c, const struct elp_builder_url *u,
 		const char *why = t.last_line ? t.last_line : "no message";
 
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 255)
-			elp_warn(c->ctx, "builder %s: cannot connect: %s",
-				 u->name, why);
+			elp_warn(
+				c->ctx,
+				"builder %s: cannot connect, or the connection dropped without a result: %s",
+				u->name, why);
 		else if (WIFEXITED(status) &&
 			 WEXITSTATUS(status) == ELP_BUILDER_UNAVAILABLE)
 			elp_warn(c->ctx, "builder %s cannot build it: %s",
