@@ -28,6 +28,14 @@ struct serve {
 	char *kernel_name;
 };
 
+/* dir/name, or NULL */
+static char *path_join(const char *dir, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
 /* Write all of len bytes, across short writes. */
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -178,10 +186,10 @@ static int match_kernel(const struct elp_kernel *k, void *data)
 	char *symvers = NULL;
 
 	if (s->kernel_id ||
-	    strcmp(k->release, elp_record_get(&s->rq, "release")) ||
-	    !k->config_sha256 || strcmp(k->config_sha256, s->config_sha) ||
-	    !k->symbols_sha256 || strcmp(k->symbols_sha256, s->symbols_sha) ||
-	    !k->source)
+	    strcmp(k->release, elp_record_get(&s->rq, "release")) != 0 ||
+	    !k->config_sha256 || strcmp(k->config_sha256, s->config_sha) != 0 ||
+	    !k->symbols_sha256 ||
+	    strcmp(k->symbols_sha256, s->symbols_sha) != 0 || !k->source)
 		return 0;
 	if (k->build_dir &&
 	    asprintf(&symvers, "%s/Module.symvers", k->build_dir) > 0 &&
@@ -252,7 +260,7 @@ static char *compiler_of(struct serve *s, int64_t build_id)
 
 	if (elp_build_info_get(s->cat, build_id, &info))
 		return NULL;
-	for (i = 0; i < info->nr_inputs; i++)
+	for (i = 0; !cc && i < info->nr_inputs; i++)
 		if (strcmp(info->inputs[i].kind, "toolchain") == 0)
 			cc = strdup(info->inputs[i].name);
 	elp_build_info_free(info);
@@ -287,8 +295,10 @@ static int make_result(struct serve *s, const struct elp_build_result *r,
 		char *v;
 
 		if (asprintf(&v, "%s %lld", r->stages[i].name,
-			     r->stages[i].ms) < 0)
+			     r->stages[i].ms) < 0) {
+			free(cc);
 			return -ENOMEM;
+		}
 		elp_record_add(&rec, "stage", v);
 		free(v);
 	}
@@ -297,8 +307,10 @@ static int make_result(struct serve *s, const struct elp_build_result *r,
 		char *v;
 
 		if (asprintf(&v, "%s\t%s\t%lu\t%s", f->object, f->old_name,
-			     f->sympos, f->source_file) < 0)
+			     f->sympos, f->source_file) < 0) {
+			free(cc);
 			return -ENOMEM;
+		}
 		elp_record_add(&rec, "function", v);
 		free(v);
 	}
@@ -410,8 +422,11 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 	int err;
 
 	s.cache = cache_dir ? strdup(cache_dir) : elp_build_default_cache();
-	if (!s.cache || asprintf(&dir, "%s/remote/results", s.cache) < 0 ||
-	    asprintf(&s.work, "%s/remote/work-XXXXXX", s.cache) < 0) {
+	if (!s.cache)
+		return -ENOMEM;
+	dir = path_join(s.cache, "remote/results");
+	s.work = path_join(s.cache, "remote/work-XXXXXX");
+	if (!dir || !s.work) {
 		err = -ENOMEM;
 		goto out;
 	}

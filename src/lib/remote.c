@@ -697,7 +697,7 @@ static int check_result(struct talk *t, const char *dir, struct elp_record *rec)
 	status = static_status(elp_record_get(rec, "status"));
 	module = elp_record_get(rec, "module");
 	claimed = elp_record_get(rec, "sha256");
-	if (!status || !module || strcmp(module, t->c->res->module_name)) {
+	if (!status || !module || strcmp(module, t->c->res->module_name) != 0) {
 		elp_err(t->c->ctx,
 			"the builder's result has no known status or is for another module");
 		return -EBADMSG;
@@ -1125,7 +1125,7 @@ int elp_remote_build(struct elp_catalogue *cat,
 		if (!err)
 			c.res->output_path = elp_abspath(opts->output);
 	}
-	if (!err && c.res->build_id && strcmp(c.res->status, "succeeded"))
+	if (!err && c.res->build_id && strcmp(c.res->status, "succeeded") != 0)
 		err = strcmp(c.res->status, "refused") == 0 ? -ENOTSUP : -EIO;
 	if (err && !c.res->reason && !c.res->build_id)
 		c.res->reason = strdup(err == -EHOSTUNREACH
