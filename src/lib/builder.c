@@ -271,7 +271,9 @@ static int make_result(struct serve *s, const struct elp_build_result *r,
 		       struct elp_bundle *out)
 {
 	struct elp_buf rec = { 0 };
-	char host[256] = "", num[32], *cc = compiler_of(s, r->build_id);
+	char host[256] = "", num[32];
+	char *cc =
+		r->compiler ? strdup(r->compiler) : compiler_of(s, r->build_id);
 	size_t i;
 	int err = 0;
 

@@ -70,7 +70,7 @@ c2=$t/client2.db
 add_kernel_to "$c2" "kernel added on a second client"
 nb=$(sqlite3 "$bdb" "SELECT count(*) FROM builds")
 t0=$(date +%s)
-"$ELIVEPATCH" --db "$c2" build --kernel ref --patch "$p" --builder ssh://good -o "$t/cached.ko" \
+"$ELIVEPATCH" -v --db "$c2" build --kernel ref --patch "$p" --builder ssh://good -o "$t/cached.ko" \
 	> "$t/out" 2> "$t/err"
 check "a second host's identical request succeeds" test $? = 0
 printf '# cache hit: %s s\n' "$(($(date +%s) - t0))"
