@@ -33,7 +33,6 @@ sshd_key "$t/ssh" killed "sh -c '(sleep 3; kill -9 \$\$) & exec env ELIVEPATCH_D
 sshd_start "$t/ssh" || bail "sshd starts on 127.0.0.1"
 trap 'sshd_stop; rm -rf "$t"' EXIT
 p=$patches/cmdline-string.patch
-m=elp_cmdline_string
 
 # --- here, twice in two build dirs --------------------------------------------------------
 elp build --kernel ref --patch "$p" -o "$t/local.ko" > "$t/out" 2>&1 || sed 's/^/# /' "$t/out"
