@@ -133,7 +133,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
-	int cumulative = 0, no_cumulative = 0;
+	int cumulative = 0, no_cumulative = 0, least_busy = 0;
 	char **patches = NULL, **patch_args = NULL, **extra_args = NULL;
 	char **extra = NULL, **builder_args = NULL, **builders = NULL;
 	char *conf_builders = NULL;
@@ -177,6 +177,9 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		{ "builder", 'B', POPT_ARG_ARGV, &builder_args, 0,
 		  "build over ssh on this builder; repeat for more, tried in order (default: 'builders' of elivepatch.conf)",
 		  "ssh://[USER@]HOST[:PORT][/PATH]" },
+		{ "least-busy", 0, POPT_ARG_NONE, &least_busy, 0,
+		  "ask every builder how busy it is (builder serve --status) and try the least busy first",
+		  NULL },
 		{ "rebuild", 0, POPT_ARG_NONE, &rebuild, 0,
 		  "build even if an identical build exists", NULL },
 		{ "cache", 0, POPT_ARG_STRING, &cache, 0,
@@ -246,6 +249,8 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	}
 	rc = collect_builders(cli, pc, builder_args, &conf_builders, &builders,
 			      &nr_builders);
+	if (!rc && least_busy && !nr_builders)
+		rc = cli_usage_error(pc, "--least-busy needs builders");
 	if (!rc && nr_builders && cumulative)
 		rc = cli_usage_error(
 			pc,
@@ -288,10 +293,12 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 	/* the reason is printed once, on the last line (report_failure) */
 	cli_hold_errors(cli);
-	err = nr_builders ? elp_remote_build(cat, &opts,
-					     (const char *const *)builders,
-					     nr_builders, &res)
-			  : elp_build(cat, &opts, &res);
+	err = nr_builders
+		      ? elp_remote_build(
+				cat, &opts, (const char *const *)builders,
+				nr_builders,
+				least_busy ? ELP_REMOTE_LEAST_BUSY : 0, &res)
+		      : elp_build(cat, &opts, &res);
 	cli_release_errors(cli,
 			   err && res && res->build_id ? res->reason : NULL);
 	sigaction(SIGINT, &old_int, NULL);

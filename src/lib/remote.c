@@ -456,7 +456,7 @@ struct talk {
 };
 
 /* The ssh command line: $ELIVEPATCH_SSH or "ssh", then the builder. */
-static char **ssh_argv(const struct elp_builder_url *u)
+static char **ssh_argv(const struct elp_builder_url *u, bool status)
 {
 	const char *ssh = getenv("ELIVEPATCH_SSH");
 	char *words = strdup(ssh && *ssh ? ssh : "ssh"), *w, *save = NULL;
@@ -483,8 +483,9 @@ static char **ssh_argv(const struct elp_builder_url *u)
 	}
 	argv[n++] = strdup("--");
 	argv[n++] = strdup(u->host);
-	if (asprintf(&argv[n++], "%s builder serve",
-		     u->path ? u->path : "elivepatch") < 0)
+	if (asprintf(&argv[n++], "%s builder serve%s",
+		     u->path ? u->path : "elivepatch",
+		     status ? " --status" : "") < 0)
 		argv[n - 1] = NULL;
 	free(words);
 	return argv;
@@ -532,11 +533,12 @@ static bool cancelled(const struct client *c)
 /*
  * Run ssh: the request on its stdin (a socket, so that a builder that hangs
  * up gives EPIPE, not SIGPIPE), its stdout into res_path, its stderr into
- * our log.  Returns ssh's wait status, or -errno.
+ * our log; without a request, ask for --status on an empty stdin.  Returns
+ * ssh's wait status, or -errno.
  */
-static int converse(struct talk *t, const char *res_path)
+static int converse(struct talk *t, const char *req_path, const char *res_path)
 {
-	char **argv = ssh_argv(t->url), buf[65536];
+	char **argv = ssh_argv(t->url, !req_path), buf[65536];
 	int sv[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int req_fd = -1, res_fd = -1, status = 0, err = 0;
 	size_t pending = 0, off = 0;
@@ -545,7 +547,7 @@ static int converse(struct talk *t, const char *res_path)
 
 	if (!argv)
 		return -ENOMEM;
-	req_fd = open(t->c->request, O_RDONLY | O_CLOEXEC);
+	req_fd = open(req_path ? req_path : "/dev/null", O_RDONLY | O_CLOEXEC);
 	res_fd = open(res_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (req_fd < 0 || res_fd < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
@@ -951,7 +953,7 @@ static int try_builder(struct client *c, const struct elp_builder_url *u,
 		goto out;
 	}
 	elp_info(c->ctx, "building on %s", u->name);
-	status = converse(&t, res_path);
+	status = converse(&t, c->request, res_path);
 	if (status < 0) {
 		err = status;
 		goto out;
@@ -1058,14 +1060,90 @@ static int set_up(struct client *c)
 	return err;
 }
 
+/* How busy a builder says it is; unanswered ones go last, in order. */
+struct rank {
+	size_t i;
+	bool ok;
+	long running;
+	double load;
+};
+
+static int cmp_rank(const void *a, const void *b)
+{
+	const struct rank *x = a, *y = b;
+
+	if (x->ok != y->ok)
+		return x->ok ? -1 : 1;
+	if (x->ok && x->running != y->running)
+		return x->running < y->running ? -1 : 1;
+	if (x->ok && x->load != y->load)
+		return x->load < y->load ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void ask_status(struct client *c, const char *url, struct rank *r)
+{
+	struct talk t = { .c = c };
+	struct elp_builder_url *u = NULL;
+	char *path = NULL, *text = NULL;
+	int status;
+
+	if (elp_builder_url_parse(c->ctx, url, &u) ||
+	    asprintf(&path, "%s/status-%zu", c->work, r->i) < 0) {
+		elp_builder_url_free(u);
+		return;
+	}
+	t.url = u;
+	status = converse(&t, NULL, path);
+	if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    elp_read_file(NULL, path, &text, NULL) == 0 &&
+	    sscanf(text, "builds-running %ld load %lf", &r->running,
+		   &r->load) == 2) {
+		r->ok = true;
+		elp_info(c->ctx, "builder %s: %ld builds running, load %.2f",
+			 u->name, r->running, r->load);
+	} else {
+		elp_warn(c->ctx, "builder %s gives no status (%s); asked last",
+			 u->name, t.last_line ? t.last_line : "no answer");
+	}
+	unlink(path);
+	free(text);
+	free(path);
+	free(t.last_line);
+	elp_buf_free(&t.errbuf);
+	elp_builder_url_free(u);
+}
+
+/* The order to try the builders in: as given, or the least busy first. */
+static struct rank *order(struct client *c, const char *const *builders,
+			  size_t nr, unsigned int flags)
+{
+	struct rank *r = calloc(nr, sizeof(*r));
+	size_t i;
+
+	if (!r)
+		return NULL;
+	for (i = 0; i < nr; i++) {
+		r[i].i = i;
+		if (flags & ELP_REMOTE_LEAST_BUSY && nr > 1)
+			ask_status(c, builders[i], &r[i]);
+	}
+	if (flags & ELP_REMOTE_LEAST_BUSY && nr > 1) {
+		qsort(r, nr, sizeof(*r), cmp_rank);
+		elp_info(c->ctx, "least busy builder: %s", builders[r[0].i]);
+	}
+	return r;
+}
+
 int elp_remote_build(struct elp_catalogue *cat,
 		     const struct elp_build_options *opts,
 		     const char *const *builders, size_t nr_builders,
-		     struct elp_build_result **out)
+		     unsigned int flags, struct elp_build_result **out)
 {
 	struct client c = { .cat = cat,
 			    .ctx = elp_catalogue_ctx(cat),
 			    .opts = opts };
+	struct rank *rank = NULL;
 	size_t i;
 	int err = 0;
 
@@ -1095,6 +1173,11 @@ int elp_remote_build(struct elp_catalogue *cat,
 		err = resolve(&c);
 	if (!err)
 		err = make_request(&c);
+	if (!err) {
+		rank = order(&c, builders, nr_builders, flags);
+		if (!rank)
+			err = -ENOMEM;
+	}
 	for (i = 0; !err && i < nr_builders; i++) {
 		struct elp_builder_url *u = NULL;
 
@@ -1102,14 +1185,14 @@ int elp_remote_build(struct elp_catalogue *cat,
 			err = -EINTR;
 			break;
 		}
-		err = elp_builder_url_parse(c.ctx, builders[i], &u);
+		err = elp_builder_url_parse(c.ctx, builders[rank[i].i], &u);
 		if (!err)
 			err = try_builder(&c, u, (unsigned int)i);
 		elp_builder_url_free(u);
 		if (err == -EHOSTUNREACH) {
 			if (i + 1 < nr_builders)
 				elp_warn(c.ctx, "trying the next builder, %s",
-					 builders[i + 1]);
+					 builders[rank[i + 1].i]);
 			else
 				elp_err(c.ctx,
 					"no builder could build it (%zu tried)",
@@ -1132,6 +1215,7 @@ int elp_remote_build(struct elp_catalogue *cat,
 					       ? "no builder could build it"
 					       : strerror(-err));
 	c.res->duration_ms = elp_now_ms() - c.t0;
+	free(rank);
 	client_free(&c);
 	*out = c.res;
 	return err;

@@ -39,7 +39,7 @@ int elp_builder_url_parse(struct elp_ctx *ctx, const char *url,
 void elp_builder_url_free(struct elp_builder_url *u);
 
 /*
- * Build opts on the builders, in order: one that cannot be reached, has no
+ * Build opts on the builders, in order (see flags): one that cannot be reached, has no
  * matching kernel, refuses the bundle or dies mid-build is reported and the
  * next is tried.  A build the engine failed or refused there is an answer
  * (recorded, not retried elsewhere).  The ssh command is $ELIVEPATCH_SSH
@@ -50,7 +50,14 @@ void elp_builder_url_free(struct elp_builder_url *u);
 int elp_remote_build(struct elp_catalogue *cat,
 		     const struct elp_build_options *opts,
 		     const char *const *builders, size_t nr_builders,
-		     struct elp_build_result **out);
+		     unsigned int flags, struct elp_build_result **out);
+
+/*
+ * elp_remote_build() flags.  LEAST_BUSY: first ask every builder for its
+ * `builder serve --status` and try the one with the fewest running builds,
+ * then the lowest load, first; those that do not answer go last.
+ */
+#define ELP_REMOTE_LEAST_BUSY 1u
 
 /* Exit status of `builder serve` when it cannot build here (no kernel). */
 #define ELP_BUILDER_UNAVAILABLE 3

@@ -28,8 +28,8 @@ sshd_have || { skip "OpenSSH server and client (openssh-server, openssh-client) 
 command -v zstd > /dev/null || { skip "zstd not installed"; t_done; }
 
 printf 'ffffffff81000000 T _text\nffffffff81001000 t x\n' > "$T/kallsyms"
-# the client's kernel, and the same kernel on the builder
-for d in "$DB" "$BDB"; do
+# the client's kernel, and the same kernel on the builders
+for d in "$DB" "$BDB" "$T/idle.db"; do
 	"$ELP" --db "$d" kernel add --release $REL --name fake --source "$T/src" --config "$T/config" \
 		--symbols "$T/kallsyms" > "$T/out" 2>&1 || bail "kernel add ($d): $(cat "$T/out")"
 done
@@ -38,6 +38,7 @@ cp "$top/contrib/examples/cmdline.patch" "$T/cmdline.patch"
 # each key is restricted to one command, as the README's authorized_keys line
 env_cmd="env ELIVEPATCH_DB=$BDB ELIVEPATCH_CACHE=$T/bcache ELIVEPATCH_DATADIR=$top/data"
 sshd_key "$S" good "$env_cmd $ELP builder serve"
+sshd_key "$S" idle "env ELIVEPATCH_DB=$T/idle.db ELIVEPATCH_CACHE=$T/icache $ELP builder serve"
 sshd_key "$S" empty "env ELIVEPATCH_DB=$T/empty.db ELIVEPATCH_CACHE=$T/ecache $ELP builder serve"
 sshd_key "$S" dies "sh -c 'head -c 100 > /dev/null; echo compiling... >&2; kill -9 \$\$'"
 hostile result dotdot symlink badsha wrongmodule || bail "hostile results"
@@ -108,6 +109,20 @@ elp build --kernel fake --patch cmdline --builder "ssh://127.0.0.1:1" --builder 
 check "no builder answers: exit 1" test $? = 1
 check "...saying so" grep -q "^error: no builder could build it (2 tried)" "$T/err"
 check "...and nothing is recorded" test "$(builds)" = "$before"
+
+# --- the least busy builder first ---------------------------------------------------------------
+sqlite3 "$BDB" "INSERT INTO builds (kernel_release, module_name, inputs_sha256, status, created_at) VALUES ('$REL', 'elp_other', 'x', 'running', 0)"
+before=$(builds)
+elp -v build --kernel fake --patch cmdline --least-busy --builder ssh://good --builder ssh://idle \
+	--builder ssh://127.0.0.1:1 > "$T/out" 2> "$T/err"
+check "--least-busy: each builder is asked" grep -q "builder good: 1 builds running, load " "$T/err"
+check "...one that does not answer goes last" grep -q "^warning: builder 127.0.0.1:1 gives no status" "$T/err"
+check "...the idle one builds" \
+	test "$(sqlite3 "$DB" "SELECT group_concat(builder_host) FROM builds WHERE id > $before")" = idle
+check "...and only it" sh -c '! grep -q "building on good" "$1"' - "$T/err"
+sqlite3 "$BDB" "DELETE FROM builds WHERE module_name = 'elp_other'"
+elp build --kernel fake --patch cmdline --least-busy > "$T/out" 2>&1
+check "--least-busy without builders is a usage error" test $? = 129
 
 # --- the builders of elivepatch.conf -----------------------------------------------------------
 printf 'builders = ssh://127.0.0.1:1  ssh://good\n' > "$T/b.conf"

@@ -33,11 +33,14 @@ sshd_key "$t/ssh" killed "sh -c '(sleep 3; kill -9 \$\$) & exec env ELIVEPATCH_D
 sshd_start "$t/ssh" || bail "sshd starts on 127.0.0.1"
 trap 'sshd_stop; rm -rf "$t"' EXIT
 p=$patches/cmdline-string.patch
+# a module name of this run: the builders' result cache lives in the shared cache, and an
+# earlier run's result must not answer this one's first request
+n=elp_remote_$(date +%s)_$$
 
 # --- here, twice in two build dirs --------------------------------------------------------
-elp build --kernel ref --patch "$p" -o "$t/local.ko" > "$t/out" 2>&1 || sed 's/^/# /' "$t/out"
+elp build --kernel ref --patch "$p" --name "$n" -o "$t/local.ko" > "$t/out" 2>&1 || sed 's/^/# /' "$t/out"
 check "local build" test -f "$t/local.ko"
-elp build --kernel ref --patch "$p" --rebuild -o "$t/again.ko" > "$t/out" 2>&1
+elp build --kernel ref --patch "$p" --name "$n" --rebuild -o "$t/again.ko" > "$t/out" 2>&1
 check "local build again (--rebuild: another build dir)" test -f "$t/again.ko"
 check "...byte-identical" cmp -s "$t/local.ko" "$t/again.ko"
 check "...in different build dirs" test "$(q "SELECT count(DISTINCT log_path) FROM builds WHERE status = 'succeeded'")" = 2
@@ -46,7 +49,7 @@ check "...in different build dirs" test "$(q "SELECT count(DISTINCT log_path) FR
 c1=$t/client1.db
 add_kernel_to "$c1" "kernel added on a client"
 t0=$(date +%s)
-"$ELIVEPATCH" --db "$c1" build --kernel ref --patch "$p" --builder ssh://good -o "$t/remote.ko" \
+"$ELIVEPATCH" --db "$c1" build --kernel ref --patch "$p" --name "$n" --builder ssh://good -o "$t/remote.ko" \
 	> "$t/out" 2> "$t/err"
 check "delegated build succeeds" test $? = 0
 sed 's/^/# /' "$t/err"
@@ -69,7 +72,7 @@ c2=$t/client2.db
 add_kernel_to "$c2" "kernel added on a second client"
 nb=$(sqlite3 "$bdb" "SELECT count(*) FROM builds")
 t0=$(date +%s)
-"$ELIVEPATCH" -v --db "$c2" build --kernel ref --patch "$p" --builder ssh://good -o "$t/cached.ko" \
+"$ELIVEPATCH" -v --db "$c2" build --kernel ref --patch "$p" --name "$n" --builder ssh://good -o "$t/cached.ko" \
 	> "$t/out" 2> "$t/err"
 check "a second host's identical request succeeds" test $? = 0
 printf '# cache hit: %s s\n' "$(($(date +%s) - t0))"
@@ -80,7 +83,7 @@ check "...the same module" cmp -s "$t/cached.ko" "$t/local.ko"
 # --- a builder killed mid-build: the next one answers ---------------------------------------
 c3=$t/client3.db
 add_kernel_to "$c3" "kernel added on a third client"
-"$ELIVEPATCH" --db "$c3" build --kernel ref --patch "$p" --name elp_failover \
+"$ELIVEPATCH" --db "$c3" build --kernel ref --patch "$p" --name "${n}_f" \
 	--builder ssh://killed --builder ssh://good -o "$t/failover.ko" > "$t/out" 2> "$t/err"
 check "killed mid-build, then the next builder: succeeds" test $? = 0
 check "...the killed builder is named" grep -q "^warning: builder killed" "$t/err"
@@ -91,17 +94,17 @@ check "...one build recorded here, from the builder that answered" \
 	test "$(sqlite3 "$c3" "SELECT group_concat(builder_host || ':' || status) FROM builds")" = "good:succeeded"
 
 # --- the delegated module in the guest -------------------------------------------------------
-cat > "$t/init.sh" << 'EOF'
-e2e_result before "$(cat /proc/cmdline)"
+cat > "$t/init.sh" << EOF
+e2e_result before "\$(cat /proc/cmdline)"
 insmod /root/remote.ko
-e2e_result insmod $?
-e2e_lp_wait elp_cmdline_string 30
-e2e_result patched "$(cat /proc/cmdline)"
-echo 0 > /sys/kernel/livepatch/elp_cmdline_string/enabled
-e2e_lp_wait elp_cmdline_string 30
-e2e_result unpatched "$(cat /proc/cmdline)"
-rmmod elp_cmdline_string
-e2e_result rmmod $?
+e2e_result insmod \$?
+e2e_lp_wait $n 30
+e2e_result patched "\$(cat /proc/cmdline)"
+echo 0 > /sys/kernel/livepatch/$n/enabled
+e2e_lp_wait $n 30
+e2e_result unpatched "\$(cat /proc/cmdline)"
+rmmod $n
+e2e_result rmmod \$?
 EOF
 check "initramfs with the delegated module" e2e_initramfs "$t/initrd.gz" "$t/init.sh" "$t/remote.ko"
 check "the reference kernel boots and runs the check" e2e_boot "$t/initrd.gz" "$t/boot.log" 180
