@@ -477,6 +477,7 @@ static void print_info_json(const struct elp_build_info *b)
 	json_kv_str(stdout, &first, "verify_log", b->verify_log);
 	json_kv_csv(stdout, &first, "applied", b->applied);
 	json_kv_str(stdout, &first, "host", b->builder_host);
+	json_kv_str(stdout, &first, "backend", b->backend);
 	json_kv_int(stdout, &first, "created_at", b->created_at);
 	json_key(stdout, &first, "duration_ms");
 	if (b->duration_ms >= 0)
@@ -532,6 +533,7 @@ static void print_info(const struct elp_build_info *b)
 		print_field("duration", num);
 	}
 	print_field("host", b->builder_host);
+	print_field("backend", b->backend);
 	print_field("module file", b->artefact_path);
 	print_field("sha256", b->sha256);
 	print_field("verified", b->verified);

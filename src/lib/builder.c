@@ -351,6 +351,7 @@ static int build(struct serve *s, const char *cached, int out_fd)
 	opts.extra_files = (const char *const *)extra;
 	opts.nr_extra_files = nr_extra;
 	opts.cache_dir = s->cache;
+	opts.rebuild = elp_record_get(&s->rq, "rebuild") != NULL;
 	elp_info(s->ctx, "building %s for kernel '%s' (%zu patches)", opts.name,
 		 s->kernel_name, nr_patches);
 	err = elp_build(s->cat, &opts, &r);
@@ -460,7 +461,7 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 		err = -ENOMEM;
 		goto out;
 	}
-	if (elp_is_file(cached)) {
+	if (elp_is_file(cached) && !elp_record_get(&s.rq, "rebuild")) {
 		elp_info(s.ctx, "cached result %.12s", key);
 		err = send_file(s.ctx, cached, out_fd);
 		goto out;

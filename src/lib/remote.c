@@ -414,6 +414,9 @@ static int make_request(struct client *c)
 		err = add_oot(c, &b, &req);
 	for (i = 0; !err && i < c->opts->nr_extra_files; i++)
 		err = elp_record_add(&req, "extra", c->opts->extra_files[i]);
+	/* part of the request, so a rebuild is not the cached result */
+	if (!err && c->opts->rebuild)
+		err = elp_record_add(&req, "rebuild", "1");
 	if (!err && !req.data)
 		err = -ENOMEM;
 	if (!err)
