@@ -84,6 +84,7 @@ check "the patch went as its content" test "$(sqlite3 "$BDB" "SELECT sha256 FROM
 	"$(sqlite3 "$DB" "SELECT sha256 FROM patches WHERE name = 'cmdline'")"
 elp build show $id > "$T/out"
 check "build show: where it was built" grep -qE '^host +good$' "$T/out"
+check "build show: how" grep -qE '^backend +ssh$' "$T/out"
 check "build show: the patch" grep -qE '^  patch +cmdline ' "$T/out"
 elp history > "$T/out"
 check "history: built on the builder" grep -q "failed on builder good (" "$T/out"
