@@ -111,6 +111,18 @@ check "no builder answers: exit 1" test $? = 1
 check "...saying so" grep -q "^error: no builder could build it (2 tried)" "$T/err"
 check "...and nothing is recorded" test "$(builds)" = "$before"
 
+# --- the toolchain rule applies on the builder --------------------------------------------------
+sed 's/^CONFIG_CC_VERSION_TEXT=.*/CONFIG_CC_VERSION_TEXT="gcc-99 (Nowhere) 99.0.0"/' "$T/config" > "$T/config-cc99"
+for d in "$DB" "$BDB"; do
+	"$ELP" --db "$d" kernel add --release $REL --name cc99 --source "$T/src" --config "$T/config-cc99" \
+		--symbols "$T/kallsyms" > "$T/out" 2>&1 || bail "kernel add cc99 ($d): $(cat "$T/out")"
+done
+before=$(builds)
+elp build --kernel cc99 --patch cmdline --builder ssh://good > "$T/out" 2> "$T/err"
+check "a builder without the kernel's compiler cannot build it" \
+	grep -q "^warning: builder good cannot build it: .*no installed compiler matches kernel" "$T/err"
+check "...and nothing is recorded here" test "$(builds)" = "$before"
+
 # --- the least busy builder first ---------------------------------------------------------------
 sqlite3 "$BDB" "INSERT INTO builds (kernel_release, module_name, inputs_sha256, status, created_at) VALUES ('$REL', 'elp_other', 'x', 'running', 0)"
 before=$(builds)
