@@ -251,6 +251,10 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			      &nr_builders);
 	if (!rc && least_busy && !nr_builders)
 		rc = cli_usage_error(pc, "--least-busy needs builders");
+	if (!rc && nr_builders && (cc || force_toolchain || jobs))
+		rc = cli_usage_error(
+			pc,
+			"--cc, --force-toolchain and --jobs are the builder's to choose: not with a builder");
 	if (!rc && nr_builders && cumulative)
 		rc = cli_usage_error(
 			pc,

@@ -57,6 +57,8 @@ check "a builder that is not an ssh:// URL is a usage error" test $? = 129
 check "...saying what is expected" grep -q "expected ssh://\[user@\]host\[:port\]\[/path/to/elivepatch\]" "$T/out"
 elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --cumulative > "$T/out" 2>&1
 check "--cumulative with a builder is a usage error" test $? = 129
+elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --cc gcc > "$T/out" 2>&1
+check "--cc with a builder is a usage error (the builder chooses)" test $? = 129
 elp build --kernel fake --patch "$T/cmdline.patch" --builder 'ssh://-oProxyCommand=x' > "$T/out" 2>&1
 check "a host that ssh would read as an option is refused" grep -q "invalid builder 'ssh://-oProxyCommand=x'" "$T/out"
 check "builder serve on a terminal-less empty stdin is no build" \
