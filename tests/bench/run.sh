@@ -13,7 +13,7 @@
 #   warm / (patched + link)   the headline: elivepatch's overhead over kbuild doing the same work
 #   warm / (raw + link)       against the bare compiler and linker
 # then the same for a two-file patch and a module (binfmt_misc) patch. Results go to
-# bench-results.txt (BENCH_OUT overrides).
+# bench-results.txt (BENCH_OUT overrides). Last, the Portage hook for an unrelated package.
 # BENCH_CACHE=DIR uses (and keeps) that cache instead of a fresh one; the cold number is then
 # only cold if DIR is empty.
 set -u
@@ -140,6 +140,19 @@ ratio_b=$(ratio "$ms_warm" "$ms_cmdline_raw" "$ms_link")
 bench_case two_files "$top/tests/e2e/patches/two-files.patch" fs/proc/loadavg.o fs/proc/uptime.o
 bench_case module "$top/tests/e2e/patches/module-binfmt-misc.patch" fs/binfmt_misc.o
 
+# the Portage hook for a package that is not a kernel: sourced and run as emerge does, 20 times
+hook_total=0
+for i in $(seq 20); do
+	t0=$(date +%s%N)
+	env CATEGORY=dev-libs PN=openssl PV=3.1.4 PVR=3.1.4 P=openssl-3.1.4 EBUILD_PHASE=postinst \
+		ELIVEPATCH_BIN=/bin/false bash --posix -u -c '. "$0"; post_pkg_postinst' \
+		"$top/hooks/portage-bashrc" > /dev/null 2>&1
+	hook_total=$((hook_total + $(date +%s%N) - t0))
+done
+us_hook=$((hook_total / 20000))
+hook_limit=ok
+[ "$us_hook" -lt 50000 ] || hook_limit=OVER
+
 {
 	echo "elivepatch bench, $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) CPUs, kernel $E2E_RELEASE"
 	echo "patch: contrib/examples/cmdline.patch (fs/proc/cmdline.c)"
@@ -152,6 +165,7 @@ bench_case module "$top/tests/e2e/patches/module-binfmt-misc.patch" fs/binfmt_mi
 	printf 'headline: warm / (patched side + link)   %s   (target <= 2.0)\n' "$ratio_a"
 	printf 'warm / (raw command + link)              %s   (against the compiler and linker alone)\n' "$ratio_b"
 	printf '%s' "$report"
+	printf 'portage hook     %8d us   (post_pkg_postinst of dev-libs/openssl incl. bash start, mean of 20; limit 50 ms: %s)\n' "$us_hook" "$hook_limit"
 } > "$out"
 cat "$out"
 [ "$identical_limit" = ok ] || { echo "bench: the identical build took ${ms_identical} ms (limit 500 ms)" >&2; exit 1; }
