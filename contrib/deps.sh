@@ -21,6 +21,7 @@ cmd make make dev-build/make
 cmd pkg-config pkg-config virtual/pkgconfig
 pc libgit2 libgit2-dev dev-libs/libgit2
 pc libarchive libarchive-dev app-arch/libarchive
+pc liblzma liblzma-dev app-arch/xz-utils
 pc sqlite3 libsqlite3-dev dev-db/sqlite
 pc libkmod libkmod-dev sys-apps/kmod
 pc popt libpopt-dev dev-libs/popt
