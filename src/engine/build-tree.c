@@ -145,11 +145,12 @@ static bool core_file(const char *rel)
 		return true; /* the top directory's files */
 	if (has_prefix(base, "Kconfig"))
 		return true; /* Kconfig sources every architecture's */
-	if (has_prefix(rel, "Documentation/") || has_prefix(rel, "LICENSES/") ||
-	    has_prefix(rel, "samples/") || has_prefix(rel, "arch/") ||
-	    has_prefix(rel, "tools/"))
-		/* arch/Makefile, tools/Makefile... */
-		return !strchr(strchr(rel, '/') + 1, '/');
+	/* of these only the files at their top: arch/Makefile, tools/... */
+	if ((has_prefix(rel, "Documentation/") ||
+	     has_prefix(rel, "LICENSES/") || has_prefix(rel, "samples/") ||
+	     has_prefix(rel, "arch/") || has_prefix(rel, "tools/")) &&
+	    strchr(strchr(rel, '/') + 1, '/'))
+		return false;
 	if (has_prefix(base, "Makefile") || has_prefix(base, "Kbuild"))
 		return true;
 	if (has_prefix(rel, "drivers/gpu/drm/amd/include/asic_reg/"))
@@ -275,13 +276,17 @@ static int pending_write(struct elp_bstate *b, const struct path_set *s)
 
 struct want_core {
 	const struct path_set *extra;
+	size_t nr_wanted, nr_files;
 };
 
 static bool want_core(const char *rel, void *data)
 {
-	const struct want_core *w = data;
+	struct want_core *w = data;
+	bool want = core_file(rel) || set_has(w->extra, rel);
 
-	return core_file(rel) || set_has(w->extra, rel);
+	w->nr_files++;
+	w->nr_wanted += want;
+	return want;
 }
 
 struct want_set {
@@ -328,6 +333,7 @@ static int extract_pending(struct elp_bstate *b, const struct path_set *want)
 		goto out;
 	{
 		struct want_set w = { want ? &todo : &pending, b->tree };
+		long long t0 = elp_now_ms();
 
 		if (want)
 			elp_notice(
@@ -342,6 +348,9 @@ static int extract_pending(struct elp_bstate *b, const struct path_set *want)
 				b->kernel->source, pending.n);
 		err = elp_unpack_tarball(b, b->kernel->source, b->tree,
 					 want_missing, &w, NULL);
+		if (!err)
+			elp_info(b->ctx, "[tree] extracted in %lld ms",
+				 elp_now_ms() - t0);
 	}
 	if (!err)
 		err = pending_write(b, &pending);
@@ -395,15 +404,22 @@ static int named_files(const struct elp_bstate *b, struct path_set *s)
 static int unpack_partial(struct elp_bstate *b)
 {
 	struct path_set named = { 0 }, pending = { 0 };
-	struct want_core w = { &named };
+	struct want_core w = { &named, 0, 0 };
 	struct elp_buf skipped = { 0 };
 	char *line, *save = NULL;
+	long long t0 = elp_now_ms();
 	int err;
 
 	err = named_files(b, &named);
 	if (!err)
 		err = elp_unpack_tarball(b, b->kernel->source, b->tree,
 					 want_core, &w, &skipped);
+	if (!err)
+		elp_info(
+			b->ctx,
+			"[tree] extracted %zu of the %zu files of '%s' in %lld ms",
+			w.nr_wanted, w.nr_files, b->kernel->source,
+			elp_now_ms() - t0);
 	for (line = skipped.data ? strtok_r(skipped.data, "\n", &save) : NULL;
 	     !err && line; line = strtok_r(NULL, "\n", &save))
 		err = set_add(&pending, line);
@@ -751,7 +767,10 @@ int elp_btree_prepare(struct elp_bstate *b)
 		err = -ENOMEM;
 		goto out;
 	}
-	b->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* not close-on-exec: make and the compilers inherit the lock, so a
+	 * tree is not taken from them while they run, also when elivepatch
+	 * was killed (kill -9) and they were left behind */
+	b->lock_fd = open(lock, O_RDWR | O_CREAT, 0644);
 	if (b->lock_fd < 0) {
 		err = -errno;
 		elp_err(b->ctx, "cannot open '%s': %m", lock);
@@ -805,6 +824,13 @@ int elp_btree_prepare(struct elp_bstate *b)
 			err = elp_write_file_atomic(b->ctx, prepared, info.data,
 						    info.len, 0644);
 		elp_buf_free(&info);
+	}
+	if (err && b->tree_root) {
+		/* no half-prepared tree is left (nor its disk space taken) */
+		elp_info(b->ctx, "[tree] removing the unfinished tree %s",
+			 b->tree_root);
+		if (elp_rm_rf(b->ctx, b->tree_root) != 0)
+			elp_warn(b->ctx, "cannot remove '%s'", b->tree_root);
 	}
 out:
 	free(trees);
