@@ -102,8 +102,9 @@ static char *log_first_error(struct elp_bstate *b, off_t off)
 	return found;
 }
 
-int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
-	      size_t nr_targets, bool kcflags, const char *what)
+static int bmake(struct elp_bstate *b, const char *dir,
+		 const char *const *targets, size_t nr_targets, bool kcflags,
+		 const char *what, bool quiet)
 {
 	char *first;
 	off_t off;
@@ -149,6 +150,8 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 		elp_err(b->ctx, "cannot run make: %s", strerror(-rc));
 		return rc;
 	}
+	if (quiet)
+		return -EIO;
 	first = off >= 0 ? log_first_error(b, off) : NULL;
 	if (what)
 		elp_err(b->ctx, "%s failed%s%s", what, first ? ": " : "",
@@ -159,6 +162,18 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 			first ? ": " : "", first ? first : "");
 	free(first);
 	return -EIO;
+}
+
+int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
+	      size_t nr_targets, bool kcflags, const char *what)
+{
+	return bmake(b, dir, targets, nr_targets, kcflags, what, false);
+}
+
+int elp_bmake_try(struct elp_bstate *b, const char *dir,
+		  const char *const *targets, size_t nr_targets, bool kcflags)
+{
+	return bmake(b, dir, targets, nr_targets, kcflags, NULL, true);
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -488,8 +503,9 @@ static int compute_hashes(struct elp_bstate *b)
 		}
 	}
 	/* the engine's version too: a fixed engine never reuses original
-	 * objects an older one compiled or prepared */
-	elp_buf_printf(&tree, "tree-1 %s\nsource %s\nconfig %s\n",
+	 * objects an older one compiled or prepared; tree-2: a tree may be
+	 * partly extracted (pending), which an older engine would not see */
+	elp_buf_printf(&tree, "tree-2 %s\nsource %s\nconfig %s\n",
 		       ELP_BUILD_ENGINE_VERSION, b->source_identity,
 		       b->kernel->config_sha256);
 	for (i = 0; i < b->nr_oot; i++)
