@@ -864,19 +864,6 @@ static int func_pointer_ref(struct elp_diff_state *st,
 	return 0;
 }
 
-/* Offset in its section that a section-symbol relocation points at. */
-static long section_target(const struct elp_sec *from, const struct elp_rela *r)
-{
-	long off = (long)r->sym->s.st_value + r->addend;
-	int k = -1;
-
-	if (!elp_sym_is_pcrel(r->type) || !elp_sec_is_text(from))
-		return off;
-	if (r->type == R_X86_64_PC32)
-		k = elp_rip_imm_size(from->data, from->size, r->offset);
-	return off + 4 + (k > 0 ? k : 0);
-}
-
 /* The object of sec that holds off, or else the one that ends there. */
 static struct elp_sym *object_at(const struct elp_sec *sec, long off)
 {
@@ -908,9 +895,19 @@ static int pin_section_ref(struct elp_diff_state *st,
 			   const struct elp_sec *from, struct elp_rela *r)
 {
 	struct elp_sec *sec = r->sym->sec;
-	long off = section_target(from, r);
-	struct elp_sym *o = object_at(sec, off);
+	long off = elp_rela_target_offset(from, r);
+	struct elp_sym *o = NULL;
 
+	if (off == ELP_OFF_UNKNOWN) {
+		if (!is_writable(sec))
+			return 0;
+		elp_err(st->ctx,
+			"%s: %s: the instruction at %s+%lu that refers to %s is not understood, so the variable it uses is not known; a copy of the section would be the livepatch's own, not the data the kernel uses",
+			unit(st), site_name(from, r), from->name, r->offset,
+			sec->name);
+		return -ENOTSUP;
+	}
+	o = object_at(sec, off);
 	if (o) {
 		elp_dbg(st->ctx, "%s: %s: %s+%ld is %s%s", unit(st),
 			site_name(from, r), sec->name, off, o->name,
@@ -949,16 +946,22 @@ static bool is_memory_operand(const struct elp_sec *text, unsigned long off,
 			      unsigned int type)
 {
 	const unsigned char *d = text->data;
+	struct elp_insn in;
+	size_t start, modrm, oplen;
 
-	if (!d || off < 3 || off + 4 > text->size)
+	if (!elp_insn_at(text, off, &in, &start) || in.opcode == 0x8d)
+		return false; /* not understood, or lea */
+	oplen = in.opcode > 0xffff ? 3 : in.opcode > 0xff ? 2 : 1;
+	modrm = start + in.opcode_off + oplen;
+	if (modrm + 1 >= start + in.len)
 		return false;
+	/* disp32(%rip): ModRM mod 00 r/m 101 */
 	if (type == R_X86_64_PC32)
-		return elp_rip_imm_size(d, text->size, off) >= 0 &&
-		       d[off - 2] != 0x8d;
+		return (d[modrm] & 0xc7) == 0x05 && off == modrm + 1;
 	/* disp32(,%index,scale): ModRM mod 00 r/m 100, SIB without base */
 	if (type == R_X86_64_32S || type == R_X86_64_32)
-		return (d[off - 2] & 0xc7) == 0x04 && (d[off - 1] & 7) == 5 &&
-		       d[off - 3] != 0x8d;
+		return (d[modrm] & 0xc7) == 0x04 && (d[modrm + 1] & 7) == 5 &&
+		       off == modrm + 2;
 	return false;
 }
 

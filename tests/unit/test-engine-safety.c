@@ -525,6 +525,55 @@ static void test_end_pointer(void **state)
 	assert_int_not_equal(access(path("beyond.o"), F_OK), 0);
 }
 
+/* ---- exact targets of relocations into data ---- */
+
+static const char imm_src[] =
+	"#define RM __attribute__((section(\".data..read_mostly\")))\n"
+	/* reverse layout: a at 0, b at 4 */
+	"static int b RM = 2;\n"
+	"static int a RM = 1;\n"
+	"int get(void) { return a + b; }\n"
+	"void setb(int x)\n"
+	"{ asm volatile(\"andl $0xf, %%eax\\n\\tmovl $@V@, %0\" : \"=m\"(b) : \"a\"(x)); }\n";
+
+/*
+ * setb() stores an immediate to b(%rip) right after "and $0xf, %eax",
+ * whose last byte looked like a two-byte opcode escape: the store is to b,
+ * 8 bytes before the end of the instruction, never to a.
+ */
+static void test_exact_data_target(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T get\n"
+				 "ffffffff81000100 T setb\n"
+				 "ffffffff82000000 d a\n"
+				 "ffffffff82000004 d b\n";
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	compile("layout", subst(imm_src, "V", "5", NULL));
+	obj = read_obj("layout.o");
+	assert_int_equal(elp_find_sym(obj, "a")->s.st_value, 0);
+	assert_int_equal(elp_find_sym(obj, "b")->s.st_value, 4);
+	free_obj(obj);
+
+	d = run_diff("vmlinux", ks, subst(imm_src, "V", "5", NULL),
+		     subst(imm_src, "V", "6", NULL), "imm.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "setb");
+	obj = read_obj("imm.o");
+	assert_int_equal(count_relas(obj, ".rela.text.setb",
+				     "__elp_klp.vmlinux.0.b", NULL),
+			 1);
+	assert_int_equal(count_relas(obj, ".rela.text.setb",
+				     "__elp_klp.vmlinux.0.a", NULL),
+			 0);
+	assert_null(elp_find_sec(obj, ".data..read_mostly"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+}
+
 /* ---- 9: exports per object, namespaces ---- */
 
 static const char exp_src[] =
@@ -657,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_changed_table),
 		cmocka_unit_test(test_func_pointer),
 		cmocka_unit_test(test_end_pointer),
+		cmocka_unit_test(test_exact_data_target),
 		cmocka_unit_test(test_exports),
 		cmocka_unit_test(test_exports_defined),
 		cmocka_unit_test(test_export_of),
