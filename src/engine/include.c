@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1185,7 +1186,9 @@ static bool parse_marker(const char *marker, const char **obj, size_t *len,
 
 struct late_table {
 	const char *name;
-	size_t entsize;
+	/* where struct elp_special_layout holds the entry size, or 0: the
+	 * table is code, cut into pieces rather than entries */
+	size_t layout_field;
 };
 
 /*
@@ -1195,12 +1198,25 @@ struct late_table {
  * module are applied later, when klp patches that module.
  */
 static const struct late_table late_tables[] = {
-	{ "__jump_table", 16 },
-	{ ".static_call_sites", 8 },
-	{ ".parainstructions", 16 },
-	{ ".altinstr_replacement", 1 },
+	{ "__jump_table", offsetof(struct elp_special_layout, jump_entry) },
+	{ ".static_call_sites",
+	  offsetof(struct elp_special_layout, static_call_site) },
+	{ ".parainstructions",
+	  offsetof(struct elp_special_layout, paravirt_patch_site) },
+	{ ".altinstr_replacement", 0 },
 	{ NULL, 0 },
 };
+
+/* The entry size of table t in the target kernel (its probed layout). */
+static size_t late_entsize(const struct elp_diff_state *st,
+			   const struct late_table *t)
+{
+	const struct elp_special_layout *l = st->req->layout;
+
+	if (!t->layout_field || !l)
+		return 0;
+	return *(const size_t *)((const char *)l + t->layout_field);
+}
 
 static const char *site_func(const struct elp_sec *rs, unsigned long start)
 {
@@ -1251,21 +1267,25 @@ int elp_check_late_relocs(struct elp_diff_state *st)
 		struct elp_sec *sec =
 			elp_find_sec(st->patched, late_tables[t].name);
 		struct elp_sec *rs = sec ? sec->rela : NULL;
+		size_t entsize = late_entsize(st, &late_tables[t]);
 
 		if (!sec || !sec->include || !rs)
 			continue;
 		for (i = 0; i < rs->nr_relas; i++) {
 			const struct elp_rela *r = &rs->relas[i];
-			unsigned long start =
-				r->offset - r->offset % late_tables[t].entsize;
-			const char *obj, *name, *func;
+			const char *obj, *name, *func = "(alternative)";
 			size_t len;
 
 			if (!parse_marker(r->sym->name, &obj, &len, &name) ||
 			    (len == 7 && !strncmp(obj, "vmlinux", 7)))
 				continue;
-			func = late_tables[t].entsize > 1 ? site_func(rs, start)
-							  : "(alternative)";
+			if (late_tables[t].layout_field)
+				func = entsize ? site_func(
+							 rs,
+							 r->offset -
+								 r->offset %
+									 entsize)
+					       : "(code)";
 			ret = late_reloc_error(st, late_tables[t].name, func,
 					       name, obj, len);
 		}

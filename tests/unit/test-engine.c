@@ -288,6 +288,7 @@ static const char *cur_kallsyms = unit_kallsyms;
 static const char *cur_orig_src = orig_src;
 static const char *cur_source = "lib/f.c";
 static const char *cur_target = "vmlinux";
+static const struct elp_special_layout *cur_layout = &layout_6_1;
 
 struct diff_out {
 	int ret;
@@ -306,7 +307,7 @@ static struct diff_out run_diff(const char *patched_src, const char *out)
 		.source_file = cur_source,
 		.target = cur_target,
 		.unit_index = 3,
-		.layout = &layout_6_1,
+		.layout = cur_layout,
 	};
 	struct diff_out d = { 0, NULL };
 
@@ -1099,8 +1100,13 @@ static const char jl_src[] =
 	"\tasm goto(\"1: .byte 0x0f,0x1f,0x44,0x00,0x00\\n\"\n"
 	"\t\t \".pushsection __jump_table,\\\"aw\\\"\\n.balign 8\\n\"\n"
 	"\t\t \".long 1b - .\\n.long %l[yes] - .\\n\"\n"
-	"\t\t \".quad %c0 - .\\n.popsection\"\n"
+	"\t\t \".quad %c0 - .\\n@PAD@.popsection\"\n"
 	"\t\t :: \"i\"(&@KEY@[1]) :: yes);\n"
+	"\tasm goto(\"1: .byte 0x0f,0x1f,0x44,0x00,0x00\\n\"\n"
+	"\t\t \".pushsection __jump_table,\\\"aw\\\"\\n.balign 8\\n\"\n"
+	"\t\t \".long 1b - .\\n.long %l[yes] - .\\n\"\n"
+	"\t\t \".quad %c0 - .\\n@PAD@.popsection\"\n"
+	"\t\t :: \"i\"(&@KEY@[2]) :: yes);\n"
 	"\treturn v;\n"
 	"yes:\n"
 	"\treturn v + @RET@;\n"
@@ -1118,17 +1124,21 @@ static void test_diff_module_jump_label(void **state)
 
 	(void)state;
 	cur_target = "mymod";
-	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", NULL), ks,
-		     subst(jl_src, "KEY", "mkey", "RET", "2", NULL), "jl.o");
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", "PAD", "", NULL),
+		     ks,
+		     subst(jl_src, "KEY", "mkey", "RET", "2", "PAD", "", NULL),
+		     "jl.o");
 	assert_int_equal(d.ret, -ENOTSUP);
 	assert_non_null(strstr(
 		errbuf,
 		"lib/f.c: modfn: uses static key mkey of module mymod in a jump label"));
 	assert_non_null(strstr(errbuf, "static_key_enabled(&mkey)"));
-	d = run_with(
-		subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "1", NULL), ks,
-		subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "2", NULL),
-		"tp.o");
+	d = run_with(subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "1",
+			   "PAD", "", NULL),
+		     ks,
+		     subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "2",
+			   "PAD", "", NULL),
+		     "tp.o");
 	assert_int_equal(d.ret, -ENOTSUP);
 	assert_non_null(strstr(
 		errbuf,
@@ -1136,13 +1146,46 @@ static void test_diff_module_jump_label(void **state)
 	cur_target = "vmlinux";
 
 	/* in vmlinux the same is fine: klp relocations are applied at load */
-	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", NULL),
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", "PAD", "", NULL),
 		     "ffffffff81000000 T keyp\nffffffff81000100 T modfn\n"
 		     "ffffffff82001000 b mkey\n",
-		     subst(jl_src, "KEY", "mkey", "RET", "2", NULL), "jlv.o");
+		     subst(jl_src, "KEY", "mkey", "RET", "2", "PAD", "", NULL),
+		     "jlv.o");
 	assert_int_equal(d.ret, 0);
 	assert_int_equal(d.res->nr_funcs, 1);
 	elp_diff_result_free(d.res);
+}
+
+/*
+ * A kernel whose struct jump_entry is 24 bytes: the site of each entry is
+ * found at the probed size, not at 6.1's 16 (where the second entry's key
+ * would be taken for the start of an entry and its site lost).
+ */
+static void test_diff_late_layout(void **state)
+{
+	static const char ks[] = "ffffffffc0000000 T keyp\t[mymod]\n"
+				 "ffffffffc0000100 T modfn\t[mymod]\n"
+				 "ffffffffc0001000 b mkey\t[mymod]\n";
+	struct elp_special_layout wide = layout_6_1;
+	struct diff_out d;
+
+	(void)state;
+	wide.jump_entry = 24;
+	cur_layout = &wide;
+	cur_target = "mymod";
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", "PAD",
+			   ".quad 0\\n", NULL),
+		     ks,
+		     subst(jl_src, "KEY", "mkey", "RET", "2", "PAD",
+			   ".quad 0\\n", NULL),
+		     "jl24.o");
+	cur_target = "vmlinux";
+	cur_layout = &layout_6_1;
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: modfn: uses static key mkey of module mymod in a jump label"));
+	assert_null(strstr(errbuf, "(code)"));
 }
 
 static const char cb_src[] =
@@ -1316,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(test_rela_string),
 		cmocka_unit_test(test_diff_shared_section_imm),
 		cmocka_unit_test(test_diff_module_jump_label),
+		cmocka_unit_test(test_diff_late_layout),
 		cmocka_unit_test(test_diff_callbacks),
 		cmocka_unit_test(test_diff_state),
 	};
