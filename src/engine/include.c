@@ -1002,6 +1002,219 @@ static bool is_pure_constant(struct elp_obj *obj, const struct elp_sym *t)
 	return true;
 }
 
+/* "__elp_klp.<obj>.<pos>.<name>": obj (not terminated) and name */
+static bool parse_marker(const char *marker, const char **obj, size_t *len,
+			 const char **name)
+{
+	const char *p, *dot;
+
+	if (!has_prefix(marker, ELP_KLP_MARKER))
+		return false;
+	p = marker + strlen(ELP_KLP_MARKER);
+	dot = strchr(p, '.');
+	if (!dot)
+		return false;
+	*obj = p;
+	*len = dot - p;
+	*name = strchr(dot + 1, '.');
+	if (!*name)
+		return false;
+	(*name)++;
+	return true;
+}
+
+/* The klp shadow calls that run a constructor or destructor before they
+ * return, and the argument register that carries it (SysV: rdi rsi rdx rcx
+ * r8 r9 are 7 6 2 1 8 9). */
+static const struct {
+	const char *name;
+	int reg;
+} shadow_calls[] = {
+	{ "klp_shadow_alloc", 8 },
+	{ "klp_shadow_get_or_alloc", 8 },
+	{ "klp_shadow_free", 2 },
+	{ "klp_shadow_free_all", 6 },
+	{ NULL, 0 },
+};
+
+/*
+ * The register an instruction loads an address into: mov $imm32, %reg
+ * (b8+r, c7 /0 on a register) or lea disp32(%rip), %reg; -1 otherwise.
+ */
+static int address_load_reg(const unsigned char *d, size_t start,
+			    const struct elp_insn *in)
+{
+	size_t o = start + in->opcode_off + 1;
+	int b = in->rex & 1 ? 8 : 0, r = in->rex & 4 ? 8 : 0;
+
+	if (in->prefixed)
+		return -1;
+	if (in->opcode >= 0xb8 && in->opcode <= 0xbf)
+		return (int)(in->opcode & 7) + b;
+	if (in->opcode == 0xc7 && (d[o] & 0xf8) == 0xc0)
+		return (d[o] & 7) + b;
+	if (in->opcode == 0x8d && (d[o] & 0xc7) == 0x05)
+		return ((d[o] >> 3) & 7) + r;
+	return -1;
+}
+
+/*
+ * May an instruction between the load of reg and the call stand there:
+ * it neither reads nor writes reg (so the address is not copied or stored
+ * anywhere) and it is a plain move, ALU or nop that cannot branch?
+ */
+static bool leaves_reg(const unsigned char *d, size_t start,
+		       const struct elp_insn *in, int reg)
+{
+	size_t o = start + in->opcode_off + (in->opcode > 0xff ? 2 : 1);
+	int b = in->rex & 1 ? 8 : 0, r = in->rex & 4 ? 8 : 0,
+	    x = in->rex & 2 ? 8 : 0;
+	unsigned char m, mod;
+
+	if (in->opcode >= 0xb8 && in->opcode <= 0xbf)
+		return (int)(in->opcode & 7) + b != reg;
+	if (in->opcode == 0x90)
+		return !(in->rex & 1); /* with REX.B: xchg %r8, %rax */
+	switch (in->opcode) {
+	case 0x01:
+	case 0x03:
+	case 0x09:
+	case 0x0b:
+	case 0x21:
+	case 0x23:
+	case 0x29:
+	case 0x2b:
+	case 0x31:
+	case 0x33:
+	case 0x39:
+	case 0x3b:
+	case 0x63:
+	case 0x85:
+	case 0x88:
+	case 0x89:
+	case 0x8a:
+	case 0x8b:
+	case 0x8d:
+	case 0xc6:
+	case 0xc7:
+	case 0x80:
+	case 0x81:
+	case 0x83:
+	case 0x0fb6:
+	case 0x0fb7:
+	case 0x0fbe:
+	case 0x0fbf:
+	case 0x0f1f:
+		break;
+	default:
+		return false;
+	}
+	m = d[o];
+	mod = m >> 6;
+	if (((m >> 3) & 7) + r == reg)
+		return false;
+	if (mod == 3)
+		return (m & 7) + b != reg;
+	/* a memory operand: its base and index registers */
+	if ((m & 7) == 4) {
+		unsigned char sib = d[o + 1];
+
+		if (((sib >> 3) & 7) + x == reg)
+			return false;
+		return (sib & 7) + b != reg;
+	}
+	return (mod == 0 && (m & 7) == 5) || (m & 7) + b != reg;
+}
+
+/* The name a call's relocation refers to, without the klp marker. */
+static const char *called_name(const struct elp_sec *text, size_t field)
+{
+	const struct elp_sec *rs = text->rela;
+	const char *obj, *name;
+	size_t i, len;
+
+	for (i = 0; rs && i < rs->nr_relas; i++) {
+		const struct elp_sym *t = rs->relas[i].sym;
+
+		if (rs->relas[i].offset != field)
+			continue;
+		return parse_marker(t->name, &obj, &len, &name) ? name
+								: t->name;
+	}
+	return NULL;
+}
+
+/*
+ * Is the address loaded by the instruction that holds off only the
+ * constructor or destructor argument of the klp shadow call that follows
+ * (samples/livepatch/livepatch-shadow-fix*.c)?  Those callbacks run before
+ * the call returns, so no pointer to them outlives the livepatch.
+ */
+static bool is_shadow_callback(const struct elp_sec *text, unsigned long off)
+{
+	const unsigned char *d = text->data;
+	struct elp_insn in;
+	size_t start, n;
+	const char *name;
+	int reg, k;
+
+	if (!elp_insn_at(text, off, &in, &start))
+		return false;
+	reg = address_load_reg(d, start, &in);
+	if (reg < 0)
+		return false;
+	for (n = 0; n < 32; n++) {
+		start += in.len;
+		if (!elp_insn_at(text, start, &in, &start))
+			return false;
+		if (in.opcode == 0xe8 || in.opcode == 0xe9)
+			break;
+		if (!leaves_reg(d, start, &in, reg))
+			return false;
+	}
+	if (n == 32 || in.prefixed)
+		return false;
+	name = called_name(text, start + in.opcode_off + 1);
+	for (k = 0; name && shadow_calls[k].name; k++)
+		if (!strcmp(name, shadow_calls[k].name))
+			return shadow_calls[k].reg == reg;
+	return false;
+}
+
+/*
+ * A function the patch adds lives only as long as the livepatch module:
+ * a direct call or jump to it is fine, its address must not escape into
+ * kernel data (ops tables, work items, callbacks kept by the kernel),
+ * which would point into freed memory once the livepatch is disabled and
+ * unloaded.  The klp shadow constructor and destructor are the exception.
+ */
+static int check_new_func_ref(struct elp_diff_state *st,
+			      const struct elp_sec *from,
+			      const struct elp_rela *r)
+{
+	const struct elp_sym *fn = r->sym;
+	long off;
+
+	if (fn->type != STT_FUNC || !fn->sec || fn->status != ELP_NEW ||
+	    elp_is_cold(fn->name) || is_metadata_section(from))
+		return 0;
+	off = elp_rela_target_offset(from, r);
+	if (off != ELP_OFF_UNKNOWN && off != (long)fn->s.st_value)
+		return 0; /* into its body */
+	if (elp_sec_is_text(from) && is_branch_site(from, r->offset, r->type))
+		return 0;
+	if (elp_sec_is_text(from) && is_shadow_callback(from, r->offset)) {
+		elp_dbg(st->ctx,
+			"%s: %s: %s is a klp shadow constructor or destructor (run before the call returns)",
+			unit(st), site_name(from, r), fn->name);
+		return 0;
+	}
+	elp_err(st->ctx,
+		"%s: %s: takes the address of %s, a function the patch adds; the kernel may keep that pointer after the livepatch is disabled and unloaded, when it points into freed memory; call it directly, or pass it only as the constructor of klp_shadow_alloc()/klp_shadow_get_or_alloc() or the destructor of klp_shadow_free()/klp_shadow_free_all()",
+		unit(st), site_name(from, r), fn->name);
+	return -ENOTSUP;
+}
+
 static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 			struct elp_rela *r)
 {
@@ -1022,6 +1235,9 @@ static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 	}
 	if (t->sec && is_func_pointer(from, r))
 		return func_pointer_ref(st, from, r);
+	ret = check_new_func_ref(st, from, r);
+	if (ret)
+		return ret;
 	if (t->sec && t->type == STT_SECTION && t->sec->twin &&
 	    !elp_sec_is_text(t->sec) && !elp_sec_is_string(t->sec) &&
 	    !elp_is_special_section(t->sec->name)) {
@@ -1161,27 +1377,6 @@ static int add_func(struct elp_diff_state *st, struct elp_sym *s)
 	alias->include = true;
 	res->nr_funcs++;
 	return 0;
-}
-
-/* "__elp_klp.<obj>.<pos>.<name>": obj (not terminated) and name */
-static bool parse_marker(const char *marker, const char **obj, size_t *len,
-			 const char **name)
-{
-	const char *p, *dot;
-
-	if (!has_prefix(marker, ELP_KLP_MARKER))
-		return false;
-	p = marker + strlen(ELP_KLP_MARKER);
-	dot = strchr(p, '.');
-	if (!dot)
-		return false;
-	*obj = p;
-	*len = dot - p;
-	*name = strchr(dot + 1, '.');
-	if (!*name)
-		return false;
-	(*name)++;
-	return true;
 }
 
 struct late_table {

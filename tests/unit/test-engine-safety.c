@@ -92,7 +92,9 @@ static const char symvers[] =
 	"0x4\tmod_export\tdrivers/foo/mymod\tEXPORT_SYMBOL\t\n"
 	"0x5\tother_export\tdrivers/bar/othermod\tEXPORT_SYMBOL_GPL\tOTHER_NS\n"
 	"0x6\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
-	"0x7\tdash_export\tsound/x/snd-my-mod\tEXPORT_SYMBOL\tSND_NS\n";
+	"0x7\tdash_export\tsound/x/snd-my-mod\tEXPORT_SYMBOL\tSND_NS\n"
+	"0x8\tklp_shadow_get_or_alloc\tvmlinux\tEXPORT_SYMBOL_GPL\t\n"
+	"0x9\tklp_shadow_free\tvmlinux\tEXPORT_SYMBOL_GPL\t\n";
 
 struct diff_out {
 	int ret;
@@ -430,6 +432,106 @@ static void test_func_pointer(void **state)
 	elp_diff_result_free(d.res);
 }
 
+/* ---- new functions whose address escapes ---- */
+
+static const char escape_src[] =
+	"struct work { void (*fn)(struct work *); int v; };\n"
+	"extern int queue_work_on(int cpu, struct work *w);\n"
+	"extern void *klp_shadow_get_or_alloc(void *obj, unsigned long id,\n"
+	"\tunsigned long size, unsigned int gfp,\n"
+	"\tint (*ctor)(void *, void *, void *), void *data);\n"
+	"extern void klp_shadow_free(void *obj, unsigned long id,\n"
+	"\tvoid (*dtor)(void *, void *));\n"
+	"@NEW@"
+	"void start(struct work *w) { @BODY@ queue_work_on(0, w); }\n";
+
+static const char escape_kallsyms[] = "ffffffff81000100 T start\n"
+				      "ffffffff81000300 T queue_work_on\n";
+
+/*
+ * A function the patch adds may be called; its address stored into a
+ * kernel structure (a work item, a new ops table) would outlive the
+ * livepatch: refused.  As the constructor or destructor of a klp shadow
+ * call it is run before the call returns: accepted.
+ */
+static void test_new_func_escape(void **state)
+{
+	static const char fn[] =
+		"static void __attribute__((noinline)) new_fn(struct work *w)"
+		" { w->v = 7; }\n";
+	static const char shadow[] =
+		"static int __attribute__((noinline)) "
+		"my_ctor(void *o, void *s, void *d) { *(int *)s = 1; return 0; }\n"
+		"static void __attribute__((noinline)) "
+		"my_dtor(void *o, void *s) { *(int *)s = 0; }\n";
+	static const char table[] =
+		"static void __attribute__((noinline)) new_fn(struct work *w)"
+		" { w->v = 7; }\n"
+		"static const struct work_ops { void (*fn)(struct work *); } "
+		"new_ops = { new_fn };\n"
+		"const void *volatile ops_sink;\n";
+	const char *orig = subst(escape_src, "NEW", "", "BODY", "", NULL);
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	/* called: fine */
+	d = run_diff("vmlinux", escape_kallsyms, orig,
+		     subst(escape_src, "NEW", fn, "BODY", "new_fn(w);", NULL),
+		     "call.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	elp_diff_result_free(d.res);
+
+	/* stored into the work item the kernel keeps */
+	d = run_diff(
+		"vmlinux", escape_kallsyms, orig,
+		subst(escape_src, "NEW", fn, "BODY", "w->fn = new_fn;", NULL),
+		"store.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf, "lib/s.c: start: takes the address of "
+				       "new_fn, a function the patch adds"));
+	assert_int_not_equal(access(path("store.o"), F_OK), 0);
+
+	/* in a new ops table whose address is handed out */
+	d = run_diff("vmlinux", escape_kallsyms, orig,
+		     subst(escape_src, "NEW", table, "BODY",
+			   "ops_sink = &new_ops;", NULL),
+		     "table.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "new_ops: takes the address of "
+				       "new_fn, a function the patch adds"));
+
+	/* klp shadow constructor and destructor */
+	d = run_diff(
+		"vmlinux", escape_kallsyms, orig,
+		subst(escape_src, "NEW", shadow, "BODY",
+		      "int *sh = klp_shadow_get_or_alloc(w, 1, 4, 0, my_ctor, 0);"
+		      " if (sh) w->v = *sh; klp_shadow_free(w, 1, my_dtor);",
+		      NULL),
+		"shadow.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_non_null(strstr(errbuf, "my_ctor is a klp shadow constructor"));
+	assert_non_null(strstr(errbuf, "my_dtor is a klp shadow constructor"));
+	obj = read_obj("shadow.o");
+	assert_non_null(elp_find_sym(obj, "my_ctor"));
+	assert_non_null(elp_find_sym(obj, "my_dtor"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+
+	/* the constructor passed where the shadow call takes its data */
+	d = run_diff(
+		"vmlinux", escape_kallsyms, orig,
+		subst(escape_src, "NEW", shadow, "BODY",
+		      "klp_shadow_get_or_alloc(w, 1, 4, 0, 0, (void *)my_ctor);",
+		      NULL),
+		"shadowdata.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "takes the address of my_ctor"));
+}
+
 /* ---- 3: end pointers into shared writable sections ---- */
 
 static const char end_src[] =
@@ -705,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_pure_constant_fallback),
 		cmocka_unit_test(test_changed_table),
 		cmocka_unit_test(test_func_pointer),
+		cmocka_unit_test(test_new_func_escape),
 		cmocka_unit_test(test_end_pointer),
 		cmocka_unit_test(test_exact_data_target),
 		cmocka_unit_test(test_exports),
