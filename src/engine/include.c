@@ -899,11 +899,12 @@ static int pin_section_ref(struct elp_diff_state *st,
 	long off = elp_rela_target_offset(from, r);
 	struct elp_sym *o = NULL;
 
+	/* constants with no name have no identity: a copy will do */
 	if (off == ELP_OFF_UNKNOWN) {
-		if (!is_writable(sec))
+		if (!is_writable(sec) && !sec->nr_syms)
 			return 0;
 		elp_err(st->ctx,
-			"%s: %s: the instruction at %s+%lu that refers to %s is not understood, so the variable it uses is not known; a copy of the section would be the livepatch's own, not the data the kernel uses",
+			"%s: %s: the instruction at %s+%lu that refers to %s is not understood, so the variable or constant it uses is not known; a copy of the section would be the livepatch's own, not the data the kernel uses",
 			unit(st), site_name(from, r), from->name, r->offset,
 			sec->name);
 		return -ENOTSUP;

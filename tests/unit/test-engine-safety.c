@@ -324,6 +324,40 @@ static void test_pure_constant_fallback(void **state)
 	assert_int_not_equal(access(path("compared.o"), F_OK), 0);
 }
 
+static const char shared_ro_src[] =
+	"#define RO __attribute__((section(\".rodata.mine\"), aligned(16)))\n"
+	"static const int tbla[4] RO = { 1, 2, 3, 4 };\n"
+	"static const int tblb[4] RO = { 5, 6, 7, 8 };\n"
+	"const int *geta(void) { return tbla; }\n"
+	"int getb(int v)\n"
+	"{ int r; asm(\"vmovd %1, %%xmm0\\n\\tmovd %%xmm0, %0\" : \"=r\"(r) : \"m\"(tblb));\n"
+	"  return r + v * @MUL@; }\n";
+
+/*
+ * An instruction the decoder does not know (VEX) refers to a section of
+ * named constants: what it uses cannot be told, and a copy of the section
+ * would give tbla and tblb addresses of the livepatch's own: refused.
+ */
+static void test_unknown_insn_constants(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T geta\n"
+				 "ffffffff81000100 T getb\n"
+				 "ffffffff82000000 r tblb\n"
+				 "ffffffff82000010 r tbla\n";
+	struct diff_out d;
+
+	(void)state;
+	d = run_diff("vmlinux", ks, subst(shared_ro_src, "MUL", "1", NULL),
+		     subst(shared_ro_src, "MUL", "2", NULL), "vex.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf, "lib/s.c: getb: the instruction at "
+				       ".text.getb+"));
+	assert_non_null(strstr(errbuf, "that refers to .rodata.mine is not "
+				       "understood"));
+	assert_int_not_equal(access(path("vex.o"), F_OK), 0);
+}
+
 static const char table_src[] =
 	"struct ops { int (*f)(void); int n; };\n"
 	"static int __attribute__((noinline)) one(void) { return 1; }\n"
@@ -805,6 +839,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_identity),
 		cmocka_unit_test(test_pure_constant_fallback),
+		cmocka_unit_test(test_unknown_insn_constants),
 		cmocka_unit_test(test_changed_table),
 		cmocka_unit_test(test_func_pointer),
 		cmocka_unit_test(test_new_func_escape),
