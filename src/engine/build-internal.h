@@ -80,6 +80,8 @@ struct elp_bstate {
 int elp_bstate_refuse(struct elp_bstate *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool elp_bstate_cancelled(const struct elp_bstate *b);
+/* Is option ("CONFIG_X") "y" in the kernel's config? */
+bool elp_bconfig_on(const struct elp_bstate *b, const char *option);
 
 /*
  * "make -C <dir> -jN CC=<cc> [KCFLAGS=...] <targets...>", output into the

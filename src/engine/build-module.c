@@ -347,30 +347,20 @@ int elp_bmodule_generate(struct elp_bstate *b, const char *dir)
 	return err;
 }
 
-static bool config_enabled(const char *config, const char *option)
-{
-	char *v = config ? elp_config_get(config, option) : NULL;
-	bool on = v && strcmp(v, "y") == 0;
-
-	free(v);
-	return on;
-}
-
 /*
  * A kernel with CONFIG_MODULE_SIG gets the module signed with the configured
  * key; one that forces signatures cannot load it otherwise.
  */
 static int sign_module(struct elp_bstate *b, const char *ko)
 {
-	const char *config = b->kernel->config;
 	struct elp_sign_opts opts;
 	char *signer = NULL;
 	int err;
 
-	if (!config_enabled(config, "CONFIG_MODULE_SIG"))
+	if (!elp_bconfig_on(b, "CONFIG_MODULE_SIG"))
 		return 0;
 	if (!elp_sign_configured(&opts)) {
-		if (config_enabled(config, "CONFIG_MODULE_SIG_FORCE"))
+		if (elp_bconfig_on(b, "CONFIG_MODULE_SIG_FORCE"))
 			return elp_bstate_refuse(
 				b,
 				"kernel '%s' only loads signed modules (CONFIG_MODULE_SIG_FORCE) and there is no signing key '%s'; set ELIVEPATCH_SIGN_KEY to a key the kernel trusts",

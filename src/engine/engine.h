@@ -71,6 +71,9 @@ struct elp_diff_request {
 	struct elp_symtab *symtab;
 	/* the target kernel's special sections; NULL: all unknown */
 	const struct elp_special_layout *layout;
+	/* CONFIG_X86_KERNEL_IBT: the kernel seals at boot the ENDBR of the
+	 * functions whose address it never takes */
+	bool ibt;
 };
 
 struct elp_patched_func {

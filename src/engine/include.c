@@ -1216,6 +1216,75 @@ static int check_new_func_ref(struct elp_diff_state *st,
 	return -ENOTSUP;
 }
 
+/* Does the original unit take the address of the function named name? */
+static bool orig_takes_address(struct elp_obj *orig, const char *name)
+{
+	size_t i, j;
+
+	for (i = 1; i < orig->nr_secs; i++) {
+		const struct elp_sec *rs = orig->secs[i], *base = rs->base;
+
+		if (!elp_sec_is_rela(rs) || !base || is_metadata_section(base))
+			continue;
+		for (j = 0; j < rs->nr_relas; j++) {
+			const struct elp_rela *x = &rs->relas[j];
+
+			if (strcmp(x->sym->name, name) != 0)
+				continue;
+			if (!elp_sec_is_text(base) ||
+			    !is_branch_site(base, x->offset, x->type))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * With CONFIG_X86_KERNEL_IBT the kernel replaces at boot the ENDBR of every
+ * function whose address nothing in it takes (objtool's seal list): an
+ * indirect call to such a function faults (kpatch issue #1320).  A patch
+ * that newly takes the address of a kernel function is safe only when the
+ * kernel took it too: the function is exported, or the original unit
+ * takes it as well.
+ */
+static int check_sealed_target(struct elp_diff_state *st,
+			       const struct elp_sec *from,
+			       const struct elp_rela *r)
+{
+	const struct elp_sym *t = r->sym;
+	const char *name = t->twin ? t->twin->name : t->name;
+	const char *obj = target(st);
+	long off;
+
+	if (!st->req->ibt || is_metadata_section(from) ||
+	    (elp_sec_is_text(from) && is_branch_site(from, r->offset, r->type)))
+		return 0;
+	if (t->sec) {
+		/* the kernel's copy: existing, not the livepatch's own */
+		if (t->type != STT_FUNC || !t->twin || t->status == ELP_NEW ||
+		    t->via_callers || elp_is_cold(t->name))
+			return 0;
+		off = elp_rela_target_offset(from, r);
+		if (off != ELP_OFF_UNKNOWN && off != (long)t->s.st_value)
+			return 0;
+	} else {
+		if (t->type == STT_SECTION || !st->req->symtab)
+			return 0;
+		if (!elp_symtab_is_text(st->req->symtab, obj, name) &&
+		    !elp_symtab_is_text(st->req->symtab, "vmlinux", name))
+			return 0;
+		if (!elp_symtab_is_text(st->req->symtab, obj, name))
+			obj = "vmlinux";
+	}
+	if (elp_symtab_is_exported(st->req->symtab, name, NULL) ||
+	    orig_takes_address(st->orig, name))
+		return 0;
+	elp_err(st->ctx,
+		"%s: %s: takes the address of %s, which %s may have sealed at boot (CONFIG_X86_KERNEL_IBT: the ENDBR of a function whose address the kernel never takes is removed), so an indirect call through that pointer would fault; call it directly, or use a function whose address the kernel already takes",
+		unit(st), site_name(from, r), name, obj);
+	return -ENOTSUP;
+}
+
 static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 			struct elp_rela *r)
 {
@@ -1224,6 +1293,12 @@ static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 	bool copy;
 	int ret;
 
+	/* every reference, also to a symbol an earlier one resolved */
+	ret = check_sealed_target(st, from, r);
+	if (!ret)
+		ret = check_new_func_ref(st, from, r);
+	if (ret)
+		return ret;
 	if (t->ref) {
 		r->sym = t->ref;
 		return 0;
@@ -1236,9 +1311,6 @@ static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 	}
 	if (t->sec && is_func_pointer(from, r))
 		return func_pointer_ref(st, from, r);
-	ret = check_new_func_ref(st, from, r);
-	if (ret)
-		return ret;
 	if (t->sec && t->type == STT_SECTION && t->sec->twin &&
 	    !elp_sec_is_text(t->sec) && !elp_sec_is_string(t->sec) &&
 	    !elp_is_special_section(t->sec->name)) {

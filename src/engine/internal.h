@@ -207,6 +207,9 @@ bool elp_symtab_export_of(const struct elp_symtab *st, const char *obj,
 			  const char *name, const char **ns);
 size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
 			const char *name);
+/* Is name a function (text) of obj in the kernel's symbol table? */
+bool elp_symtab_is_text(const struct elp_symtab *st, const char *obj,
+			const char *name);
 /*
  * A symbol the translation unit defines, for finding the unit's block of
  * symbols in the target kernel's symbol table.

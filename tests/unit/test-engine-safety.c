@@ -96,6 +96,9 @@ static const char symvers[] =
 	"0x8\tklp_shadow_get_or_alloc\tvmlinux\tEXPORT_SYMBOL_GPL\t\n"
 	"0x9\tklp_shadow_free\tvmlinux\tEXPORT_SYMBOL_GPL\t\n";
 
+/* the target kernel seals unused ENDBRs (CONFIG_X86_KERNEL_IBT) */
+static bool cur_ibt;
+
 struct diff_out {
 	int ret;
 	struct elp_diff_result *res;
@@ -115,6 +118,7 @@ static struct diff_out run_diff(const char *target, const char *ks,
 		.source_file = "lib/s.c",
 		.target = target,
 		.unit_index = 5,
+		.ibt = cur_ibt,
 	};
 	struct diff_out d = { 0, NULL };
 	struct elp_ctx *ctx;
@@ -566,6 +570,69 @@ static void test_new_func_escape(void **state)
 	assert_non_null(strstr(errbuf, "takes the address of my_ctor"));
 }
 
+/* ---- 10: kernel functions sealed at boot (IBT) ---- */
+
+static const char ibt_src[] =
+	"struct work { void (*fn)(struct work *); int v; };\n"
+	"extern int queue_work_on(int cpu, struct work *w);\n"
+	"extern void ext_fn(struct work *w);\n"
+	"extern void printk(struct work *w);\n"
+	"static void __attribute__((noinline)) helper(struct work *w)"
+	" { w->v = 3; }\n"
+	"void kick(struct work *w) { helper(w); ext_fn(w); }\n"
+	"@GET@"
+	"void start(struct work *w) { @BODY@ queue_work_on(0, w); }\n";
+
+static const char ibt_kallsyms[] = "ffffffff81000000 t helper\n"
+				   "ffffffff81000100 T kick\n"
+				   "ffffffff81000200 T start\n"
+				   "ffffffff81000300 T queue_work_on\n"
+				   "ffffffff81000400 T ext_fn\n"
+				   "ffffffff81000500 T printk\n"
+				   "ffffffff81000600 T get_helper\n";
+
+static int ibt_diff(const char *get, const char *body, const char *out)
+{
+	struct diff_out d;
+
+	d = run_diff("vmlinux", ibt_kallsyms,
+		     subst(ibt_src, "GET", get, "BODY", "", NULL),
+		     subst(ibt_src, "GET", get, "BODY", body, NULL), out);
+	elp_diff_result_free(d.res);
+	return d.ret;
+}
+
+/*
+ * A patch that newly stores the address of an existing kernel function
+ * whose address the kernel never took: with CONFIG_X86_KERNEL_IBT its
+ * ENDBR may be sealed, and the indirect call faults (kpatch #1320).
+ * Exported functions and functions the original unit takes the address
+ * of keep theirs.
+ */
+static void test_ibt_sealed(void **state)
+{
+	static const char get[] = "void (*get_helper(void))(struct work *)"
+				  " { return helper; }\n";
+
+	(void)state;
+	cur_ibt = false;
+	assert_int_equal(ibt_diff("", "w->fn = helper;", "noibt.o"), 0);
+
+	cur_ibt = true;
+	assert_int_equal(ibt_diff("", "w->fn = helper;", "sealed.o"), -ENOTSUP);
+	assert_non_null(strstr(errbuf, "lib/s.c: start: takes the address of "
+				       "helper, which vmlinux may have sealed "
+				       "at boot"));
+	assert_int_equal(ibt_diff("", "w->fn = ext_fn;", "ext.o"), -ENOTSUP);
+	assert_non_null(strstr(errbuf, "takes the address of ext_fn"));
+	/* taken by the kernel too: the original unit, or an export */
+	assert_int_equal(ibt_diff(get, "w->fn = helper;", "taken.o"), 0);
+	assert_int_equal(ibt_diff("", "w->fn = printk;", "export.o"), 0);
+	/* calls need no ENDBR */
+	assert_int_equal(ibt_diff("", "helper(w); ext_fn(w);", "call.o"), 0);
+	cur_ibt = false;
+}
+
 /* ---- 3: end pointers into shared writable sections ---- */
 
 static const char end_src[] =
@@ -843,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_changed_table),
 		cmocka_unit_test(test_func_pointer),
 		cmocka_unit_test(test_new_func_escape),
+		cmocka_unit_test(test_ibt_sealed),
 		cmocka_unit_test(test_end_pointer),
 		cmocka_unit_test(test_exact_data_target),
 		cmocka_unit_test(test_exports),
