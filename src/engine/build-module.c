@@ -417,7 +417,19 @@ int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 		return err > 0 ? -EIO : err;
 	}
 	free(m_arg);
-	err = elp_klp_finalize(b->ctx, ko);
+	if (elp_bconfig_on(b, "CONFIG_UNWINDER_ORC")) {
+		err = elp_module_check_orc(b->ctx, ko);
+		/* the check printed its reasons: keep the first as the
+		 * refusal without printing it a second time */
+		if (err == -ENOTSUP && b->first_error && !b->refusal)
+			b->refusal = strdup(b->first_error);
+		if (err == -ENOTSUP && !b->refusal)
+			elp_bstate_refuse(
+				b,
+				"the module has code without ORC unwind data");
+	}
+	if (!err)
+		err = elp_klp_finalize(b->ctx, ko);
 	if (!err)
 		err = sign_module(b, ko);
 	if (err) {

@@ -130,4 +130,13 @@ void elp_diff_result_free(struct elp_diff_result *result);
  */
 int elp_klp_finalize(struct elp_ctx *ctx, const char *ko_path);
 
+/*
+ * Post-link check for kernels whose unwinder is ORC: every function of the
+ * module at ko_path is covered by its .orc_unwind_ip (an entry at or before
+ * its start in its section).  -ENOTSUP after logging the functions that are
+ * not: the unwinder could not walk through them, and the livepatch
+ * transition, which needs reliable stack traces, would not complete.
+ */
+int elp_module_check_orc(struct elp_ctx *ctx, const char *ko_path);
+
 #endif

@@ -633,6 +633,42 @@ static void test_ibt_sealed(void **state)
 	cur_ibt = false;
 }
 
+/* ---- 10: ORC coverage of the linked module ---- */
+
+static const char orc_src[] =
+	"void covered(void) { }\n"
+	"void bare(void) { }\n"
+	"void __attribute__((section(\".text.two\"))) two_a(void) { }\n"
+	"void __attribute__((section(\".text.two\"))) two_b(void) { }\n"
+	"asm(\".pushsection .orc_unwind_ip,\\\"a\\\"\\n\"\n"
+	"    \".long covered - .\\n.long two_a - .\\n@MORE@.popsection\");\n";
+
+/*
+ * On an ORC kernel, every function of the module is covered by an
+ * .orc_unwind_ip entry at or before its start in its section; bare() has
+ * none: refused, naming it.
+ */
+static void test_orc_coverage(void **state)
+{
+	struct elp_ctx *ctx;
+
+	(void)state;
+	compile("orc", subst(orc_src, "MORE", "", NULL));
+	ctx = new_ctx(ELP_LOG_WARNING);
+	assert_int_equal(elp_module_check_orc(ctx, path("orc.o")), -ENOTSUP);
+	assert_non_null(strstr(errbuf, "bare (.text.bare) has no ORC unwind "
+				       "entry"));
+	assert_null(strstr(errbuf, "covered ("));
+	assert_null(strstr(errbuf, "two_b"));
+	elp_ctx_free(ctx);
+
+	compile("orc2", subst(orc_src, "MORE", ".long bare - .\\n", NULL));
+	ctx = new_ctx(ELP_LOG_WARNING);
+	assert_int_equal(elp_module_check_orc(ctx, path("orc2.o")), 0);
+	assert_string_equal(errbuf, "");
+	elp_ctx_free(ctx);
+}
+
 /* ---- 3: end pointers into shared writable sections ---- */
 
 static const char end_src[] =
@@ -911,6 +947,7 @@ int main(void)
 		cmocka_unit_test(test_func_pointer),
 		cmocka_unit_test(test_new_func_escape),
 		cmocka_unit_test(test_ibt_sealed),
+		cmocka_unit_test(test_orc_coverage),
 		cmocka_unit_test(test_end_pointer),
 		cmocka_unit_test(test_exact_data_target),
 		cmocka_unit_test(test_exports),
