@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../../src/engine/engine.h"
+#include "../../src/engine/build-internal.h"
 #include "../../src/engine/internal.h"
 
 static char tmpdir[] = "/tmp/elp-test-safety-XXXXXX";
@@ -922,6 +923,84 @@ static void test_export_of(void **state)
 	elp_ctx_free(ctx);
 }
 
+/* ---- 11: the scope of a header change ---- */
+
+static bool line_in(const char *lines, const char *word)
+{
+	size_t l = strlen(word);
+	const char *p = lines;
+
+	while ((p = strstr(p, word))) {
+		if ((p == lines || p[-1] == '\n') && p[l] == '\n')
+			return true;
+		p += l;
+	}
+	return false;
+}
+
+/*
+ * seq_file.h changes seq_escape_str(); seq_show_option() of another
+ * header calls it (through a macro), and a file calling only
+ * seq_show_option() uses the change.  What does not use it (a prototype,
+ * a comment, a string, a non-inline function) is not derived.
+ */
+static void test_scope_derive(void **state)
+{
+	static const char other_h[] =
+		"/* seq_escape_str() is not called here */\n"
+		"void seq_escape_str(struct seq_file *m);\n"
+		"#define SEQ_ESC(m) \\\n\tseq_escape_str(m)\n"
+		"static inline void seq_show_option(struct seq_file *m,\n"
+		"\t\t\t\t   const char *name)\n"
+		"{\n\tif (name) {\n\t\tSEQ_ESC(m);\n\t}\n}\n"
+		"static inline __attribute__((always_inline)) int\n"
+		"seq_count(struct seq_file *m) { return m->count; }\n"
+		"int seq_plain(struct seq_file *m) { seq_escape_str(m); return 0; }\n"
+		"static inline const char *seq_name(void) "
+		"{ return \"seq_escape_str\"; }\n";
+	static const char last_h[] =
+		"static __always_inline void seq_opts(struct seq_file *m)\n"
+		"{ seq_show_option(m, \"x\"); }\n";
+	const char *texts[] = { last_h, other_h };
+	char *out;
+
+	(void)state;
+	out = elp_scope_derive(texts, 2, "seq_escape_str\n");
+	assert_non_null(out);
+	assert_true(line_in(out, "seq_escape_str"));
+	assert_true(line_in(out, "SEQ_ESC"));
+	assert_true(line_in(out, "seq_show_option"));
+	/* reached through seq_show_option, itself derived */
+	assert_true(line_in(out, "seq_opts"));
+	assert_false(line_in(out, "seq_count"));
+	assert_false(line_in(out, "seq_plain"));
+	assert_false(line_in(out, "seq_name"));
+	free(out);
+}
+
+/* kbuild's dependency list of a preprocessed file names the header read */
+static void test_scope_deps(void **state)
+{
+	static const char cmd[] =
+		"savedcmd_fs/proc/x.i := gcc -E ...\n\n"
+		"source_fs/proc/x.i := fs/proc/x.c\n\n"
+		"deps_fs/proc/x.i := \\\n"
+		"  include/linux/compiler-version.h \\\n"
+		"    $(wildcard include/config/CC_VERSION_TEXT) \\\n"
+		"  /src/linux/include/linux/seq_file.h \\\n"
+		"  include/linux/kconfig.h \\\n\n"
+		"fs/proc/x.i: $(deps_fs/proc/x.i)\n";
+	char *seq[] = { "include/linux/seq_file.h" };
+	char *fs[] = { "include/linux/fs.h", "linux/kconfig.h" };
+	char *partial[] = { "inux/seq_file.h" };
+
+	(void)state;
+	assert_true(elp_scope_deps_name(cmd, seq, 1));
+	assert_true(elp_scope_deps_name(cmd, fs, 2));
+	assert_false(elp_scope_deps_name(cmd, fs, 1));
+	assert_false(elp_scope_deps_name(cmd, partial, 1));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -953,6 +1032,8 @@ int main(void)
 		cmocka_unit_test(test_exports),
 		cmocka_unit_test(test_exports_defined),
 		cmocka_unit_test(test_export_of),
+		cmocka_unit_test(test_scope_derive),
+		cmocka_unit_test(test_scope_deps),
 	};
 
 	return cmocka_run_group_tests_name("engine-safety", tests, setup,
