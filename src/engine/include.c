@@ -262,6 +262,8 @@ static int direct_callers(struct elp_obj *obj, struct elp_sym *fn,
 					      r->sym->sec == fn->sec))
 				continue;
 			off = elp_rela_target_offset(base, r);
+			if (off == ELP_OFF_UNKNOWN)
+				goto taken; /* cannot tell: not a known call */
 			if (r->sym->type == STT_SECTION)
 				off -= (long)fn->s.st_value;
 			if (off != 0)
