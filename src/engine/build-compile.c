@@ -449,6 +449,7 @@ int elp_bdiff(struct elp_bstate *b)
 			.unit_index = (unsigned int)i,
 			.symtab = symtab,
 			.layout = &b->layout,
+			.ibt = elp_bconfig_on(b, "CONFIG_X86_KERNEL_IBT"),
 		};
 
 		elp_notice(b->ctx, "[diff] %s (%s)", u->src, u->target);

@@ -80,6 +80,8 @@ struct elp_bstate {
 int elp_bstate_refuse(struct elp_bstate *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool elp_bstate_cancelled(const struct elp_bstate *b);
+/* Is option ("CONFIG_X") "y" in the kernel's config? */
+bool elp_bconfig_on(const struct elp_bstate *b, const char *option);
 
 /*
  * "make -C <dir> -jN CC=<cc> [KCFLAGS=...] <targets...>", output into the
@@ -132,6 +134,15 @@ struct elp_mkfile {
 };
 int elp_bscope(struct elp_bstate *b);
 void elp_bscope_free(struct elp_bstate *b);
+/*
+ * idents (one a line) grown to a fixed point with the macros and inline
+ * functions the header texts define whose body uses one of them; one a
+ * line, in no order, or NULL without memory.
+ */
+char *elp_scope_derive(const char *const *headers, size_t n,
+		       const char *idents);
+/* Does a kbuild dependency list (a .cmd file) name one of the headers? */
+bool elp_scope_deps_name(const char *cmd, char *const *headers, size_t n);
 
 /* build-probe.c: the tree's special-section layouts into b->layout */
 int elp_bprobe_layout(struct elp_bstate *b);

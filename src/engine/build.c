@@ -50,6 +50,16 @@ int elp_bstate_refuse(struct elp_bstate *b, const char *fmt, ...)
 	return -ENOTSUP;
 }
 
+bool elp_bconfig_on(const struct elp_bstate *b, const char *option)
+{
+	const char *config = b->kernel->config;
+	char *v = config ? elp_config_get(config, option) : NULL;
+	bool on = v && strcmp(v, "y") == 0;
+
+	free(v);
+	return on;
+}
+
 bool elp_bstate_cancelled(const struct elp_bstate *b)
 {
 	return b->opts->cancel && *b->opts->cancel;
