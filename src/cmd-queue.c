@@ -274,6 +274,10 @@ static void report_job(const struct elp_job *job)
 	if (strcmp(job->state, "done") == 0)
 		printf("job %lld done: %s\n", (long long)job->id,
 		       subject ? subject : job->kind);
+	else if (strcmp(job->state, "refused") == 0)
+		cli_error("job %lld refused: %s: %s", (long long)job->id,
+			  subject ? subject : job->kind,
+			  job->error ? job->error : "-");
 	else
 		cli_error("job %lld failed: %s: %s", (long long)job->id,
 			  subject ? subject : job->kind,

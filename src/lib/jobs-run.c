@@ -450,7 +450,7 @@ static char *build_key(const struct elp_kernel *k, const struct elp_patch *p)
 	return n < 0 ? NULL : strdup(hex);
 }
 
-/* The id and reason of an earlier job that saw these inputs refused. */
+/* The id and reason of the first job that saw these inputs refused. */
 static int find_refusal(struct elp_job_run *r, int64_t *id, char **error)
 {
 	sqlite3_stmt *stmt;
@@ -458,7 +458,7 @@ static int find_refusal(struct elp_job_run *r, int64_t *id, char **error)
 
 	err = elp_catalogue_prepare(
 		r->cat,
-		"SELECT id, error FROM jobs WHERE kind = 'build' AND state = 'failed' AND error LIKE 'refused: %' AND CASE WHEN json_valid(arguments) THEN json_extract(arguments, '$.key') END = ? ORDER BY id DESC LIMIT 1",
+		"SELECT id, error FROM jobs WHERE inputs_key = ? AND state = 'refused' AND kind = 'build' ORDER BY id LIMIT 1",
 		&stmt);
 	if (err)
 		return err;
@@ -500,7 +500,7 @@ int elp_job_run_build(struct elp_job_run *r)
 	}
 	err = find_refusal(r, &earlier_id, &earlier);
 	if (err == 1) {
-		/* "refused: ..." again, so that this job is found as well */
+		r->refused = true;
 		err = outcomef(
 			r,
 			"%s (as in job %lld; not built again until the kernel, the patch or elivepatch changes)",
@@ -520,10 +520,10 @@ int elp_job_run_build(struct elp_job_run *r)
 	if (err == -EINTR || (r->opts->cancel && *r->opts->cancel))
 		err = -EINTR;
 	else if (err && res && strcmp(res->status, "refused") == 0 &&
-		 res->build_id)
-		err = outcomef(r, "refused: %s",
-			       res->reason ? res->reason : "-");
-	else if (err && res && strcmp(res->status, "refused") == 0)
+		 res->build_id) {
+		r->refused = true;
+		err = outcomef(r, "%s", res->reason ? res->reason : "-");
+	} else if (err && res && strcmp(res->status, "refused") == 0)
 		/* before a build row: this host (no compiler); retried */
 		err = outcomef(r, "cannot build here: %s",
 			       res->reason ? res->reason : "-");
