@@ -32,8 +32,9 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE \
 	-DELP_VERSION='"$(VERSION)"' -DELP_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS)
 DEPFLAGS = -MMD -MP
 
+# The sanitizer build is the test build: it honours $ELIVEPATCH_FAULT.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all
+	-fno-sanitize-recover=all -DELP_FAULT_INJECTION
 
 LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/engine/*.c)
 CLI_SRC := $(wildcard src/*.c)

@@ -202,7 +202,7 @@ int main(int argc, const char **argv)
 	struct cli cli = { 0 };
 	char *db_arg = NULL, *config_arg = NULL;
 	struct elp_conf *conf = NULL;
-	int version = 0, status, rc;
+	int version = 0, faults = 0, status, rc;
 	const struct command *cmd;
 	const char **rest;
 	char *db_path;
@@ -216,6 +216,8 @@ int main(int argc, const char **argv)
 		{ "quiet", 'q', POPT_ARG_NONE, &cli.quiet, 0, NULL, NULL },
 		{ "version", 0, POPT_ARG_NONE, &version, 0, NULL, NULL },
 		{ "help", 'h', POPT_ARG_NONE, NULL, 'h', NULL, NULL },
+		/* crash tests: honour $ELIVEPATCH_FAULT (not in --help) */
+		{ "fault-injection", 0, POPT_ARG_NONE, &faults, 0, NULL, NULL },
 		POPT_TABLEEND
 	};
 
@@ -276,6 +278,7 @@ int main(int argc, const char **argv)
 		return 1;
 	}
 	elp_set_log_fn(cli.ctx, log_to_cli, &cli);
+	elp_set_fault_injection(cli.ctx, faults);
 	elp_set_log_priority(cli.ctx, cli.verbose >= 2	 ? ELP_LOG_DEBUG
 				      : cli.verbose == 1 ? ELP_LOG_INFO
 							 : ELP_LOG_NOTICE);

@@ -552,6 +552,7 @@ int elp_job_run_next(struct elp_catalogue *cat,
 		free(reason);
 		goto out;
 	}
+	elp_fault_point(ctx, "queue", "claimed");
 	elp_get_log_fn(ctx, &r.outer_fn, &r.outer_data);
 	elp_set_log_fn(ctx, capture_log, &r);
 	if (strcmp(r.job->kind, "kernel") == 0)
@@ -568,6 +569,7 @@ int elp_job_run_next(struct elp_catalogue *cat,
 		err = ferr ? ferr : -EINTR;
 		goto out;
 	}
+	elp_fault_point(ctx, "queue", "finish");
 	if (err)
 		ferr = finish(cat, r.job, r.refused ? "refused" : "failed",
 			      r.error ? r.error : strerror(-err), r.key);
