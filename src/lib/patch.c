@@ -619,7 +619,8 @@ static long parse_git_section(struct parser *P, size_t i)
 					;
 				blocks++;
 			}
-			j--;
+			/* the last line read; a patch may end in the block */
+			j = (j > P->nlines ? P->nlines : j) - 1;
 		} else {
 			break;
 		}
