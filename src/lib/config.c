@@ -187,10 +187,11 @@ int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
 		  struct elp_conf **out)
 {
 	char *text = NULL;
+	size_t len = 0;
 	int err;
 
 	*out = NULL;
-	err = elp_read_file(NULL, path, &text, NULL);
+	err = elp_read_file(NULL, path, &text, &len);
 	if (err == -ENOENT && optional) {
 		*out = calloc(1, sizeof(**out));
 		return *out ? 0 : -ENOMEM;
@@ -199,6 +200,13 @@ int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
 		elp_err(ctx, "cannot read configuration '%s': %s", path,
 			strerror(-err));
 		return err;
+	}
+	if (strlen(text) != len) {
+		/* the parser would stop there: say so instead of ignoring */
+		elp_err(ctx, "%s: binary data (NUL byte), not a configuration",
+			path);
+		free(text);
+		return -EINVAL;
 	}
 	err = elp_conf_parse(ctx, path, text, out);
 	free(text);
