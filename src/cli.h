@@ -13,6 +13,8 @@
 #include "lib/elp.h"
 
 #define EXIT_USAGE 129
+/* a build refused: the patch cannot be livepatched safely (not a failure) */
+#define EXIT_REFUSED 2
 
 struct elp_conf;
 
