@@ -131,10 +131,11 @@ static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
 	const char *env = getenv("ELIVEPATCH_CONFIG");
 	bool chosen = arg || (env && *env);
 	const char *path = arg ? arg : chosen ? env : ELP_CONF_DEFAULT_PATH;
-	static const char *const vars[] = { "ELIVEPATCH_DB", "ELIVEPATCH_CACHE",
-					    "ELIVEPATCH_DATADIR",
-					    "ELIVEPATCH_SIGN_KEY",
-					    "ELIVEPATCH_SIGN_CERT" };
+	static const char *const vars[] = {
+		"ELIVEPATCH_DB",	"ELIVEPATCH_CACHE",
+		"ELIVEPATCH_DATADIR",	"ELIVEPATCH_SIGN_KEY",
+		"ELIVEPATCH_SIGN_CERT", "ELIVEPATCH_AUTO_APPLY"
+	};
 	const char *values[sizeof(vars) / sizeof(vars[0])];
 	size_t i;
 
@@ -145,6 +146,7 @@ static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
 	values[2] = (*conf)->datadir;
 	values[3] = (*conf)->signing_key;
 	values[4] = (*conf)->signing_cert;
+	values[5] = (*conf)->auto_apply;
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		const char *cur = getenv(vars[i]);
 

@@ -28,8 +28,7 @@ static const struct key keys[] = {
 	{ "signing-key", PATH, FIELD(signing_key), NULL, NULL },
 	{ "signing-cert", PATH, FIELD(signing_cert), NULL, NULL },
 	{ "patch-overlay", NAME, FIELD(patch_overlay), NULL, NULL },
-	{ "auto-apply", YES_NO, 0, "no",
-	  "queued builds are not applied automatically by this version; use 'elivepatch apply'" },
+	{ "auto-apply", YES_NO, FIELD(auto_apply), NULL, NULL },
 	{ "sandbox", YES_NO, 0, "no", "this version does not sandbox builds" },
 	{ "builders", WORDS, 0, "",
 	  "this version builds on this host only (no remote builders)" },
@@ -232,5 +231,6 @@ void elp_conf_free(struct elp_conf *conf)
 	free(conf->signing_key);
 	free(conf->signing_cert);
 	free(conf->patch_overlay);
+	free(conf->auto_apply);
 	free(conf);
 }

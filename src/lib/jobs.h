@@ -96,6 +96,13 @@ struct elp_job_run_options {
 	/* set asynchronously (signal handler) to stop: the job is queued
 	 * again and -EINTR returned */
 	volatile sig_atomic_t *cancel;
+	/*
+	 * Apply (elp_apply) what a build job built when it is for the running
+	 * kernel; builds for other kernels are only built.  A build that
+	 * cannot be applied fails its job, saying why.
+	 */
+	bool auto_apply;
+	long apply_wait_ms; /* the transition's limit; 0: 60 s */
 };
 
 /*
