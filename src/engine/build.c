@@ -1122,7 +1122,8 @@ static int record_stage(struct elp_bstate *b, size_t i)
 	return elp_catalogue_step_done(b->cat, stmt, "cannot record the build");
 }
 
-static int record_finish(struct elp_bstate *b)
+/* The outcome, its stages and its event: all or nothing. */
+static int record_outcome(struct elp_bstate *b)
 {
 	struct elp_build_result *r = b->res;
 	sqlite3_stmt *stmt;
@@ -1167,6 +1168,22 @@ static int record_finish(struct elp_bstate *b)
 	ev.detail = detail;
 	err = elp_event_add(b->cat, &ev);
 	free(detail);
+	return err;
+}
+
+static int record_finish(struct elp_bstate *b)
+{
+	int err;
+
+	if (!b->res->build_id)
+		return 0;
+	err = elp_catalogue_begin(b->cat);
+	if (!err)
+		err = record_outcome(b);
+	if (!err)
+		err = elp_catalogue_commit(b->cat);
+	if (err)
+		elp_catalogue_rollback(b->cat);
 	return err;
 }
 
@@ -1599,6 +1616,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 			err = -EINTR;
 			break;
 		}
+		elp_fault_point(b.outer, "build", passes[i].name);
 		t = elp_now_ms();
 		err = passes[i].fn(&b);
 		add_stage(b.res, passes[i].name, elp_now_ms() - t);
@@ -1634,6 +1652,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 		b.res->artefact_sha256 = NULL;
 	}
 	b.res->duration_ms = elp_now_ms() - b.t0;
+	elp_fault_point(b.outer, "build", "record");
 	t = elp_now_ms();
 	rerr = record_finish(&b);
 	add_stage(b.res, "record", elp_now_ms() - t);
