@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "lib/catalogue-internal.h"
 #include "lib/catalogue.h"
 #include "lib/history.h"
 #include "lib/kernel.h"
