@@ -484,7 +484,8 @@ static int compute_hashes(struct elp_bstate *b)
 			elp_buf_printf(&tree, "oot %s\n", b->oot[i]->sha256);
 	elp_buf_printf(&tree, "cc %s\nkcflags %s\n", b->cc_version,
 		       ELP_BUILD_KCFLAGS);
-	if (!tree.data || elp_sha256_hex(tree.data, tree.len, hex) < 0) {
+	if (elp_buf_error(&tree) || !tree.data ||
+	    elp_sha256_hex(tree.data, tree.len, hex) < 0) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -501,8 +502,8 @@ static int compute_hashes(struct elp_bstate *b)
 		elp_buf_puts(&in, "cumulative\n");
 	elp_buf_printf(&in, "elivepatch.h %s\n", b->include_sha);
 	elp_buf_printf(&in, "name %s\n", b->res->module_name);
-	if (!in.data || elp_sha256_hex(in.data, in.len, hex) < 0 ||
-	    !b->tree_key) {
+	if (elp_buf_error(&in) || !in.data ||
+	    elp_sha256_hex(in.data, in.len, hex) < 0 || !b->tree_key) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -960,8 +961,10 @@ static int write_functions(struct elp_bstate *b, const char *path)
 		elp_buf_printf(&out, "%s\t%s\t%lu\t%s\n", f->object,
 			       f->old_name, f->sympos, f->source_file);
 	}
-	err = elp_write_file_atomic(b->ctx, path, out.data ? out.data : "",
-				    out.len, 0644);
+	err = elp_buf_error(&out);
+	if (!err)
+		err = elp_write_file_atomic(
+			b->ctx, path, out.data ? out.data : "", out.len, 0644);
 	elp_buf_free(&out);
 	return err;
 }
