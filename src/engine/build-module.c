@@ -240,7 +240,9 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 		else
 			c_string(&c, targets[t]);
 		elp_buf_printf(&c, ",\n\t\t.funcs = funcs_%zu,\n", t);
-		if (inits[t].len)
+		if (elp_buf_error(&inits[t]) && !c.err)
+			c.err = elp_buf_error(&inits[t]);
+		else if (inits[t].len)
 			elp_buf_printf(&c, "\t\t.callbacks = {\n%s\t\t},\n",
 				       inits[t].data);
 		elp_buf_puts(&c, "\t},\n");
@@ -275,8 +277,12 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 	elp_buf_puts(
 		&c, "MODULE_DESCRIPTION(\"livepatch built by elivepatch\");\n");
 	free(targets);
-	if (!c.data)
-		return -ENOMEM;
+	/* one check for every append above: a line lost is no module */
+	err = elp_buf_error(&c);
+	if (err || !c.data) {
+		elp_buf_free(&c);
+		return err ? err : -ENOMEM;
+	}
 	if (asprintf(&path, "%s/main.c", dir) < 0) {
 		elp_buf_free(&c);
 		return -ENOMEM;
@@ -300,8 +306,10 @@ static int write_kbuild(struct elp_bstate *b, const char *dir)
 		if (unit_linked(&b->units[i]))
 			elp_buf_printf(&k, " unit%zu.o", i);
 	elp_buf_puts(&k, "\n");
-	if (!k.data)
+	if (elp_buf_error(&k) || !k.data) {
+		elp_buf_free(&k);
 		return -ENOMEM;
+	}
 	/* modpost (6.1) reads the .cmd file of every object of the module
 	 * for "#SYMVER" lines: the prebuilt objects need one, empty */
 	for (i = 0; i < b->nr_units; i++) {

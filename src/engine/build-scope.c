@@ -141,6 +141,10 @@ static char *logical_lines(const char *text)
 		if (!comment)
 			elp_buf_append(&out, p, 1);
 	}
+	if (elp_buf_error(&out)) {
+		elp_buf_free(&out);
+		return NULL;
+	}
 	if (!out.data)
 		return strdup("");
 	return out.data;

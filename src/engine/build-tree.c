@@ -73,6 +73,10 @@ static char *sanitise_config(const char *config)
 		}
 		line += len + (nl ? 1 : 0);
 	}
+	if (elp_buf_error(&out)) {
+		elp_buf_free(&out);
+		return NULL;
+	}
 	return out.data;
 }
 
@@ -923,6 +927,9 @@ int elp_btree_apply(struct elp_bstate *b)
 			       paths[i]);
 	}
 	/* the manifest makes the journal valid: written after the copies */
+	err = elp_buf_error(&manifest);
+	if (err)
+		goto out;
 	err = elp_write_file_atomic(b->ctx, mpath,
 				    manifest.data ? manifest.data : "",
 				    manifest.len, 0644);
