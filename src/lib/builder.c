@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "builds.h"
+#include "catalogue-internal.h"
 #include "kernel.h"
 #include "patch.h"
 #include "remote-internal.h"

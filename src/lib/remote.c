@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue-internal.h"
 #include "kernel.h"
 #include "patch.h"
 #include "remote-internal.h"
