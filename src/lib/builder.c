@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "builds.h"
-#include "catalogue-internal.h"
 #include "kernel.h"
 #include "patch.h"
 #include "remote-internal.h"
@@ -478,27 +477,29 @@ out:
 	return err;
 }
 
+static int count_build(const struct elp_build_summary *b, void *data)
+{
+	(void)b;
+	(*(long long *)data)++;
+	return 0;
+}
+
 int elp_builder_status(struct elp_catalogue *cat, char **text)
 {
-	sqlite3_stmt *stmt;
+	struct elp_builds_filter running = { .status = "running" };
 	char *load = NULL;
-	long long running = 0;
+	long long n = 0;
 	int err;
 
 	*text = NULL;
-	err = elp_catalogue_prepare(
-		cat, "SELECT count(*) FROM builds WHERE status = 'running'",
-		&stmt);
+	err = elp_builds_list(cat, &running, count_build, &n);
 	if (err)
 		return err;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		running = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
 	if (elp_read_file(NULL, "/proc/loadavg", &load, NULL) < 0)
 		load = NULL;
 	else
 		load[strcspn(load, " ")] = '\0';
-	err = asprintf(text, "builds-running %lld\nload %s\n", running,
+	err = asprintf(text, "builds-running %lld\nload %s\n", n,
 		       load ? load : "unknown") < 0
 		      ? -ENOMEM
 		      : 0;

@@ -448,13 +448,16 @@ int elp_builds_start(struct elp_catalogue *cat,
 
 	err = elp_catalogue_prepare(
 		cat,
-		"INSERT INTO builds (kernel_id, kernel_release, toolchain_id, module_name, inputs_sha256, status, created_at, started_at, cumulative, builder_host, builder_pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+		"INSERT INTO builds (kernel_id, kernel_release, toolchain_id, module_name, inputs_sha256, status, created_at, started_at, cumulative, builder_host, builder_pid, backend) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
 		&stmt);
 	if (err)
 		return err;
 	gethostname(host, sizeof(host) - 1);
 	sqlite3_bind_int(stmt, 8, r->cumulative ? 1 : 0);
-	sqlite3_bind_text(stmt, 9, host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 9, r->builder_host ? r->builder_host : host, -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 11, r->backend ? r->backend : "local", -1,
+			  SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 10, (int64_t)getpid());
 	bind_id(stmt, 1, r->kernel_id);
 	sqlite3_bind_text(stmt, 2, r->kernel_release, -1, SQLITE_STATIC);

@@ -136,9 +136,13 @@ struct elp_build_record {
 	/* the patches in order; a 0 leaves its position out */
 	const int64_t *patch_ids;
 	size_t nr_patch_ids;
+	/* NULL: built here ("local", this host); else e.g. "ssh" and the
+	 * builder that built it (a remote build, recorded once it is done) */
+	const char *backend, *builder_host;
 };
 
-/* Insert the builds row (this host, this pid) and its build_patches. */
+/* Insert the builds row (this host or the builder, this pid) and its
+ * build_patches. */
 int elp_builds_start(struct elp_catalogue *cat,
 		     const struct elp_build_record *r, int64_t *id);
 

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalogue-internal.h"
+#include "builds.h"
 #include "kernel.h"
 #include "patch.h"
 #include "remote-internal.h"
@@ -196,20 +196,6 @@ struct client {
 	long long t0;
 };
 
-static bool patch_name_taken(struct client *c, const char *name)
-{
-	sqlite3_stmt *stmt;
-	bool taken;
-
-	if (elp_catalogue_prepare(
-		    c->cat, "SELECT 1 FROM patches WHERE name = ?", &stmt))
-		return false;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	taken = sqlite3_step(stmt) == SQLITE_ROW;
-	sqlite3_finalize(stmt);
-	return taken;
-}
-
 /*
  * A catalogue spec, or a file catalogued on the fly (under the name its file
  * suggests, or that name and its sha256 prefix when taken), as a local
@@ -236,7 +222,7 @@ static int resolve_patch(struct client *c, const char *spec,
 		return err < 0 ? err : 0;
 	}
 	p->kind = ELP_PATCH_LIVEPATCH;
-	if (patch_name_taken(c, p->name)) {
+	if (elp_patch_name_taken(c->cat, p->name)) {
 		char *name;
 
 		if (asprintf(&name, "%s-%.8s", p->name, p->sha256) < 0) {
@@ -833,78 +819,49 @@ out:
 	return err;
 }
 
-static void bind_opt(sqlite3_stmt *stmt, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(stmt, i);
-}
-
 /* The build row, its patches and stages, and a history event, at once. */
 static int record(struct client *c, const struct elp_builder_url *u,
-		  const struct elp_record *rec, int64_t started)
+		  const struct elp_record *rec)
 {
 	struct elp_build_result *r = c->res;
+	struct elp_build_record br = { 0 };
+	struct elp_build_outcome o = { 0 };
 	struct elp_event ev = { 0 };
-	sqlite3_stmt *stmt;
+	int64_t *ids = calloc(c->nr_patches, sizeof(*ids));
 	char *detail = NULL;
 	size_t i;
 	int err;
 
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < c->nr_patches; i++)
+		ids[i] = c->patches[i]->id;
+	br.kernel_id = c->kernel->id;
+	br.kernel_release = r->kernel_release;
+	br.module_name = r->module_name;
+	br.inputs_sha256 = r->inputs_sha256;
+	br.patch_ids = ids;
+	br.nr_patch_ids = c->nr_patches;
+	br.backend = "ssh";
+	br.builder_host = u->name;
+	o.status = r->status;
+	o.reason = r->reason;
+	o.log_path = r->log_path;
+	o.artefact_path = r->artefact_path;
+	o.artefact_sha256 = r->artefact_sha256;
+	o.duration_ms = r->duration_ms;
 	err = elp_catalogue_begin(c->cat);
-	if (err)
+	if (err) {
+		free(ids);
 		return err;
-	err = elp_catalogue_prepare(
-		c->cat,
-		"INSERT INTO builds (kernel_id, kernel_release, module_name, inputs_sha256, cumulative, backend, builder_host, status, reason, log_path, artefact_path, artefact_sha256, created_at, started_at, finished_at, duration_ms) VALUES (?, ?, ?, ?, 0, 'ssh', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		&stmt);
-	if (err)
-		goto fail;
-	if (c->kernel->id)
-		sqlite3_bind_int64(stmt, 1, c->kernel->id);
-	else
-		sqlite3_bind_null(stmt, 1);
-	bind_opt(stmt, 2, r->kernel_release);
-	bind_opt(stmt, 3, r->module_name);
-	bind_opt(stmt, 4, r->inputs_sha256);
-	bind_opt(stmt, 5, u->name);
-	bind_opt(stmt, 6, r->status);
-	bind_opt(stmt, 7, r->reason);
-	bind_opt(stmt, 8, r->log_path);
-	bind_opt(stmt, 9, r->artefact_path);
-	bind_opt(stmt, 10, r->artefact_sha256);
-	sqlite3_bind_int64(stmt, 11, started);
-	sqlite3_bind_int64(stmt, 12, started);
-	sqlite3_bind_int64(stmt, 13, (int64_t)time(NULL));
-	sqlite3_bind_int64(stmt, 14, r->duration_ms);
-	err = elp_catalogue_step_done(c->cat, stmt, "cannot record the build");
-	if (err)
-		goto fail;
-	r->build_id = sqlite3_last_insert_rowid(elp_catalogue_db(c->cat));
-	for (i = 0; !err && i < c->nr_patches + r->nr_stages; i++) {
-		bool patch = i < c->nr_patches;
-		size_t j = patch ? i : i - c->nr_patches;
-
-		err = elp_catalogue_prepare(
-			c->cat,
-			patch ? "INSERT INTO build_patches (build_id, position, patch_id) VALUES (?, ?, ?)"
-			      : "INSERT INTO build_stages (build_id, position, stage, duration_ms) VALUES (?, ?, ?, ?)",
-			&stmt);
-		if (err)
-			break;
-		sqlite3_bind_int64(stmt, 1, r->build_id);
-		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)j);
-		if (patch) {
-			sqlite3_bind_int64(stmt, 3, c->patches[j]->id);
-		} else {
-			sqlite3_bind_text(stmt, 3, r->stages[j].name, -1,
-					  SQLITE_STATIC);
-			sqlite3_bind_int64(stmt, 4, r->stages[j].ms);
-		}
-		err = elp_catalogue_step_done(c->cat, stmt,
-					      "cannot record the build");
 	}
+	err = elp_builds_start(c->cat, &br, &r->build_id);
+	free(ids);
+	if (!err)
+		err = elp_builds_finish(c->cat, r->build_id, &o);
+	for (i = 0; !err && i < r->nr_stages; i++)
+		err = elp_builds_stage(c->cat, r->build_id, i,
+				       r->stages[i].name, r->stages[i].ms);
 	if (err)
 		goto fail;
 	if (asprintf(&detail, "%s on builder %s (%s, %s)%s%s", r->status,
@@ -948,7 +905,6 @@ static int try_builder(struct client *c, const struct elp_builder_url *u,
 	struct talk t = { .c = c, .url = u };
 	struct elp_record rec = { 0 };
 	char *res_path = NULL, *dir = NULL;
-	int64_t started = (int64_t)time(NULL);
 	int status, fd, err;
 
 	if (asprintf(&res_path, "%s/result-%u.tar.zst", c->work, n) < 0 ||
@@ -1002,7 +958,7 @@ static int try_builder(struct client *c, const struct elp_builder_url *u,
 	c->res->duration_ms = elp_now_ms() - c->t0;
 	err = store_result(c, dir, &rec);
 	if (!err)
-		err = record(c, u, &rec, started);
+		err = record(c, u, &rec);
 	if (!err)
 		elp_info(c->ctx, "built on %s (%s) with %s", u->name,
 			 elp_record_get(&rec, "host"),
