@@ -48,6 +48,7 @@ extern const struct command cmd_status;
 extern const struct command cmd_verify;
 extern const struct command cmd_sign;
 extern const struct command cmd_queue;
+extern const struct command cmd_overlay;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
