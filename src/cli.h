@@ -49,6 +49,7 @@ extern const struct command cmd_verify;
 extern const struct command cmd_sign;
 extern const struct command cmd_queue;
 extern const struct command cmd_overlay;
+extern const struct command cmd_cve;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -76,6 +77,13 @@ void cli_hold_errors(struct cli *cli);
 void cli_release_errors(struct cli *cli, const char *skip);
 int cli_usage_error(poptContext pc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * `elivepatch apply SPEC` (a build id or module file) on the running kernel,
+ * printing as apply does; 0 or 1.  For commands that apply what they built.
+ */
+int cli_apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
+	      int wait_s);
 
 /* Open the catalogue named by --db / ELIVEPATCH_DB / the default. */
 int cli_open_catalogue(struct cli *cli, unsigned int flags,

@@ -357,6 +357,12 @@ out:
 	return rc;
 }
 
+int cli_apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
+	      int wait_s)
+{
+	return apply(cli, cat, spec, wait_s, false);
+}
+
 static int run_apply(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat;

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "engine/build.h"
 #include "lib/builds.h"
+#include "lib/codestream.h"
 
 static volatile sig_atomic_t build_cancel;
 
@@ -83,16 +84,48 @@ static void report_failure(struct cli *cli, const struct elp_build_result *r)
 		cli_error("build %lld %s: %s", id, r->status, r->reason);
 }
 
-#define BUILD_USAGE                                                       \
-	"[--kernel KERNEL] --patch PATCH... [<options>]\n"                \
-	"   or: elivepatch build list [--kernel KERNEL] [--patch PATCH] " \
-	"[--status STATUS] [--limit N] [--json]\n"                        \
+#define BUILD_USAGE                                                           \
+	"[--kernel KERNEL]... [--all-kernels] --patch PATCH... [<options>]\n" \
+	"   or: elivepatch build list [--kernel KERNEL] [--patch PATCH] "     \
+	"[--status STATUS] [--limit N] [--json]\n"                            \
 	"   or: elivepatch build show [--json] ID"
+
+/* One line per kernel: what became of its build. */
+static int print_kernel(const struct elp_codestream_result *r, void *data)
+{
+	const struct elp_build_result *b = r->build;
+	int *json = data; /* 0: text; 1: first array item; 2: later */
+
+	if (*json) {
+		if (b) {
+			if (*json == 2)
+				fputc(',', stdout);
+			*json = 2;
+			print_json(b);
+		}
+		return 0;
+	}
+	if (!b)
+		printf("%s: failed before building\n", r->kernel);
+	else if (r->err)
+		printf("%s: build %lld %s: %s\n", r->kernel,
+		       (long long)b->build_id, b->status,
+		       b->reason ? b->reason : "see its log");
+	else
+		printf("%s: build %lld %s%s, %s\n", r->kernel,
+		       (long long)b->build_id, b->status,
+		       b->reused ? " (reused)" : "", b->artefact_path);
+	fflush(stdout);
+	return 0;
+}
 
 static int build_run(struct cli *cli, int argc, const char **argv)
 {
 	/* popt strdups string arguments */
-	char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
+	char *name = NULL, *output = NULL, *cc = NULL, **kernels = NULL;
+	const char *kernel = NULL;
+	int all_kernels = 0;
+	size_t nr_kernels = 0;
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
 	int cumulative = 0, no_cumulative = 0;
@@ -110,8 +143,11 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	bool done;
 	int rc, err;
 	struct poptOption options[] = {
-		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
-		  "catalogued kernel (default: the running kernel)", "KERNEL" },
+		{ "kernel", 'k', POPT_ARG_ARGV, &kernels, 0,
+		  "catalogued kernel (default: the running kernel); repeat to build for several",
+		  "KERNEL" },
+		{ "all-kernels", 'a', POPT_ARG_NONE, &all_kernels, 0,
+		  "build for every catalogued livepatch-capable kernel", NULL },
 		{ "patch", 'p', POPT_ARG_ARGV, &patch_args, 0,
 		  "patch name or file; repeat for more, applied in order",
 		  "PATCH" },
@@ -179,6 +215,20 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		rc = cli_usage_error(pc, "--jobs must be positive");
 		goto out_free;
 	}
+	while (kernels && kernels[nr_kernels])
+		nr_kernels++;
+	kernel = nr_kernels ? kernels[0] : NULL;
+	if (all_kernels && nr_kernels) {
+		rc = cli_usage_error(
+			pc, "--kernel and --all-kernels exclude each other");
+		goto out_free;
+	}
+	if (output && (all_kernels || nr_kernels > 1)) {
+		rc = cli_usage_error(
+			pc,
+			"--output is for one kernel; the modules of several are in the artefact store");
+		goto out_free;
+	}
 	if (cumulative && no_cumulative) {
 		rc = cli_usage_error(
 			pc,
@@ -233,6 +283,29 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	if (all_kernels || nr_kernels > 1) {
+		struct elp_codestream_options many = {
+			.kernels = (const char *const *)kernels,
+			.nr_kernels = nr_kernels,
+			.all_kernels = all_kernels,
+			.build = opts,
+		};
+		int j = json ? 1 : 0;
+		int failed;
+
+		if (json)
+			fputc('[', stdout);
+		failed = elp_build_kernels(cat, &many, print_kernel, &j);
+		if (json)
+			fputs("]\n", stdout);
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		elp_catalogue_close(cat);
+		if (failed > 0)
+			cli_error("%d of the builds failed", failed);
+		rc = failed == 0 ? 0 : 1;
+		goto out_free;
+	}
 	/* the reason is printed once, on the last line (report_failure) */
 	cli_hold_errors(cli);
 	err = elp_build(cat, &opts, &res);
@@ -267,7 +340,9 @@ out_free:
 	for (i = 0; extra_args && extra_args[i]; i++)
 		free(extra_args[i]);
 	free(extra_args);
-	free(kernel);
+	for (i = 0; kernels && kernels[i]; i++)
+		free(kernels[i]);
+	free(kernels);
 	free(name);
 	free(output);
 	free(cc);

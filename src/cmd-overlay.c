@@ -284,7 +284,7 @@ struct show {
 	bool json, first;
 };
 
-static int show_fix(const struct elp_fix *f, void *data)
+static int show_fix(struct elp_fix *f, void *data)
 {
 	struct show *s = data;
 	size_t i;

@@ -372,7 +372,7 @@ static int queue_fix_kernel(const struct elp_kernel *k, void *data)
 	return ob->err;
 }
 
-static int queue_fix(const struct elp_fix *fix, void *data)
+static int queue_fix(struct elp_fix *fix, void *data)
 {
 	struct overlay_builds *ob = data;
 	size_t i;

@@ -140,9 +140,10 @@ int elp_overlay_foreach(struct elp_catalogue *cat, elp_overlay_cb cb,
 
 /*
  * The catalogued fixes of one overlay (NULL: all), present ones only unless
- * all, by overlay then name, with their patches and CVEs.
+ * all, by overlay then name, with their patches and CVEs.  The callback may
+ * keep the fix by copying the struct and zeroing the original.
  */
-typedef int (*elp_fix_cb)(const struct elp_fix *fix, void *data);
+typedef int (*elp_fix_cb)(struct elp_fix *fix, void *data);
 int elp_overlay_fixes(struct elp_catalogue *cat, const char *overlay, bool all,
 		      elp_fix_cb cb, void *data);
 
