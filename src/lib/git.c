@@ -9,12 +9,25 @@
 
 #include "git.h"
 
+/*
+ * libgit2 keeps per-thread state (its regex and error buffers) until its
+ * last shutdown; at exit every reference is dropped so that the process
+ * ends with nothing allocated (the sanitizer builds check it).
+ */
+static void shutdown_all(void)
+{
+	while (git_libgit2_shutdown() > 0)
+		;
+}
+
 void elp_git_init(void)
 {
 	static int initialised;
 
-	if (!__atomic_exchange_n(&initialised, 1, __ATOMIC_SEQ_CST))
+	if (!__atomic_exchange_n(&initialised, 1, __ATOMIC_SEQ_CST)) {
 		git_libgit2_init();
+		atexit(shutdown_all);
+	}
 }
 
 int elp_git_error(struct elp_ctx *ctx, int rc, const char *fmt, ...)

@@ -8,7 +8,7 @@
 
 #include "elp.h"
 
-/* git_libgit2_init() once per process. */
+/* git_libgit2_init() once per process; libgit2 is shut down at exit. */
 void elp_git_init(void);
 
 /*

@@ -1284,12 +1284,17 @@ static int insert_overlay(struct elp_catalogue *cat, struct elp_overlay *o)
 }
 
 /* A local path is cloned by its absolute path; URLs as given. */
-static char *clone_url(const char *url)
+static int clone_url(struct elp_ctx *ctx, const char *url, char **out)
 {
-	if (strstr(url, "://") || (strchr(url, ':') && !strchr(url, '/')) ||
-	    (strchr(url, ':') && strchr(url, ':') < strchr(url, '/')))
-		return strdup(url);
-	return elp_abspath(url);
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+
+	if (strstr(url, "://") || (colon && (!slash || colon < slash)))
+		*out = strdup(url);
+	else if (!(*out = elp_abspath(url)) && errno != ENOMEM) {
+		elp_err(ctx, "cannot clone '%s': %s", url, strerror(errno));
+		return -errno;
+	}
+	return *out ? 0 : -ENOMEM;
 }
 
 static int copy_keyring(struct elp_ctx *ctx, const char *from, const char *to)
@@ -1343,11 +1348,13 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 	}
 	if (err < 0)
 		return err;
+	err = clone_url(ctx, url, &src);
+	if (err)
+		goto out;
 	store = store_path(cat, NULL, NULL);
 	o.path = store_path(cat, name, NULL);
 	tmp = store_path(cat, name, ".clone");
-	src = clone_url(url);
-	if (!store || !o.path || !tmp || !src) {
+	if (!store || !o.path || !tmp) {
 		err = -ENOMEM;
 		goto out;
 	}
