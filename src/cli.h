@@ -13,6 +13,8 @@
 #include "lib/elp.h"
 
 #define EXIT_USAGE 129
+/* a build refused: the patch cannot be livepatched safely (not a failure) */
+#define EXIT_REFUSED 2
 
 struct elp_conf;
 
@@ -77,13 +79,6 @@ void cli_hold_errors(struct cli *cli);
 void cli_release_errors(struct cli *cli, const char *skip);
 int cli_usage_error(poptContext pc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-
-/*
- * `elivepatch apply SPEC` (a build id or module file) on the running kernel,
- * printing as apply does; 0 or 1.  For commands that apply what they built.
- */
-int cli_apply(struct cli *cli, struct elp_catalogue *cat, const char *spec,
-	      int wait_s);
 
 /* Open the catalogue named by --db / ELIVEPATCH_DB / the default. */
 int cli_open_catalogue(struct cli *cli, unsigned int flags,

@@ -325,7 +325,9 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	} else {
 		if (res && res->build_id)
 			report_failure(cli, res);
-		rc = 1;
+		rc = res && res->build_id && strcmp(res->status, "refused") == 0
+			     ? EXIT_REFUSED
+			     : 1;
 	}
 	elp_build_result_free(res);
 out_free:

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "lib/codestream.h"
 #include "lib/kernel.h"
+#include "lib/lifecycle.h"
 #include "lib/patch.h"
 
 static volatile sig_atomic_t cve_cancel;
@@ -136,11 +137,20 @@ static int on_result(const struct elp_codestream_result *r, void *data)
 	fflush(stdout);
 	if (run->apply && r->build && !r->err && run->running &&
 	    strcmp(r->release, run->running) == 0) {
+		struct elp_apply_options ao = { .wait_ms = 60000 };
+		struct elp_apply_result *res = NULL;
 		char id[24];
 
 		snprintf(id, sizeof(id), "%lld", (long long)r->build->build_id);
-		if (cli_apply(run->cli, run->cat, id, 60))
+		ao.spec = id;
+		if (elp_apply(run->cli->ctx, run->cat, &ao, &res))
 			run->apply_failed++;
+		else if (!run->json)
+			printf("%s: applied build %lld (livepatch '%s')%s\n",
+			       r->kernel, (long long)res->build_id, res->module,
+			       res->nr_replaced ? ", replacing the live one"
+						: "");
+		elp_apply_result_free(res);
 	}
 	return 0;
 }

@@ -269,56 +269,12 @@ static int toolchain_list(struct cli *cli, int argc, const char **argv)
 	return rc;
 }
 
-struct verdict {
-	const struct elp_toolchain *tc;
-	enum elp_cc_match m;
-};
-
-static void better(struct verdict *best, const struct elp_toolchain *tc,
-		   const char *want)
-{
-	enum elp_cc_match m = elp_cc_match(tc->version_text, want);
-
-	if (!best->tc || m > best->m) {
-		best->tc = tc;
-		best->m = m;
-	}
-}
-
-static int collect_catalogued(const struct elp_toolchain *tc, void *data)
-{
-	struct elp_toolchain ***v = data;
-	struct elp_toolchain *copy = calloc(1, sizeof(*copy)), **nv;
-	size_t n = 0;
-
-	while (*v && (*v)[n])
-		n++;
-	nv = realloc(*v, (n + 2) * sizeof(*nv));
-	if (!copy || !nv) {
-		free(copy);
-		if (nv)
-			*v = nv;
-		return -ENOMEM;
-	}
-	*v = nv;
-	copy->id = tc->id;
-	copy->cc_path = strdup(tc->cc_path);
-	copy->version_text = strdup(tc->version_text);
-	copy->target = strdup(tc->target);
-	nv[n] = copy;
-	nv[n + 1] = NULL;
-	return copy->cc_path && copy->version_text && copy->target ? 0
-								   : -ENOMEM;
-}
-
 static int toolchain_check(struct cli *cli, int argc, const char **argv)
 {
-	struct elp_toolchain **installed = NULL, **catalogued = NULL;
-	struct elp_toolchain *given = NULL;
-	struct verdict v = { 0 }, inst = { 0 };
+	struct elp_toolchain_choice v = { 0 };
 	struct elp_catalogue *cat = NULL;
 	struct elp_kernel *k = NULL;
-	size_t n_inst = 0, i;
+	const struct elp_toolchain *inst;
 	const char *spec, *want;
 	char *cc = NULL;
 	poptContext pc;
@@ -359,22 +315,9 @@ static int toolchain_check(struct cli *cli, int argc, const char **argv)
 			k->name);
 		goto out;
 	}
-	if (cc && elp_toolchain_probe(cli->ctx, cc, &given))
+	if (elp_toolchain_choose(cat, want, cc, &v))
 		goto out;
-	if (elp_toolchain_installed(cli->ctx, false, &installed, &n_inst))
-		goto out;
-	for (i = 0; i < n_inst; i++)
-		better(&inst, installed[i], want);
-	if (given) {
-		better(&v, given, want);
-	} else {
-		if (elp_toolchain_foreach(cat, collect_catalogued, &catalogued))
-			goto out;
-		for (i = 0; catalogued && catalogued[i]; i++)
-			better(&v, catalogued[i], want);
-		if (!v.tc || inst.m > v.m)
-			v = inst;
-	}
+	inst = v.installed;
 
 	if (cli->json) {
 		bool first = true;
@@ -383,42 +326,36 @@ static int toolchain_check(struct cli *cli, int argc, const char **argv)
 		json_kv_str(stdout, &first, "kernel", k->name);
 		json_kv_str(stdout, &first, "cc_version_text", want);
 		json_kv_str(stdout, &first, "result",
-			    elp_cc_match_name(v.tc ? v.m : ELP_CC_MISMATCH));
+			    elp_cc_match_name(v.match));
 		json_kv_str(stdout, &first, "cc_path",
 			    v.tc ? v.tc->cc_path : NULL);
 		json_kv_str(stdout, &first, "version_text",
 			    v.tc ? v.tc->version_text : NULL);
 		json_kv_str(stdout, &first, "installed_match",
-			    inst.tc && inst.m == ELP_CC_MATCH ? inst.tc->cc_path
-							      : NULL);
+			    inst && v.installed_match == ELP_CC_MATCH
+				    ? inst->cc_path
+				    : NULL);
 		fputs("}\n", stdout);
 	} else {
 		printf("kernel:     %s\n", k->name);
 		printf("built with: %s\n", want);
-		printf("result:     %s\n",
-		       elp_cc_match_name(v.tc ? v.m : ELP_CC_MISMATCH));
+		printf("result:     %s\n", elp_cc_match_name(v.match));
 		if (v.tc)
 			printf("compiler:   %s (%s)\n", v.tc->cc_path,
 			       v.tc->version_text);
-		if (inst.tc && inst.m == ELP_CC_MATCH)
+		if (inst && v.installed_match == ELP_CC_MATCH)
 			printf("installed:  %s matches exactly\n",
-			       inst.tc->cc_path);
-		else if (inst.tc && inst.m == ELP_CC_COMPATIBLE)
+			       inst->cc_path);
+		else if (inst && v.installed_match == ELP_CC_COMPATIBLE)
 			printf("installed:  %s is compatible (same compiler, another name)\n",
-			       inst.tc->cc_path);
+			       inst->cc_path);
 		else
 			printf("installed:  no installed compiler matches\n");
 	}
-	rc = v.tc && v.m != ELP_CC_MISMATCH ? 0 : 1;
+	rc = v.tc && v.match != ELP_CC_MISMATCH ? 0 : 1;
 out:
 	poptFreeContext(pc);
-	elp_toolchain_list_free(installed, n_inst);
-	if (catalogued) {
-		for (i = 0; catalogued[i]; i++)
-			elp_toolchain_free(catalogued[i]);
-		free(catalogued);
-	}
-	elp_toolchain_free(given);
+	elp_toolchain_choice_release(&v);
 	elp_kernel_free(k);
 	elp_catalogue_close(cat);
 out_cc:

@@ -54,6 +54,9 @@ static void print_usage(FILE *out)
 	      "  -q          no progress messages\n"
 	      "  --version   print the version (with -v: the data directory)\n"
 	      "\n"
+	      "exit status: 0 success, 1 failure, 2 a build refused (the patch\n"
+	      "cannot be livepatched safely), 129 usage error.\n"
+	      "\n"
 	      "'elivepatch help <command>' shows a command's options.\n",
 	      out);
 }

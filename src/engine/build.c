@@ -276,76 +276,33 @@ static void take_toolchain(struct elp_bstate *b, struct elp_toolchain *tc)
 }
 
 /*
- * The compiler whose `--version` first line is the kernel's
- * CONFIG_CC_VERSION_TEXT; "gcc" for "gcc-12" (same line but the program
- * name) is the next best.  --cc names one; --force-toolchain takes the best
- * there is when nothing matches.
+ * The compiler elp_toolchain_choose() picks for the kernel (the rule
+ * `toolchain check` shows); --force-toolchain takes it when nothing
+ * matches.
  */
 static int resolve_toolchain(struct elp_bstate *b)
 {
 	const char *want = b->kernel->cc_version_text;
-	struct elp_toolchain **list = NULL, *best = NULL;
-	enum elp_cc_match best_m = ELP_CC_MISMATCH;
-	size_t n = 0, i;
+	struct elp_toolchain_choice c;
 	int err;
 
-	if (b->opts->cc) {
-		list = calloc(1, sizeof(void *));
-		if (!list)
-			return -ENOMEM;
-		err = elp_toolchain_probe(b->ctx, b->opts->cc, &list[0]);
-		if (err) {
-			free(list);
-			return err;
-		}
-		n = 1;
-	} else {
-		err = elp_toolchain_installed(b->ctx, true, &list, &n);
-		if (err)
-			return err;
-	}
-	for (i = 0; i < n; i++) {
-		enum elp_cc_match m =
-			want ? elp_cc_match(list[i]->version_text, want)
-			     : ELP_CC_MISMATCH;
-
-		if (!best || m > best_m) {
-			best = list[i];
-			best_m = m;
-		}
-	}
-	if (best && best_m == ELP_CC_MISMATCH && !b->opts->force_toolchain) {
-		best = NULL;
-	} else if (best && best_m == ELP_CC_MISMATCH) {
+	err = elp_toolchain_choose(b->cat, want, b->opts->cc, &c);
+	if (err)
+		return err;
+	if (c.tc && c.match == ELP_CC_MISMATCH && b->opts->force_toolchain)
 		elp_warn(
 			b->ctx,
 			"kernel '%s' was built with '%s'; using '%s' (%s) as --force-toolchain asks",
 			b->kernel->name, want ? want : "an unknown compiler",
-			best->cc_path, best->version_text);
-	}
-	if (best) {
-		/* the catalogued toolchain, for builds.toolchain_id */
-		sqlite3_stmt *stmt;
-
-		if (elp_catalogue_prepare(
-			    b->cat,
-			    "SELECT id FROM toolchains WHERE cc_path = ? AND version_text = ?",
-			    &stmt) == 0) {
-			sqlite3_bind_text(stmt, 1, best->cc_path, -1,
-					  SQLITE_STATIC);
-			sqlite3_bind_text(stmt, 2, best->version_text, -1,
-					  SQLITE_STATIC);
-			if (sqlite3_step(stmt) == SQLITE_ROW)
-				best->id = sqlite3_column_int64(stmt, 0);
-			sqlite3_finalize(stmt);
-		}
-		take_toolchain(b, best);
+			c.tc->cc_path, c.tc->version_text);
+	if (c.tc && (c.match != ELP_CC_MISMATCH || b->opts->force_toolchain)) {
+		take_toolchain(b, c.tc);
 		elp_info(b->ctx, "compiler: %s (%s)", b->cc, b->cc_version);
 	}
-	elp_toolchain_list_free(list, n);
+	elp_toolchain_choice_release(&c);
 	if (b->cc)
 		return 0;
-	if (b->opts->cc && !b->opts->force_toolchain)
+	if (b->opts->cc)
 		return elp_bstate_refuse(
 			b,
 			"compiler '%s' does not match kernel '%s' (built with '%s'); use --force-toolchain to build anyway",

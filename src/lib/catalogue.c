@@ -76,6 +76,11 @@ const char *elp_catalogue_path(const struct elp_catalogue *cat)
 	return cat->path;
 }
 
+bool elp_catalogue_readonly(const struct elp_catalogue *cat)
+{
+	return sqlite3_db_readonly(cat->db, "main") == 1;
+}
+
 static int exec(struct elp_catalogue *cat, const char *sql, const char *what)
 {
 	if (sqlite3_exec(cat->db, sql, NULL, NULL, NULL) != SQLITE_OK)

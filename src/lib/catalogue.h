@@ -2,6 +2,7 @@
 #ifndef ELP_CATALOGUE_H
 #define ELP_CATALOGUE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -23,6 +24,8 @@ void elp_catalogue_close(struct elp_catalogue *cat);
 struct elp_ctx *elp_catalogue_ctx(const struct elp_catalogue *cat);
 sqlite3 *elp_catalogue_db(const struct elp_catalogue *cat);
 const char *elp_catalogue_path(const struct elp_catalogue *cat);
+/* Opened read-only (ELP_CATALOGUE_READ on a file the user cannot write)? */
+bool elp_catalogue_readonly(const struct elp_catalogue *cat);
 int elp_catalogue_schema_version(void);
 
 /*

@@ -494,3 +494,144 @@ int elp_toolchain_foreach(struct elp_catalogue *cat, elp_toolchain_cb cb,
 	sqlite3_finalize(st);
 	return err;
 }
+
+struct candidates {
+	struct elp_toolchain **v;
+	size_t n;
+};
+
+/* Append tc (taken, freed on failure). */
+static int add_candidate(struct candidates *c, struct elp_toolchain *tc)
+{
+	struct elp_toolchain **nv = realloc(c->v, (c->n + 1) * sizeof(*nv));
+
+	if (!nv) {
+		elp_toolchain_free(tc);
+		return -ENOMEM;
+	}
+	c->v = nv;
+	c->v[c->n++] = tc;
+	return 0;
+}
+
+static struct elp_toolchain *toolchain_dup(const struct elp_toolchain *tc)
+{
+	struct elp_toolchain *copy = calloc(1, sizeof(*copy));
+
+	if (!copy)
+		return NULL;
+	copy->id = tc->id;
+	copy->created_at = tc->created_at;
+	copy->cc_path = strdup(tc->cc_path);
+	copy->version_text = strdup(tc->version_text);
+	copy->target = tc->target ? strdup(tc->target) : NULL;
+	if (!copy->cc_path || !copy->version_text ||
+	    (tc->target && !copy->target)) {
+		elp_toolchain_free(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+static int add_catalogued(const struct elp_toolchain *tc, void *data)
+{
+	struct elp_toolchain *copy = toolchain_dup(tc);
+
+	return copy ? add_candidate(data, copy) : -ENOMEM;
+}
+
+/* The index of the best match in v[0..n), the first of equals; -1: none. */
+static ssize_t best_match(struct elp_toolchain *const *v, size_t n,
+			  const char *want, enum elp_cc_match *m)
+{
+	ssize_t best = -1;
+	size_t i;
+
+	*m = ELP_CC_MISMATCH;
+	for (i = 0; i < n; i++) {
+		enum elp_cc_match cur =
+			want ? elp_cc_match(v[i]->version_text, want)
+			     : ELP_CC_MISMATCH;
+
+		if (best < 0 || cur > *m) {
+			best = (ssize_t)i;
+			*m = cur;
+		}
+	}
+	return best;
+}
+
+/* Set tc->id from the catalogued compilers: same path, same version. */
+static void set_catalogued_id(const struct candidates *cat_tcs,
+			      struct elp_toolchain *tc)
+{
+	size_t i;
+
+	for (i = 0; !tc->id && i < cat_tcs->n; i++)
+		if (strcmp(cat_tcs->v[i]->cc_path, tc->cc_path) == 0 &&
+		    strcmp(cat_tcs->v[i]->version_text, tc->version_text) == 0)
+			tc->id = cat_tcs->v[i]->id;
+}
+
+int elp_toolchain_choose(struct elp_catalogue *cat, const char *want,
+			 const char *cc, struct elp_toolchain_choice *out)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct candidates c = { 0 };
+	struct elp_toolchain **inst = NULL;
+	size_t nr_inst = 0, i;
+	ssize_t k;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = elp_toolchain_foreach(cat, add_catalogued, &c);
+	if (!err)
+		err = elp_toolchain_installed(ctx, true, &inst, &nr_inst);
+	if (err)
+		goto out;
+	for (i = 0; i < nr_inst; i++)
+		set_catalogued_id(&c, inst[i]);
+	k = best_match(inst, nr_inst, want, &out->installed_match);
+	if (k >= 0) {
+		out->installed = toolchain_dup(inst[k]);
+		if (!out->installed) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	if (cc) {
+		err = elp_toolchain_probe(ctx, cc, &out->tc);
+		if (err)
+			goto out;
+		set_catalogued_id(&c, out->tc);
+		out->match = want ? elp_cc_match(out->tc->version_text, want)
+				  : ELP_CC_MISMATCH;
+		goto out;
+	}
+	/* the catalogued ones first, then the installed ones */
+	for (i = 0; !err && i < nr_inst; i++) {
+		err = add_candidate(&c, inst[i]);
+		inst[i] = NULL;
+	}
+	if (err)
+		goto out;
+	k = best_match(c.v, c.n, want, &out->match);
+	if (k >= 0) {
+		out->tc = c.v[k];
+		c.v[k] = NULL;
+	}
+out:
+	elp_toolchain_list_free(inst, nr_inst);
+	elp_toolchain_list_free(c.v, c.n);
+	if (err)
+		elp_toolchain_choice_release(out);
+	return err;
+}
+
+void elp_toolchain_choice_release(struct elp_toolchain_choice *c)
+{
+	elp_toolchain_free(c->tc);
+	elp_toolchain_free(c->installed);
+	c->tc = NULL;
+	c->installed = NULL;
+}

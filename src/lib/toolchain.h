@@ -60,4 +60,26 @@ typedef int (*elp_toolchain_cb)(const struct elp_toolchain *tc, void *data);
 int elp_toolchain_foreach(struct elp_catalogue *cat, elp_toolchain_cb cb,
 			  void *data);
 
+/* The compiler chosen for a kernel, and the best installed one. */
+struct elp_toolchain_choice {
+	struct elp_toolchain *tc; /* NULL: no candidate at all */
+	enum elp_cc_match match;
+	struct elp_toolchain *installed; /* best in PATH, NULL: none */
+	enum elp_cc_match installed_match;
+};
+
+/*
+ * The one rule `toolchain check` and `build` use to pick a compiler for a
+ * kernel built with want (its CONFIG_CC_VERSION_TEXT; NULL: unknown, so
+ * nothing matches): cc when given (probed, as --cc), else the catalogued
+ * compilers and then the installed ones (elp_toolchain_installed, dedup),
+ * the best match winning and the first of equals (a catalogued one) kept.
+ * An identical version line beats the same line under another program
+ * name.  The choice's tc->id is its catalogue id (0: not catalogued).  A
+ * mismatch is returned too (match ELP_CC_MISMATCH): the caller decides.
+ */
+int elp_toolchain_choose(struct elp_catalogue *cat, const char *want,
+			 const char *cc, struct elp_toolchain_choice *out);
+void elp_toolchain_choice_release(struct elp_toolchain_choice *c);
+
 #endif

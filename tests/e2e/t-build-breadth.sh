@@ -44,7 +44,7 @@ fi
 
 # --- a header change used by files the patch does not touch -----------------------------------
 elp build --kernel ref --patch "$patches/header-loadavg-frac.patch" > /dev/null 2> "$t/hdr-refused.err"
-check "header: refused without --extra-files" [ $? = 1 ]
+check "header: refused without --extra-files (exit 2)" [ $? = 2 ]
 check "header: names fs/proc/loadavg.c" grep -q 'fs/proc/loadavg.c' "$t/hdr-refused.err"
 check "header: names kernel/sched/build_utility.c (includes psi.c)" \
 	grep -q 'kernel/sched/build_utility.c' "$t/hdr-refused.err"

@@ -30,7 +30,7 @@ check "kernel add gcc99 (built by a compiler that is not installed)" \
 pristine=$(e2e_source_file fs/proc/cmdline.c fs/filesystems.c include/linux/seq_file.h) ||
 	bail "source files extracted for comparison"
 
-# refused KERNEL PATCH STATUS PATTERN: build fails with exit 1, stderr matches PATTERN,
+# refused KERNEL PATCH STATUS PATTERN: build exits 2 (refused) or 1 (failed), stderr matches PATTERN,
 # the build row has STATUS and no artefact
 refused() {
 	_k=$1 _p=$2 _st=$3 _pat=$4
@@ -38,7 +38,10 @@ refused() {
 	elp build --kernel "$_k" --patch "$patches/$_p.patch" -o "$t/$_p.ko" \
 		> "$t/$_p.out" 2> "$t/$_p.err"
 	_rc=$?
-	check "$_p on $_k: exit status 1 (got $_rc)" [ "$_rc" = 1 ]
+	# a refusal exits 2, a failure 1
+	_want=1
+	[ "$_st" = refused ] && _want=2
+	check "$_p on $_k: exit status $_want (got $_rc)" [ "$_rc" = "$_want" ]
 	if grep -q -- "$_pat" "$t/$_p.err"; then
 		ok "$_p on $_k: says '$_pat'"
 	else

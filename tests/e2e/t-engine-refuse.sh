@@ -1,6 +1,6 @@
 #!/bin/sh
 # e2e: what a livepatch cannot express safely is refused by the engine with a reason and
-# advice: exit 1, a 'refused' build row without an artefact, no module.  No guest is booted.
+# advice: exit 2, a 'refused' build row without an artefact, no module.  No guest is booted.
 #   bad-data-layout        the size of existing data changes (acct_parm[3] -> [4])
 #   bad-init               __init code changes (proc_cmdline_init)
 #   bad-notrace            a notrace function (core_kernel_text)
@@ -22,7 +22,7 @@ check "kernel add ref" e2e_add_kernel ref "$ks"
 awk '{ print } $3 == "cmdline_proc_show" && NF == 3 { print }' "$ks" > "$t/kallsyms-dup"
 check "kernel add dup (kallsyms with cmdline_proc_show twice)" e2e_add_kernel dup "$t/kallsyms-dup"
 
-# refused KERNEL PATCH REASON...: exit 1, stderr has every REASON, one 'refused' row with a
+# refused KERNEL PATCH REASON...: exit 2 (refused, not failed), stderr has every REASON, one 'refused' row with a
 # reason and neither artefact path nor sha256, no module written
 refused() {
 	_k=$1 _p=$2
@@ -31,7 +31,7 @@ refused() {
 	elp build --kernel "$_k" --patch "$patches/engine-$_p.patch" -o "$t/$_p.ko" \
 		> "$t/$_p.out" 2> "$t/$_p.err"
 	_rc=$?
-	check "$_p: exit status 1 (got $_rc)" [ "$_rc" = 1 ]
+	check "$_p: exit status 2 (got $_rc)" [ "$_rc" = 2 ]
 	for _r in "$@"; do
 		if grep -qF -- "$_r" "$t/$_p.err"; then
 			ok "$_p: says '$_r'"
