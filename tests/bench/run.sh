@@ -13,7 +13,8 @@
 #   warm / (patched + link)   the headline: elivepatch's overhead over kbuild doing the same work
 #   warm / (raw + link)       against the bare compiler and linker
 # then the same for a two-file patch and a module (binfmt_misc) patch. Results go to
-# bench-results.txt (BENCH_OUT overrides).
+# bench-results.txt (BENCH_OUT overrides). tests/bench/codestream.sh then times CVE mode and
+# codestreams (see there).
 # BENCH_CACHE=DIR uses (and keeps) that cache instead of a fresh one; the cold number is then
 # only cold if DIR is empty.
 set -u
@@ -154,4 +155,7 @@ bench_case module "$top/tests/e2e/patches/module-binfmt-misc.patch" fs/binfmt_mi
 	printf '%s' "$report"
 } > "$out"
 cat "$out"
+# CVE mode and codestreams, in the same (warm) cache
+BENCH_OUT=$out BENCH_CACHE=$ELIVEPATCH_CACHE ELIVEPATCH=$ELIVEPATCH sh "$top/tests/bench/codestream.sh" ||
+	{ echo "bench: the CVE and codestream part failed" >&2; exit 1; }
 [ "$identical_limit" = ok ] || { echo "bench: the identical build took ${ms_identical} ms (limit 500 ms)" >&2; exit 1; }
