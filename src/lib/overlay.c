@@ -35,9 +35,9 @@ static int strv_push(char ***v, size_t *n, const char *s)
 	if (!nv)
 		return -ENOMEM;
 	*v = nv;
-	nv[*n] = strdup(s);
+	nv[*n] = s ? strdup(s) : NULL;
 	if (!nv[*n])
-		return -ENOMEM;
+		return s ? -ENOMEM : -EINVAL;
 	(*n)++;
 	return 0;
 }
@@ -310,7 +310,7 @@ static int conf_line(struct elp_ctx *ctx, const char *origin, int lineno,
 		return err;
 	}
 	if (strcmp(key, "cumulative-only") == 0) {
-		if (strcmp(value, "yes") && strcmp(value, "no")) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
 			elp_err(ctx,
 				"%s:%d: cumulative-only is 'yes' or 'no', not '%s'",
 				origin, lineno, value);
@@ -1159,6 +1159,8 @@ static int mark_removed(struct import *im, char **seen, size_t nr_seen)
 		gone = ng;
 		gone[nr_gone++] = sqlite3_column_int64(st, 0);
 	}
+	if (!err && rc != SQLITE_DONE)
+		err = elp_catalogue_error(im->cat, "cannot read overlay fixes");
 	sqlite3_finalize(st);
 	for (i = 0; !err && i < nr_gone; i++) {
 		err = exec_id(
@@ -1340,7 +1342,7 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 		return -EINVAL;
 	}
 	err = overlay_lookup(cat, name, &known);
-	if (err == 1) {
+	if (err == 1 && known) {
 		elp_err(ctx, "an overlay named '%s' is already catalogued (%s)",
 			name, known->url);
 		elp_overlay_free(known);
@@ -1484,8 +1486,8 @@ int elp_overlay_sync(struct elp_catalogue *cat, const char *name, bool force,
 
 	memset(rep, 0, sizeof(*rep));
 	err = elp_overlay_find(cat, name, &o);
-	if (err)
-		return err;
+	if (err || !o)
+		return err ? err : -ENOENT;
 	if (!o->managed) {
 		elp_err(ctx,
 			"overlay '%s' is synced by Portage ('%s'), not by elivepatch",
@@ -1560,6 +1562,8 @@ int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 		return -errno;
 	}
 	err = overlay_lookup(cat, name, &o);
+	if (err == 1 && !o)
+		err = -ENOMEM;
 	if (err == 0) {
 		if (!elp_overlay_name_is_valid(name)) {
 			elp_err(ctx,
@@ -1575,7 +1579,7 @@ int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 			goto out;
 		}
 		err = insert_overlay(cat, o);
-	} else if (err == 1 && o->managed) {
+	} else if (err == 1 && o && o->managed) {
 		elp_err(ctx,
 			"overlay '%s' is cloned and synced by elivepatch ('%s'): elivepatch overlay sync %s",
 			name, o->url, name);
