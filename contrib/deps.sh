@@ -45,6 +45,9 @@ cmd sshd openssh-server net-misc/openssh
 cmd gzip gzip app-arch/gzip
 cmd mandoc mandoc app-text/mandoc
 cmd shellcheck shellcheck dev-util/shellcheck
+cmd git git dev-vcs/git
+cmd gpg gnupg app-crypt/gnupg
+cmd gpgv gpgv app-crypt/gnupg
 file /usr/share/bash-completion/bash_completion bash-completion app-shells/bash-completion
 '
 case $mode in

@@ -53,7 +53,7 @@ check "cve --kernel ref builds again" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || sed 's/^/# /' "$t/cve2.err" | tail -n 20
 b2=$(q "SELECT max(id) FROM builds WHERE status = 'succeeded'")
 m2=$(q "SELECT module_name FROM builds WHERE id = $b2")
-check "...a new module" [ "$b2" != "$b1" ] && [ "$m2" != "$m1" ]
+check "...a new module" [ "$b2" != "$b1" -a "$m2" != "$m1" ]
 check "...carrying both fixes" \
 	[ "$(q "SELECT group_concat(name, ' ') FROM (SELECT p.name FROM build_patches bp JOIN patches p ON p.id = bp.patch_id WHERE bp.build_id = $b2 ORDER BY p.name)")" = \
 		"example:cmdline-marker example:version-marker" ]

@@ -31,7 +31,8 @@ DEPEND="
 	virtual/libelf:=
 "
 # building a livepatch compiles the kernel's objects: the kernel's own
-# build tools; `elivepatch verify` boots the kernel in qemu
+# build tools; `elivepatch verify` boots the kernel in qemu; gpgv checks
+# the commits of overlays added with a signing key
 RDEPEND="
 	${DEPEND}
 	app-alternatives/bc
@@ -40,6 +41,7 @@ RDEPEND="
 	dev-util/pahole
 	sys-devel/gcc
 	sys-devel/make
+	app-crypt/gnupg
 	qemu? (
 		app-alternatives/cpio
 		app-emulation/qemu
@@ -49,8 +51,10 @@ RDEPEND="
 BDEPEND="
 	virtual/pkgconfig
 	test? (
+		app-crypt/gnupg
 		dev-db/sqlite:3
 		dev-util/cmocka
+		dev-vcs/git
 	)
 "
 
