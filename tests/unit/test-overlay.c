@@ -105,16 +105,15 @@ static void test_fix_conf(void **state)
 	struct elp_fix fix = { 0 };
 
 	assert_int_equal(
-		elp_fix_conf_parse(
-			l->ctx, "fix.conf",
-			"# a fix\n"
-			"summary = proc: a fix\n"
-			"cve = cve-2024-1086, CVE-2023-0001\n"
-			"upstream = 0123456789abcdef\n"
-			"versions = 6.1.150 <= v < 6.1.200\n"
-			"requires = oot-a oot-b\n"
-			"cumulative-only = yes\n",
-			&fix),
+		elp_fix_conf_parse(l->ctx, "fix.conf",
+				   "# a fix\n"
+				   "summary = proc: a fix\n"
+				   "cve = cve-2024-1086, CVE-2023-0001\n"
+				   "upstream = 0123456789abcdef\n"
+				   "versions = 6.1.150 <= v < 6.1.200\n"
+				   "requires = oot-a oot-b\n"
+				   "cumulative-only = yes\n",
+				   &fix),
 		0);
 	assert_string_equal(fix.summary, "proc: a fix");
 	assert_int_equal(fix.nr_cves, 2);
