@@ -124,7 +124,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	/* popt strdups string arguments */
 	char *name = NULL, *output = NULL, *cc = NULL, **kernels = NULL;
 	const char *kernel = NULL;
-	int all_kernels = 0;
+	int all_kernels = 0, parallel = 0;
 	size_t nr_kernels = 0;
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
@@ -148,6 +148,9 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		  "KERNEL" },
 		{ "all-kernels", 'a', POPT_ARG_NONE, &all_kernels, 0,
 		  "build for every catalogued livepatch-capable kernel", NULL },
+		{ "parallel", 0, POPT_ARG_INT, &parallel, 0,
+		  "with several kernels: builds at once, each a process (default: CPUs/2, memory permitting)",
+		  "N" },
 		{ "patch", 'p', POPT_ARG_ARGV, &patch_args, 0,
 		  "patch name or file; repeat for more, applied in order",
 		  "PATCH" },
@@ -229,6 +232,10 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			"--output is for one kernel; the modules of several are in the artefact store");
 		goto out_free;
 	}
+	if (parallel < 0) {
+		rc = cli_usage_error(pc, "--parallel must be positive");
+		goto out_free;
+	}
 	if (cumulative && no_cumulative) {
 		rc = cli_usage_error(
 			pc,
@@ -288,6 +295,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			.kernels = (const char *const *)kernels,
 			.nr_kernels = nr_kernels,
 			.all_kernels = all_kernels,
+			.parallel = (unsigned int)parallel,
 			.build = opts,
 		};
 		int j = json ? 1 : 0;

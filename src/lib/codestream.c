@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* One fix for several kernels (codestreams) and CVE mode; see codestream.h. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "codestream.h"
@@ -199,6 +201,259 @@ static int build_one(struct elp_catalogue *cat,
 	return 0;
 }
 
+/* ---- several builds at once: one child process per kernel ---- */
+
+unsigned int elp_codestream_parallel(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	/* a kernel build's compiles and the engine's diff, at most */
+	const long long per_build = 1536LL << 20;
+	long long n = cpus > 1 ? cpus / 2 : 1;
+
+	if (pages > 0 && page > 0 && (long long)pages * page / per_build < n)
+		n = (long long)pages * page / per_build;
+	return n < 1 ? 1 : (unsigned int)n;
+}
+
+/* What a child sends back: the fields of its elp_build_result. */
+struct wire {
+	int32_t err;
+	int32_t reused;
+	int64_t build_id;
+	int64_t duration_ms;
+};
+
+static int put_str(struct elp_buf *b, const char *s)
+{
+	uint32_t n = s ? (uint32_t)strlen(s) : UINT32_MAX;
+	int err = elp_buf_append(b, &n, sizeof(n));
+
+	return err || !s ? err : elp_buf_append(b, s, n);
+}
+
+static int get_str(const char **p, const char *end, char **out)
+{
+	uint32_t n;
+
+	*out = NULL;
+	if ((size_t)(end - *p) < sizeof(n))
+		return -EPROTO;
+	memcpy(&n, *p, sizeof(n));
+	*p += sizeof(n);
+	if (n == UINT32_MAX)
+		return 0;
+	if ((size_t)(end - *p) < n)
+		return -EPROTO;
+	*out = strndup(*p, n);
+	*p += n;
+	return *out ? 0 : -ENOMEM;
+}
+
+/* In the child: build with a connection of its own, report, exit. */
+static void child_build(struct elp_catalogue *cat,
+			const struct elp_build_options *tmpl,
+			const struct elp_kernel *k, int fd)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_build_options o = *tmpl;
+	struct elp_build_result *r = NULL;
+	struct elp_catalogue *own = NULL;
+	struct elp_buf b = { 0 };
+	struct wire w = { 0 };
+	size_t off;
+
+	o.kernel = k->name;
+	w.err = elp_catalogue_open(ctx, elp_catalogue_path(cat), 0, &own);
+	if (!w.err) {
+		w.err = elp_build(own, &o, &r);
+		elp_catalogue_close(own);
+	}
+	if (r) {
+		w.reused = r->reused;
+		w.build_id = r->build_id;
+		w.duration_ms = r->duration_ms;
+	}
+	if (elp_buf_append(&b, &w, sizeof(w)) ||
+	    (r &&
+	     (put_str(&b, r->status) || put_str(&b, r->reason) ||
+	      put_str(&b, r->module_name) || put_str(&b, r->kernel_release) ||
+	      put_str(&b, r->artefact_path) ||
+	      put_str(&b, r->artefact_sha256) || put_str(&b, r->log_path) ||
+	      put_str(&b, r->inputs_sha256))))
+		_exit(1);
+	for (off = 0; off < b.len;) {
+		ssize_t n = write(fd, b.data + off, b.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(1);
+		off += (size_t)n;
+	}
+	_exit(0);
+}
+
+static const char *static_status(const char *s)
+{
+	if (s && strcmp(s, "succeeded") == 0)
+		return "succeeded";
+	if (s && strcmp(s, "refused") == 0)
+		return "refused";
+	return "failed";
+}
+
+/* In the parent: a child's report into r. */
+static int read_child(int fd, struct elp_codestream_result *r)
+{
+	struct elp_build_result *b;
+	struct elp_buf in = { 0 };
+	const char *p, *end;
+	struct wire w;
+	char *status = NULL, buf[4096];
+	ssize_t n;
+	int err = 0;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || elp_buf_append(&in, buf, (size_t)n)) {
+			err = n < 0 ? -errno : -ENOMEM;
+			break;
+		}
+	}
+	if (!err && in.len < sizeof(w))
+		err = -EPROTO;
+	if (err) {
+		elp_buf_free(&in);
+		return err;
+	}
+	memcpy(&w, in.data, sizeof(w));
+	r->err = w.err;
+	p = in.data + sizeof(w);
+	end = in.data + in.len;
+	if (p < end) {
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			elp_buf_free(&in);
+			return -ENOMEM;
+		}
+		r->build = b;
+		b->build_id = w.build_id;
+		b->reused = w.reused;
+		b->duration_ms = w.duration_ms;
+		err = get_str(&p, end, &status);
+		b->status = static_status(status);
+		free(status);
+		if (!err)
+			err = get_str(&p, end, &b->reason);
+		if (!err)
+			err = get_str(&p, end, &b->module_name);
+		if (!err)
+			err = get_str(&p, end, &b->kernel_release);
+		if (!err)
+			err = get_str(&p, end, &b->artefact_path);
+		if (!err)
+			err = get_str(&p, end, &b->artefact_sha256);
+		if (!err)
+			err = get_str(&p, end, &b->log_path);
+		if (!err)
+			err = get_str(&p, end, &b->inputs_sha256);
+	}
+	elp_buf_free(&in);
+	return err;
+}
+
+struct child {
+	pid_t pid;
+	int fd;
+};
+
+static int start_child(struct elp_catalogue *cat,
+		       const struct elp_build_options *tmpl,
+		       const struct elp_kernel *k, struct child *c)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	int fds[2];
+
+	if (pipe(fds)) {
+		elp_err(ctx, "cannot create a pipe: %s", strerror(errno));
+		return -errno;
+	}
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0) {
+		elp_err(ctx, "cannot fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (c->pid == 0) {
+		close(fds[0]);
+		child_build(cat, tmpl, k, fds[1]);
+	}
+	close(fds[1]);
+	c->fd = fds[0];
+	return 0;
+}
+
+/*
+ * Up to parallel builds at once; results reported in kernel order, each
+ * as soon as it and those before it are done.
+ */
+static int build_parallel(struct elp_catalogue *cat,
+			  const struct elp_build_options *tmpl,
+			  const struct kernels *ks, unsigned int parallel,
+			  elp_codestream_cb cb, void *data, int *failed)
+{
+	struct child *kids = calloc(ks->n, sizeof(*kids));
+	size_t next = 0, done = 0;
+	int err = 0, status;
+
+	if (!kids)
+		return -ENOMEM;
+	while (done < ks->n) {
+		struct elp_codestream_result r = { 0 };
+		int e;
+
+		while (!err && next < ks->n && next - done < parallel &&
+		       !(tmpl->cancel && *tmpl->cancel)) {
+			err = start_child(cat, tmpl, ks->v[next], &kids[next]);
+			if (!err)
+				next++;
+		}
+		if (done == next)
+			break; /* nothing running: an error or cancelled */
+		e = read_child(kids[done].fd, &r);
+		close(kids[done].fd);
+		while (waitpid(kids[done].pid, &status, 0) < 0 &&
+		       errno == EINTR)
+			;
+		r.kernel = strdup(ks->v[done]->name);
+		r.release = strdup(ks->v[done]->release);
+		if (!e && (!r.kernel || !r.release))
+			e = -ENOMEM;
+		if (e && !r.err) {
+			r.err = e;
+			if (asprintf(
+				    &r.reason,
+				    "the build process for kernel '%s' ended without a result",
+				    ks->v[done]->name) < 0)
+				r.reason = NULL;
+		}
+		if (r.err)
+			(*failed)++;
+		done++;
+		if (cb && !err)
+			err = cb(&r, data);
+		result_release(&r);
+	}
+	free(kids);
+	if (!err && tmpl->cancel && *tmpl->cancel && done < ks->n)
+		err = -EINTR;
+	return err;
+}
+
 int elp_build_kernels(struct elp_catalogue *cat,
 		      const struct elp_codestream_options *opts,
 		      elp_codestream_cb cb, void *data)
@@ -207,6 +462,7 @@ int elp_build_kernels(struct elp_catalogue *cat,
 	struct kernels ks;
 	char **names = NULL;
 	size_t nr_names = 0, i;
+	unsigned int parallel;
 	int err, failed = 0;
 
 	err = kernels_get(cat, opts, &ks);
@@ -222,6 +478,21 @@ int elp_build_kernels(struct elp_catalogue *cat,
 		free(name);
 	}
 	tmpl.patches = (const char *const *)names;
+	parallel = opts->parallel ? opts->parallel : elp_codestream_parallel();
+	if (parallel > ks.n)
+		parallel = (unsigned int)ks.n;
+	if (!err && parallel > 1) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		/* the CPUs shared between the builds running at once */
+		if (tmpl.jobs == 0 && cpus > 0)
+			tmpl.jobs = (unsigned int)cpus / parallel
+					    ? (unsigned int)cpus / parallel
+					    : 1;
+		err = build_parallel(cat, &tmpl, &ks, parallel, cb, data,
+				     &failed);
+		goto out;
+	}
 	for (i = 0; !err && i < ks.n; i++) {
 		struct elp_codestream_result r = { 0 };
 
@@ -236,6 +507,7 @@ int elp_build_kernels(struct elp_catalogue *cat,
 			err = cb(&r, data);
 		result_release(&r);
 	}
+out:
 	strv_free(names, nr_names);
 	kernels_free(&ks);
 	return err ? err : failed;

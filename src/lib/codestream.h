@@ -38,6 +38,10 @@ struct elp_codestream_options {
 	const char *const *kernels;
 	size_t nr_kernels;
 	bool all_kernels;
+	/* elp_build_kernels: builds at once, each in a process of its own
+	 * (its make -j then defaults to CPUs / parallel); 0: see
+	 * elp_codestream_parallel(); 1: one after the other, in process */
+	unsigned int parallel;
 	/* the build: kernel (and, in CVE mode, patches, name and
 	 * cumulative) are set per kernel */
 	struct elp_build_options build;
@@ -47,10 +51,17 @@ struct elp_codestream_options {
 	bool dry_run; /* select and report, build nothing */
 };
 
+/* Half the CPUs, fewer when the available memory (1.5 GiB a build) is
+ * short; at least 1. */
+unsigned int elp_codestream_parallel(void);
+
 /*
  * Build opts->build.patches for each kernel (files are catalogued once,
- * first).  cb sees each kernel's result.  Returns the number of kernels
- * whose build failed, or -errno when nothing could be tried.
+ * first), up to opts->parallel at once.  cb sees each kernel's result, in
+ * kernel order (from a parallel build: the build's id, status, reason,
+ * module, artefact, sha256, log; not its functions or pass timings).
+ * Returns the number of kernels whose build failed, or -errno when
+ * nothing could be tried.
  */
 int elp_build_kernels(struct elp_catalogue *cat,
 		      const struct elp_codestream_options *opts,

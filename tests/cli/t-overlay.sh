@@ -222,6 +222,14 @@ elp build --all-kernels --patch ex:cmdline-marker > "$T/out" 2> "$T/err"
 check "build --all-kernels tries every kernel, a failure not stopping the others" \
 	test "$(grep -c '^k[0-9]*: build [0-9]* failed: ' "$T/out")" = 2
 check "...and says how many failed" grep -q "error: 2 of the builds failed" "$T/err"
+before=$(q "SELECT count(*) FROM builds")
+elp build --all-kernels --parallel 2 --patch ex:cmdline-marker > "$T/out" 2> "$T/err"
+check "--parallel 2: one process per kernel, each result reported in kernel order" \
+	test "$(sed 's/: build [0-9]* failed: .*//' "$T/out" | tr '\n' ' ')" = "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM kernels WHERE livepatch ORDER BY id)") "
+check "...with its build recorded" test "$(q "SELECT count(*) FROM builds")" = $((before + 2))
+check "...and the reason it failed" test "$(grep -c "failed: make olddefconfig failed" "$T/out")" = 2
+elp build --all-kernels --parallel -1 --patch ex:cmdline-marker > /dev/null 2>&1
+check "a negative --parallel is a usage error" test $? -eq 129
 elp build -k k61 -k k510 --patch ex:cmdline-marker -o "$T/x.ko" > /dev/null 2>&1
 check "--output with several kernels is a usage error" test $? -eq 129
 t_done
