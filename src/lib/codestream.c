@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "builds.h"
 #include "codestream.h"
 #include "kernel.h"
 #include "overlay.h"
@@ -518,40 +519,36 @@ out:
 int elp_live_patch_ids(struct elp_catalogue *cat, const char *release,
 		       int64_t **ids, size_t *nr)
 {
-	char host[256] = "";
-	sqlite3_stmt *stmt;
-	int err, rc;
+	int64_t *builds = NULL;
+	size_t nr_builds = 0, i, j, k;
+	int err;
 
 	*ids = NULL;
 	*nr = 0;
-	gethostname(host, sizeof(host) - 1);
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT DISTINCT bp.patch_id FROM events e JOIN build_patches bp ON bp.build_id = e.build_id"
-		" WHERE e.kind = 'apply' AND e.kernel_release = ?1 AND e.host IS ?2"
-		" AND e.module IS NOT NULL"
-		" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
-		"  AND l.kernel_release = e.kernel_release AND l.host IS e.host"
-		"  AND l.kind IN ('apply', 'revert', 'replace')"
-		"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, release, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t *n = realloc(*ids, (*nr + 1) * sizeof(*n));
+	err = elp_builds_applied(cat, release, NULL, &builds, &nr_builds);
+	for (i = 0; !err && i < nr_builds; i++) {
+		int64_t *p = NULL;
+		size_t n = 0;
 
-		if (!n) {
-			err = -ENOMEM;
-			break;
+		err = elp_builds_patch_ids(cat, builds[i], &p, &n);
+		for (j = 0; !err && j < n; j++) {
+			int64_t *ni;
+
+			for (k = 0; k < *nr && (*ids)[k] != p[j]; k++)
+				;
+			if (k < *nr)
+				continue;
+			ni = realloc(*ids, (*nr + 1) * sizeof(*ni));
+			if (!ni) {
+				err = -ENOMEM;
+				break;
+			}
+			*ids = ni;
+			ni[(*nr)++] = p[j];
 		}
-		*ids = n;
-		n[(*nr)++] = sqlite3_column_int64(stmt, 0);
+		free(p);
 	}
-	if (!err && rc != SQLITE_DONE)
-		err = elp_catalogue_error(cat, "cannot read events");
-	sqlite3_finalize(stmt);
+	free(builds);
 	return err;
 }
 

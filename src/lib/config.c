@@ -28,8 +28,7 @@ static const struct key keys[] = {
 	{ "signing-key", PATH, FIELD(signing_key), NULL, NULL },
 	{ "signing-cert", PATH, FIELD(signing_cert), NULL, NULL },
 	{ "patch-overlay", NAME, FIELD(patch_overlay), NULL, NULL },
-	{ "auto-apply", YES_NO, 0, "no",
-	  "queued builds are not applied automatically by this version; use 'elivepatch apply'" },
+	{ "auto-apply", YES_NO, FIELD(auto_apply), NULL, NULL },
 	{ "sandbox", YES_NO, 0, "no", "this version does not sandbox builds" },
 	{ "builders", WORDS, 0, "",
 	  "this version builds on this host only (no remote builders)" },
@@ -187,10 +186,11 @@ int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
 		  struct elp_conf **out)
 {
 	char *text = NULL;
+	size_t len = 0;
 	int err;
 
 	*out = NULL;
-	err = elp_read_file(NULL, path, &text, NULL);
+	err = elp_read_file(NULL, path, &text, &len);
 	if (err == -ENOENT && optional) {
 		*out = calloc(1, sizeof(**out));
 		return *out ? 0 : -ENOMEM;
@@ -199,6 +199,13 @@ int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
 		elp_err(ctx, "cannot read configuration '%s': %s", path,
 			strerror(-err));
 		return err;
+	}
+	if (strlen(text) != len) {
+		/* the parser would stop there: say so instead of ignoring */
+		elp_err(ctx, "%s: binary data (NUL byte), not a configuration",
+			path);
+		free(text);
+		return -EINVAL;
 	}
 	err = elp_conf_parse(ctx, path, text, out);
 	free(text);
@@ -224,5 +231,6 @@ void elp_conf_free(struct elp_conf *conf)
 	free(conf->signing_key);
 	free(conf->signing_cert);
 	free(conf->patch_overlay);
+	free(conf->auto_apply);
 	free(conf);
 }

@@ -24,10 +24,12 @@ struct elp_conf {
 	char *signing_cert;
 	/* the Portage repository whose sync queues a patch import */
 	char *patch_overlay;
+	/* "yes": `queue run` applies what it builds for the running kernel */
+	char *auto_apply; /* "yes" or "no" */
 	/*
-	 * auto-apply, builders and sandbox are accepted only with the values
-	 * this version implements (no, empty, no): a setting that would be
-	 * silently ignored is an error instead.
+	 * builders and sandbox are accepted only with the values this version
+	 * implements (empty, no): a setting that would be silently ignored is
+	 * an error instead.
 	 */
 };
 

@@ -18,6 +18,7 @@
 
 #include <git2.h>
 
+#include "catalogue-internal.h"
 #include "git.h"
 #include "overlay.h"
 #include "patch.h"
