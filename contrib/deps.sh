@@ -49,6 +49,9 @@ cmd zstd zstd app-arch/zstd
 cmd gzip gzip app-arch/gzip
 cmd mandoc mandoc app-text/mandoc
 cmd shellcheck shellcheck dev-util/shellcheck
+cmd git git dev-vcs/git
+cmd gpg gnupg app-crypt/gnupg
+cmd gpgv gpgv app-crypt/gnupg
 file /usr/share/bash-completion/bash_completion bash-completion app-shells/bash-completion
 '
 os=${ELP_DEPS_OS:-}

@@ -51,6 +51,8 @@ extern const struct command cmd_verify;
 extern const struct command cmd_sign;
 extern const struct command cmd_queue;
 extern const struct command cmd_builder;
+extern const struct command cmd_overlay;
+extern const struct command cmd_cve;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

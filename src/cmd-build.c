@@ -11,6 +11,7 @@
 #include "lib/builds.h"
 #include "lib/config.h"
 #include "lib/remote.h"
+#include "lib/codestream.h"
 
 static volatile sig_atomic_t build_cancel;
 
@@ -121,16 +122,48 @@ static int collect_builders(struct cli *cli, poptContext pc, char **args,
 	return *conf_copy ? 0 : 1;
 }
 
-#define BUILD_USAGE                                                       \
-	"[--kernel KERNEL] --patch PATCH... [<options>]\n"                \
-	"   or: elivepatch build list [--kernel KERNEL] [--patch PATCH] " \
-	"[--status STATUS] [--limit N] [--json]\n"                        \
+#define BUILD_USAGE                                                           \
+	"[--kernel KERNEL]... [--all-kernels] --patch PATCH... [<options>]\n" \
+	"   or: elivepatch build list [--kernel KERNEL] [--patch PATCH] "     \
+	"[--status STATUS] [--limit N] [--json]\n"                            \
 	"   or: elivepatch build show [--json] ID"
+
+/* One line per kernel: what became of its build. */
+static int print_kernel(const struct elp_codestream_result *r, void *data)
+{
+	const struct elp_build_result *b = r->build;
+	int *json = data; /* 0: text; 1: first array item; 2: later */
+
+	if (*json) {
+		if (b) {
+			if (*json == 2)
+				fputc(',', stdout);
+			*json = 2;
+			print_json(b);
+		}
+		return 0;
+	}
+	if (!b)
+		printf("%s: failed before building\n", r->kernel);
+	else if (r->err)
+		printf("%s: build %lld %s: %s\n", r->kernel,
+		       (long long)b->build_id, b->status,
+		       b->reason ? b->reason : "see its log");
+	else
+		printf("%s: build %lld %s%s, %s\n", r->kernel,
+		       (long long)b->build_id, b->status,
+		       b->reused ? " (reused)" : "", b->artefact_path);
+	fflush(stdout);
+	return 0;
+}
 
 static int build_run(struct cli *cli, int argc, const char **argv)
 {
 	/* popt strdups string arguments */
-	char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
+	char *name = NULL, *output = NULL, *cc = NULL, **kernels = NULL;
+	const char *kernel = NULL;
+	int all_kernels = 0, parallel = 0;
+	size_t nr_kernels = 0;
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
 	int cumulative = 0, no_cumulative = 0, least_busy = 0;
@@ -149,8 +182,14 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	bool done;
 	int rc, err;
 	struct poptOption options[] = {
-		{ "kernel", 'k', POPT_ARG_STRING, &kernel, 0,
-		  "catalogued kernel (default: the running kernel)", "KERNEL" },
+		{ "kernel", 'k', POPT_ARG_ARGV, &kernels, 0,
+		  "catalogued kernel (default: the running kernel); repeat to build for several",
+		  "KERNEL" },
+		{ "all-kernels", 'a', POPT_ARG_NONE, &all_kernels, 0,
+		  "build for every catalogued livepatch-capable kernel", NULL },
+		{ "parallel", 0, POPT_ARG_INT, &parallel, 0,
+		  "with several kernels: builds at once, each a process (default: CPUs/2, memory permitting)",
+		  "N" },
 		{ "patch", 'p', POPT_ARG_ARGV, &patch_args, 0,
 		  "patch name or file; repeat for more, applied in order",
 		  "PATCH" },
@@ -224,6 +263,24 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		rc = cli_usage_error(pc, "--jobs must be positive");
 		goto out_free;
 	}
+	while (kernels && kernels[nr_kernels])
+		nr_kernels++;
+	kernel = nr_kernels ? kernels[0] : NULL;
+	if (all_kernels && nr_kernels) {
+		rc = cli_usage_error(
+			pc, "--kernel and --all-kernels exclude each other");
+		goto out_free;
+	}
+	if (output && (all_kernels || nr_kernels > 1)) {
+		rc = cli_usage_error(
+			pc,
+			"--output is for one kernel; the modules of several are in the artefact store");
+		goto out_free;
+	}
+	if (parallel < 0) {
+		rc = cli_usage_error(pc, "--parallel must be positive");
+		goto out_free;
+	}
 	if (cumulative && no_cumulative) {
 		rc = cli_usage_error(
 			pc,
@@ -255,6 +312,16 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		rc = cli_usage_error(
 			pc,
 			"--cc, --force-toolchain and --jobs are the builder's to choose: not with a builder");
+	if (!rc && builder_args && (all_kernels || nr_kernels > 1))
+		rc = cli_usage_error(
+			pc,
+			"--builder is for one kernel: several kernels are built on this host");
+	if (!rc && nr_builders && (all_kernels || nr_kernels > 1)) {
+		/* the configuration's builders: said, not silently skipped */
+		fprintf(stderr,
+			"note: several kernels are built on this host, not on the configured builders\n");
+		nr_builders = 0;
+	}
 	if (!rc && nr_builders && cumulative)
 		rc = cli_usage_error(
 			pc,
@@ -295,6 +362,30 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	if (all_kernels || nr_kernels > 1) {
+		struct elp_codestream_options many = {
+			.kernels = (const char *const *)kernels,
+			.nr_kernels = nr_kernels,
+			.all_kernels = all_kernels,
+			.parallel = (unsigned int)parallel,
+			.build = opts,
+		};
+		int j = json ? 1 : 0;
+		int failed;
+
+		if (json)
+			fputc('[', stdout);
+		failed = elp_build_kernels(cat, &many, print_kernel, &j);
+		if (json)
+			fputs("]\n", stdout);
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		elp_catalogue_close(cat);
+		if (failed > 0)
+			cli_error("%d of the builds failed", failed);
+		rc = failed == 0 ? 0 : 1;
+		goto out_free;
+	}
 	/* the reason is printed once, on the last line (report_failure) */
 	cli_hold_errors(cli);
 	err = nr_builders
@@ -341,7 +432,9 @@ out_free:
 	for (i = 0; extra_args && extra_args[i]; i++)
 		free(extra_args[i]);
 	free(extra_args);
-	free(kernel);
+	for (i = 0; kernels && kernels[i]; i++)
+		free(kernels[i]);
+	free(kernels);
 	free(name);
 	free(output);
 	free(cc);

@@ -17,6 +17,9 @@ tdir=${ELP_TEST_DIR:-$top/tests}
 # the tests run the binaries from the build tree: use its data/, not an install
 ELIVEPATCH_DATADIR=$top/data
 export ELIVEPATCH_DATADIR
+# third-party leaks the sanitizer builds would otherwise fail on (tests/lsan.supp)
+LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}
+export LSAN_OPTIONS
 groups=${ELP_TESTS:-all}
 filter=${ELP_TEST_FILTER:-}
 passed=0 failed=0 skipped=0 files=0

@@ -15,6 +15,7 @@
 #include "kernel.h"
 #include "lifecycle.h"
 #include "livepatch.h"
+#include "overlay.h"
 #include "patch.h"
 #include "util.h"
 #include "../engine/build.h"
@@ -327,109 +328,92 @@ out:
 
 /* ---- overlay jobs ---- */
 
-static int patch_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-
-	return d->d_name[0] != '.' && n > 6 &&
-	       strcmp(d->d_name + n - 6, ".patch") == 0;
-}
-
-struct each_kernel {
+struct overlay_builds {
 	struct elp_job_run *r;
-	const char *patch;
+	const struct elp_overlay_report *rep;
+	const struct elp_fix *fix;
 	int err;
 };
 
-static int queue_kernel_build(const struct elp_kernel *k, void *data)
+static bool changed(const struct elp_overlay_report *rep, const char *name)
 {
-	struct each_kernel *e = data;
+	size_t i;
+
+	for (i = 0; i < rep->nr_changed; i++)
+		if (strcmp(rep->changed[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The fix's new or changed patches, for one kernel it applies to. */
+static int queue_fix_kernel(const struct elp_kernel *k, void *data)
+{
+	struct overlay_builds *ob = data;
+	struct elp_version v;
+	const char *from;
+	char *reason = NULL;
+	size_t i;
+	int err;
 
 	if (!k->livepatch)
 		return 0;
-	e->err = queue_build(e->r, k->name, e->patch);
-	return e->err;
+	err = elp_kernel_version(ob->r->ctx, k, &v, &from);
+	if (!err)
+		err = elp_fix_applies(ob->r->cat, ob->fix, k, &v, &reason);
+	if (err == 0) {
+		elp_info(ob->r->ctx, "fix '%s' is not for kernel '%s': %s",
+			 ob->fix->name, k->name, reason);
+		free(reason);
+		return 0;
+	}
+	for (i = 0; err > 0 && i < ob->fix->nr_patches; i++)
+		if (changed(ob->rep, ob->fix->patches[i].name))
+			err = queue_build(ob->r, k->name,
+					  ob->fix->patches[i].name);
+	ob->err = err < 0 ? err : 0;
+	return ob->err;
 }
 
-/* Catalogue one patch file unless its content already is; 1 when added. */
-static int import_patch(struct elp_job_run *r, const char *path, char **name)
+static int queue_fix(struct elp_fix *fix, void *data)
 {
-	struct elp_event ev = { .kind = "patch-add" };
-	struct elp_patch *p = NULL, *known = NULL;
-	int err;
+	struct overlay_builds *ob = data;
+	size_t i;
 
-	err = elp_patch_load(r->ctx, path, &p);
-	if (err)
-		return failf(r, "cannot import '%s'", path);
-	p->kind = ELP_PATCH_LIVEPATCH;
-	err = elp_patch_find_by_sha(r->cat, ELP_PATCH_LIVEPATCH, p->sha256,
-				    &known);
-	if (err != 0) {
-		elp_patch_free(known);
-		elp_patch_free(p);
-		return err < 0 ? err : 0;
-	}
-	err = elp_catalogue_begin(r->cat);
-	if (!err)
-		err = elp_patch_store(r->cat, p);
-	if (!err) {
-		ev.patch_id = p->id;
-		ev.detail = p->name;
-		err = elp_event_add(r->cat, &ev);
-	}
-	if (!err)
-		err = elp_catalogue_commit(r->cat);
-	if (err) {
-		elp_catalogue_rollback(r->cat);
-		failf(r, "cannot catalogue '%s' as patch '%s'", path, p->name);
-	} else {
-		elp_notice(r->ctx, "added patch '%s' from '%s'", p->name, path);
-		*name = strdup(p->name);
-		err = *name ? 1 : -ENOMEM;
-	}
-	elp_patch_free(p);
-	return err;
+	for (i = 0; i < fix->nr_patches; i++)
+		if (changed(ob->rep, fix->patches[i].name))
+			break;
+	if (i == fix->nr_patches)
+		return 0;
+	ob->fix = fix;
+	return elp_kernel_foreach(ob->r->cat, queue_fix_kernel, ob);
 }
 
 int elp_job_run_overlay(struct elp_job_run *r)
 {
-	struct dirent **names = NULL;
-	char *dir = joined(r->job->location, "livepatches");
-	int n, i, err = 0, failed = 0;
+	struct elp_overlay_report rep = { 0 };
+	struct overlay_builds ob = { .r = r, .rep = &rep };
+	int err;
 
-	if (!dir)
-		return -ENOMEM;
-	n = scandir(dir, &names, patch_file, alphasort);
-	if (n < 0) {
-		err = failf(r, "cannot read '%s': %s", dir, strerror(errno));
-		free(dir);
-		return err;
+	err = elp_overlay_import(r->cat, r->job->overlay, r->job->location,
+				 &rep);
+	if (err) {
+		failf(r, "cannot import overlay '%s' from '%s'",
+		      r->job->overlay, r->job->location);
+		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		struct each_kernel each = { .r = r };
-		char *path = joined(dir, names[i]->d_name), *name = NULL;
-		int e = path ? import_patch(r, path, &name) : -ENOMEM;
-
-		if (e == 1) {
-			each.patch = name;
-			e = elp_kernel_foreach(r->cat, queue_kernel_build,
-					       &each);
-			if (each.err)
-				e = each.err;
-		}
-		if (e == -ENOMEM && !err)
-			err = e;
-		if (e < 0)
-			failed++;
-		free(name);
-		free(path);
-	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(dir);
-	if (!err && failed)
-		err = -EINVAL;
+	elp_notice(r->ctx,
+		   "overlay '%s': %zu fixes added, %zu updated, %zu removed",
+		   r->job->overlay, rep.added, rep.updated, rep.removed);
+	err = elp_overlay_fixes(r->cat, r->job->overlay, false, queue_fix, &ob);
+	if (ob.err)
+		err = ob.err;
+	if (!err && rep.nr_skipped)
+		/* the library's reason (logged first) when there is one */
+		err = failf(r, "overlay '%s': %zu fix%s skipped: %s",
+			    r->job->overlay, rep.nr_skipped,
+			    rep.nr_skipped == 1 ? "" : "es", rep.skipped[0]);
+out:
+	elp_overlay_report_release(&rep);
 	return err;
 }
 

@@ -7,9 +7,10 @@
  * Kinds and their arguments (a JSON object in jobs.arguments):
  *   kernel   {"source": DIR} or {"release": R[, "image": FILE]}: catalogue
  *            the kernel, then queue a build of every livepatch patch for it
- *   overlay  {"overlay": NAME, "location": DIR}: catalogue the new patches
- *            of DIR/livepatches/NAME.patch, then queue their builds for every
- *            livepatch-capable kernel
+ *   overlay  {"overlay": NAME, "location": DIR}: catalogue the fixes of
+ *            the overlay DIR (elivepatch-overlay(5), read in place), then
+ *            queue builds of the new and changed patches for every
+ *            livepatch-capable kernel each fix is for
  *   build    {"kernel": SPEC, "patch": SPEC}: one elp_build()
  * The runner records its pid and host (runner_pid, runner_host) while a
  * job runs, so that a job whose runner died is found and queued again, and

@@ -1644,6 +1644,39 @@ int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p)
 	return err;
 }
 
+int elp_patch_update(struct elp_catalogue *cat, const struct elp_patch *p)
+{
+	static const char *const clear[] = {
+		"DELETE FROM patch_files WHERE patch_id = ?",
+		"DELETE FROM patch_functions WHERE patch_id = ?",
+		"DELETE FROM patch_cves WHERE patch_id = ?",
+	};
+	sqlite3_stmt *st;
+	size_t i;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"UPDATE patches SET sha256 = ?, content = ?, origin = ?, subject = ? WHERE id = ?",
+		&st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, p->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, p->content, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p->origin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, p->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, p->id);
+	err = elp_catalogue_step_done(cat, st, "cannot update patch");
+	for (i = 0; !err && i < sizeof(clear) / sizeof(clear[0]); i++) {
+		err = elp_catalogue_prepare(cat, clear[i], &st);
+		if (err)
+			return err;
+		sqlite3_bind_int64(st, 1, p->id);
+		err = elp_catalogue_step_done(cat, st, "cannot update patch");
+	}
+	return err ? err : insert_children(cat, p);
+}
+
 static int file_row(sqlite3_stmt *st, void *data)
 {
 	struct elp_patch_file *f =

@@ -58,6 +58,11 @@ const char *elp_patch_kind_name(enum elp_patch_kind kind);
 
 /* Insert patch, files, functions, CVEs; -EEXIST (logged) on a duplicate. */
 int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p);
+/*
+ * Replace the content of catalogued patch p->id (sha256, content, origin,
+ * subject, files, functions, CVEs) in place; its name and id stay.
+ */
+int elp_patch_update(struct elp_catalogue *cat, const struct elp_patch *p);
 /* By name, then numeric id, then sha256 prefix. -ENOENT (logged) if none. */
 int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 		   struct elp_patch **out);

@@ -20,7 +20,7 @@
 #   cache hit  the same request from a third catalogue, answered from the builder's result
 #              cache (target <= 1 s)
 # Results go to bench-results.txt (BENCH_OUT overrides). Last, the Portage hook for an
-# unrelated package.
+# unrelated package, then tests/bench/codestream.sh times CVE mode and codestreams (see there).
 # BENCH_CACHE=DIR uses (and keeps) that cache instead of a fresh one; the cold number is then
 # only cold if DIR is empty. BENCH_BEFORE=BINARY also times a cold build by that binary (one
 # built from an older commit) in a cache of its own, for a before/after of the cold build.
@@ -230,4 +230,7 @@ hook_limit=ok
 	printf 'portage hook     %8d us   (post_pkg_postinst of dev-libs/openssl incl. bash start, mean of 20; limit 50 ms: %s)\n' "$us_hook" "$hook_limit"
 } > "$out"
 cat "$out"
+# CVE mode and codestreams, in the same (warm) cache
+BENCH_OUT=$out BENCH_CACHE=$ELIVEPATCH_CACHE ELIVEPATCH=$ELIVEPATCH sh "$top/tests/bench/codestream.sh" ||
+	{ echo "bench: the CVE and codestream part failed" >&2; exit 1; }
 [ "$identical_limit" = ok ] || { echo "bench: the identical build took ${ms_identical} ms (limit 500 ms)" >&2; exit 1; }

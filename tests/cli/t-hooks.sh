@@ -221,10 +221,11 @@ ln -sfn "$hooks/repo.postsync.d/elivepatch" "$R/etc/portage/repo.postsync.d/eliv
 
 # the patch overlay, synced from a local git repository
 up=$T/upstream
-mkdir -p "$up/profiles" "$up/metadata" "$up/livepatches"
+mkdir -p "$up/profiles" "$up/metadata" "$up/livepatches/cmdline"
 echo ours > "$up/profiles/repo_name"
 printf 'masters = test\nthin-manifests = true\n' > "$up/metadata/layout.conf"
-cp "$patches/cmdline.patch" "$up/livepatches/"
+cp "$patches/cmdline.patch" "$up/livepatches/cmdline/"
+printf 'summary = mark /proc/cmdline\ncve = CVE-2099-1001\n' > "$up/livepatches/cmdline/fix.conf"
 if ! { git -C "$up" init -q && git -C "$up" add -A &&
 	git -C "$up" -c user.name=t -c user.email=t@example.invalid commit -qm overlay; }; then
 	bail "cannot make the overlay's git repository"
@@ -269,7 +270,9 @@ check "...its post-sync hook queued the overlay's import" \
 	test "$(q "SELECT kind, arguments, origin FROM jobs WHERE kind = 'overlay'")" = \
 	"overlay|{\"overlay\":\"ours\",\"location\":\"$R/var/db/repos/portage-ours\"}|sync of ours"
 "$ELP" queue run > /dev/null 2>&1
-check "...which imports its livepatches/cmdline.patch" \
-	test "$(q "SELECT name, origin FROM patches")" = "cmdline|$R/var/db/repos/portage-ours/livepatches/cmdline.patch"
+check "...which imports its fix livepatches/cmdline (elivepatch-overlay(5))" \
+	test "$(q "SELECT name, origin FROM patches")" = "ours:cmdline|$R/var/db/repos/portage-ours/livepatches/cmdline/cmdline.patch"
+check "...from the commit Portage synced" \
+	test "$(q "SELECT commit_id FROM overlay_patches")" = "$(git -C "$up" rev-parse HEAD)"
 
 t_done

@@ -151,27 +151,47 @@ ELIVEPATCH_ROOT=$R elp queue run > /dev/null 2>&1
 check "an uninstalled release fails naming what is missing" \
 	test "$(q "SELECT error FROM jobs ORDER BY id DESC LIMIT 1")" = "no kernel source for 9.9.9: '$R/lib/modules/9.9.9/build' is missing"
 
-# ---- overlay: new patches are catalogued, their builds queued ----
-mkdir -p "$T/overlay/livepatches" "$T/overlay/sys-kernel/x/files"
-cp "$patches/cmdline.patch" "$T/overlay/livepatches/cmdline-again.patch"
-sed 's/live patched by elivepatch/patched from the overlay/' "$patches/cmdline.patch" > "$T/overlay/livepatches/overlay-fix.patch"
+# ---- overlay: a Portage repository's fixes (elivepatch-overlay(5)) are catalogued, their
+# builds queued for the kernels each is for ----
+mkdir -p "$T/overlay/livepatches/cmdline-again" "$T/overlay/livepatches/overlay-fix" \
+	"$T/overlay/sys-kernel/x/files"
+printf 'summary = the same as patch cmdline\n' > "$T/overlay/livepatches/cmdline-again/fix.conf"
+cp "$patches/cmdline.patch" "$T/overlay/livepatches/cmdline-again/cmdline.patch"
+printf 'summary = a fix for 6.6 kernels\ncve = CVE-2024-1086\nversions = 6.6 <= v < 6.7\n' \
+	> "$T/overlay/livepatches/overlay-fix/fix.conf"
+sed 's/live patched by elivepatch/patched from the overlay/' "$patches/cmdline.patch" > "$T/overlay/livepatches/overlay-fix/fix.patch"
 cp "$patches/cmdline.patch" "$T/overlay/sys-kernel/x/files/not-a-livepatch.patch"
 q "DELETE FROM jobs"
 elp queue add overlay --overlay ours --location "$T/overlay" --origin test > /dev/null
 elp queue run > "$T/overlay.out" 2>&1
-check "the overlay's new patch is catalogued (same content is not twice)" \
-	test "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM patches ORDER BY id)")" = "cmdline overlay-fix"
-check "...with its origin" test "$(q "SELECT origin FROM patches WHERE name = 'overlay-fix'")" = "$T/overlay/livepatches/overlay-fix.patch"
-check "...and a build queued for each livepatch kernel" \
-	test "$(q "SELECT group_concat(json_extract(arguments, '\$.kernel'), ' ') FROM (SELECT arguments FROM jobs WHERE kind = 'build' ORDER BY id)")" = "6.6.30-gentoo 6.9.1-gentoo"
+check "the overlay's fix is catalogued as OVERLAY:FIX (nothing outside livepatches/)" \
+	test "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM patches ORDER BY id)")" = "cmdline ours:overlay-fix"
+check "...with its origin and CVE" test "$(q "SELECT p.origin, c.cve FROM patches p JOIN patch_cves c ON c.patch_id = p.id WHERE p.name = 'ours:overlay-fix'")" = \
+	"$T/overlay/livepatches/overlay-fix/fix.patch|CVE-2024-1086"
+check "...the overlay recorded as synced by Portage" test "$(q "SELECT name, path, managed FROM overlays")" = "ours|$T/overlay|0"
+check "...and a build queued only for the kernel in its version range" \
+	test "$(q "SELECT group_concat(json_extract(arguments, '\$.kernel') || ' ' || json_extract(arguments, '\$.patch'), ', ') FROM (SELECT arguments FROM jobs WHERE kind = 'build' ORDER BY id)")" = "6.6.30-gentoo ours:overlay-fix"
+check "a fix whose patch is already catalogued under another name fails the job, naming both" \
+	test "$(q "SELECT error FROM jobs WHERE kind = 'overlay' ORDER BY id DESC LIMIT 1")" = \
+	"cannot add '$T/overlay/livepatches/cmdline-again/cmdline.patch' as 'ours:cmdline-again': same content as catalogued patch 'cmdline' (id 1)"
+check "...and the runner says the fix was skipped" \
+	grep -q "fix 'cmdline-again' skipped" "$T/overlay.out"
 
-sed 's/live patched by elivepatch/patched again/' "$patches/cmdline.patch" > "$T/overlay/livepatches/overlay-fix.patch"
+sed 's/live patched by elivepatch/patched again/' "$patches/cmdline.patch" > "$T/overlay/livepatches/overlay-fix/fix.patch"
+rm -r "$T/overlay/livepatches/cmdline-again"
+q "DELETE FROM jobs"
 elp queue add overlay --overlay ours --location "$T/overlay" --origin test > /dev/null
 elp queue run > /dev/null 2>&1
-check "a changed file whose name is taken fails the job, naming both" \
-	test "$(q "SELECT error FROM jobs WHERE kind = 'overlay' ORDER BY id DESC LIMIT 1")" = \
-	"cannot add '$T/overlay/livepatches/overlay-fix.patch': a patch named 'overlay-fix' is already catalogued (id 2, from '$T/overlay/livepatches/overlay-fix.patch')"
-check "...and keeps the catalogued patch" test "$(q "SELECT count(*) FROM patches")" = 2
+check "a changed fix is updated in place (same patch id)" \
+	test "$(q "SELECT id FROM patches WHERE name = 'ours:overlay-fix'")|$(q "SELECT count(*) FROM patches")" = "2|2"
+check "...its new content catalogued" \
+	test "$(q "SELECT count(*) FROM patches WHERE name = 'ours:overlay-fix' AND content LIKE '%patched again%'")" = 1
+check "...the old one kept in patch_versions" \
+	test "$(q "SELECT count(*) FROM patch_versions WHERE patch_id = 2 AND content LIKE '%patched from the overlay%'")" = 1
+check "...a patch-update event recorded" test "$(q "SELECT count(*) FROM events WHERE kind = 'patch-update' AND patch_id = 2")" = 1
+check "...and its build queued again" \
+	test "$(q "SELECT group_concat(json_extract(arguments, '\$.patch'), ' ') FROM jobs WHERE kind = 'build'")" = "ours:overlay-fix"
+check "...the overlay job done" test "$(q "SELECT state FROM jobs WHERE kind = 'overlay'")" = done
 
 # ---- the runner's lock ----
 q "DELETE FROM jobs"

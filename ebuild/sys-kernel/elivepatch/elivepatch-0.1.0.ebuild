@@ -33,7 +33,8 @@ DEPEND="
 "
 # building a livepatch compiles the kernel's objects: the kernel's own
 # build tools; `elivepatch verify` boots the kernel in qemu; `build
-# --builder ssh://...` runs the system's OpenSSH client
+# --builder ssh://...` runs the system's OpenSSH client; gpgv checks
+# the commits of overlays added with a signing key
 RDEPEND="
 	${DEPEND}
 	virtual/openssh
@@ -43,6 +44,7 @@ RDEPEND="
 	dev-util/pahole
 	sys-devel/gcc
 	sys-devel/make
+	app-crypt/gnupg
 	qemu? (
 		app-alternatives/cpio
 		app-emulation/qemu
@@ -53,8 +55,10 @@ BDEPEND="
 	virtual/pkgconfig
 	test? (
 		app-arch/zstd
+		app-crypt/gnupg
 		dev-db/sqlite:3
 		dev-util/cmocka
+		dev-vcs/git
 		net-misc/openssh
 	)
 "

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * elivepatch cve: build the overlay fixes each kernel needs (all, or those
+ * for the CVEs named) into one cumulative livepatch per kernel.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/codestream.h"
+#include "lib/kernel.h"
+#include "lib/lifecycle.h"
+#include "lib/patch.h"
+
+static volatile sig_atomic_t cve_cancel;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cve_cancel = 1;
+}
+
+static void json_strv(bool *first, const char *key, char *const *v, size_t n)
+{
+	size_t i;
+
+	json_key(stdout, first, key);
+	fputc('[', stdout);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputc(',', stdout);
+		json_string(stdout, v[i]);
+	}
+	fputc(']', stdout);
+}
+
+static void print_words(char *const *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		printf("%s%s", i ? " " : "", v[i]);
+}
+
+struct cve_run {
+	struct cli *cli;
+	struct elp_catalogue *cat;
+	bool json, first, dry_run, apply, verbose;
+	char *running; /* release of the running kernel, for --apply */
+	int apply_failed;
+};
+
+static void result_json(const struct elp_codestream_result *r)
+{
+	const struct elp_build_result *b = r->build;
+	bool first = true;
+
+	fputc('{', stdout);
+	json_kv_str(stdout, &first, "kernel", r->kernel);
+	json_kv_str(stdout, &first, "release", r->release);
+	json_kv_str(stdout, &first, "version", r->version);
+	json_strv(&first, "selected", r->selected, r->nr_selected);
+	json_strv(&first, "cves", r->cves, r->nr_cves);
+	json_strv(&first, "live", r->live, r->nr_live);
+	json_strv(&first, "skipped", r->skipped, r->nr_skipped);
+	json_key(stdout, &first, "build");
+	if (!b) {
+		fputs("null", stdout);
+	} else {
+		bool f = true;
+
+		fputc('{', stdout);
+		json_kv_int(stdout, &f, "id", b->build_id);
+		json_kv_str(stdout, &f, "status", b->status);
+		json_kv_str(stdout, &f, "reason", b->reason);
+		json_kv_str(stdout, &f, "module", b->module_name);
+		json_kv_str(stdout, &f, "artefact", b->artefact_path);
+		json_kv_str(stdout, &f, "sha256", b->artefact_sha256);
+		json_kv_bool(stdout, &f, "reused", b->reused);
+		fputc('}', stdout);
+	}
+	json_kv_str(stdout, &first, "error", r->reason);
+	fputc('}', stdout);
+}
+
+static void result_text(const struct cve_run *run,
+			const struct elp_codestream_result *r)
+{
+	const struct elp_build_result *b = r->build;
+	size_t i;
+
+	if (r->reason) {
+		printf("%s: failed: %s\n", r->kernel, r->reason);
+		return;
+	}
+	/* quiet when there is nothing to do */
+	if (r->nr_selected == 0 && !run->dry_run && !run->verbose)
+		return;
+	printf("%s: ", r->kernel);
+	if (r->nr_selected == 0) {
+		fputs("nothing to build", stdout);
+	} else if (!b) {
+		fputs("would build ", stdout);
+		print_words(r->selected, r->nr_selected);
+	} else if (r->err) {
+		printf("build %lld %s: %s", (long long)b->build_id, b->status,
+		       b->reason ? b->reason : "see its log");
+	} else {
+		printf("build %lld %s%s, %s", (long long)b->build_id, b->status,
+		       b->reused ? " (reused)" : "",
+		       b->output_path ? b->output_path : b->artefact_path);
+	}
+	if (r->nr_cves) {
+		fputs(" (", stdout);
+		print_words(r->cves, r->nr_cves);
+		fputc(')', stdout);
+	}
+	printf("; %zu live, %zu skipped\n", r->nr_live, r->nr_skipped);
+	for (i = 0; i < r->nr_skipped; i++)
+		printf("  skipped %s\n", r->skipped[i]);
+}
+
+static int on_result(const struct elp_codestream_result *r, void *data)
+{
+	struct cve_run *run = data;
+
+	if (run->json) {
+		if (!run->first)
+			fputc(',', stdout);
+		run->first = false;
+		result_json(r);
+	} else {
+		result_text(run, r);
+	}
+	fflush(stdout);
+	if (run->apply && r->build && !r->err && run->running &&
+	    strcmp(r->release, run->running) == 0) {
+		struct elp_apply_options ao = { .wait_ms = 60000 };
+		struct elp_apply_result *res = NULL;
+		char id[24];
+
+		snprintf(id, sizeof(id), "%lld", (long long)r->build->build_id);
+		ao.spec = id;
+		if (elp_apply(run->cli->ctx, run->cat, &ao, &res))
+			run->apply_failed++;
+		else if (!run->json)
+			printf("%s: applied build %lld (livepatch '%s')%s\n",
+			       r->kernel, (long long)res->build_id, res->module,
+			       res->nr_replaced ? ", replacing the live one"
+						: "");
+		elp_apply_result_free(res);
+	}
+	return 0;
+}
+
+#define CVE_USAGE                                                                 \
+	"[CVE-ID...] [--kernel KERNEL]... [--all-kernels] [--apply] [--dry-run] " \
+	"[--json]"
+
+static int run_cve(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_codestream_options opts = { 0 };
+	struct cve_run run = { .cli = cli, .first = true };
+	char **kernels = NULL, *cache = NULL;
+	const char **cves = NULL;
+	int all = 0, apply = 0, dry = 0, json = 0, jobs = 0, rc, n;
+	struct sigaction sa = { 0 }, old_int, old_term;
+	const char *arg;
+	size_t nr_cves = 0, nr_kernels = 0;
+	poptContext pc;
+	bool done;
+	struct poptOption options[] = {
+		{ "kernel", 'k', POPT_ARG_ARGV, &kernels, 0,
+		  "a catalogued kernel (repeatable; default: the running kernel)",
+		  "KERNEL" },
+		{ "all-kernels", 'a', POPT_ARG_NONE, &all, 0,
+		  "every catalogued livepatch-capable kernel", NULL },
+		{ "apply", 0, POPT_ARG_NONE, &apply, 0,
+		  "apply the build for the running kernel (as elivepatch apply)",
+		  NULL },
+		{ "dry-run", 'n', POPT_ARG_NONE, &dry, 0,
+		  "say what would be built, build nothing", NULL },
+		{ "jobs", 'j', POPT_ARG_INT, &jobs, 0,
+		  "parallel make jobs (default: CPUs)", "N" },
+		{ "cache", 0, POPT_ARG_STRING, &cache, 0,
+		  "cache directory (default: $ELIVEPATCH_CACHE)", "DIR" },
+		{ "json", 0, POPT_ARG_NONE, &json, 0,
+		  "print a JSON array, one object per kernel", NULL },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse(CVE_USAGE, options, argc, argv, &pc, &done);
+	if (rc || done)
+		goto out_opts;
+	while ((arg = poptGetArg(pc))) {
+		const char **nc = realloc(cves, (nr_cves + 1) * sizeof(*nc));
+
+		if (!nc) {
+			rc = 1;
+			goto out;
+		}
+		cves = nc;
+		cves[nr_cves++] = arg;
+		if (!elp_cve_is_valid(arg)) {
+			rc = cli_usage_error(
+				pc,
+				"invalid CVE id '%s' (expected CVE-YYYY-NNNN)",
+				arg);
+			goto out;
+		}
+	}
+	while (kernels && kernels[nr_kernels])
+		nr_kernels++;
+	if (all && nr_kernels) {
+		rc = cli_usage_error(
+			pc, "--kernel and --all-kernels exclude each other");
+		goto out;
+	}
+	if (apply && dry) {
+		rc = cli_usage_error(
+			pc, "--apply and --dry-run exclude each other");
+		goto out;
+	}
+	if (jobs < 0) {
+		rc = cli_usage_error(pc, "--jobs must be positive");
+		goto out;
+	}
+	if (!cli->tty && elp_get_log_priority(cli->ctx) < ELP_LOG_INFO)
+		elp_set_log_priority(cli->ctx, ELP_LOG_WARNING);
+	run.json = json || cli->json;
+	run.dry_run = dry;
+	run.apply = apply;
+	run.verbose = cli->verbose > 0;
+	if (apply && elp_kernel_running_release(&run.running)) {
+		cli_error("cannot tell the running kernel's release");
+		rc = 1;
+		goto out;
+	}
+	rc = 1;
+	if (cli_open_catalogue(cli, 0, &run.cat))
+		goto out;
+	opts.kernels = (const char *const *)kernels;
+	opts.nr_kernels = nr_kernels;
+	opts.all_kernels = all;
+	opts.cves = cves;
+	opts.nr_cves = nr_cves;
+	opts.dry_run = dry;
+	opts.build.cache_dir = cache;
+	opts.build.jobs = (unsigned int)jobs;
+	opts.build.cancel = &cve_cancel;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	if (run.json)
+		fputc('[', stdout);
+	n = elp_cve_run(run.cat, &opts, on_result, &run);
+	if (run.json)
+		fputs("]\n", stdout);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	elp_catalogue_close(run.cat);
+	rc = n == 0 && run.apply_failed == 0 ? 0 : 1;
+out:
+	poptFreeContext(pc);
+out_opts:
+	free(cves);
+	if (kernels)
+		for (n = 0; kernels[n]; n++)
+			free(kernels[n]);
+	free(kernels);
+	free(cache);
+	free(run.running);
+	return rc;
+}
+
+const struct command cmd_cve = {
+	"cve",
+	run_cve,
+	"build the overlay fixes each kernel needs (for CVE ids, or all) into one cumulative livepatch per kernel",
+};

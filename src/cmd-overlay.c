@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* elivepatch overlay: git repositories of fixes (elivepatch-overlay(5)). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/overlay.h"
+
+static void json_strv(bool *first, const char *key, char *const *v, size_t n)
+{
+	size_t i;
+
+	json_key(stdout, first, key);
+	fputc('[', stdout);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputc(',', stdout);
+		json_string(stdout, v[i]);
+	}
+	fputc(']', stdout);
+}
+
+/* "overlay 'x' at 1234567890ab: 2 added, 1 updated, 0 removed" */
+static void print_report(struct cli *cli, const char *verb, const char *name,
+			 const struct elp_overlay_report *rep)
+{
+	size_t i;
+
+	if (cli->json) {
+		bool first = true;
+
+		fputc('{', stdout);
+		json_kv_str(stdout, &first, "overlay", name);
+		json_kv_str(stdout, &first, "old_commit", rep->old_commit);
+		json_kv_str(stdout, &first, "commit", rep->new_commit);
+		json_kv_int(stdout, &first, "added", (int64_t)rep->added);
+		json_kv_int(stdout, &first, "updated", (int64_t)rep->updated);
+		json_kv_int(stdout, &first, "removed", (int64_t)rep->removed);
+		json_kv_int(stdout, &first, "unchanged",
+			    (int64_t)rep->unchanged);
+		json_strv(&first, "patches", rep->changed, rep->nr_changed);
+		json_strv(&first, "skipped", rep->skipped, rep->nr_skipped);
+		fputs("}\n", stdout);
+		return;
+	}
+	if (rep->old_commit && rep->new_commit &&
+	    strcmp(rep->old_commit, rep->new_commit) == 0) {
+		if (!cli->quiet)
+			printf("overlay '%s' is up to date (%.12s)\n", name,
+			       rep->new_commit);
+		return;
+	}
+	printf("%s overlay '%s'%s%.12s: %zu fix%s added, %zu updated, %zu removed\n",
+	       verb, name, rep->new_commit ? " at " : "",
+	       rep->new_commit ? rep->new_commit : "", rep->added,
+	       rep->added == 1 ? "" : "es", rep->updated, rep->removed);
+	for (i = 0; i < rep->nr_changed; i++)
+		printf("  patch %s\n", rep->changed[i]);
+	for (i = 0; i < rep->nr_skipped; i++)
+		printf("  skipped %s\n", rep->skipped[i]);
+}
+
+static int overlay_add(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_overlay_report rep = { 0 };
+	struct elp_catalogue *cat;
+	char *key = NULL;
+	const char *name, *url;
+	poptContext pc;
+	bool done;
+	int rc;
+	struct poptOption options[] = {
+		{ "signing-key", 0, POPT_ARG_STRING, &key, 0,
+		  "accept only commits signed by a key of this OpenPGP keyring (gpg --export KEYID > FILE)",
+		  "FILE" },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse("[--signing-key FILE] NAME PATH|URL", options, argc,
+		       argv, &pc, &done);
+	if (rc || done)
+		goto out_opts;
+	name = poptGetArg(pc);
+	url = poptGetArg(pc);
+	if (!name || !url) {
+		rc = cli_usage_error(pc, "missing argument: %s",
+				     name ? "PATH|URL" : "NAME");
+		goto out;
+	}
+	if (poptPeekArg(pc)) {
+		rc = cli_usage_error(pc, "unexpected argument '%s'",
+				     poptPeekArg(pc));
+		goto out;
+	}
+	if (!elp_overlay_name_is_valid(name)) {
+		rc = cli_usage_error(
+			pc,
+			"invalid overlay name '%s' (expected [a-z0-9][a-z0-9._-]*)",
+			name);
+		goto out;
+	}
+	rc = 1;
+	if (cli_open_catalogue(cli, 0, &cat))
+		goto out;
+	if (elp_overlay_add(cat, name, url, key, &rep) == 0) {
+		print_report(cli, "added", name, &rep);
+		rc = 0;
+	}
+	elp_catalogue_close(cat);
+	elp_overlay_report_release(&rep);
+out:
+	poptFreeContext(pc);
+out_opts:
+	free(key);
+	return rc;
+}
+
+struct sync_all {
+	struct elp_catalogue *cat;
+	struct cli *cli;
+	bool force;
+	int failed;
+};
+
+static int sync_one(struct sync_all *s, const char *name)
+{
+	struct elp_overlay_report rep = { 0 };
+	int err = elp_overlay_sync(s->cat, name, s->force, &rep);
+
+	if (err)
+		s->failed++;
+	else
+		print_report(s->cli, "synced", name, &rep);
+	elp_overlay_report_release(&rep);
+	return 0;
+}
+
+static int sync_each(const struct elp_overlay *o, void *data)
+{
+	return o->managed ? sync_one(data, o->name) : 0;
+}
+
+static int overlay_sync(struct cli *cli, int argc, const char **argv)
+{
+	struct sync_all s = { .cli = cli };
+	const char *name;
+	int force = 0, rc;
+	poptContext pc;
+	bool done;
+	struct poptOption options[] = {
+		{ "force", 'f', POPT_ARG_NONE, &force, 0,
+		  "accept an update that is not a fast-forward (a rewritten history)",
+		  NULL },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse("[--force] [NAME]", options, argc, argv, &pc, &done);
+	if (rc || done)
+		return rc;
+	name = poptGetArg(pc);
+	if (name && poptPeekArg(pc)) {
+		rc = cli_usage_error(pc, "unexpected argument '%s'",
+				     poptPeekArg(pc));
+		goto out;
+	}
+	rc = 1;
+	if (cli_open_catalogue(cli, 0, &s.cat))
+		goto out;
+	s.force = force;
+	if (name)
+		sync_one(&s, name);
+	else if (elp_overlay_foreach(s.cat, sync_each, &s))
+		s.failed++;
+	elp_catalogue_close(s.cat);
+	rc = s.failed ? 1 : 0;
+out:
+	poptFreeContext(pc);
+	return rc;
+}
+
+static int list_one(const struct elp_overlay *o, void *data)
+{
+	struct cli_list *list = data;
+	char fixes[24], commit[13] = "-", synced[32] = "-";
+
+	if (cli_list_json_item(list)) {
+		bool first = true;
+
+		fputc('{', stdout);
+		json_kv_str(stdout, &first, "name", o->name);
+		json_kv_str(stdout, &first, "url", o->url);
+		json_kv_str(stdout, &first, "path", o->path);
+		json_kv_bool(stdout, &first, "managed", o->managed);
+		json_kv_str(stdout, &first, "commit", o->commit_id);
+		json_kv_int(stdout, &first, "fixes", (int64_t)o->nr_fixes);
+		json_kv_bool(stdout, &first, "signed", o->signing_key != NULL);
+		json_kv_int(stdout, &first, "synced_at", o->synced_at);
+		fputc('}', stdout);
+		return 0;
+	}
+	snprintf(fixes, sizeof(fixes), "%zu", o->nr_fixes);
+	if (o->commit_id)
+		snprintf(commit, sizeof(commit), "%.12s", o->commit_id);
+	if (o->synced_at)
+		format_time(o->synced_at, synced, sizeof(synced));
+	{
+		const char *cells[] = {
+			o->name,
+			o->url,
+			commit,
+			fixes,
+			o->signing_key ? "yes" : "no",
+			o->managed ? "elivepatch" : "portage",
+			synced,
+		};
+
+		cli_list_row(list, cells);
+	}
+	return 0;
+}
+
+static int overlay_list(struct cli *cli, int argc, const char **argv)
+{
+	static const char *const headers[] = { "NAME",	"URL",	  "COMMIT",
+					       "FIXES", "SIGNED", "SYNCED BY",
+					       "SYNCED" };
+	struct elp_catalogue *cat;
+	struct cli_list list;
+	int json = 0, rc;
+	poptContext pc;
+	bool done;
+	struct poptOption options[] = { { "json", 0, POPT_ARG_NONE, &json, 0,
+					  "print a JSON array", NULL },
+					POPT_TABLEEND };
+
+	rc = cli_parse_none("[--json]", options, argc, argv, &pc, &done);
+	if (rc || done)
+		return rc;
+	cli->json = cli->json || json;
+	rc = 1;
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		goto out;
+	cli_list_begin(&list, cli, headers, 7);
+	if (elp_overlay_foreach(cat, list_one, &list) == 0)
+		rc = 0;
+	cli_list_end(&list);
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+	return rc;
+}
+
+static void fix_json(const struct elp_fix *f)
+{
+	bool first = true, pf;
+	size_t i;
+
+	fputc('{', stdout);
+	json_kv_str(stdout, &first, "name", f->name);
+	json_kv_str(stdout, &first, "summary", f->summary);
+	json_strv(&first, "cves", f->cves, f->nr_cves);
+	json_kv_str(stdout, &first, "upstream", f->upstream);
+	json_kv_str(stdout, &first, "versions", f->versions);
+	json_strv(&first, "requires", f->requires, f->nr_requires);
+	json_kv_bool(stdout, &first, "cumulative_only", f->cumulative_only);
+	json_kv_str(stdout, &first, "state", f->state);
+	json_kv_str(stdout, &first, "commit", f->commit_id);
+	json_kv_int(stdout, &first, "updated_at", f->updated_at);
+	json_key(stdout, &first, "patches");
+	fputc('[', stdout);
+	for (i = 0; i < f->nr_patches; i++) {
+		pf = true;
+		fputs(i ? ",{" : "{", stdout);
+		json_kv_str(stdout, &pf, "name", f->patches[i].name);
+		json_kv_str(stdout, &pf, "path", f->patches[i].path);
+		json_kv_str(stdout, &pf, "commit", f->patches[i].commit_id);
+		json_kv_str(stdout, &pf, "sha256", f->patches[i].sha256);
+		fputc('}', stdout);
+	}
+	fputs("]}", stdout);
+}
+
+struct show {
+	bool json, first;
+};
+
+static int show_fix(struct elp_fix *f, void *data)
+{
+	struct show *s = data;
+	size_t i;
+
+	if (s->json) {
+		if (!s->first)
+			fputc(',', stdout);
+		s->first = false;
+		fix_json(f);
+		return 0;
+	}
+	printf("\n%s%s: %s\n", f->name,
+	       strcmp(f->state, "present") ? " (removed)" : "", f->summary);
+	if (f->nr_cves) {
+		fputs("  cves:      ", stdout);
+		for (i = 0; i < f->nr_cves; i++)
+			printf("%s%s", i ? " " : "", f->cves[i]);
+		fputc('\n', stdout);
+	}
+	if (f->upstream)
+		printf("  upstream:  %s\n", f->upstream);
+	printf("  versions:  %s\n", f->versions ? f->versions : "all");
+	if (f->nr_requires) {
+		fputs("  requires:  ", stdout);
+		for (i = 0; i < f->nr_requires; i++)
+			printf("%s%s", i ? " " : "", f->requires[i]);
+		fputc('\n', stdout);
+	}
+	if (f->cumulative_only)
+		puts("  cumulative-only");
+	for (i = 0; i < f->nr_patches; i++)
+		printf("  patch:     %s  %s  commit %.12s\n",
+		       f->patches[i].name, f->patches[i].path,
+		       f->patches[i].commit_id ? f->patches[i].commit_id : "-");
+	return 0;
+}
+
+static int overlay_show(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_catalogue *cat;
+	struct elp_overlay *o = NULL;
+	struct show s = { .first = true };
+	const char *name;
+	int json = 0, all = 0, rc;
+	char when[32] = "-";
+	poptContext pc;
+	bool done;
+	struct poptOption options[] = {
+		{ "all", 'a', POPT_ARG_NONE, &all, 0,
+		  "also the fixes the overlay no longer has", NULL },
+		{ "json", 0, POPT_ARG_NONE, &json, 0, "print a JSON object",
+		  NULL },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse_one("[--all] [--json] NAME", options, argc, argv, &pc,
+			   &name, &done);
+	if (rc || done)
+		return rc;
+	s.json = json || cli->json;
+	rc = 1;
+	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
+		goto out;
+	if (elp_overlay_find(cat, name, &o))
+		goto out_close;
+	if (s.json) {
+		bool first = true;
+
+		fputc('{', stdout);
+		json_kv_str(stdout, &first, "name", o->name);
+		json_kv_str(stdout, &first, "url", o->url);
+		json_kv_str(stdout, &first, "path", o->path);
+		json_kv_bool(stdout, &first, "managed", o->managed);
+		json_kv_str(stdout, &first, "signing_key", o->signing_key);
+		json_kv_str(stdout, &first, "commit", o->commit_id);
+		json_kv_int(stdout, &first, "synced_at", o->synced_at);
+		json_key(stdout, &first, "fixes");
+		fputc('[', stdout);
+	} else {
+		if (o->synced_at)
+			format_time(o->synced_at, when, sizeof(when));
+		printf("overlay     %s\n", o->name);
+		printf("url         %s\n", o->url);
+		printf("checkout    %s\n", o->path);
+		printf("synced by   %s\n",
+		       o->managed ? "elivepatch (overlay sync)" : "Portage");
+		printf("signing key %s\n",
+		       o->signing_key ? o->signing_key : "- (not checked)");
+		printf("commit      %s\n", o->commit_id ? o->commit_id : "-");
+		printf("synced      %s\n", when);
+		printf("fixes       %zu\n", o->nr_fixes);
+	}
+	if (elp_overlay_fixes(cat, name, all, show_fix, &s) == 0)
+		rc = 0;
+	if (s.json)
+		fputs("]}\n", stdout);
+out_close:
+	elp_overlay_free(o);
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+	return rc;
+}
+
+static const struct command subcommands[] = {
+	{ "add", overlay_add,
+	  "clone an overlay (a path, file:// or git URL) and catalogue its fixes" },
+	{ "sync", overlay_sync,
+	  "fetch and fast-forward overlays, catalogue what changed" },
+	{ "list", overlay_list, "the overlays: url, commit, fixes" },
+	{ "show", overlay_show,
+	  "one overlay and its fixes: CVEs, versions, patches" },
+	{ NULL, NULL, NULL },
+};
+
+static int run_overlay(struct cli *cli, int argc, const char **argv)
+{
+	return cli_dispatch(cli, "overlay", subcommands, argc, argv);
+}
+
+const struct command cmd_overlay = {
+	"overlay",
+	run_overlay,
+	"git repositories of fixes (elivepatch-overlay(5)): add, sync, list, show",
+};

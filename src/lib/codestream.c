@@ -1,0 +1,769 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* One fix for several kernels (codestreams) and CVE mode; see codestream.h. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builds.h"
+#include "codestream.h"
+#include "kernel.h"
+#include "overlay.h"
+#include "patch.h"
+#include "util.h"
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	while (n)
+		free(v[--n]);
+	free(v);
+}
+
+static void result_release(struct elp_codestream_result *r)
+{
+	free(r->kernel);
+	free(r->release);
+	free(r->version);
+	strv_free(r->selected, r->nr_selected);
+	strv_free(r->live, r->nr_live);
+	strv_free(r->skipped, r->nr_skipped);
+	strv_free(r->cves, r->nr_cves);
+	free(r->reason);
+	elp_build_result_free(r->build);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- the kernels ---- */
+
+struct kernels {
+	struct elp_kernel **v;
+	size_t n;
+};
+
+static void kernels_free(struct kernels *ks)
+{
+	while (ks->n)
+		elp_kernel_free(ks->v[--ks->n]);
+	free(ks->v);
+}
+
+static int kernels_push(struct kernels *ks, struct elp_kernel *k)
+{
+	struct elp_kernel **nv = realloc(ks->v, (ks->n + 1) * sizeof(*nv));
+
+	if (!nv) {
+		elp_kernel_free(k);
+		return -ENOMEM;
+	}
+	ks->v = nv;
+	nv[ks->n++] = k;
+	return 0;
+}
+
+static int collect_livepatch(const struct elp_kernel *k, void *data)
+{
+	struct elp_kernel *copy = NULL;
+	struct elp_catalogue *cat = ((void **)data)[1];
+	char id[24];
+	int err;
+
+	if (!k->livepatch)
+		return 0;
+	snprintf(id, sizeof(id), "%lld", (long long)k->id);
+	err = elp_kernel_find(cat, id, &copy);
+	return err ? err : kernels_push(((void **)data)[0], copy);
+}
+
+/* The kernels opts names, every livepatch kernel, or the running one. */
+static int kernels_get(struct elp_catalogue *cat,
+		       const struct elp_codestream_options *opts,
+		       struct kernels *ks)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_kernel *k;
+	char *release = NULL;
+	size_t i;
+	int err = 0;
+
+	memset(ks, 0, sizeof(*ks));
+	if (opts->all_kernels) {
+		void *data[2] = { ks, cat };
+
+		err = elp_kernel_foreach(cat, collect_livepatch, data);
+		if (!err && ks->n == 0) {
+			elp_err(ctx,
+				"no livepatch-capable kernel is catalogued (see: elivepatch kernel list)");
+			err = -ENOENT;
+		}
+		return err;
+	}
+	for (i = 0; !err && i < opts->nr_kernels; i++) {
+		err = elp_kernel_find(cat, opts->kernels[i], &k);
+		if (!err)
+			err = kernels_push(ks, k);
+	}
+	if (!err && opts->nr_kernels == 0) {
+		err = elp_kernel_running_release(&release);
+		if (err)
+			elp_err(ctx, "cannot tell the running kernel: %s",
+				strerror(-err));
+		if (!err)
+			err = elp_kernel_find(cat, release, &k);
+		if (!err)
+			err = kernels_push(ks, k);
+		free(release);
+	}
+	return err;
+}
+
+/* ---- building for several kernels ---- */
+
+/* A patch file, catalogued once (or found by its content). */
+static int catalogue_file(struct elp_catalogue *cat, const char *path,
+			  char **name)
+{
+	struct elp_event ev = { .kind = "patch-add" };
+	struct elp_patch *p = NULL, *known = NULL;
+	int err;
+
+	err = elp_patch_load(elp_catalogue_ctx(cat), path, &p);
+	if (err)
+		return err;
+	p->kind = ELP_PATCH_LIVEPATCH;
+	err = elp_patch_find_by_sha(cat, ELP_PATCH_LIVEPATCH, p->sha256,
+				    &known);
+	if (err == 1 && known) {
+		*name = strdup(known->name);
+		err = *name ? 0 : -ENOMEM;
+		goto out;
+	}
+	if (err < 0)
+		goto out;
+	err = elp_catalogue_begin(cat);
+	if (!err)
+		err = elp_patch_store(cat, p);
+	if (!err) {
+		ev.patch_id = p->id;
+		ev.detail = p->name;
+		err = elp_event_add(cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err)
+		elp_catalogue_rollback(cat);
+	else if (!(*name = strdup(p->name)))
+		err = -ENOMEM;
+out:
+	elp_patch_free(known);
+	elp_patch_free(p);
+	return err;
+}
+
+static int build_one(struct elp_catalogue *cat,
+		     const struct elp_build_options *tmpl,
+		     const struct elp_kernel *k,
+		     struct elp_codestream_result *r)
+{
+	struct elp_build_options o = *tmpl;
+
+	r->kernel = strdup(k->name);
+	r->release = strdup(k->release);
+	if (!r->kernel || !r->release)
+		return -ENOMEM;
+	o.kernel = k->name;
+	r->err = elp_build(cat, &o, &r->build);
+	return 0;
+}
+
+/* ---- several builds at once: one child process per kernel ---- */
+
+unsigned int elp_codestream_parallel(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	/* a kernel build's compiles and the engine's diff, at most */
+	const long long per_build = 1536LL << 20;
+	long long n = cpus > 1 ? cpus / 2 : 1;
+
+	if (pages > 0 && page > 0 && (long long)pages * page / per_build < n)
+		n = (long long)pages * page / per_build;
+	return n < 1 ? 1 : (unsigned int)n;
+}
+
+/* What a child sends back: the fields of its elp_build_result. */
+struct wire {
+	int32_t err;
+	int32_t reused;
+	int64_t build_id;
+	int64_t duration_ms;
+};
+
+static int put_str(struct elp_buf *b, const char *s)
+{
+	uint32_t n = s ? (uint32_t)strlen(s) : UINT32_MAX;
+	int err = elp_buf_append(b, &n, sizeof(n));
+
+	return err || !s ? err : elp_buf_append(b, s, n);
+}
+
+static int get_str(const char **p, const char *end, char **out)
+{
+	uint32_t n;
+
+	*out = NULL;
+	if ((size_t)(end - *p) < sizeof(n))
+		return -EPROTO;
+	memcpy(&n, *p, sizeof(n));
+	*p += sizeof(n);
+	if (n == UINT32_MAX)
+		return 0;
+	if ((size_t)(end - *p) < n)
+		return -EPROTO;
+	*out = strndup(*p, n);
+	*p += n;
+	return *out ? 0 : -ENOMEM;
+}
+
+/* In the child: build with a connection of its own, report, exit. */
+static void child_build(struct elp_catalogue *cat,
+			const struct elp_build_options *tmpl,
+			const struct elp_kernel *k, int fd)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_build_options o = *tmpl;
+	struct elp_build_result *r = NULL;
+	struct elp_catalogue *own = NULL;
+	struct elp_buf b = { 0 };
+	struct wire w = { 0 };
+	size_t off;
+
+	o.kernel = k->name;
+	w.err = elp_catalogue_open(ctx, elp_catalogue_path(cat), 0, &own);
+	if (!w.err) {
+		w.err = elp_build(own, &o, &r);
+		elp_catalogue_close(own);
+	}
+	if (r) {
+		w.reused = r->reused;
+		w.build_id = r->build_id;
+		w.duration_ms = r->duration_ms;
+	}
+	if (elp_buf_append(&b, &w, sizeof(w)) ||
+	    (r &&
+	     (put_str(&b, r->status) || put_str(&b, r->reason) ||
+	      put_str(&b, r->module_name) || put_str(&b, r->kernel_release) ||
+	      put_str(&b, r->artefact_path) ||
+	      put_str(&b, r->artefact_sha256) || put_str(&b, r->log_path) ||
+	      put_str(&b, r->inputs_sha256))))
+		_exit(1);
+	for (off = 0; off < b.len;) {
+		ssize_t n = write(fd, b.data + off, b.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(1);
+		off += (size_t)n;
+	}
+	_exit(0);
+}
+
+static const char *static_status(const char *s)
+{
+	if (s && strcmp(s, "succeeded") == 0)
+		return "succeeded";
+	if (s && strcmp(s, "refused") == 0)
+		return "refused";
+	return "failed";
+}
+
+/* In the parent: a child's report into r. */
+static int read_child(int fd, struct elp_codestream_result *r)
+{
+	struct elp_build_result *b;
+	struct elp_buf in = { 0 };
+	const char *p, *end;
+	struct wire w;
+	char *status = NULL, buf[4096];
+	ssize_t n;
+	int err = 0;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || elp_buf_append(&in, buf, (size_t)n)) {
+			err = n < 0 ? -errno : -ENOMEM;
+			break;
+		}
+	}
+	if (!err && in.len < sizeof(w))
+		err = -EPROTO;
+	if (err) {
+		elp_buf_free(&in);
+		return err;
+	}
+	memcpy(&w, in.data, sizeof(w));
+	r->err = w.err;
+	p = in.data + sizeof(w);
+	end = in.data + in.len;
+	if (p < end) {
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			elp_buf_free(&in);
+			return -ENOMEM;
+		}
+		r->build = b;
+		b->build_id = w.build_id;
+		b->reused = w.reused;
+		b->duration_ms = w.duration_ms;
+		err = get_str(&p, end, &status);
+		b->status = static_status(status);
+		free(status);
+		if (!err)
+			err = get_str(&p, end, &b->reason);
+		if (!err)
+			err = get_str(&p, end, &b->module_name);
+		if (!err)
+			err = get_str(&p, end, &b->kernel_release);
+		if (!err)
+			err = get_str(&p, end, &b->artefact_path);
+		if (!err)
+			err = get_str(&p, end, &b->artefact_sha256);
+		if (!err)
+			err = get_str(&p, end, &b->log_path);
+		if (!err)
+			err = get_str(&p, end, &b->inputs_sha256);
+	}
+	elp_buf_free(&in);
+	return err;
+}
+
+struct child {
+	pid_t pid;
+	int fd;
+};
+
+static int start_child(struct elp_catalogue *cat,
+		       const struct elp_build_options *tmpl,
+		       const struct elp_kernel *k, struct child *c)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	int fds[2];
+
+	if (pipe(fds)) {
+		elp_err(ctx, "cannot create a pipe: %s", strerror(errno));
+		return -errno;
+	}
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0) {
+		elp_err(ctx, "cannot fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (c->pid == 0) {
+		close(fds[0]);
+		child_build(cat, tmpl, k, fds[1]);
+	}
+	close(fds[1]);
+	c->fd = fds[0];
+	return 0;
+}
+
+/*
+ * Up to parallel builds at once; results reported in kernel order, each
+ * as soon as it and those before it are done.
+ */
+static int build_parallel(struct elp_catalogue *cat,
+			  const struct elp_build_options *tmpl,
+			  const struct kernels *ks, unsigned int parallel,
+			  elp_codestream_cb cb, void *data, int *failed)
+{
+	struct child *kids = calloc(ks->n, sizeof(*kids));
+	size_t next = 0, done = 0;
+	int err = 0, status;
+
+	if (!kids)
+		return -ENOMEM;
+	while (done < ks->n) {
+		struct elp_codestream_result r = { 0 };
+		int e;
+
+		while (!err && next < ks->n && next - done < parallel &&
+		       !(tmpl->cancel && *tmpl->cancel)) {
+			err = start_child(cat, tmpl, ks->v[next], &kids[next]);
+			if (!err)
+				next++;
+		}
+		if (done == next)
+			break; /* nothing running: an error or cancelled */
+		e = read_child(kids[done].fd, &r);
+		close(kids[done].fd);
+		while (waitpid(kids[done].pid, &status, 0) < 0 &&
+		       errno == EINTR)
+			;
+		r.kernel = strdup(ks->v[done]->name);
+		r.release = strdup(ks->v[done]->release);
+		if (!e && (!r.kernel || !r.release))
+			e = -ENOMEM;
+		if (e && !r.err) {
+			r.err = e;
+			if (asprintf(
+				    &r.reason,
+				    "the build process for kernel '%s' ended without a result",
+				    ks->v[done]->name) < 0)
+				r.reason = NULL;
+		}
+		if (r.err)
+			(*failed)++;
+		done++;
+		if (cb && !err)
+			err = cb(&r, data);
+		result_release(&r);
+	}
+	free(kids);
+	if (!err && tmpl->cancel && *tmpl->cancel && done < ks->n)
+		err = -EINTR;
+	return err;
+}
+
+int elp_build_kernels(struct elp_catalogue *cat,
+		      const struct elp_codestream_options *opts,
+		      elp_codestream_cb cb, void *data)
+{
+	struct elp_build_options tmpl = opts->build;
+	struct kernels ks;
+	char **names = NULL;
+	size_t nr_names = 0, i;
+	unsigned int parallel;
+	int err, failed = 0;
+
+	err = kernels_get(cat, opts, &ks);
+	/* a file is parsed and catalogued once, then named */
+	for (i = 0; !err && i < tmpl.nr_patches; i++) {
+		char *name = NULL;
+
+		if (elp_is_file(tmpl.patches[i]))
+			err = catalogue_file(cat, tmpl.patches[i], &name);
+		if (!err)
+			err = strv_push(&names, &nr_names,
+					name ? name : tmpl.patches[i]);
+		free(name);
+	}
+	tmpl.patches = (const char *const *)names;
+	parallel = opts->parallel ? opts->parallel : elp_codestream_parallel();
+	if (parallel > ks.n)
+		parallel = (unsigned int)ks.n;
+	if (!err && parallel > 1) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		/* the CPUs shared between the builds running at once */
+		if (tmpl.jobs == 0 && cpus > 0)
+			tmpl.jobs = (unsigned int)cpus / parallel
+					    ? (unsigned int)cpus / parallel
+					    : 1;
+		err = build_parallel(cat, &tmpl, &ks, parallel, cb, data,
+				     &failed);
+		goto out;
+	}
+	for (i = 0; !err && i < ks.n; i++) {
+		struct elp_codestream_result r = { 0 };
+
+		if (tmpl.cancel && *tmpl.cancel) {
+			err = -EINTR;
+			break;
+		}
+		err = build_one(cat, &tmpl, ks.v[i], &r);
+		if (!err && r.err)
+			failed++;
+		if (!err && cb)
+			err = cb(&r, data);
+		result_release(&r);
+	}
+out:
+	strv_free(names, nr_names);
+	kernels_free(&ks);
+	return err ? err : failed;
+}
+
+/* ---- CVE mode ---- */
+
+int elp_live_patch_ids(struct elp_catalogue *cat, const char *release,
+		       int64_t **ids, size_t *nr)
+{
+	int64_t *builds = NULL;
+	size_t nr_builds = 0, i, j, k;
+	int err;
+
+	*ids = NULL;
+	*nr = 0;
+	err = elp_builds_applied(cat, release, NULL, &builds, &nr_builds);
+	for (i = 0; !err && i < nr_builds; i++) {
+		int64_t *p = NULL;
+		size_t n = 0;
+
+		err = elp_builds_patch_ids(cat, builds[i], &p, &n);
+		for (j = 0; !err && j < n; j++) {
+			int64_t *ni;
+
+			for (k = 0; k < *nr && (*ids)[k] != p[j]; k++)
+				;
+			if (k < *nr)
+				continue;
+			ni = realloc(*ids, (*nr + 1) * sizeof(*ni));
+			if (!ni) {
+				err = -ENOMEM;
+				break;
+			}
+			*ids = ni;
+			ni[(*nr)++] = p[j];
+		}
+		free(p);
+	}
+	free(builds);
+	return err;
+}
+
+/* Copies of the present fixes of every overlay. */
+struct fixes {
+	struct elp_fix *v;
+	size_t n;
+};
+
+static int collect_fix(struct elp_fix *fix, void *data)
+{
+	struct fixes *fs = data;
+	struct elp_fix *nv = realloc(fs->v, (fs->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	fs->v = nv;
+	/* take the strings over: the caller frees only what is left */
+	nv[fs->n++] = *fix;
+	memset(fix, 0, sizeof(*fix));
+	return 0;
+}
+
+static bool fix_wanted(const struct elp_fix *fix,
+		       const struct elp_codestream_options *opts)
+{
+	size_t i;
+
+	if (opts->nr_cves == 0)
+		return true;
+	for (i = 0; i < opts->nr_cves; i++)
+		if (strv_has(fix->cves, fix->nr_cves, opts->cves[i]))
+			return true;
+	return false;
+}
+
+static bool id_in(const int64_t *ids, size_t n, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* What one fix means for one kernel: skipped, live, or its patches. */
+static int select_fix(struct elp_catalogue *cat, const struct elp_fix *fix,
+		      const struct elp_kernel *k, const struct elp_version *v,
+		      const int64_t *live, size_t nr_live,
+		      struct elp_codestream_result *r)
+{
+	char *reason = NULL, *label = NULL;
+	size_t i, nr_new = 0;
+	int err;
+
+	if (asprintf(&label, "%s:%s", fix->overlay, fix->name) < 0)
+		return -ENOMEM;
+	err = elp_fix_applies(cat, fix, k, v, &reason);
+	if (err == 0) {
+		char *s = NULL;
+
+		err = asprintf(&s, "%s: %s", label, reason) < 0
+			      ? -ENOMEM
+			      : strv_push(&r->skipped, &r->nr_skipped, s);
+		free(s);
+		goto out;
+	}
+	if (err < 0)
+		goto out;
+	err = 0;
+	for (i = 0; !err && i < fix->nr_patches; i++) {
+		if (id_in(live, nr_live, fix->patches[i].patch_id))
+			continue;
+		nr_new++;
+		err = strv_push(&r->selected, &r->nr_selected,
+				fix->patches[i].name);
+	}
+	if (!err && nr_new == 0)
+		err = strv_push(&r->live, &r->nr_live, label);
+	for (i = 0; !err && nr_new && i < fix->nr_cves; i++)
+		if (!strv_has(r->cves, r->nr_cves, fix->cves[i]))
+			err = strv_push(&r->cves, &r->nr_cves, fix->cves[i]);
+out:
+	free(reason);
+	free(label);
+	return err;
+}
+
+/* elp_cve_<8 hex>: one name per set of patches, so a new set loads
+ * beside (and replaces) the module it supersedes. */
+static char *cve_module_name(const struct elp_kernel *k,
+			     const struct elp_codestream_result *r,
+			     const int64_t *live, size_t nr_live)
+{
+	char hex[ELP_SHA256_HEX_LEN + 1], *name = NULL;
+	struct elp_buf b = { 0 };
+	size_t i;
+	int err;
+
+	err = elp_buf_printf(&b, "%s\n", k->release);
+	for (i = 0; !err && i < nr_live; i++)
+		err = elp_buf_printf(&b, "live %lld\n", (long long)live[i]);
+	for (i = 0; !err && i < r->nr_selected; i++)
+		err = elp_buf_printf(&b, "new %s\n", r->selected[i]);
+	if (!err && elp_sha256_hex(b.data, b.len, hex) == 0 &&
+	    asprintf(&name, "elp_cve_%.8s", hex) < 0)
+		name = NULL;
+	elp_buf_free(&b);
+	return name;
+}
+
+static int cve_kernel(struct elp_catalogue *cat,
+		      const struct elp_codestream_options *opts,
+		      const struct fixes *fs, const struct elp_kernel *k,
+		      struct elp_codestream_result *r)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_build_options o = opts->build;
+	struct elp_version v;
+	const char *from;
+	int64_t *live = NULL;
+	size_t nr_live = 0, i;
+	char *name = NULL;
+	int err;
+
+	r->kernel = strdup(k->name);
+	r->release = strdup(k->release);
+	if (!r->kernel || !r->release)
+		return -ENOMEM;
+	err = elp_kernel_version(ctx, k, &v, &from);
+	if (err) {
+		r->err = err;
+		return asprintf(&r->reason, "no version for kernel '%s'",
+				k->name) < 0
+			       ? -ENOMEM
+			       : 0;
+	}
+	if (asprintf(&r->version, "%lu.%lu.%lu", v.v[0], v.v[1], v.v[2]) < 0)
+		return -ENOMEM;
+	elp_info(ctx, "kernel '%s': version %s (from %s)", k->name, r->version,
+		 from);
+	err = elp_live_patch_ids(cat, k->release, &live, &nr_live);
+	for (i = 0; !err && i < fs->n; i++)
+		if (fix_wanted(&fs->v[i], opts))
+			err = select_fix(cat, &fs->v[i], k, &v, live, nr_live,
+					 r);
+	if (err || r->nr_selected == 0 || opts->dry_run)
+		goto out;
+	name = cve_module_name(k, r, live, nr_live);
+	if (!name) {
+		err = -ENOMEM;
+		goto out;
+	}
+	o.kernel = k->name;
+	o.patches = (const char *const *)r->selected;
+	o.nr_patches = r->nr_selected;
+	o.cumulative = 1;
+	o.name = name;
+	r->err = elp_build(cat, &o, &r->build);
+out:
+	free(name);
+	free(live);
+	return err;
+}
+
+int elp_cve_run(struct elp_catalogue *cat,
+		const struct elp_codestream_options *opts, elp_codestream_cb cb,
+		void *data)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct fixes fs = { 0 };
+	struct kernels ks = { 0 };
+	size_t i, j;
+	int err, failed = 0;
+
+	for (i = 0; i < opts->nr_cves; i++)
+		if (!elp_cve_is_valid(opts->cves[i])) {
+			elp_err(ctx,
+				"invalid CVE id '%s' (expected CVE-YYYY-NNNN)",
+				opts->cves[i]);
+			return -EINVAL;
+		}
+	err = elp_overlay_fixes(cat, NULL, false, collect_fix, &fs);
+	for (i = 0; !err && i < opts->nr_cves; i++) {
+		for (j = 0; j < fs.n; j++)
+			if (strv_has(fs.v[j].cves, fs.v[j].nr_cves,
+				     opts->cves[i]))
+				break;
+		if (j == fs.n) {
+			elp_err(ctx,
+				"no fix for %s in the overlays (see: elivepatch overlay show NAME)",
+				opts->cves[i]);
+			err = -ENOENT;
+		}
+	}
+	if (!err)
+		err = kernels_get(cat, opts, &ks);
+	for (i = 0; !err && i < ks.n; i++) {
+		struct elp_codestream_result r = { 0 };
+
+		if (opts->build.cancel && *opts->build.cancel) {
+			err = -EINTR;
+			break;
+		}
+		err = cve_kernel(cat, opts, &fs, ks.v[i], &r);
+		if (!err && r.err)
+			failed++;
+		if (!err && cb)
+			err = cb(&r, data);
+		result_release(&r);
+	}
+	kernels_free(&ks);
+	for (i = 0; i < fs.n; i++)
+		elp_fix_free(&fs.v[i]);
+	free(fs.v);
+	return err ? err : failed;
+}

@@ -1,0 +1,235 @@
+#!/bin/sh
+# elivepatch overlay (elivepatch-overlay(5)) on real git repositories: add from a local path
+# and a file:// URL, list, show, sync (new, changed and removed fixes; a rewritten history
+# refused unless --force), commits checked against a signing key with gpgv; then cve
+# --dry-run's selection per kernel (version range, out-of-tree prerequisites, CVE ids) and
+# build --all-kernels.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/fixtures.sh"
+
+unset ELIVEPATCH_CONFIG ELIVEPATCH_ROOT
+ELIVEPATCH_CACHE=$T/cache
+export ELIVEPATCH_CACHE
+example=$(cd "$(dirname "$0")/../../contrib/overlay" && pwd)
+q() { sqlite3 "$DB" "$1"; }
+g() { git -C "$T/repo" -c user.name=test -c user.email=test@elivepatch.invalid "$@"; }
+
+# the example overlay as a git repository
+cp -r "$example" "$T/repo"
+git -C "$T/repo" init -q -b main
+g add -A
+g commit -qm "example overlay"
+first=$(g rev-parse HEAD)
+
+# ---- add ----
+elp overlay add ex "$T/repo" > "$T/out" 2>&1
+check "overlay add from a local path succeeds" test $? -eq 0
+check "...saying what it catalogued" grep -q "^added overlay 'ex' at ${first%"${first#????????????}"}: 3 fixes added" "$T/out"
+check "...cloned into the store beside the catalogue" test -d "$T/overlays/ex/.git"
+check "...each fix's patch catalogued as OVERLAY:FIX" \
+	test "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM patches ORDER BY name)")" = \
+	"ex:cmdline-marker ex:meminfo-kib-5.10 ex:version-marker"
+check "...with its origin: overlay, commit, path" \
+	test "$(q "SELECT o.name, op.commit_id, op.path FROM overlay_patches op JOIN overlay_fixes f ON f.id = op.fix_id JOIN overlays o ON o.id = f.overlay_id JOIN patches p ON p.id = op.patch_id WHERE p.name = 'ex:cmdline-marker'")" = \
+	"ex|$first|livepatches/cmdline-marker/0001-proc-mark-cmdline.patch"
+check "...and the CVEs of its fix.conf" \
+	test "$(q "SELECT cve FROM patch_cves c JOIN patches p ON p.id = c.patch_id WHERE p.name = 'ex:version-marker'")" = CVE-2099-1002
+check "...with an overlay-add event" test "$(q "SELECT count(*) FROM events WHERE kind = 'overlay-add'")" = 1
+
+before=$(dump)
+elp overlay add ex "$T/repo" > "$T/out" 2>&1
+check "a second overlay of the same name is refused" test $? -eq 1
+check "...saying so" grep -q "an overlay named 'ex' is already catalogued" "$T/out"
+elp overlay add other "$T/nowhere" > "$T/out" 2>&1
+check "an overlay that cannot be cloned fails" test $? -eq 1
+check "...naming it" grep -q "cannot clone '$T/nowhere'" "$T/out"
+check "...leaving nothing behind" test ! -e "$T/overlays/other" -a ! -e "$T/overlays/other.clone"
+elp overlay add Bad "$T/repo" > "$T/out" 2>&1
+check "an invalid name is a usage error" test $? -eq 129
+elp overlay add onlyname > /dev/null 2>&1
+check "a missing PATH|URL is a usage error" test $? -eq 129
+check "nothing was written by the refused adds" test "$before" = "$(dump)"
+
+# a fix.conf with a mistake: skipped with the reason, the others catalogued
+cp -r "$T/repo" "$T/repo2"
+printf 'summary = bad\nversions = 6.1 to 6.2\n' > "$T/repo2/livepatches/cmdline-marker/fix.conf"
+git -C "$T/repo2" -c user.name=t -c user.email=t@x commit -qam "bad range"
+rm "$T/repo2/livepatches/version-marker/"*.patch
+git -C "$T/repo2" -c user.name=t -c user.email=t@x commit -qam "no patch"
+"$ELP" --db "$T/other.db" overlay add ex2 "file://$T/repo2" > "$T/out" 2>&1
+check "overlay add from a file:// URL succeeds" test $? -eq 0
+check "...a fix with a bad fix.conf is skipped, naming the line" \
+	grep -q "livepatches/cmdline-marker/fix.conf:2: invalid version range '6.1 to 6.2'" "$T/out"
+check "...a fix without a patch is skipped" grep -q "skipped version-marker: no \*.patch file" "$T/out"
+check "...the others are catalogued" grep -q "1 fix added" "$T/out"
+
+# ---- list, show ----
+elp overlay list > "$T/out"
+check "list: name, url, commit, fixes, signed, synced by, time" \
+	grep -q "^ex	$T/repo	${first%"${first#????????????}"}	3	no	elivepatch	20" "$T/out"
+elp overlay list --json > "$T/out"
+check "list --json" grep -q "^{\"name\":\"ex\",\"url\":\"$T/repo\",\"path\":\"$T/overlays/ex\",\"managed\":true,\"commit\":\"$first\",\"fixes\":3,\"signed\":false," "$T/out"
+elp overlay show ex > "$T/out"
+check "show lists each fix with its CVEs, versions and patches" \
+	grep -q "^version-marker: proc: mark /proc/version as live patched" "$T/out"
+check "...its upstream commit" grep -q "upstream:  0123456789abcdef0123456789abcdef01234567" "$T/out"
+check "...its version range" grep -q "versions:  5.10 <= v < 5.11" "$T/out"
+elp overlay show --json ex > "$T/out"
+check "show --json" grep -q '"name":"cmdline-marker","summary":"proc: mark /proc/cmdline as live patched","cves":\["CVE-2099-1001"\],"upstream":null,"versions":"6.1 <= v < 6.2"' "$T/out"
+elp overlay show nope > "$T/out" 2>&1
+check "show of an unknown overlay fails, naming it" grep -q "no overlay named 'nope'" "$T/out"
+
+# ---- sync ----
+elp overlay sync ex > "$T/out" 2>&1
+check "sync with nothing new says it is up to date" grep -q "^overlay 'ex' is up to date" "$T/out"
+id=$(q "SELECT id FROM patches WHERE name = 'ex:version-marker'")
+sed -i 's/live patched by elivepatch/live patched again/' "$T/repo/livepatches/version-marker/0001-proc-mark-version.patch"
+mkdir "$T/repo/livepatches/second"
+printf 'summary = a second fix\ncve = CVE-2099-2000, cve-2099-2001\nrequires = oot-cmdline-comment\n' \
+	> "$T/repo/livepatches/second/fix.conf"
+sed -n 's/live patched by elivepatch/second/; /^diff/,$p' "$example/livepatches/cmdline-marker/0001-proc-mark-cmdline.patch" \
+	> "$T/repo/livepatches/second/1.patch"
+g rm -rq livepatches/meminfo-kib-5.10
+g add -A
+g commit -qm "a second fix, a change, a removal"
+second=$(g rev-parse HEAD)
+elp overlay sync > "$T/out" 2>&1
+check "sync (all overlays) succeeds" test $? -eq 0
+check "...counting what changed" grep -q "^synced overlay 'ex' at ${second%"${second#????????????}"}: 1 fix added, 1 updated, 1 removed" "$T/out"
+check "...the checkout is at the new commit" test "$(git -C "$T/overlays/ex" rev-parse HEAD)" = "$second"
+check "...a changed patch is updated in place (same id)" \
+	test "$(q "SELECT id FROM patches WHERE name = 'ex:version-marker' AND content LIKE '%patched again%'")" = "$id"
+check "...its commit is the new one" test "$(q "SELECT commit_id FROM overlay_patches WHERE patch_id = $id")" = "$second"
+check "...the old content is kept, with the commit it came from" \
+	test "$(q "SELECT commit_id FROM patch_versions WHERE patch_id = $id AND content LIKE '%live patched by elivepatch%'")" = "$first"
+check "...and history shows the update" \
+	sh -c "'$ELP' --db '$DB' history --patch ex:version-marker | grep -q 'patch-update'"
+check "...the new fix's CVEs are upper-cased" \
+	test "$(q "SELECT group_concat(cve, ' ') FROM patch_cves c JOIN patches p ON p.id = c.patch_id WHERE p.name = 'ex:second'")" = "CVE-2099-2000 CVE-2099-2001"
+check "...a removed fix is marked removed, its patch kept" \
+	test "$(q "SELECT state FROM overlay_fixes WHERE name = 'meminfo-kib-5.10'")|$(q "SELECT count(*) FROM patches WHERE name = 'ex:meminfo-kib-5.10'")" = "removed|1"
+elp overlay show ex > "$T/out"
+check "...show leaves it out" sh -c "! grep -q meminfo '$T/out'"
+elp overlay show --all ex > "$T/out"
+check "...show --all has it" grep -q "^meminfo-kib-5.10 (removed):" "$T/out"
+
+# a rewritten history is refused
+g commit -q --amend -m "rewritten"
+rewritten=$(g rev-parse HEAD)
+before=$(dump)
+elp overlay sync ex > "$T/out" 2>&1
+check "a non-fast-forward update is refused" test $? -eq 1
+check "...saying why and what to do" grep -q "not a fast-forward: ${rewritten%"${rewritten#????????????}"} does not contain ${second%"${second#????????????}"}.*--force" "$T/out"
+check "...changing nothing" test "$before" = "$(dump)"
+check "...not even the checkout" test "$(git -C "$T/overlays/ex" rev-parse HEAD)" = "$second"
+elp overlay sync --force ex > "$T/out" 2>&1
+check "--force accepts it" test $? -eq 0
+check "...with a warning" grep -q "warning: overlay 'ex': not a fast-forward" "$T/out"
+check "...and records the new commit" test "$(q "SELECT commit_id FROM overlays WHERE name = 'ex'")" = "$rewritten"
+
+# ---- signing key ----
+if command -v gpg > /dev/null && command -v gpgv > /dev/null; then
+	GNUPGHOME=$T/gnupg
+	export GNUPGHOME
+	mkdir -m 700 "$GNUPGHOME"
+	gpg --batch --passphrase '' --quick-gen-key 'Overlay <overlay@elivepatch.invalid>' ed25519 sign never > /dev/null 2>&1
+	gpg --batch --passphrase '' --quick-gen-key 'Other <other@elivepatch.invalid>' ed25519 sign never > /dev/null 2>&1
+	gpg --export overlay@elivepatch.invalid > "$T/trusted.gpg"
+	# a catalogue of its own: the fixes below are for the ex overlay only
+	elp() { "$ELP" --db "$T/signed.db" "$@"; }
+	cp -r "$example" "$T/signed"
+	git -C "$T/signed" init -q -b main
+	sg() { k=$1; shift; git -C "$T/signed" -c user.name=t -c user.email=t@x -c user.signingkey="$k" "$@"; }
+	sg overlay@elivepatch.invalid add -A
+	sg overlay@elivepatch.invalid commit -S -qm signed
+	elp overlay add --signing-key "$T/trusted.gpg" signed "$T/signed" > "$T/out" 2>&1
+	check "add with a signing key accepts a commit signed by it" test $? -eq 0
+	check "...and keeps a copy of the keyring" \
+		test "$(sqlite3 "$T/signed.db" "SELECT signing_key FROM overlays WHERE name = 'signed'")" = "$T/overlays/signed.keyring"
+	echo x >> "$T/signed/README"
+	sg overlay@elivepatch.invalid commit -qam unsigned
+	echo y >> "$T/signed/README"
+	sg overlay@elivepatch.invalid commit -S -qam "signed on top"
+	elp overlay sync signed > "$T/out" 2>&1
+	check "sync refuses a history with an unsigned commit" test $? -eq 1
+	check "...naming it" grep -q "commit $(git -C "$T/signed" rev-parse --short=12 HEAD~1) is not signed" "$T/out"
+	git -C "$T/signed" reset -q --hard HEAD~2
+	echo z >> "$T/signed/README"
+	sg other@elivepatch.invalid commit -S -qam "other key"
+	elp overlay sync --force signed > "$T/out" 2>&1
+	check "sync refuses a commit signed by another key, even with --force" test $? -eq 1
+	check "...saying so" grep -q "refused: not signed by the trusted key" "$T/out"
+	git -C "$T/signed" reset -q --hard HEAD~1
+	echo w >> "$T/signed/README"
+	sg overlay@elivepatch.invalid commit -S -qam "good"
+	elp overlay sync signed > "$T/out" 2>&1
+	check "...and accepts commits signed by the trusted key" test $? -eq 0
+	elp overlay add --signing-key "$T/trusted.gpg" unsigned "$T/repo" > "$T/out" 2>&1
+	check "add refuses an unsigned HEAD" test $? -eq 1
+	check "...and leaves no overlay" test -z "$(sqlite3 "$T/signed.db" "SELECT 1 FROM overlays WHERE name = 'unsigned'")"
+	unset GNUPGHOME
+	elp() { "$ELP" --db "$DB" "$@"; }
+else
+	skip "signing keys: gpg and gpgv are needed"
+fi
+
+# ---- cve --dry-run: which fixes each kernel gets ----
+mk_kernel() { # NAME RELEASE SUBLEVEL-VERSION
+	make_source_tree "$T/k-$1"
+	printf 'VERSION = %s\nPATCHLEVEL = %s\nSUBLEVEL = %s\n' $(echo "$3" | tr . ' ') > "$T/k-$1/Makefile"
+	elp kernel add --release "$2" --name "$1" --source "$T/k-$1" --config "$T/config" > /dev/null 2>&1
+}
+mk_kernel k61 6.1.0-1-amd64 6.1.150
+mk_kernel k510 5.10.0-1-amd64 5.10.200
+printf -- '--- a/fs/proc/cmdline.c\n+++ b/fs/proc/cmdline.c\n@@ -1,4 +1,4 @@\n static int x(void)\n {\n-\treturn 0;\n+\treturn 1;\n }\n' > "$T/oot-cmdline-comment.patch"
+elp kernel patch add k510 "$T/oot-cmdline-comment.patch" > /dev/null 2>&1 || bail "kernel patch add"
+elp cve --all-kernels --dry-run > "$T/out" 2>&1
+check "cve --dry-run succeeds" test $? -eq 0
+check "...the 6.1 kernel gets the fixes in its range (version from its Makefile)" \
+	grep -q "^k61: would build ex:cmdline-marker ex:version-marker (CVE-2099-1001 CVE-2099-1002); 0 live, 1 skipped" "$T/out"
+check "...not the one needing an out-of-tree patch it lacks, with the reason" \
+	grep -q "^  skipped ex:second: needs the out-of-tree patch 'oot-cmdline-comment', which the kernel was not built with" "$T/out"
+check "...the 5.10 kernel with the out-of-tree patch gets that one" \
+	grep -q "^k510: would build ex:second (CVE-2099-2000 CVE-2099-2001); 0 live, 2 skipped" "$T/out"
+check "...and not the 6.1 fixes, with the reason" \
+	grep -q "^  skipped ex:cmdline-marker: version 5.10.200 is not in '6.1 <= v < 6.2'" "$T/out"
+elp cve --kernel k61 --dry-run CVE-2099-1002 > "$T/out" 2>&1
+check "cve with an id selects only the fixes for it" \
+	grep -q "^k61: would build ex:version-marker (CVE-2099-1002); 0 live, 0 skipped" "$T/out"
+elp cve --kernel k510 CVE-2099-1002 > "$T/out" 2>&1
+check "nothing to do for a kernel: quiet, exit 0" test $? -eq 0 -a ! -s "$T/out"
+elp cve --kernel k61 --dry-run CVE-2099-9999 > "$T/out" 2>&1
+check "a CVE no fix carries fails" test $? -eq 1
+check "...naming it" grep -q "no fix for CVE-2099-9999 in the overlays" "$T/out"
+elp cve --kernel k61 --dry-run --json > "$T/out"
+check "cve --json: one object per kernel" \
+	grep -q '^\[{"kernel":"k61","release":"6.1.0-1-amd64","version":"6.1.150","selected":\["ex:cmdline-marker","ex:version-marker"\],"cves":\["CVE-2099-1001","CVE-2099-1002"\],"live":\[\],"skipped":\["ex:second: needs' "$T/out"
+elp cve nonsense > /dev/null 2>&1
+check "an invalid CVE id is a usage error" test $? -eq 129
+elp cve --all-kernels --kernel k61 > /dev/null 2>&1
+check "--all-kernels with --kernel is a usage error" test $? -eq 129
+
+# a fix already live (a build of it applied on this host) is not selected again
+elp build --kernel k61 --patch ex:cmdline-marker > /dev/null 2>&1
+bid=$(q "SELECT max(id) FROM builds")
+q "INSERT INTO events (time, kind, kernel_release, build_id, module, host) VALUES (strftime('%s','now'), 'apply', '6.1.0-1-amd64', $bid, 'elp_ex_cmdline_marker', '$(hostname)')"
+elp cve --kernel k61 --dry-run > "$T/out" 2>&1
+check "a fix already live is counted, not built again" \
+	grep -q "^k61: would build ex:version-marker (CVE-2099-1002); 1 live, 1 skipped" "$T/out"
+
+# ---- build for several kernels ----
+elp build --all-kernels --patch ex:cmdline-marker > "$T/out" 2> "$T/err"
+check "build --all-kernels tries every kernel, a failure not stopping the others" \
+	test "$(grep -c '^k[0-9]*: build [0-9]* failed: ' "$T/out")" = 2
+check "...and says how many failed" grep -q "error: 2 of the builds failed" "$T/err"
+before=$(q "SELECT count(*) FROM builds")
+elp build --all-kernels --parallel 2 --patch ex:cmdline-marker > "$T/out" 2> "$T/err"
+check "--parallel 2: one process per kernel, each result reported in kernel order" \
+	test "$(sed 's/: build [0-9]* failed: .*//' "$T/out" | tr '\n' ' ')" = "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM kernels WHERE livepatch ORDER BY id)") "
+check "...with its build recorded" test "$(q "SELECT count(*) FROM builds")" = $((before + 2))
+check "...and the reason it failed" test "$(grep -c "failed: make olddefconfig failed" "$T/out")" = 2
+elp build --all-kernels --parallel -1 --patch ex:cmdline-marker > /dev/null 2>&1
+check "a negative --parallel is a usage error" test $? -eq 129
+elp build -k k61 -k k510 --patch ex:cmdline-marker -o "$T/x.ko" > /dev/null 2>&1
+check "--output with several kernels is a usage error" test $? -eq 129
+t_done
