@@ -45,6 +45,9 @@ cmd sshd openssh-server net-misc/openssh
 cmd gzip gzip app-arch/gzip
 cmd mandoc mandoc app-text/mandoc
 cmd shellcheck shellcheck dev-util/shellcheck
+cmd clang-format clang-format llvm-core/clang
+cmd clang-tidy clang-tidy llvm-core/clang
+cmd cppcheck cppcheck dev-util/cppcheck
 file /usr/share/bash-completion/bash_completion bash-completion app-shells/bash-completion
 '
 case $mode in
