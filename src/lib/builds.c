@@ -162,7 +162,7 @@ static int read_info(sqlite3_stmt *stmt, struct elp_build_info *info)
 	info->started_at = sqlite3_column_int64(stmt, 2);
 	info->finished_at = sqlite3_column_int64(stmt, 3);
 	info->duration_ms = sqlite3_column_int64(stmt, 4);
-	for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(strings); i++) {
 		*strings[i] = elp_column_strdup(stmt, (int)i + 5);
 		if (!*strings[i] &&
 		    sqlite3_column_type(stmt, (int)i + 5) != SQLITE_NULL)

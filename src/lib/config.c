@@ -35,7 +35,7 @@ static const struct key keys[] = {
 	  "this version builds on this host only (no remote builders)" },
 };
 
-#define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define NR_KEYS ARRAY_SIZE(keys)
 
 static const struct key *find_key(const char *name)
 {

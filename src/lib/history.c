@@ -113,7 +113,7 @@ static int parse_relative(const char *text, int64_t now, int64_t *out)
 	len = strlen(unit);
 	if (len > 1 && unit[len - 1] == 's')
 		unit[len - 1] = '\0';
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(units); i++) {
 		if (strcmp(unit, units[i].unit) == 0) {
 			*out = now - (int64_t)n * units[i].seconds;
 			return 0;
@@ -139,7 +139,7 @@ int elp_parse_time(const char *text, int64_t now, int64_t *out)
 		*out = v;
 		return 0;
 	}
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(formats); i++) {
 		struct tm tm = { 0 };
 		const char *end = strptime(text, formats[i], &tm);
 

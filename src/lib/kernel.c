@@ -635,7 +635,7 @@ int elp_kernel_find(struct elp_catalogue *cat, const char *spec,
 	int err, count;
 
 	*out = NULL;
-	for (i = 0; i < sizeof(wheres) / sizeof(wheres[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(wheres); i++) {
 		err = find_one(cat, wheres[i], spec, out, &count);
 		if (err)
 			return err;
