@@ -51,6 +51,16 @@ int elp_bstate_refuse(struct elp_bstate *b, const char *fmt, ...)
 	return -ENOTSUP;
 }
 
+bool elp_bconfig_on(const struct elp_bstate *b, const char *option)
+{
+	const char *config = b->kernel->config;
+	char *v = config ? elp_config_get(config, option) : NULL;
+	bool on = v && strcmp(v, "y") == 0;
+
+	free(v);
+	return on;
+}
+
 bool elp_bstate_cancelled(const struct elp_bstate *b)
 {
 	return b->opts->cancel && *b->opts->cancel;
@@ -103,8 +113,9 @@ static char *log_first_error(struct elp_bstate *b, off_t off)
 	return found;
 }
 
-int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
-	      size_t nr_targets, bool kcflags, const char *what)
+static int bmake(struct elp_bstate *b, const char *dir,
+		 const char *const *targets, size_t nr_targets, bool kcflags,
+		 const char *what, bool quiet)
 {
 	char *first;
 	off_t off;
@@ -150,6 +161,8 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 		elp_err(b->ctx, "cannot run make: %s", strerror(-rc));
 		return rc;
 	}
+	if (quiet)
+		return -EIO;
 	first = off >= 0 ? log_first_error(b, off) : NULL;
 	if (what)
 		elp_err(b->ctx, "%s failed%s%s", what, first ? ": " : "",
@@ -160,6 +173,18 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 			first ? ": " : "", first ? first : "");
 	free(first);
 	return -EIO;
+}
+
+int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
+	      size_t nr_targets, bool kcflags, const char *what)
+{
+	return bmake(b, dir, targets, nr_targets, kcflags, what, false);
+}
+
+int elp_bmake_try(struct elp_bstate *b, const char *dir,
+		  const char *const *targets, size_t nr_targets, bool kcflags)
+{
+	return bmake(b, dir, targets, nr_targets, kcflags, NULL, true);
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -178,6 +203,7 @@ void elp_build_result_free(struct elp_build_result *r)
 	free(r->artefact_sha256);
 	free(r->output_path);
 	free(r->log_path);
+	free(r->compiler);
 	for (i = 0; i < r->nr_funcs; i++) {
 		free(r->funcs[i].object);
 		free(r->funcs[i].old_name);
@@ -299,6 +325,9 @@ static int resolve_toolchain(struct elp_bstate *b)
 	if (c.tc && (c.match != ELP_CC_MISMATCH || b->opts->force_toolchain)) {
 		take_toolchain(b, c.tc);
 		elp_info(b->ctx, "compiler: %s (%s)", b->cc, b->cc_version);
+		if (asprintf(&b->res->compiler, "%s (%s)", b->cc,
+			     b->cc_version) < 0)
+			b->res->compiler = NULL;
 	}
 	elp_toolchain_choice_release(&c);
 	if (b->cc)
@@ -475,8 +504,9 @@ static int compute_hashes(struct elp_bstate *b)
 		}
 	}
 	/* the engine's version too: a fixed engine never reuses original
-	 * objects an older one compiled or prepared */
-	elp_buf_printf(&tree, "tree-1 %s\nsource %s\nconfig %s\n",
+	 * objects an older one compiled or prepared; tree-2: a tree may be
+	 * partly extracted (pending), which an older engine would not see */
+	elp_buf_printf(&tree, "tree-2 %s\nsource %s\nconfig %s\n",
 		       ELP_BUILD_ENGINE_VERSION, b->source_identity,
 		       b->kernel->config_sha256);
 	for (i = 0; i < b->nr_oot; i++)
@@ -908,7 +938,8 @@ static int record_stage(struct elp_bstate *b, size_t i)
 				r->stages[i].ms);
 }
 
-static int record_finish(struct elp_bstate *b)
+/* The outcome, its stages and its event: all or nothing. */
+static int record_outcome(struct elp_bstate *b)
 {
 	struct elp_build_result *r = b->res;
 	struct elp_build_outcome o = { 0 };
@@ -945,6 +976,22 @@ static int record_finish(struct elp_bstate *b)
 	ev.detail = detail;
 	err = elp_event_add(b->cat, &ev);
 	free(detail);
+	return err;
+}
+
+static int record_finish(struct elp_bstate *b)
+{
+	int err;
+
+	if (!b->res->build_id)
+		return 0;
+	err = elp_catalogue_begin(b->cat);
+	if (!err)
+		err = record_outcome(b);
+	if (!err)
+		err = elp_catalogue_commit(b->cat);
+	if (err)
+		elp_catalogue_rollback(b->cat);
 	return err;
 }
 
@@ -1361,6 +1408,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 			err = -EINTR;
 			break;
 		}
+		elp_fault_point(b.outer, "build", passes[i].name);
 		t = elp_now_ms();
 		err = passes[i].fn(&b);
 		add_stage(b.res, passes[i].name, elp_now_ms() - t);
@@ -1396,6 +1444,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 		b.res->artefact_sha256 = NULL;
 	}
 	b.res->duration_ms = elp_now_ms() - b.t0;
+	elp_fault_point(b.outer, "build", "record");
 	t = elp_now_ms();
 	rerr = record_finish(&b);
 	add_stage(b.res, "record", elp_now_ms() - t);

@@ -477,6 +477,7 @@ q() { sqlite3 "$db" "$@"; }
 # from its source tarball (the same tree key for every test, so the prepared tree is shared)
 e2e_add_kernel() {
 	elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
-		--config "${3:-$E2E_CONFIG}" --build "$E2E_HEADERS" --symbols "${2:-$ks}" \
+		--config "${3:-$E2E_CONFIG}" --build "$E2E_HEADERS" --modules "$E2E_DIR/root" \
+		--symbols "${2:-$ks}" \
 		> "$t/add.log" 2>&1 || { sed 's/^/# /' "$t/add.log"; return 1; }
 }
