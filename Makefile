@@ -159,8 +159,10 @@ deps-test:
 	@sh contrib/deps.sh test
 
 # Each step is its own make run, so nothing is computed before the step it needs.
+# Lint first: a tree that is not clean fails before the long tests.
 check:
 	@$(MAKE) --no-print-directory deps-test
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory all san
 	@sh tests/run.sh
 

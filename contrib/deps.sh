@@ -52,6 +52,9 @@ cmd shellcheck shellcheck dev-util/shellcheck
 cmd git git dev-vcs/git
 cmd gpg gnupg app-crypt/gnupg
 cmd gpgv gpgv app-crypt/gnupg
+cmd clang-format clang-format llvm-core/clang
+cmd clang-tidy clang-tidy llvm-core/clang
+cmd cppcheck cppcheck dev-util/cppcheck
 file /usr/share/bash-completion/bash_completion bash-completion app-shells/bash-completion
 '
 os=${ELP_DEPS_OS:-}

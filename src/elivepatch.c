@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "lib/config.h"
+#include "lib/util.h"
 
 static const struct command *const commands[] = {
 	&cmd_kernel,  &cmd_toolchain, &cmd_patch,   &cmd_build,
@@ -16,7 +17,7 @@ static const struct command *const commands[] = {
 	&cmd_overlay, &cmd_cve,
 };
 
-#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define NR_COMMANDS ARRAY_SIZE(commands)
 
 static const struct command *find_command(const char *name)
 {
@@ -137,7 +138,7 @@ static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
 		"ELIVEPATCH_DATADIR",	"ELIVEPATCH_SIGN_KEY",
 		"ELIVEPATCH_SIGN_CERT", "ELIVEPATCH_AUTO_APPLY"
 	};
-	const char *values[sizeof(vars) / sizeof(vars[0])];
+	const char *values[ARRAY_SIZE(vars)];
 	size_t i;
 
 	if (elp_conf_load(cli->ctx, path, !chosen, conf))
@@ -148,7 +149,7 @@ static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
 	values[3] = (*conf)->signing_key;
 	values[4] = (*conf)->signing_cert;
 	values[5] = (*conf)->auto_apply;
-	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(vars); i++) {
 		const char *cur = getenv(vars[i]);
 
 		if (values[i] && !(cur && *cur) &&

@@ -786,7 +786,7 @@ static bool include_hits(const struct sset *set, const struct sset *bases,
 		    sset_has(set, path))
 			return true;
 	}
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (join_path(path, sizeof(path), dirs[i], strlen(dirs[i]),
 			      name, nlen) &&
 		    sset_has(set, path))
@@ -1383,11 +1383,6 @@ static bool is_unit(const struct elp_bstate *b, const char *src)
 	return false;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void list_names(struct elp_buf *out, char **names, size_t n)
 {
 	size_t i;
@@ -1530,7 +1525,7 @@ static int scope_headers(struct elp_bstate *b)
 		err = compiler_includers(b, affected, &nr_affected);
 	if (err)
 		goto out;
-	qsort(affected, nr_affected, sizeof(char *), cmp_str);
+	qsort(affected, nr_affected, sizeof(char *), elp_cmp_str);
 	elp_info(
 		b->ctx,
 		"[scope] %zu .c files include %s; %zu built ones not in the build use %s",

@@ -114,11 +114,6 @@ static const char *const source_suffixes[] = {
 	".yaml", ".json", ".svg", ".py",  ".pl",   NULL,
 };
 
-static bool has_prefix(const char *s, const char *p)
-{
-	return strncmp(s, p, strlen(p)) == 0;
-}
-
 static bool has_suffix(const char *s, const char *sfx)
 {
 	size_t n = strlen(s), m = strlen(sfx);
@@ -140,24 +135,24 @@ static bool core_file(const char *rel)
 
 	base = base ? base + 1 : rel;
 	for (p = core_dirs; *p; p++)
-		if (has_prefix(rel, *p))
+		if (elp_starts_with(rel, *p))
 			return true;
 	for (p = core_files; *p; p++)
 		if (strcmp(rel, *p) == 0)
 			return true;
 	if (base == rel)
 		return true; /* the top directory's files */
-	if (has_prefix(base, "Kconfig"))
+	if (elp_starts_with(base, "Kconfig"))
 		return true; /* Kconfig sources every architecture's */
 	/* of these only the files at their top: arch/Makefile, tools/... */
-	if ((has_prefix(rel, "Documentation/") ||
-	     has_prefix(rel, "LICENSES/") || has_prefix(rel, "samples/") ||
-	     has_prefix(rel, "arch/") || has_prefix(rel, "tools/")) &&
+	if ((elp_starts_with(rel, "Documentation/") ||
+	     elp_starts_with(rel, "LICENSES/") || elp_starts_with(rel, "samples/") ||
+	     elp_starts_with(rel, "arch/") || elp_starts_with(rel, "tools/")) &&
 	    strchr(strchr(rel, '/') + 1, '/'))
 		return false;
-	if (has_prefix(base, "Makefile") || has_prefix(base, "Kbuild"))
+	if (elp_starts_with(base, "Makefile") || elp_starts_with(base, "Kbuild"))
 		return true;
-	if (has_prefix(rel, "drivers/gpu/drm/amd/include/asic_reg/"))
+	if (elp_starts_with(rel, "drivers/gpu/drm/amd/include/asic_reg/"))
 		return false;
 	for (p = source_suffixes; *p; p++)
 		if (has_suffix(base, *p))

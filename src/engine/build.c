@@ -1403,7 +1403,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	rerr = pass_workdir(&b);
 	if (!err)
 		err = rerr;
-	for (i = 0; !err && i < sizeof(passes) / sizeof(passes[0]); i++) {
+	for (i = 0; !err && i < ARRAY_SIZE(passes); i++) {
 		if (elp_bstate_cancelled(&b)) {
 			err = -EINTR;
 			break;

@@ -10,19 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/util.h"
 #include "internal.h"
-
-static bool all_digits(const char *s, size_t n)
-{
-	size_t i;
-
-	if (!n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
 
 /*
  * Drop the purely numeric dot-separated components of a name:
@@ -44,7 +33,7 @@ char *elp_normalize_name(const char *name)
 
 		dot = strchr(p, '.');
 		n = dot ? (size_t)(dot - p) : strlen(p);
-		if (first || !all_digits(p, n)) {
+		if (first || !elp_all_digits(p, n)) {
 			if (!first)
 				out[o++] = '.';
 			memcpy(out + o, p, n);

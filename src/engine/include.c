@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/util.h"
 #include "internal.h"
 
 static const char *unit(const struct elp_diff_state *st)
@@ -32,14 +33,10 @@ static const char *target(const struct elp_diff_state *st)
 	return st->req->target ? st->req->target : "vmlinux";
 }
 
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
 static bool is_init_section(const char *name)
 {
-	return has_prefix(name, ".init.") || has_prefix(name, ".exit.");
+	return elp_starts_with(name, ".init.") ||
+	       elp_starts_with(name, ".exit.");
 }
 
 /* Sections whose data is not runtime state the patch could change. */
@@ -68,7 +65,7 @@ static bool is_ignored_data(const char *name)
 	size_t i;
 
 	for (i = 0; prefixes[i]; i++)
-		if (has_prefix(name, prefixes[i]))
+		if (elp_starts_with(name, prefixes[i]))
 			return true;
 	return elp_is_special_section(name);
 }
@@ -88,7 +85,7 @@ static bool is_special_static(const struct elp_sym *sym)
 	for (i = 0; names[i]; i++)
 		if (!strcmp(sym->norm, names[i]))
 			return true;
-	return has_prefix(sym->name, "__UNIQUE_ID_ddebug");
+	return elp_starts_with(sym->name, "__UNIQUE_ID_ddebug");
 }
 
 /* Files the kernel builds without ftrace, or that ftrace/livepatch use. */
@@ -109,7 +106,7 @@ static const char *ftrace_core(const char *file)
 	if (!file)
 		return NULL;
 	for (i = 0; core[i]; i++)
-		if (has_prefix(file, core[i]))
+		if (elp_starts_with(file, core[i]))
 			return core[i];
 	return NULL;
 }
@@ -186,7 +183,7 @@ static bool is_metadata_section(const struct elp_sec *sec)
 	    elp_is_alt_code_section(sec->name))
 		return true;
 	for (i = 0; prefixes[i]; i++)
-		if (has_prefix(sec->name, prefixes[i]))
+		if (elp_starts_with(sec->name, prefixes[i]))
 			return true;
 	return false;
 }
@@ -432,7 +429,7 @@ int elp_check_unsafe(struct elp_diff_state *st)
 				elp_err(st->ctx,
 					"%s: %s: changes %s code or data, %s; move the fix out of __init/__exit code",
 					unit(st), s->name, sec,
-					has_prefix(sec, ".exit.")
+					elp_starts_with(sec, ".exit.")
 						? "which runs only when its module is unloaded (built in, it is discarded), so a livepatch cannot replace it"
 						: "which ran at boot and was freed");
 			ret = -ENOTSUP;
@@ -579,7 +576,7 @@ int elp_include_changed(struct elp_diff_state *st)
 		struct elp_sec *sec = st->patched->secs[i];
 
 		if (elp_sec_is_rela(sec) ||
-		    !has_prefix(sec->name, ELP_CALLBACK_SECTION))
+		    !elp_starts_with(sec->name, ELP_CALLBACK_SECTION))
 			continue;
 		ret = include_callbacks(st, sec);
 		if (ret)
@@ -1011,7 +1008,7 @@ static bool parse_marker(const char *marker, const char **obj, size_t *len,
 {
 	const char *p, *dot;
 
-	if (!has_prefix(marker, ELP_KLP_MARKER))
+	if (!elp_starts_with(marker, ELP_KLP_MARKER))
 		return false;
 	p = marker + strlen(ELP_KLP_MARKER);
 	dot = strchr(p, '.');
@@ -1503,7 +1500,8 @@ static int late_reloc_error(struct elp_diff_state *st, const char *table,
 			    const char *func, const char *name, const char *obj,
 			    size_t objlen)
 {
-	if (!strcmp(table, "__jump_table") && has_prefix(name, "__tracepoint_"))
+	if (!strcmp(table, "__jump_table") &&
+	    elp_starts_with(name, "__tracepoint_"))
 		elp_err(st->ctx,
 			"%s: %s: calls tracepoint %s of module %.*s, which %.*s does not export; its jump label would be set up before the livepatch can be relocated against %.*s; leave the trace call in a function the fix does not change",
 			unit(st), func, name + strlen("__tracepoint_"),

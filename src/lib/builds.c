@@ -54,14 +54,6 @@ static const char *text(sqlite3_stmt *stmt, int col)
 	return (const char *)sqlite3_column_text(stmt, col);
 }
 
-static void bind_opt(sqlite3_stmt *stmt, int idx, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, idx);
-}
-
 int elp_builds_list(struct elp_catalogue *cat,
 		    const struct elp_builds_filter *f, elp_builds_cb cb,
 		    void *data)
@@ -72,9 +64,9 @@ int elp_builds_list(struct elp_catalogue *cat,
 	err = elp_catalogue_prepare(cat, list_sql, &stmt);
 	if (err)
 		return err;
-	bind_opt(stmt, 1, f->kernel);
-	bind_opt(stmt, 2, f->patch);
-	bind_opt(stmt, 3, f->status);
+	elp_bind_text_opt(stmt, 1, f->kernel);
+	elp_bind_text_opt(stmt, 2, f->patch);
+	elp_bind_text_opt(stmt, 3, f->status);
 	sqlite3_bind_int(stmt, 4, f->limit);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct elp_build_summary b = {
@@ -170,7 +162,7 @@ static int read_info(sqlite3_stmt *stmt, struct elp_build_info *info)
 	info->started_at = sqlite3_column_int64(stmt, 2);
 	info->finished_at = sqlite3_column_int64(stmt, 3);
 	info->duration_ms = sqlite3_column_int64(stmt, 4);
-	for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(strings); i++) {
 		*strings[i] = elp_column_strdup(stmt, (int)i + 5);
 		if (!*strings[i] &&
 		    sqlite3_column_type(stmt, (int)i + 5) != SQLITE_NULL)
@@ -429,14 +421,6 @@ int elp_lp_build_set_sha256(struct elp_catalogue *cat, int64_t id,
 
 /* --- the engine's records ------------------------------------------------ */
 
-static void bind_id(sqlite3_stmt *stmt, int i, int64_t id)
-{
-	if (id)
-		sqlite3_bind_int64(stmt, i, id);
-	else
-		sqlite3_bind_null(stmt, i);
-}
-
 int elp_builds_start(struct elp_catalogue *cat,
 		     const struct elp_build_record *r, int64_t *id)
 {
@@ -459,9 +443,9 @@ int elp_builds_start(struct elp_catalogue *cat,
 	sqlite3_bind_text(stmt, 11, r->backend ? r->backend : "local", -1,
 			  SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 10, (int64_t)getpid());
-	bind_id(stmt, 1, r->kernel_id);
+	elp_bind_id_opt(stmt, 1, r->kernel_id);
 	sqlite3_bind_text(stmt, 2, r->kernel_release, -1, SQLITE_STATIC);
-	bind_id(stmt, 3, r->toolchain_id);
+	elp_bind_id_opt(stmt, 3, r->toolchain_id);
 	sqlite3_bind_text(stmt, 4, r->module_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, r->inputs_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, now);
@@ -503,10 +487,10 @@ int elp_builds_finish(struct elp_catalogue *cat, int64_t id,
 	if (err)
 		return err;
 	sqlite3_bind_text(stmt, 1, o->status, -1, SQLITE_STATIC);
-	bind_opt(stmt, 2, o->reason);
-	bind_opt(stmt, 3, o->log_path);
-	bind_opt(stmt, 4, o->artefact_path);
-	bind_opt(stmt, 5, o->artefact_sha256);
+	elp_bind_text_opt(stmt, 2, o->reason);
+	elp_bind_text_opt(stmt, 3, o->log_path);
+	elp_bind_text_opt(stmt, 4, o->artefact_path);
+	elp_bind_text_opt(stmt, 5, o->artefact_sha256);
 	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
 	sqlite3_bind_int64(stmt, 7, o->duration_ms);
 	sqlite3_bind_int64(stmt, 8, id);
@@ -700,7 +684,7 @@ int elp_builds_applied(struct elp_catalogue *cat, const char *release,
 		return err;
 	sqlite3_bind_text(stmt, 1, release, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
-	bind_opt(stmt, 3, module);
+	elp_bind_text_opt(stmt, 3, module);
 	return collect_ids(cat, stmt, ids, nr, "cannot read events");
 }
 

@@ -34,6 +34,11 @@ int elp_catalogue_each_row(struct elp_catalogue *cat, const char *sql,
 			   int64_t id, elp_row_fn row, void *data,
 			   const char *what);
 
+/* Bind text (copied), or NULL when s is NULL. */
+void elp_bind_text_opt(sqlite3_stmt *stmt, int idx, const char *s);
+/* Bind an id, or NULL when it is not > 0 (a foreign key left unset). */
+void elp_bind_id_opt(sqlite3_stmt *stmt, int idx, int64_t id);
+
 /* Column text duplicated, NULL-safe. */
 char *elp_column_strdup(sqlite3_stmt *stmt, int col);
 

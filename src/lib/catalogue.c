@@ -408,7 +408,7 @@ void elp_catalogue_close(struct elp_catalogue *cat)
 	free(cat);
 }
 
-static void bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *s)
+void elp_bind_text_opt(sqlite3_stmt *stmt, int idx, const char *s)
 {
 	if (s)
 		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT);
@@ -416,36 +416,10 @@ static void bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *s)
 		sqlite3_bind_null(stmt, idx);
 }
 
-static void bind_id_or_null(sqlite3_stmt *stmt, int idx, int64_t id)
+void elp_bind_id_opt(sqlite3_stmt *stmt, int idx, int64_t id)
 {
 	if (id > 0)
 		sqlite3_bind_int64(stmt, idx, id);
 	else
 		sqlite3_bind_null(stmt, idx);
-}
-
-int elp_event_add(struct elp_catalogue *cat, const struct elp_event *ev)
-{
-	char host[256] = "";
-	sqlite3_stmt *stmt;
-	int err;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"INSERT INTO events (time, kind, kernel_id, kernel_release, build_id, patch_id, module, host, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		&stmt);
-	if (err)
-		return err;
-	if (!ev->host)
-		gethostname(host, sizeof(host) - 1);
-	sqlite3_bind_int64(stmt, 1, ev->time ? ev->time : (int64_t)time(NULL));
-	sqlite3_bind_text(stmt, 2, ev->kind, -1, SQLITE_STATIC);
-	bind_id_or_null(stmt, 3, ev->kernel_id);
-	bind_text_or_null(stmt, 4, ev->kernel_release);
-	bind_id_or_null(stmt, 5, ev->build_id);
-	bind_id_or_null(stmt, 6, ev->patch_id);
-	bind_text_or_null(stmt, 7, ev->module);
-	bind_text_or_null(stmt, 8, ev->host ? ev->host : host);
-	bind_text_or_null(stmt, 9, ev->detail);
-	return elp_catalogue_step_done(cat, stmt, "cannot record event");
 }

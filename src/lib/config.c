@@ -33,7 +33,7 @@ static const struct key keys[] = {
 	{ "sandbox", YES_NO, 0, "no", "this version does not sandbox builds" },
 };
 
-#define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
+#define NR_KEYS ARRAY_SIZE(keys)
 
 static const struct key *find_key(const char *name)
 {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "catalogue-internal.h"
 #include "history.h"
@@ -46,14 +47,6 @@ static const char history_sql[] =
 	" ORDER BY e.time, e.id"
 	" LIMIT CASE WHEN ?8 > 0 THEN ?8 ELSE -1 END";
 
-static void bind_opt(sqlite3_stmt *stmt, int idx, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, idx);
-}
-
 static const char *text(sqlite3_stmt *stmt, int col)
 {
 	return (const char *)sqlite3_column_text(stmt, col);
@@ -69,10 +62,10 @@ int elp_history_query(struct elp_catalogue *cat,
 	err = elp_catalogue_prepare(cat, history_sql, &stmt);
 	if (err)
 		return err;
-	bind_opt(stmt, 1, f->kernel);
-	bind_opt(stmt, 2, f->patch);
-	bind_opt(stmt, 3, f->cve);
-	bind_opt(stmt, 4, f->kind);
+	elp_bind_text_opt(stmt, 1, f->kernel);
+	elp_bind_text_opt(stmt, 2, f->patch);
+	elp_bind_text_opt(stmt, 3, f->cve);
+	elp_bind_text_opt(stmt, 4, f->kind);
 	sqlite3_bind_int64(stmt, 5, f->since);
 	sqlite3_bind_int64(stmt, 6, f->until);
 	sqlite3_bind_int64(stmt, 7, f->build_id);
@@ -120,7 +113,7 @@ static int parse_relative(const char *text, int64_t now, int64_t *out)
 	len = strlen(unit);
 	if (len > 1 && unit[len - 1] == 's')
 		unit[len - 1] = '\0';
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(units); i++) {
 		if (strcmp(unit, units[i].unit) == 0) {
 			*out = now - (int64_t)n * units[i].seconds;
 			return 0;
@@ -146,7 +139,7 @@ int elp_parse_time(const char *text, int64_t now, int64_t *out)
 		*out = v;
 		return 0;
 	}
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(formats); i++) {
 		struct tm tm = { 0 };
 		const char *end = strptime(text, formats[i], &tm);
 
@@ -156,4 +149,31 @@ int elp_parse_time(const char *text, int64_t now, int64_t *out)
 		}
 	}
 	return parse_relative(text, now, out);
+}
+
+/* The one writer of events. */
+int elp_event_add(struct elp_catalogue *cat, const struct elp_event *ev)
+{
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"INSERT INTO events (time, kind, kernel_id, kernel_release, build_id, patch_id, module, host, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		&stmt);
+	if (err)
+		return err;
+	if (!ev->host)
+		gethostname(host, sizeof(host) - 1);
+	sqlite3_bind_int64(stmt, 1, ev->time ? ev->time : (int64_t)time(NULL));
+	sqlite3_bind_text(stmt, 2, ev->kind, -1, SQLITE_STATIC);
+	elp_bind_id_opt(stmt, 3, ev->kernel_id);
+	elp_bind_text_opt(stmt, 4, ev->kernel_release);
+	elp_bind_id_opt(stmt, 5, ev->build_id);
+	elp_bind_id_opt(stmt, 6, ev->patch_id);
+	elp_bind_text_opt(stmt, 7, ev->module);
+	elp_bind_text_opt(stmt, 8, ev->host ? ev->host : host);
+	elp_bind_text_opt(stmt, 9, ev->detail);
+	return elp_catalogue_step_done(cat, stmt, "cannot record event");
 }

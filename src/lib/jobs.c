@@ -23,7 +23,7 @@
 static const char *const arg_names[] = { "source",  "release",	"image",
 					 "overlay", "location", "kernel",
 					 "patch" };
-#define NR_ARGS (sizeof(arg_names) / sizeof(arg_names[0]))
+#define NR_ARGS ARRAY_SIZE(arg_names)
 
 static const char *request_arg(const struct elp_job_request *req, size_t i)
 {

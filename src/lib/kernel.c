@@ -486,14 +486,6 @@ static struct elp_kernel *kernel_from_row(sqlite3_stmt *stmt)
 	return k;
 }
 
-static void bind_opt(sqlite3_stmt *stmt, int idx, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, idx);
-}
-
 static int store_origins(struct elp_catalogue *cat, const struct elp_kernel *k)
 {
 	size_t i;
@@ -512,10 +504,10 @@ static int store_origins(struct elp_catalogue *cat, const struct elp_kernel *k)
 		if (err)
 			break;
 		sqlite3_bind_int64(stmt, 1, k->id);
-		bind_opt(stmt, 2, elp_kernel_input_names[i]);
-		bind_opt(stmt, 3, o->path);
-		bind_opt(stmt, 4, o->origin);
-		bind_opt(stmt, 5, o->sha256);
+		elp_bind_text_opt(stmt, 2, elp_kernel_input_names[i]);
+		elp_bind_text_opt(stmt, 3, o->path);
+		elp_bind_text_opt(stmt, 4, o->origin);
+		elp_bind_text_opt(stmt, 5, o->sha256);
 		err = elp_catalogue_step_done(
 			cat, stmt, "cannot record the kernel's inputs");
 	}
@@ -575,24 +567,24 @@ int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k)
 		return err;
 	if (!k->created_at)
 		k->created_at = (int64_t)time(NULL);
-	bind_opt(stmt, 1, k->name);
-	bind_opt(stmt, 2, k->release);
-	bind_opt(stmt, 3, k->version_text);
-	bind_opt(stmt, 4, k->arch ? k->arch : "x86_64");
-	bind_opt(stmt, 5, k->source);
-	bind_opt(stmt, 6, k->source_kind);
-	bind_opt(stmt, 7, k->build_dir);
-	bind_opt(stmt, 8, k->config_path);
-	bind_opt(stmt, 9, k->config);
-	bind_opt(stmt, 10, k->config_sha256);
-	bind_opt(stmt, 11, k->cc_version_text);
-	bind_opt(stmt, 12, k->build_id);
-	bind_opt(stmt, 13, k->symbols_path);
+	elp_bind_text_opt(stmt, 1, k->name);
+	elp_bind_text_opt(stmt, 2, k->release);
+	elp_bind_text_opt(stmt, 3, k->version_text);
+	elp_bind_text_opt(stmt, 4, k->arch ? k->arch : "x86_64");
+	elp_bind_text_opt(stmt, 5, k->source);
+	elp_bind_text_opt(stmt, 6, k->source_kind);
+	elp_bind_text_opt(stmt, 7, k->build_dir);
+	elp_bind_text_opt(stmt, 8, k->config_path);
+	elp_bind_text_opt(stmt, 9, k->config);
+	elp_bind_text_opt(stmt, 10, k->config_sha256);
+	elp_bind_text_opt(stmt, 11, k->cc_version_text);
+	elp_bind_text_opt(stmt, 12, k->build_id);
+	elp_bind_text_opt(stmt, 13, k->symbols_path);
 	sqlite3_bind_int(stmt, 14, k->livepatch);
 	sqlite3_bind_int64(stmt, 15, k->created_at);
-	bind_opt(stmt, 16, k->image_path);
-	bind_opt(stmt, 17, k->symbols_sha256);
-	bind_opt(stmt, 18, k->modules_dir);
+	elp_bind_text_opt(stmt, 16, k->image_path);
+	elp_bind_text_opt(stmt, 17, k->symbols_sha256);
+	elp_bind_text_opt(stmt, 18, k->modules_dir);
 	err = elp_catalogue_step_done(cat, stmt, "cannot add kernel");
 	if (err)
 		return err;
@@ -643,7 +635,7 @@ int elp_kernel_find(struct elp_catalogue *cat, const char *spec,
 	int err, count;
 
 	*out = NULL;
-	for (i = 0; i < sizeof(wheres) / sizeof(wheres[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(wheres); i++) {
 		err = find_one(cat, wheres[i], spec, out, &count);
 		if (err)
 			return err;

@@ -657,16 +657,6 @@ void elp_lp_blockers_free(struct elp_lp_blocker *b, size_t nr)
 	free(b);
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
 /* A patched function named in a stack trace ("[<0>] name+0x1/0x2"). */
 static char *patched_on_stack(const struct elp_livepatch *lp, const char *stack)
 {
@@ -725,7 +715,7 @@ int elp_lp_blockers(struct elp_ctx *ctx, const struct elp_livepatch *lp,
 		struct dirent *te;
 		DIR *td;
 
-		if (!all_digits(de->d_name))
+		if (!elp_all_digits(de->d_name, strlen(de->d_name)))
 			continue;
 		if (asprintf(&taskdir, "%s/%s/task", proc, de->d_name) < 0)
 			break;
@@ -734,7 +724,7 @@ int elp_lp_blockers(struct elp_ctx *ctx, const struct elp_livepatch *lp,
 			char *base, *s = NULL;
 			int state = -1;
 
-			if (!all_digits(te->d_name))
+			if (!elp_all_digits(te->d_name, strlen(te->d_name)))
 				continue;
 			if (asprintf(&base, "%s/%s", taskdir, te->d_name) < 0)
 				break;
@@ -849,7 +839,7 @@ static bool is_build_id(const char *spec, int64_t *id)
 	char *end;
 	long long v;
 
-	if (!all_digits(spec))
+	if (!elp_all_digits(spec, strlen(spec)))
 		return false;
 	errno = 0;
 	v = strtoll(spec, &end, 10);

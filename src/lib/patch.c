@@ -162,11 +162,6 @@ static int perr(struct parser *P, size_t lineno, const char *fmt, ...)
 	return -EBADMSG;
 }
 
-static bool starts(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* What no source fix needs: refused before any work (hostile input). */
 #define PATCH_MAX_BYTES (64u << 20)
 #define PATCH_MAX_LINE (1u << 20)
@@ -234,7 +229,7 @@ static int parse_mail(struct parser *P)
 	bool in_subject = false, headers = false;
 	size_t i = 0;
 
-	if (P->nlines && starts(P->lines[0], "From "))
+	if (P->nlines && elp_starts_with(P->lines[0], "From "))
 		i = 1;
 	for (; i < P->nlines && P->lines[i][0]; i++) {
 		const char *l = P->lines[i], *c;
@@ -322,13 +317,13 @@ static bool parse_hunk_header(const char *l, struct phunk *h)
 {
 	const char *p = l + 3;
 
-	if (!starts(l, "@@ "))
+	if (!elp_starts_with(l, "@@ "))
 		return false;
 	if (!parse_range(&p, '-', &h->old_start, &h->old_count) || *p != ' ')
 		return false;
 	p++;
 	if (!parse_range(&p, '+', &h->new_start, &h->new_count) ||
-	    !starts(p, " @@"))
+	    !elp_starts_with(p, " @@"))
 		return false;
 	p += 3;
 	if (*p && *p != ' ')
@@ -340,7 +335,7 @@ static bool parse_hunk_header(const char *l, struct phunk *h)
 /* Hunks from line i; returns the index after them or -errno. */
 static long parse_hunks(struct parser *P, struct psection *sec, size_t i)
 {
-	while (i < P->nlines && starts(P->lines[i], "@@")) {
+	while (i < P->nlines && elp_starts_with(P->lines[i], "@@")) {
 		struct phunk h = { 0 }, *hunks;
 		int old, new;
 		size_t j;
@@ -396,8 +391,9 @@ static long parse_hunks(struct parser *P, struct psection *sec, size_t i)
 		/* a body line right after the counted ones: miscounted hunk */
 		if (j < P->nlines && strchr(" +-", P->lines[j][0]) &&
 		    P->lines[j][0] && strcmp(P->lines[j], "-- ") != 0 &&
-		    !(starts(P->lines[j], "--- ") && j + 1 < P->nlines &&
-		      starts(P->lines[j + 1], "+++ ")))
+		    !(elp_starts_with(P->lines[j], "--- ") &&
+		      j + 1 < P->nlines &&
+		      elp_starts_with(P->lines[j + 1], "+++ ")))
 			return perr(
 				P, j + 1,
 				"hunk '%s' (line %zu) has more lines than its header says",
@@ -489,7 +485,7 @@ static long parse_plain_section(struct parser *P, size_t i)
 		free(new);
 		return err;
 	}
-	if (i + 2 >= P->nlines || !starts(P->lines[i + 2], "@@")) {
+	if (i + 2 >= P->nlines || !elp_starts_with(P->lines[i + 2], "@@")) {
 		long err = perr(P, i + 2 < P->nlines ? i + 3 : i + 2,
 				"file section '%s' has no hunks",
 				new_null ? old : new);
@@ -551,11 +547,11 @@ static int split_git_line(struct psection *sec, const char *rest)
 		sec->quoted = true;
 		return 0;
 	}
-	if (!starts(rest, "a/"))
+	if (!elp_starts_with(rest, "a/"))
 		return 0;
 	half = (len - 1) / 2;
 	if (len % 2 == 1 && rest[half] == ' ' &&
-	    starts(rest + half + 1, "b/") &&
+	    elp_starts_with(rest + half + 1, "b/") &&
 	    memcmp(rest + 2, rest + half + 3, half - 2) == 0) {
 		b = rest + half + 1;
 	} else {
@@ -638,41 +634,41 @@ static long parse_git_section(struct parser *P, size_t i)
 		const char *l = P->lines[j];
 		char **target = NULL;
 
-		if (starts(l, "old mode ")) {
+		if (elp_starts_with(l, "old mode ")) {
 			sec->old_mode = (unsigned)strtoul(l + 9, NULL, 8);
-		} else if (starts(l, "new mode ")) {
+		} else if (elp_starts_with(l, "new mode ")) {
 			sec->new_mode = (unsigned)strtoul(l + 9, NULL, 8);
-		} else if (starts(l, "deleted file mode ")) {
+		} else if (elp_starts_with(l, "deleted file mode ")) {
 			sec->status = 'D';
 			sec->old_mode = (unsigned)strtoul(l + 18, NULL, 8);
-		} else if (starts(l, "new file mode ")) {
+		} else if (elp_starts_with(l, "new file mode ")) {
 			sec->status = 'A';
 			sec->new_mode = (unsigned)strtoul(l + 14, NULL, 8);
-		} else if (starts(l, "similarity index ") ||
-			   starts(l, "dissimilarity index ")) {
+		} else if (elp_starts_with(l, "similarity index ") ||
+			   elp_starts_with(l, "dissimilarity index ")) {
 			sec->similarity = atoi(strchr(l, 'x') + 2);
-		} else if (starts(l, "rename from ")) {
+		} else if (elp_starts_with(l, "rename from ")) {
 			sec->status = 'R';
 			target = &sec->old_path;
 			arg = l + 12;
-		} else if (starts(l, "rename to ")) {
+		} else if (elp_starts_with(l, "rename to ")) {
 			target = &sec->new_path;
 			arg = l + 10;
-		} else if (starts(l, "copy from ")) {
+		} else if (elp_starts_with(l, "copy from ")) {
 			sec->status = 'C';
 			target = &sec->old_path;
 			arg = l + 10;
-		} else if (starts(l, "copy to ")) {
+		} else if (elp_starts_with(l, "copy to ")) {
 			target = &sec->new_path;
 			arg = l + 8;
-		} else if (starts(l, "index ")) {
+		} else if (elp_starts_with(l, "index ")) {
 			/* blob ids: not needed */
-		} else if (starts(l, "--- ")) {
+		} else if (elp_starts_with(l, "--- ")) {
 			saw_minus = true;
 			err = git_side_path(l + 4, 'a', &sec->old_path);
-		} else if (starts(l, "+++ ")) {
+		} else if (elp_starts_with(l, "+++ ")) {
 			err = git_side_path(l + 4, 'b', &sec->new_path);
-		} else if (starts(l, "Binary files ")) {
+		} else if (elp_starts_with(l, "Binary files ")) {
 			sec->binary = true;
 		} else if (strcmp(l, "GIT binary patch") == 0) {
 			int blocks = 0;
@@ -680,8 +676,8 @@ static long parse_git_section(struct parser *P, size_t i)
 			sec->binary = true;
 			/* "literal N"/"delta N", base85 lines, a blank line; twice */
 			for (j++; j < P->nlines && blocks < 2; j++) {
-				if (!starts(P->lines[j], "literal ") &&
-				    !starts(P->lines[j], "delta "))
+				if (!elp_starts_with(P->lines[j], "literal ") &&
+				    !elp_starts_with(P->lines[j], "delta "))
 					break;
 				while (++j < P->nlines && P->lines[j][0])
 					;
@@ -710,7 +706,7 @@ static long parse_git_section(struct parser *P, size_t i)
 		sec->new_path = NULL;
 	}
 	sec->hdr_n = j - i;
-	if (j < P->nlines && starts(P->lines[j], "@@")) {
+	if (j < P->nlines && elp_starts_with(P->lines[j], "@@")) {
 		long next = parse_hunks(P, sec, j);
 
 		if (next < 0)
@@ -747,10 +743,10 @@ static int parse_sections(struct parser *P)
 		const char *l = P->lines[i];
 		long next;
 
-		if (starts(l, "diff --git ")) {
+		if (elp_starts_with(l, "diff --git ")) {
 			next = parse_git_section(P, i);
-		} else if (starts(l, "--- ") && i + 1 < P->nlines &&
-			   starts(P->lines[i + 1], "+++ ")) {
+		} else if (elp_starts_with(l, "--- ") && i + 1 < P->nlines &&
+			   elp_starts_with(P->lines[i + 1], "+++ ")) {
 			next = parse_plain_section(P, i);
 			if (next > 0) {
 				struct psection *s = &P->secs[P->nsecs - 1];
@@ -761,7 +757,7 @@ static int parse_sections(struct parser *P)
 					return perr(P, i + 1,
 						    "unsafe path '%s'", p);
 			}
-		} else if (starts(l, "@@ -")) {
+		} else if (elp_starts_with(l, "@@ -")) {
 			return perr(
 				P, i + 1,
 				"hunk outside a file section (no '---'/'+++' lines before it)");
@@ -1073,11 +1069,6 @@ bool elp_cve_is_valid(const char *s)
 	return s[i] == '\0' && digits >= 4 && digits <= 19;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int elp_patch_add_cve(struct elp_patch *p, const char *cve)
 {
 	char buf[64];
@@ -1090,7 +1081,7 @@ int elp_patch_add_cve(struct elp_patch *p, const char *cve)
 	buf[i] = '\0';
 	if (strv_add_unique(&p->cves, &p->nr_cves, buf))
 		return -ENOMEM;
-	qsort(p->cves, p->nr_cves, sizeof(*p->cves), cmp_str);
+	qsort(p->cves, p->nr_cves, sizeof(*p->cves), elp_cmp_str);
 	return 0;
 }
 
@@ -1147,8 +1138,8 @@ static char *function_name(const char *s, const char *end)
 		;
 	if (p == q || isdigit((unsigned char)*p))
 		return NULL;
-	if ((q - p == 15 && starts(p, "SYSCALL_DEFINE")) ||
-	    (q - p == 22 && starts(p, "COMPAT_SYSCALL_DEFINE"))) {
+	if ((q - p == 15 && elp_starts_with(p, "SYSCALL_DEFINE")) ||
+	    (q - p == 22 && elp_starts_with(p, "COMPAT_SYSCALL_DEFINE"))) {
 		const char *a = paren + 1, *b;
 		char *name;
 
@@ -1779,16 +1770,6 @@ static int load_patch(struct elp_catalogue *cat, int64_t id,
 	return 0;
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
 static bool all_hex(const char *s)
 {
 	for (; *s; s++)
@@ -1810,7 +1791,8 @@ int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 			 spec, NULL, &id, NULL);
 	if (err < 0)
 		return err;
-	if (err == 0 && all_digits(spec) && strlen(spec) < 19) {
+	if (err == 0 && elp_all_digits(spec, strlen(spec)) &&
+	    strlen(spec) < 19) {
 		err = lookup_one(
 			cat,
 			"SELECT id, name FROM patches WHERE id = CAST(? AS INTEGER)",

@@ -517,8 +517,11 @@ static int add_candidate(struct candidates *c, struct elp_toolchain *tc)
 
 static struct elp_toolchain *toolchain_dup(const struct elp_toolchain *tc)
 {
-	struct elp_toolchain *copy = calloc(1, sizeof(*copy));
+	struct elp_toolchain *copy;
 
+	if (!tc)
+		return NULL;
+	copy = calloc(1, sizeof(*copy));
 	if (!copy)
 		return NULL;
 	copy->id = tc->id;
@@ -551,9 +554,11 @@ static ssize_t best_match(struct elp_toolchain *const *v, size_t n,
 	*m = ELP_CC_MISMATCH;
 	for (i = 0; i < n; i++) {
 		enum elp_cc_match cur =
-			want ? elp_cc_match(v[i]->version_text, want)
-			     : ELP_CC_MISMATCH;
+			want && v[i] ? elp_cc_match(v[i]->version_text, want)
+				     : ELP_CC_MISMATCH;
 
+		if (!v[i])
+			continue;
 		if (best < 0 || cur > *m) {
 			best = (ssize_t)i;
 			*m = cur;
@@ -568,6 +573,8 @@ static void set_catalogued_id(const struct candidates *cat_tcs,
 {
 	size_t i;
 
+	if (!tc)
+		return;
 	for (i = 0; !tc->id && i < cat_tcs->n; i++)
 		if (strcmp(cat_tcs->v[i]->cc_path, tc->cc_path) == 0 &&
 		    strcmp(cat_tcs->v[i]->version_text, tc->version_text) == 0)
@@ -593,7 +600,7 @@ int elp_toolchain_choose(struct elp_catalogue *cat, const char *want,
 	for (i = 0; i < nr_inst; i++)
 		set_catalogued_id(&c, inst[i]);
 	k = best_match(inst, nr_inst, want, &out->installed_match);
-	if (k >= 0) {
+	if (k >= 0 && inst) {
 		out->installed = toolchain_dup(inst[k]);
 		if (!out->installed) {
 			err = -ENOMEM;
@@ -605,8 +612,9 @@ int elp_toolchain_choose(struct elp_catalogue *cat, const char *want,
 		if (err)
 			goto out;
 		set_catalogued_id(&c, out->tc);
-		out->match = want ? elp_cc_match(out->tc->version_text, want)
-				  : ELP_CC_MISMATCH;
+		out->match = want && out->tc
+				     ? elp_cc_match(out->tc->version_text, want)
+				     : ELP_CC_MISMATCH;
 		goto out;
 	}
 	/* the catalogued ones first, then the installed ones */
@@ -617,7 +625,7 @@ int elp_toolchain_choose(struct elp_catalogue *cat, const char *want,
 	if (err)
 		goto out;
 	k = best_match(c.v, c.n, want, &out->match);
-	if (k >= 0) {
+	if (k >= 0 && c.v) {
 		out->tc = c.v[k];
 		c.v[k] = NULL;
 	}

@@ -9,6 +9,24 @@
 
 #define ELP_SHA256_HEX_LEN 64
 
+/* Elements of an array (not a pointer: that does not compile). */
+#define ARRAY_SIZE(a)                                                    \
+	(sizeof(a) / sizeof((a)[0]) +                                    \
+	 sizeof(struct {                                                 \
+		 int not_an_array                                        \
+		     : __builtin_types_compatible_p(__typeof__(a),       \
+						    __typeof__(&(a)[0])) \
+		       ? -1                                              \
+		       : 1;                                              \
+	 }) * 0)
+
+/* s[0..n) is one or more decimal digits. */
+bool elp_all_digits(const char *s, size_t n);
+/* s starts with prefix. */
+bool elp_starts_with(const char *s, const char *prefix);
+/* qsort/bsearch comparison of two char * elements. */
+int elp_cmp_str(const void *a, const void *b);
+
 /*
  * Growable NUL-terminated byte buffer.  A failed append is remembered:
  * later appends do nothing and return the same error, so a writer may
