@@ -141,7 +141,9 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-common.c tests/fuzz/fu
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -Itests/fuzz -o $@ $(filter %.c,$^) \
 		$(BUILD)/fuzz/libelivepatch.a $(LIBS)
 
-fuzz: $(FUZZ_BIN)
+fuzz:
+	@sh contrib/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@FUZZ_BIN_DIR=$(BUILD)/fuzz sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 # The figures of crash safety, concurrency, fuzzing and hostile input (reliability-results.txt).

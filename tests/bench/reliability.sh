@@ -25,7 +25,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${RELIABILITY_OUT:-$top/reliability-results.txt}
 SAN=$top/build/san/elivepatch
 REL_BIN=$top/build/elivepatch
-[ -x "$SAN" ] && [ -x "$REL_BIN" ] || { echo "bench-reliability: make all san first" >&2; exit 1; }
+if ! [ -x "$SAN" ] || ! [ -x "$REL_BIN" ]; then
+	echo "bench-reliability: make all san first" >&2
+	exit 1
+fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/elp-rel.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 ELIVEPATCH_DATADIR=$top/data
@@ -83,12 +86,12 @@ for p in claimed finish; do
 	kill_at "queue:$p" e queue run
 done
 say "kill points, fake kernel tree (build: tree, record; queue run: claimed, finish): $survived / $tried survived"
-fake_tried=$tried fake_survived=$survived
 
 # ---- kill points of a real build (reference kernel) ----
 real_line="kill points, real build: not run (RELIABILITY_E2E=0 or no reference kernel)"
 random_line="random kill -9 during a real build: not run"
 if [ "${RELIABILITY_E2E:-1}" != 0 ]; then
+	# shellcheck disable=SC2034 # read by tests/e2e/lib.sh
 	E2E_LIB_DIR=$top/tests/e2e
 	. "$top/tests/e2e/lib.sh"
 	if e2e_kernel > /dev/null 2>&1 && ks=$(e2e_kallsyms 2> /dev/null); then
@@ -130,9 +133,11 @@ if [ "${RELIABILITY_E2E:-1}" != 0 ]; then
 			wait "$pid" 2> /dev/null
 			if intact "$DB"; then rs=$((rs + 1)); else say "  LOST: random kill $i"; fi
 		done
-		r build --kernel ref --patch cmdline-string --rebuild > /dev/null 2>&1 && intact "$DB" ||
-			rs="$rs (the next build FAILED)"
-		random_line="random kill -9 during a real build: $rs / $n survived; the next build succeeded"
+		if r build --kernel ref --patch cmdline-string --rebuild > /dev/null 2>&1 && intact "$DB"; then
+			random_line="random kill -9 during a real build: $rs / $n survived; the next build succeeded"
+		else
+			random_line="random kill -9 during a real build: $rs / $n survived; the next build FAILED"
+		fi
 	fi
 fi
 say "$real_line"
