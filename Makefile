@@ -16,7 +16,7 @@ DESTDIR ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libgit2 libarchive sqlite3 libkmod popt libelf libcrypto
+PKGS := libgit2 libarchive liblzma sqlite3 libkmod popt libelf libcrypto
 
 VERSION := 0.1.0
 BUILD ?= build

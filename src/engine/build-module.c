@@ -240,7 +240,9 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 		else
 			c_string(&c, targets[t]);
 		elp_buf_printf(&c, ",\n\t\t.funcs = funcs_%zu,\n", t);
-		if (inits[t].len)
+		if (elp_buf_error(&inits[t]) && !c.err)
+			c.err = elp_buf_error(&inits[t]);
+		else if (inits[t].len)
 			elp_buf_printf(&c, "\t\t.callbacks = {\n%s\t\t},\n",
 				       inits[t].data);
 		elp_buf_puts(&c, "\t},\n");
@@ -275,8 +277,12 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 	elp_buf_puts(
 		&c, "MODULE_DESCRIPTION(\"livepatch built by elivepatch\");\n");
 	free(targets);
-	if (!c.data)
-		return -ENOMEM;
+	/* one check for every append above: a line lost is no module */
+	err = elp_buf_error(&c);
+	if (err || !c.data) {
+		elp_buf_free(&c);
+		return err ? err : -ENOMEM;
+	}
 	if (asprintf(&path, "%s/main.c", dir) < 0) {
 		elp_buf_free(&c);
 		return -ENOMEM;
@@ -300,8 +306,10 @@ static int write_kbuild(struct elp_bstate *b, const char *dir)
 		if (unit_linked(&b->units[i]))
 			elp_buf_printf(&k, " unit%zu.o", i);
 	elp_buf_puts(&k, "\n");
-	if (!k.data)
+	if (elp_buf_error(&k) || !k.data) {
+		elp_buf_free(&k);
 		return -ENOMEM;
+	}
 	/* modpost (6.1) reads the .cmd file of every object of the module
 	 * for "#SYMVER" lines: the prebuilt objects need one, empty */
 	for (i = 0; i < b->nr_units; i++) {
@@ -347,30 +355,20 @@ int elp_bmodule_generate(struct elp_bstate *b, const char *dir)
 	return err;
 }
 
-static bool config_enabled(const char *config, const char *option)
-{
-	char *v = config ? elp_config_get(config, option) : NULL;
-	bool on = v && strcmp(v, "y") == 0;
-
-	free(v);
-	return on;
-}
-
 /*
  * A kernel with CONFIG_MODULE_SIG gets the module signed with the configured
  * key; one that forces signatures cannot load it otherwise.
  */
 static int sign_module(struct elp_bstate *b, const char *ko)
 {
-	const char *config = b->kernel->config;
 	struct elp_sign_opts opts;
 	char *signer = NULL;
 	int err;
 
-	if (!config_enabled(config, "CONFIG_MODULE_SIG"))
+	if (!elp_bconfig_on(b, "CONFIG_MODULE_SIG"))
 		return 0;
 	if (!elp_sign_configured(&opts)) {
-		if (config_enabled(config, "CONFIG_MODULE_SIG_FORCE"))
+		if (elp_bconfig_on(b, "CONFIG_MODULE_SIG_FORCE"))
 			return elp_bstate_refuse(
 				b,
 				"kernel '%s' only loads signed modules (CONFIG_MODULE_SIG_FORCE) and there is no signing key '%s'; set ELIVEPATCH_SIGN_KEY to a key the kernel trusts",
@@ -427,7 +425,19 @@ int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 		return err > 0 ? -EIO : err;
 	}
 	free(m_arg);
-	err = elp_klp_finalize(b->ctx, ko);
+	if (elp_bconfig_on(b, "CONFIG_UNWINDER_ORC")) {
+		err = elp_module_check_orc(b->ctx, ko);
+		/* the check printed its reasons: keep the first as the
+		 * refusal without printing it a second time */
+		if (err == -ENOTSUP && b->first_error && !b->refusal)
+			b->refusal = strdup(b->first_error);
+		if (err == -ENOTSUP && !b->refusal)
+			elp_bstate_refuse(
+				b,
+				"the module has code without ORC unwind data");
+	}
+	if (!err)
+		err = elp_klp_finalize(b->ctx, ko);
 	if (!err)
 		err = sign_module(b, ko);
 	if (err) {

@@ -141,6 +141,10 @@ static char *logical_lines(const char *text)
 		if (!comment)
 			elp_buf_append(&out, p, 1);
 	}
+	if (elp_buf_error(&out)) {
+		elp_buf_free(&out);
+		return NULL;
+	}
 	if (!out.data)
 		return strdup("");
 	return out.data;
@@ -890,24 +894,483 @@ static int included_c_files(const char *index, struct elp_buf *out)
 	return 0;
 }
 
-/* Does the file use one of the identifiers (as a word)? */
-static bool uses_any(const char *text, const struct sset *idents)
+/* Do the len bytes at text use one of the identifiers (as a word)? */
+static bool uses_any_n(const char *text, size_t len, const struct sset *idents)
 {
-	const char *p = text;
+	const char *p = text, *end = text + len;
 
-	while (*p) {
+	while (p < end) {
 		const char *s;
 
-		while (*p && !is_ident(*p))
+		while (p < end && !is_ident(*p))
 			p++;
 		s = p;
-		while (*p && is_ident(*p))
+		while (p < end && is_ident(*p))
 			p++;
 		if (p > s && !(*s >= '0' && *s <= '9') &&
 		    sset_has_n(idents, s, (size_t)(p - s)))
 			return true;
 	}
 	return false;
+}
+
+/* Does the file use one of the identifiers (as a word)? */
+static bool uses_any(const char *text, const struct sset *idents)
+{
+	return uses_any_n(text, strlen(text), idents);
+}
+
+/* ---- inline code reached through other headers -------------------------- */
+
+/* text with comments and string/char literals blanked, same offsets */
+static char *code_only(const char *text)
+{
+	char *out = strdup(text), *p;
+	char quote = 0;
+
+	if (!out)
+		return NULL;
+	for (p = out; *p; p++) {
+		if (quote) {
+			if (*p == '\\' && p[1]) {
+				*p++ = ' ';
+				if (*p != '\n')
+					*p = ' ';
+				continue;
+			}
+			if (*p == quote)
+				quote = 0;
+			else if (*p != '\n')
+				*p = ' ';
+			continue;
+		}
+		if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (p[0] == '/' && p[1] == '*') {
+			char *e = strstr(p + 2, "*/");
+			char *stop = e ? e + 2 : p + strlen(p);
+
+			for (; p < stop; p++)
+				if (*p != '\n')
+					*p = ' ';
+			p--;
+		} else if (p[0] == '/' && p[1] == '/') {
+			for (; *p && *p != '\n'; p++)
+				*p = ' ';
+			p--;
+		}
+	}
+	return out;
+}
+
+/* The identifier that ends right before end (skipping blanks), or NULL. */
+static const char *ident_before(const char *text, const char *end, size_t *len)
+{
+	const char *e = end, *s;
+
+	while (e > text && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+		e--;
+	s = e;
+	while (s > text && is_ident(s[-1]))
+		s--;
+	*len = (size_t)(e - s);
+	return *len && !(*s >= '0' && *s <= '9') ? s : NULL;
+}
+
+/* Add name to idents when the definition body at [b, e) uses one. */
+static int derive(struct sset *idents, const char *name, size_t nlen,
+		  const char *b, const char *e)
+{
+	char *n;
+	int r;
+
+	if (sset_has_n(idents, name, nlen) ||
+	    !uses_any_n(b, (size_t)(e - b), idents))
+		return 0;
+	n = strndup(name, nlen);
+	if (!n)
+		return -ENOMEM;
+	r = sset_add(idents, n);
+	free(n);
+	return r;
+}
+
+/* Is word one of the identifiers in the len bytes at s? */
+static bool has_ident(const char *s, size_t len, const char *word)
+{
+	size_t wl = strlen(word), i = 0;
+
+	while (i < len) {
+		size_t j;
+
+		while (i < len && !is_ident(s[i]))
+			i++;
+		for (j = i; j < len && is_ident(s[j]); j++)
+			;
+		if (j - i == wl && strncmp(s + i, word, wl) == 0)
+			return true;
+		i = j;
+	}
+	return false;
+}
+
+/* "#define NAME body": derive NAME; the line is blanked afterwards. */
+static int derive_macros(char *code, struct sset *idents)
+{
+	char *p;
+	int added = 0, r;
+
+	for (p = code; *p; p++) {
+		char *l = p, *e = p, *name;
+
+		while (*e && !(*e == '\n' && (e == code || e[-1] != '\\')))
+			e++;
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (*l == '#') {
+			l++;
+			while (*l == ' ' || *l == '\t')
+				l++;
+			if (!strncmp(l, "define", 6) && !is_ident(l[6])) {
+				for (l += 6; *l == ' ' || *l == '\t'; l++)
+					;
+				for (name = l; is_ident(*l); l++)
+					;
+				r = l > name ? derive(idents, name,
+						      (size_t)(l - name), l, e)
+					     : 0;
+				if (r < 0)
+					return r;
+				added += r;
+			}
+			memset(p, ' ', (size_t)(e - p));
+		}
+		if (!*e)
+			break;
+		p = e;
+	}
+	return added;
+}
+
+/* The name of the function whose body opens at open: "name(args) ... {". */
+static const char *function_name(const char *stmt, const char *open,
+				 size_t *len)
+{
+	const char *q = open;
+	int depth = 0;
+
+	while (q > stmt && q[-1] != ')') {
+		q--;
+		if (*q == ';' || *q == '=')
+			return NULL;
+	}
+	while (q > stmt) {
+		q--;
+		if (*q == ')')
+			depth++;
+		else if (*q == '(' && --depth == 0)
+			return ident_before(stmt, q, len);
+	}
+	return NULL;
+}
+
+/* "... inline ... name(...) { body }" at file scope: derive name. */
+static int derive_inlines(const char *code, struct sset *idents)
+{
+	const char *p, *stmt = code;
+	int added = 0, r;
+
+	for (p = code; *p; p++) {
+		const char *open = p, *name;
+		size_t nlen;
+		int d = 1;
+
+		if (*p == ';' || *p == '}') {
+			stmt = p + 1;
+			continue;
+		}
+		if (*p != '{')
+			continue;
+		for (p++; *p && d; p++)
+			d += *p == '{' ? 1 : *p == '}' ? -1 : 0;
+		name = function_name(stmt, open, &nlen);
+		if (name && (has_ident(stmt, (size_t)(name - stmt), "inline") ||
+			     has_ident(stmt, (size_t)(name - stmt),
+				       "__always_inline"))) {
+			r = derive(idents, name, nlen, open, p);
+			if (r < 0)
+				return r;
+			added += r;
+		}
+		stmt = p;
+		if (!*p)
+			break;
+	}
+	return added;
+}
+
+/*
+ * The macros and inline functions a header defines whose body uses one of
+ * idents, added to idents (a file that calls them uses the change too);
+ * returns how many were added, or -ENOMEM.
+ */
+static int derive_from(const char *header, struct sset *idents)
+{
+	char *code = code_only(header);
+	int m, f;
+
+	if (!code)
+		return -ENOMEM;
+	m = derive_macros(code, idents);
+	f = m < 0 ? 0 : derive_inlines(code, idents);
+	free(code);
+	return m < 0 ? m : f < 0 ? f : m + f;
+}
+
+/*
+ * idents grown to a fixed point with what the headers in closure (those
+ * including a changed header, and the changed headers) define on top of
+ * them.
+ */
+static int derive_idents(struct elp_bstate *b, const struct sset *closure,
+			 struct sset *idents)
+{
+	char **texts;
+	size_t i, n = 0;
+	int err = 0, grew = 1;
+
+	texts = calloc(closure->n + 1, sizeof(*texts));
+	if (!texts)
+		return -ENOMEM;
+	for (i = 0; i < closure->cap; i++) {
+		const char *f = closure->slot[i];
+		char *path;
+		size_t l;
+
+		if (!f || (l = strlen(f)) < 3 || strcmp(f + l - 2, ".h") != 0)
+			continue;
+		if (asprintf(&path, "%s/%s", b->tree, f) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		if (elp_read_file(NULL, path, &texts[n], NULL) == 0)
+			n++;
+		free(path);
+	}
+	while (!err && grew > 0)
+		for (i = 0, grew = 0; !err && i < n; i++) {
+			int r = derive_from(texts[i], idents);
+
+			if (r < 0)
+				err = r;
+			else
+				grew += r;
+		}
+	for (i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	return err;
+}
+
+char *elp_scope_derive(const char *const *headers, size_t n, const char *idents)
+{
+	struct sset set = { 0 };
+	struct elp_buf out = { 0 };
+	const char *p = idents;
+	size_t i;
+	int grew = 1, err = 0;
+
+	while (!err && *p) {
+		const char *e = strchrnul(p, '\n');
+		char *w = strndup(p, (size_t)(e - p));
+
+		err = !w || sset_add(&set, w) < 0;
+		free(w);
+		p = *e ? e + 1 : e;
+	}
+	while (!err && grew > 0)
+		for (i = 0, grew = 0; !err && i < n; i++) {
+			int r = derive_from(headers[i], &set);
+
+			err = r < 0;
+			grew += r > 0 ? r : 0;
+		}
+	for (i = 0; !err && i < set.cap; i++)
+		if (set.slot[i])
+			elp_buf_printf(&out, "%s\n", set.slot[i]);
+	sset_free(&set);
+	if (err || !out.data) {
+		elp_buf_free(&out);
+		return err ? NULL : strdup("");
+	}
+	return out.data;
+}
+
+/* ---- what the compiler includes ----------------------------------------- */
+
+/* A file of another architecture, never built for this (x86_64) kernel. */
+static bool foreign_arch(const char *f)
+{
+	return !strncmp(f, "arch/", 5) && strncmp(f, "arch/x86/", 9) != 0;
+}
+
+bool elp_scope_deps_name(const char *cmd, char *const *headers, size_t n)
+{
+	const char *p = cmd;
+
+	while (*p) {
+		const char *s;
+		size_t i, len;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\\')
+			p++;
+		s = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n' &&
+		       *p != '\\')
+			p++;
+		len = (size_t)(p - s);
+		for (i = 0; i < n; i++) {
+			size_t hl = strlen(headers[i]);
+
+			if (len >= hl &&
+			    !strncmp(s + len - hl, headers[i], hl) &&
+			    (len == hl || s[len - hl - 1] == '/'))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* "dir/x.c" -> "dir/x.i" and "dir/.x.i.cmd", or -ENOMEM */
+static int preprocessed_names(const char *f, char **i_name, char **cmd)
+{
+	const char *base = strrchr(f, '/');
+	int dlen = base ? (int)(base - f + 1) : 0;
+
+	base = base ? base + 1 : f;
+	*i_name = NULL;
+	*cmd = NULL;
+	if (asprintf(i_name, "%.*si", (int)strlen(f) - 1, f) < 0) {
+		*i_name = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(cmd, "%.*s.%.*si.cmd", dlen, f, (int)strlen(base) - 1,
+		     base) < 0) {
+		free(*i_name);
+		*i_name = NULL;
+		*cmd = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Keep of files (.c, built with this config) those that include one of the
+ * changed headers as the compiler sees them with this config: kbuild
+ * preprocesses each (make dir/x.i, like the build's own compiles) and its
+ * dependency list (dir/.x.i.cmd, from fixdep) names every header read.
+ * The .i and .cmd files are removed again.  A file kbuild cannot
+ * preprocess is kept.
+ */
+/* make -k dir/x.i for the m files; drop[k]: file k does not include */
+static int preprocess_batch(struct elp_bstate *b, char **files, size_t m,
+			    bool *drop)
+{
+	const char *argv[64];
+	char jobs[32], cc[512];
+	char *names[40] = { NULL };
+	size_t k, a = 0;
+	int err = 0;
+
+	snprintf(jobs, sizeof(jobs), "-j%u", b->jobs);
+	snprintf(cc, sizeof(cc), "CC=%s", b->cc);
+	argv[a++] = "make";
+	argv[a++] = "-k";
+	argv[a++] = "-s";
+	argv[a++] = jobs;
+	argv[a++] = cc;
+	for (k = 0; k < m; k++) {
+		char *cmd = NULL;
+
+		if (preprocessed_names(files[k], &names[k], &cmd)) {
+			err = -ENOMEM;
+			goto out;
+		}
+		free(cmd);
+		argv[a++] = names[k];
+	}
+	argv[a] = NULL;
+	if (elp_bstate_cancelled(b)) {
+		err = -EINTR;
+		goto out;
+	}
+	/* a file that does not preprocess is kept: the status is not used */
+	err = elp_run(b->ctx, argv, b->tree, b->log_fd, NULL);
+	err = err < 0 ? err : 0;
+	for (k = 0; !err && k < m; k++) {
+		char *i_name = NULL, *cmd = NULL, *text = NULL;
+		char *i_path = NULL, *cmd_path = NULL;
+
+		if (preprocessed_names(files[k], &i_name, &cmd) ||
+		    asprintf(&i_path, "%s/%s", b->tree, i_name) < 0 ||
+		    asprintf(&cmd_path, "%s/%s", b->tree, cmd) < 0) {
+			i_path = cmd_path = NULL;
+			err = -ENOMEM;
+		} else if (elp_read_file(NULL, cmd_path, &text, NULL) == 0) {
+			drop[k] = !elp_scope_deps_name(text, b->headers,
+						       b->nr_headers);
+			if (drop[k])
+				elp_dbg(b->ctx,
+					"[scope] %s does not include %s with this config",
+					files[k], b->headers[0]);
+		} else {
+			elp_dbg(b->ctx,
+				"[scope] %s: no dependency list from kbuild, counted as including",
+				files[k]);
+		}
+		if (i_path)
+			unlink(i_path);
+		if (cmd_path)
+			unlink(cmd_path);
+		free(text);
+		free(i_path);
+		free(cmd_path);
+		free(i_name);
+		free(cmd);
+	}
+out:
+	for (k = 0; k < m; k++)
+		free(names[k]);
+	return err;
+}
+
+static int compiler_includers(struct elp_bstate *b, char **files, size_t *n)
+{
+	bool *drop = calloc(*n ? *n : 1, sizeof(*drop));
+	size_t i, kept = 0;
+	int err = 0;
+
+	if (!drop)
+		return -ENOMEM;
+	if (*n)
+		elp_notice(
+			b->ctx,
+			"[scope] asking the compiler which of %zu files include %s",
+			*n, b->nr_headers == 1 ? b->headers[0] : "the headers");
+	for (i = 0; !err && i < *n; i += 40) {
+		size_t m = *n - i < 40 ? *n - i : 40;
+
+		err = preprocess_batch(b, files + i, m, drop + i);
+	}
+	for (i = 0; i < *n; i++) {
+		if (drop[i])
+			free(files[i]);
+		else
+			files[kept++] = files[i];
+	}
+	*n = kept;
+	free(drop);
+	return err;
 }
 
 static bool is_unit(const struct elp_bstate *b, const char *src)
@@ -971,13 +1434,26 @@ static int scope_headers(struct elp_bstate *b)
 				       idents.slot[i]);
 	elp_info(b->ctx, "[scope] %s changes %s", hdrs.data,
 		 unknown ? "code it cannot name" : msg.data);
-	err = include_index(b, &index);
+	/* every .c file that may include it */
+	err = elp_btree_need_all(b);
+	if (!err)
+		err = include_index(b, &index);
 	for (i = 0; !err && i < b->nr_headers; i++)
 		err = sset_add(&closure, b->headers[i]) < 0 ? -ENOMEM : 0;
 	if (!err)
 		err = includers(index, &closure);
 	if (!err)
 		err = included_c_files(index, &cfiles);
+	if (!err && !unknown) {
+		size_t before = idents.n;
+
+		err = derive_idents(b, &closure, &idents);
+		if (!err && idents.n > before)
+			elp_info(
+				b->ctx,
+				"[scope] %zu macros and inline functions of the headers that include %s use it",
+				idents.n - before, hdrs.data);
+	}
 	if (err)
 		goto out;
 	/* the .c files using the identifiers, and the .c files that
@@ -987,7 +1463,8 @@ static int scope_headers(struct elp_bstate *b)
 		char *text = NULL, *src = NULL;
 		size_t l;
 
-		if (!f || (l = strlen(f)) < 3 || strcmp(f + l - 2, ".c") != 0)
+		if (!f || (l = strlen(f)) < 3 || strcmp(f + l - 2, ".c") != 0 ||
+		    foreign_arch(f))
 			continue;
 		nr_includers++;
 		if (asprintf(&src, "%s/%s", b->tree, f) < 0) {
@@ -1036,7 +1513,7 @@ static int scope_headers(struct elp_bstate *b)
 		size_t l;
 
 		if (!f || (l = strlen(f)) < 3 || strcmp(f + l - 2, ".c") != 0 ||
-		    is_unit(b, f))
+		    is_unit(b, f) || foreign_arch(f))
 			continue;
 		obj = strdup(f);
 		if (!obj) {
@@ -1049,6 +1526,8 @@ static int scope_headers(struct elp_bstate *b)
 		free(why);
 		free(obj);
 	}
+	if (!err)
+		err = compiler_includers(b, affected, &nr_affected);
 	if (err)
 		goto out;
 	qsort(affected, nr_affected, sizeof(char *), cmp_str);
@@ -1093,6 +1572,9 @@ int elp_bscope(struct elp_bstate *b)
 	size_t i;
 	int err;
 
+	err = elp_btree_need_inputs(b);
+	if (err)
+		return err;
 	if (asprintf(&path, "%s/.config", b->tree) < 0)
 		return -ENOMEM;
 	err = elp_read_file(b->ctx, path, &b->config, NULL);

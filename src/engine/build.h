@@ -21,7 +21,7 @@
 #include "../lib/elp.h"
 
 /* Bumped when the engine's output for the same inputs may change. */
-#define ELP_BUILD_ENGINE_VERSION "elp-build-5"
+#define ELP_BUILD_ENGINE_VERSION "elp-build-6"
 
 struct elp_build_options {
 	/* catalogue spec (name, id, release); NULL: the running kernel */

@@ -91,106 +91,19 @@ static struct elp_sym *sym_at(struct elp_sec *sec, long off)
 	return NULL;
 }
 
-static bool is_legacy_prefix(unsigned char b)
-{
-	return b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3 ||
-	       b == 0x2e || b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 ||
-	       b == 0x65;
-}
-
 /*
- * Bytes of immediate that follow the rel32 at off in x86-64 code, when that
- * rel32 is the displacement of a RIP-relative ModRM operand (mod 00, r/m
- * 101): "opcode modrm disp32 imm".  -1 when it is not (a call, jmp or jcc
- * operand, data), or when the bytes before it do not tell.
- */
-int elp_rip_imm_size(const unsigned char *d, size_t size, size_t off)
-{
-	unsigned char modrm, op;
-	size_t o;
-	bool opsize16 = false;
-
-	if (!d || off < 2 || off + 4 > size)
-		return -1;
-	modrm = d[off - 1];
-	if ((modrm & 0xc7) != 0x05)
-		return -1;
-	op = d[off - 2];
-	if (off >= 4 && d[off - 4] == 0x0f && d[off - 3] == 0x3a)
-		return 1; /* 0f 3a xx: SSE4 with imm8 */
-	if (off >= 4 && d[off - 4] == 0x0f && d[off - 3] == 0x38)
-		return 0; /* 0f 38 xx */
-	if (off >= 3 && d[off - 3] == 0x0f) {
-		switch (op) {
-		case 0x70:
-		case 0xa4:
-		case 0xac:
-		case 0xba:
-		case 0xc2:
-		case 0xc4:
-		case 0xc5:
-		case 0xc6:
-			return 1;
-		case 0x80 ... 0x8f: /* jcc: no ModRM, so 0x0f ends the previous insn */
-			break;
-		default:
-			return 0;
-		}
-	}
-	o = off - 2;
-	if (o >= 1 && d[o - 1] >= 0x40 && d[o - 1] <= 0x4f)
-		o--; /* REX */
-	while (o >= 1 && is_legacy_prefix(d[o - 1])) {
-		if (d[o - 1] == 0x66)
-			opsize16 = true;
-		o--;
-	}
-	switch (op) {
-	case 0x80:
-	case 0x83:
-	case 0x6b:
-	case 0xc0:
-	case 0xc1:
-	case 0xc6:
-		return 1;
-	case 0x81:
-	case 0x69:
-	case 0xc7:
-		return opsize16 ? 2 : 4;
-	case 0xf6:
-		return ((modrm >> 3) & 7) <= 1 ? 1 : 0;
-	case 0xf7:
-		return ((modrm >> 3) & 7) <= 1 ? (opsize16 ? 2 : 4) : 0;
-	default:
-		return 0;
-	}
-}
-
-/*
- * Find which function/object a section-symbol relocation really targets.
- * pc-relative fields in code are followed by 0..4 bytes of immediate: the
- * instruction tells how many; elsewhere the first symbol found is taken.
+ * The function or object a section-symbol relocation targets, at the exact
+ * offset it refers to (elp_rela_target_offset()); NULL when that offset is
+ * not known or holds no symbol.
  */
 static struct elp_sym *rela_target(const struct elp_sec *from,
 				   struct elp_rela *rela)
 {
-	struct elp_sec *sec = rela->sym->sec;
-	struct elp_sym *s;
-	int k;
+	long off = elp_rela_target_offset(from, rela);
 
-	if (!elp_sym_is_pcrel(rela->type))
-		return sym_at(sec, rela->addend);
-	if (from && elp_sec_is_text(from) && rela->type == R_X86_64_PC32) {
-		k = elp_rip_imm_size(from->data, from->size, rela->offset);
-		if (k >= 0)
-			return sym_at(sec, rela->addend + 4 + k);
-	}
-	for (k = 4; k <= 8; k++) {
-		s = sym_at(sec, rela->addend + k);
-		if (s)
-			return s;
-	}
-	return NULL;
+	if (off == ELP_OFF_UNKNOWN)
+		return NULL;
+	return sym_at(rela->sym->sec, off);
 }
 
 int elp_bundle_syms(struct elp_obj *obj)

@@ -272,34 +272,29 @@ static int read_relas(struct elp_obj *obj)
 			rela->type = GELF_R_TYPE(r.r_info);
 			rela->addend = r.r_addend;
 			rela->sym = obj->syms[symi];
-			rela->string = elp_rela_string(rela);
+			rela->string = elp_rela_string(sec->base, rela);
 		}
 	}
 	return 0;
 }
 
-/* The string a relocation into a merged string section points at. */
-const char *elp_rela_string(const struct elp_rela *rela)
+/*
+ * The string a relocation into a merged string section points at, from the
+ * exact offset it refers to (a string may be referred to in its middle).
+ */
+const char *elp_rela_string(const struct elp_sec *from,
+			    const struct elp_rela *rela)
 {
 	const struct elp_sec *sec = rela->sym->sec;
-	const char *data;
 	long off;
-	int tries;
 
 	if (!sec || !elp_sec_is_string(sec) || !sec->data || !sec->size)
 		return NULL;
-	data = sec->data;
-	off = rela->addend + (long)rela->sym->s.st_value;
-	/* pc-relative: the field is usually the last 4 bytes of the insn */
-	if (elp_sym_is_pcrel(rela->type))
-		off += 4;
-	for (tries = 0; tries < 5; tries++, off++) {
-		if (off < 0 || (size_t)off >= sec->size)
-			continue;
-		if (off == 0 || data[off - 1] == '\0')
-			return data + off;
-	}
-	return NULL;
+	off = elp_rela_target_offset(from, rela);
+	if (off < 0 || (size_t)off >= sec->size ||
+	    !memchr((const char *)sec->data + off, '\0', sec->size - off))
+		return NULL;
+	return (const char *)sec->data + off;
 }
 
 int elp_obj_read(struct elp_ctx *ctx, const char *path, struct elp_obj **out)
@@ -375,6 +370,7 @@ void elp_obj_free(struct elp_obj *obj)
 			free(sec->relas);
 		free(sec->syms);
 		free(sec->chunks);
+		free(sec->insn_starts);
 		free(sec->alloc_name);
 		free(sec);
 	}

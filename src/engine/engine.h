@@ -71,6 +71,9 @@ struct elp_diff_request {
 	struct elp_symtab *symtab;
 	/* the target kernel's special sections; NULL: all unknown */
 	const struct elp_special_layout *layout;
+	/* CONFIG_X86_KERNEL_IBT: the kernel seals at boot the ENDBR of the
+	 * functions whose address it never takes */
+	bool ibt;
 };
 
 struct elp_patched_func {
@@ -126,5 +129,14 @@ void elp_diff_result_free(struct elp_diff_result *result);
  * module-elf-format.rst).  Rewrites ko_path in place.
  */
 int elp_klp_finalize(struct elp_ctx *ctx, const char *ko_path);
+
+/*
+ * Post-link check for kernels whose unwinder is ORC: every function of the
+ * module at ko_path is covered by its .orc_unwind_ip (an entry at or before
+ * its start in its section).  -ENOTSUP after logging the functions that are
+ * not: the unwinder could not walk through them, and the livepatch
+ * transition, which needs reliable stack traces, would not complete.
+ */
+int elp_module_check_orc(struct elp_ctx *ctx, const char *ko_path);
 
 #endif

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,8 @@ static int direct_callers(struct elp_obj *obj, struct elp_sym *fn,
 					      r->sym->sec == fn->sec))
 				continue;
 			off = elp_rela_target_offset(base, r);
+			if (off == ELP_OFF_UNKNOWN)
+				goto taken; /* cannot tell: not a known call */
 			if (r->sym->type == STT_SECTION)
 				off -= (long)fn->s.st_value;
 			if (off != 0)
@@ -864,19 +867,6 @@ static int func_pointer_ref(struct elp_diff_state *st,
 	return 0;
 }
 
-/* Offset in its section that a section-symbol relocation points at. */
-static long section_target(const struct elp_sec *from, const struct elp_rela *r)
-{
-	long off = (long)r->sym->s.st_value + r->addend;
-	int k = -1;
-
-	if (!elp_sym_is_pcrel(r->type) || !elp_sec_is_text(from))
-		return off;
-	if (r->type == R_X86_64_PC32)
-		k = elp_rip_imm_size(from->data, from->size, r->offset);
-	return off + 4 + (k > 0 ? k : 0);
-}
-
 /* The object of sec that holds off, or else the one that ends there. */
 static struct elp_sym *object_at(const struct elp_sec *sec, long off)
 {
@@ -908,9 +898,20 @@ static int pin_section_ref(struct elp_diff_state *st,
 			   const struct elp_sec *from, struct elp_rela *r)
 {
 	struct elp_sec *sec = r->sym->sec;
-	long off = section_target(from, r);
-	struct elp_sym *o = object_at(sec, off);
+	long off = elp_rela_target_offset(from, r);
+	struct elp_sym *o = NULL;
 
+	/* constants with no name have no identity: a copy will do */
+	if (off == ELP_OFF_UNKNOWN) {
+		if (!is_writable(sec) && !sec->nr_syms)
+			return 0;
+		elp_err(st->ctx,
+			"%s: %s: the instruction at %s+%lu that refers to %s is not understood, so the variable or constant it uses is not known; a copy of the section would be the livepatch's own, not the data the kernel uses",
+			unit(st), site_name(from, r), from->name, r->offset,
+			sec->name);
+		return -ENOTSUP;
+	}
+	o = object_at(sec, off);
 	if (o) {
 		elp_dbg(st->ctx, "%s: %s: %s+%ld is %s%s", unit(st),
 			site_name(from, r), sec->name, off, o->name,
@@ -949,16 +950,22 @@ static bool is_memory_operand(const struct elp_sec *text, unsigned long off,
 			      unsigned int type)
 {
 	const unsigned char *d = text->data;
+	struct elp_insn in;
+	size_t start, modrm, oplen;
 
-	if (!d || off < 3 || off + 4 > text->size)
+	if (!elp_insn_at(text, off, &in, &start) || in.opcode == 0x8d)
+		return false; /* not understood, or lea */
+	oplen = in.opcode > 0xffff ? 3 : in.opcode > 0xff ? 2 : 1;
+	modrm = start + in.opcode_off + oplen;
+	if (modrm + 1 >= start + in.len)
 		return false;
+	/* disp32(%rip): ModRM mod 00 r/m 101 */
 	if (type == R_X86_64_PC32)
-		return elp_rip_imm_size(d, text->size, off) >= 0 &&
-		       d[off - 2] != 0x8d;
+		return (d[modrm] & 0xc7) == 0x05 && off == modrm + 1;
 	/* disp32(,%index,scale): ModRM mod 00 r/m 100, SIB without base */
 	if (type == R_X86_64_32S || type == R_X86_64_32)
-		return (d[off - 2] & 0xc7) == 0x04 && (d[off - 1] & 7) == 5 &&
-		       d[off - 3] != 0x8d;
+		return (d[modrm] & 0xc7) == 0x04 && (d[modrm + 1] & 7) == 5 &&
+		       off == modrm + 2;
 	return false;
 }
 
@@ -998,6 +1005,288 @@ static bool is_pure_constant(struct elp_obj *obj, const struct elp_sym *t)
 	return true;
 }
 
+/* "__elp_klp.<obj>.<pos>.<name>": obj (not terminated) and name */
+static bool parse_marker(const char *marker, const char **obj, size_t *len,
+			 const char **name)
+{
+	const char *p, *dot;
+
+	if (!has_prefix(marker, ELP_KLP_MARKER))
+		return false;
+	p = marker + strlen(ELP_KLP_MARKER);
+	dot = strchr(p, '.');
+	if (!dot)
+		return false;
+	*obj = p;
+	*len = dot - p;
+	*name = strchr(dot + 1, '.');
+	if (!*name)
+		return false;
+	(*name)++;
+	return true;
+}
+
+/* The klp shadow calls that run a constructor or destructor before they
+ * return, and the argument register that carries it (SysV: rdi rsi rdx rcx
+ * r8 r9 are 7 6 2 1 8 9). */
+static const struct {
+	const char *name;
+	int reg;
+} shadow_calls[] = {
+	{ "klp_shadow_alloc", 8 },
+	{ "klp_shadow_get_or_alloc", 8 },
+	{ "klp_shadow_free", 2 },
+	{ "klp_shadow_free_all", 6 },
+	{ NULL, 0 },
+};
+
+/*
+ * The register an instruction loads an address into: mov $imm32, %reg
+ * (b8+r, c7 /0 on a register) or lea disp32(%rip), %reg; -1 otherwise.
+ */
+static int address_load_reg(const unsigned char *d, size_t start,
+			    const struct elp_insn *in)
+{
+	size_t o = start + in->opcode_off + 1;
+	int b = in->rex & 1 ? 8 : 0, r = in->rex & 4 ? 8 : 0;
+
+	if (in->prefixed)
+		return -1;
+	if (in->opcode >= 0xb8 && in->opcode <= 0xbf)
+		return (int)(in->opcode & 7) + b;
+	if (in->opcode == 0xc7 && (d[o] & 0xf8) == 0xc0)
+		return (d[o] & 7) + b;
+	if (in->opcode == 0x8d && (d[o] & 0xc7) == 0x05)
+		return ((d[o] >> 3) & 7) + r;
+	return -1;
+}
+
+/*
+ * May an instruction between the load of reg and the call stand there:
+ * it neither reads nor writes reg (so the address is not copied or stored
+ * anywhere) and it is a plain move, ALU or nop that cannot branch?
+ */
+static bool leaves_reg(const unsigned char *d, size_t start,
+		       const struct elp_insn *in, int reg)
+{
+	size_t o = start + in->opcode_off + (in->opcode > 0xff ? 2 : 1);
+	int b = in->rex & 1 ? 8 : 0, r = in->rex & 4 ? 8 : 0,
+	    x = in->rex & 2 ? 8 : 0;
+	unsigned char m, mod;
+
+	if (in->opcode >= 0xb8 && in->opcode <= 0xbf)
+		return (int)(in->opcode & 7) + b != reg;
+	if (in->opcode == 0x90)
+		return !(in->rex & 1); /* with REX.B: xchg %r8, %rax */
+	switch (in->opcode) {
+	case 0x01:
+	case 0x03:
+	case 0x09:
+	case 0x0b:
+	case 0x21:
+	case 0x23:
+	case 0x29:
+	case 0x2b:
+	case 0x31:
+	case 0x33:
+	case 0x39:
+	case 0x3b:
+	case 0x63:
+	case 0x85:
+	case 0x88:
+	case 0x89:
+	case 0x8a:
+	case 0x8b:
+	case 0x8d:
+	case 0xc6:
+	case 0xc7:
+	case 0x80:
+	case 0x81:
+	case 0x83:
+	case 0x0fb6:
+	case 0x0fb7:
+	case 0x0fbe:
+	case 0x0fbf:
+	case 0x0f1f:
+		break;
+	default:
+		return false;
+	}
+	m = d[o];
+	mod = m >> 6;
+	if (((m >> 3) & 7) + r == reg)
+		return false;
+	if (mod == 3)
+		return (m & 7) + b != reg;
+	/* a memory operand: its base and index registers */
+	if ((m & 7) == 4) {
+		unsigned char sib = d[o + 1];
+
+		if (((sib >> 3) & 7) + x == reg)
+			return false;
+		return (sib & 7) + b != reg;
+	}
+	return (mod == 0 && (m & 7) == 5) || (m & 7) + b != reg;
+}
+
+/* The name a call's relocation refers to, without the klp marker. */
+static const char *called_name(const struct elp_sec *text, size_t field)
+{
+	const struct elp_sec *rs = text->rela;
+	const char *obj, *name;
+	size_t i, len;
+
+	for (i = 0; rs && i < rs->nr_relas; i++) {
+		const struct elp_sym *t = rs->relas[i].sym;
+
+		if (rs->relas[i].offset != field)
+			continue;
+		return parse_marker(t->name, &obj, &len, &name) ? name
+								: t->name;
+	}
+	return NULL;
+}
+
+/*
+ * Is the address loaded by the instruction that holds off only the
+ * constructor or destructor argument of the klp shadow call that follows
+ * (samples/livepatch/livepatch-shadow-fix*.c)?  Those callbacks run before
+ * the call returns, so no pointer to them outlives the livepatch.
+ */
+static bool is_shadow_callback(const struct elp_sec *text, unsigned long off)
+{
+	const unsigned char *d = text->data;
+	struct elp_insn in;
+	size_t start, n;
+	const char *name;
+	int reg, k;
+
+	if (!elp_insn_at(text, off, &in, &start))
+		return false;
+	reg = address_load_reg(d, start, &in);
+	if (reg < 0)
+		return false;
+	for (n = 0; n < 32; n++) {
+		start += in.len;
+		if (!elp_insn_at(text, start, &in, &start))
+			return false;
+		if (in.opcode == 0xe8 || in.opcode == 0xe9)
+			break;
+		if (!leaves_reg(d, start, &in, reg))
+			return false;
+	}
+	if (n == 32 || in.prefixed)
+		return false;
+	name = called_name(text, start + in.opcode_off + 1);
+	for (k = 0; name && shadow_calls[k].name; k++)
+		if (!strcmp(name, shadow_calls[k].name))
+			return shadow_calls[k].reg == reg;
+	return false;
+}
+
+/*
+ * A function the patch adds lives only as long as the livepatch module:
+ * a direct call or jump to it is fine, its address must not escape into
+ * kernel data (ops tables, work items, callbacks kept by the kernel),
+ * which would point into freed memory once the livepatch is disabled and
+ * unloaded.  The klp shadow constructor and destructor are the exception.
+ */
+static int check_new_func_ref(struct elp_diff_state *st,
+			      const struct elp_sec *from,
+			      const struct elp_rela *r)
+{
+	const struct elp_sym *fn = r->sym;
+	long off;
+
+	if (fn->type != STT_FUNC || !fn->sec || fn->status != ELP_NEW ||
+	    elp_is_cold(fn->name) || is_metadata_section(from))
+		return 0;
+	off = elp_rela_target_offset(from, r);
+	if (off != ELP_OFF_UNKNOWN && off != (long)fn->s.st_value)
+		return 0; /* into its body */
+	if (elp_sec_is_text(from) && is_branch_site(from, r->offset, r->type))
+		return 0;
+	if (elp_sec_is_text(from) && is_shadow_callback(from, r->offset)) {
+		elp_dbg(st->ctx,
+			"%s: %s: %s is a klp shadow constructor or destructor (run before the call returns)",
+			unit(st), site_name(from, r), fn->name);
+		return 0;
+	}
+	elp_err(st->ctx,
+		"%s: %s: takes the address of %s, a function the patch adds; the kernel may keep that pointer after the livepatch is disabled and unloaded, when it points into freed memory; call it directly, or pass it only as the constructor of klp_shadow_alloc()/klp_shadow_get_or_alloc() or the destructor of klp_shadow_free()/klp_shadow_free_all()",
+		unit(st), site_name(from, r), fn->name);
+	return -ENOTSUP;
+}
+
+/* Does the original unit take the address of the function named name? */
+static bool orig_takes_address(struct elp_obj *orig, const char *name)
+{
+	size_t i, j;
+
+	for (i = 1; i < orig->nr_secs; i++) {
+		const struct elp_sec *rs = orig->secs[i], *base = rs->base;
+
+		if (!elp_sec_is_rela(rs) || !base || is_metadata_section(base))
+			continue;
+		for (j = 0; j < rs->nr_relas; j++) {
+			const struct elp_rela *x = &rs->relas[j];
+
+			if (strcmp(x->sym->name, name) != 0)
+				continue;
+			if (!elp_sec_is_text(base) ||
+			    !is_branch_site(base, x->offset, x->type))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * With CONFIG_X86_KERNEL_IBT the kernel replaces at boot the ENDBR of every
+ * function whose address nothing in it takes (objtool's seal list): an
+ * indirect call to such a function faults (kpatch issue #1320).  A patch
+ * that newly takes the address of a kernel function is safe only when the
+ * kernel took it too: the function is exported, or the original unit
+ * takes it as well.
+ */
+static int check_sealed_target(struct elp_diff_state *st,
+			       const struct elp_sec *from,
+			       const struct elp_rela *r)
+{
+	const struct elp_sym *t = r->sym;
+	const char *name = t->twin ? t->twin->name : t->name;
+	const char *obj = target(st);
+	long off;
+
+	if (!st->req->ibt || is_metadata_section(from) ||
+	    (elp_sec_is_text(from) && is_branch_site(from, r->offset, r->type)))
+		return 0;
+	if (t->sec) {
+		/* the kernel's copy: existing, not the livepatch's own */
+		if (t->type != STT_FUNC || !t->twin || t->status == ELP_NEW ||
+		    t->via_callers || elp_is_cold(t->name))
+			return 0;
+		off = elp_rela_target_offset(from, r);
+		if (off != ELP_OFF_UNKNOWN && off != (long)t->s.st_value)
+			return 0;
+	} else {
+		if (t->type == STT_SECTION || !st->req->symtab)
+			return 0;
+		if (!elp_symtab_is_text(st->req->symtab, obj, name) &&
+		    !elp_symtab_is_text(st->req->symtab, "vmlinux", name))
+			return 0;
+		if (!elp_symtab_is_text(st->req->symtab, obj, name))
+			obj = "vmlinux";
+	}
+	if (elp_symtab_is_exported(st->req->symtab, name, NULL) ||
+	    orig_takes_address(st->orig, name))
+		return 0;
+	elp_err(st->ctx,
+		"%s: %s: takes the address of %s, which %s may have sealed at boot (CONFIG_X86_KERNEL_IBT: the ENDBR of a function whose address the kernel never takes is removed), so an indirect call through that pointer would fault; call it directly, or use a function whose address the kernel already takes",
+		unit(st), site_name(from, r), name, obj);
+	return -ENOTSUP;
+}
+
 static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 			struct elp_rela *r)
 {
@@ -1006,6 +1295,12 @@ static int resolve_rela(struct elp_diff_state *st, const struct elp_sec *from,
 	bool copy;
 	int ret;
 
+	/* every reference, also to a symbol an earlier one resolved */
+	ret = check_sealed_target(st, from, r);
+	if (!ret)
+		ret = check_new_func_ref(st, from, r);
+	if (ret)
+		return ret;
 	if (t->ref) {
 		r->sym = t->ref;
 		return 0;
@@ -1159,30 +1454,11 @@ static int add_func(struct elp_diff_state *st, struct elp_sym *s)
 	return 0;
 }
 
-/* "__elp_klp.<obj>.<pos>.<name>": obj (not terminated) and name */
-static bool parse_marker(const char *marker, const char **obj, size_t *len,
-			 const char **name)
-{
-	const char *p, *dot;
-
-	if (!has_prefix(marker, ELP_KLP_MARKER))
-		return false;
-	p = marker + strlen(ELP_KLP_MARKER);
-	dot = strchr(p, '.');
-	if (!dot)
-		return false;
-	*obj = p;
-	*len = dot - p;
-	*name = strchr(dot + 1, '.');
-	if (!*name)
-		return false;
-	(*name)++;
-	return true;
-}
-
 struct late_table {
 	const char *name;
-	size_t entsize;
+	/* where struct elp_special_layout holds the entry size, or 0: the
+	 * table is code, cut into pieces rather than entries */
+	size_t layout_field;
 };
 
 /*
@@ -1192,12 +1468,25 @@ struct late_table {
  * module are applied later, when klp patches that module.
  */
 static const struct late_table late_tables[] = {
-	{ "__jump_table", 16 },
-	{ ".static_call_sites", 8 },
-	{ ".parainstructions", 16 },
-	{ ".altinstr_replacement", 1 },
+	{ "__jump_table", offsetof(struct elp_special_layout, jump_entry) },
+	{ ".static_call_sites",
+	  offsetof(struct elp_special_layout, static_call_site) },
+	{ ".parainstructions",
+	  offsetof(struct elp_special_layout, paravirt_patch_site) },
+	{ ".altinstr_replacement", 0 },
 	{ NULL, 0 },
 };
+
+/* The entry size of table t in the target kernel (its probed layout). */
+static size_t late_entsize(const struct elp_diff_state *st,
+			   const struct late_table *t)
+{
+	const struct elp_special_layout *l = st->req->layout;
+
+	if (!t->layout_field || !l)
+		return 0;
+	return *(const size_t *)((const char *)l + t->layout_field);
+}
 
 static const char *site_func(const struct elp_sec *rs, unsigned long start)
 {
@@ -1248,21 +1537,25 @@ int elp_check_late_relocs(struct elp_diff_state *st)
 		struct elp_sec *sec =
 			elp_find_sec(st->patched, late_tables[t].name);
 		struct elp_sec *rs = sec ? sec->rela : NULL;
+		size_t entsize = late_entsize(st, &late_tables[t]);
 
 		if (!sec || !sec->include || !rs)
 			continue;
 		for (i = 0; i < rs->nr_relas; i++) {
 			const struct elp_rela *r = &rs->relas[i];
-			unsigned long start =
-				r->offset - r->offset % late_tables[t].entsize;
-			const char *obj, *name, *func;
+			const char *obj, *name, *func = "(alternative)";
 			size_t len;
 
 			if (!parse_marker(r->sym->name, &obj, &len, &name) ||
 			    (len == 7 && !strncmp(obj, "vmlinux", 7)))
 				continue;
-			func = late_tables[t].entsize > 1 ? site_func(rs, start)
-							  : "(alternative)";
+			if (late_tables[t].layout_field)
+				func = entsize ? site_func(
+							 rs,
+							 r->offset -
+								 r->offset %
+									 entsize)
+					       : "(code)";
 			ret = late_reloc_error(st, late_tables[t].name, func,
 					       name, obj, len);
 		}

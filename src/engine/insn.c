@@ -4,6 +4,7 @@
  * kernel objects.  What it does not know (VEX/EVEX, 3DNow!, invalid
  * opcodes) makes it fail, and callers treat a failure as "cannot tell".
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -239,4 +240,83 @@ bool elp_insn_decode(const unsigned char *d, size_t avail, struct elp_insn *in)
 	in->imm_len = imm;
 	in->len = o + imm;
 	return true;
+}
+
+/*
+ * Where each instruction of a code section starts, decoded once per data
+ * buffer (the alternative-code pass replaces it) from the section's first
+ * byte up to the first instruction not understood.  A cache: the section is
+ * otherwise unchanged, hence the cast.
+ */
+static bool index_insns(const struct elp_sec *text)
+{
+	struct elp_sec *sec = (struct elp_sec *)text;
+	const unsigned char *d = text->data;
+	size_t o = 0, n = 0;
+	uint32_t *starts;
+
+	if (sec->insn_for == text->data && sec->insn_starts)
+		return true;
+	free(sec->insn_starts);
+	sec->insn_starts = NULL;
+	sec->nr_insn_starts = 0;
+	sec->insn_for = NULL;
+	if (!d || !text->size || text->size > UINT32_MAX)
+		return false;
+	starts = malloc(text->size * sizeof(*starts));
+	if (!starts)
+		return false;
+	while (o < text->size) {
+		struct elp_insn in;
+
+		if (!elp_insn_decode(d + o, text->size - o, &in))
+			break;
+		starts[n++] = (uint32_t)o;
+		o += in.len;
+	}
+	sec->insn_starts = starts;
+	sec->nr_insn_starts = n;
+	sec->insn_for = text->data;
+	/* the end of the last decoded instruction */
+	sec->insn_end = o;
+	return true;
+}
+
+bool elp_insn_at(const struct elp_sec *text, size_t off, struct elp_insn *in,
+		 size_t *start)
+{
+	size_t lo = 0, hi;
+
+	if (!elp_sec_is_text(text) || !index_insns(text) ||
+	    off >= text->insn_end || !text->nr_insn_starts)
+		return false;
+	hi = text->nr_insn_starts;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (text->insn_starts[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*start = text->insn_starts[lo];
+	return elp_insn_decode((const unsigned char *)text->data + *start,
+			       text->size - *start, in);
+}
+
+long elp_rel32_tail(const struct elp_sec *text, size_t off)
+{
+	struct elp_insn in;
+	size_t start, tail;
+
+	if (!elp_insn_at(text, off, &in, &start) ||
+	    off < start + in.opcode_off + 1 || off + 4 > start + in.len)
+		return -1;
+	tail = start + in.len - off;
+	/* a branch's rel32 is its last field; a RIP-relative displacement
+	 * is followed by the immediate */
+	if (in.opcode == 0xe8 || in.opcode == 0xe9 ||
+	    (in.opcode >= 0x0f80 && in.opcode <= 0x0f8f))
+		return tail == 4 ? 4 : -1;
+	return tail == 4 + in.imm_len ? (long)tail : -1;
 }

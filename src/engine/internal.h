@@ -10,6 +10,7 @@
 #include <libelf.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -77,6 +78,10 @@ struct elp_sec {
 	struct elp_chunk *chunks; /* alternative code sections only */
 	size_t nr_chunks;
 	size_t out_index;
+	/* code: where its instructions start (insn.c, for the data insn_for) */
+	uint32_t *insn_starts;
+	size_t nr_insn_starts, insn_end;
+	const void *insn_for;
 };
 
 struct elp_sym {
@@ -132,12 +137,13 @@ bool elp_sec_is_text(const struct elp_sec *sec);
 bool elp_sec_is_string(const struct elp_sec *sec);
 bool elp_sec_is_debug(const struct elp_sec *sec);
 bool elp_sym_is_pcrel(unsigned int type);
-const char *elp_rela_string(const struct elp_rela *rela);
+/* The string a relocation found in from refers to, or NULL. */
+const char *elp_rela_string(const struct elp_sec *from,
+			    const struct elp_rela *rela);
 
 /* correlate.c */
 char *elp_normalize_name(const char *name);
 bool elp_is_cold(const char *name);
-int elp_rip_imm_size(const unsigned char *d, size_t size, size_t off);
 int elp_bundle_syms(struct elp_obj *obj);
 /* unit names the translation unit in messages */
 int elp_correlate(struct elp_obj *orig, struct elp_obj *patched,
@@ -164,6 +170,18 @@ struct elp_insn {
 };
 /* Decode the instruction at d; false when it is not understood. */
 bool elp_insn_decode(const unsigned char *d, size_t avail, struct elp_insn *in);
+/*
+ * The instruction of code section text that holds the byte at off, decoded
+ * from the section start; false when the code up to there is not understood.
+ */
+bool elp_insn_at(const struct elp_sec *text, size_t off, struct elp_insn *in,
+		 size_t *start);
+/*
+ * Bytes from the rel32 field at off to the end of its instruction: 4 for a
+ * call, jmp or jcc, 4 + the immediate for a RIP-relative operand; -1 when
+ * the instruction is not understood or has no such field there.
+ */
+long elp_rel32_tail(const struct elp_sec *text, size_t off);
 
 /* compare.c */
 int elp_compare(struct elp_obj *orig, struct elp_obj *patched,
@@ -188,6 +206,9 @@ bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 bool elp_symtab_export_of(const struct elp_symtab *st, const char *obj,
 			  const char *name, const char **ns);
 size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
+			const char *name);
+/* Is name a function (text) of obj in the kernel's symbol table? */
+bool elp_symtab_is_text(const struct elp_symtab *st, const char *obj,
 			const char *name);
 /*
  * A symbol the translation unit defines, for finding the unit's block of
@@ -221,7 +242,14 @@ bool elp_symtab_has_obj(const struct elp_symtab *st, const char *obj);
 /* special.c */
 bool elp_is_special_section(const char *name);
 bool elp_is_alt_code_section(const char *name);
-/* Offset in its section that a relocation found in from refers to. */
+/*
+ * Offset in its section that a relocation found in from refers to, exactly:
+ * a pc-relative field in code is based at the end of its instruction (a
+ * call's rel32 ends it, a RIP-relative operand may be followed by an
+ * immediate), elsewhere at the field itself.  ELP_OFF_UNKNOWN when the
+ * instruction is not understood.
+ */
+#define ELP_OFF_UNKNOWN LONG_MIN
 long elp_rela_target_offset(const struct elp_sec *from,
 			    const struct elp_rela *rela);
 /* unit names the translation unit in messages */

@@ -80,12 +80,14 @@ bool elp_is_alt_code_section(const char *name)
 long elp_rela_target_offset(const struct elp_sec *from,
 			    const struct elp_rela *rela)
 {
-	long off = (long)rela->sym->s.st_value + rela->addend;
+	long off = (long)rela->sym->s.st_value + rela->addend, tail;
 
-	/* a rel32 in code is the last field of its jmp/call/jcc */
-	if (elp_sym_is_pcrel(rela->type) && elp_sec_is_text(from))
-		off += 4;
-	return off;
+	/* in data, a pc-relative field is its own base (".long x - .") */
+	if (!elp_sym_is_pcrel(rela->type) || (from && !elp_sec_is_text(from)))
+		return off;
+	/* in code, the base is the end of the instruction that holds it */
+	tail = from ? elp_rel32_tail(from, rela->offset) : -1;
+	return tail < 0 ? ELP_OFF_UNKNOWN : off + tail;
 }
 
 static struct elp_chunk *chunk_at(const struct elp_sec *sec, long off)
@@ -233,7 +235,8 @@ static bool counts_as_ref(const struct elp_sec *rs, const struct elp_sec *alt)
 }
 
 /* Cut alt at every offset referred to; keep what included code uses. */
-static int make_chunks(struct elp_obj *obj, struct elp_sec *alt)
+static int make_chunks(struct elp_obj *obj, struct elp_sec *alt,
+		       const char *unit)
 {
 	unsigned long *cuts;
 	size_t nr = 0, cap = 2, i, j, n;
@@ -291,13 +294,23 @@ static int make_chunks(struct elp_obj *obj, struct elp_sec *alt)
 			continue;
 		for (j = 0; j < rs->nr_relas; j++) {
 			struct elp_chunk *c;
+			long off;
 
 			if (rs->relas[j].sym->sec != alt)
 				continue;
-			c = chunk_at(alt, elp_rela_target_offset(
-						  rs->base, &rs->relas[j]));
-			if (c)
+			off = elp_rela_target_offset(rs->base, &rs->relas[j]);
+			c = chunk_at(alt, off);
+			if (c) {
 				c->keep = true;
+				continue;
+			}
+			if (off != ELP_OFF_UNKNOWN)
+				continue;
+			elp_err(obj->ctx,
+				"%s: %s+%lu: the instruction that refers to %s is not understood, so the piece of alternative code it uses is not known; it cannot be carried into the patch",
+				unit, rs->base->name, rs->relas[j].offset,
+				alt->name);
+			return -ENOTSUP;
 		}
 	}
 	return 0;
@@ -455,7 +468,7 @@ int elp_regenerate_special(struct elp_obj *obj,
 	for (a = 0; a < 2; a++) {
 		if (!alts[a])
 			continue;
-		ret = make_chunks(obj, alts[a]);
+		ret = make_chunks(obj, alts[a], unit);
 		if (ret)
 			return ret;
 	}

@@ -598,6 +598,22 @@ size_t elp_symtab_count(const struct elp_symtab *st, const char *obj,
 	return candidates(st, obj, name, NULL, 0);
 }
 
+bool elp_symtab_is_text(const struct elp_symtab *st, const char *obj,
+			const char *name)
+{
+	size_t i;
+
+	if (!st || !st->nbuckets)
+		return false;
+	for (i = st->buckets[hash_str(name) & (st->nbuckets - 1)]; i != NONE;
+	     i = st->syms[i].next)
+		if (!strcmp(st->syms[i].name, name) &&
+		    !strcmp(st->syms[i].obj, obj) &&
+		    strchr("TtWw", st->syms[i].type))
+			return true;
+	return false;
+}
+
 /* Names scripts/kallsyms.c leaves out of the kernel's symbol table. */
 static bool kallsyms_ignores(const char *name)
 {

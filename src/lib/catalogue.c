@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue-internal.h"
 #include "catalogue.h"
 #include "util.h"
 

@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/build.h"
+#include "catalogue-internal.h"
 #include "jobs-internal.h"
 #include "kernel.h"
 #include "lifecycle.h"
 #include "livepatch.h"
 #include "patch.h"
 #include "util.h"
+#include "../engine/build.h"
 
 static int vfail(struct elp_job_run *r, bool replace, const char *fmt,
 		 va_list args)

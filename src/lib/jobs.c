@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue-internal.h"
 #include "jobs-internal.h"
 #include "util.h"
 

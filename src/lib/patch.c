@@ -32,6 +32,7 @@
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 
+#include "catalogue-internal.h"
 #include "patch.h"
 #include "util.h"
 
@@ -2564,4 +2565,18 @@ out:
 	parser_free(&P);
 	apply_free(&A);
 	return err;
+}
+
+bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name)
+{
+	sqlite3_stmt *stmt;
+	bool taken;
+
+	if (elp_catalogue_prepare(cat, "SELECT 1 FROM patches WHERE name = ?",
+				  &stmt))
+		return false;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	taken = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return taken;
 }

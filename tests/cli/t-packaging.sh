@@ -21,9 +21,9 @@ check "...and DYNAMIC_FTRACE_WITH_REGS or _ARGS" sh -c \
 	"grep -q 'linux_chkconfig_present DYNAMIC_FTRACE_WITH_REGS' '$eb/elivepatch-9999.ebuild' && grep -q 'linux_chkconfig_present DYNAMIC_FTRACE_WITH_ARGS' '$eb/elivepatch-9999.ebuild'"
 # the dependencies, read by bash from the ebuild itself
 deps=$(bash -c 'inherit() { :; }; . "$1"; echo "$DEPEND $RDEPEND"' sh "$eb/elivepatch-9999.ebuild")
-for atom in dev-libs/libgit2 app-arch/libarchive dev-db/sqlite sys-apps/kmod dev-libs/popt virtual/libelf dev-libs/openssl; do
+for atom in dev-libs/libgit2 app-arch/libarchive app-arch/xz-utils dev-db/sqlite sys-apps/kmod dev-libs/popt virtual/libelf dev-libs/openssl; do
 	case " $deps " in
-	*[[:space:]]"$atom"[[:space:]:]*) ok "DEPEND and RDEPEND carry $atom" ;;
+	*[[:space:]]"$atom"[[:space:]:]* | *[[:space:]]">=$atom-"[0-9]*) ok "DEPEND and RDEPEND carry $atom" ;;
 	*) not_ok "DEPEND and RDEPEND carry $atom" ;;
 	esac
 done

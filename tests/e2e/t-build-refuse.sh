@@ -69,6 +69,9 @@ refused ref bad-header-only refused "nothing to patch"
 refused ref bad-header-only refused "changes only include/linux/seq_file.h, which alters no function body"
 refused ref bad-header-inline refused "(seq_show_option), which is also used by"
 refused ref bad-header-inline refused "fs/ext4/super.c, .* and [0-9]* more; add them with --extra-files"
+# the users are files built for this x86_64 kernel that the compiler says include seq_file.h
+check "bad-header-inline: names no other architecture's file" \
+	sh -c "! grep -Eq 'arch/([^x]|x[^8])' '$t/bad-header-inline.err'"
 refused ref bad-not-built refused \
 	"lib/test_printf.c is not built with this config (lib/Makefile builds test_printf.o only with CONFIG_TEST_PRINTF, which is not set)"
 refused ref bad-comment-only refused "changes no object code"
@@ -121,9 +124,9 @@ check "the record stage is timed" \
 trees=$(ls -d "$ELIVEPATCH_CACHE"/trees/*/linux 2>/dev/null)
 [ -n "$trees" ] || not_ok "a prepared tree in $ELIVEPATCH_CACHE/trees"
 for tree in $trees; do
-	[ -f "${tree%/linux}/complete" ] || continue
+	[ -f "${tree%/linux}/prepared" ] || continue
 	# a tree with out-of-tree patches (t-build-oot.sh) differs by design
-	grep -q '^out-of-tree ' "${tree%/linux}/complete" && continue
+	grep -q '^out-of-tree ' "${tree%/linux}/prepared" && continue
 	# hold the tree's lock, as a build does: another build may be using it
 	exec 9> "${tree%/linux}.lock"
 	flock 9

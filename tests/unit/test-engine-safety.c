@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../../src/engine/engine.h"
+#include "../../src/engine/build-internal.h"
 #include "../../src/engine/internal.h"
 
 static char tmpdir[] = "/tmp/elp-test-safety-XXXXXX";
@@ -92,7 +93,12 @@ static const char symvers[] =
 	"0x4\tmod_export\tdrivers/foo/mymod\tEXPORT_SYMBOL\t\n"
 	"0x5\tother_export\tdrivers/bar/othermod\tEXPORT_SYMBOL_GPL\tOTHER_NS\n"
 	"0x6\t__fentry__\tvmlinux\tEXPORT_SYMBOL\t\n"
-	"0x7\tdash_export\tsound/x/snd-my-mod\tEXPORT_SYMBOL\tSND_NS\n";
+	"0x7\tdash_export\tsound/x/snd-my-mod\tEXPORT_SYMBOL\tSND_NS\n"
+	"0x8\tklp_shadow_get_or_alloc\tvmlinux\tEXPORT_SYMBOL_GPL\t\n"
+	"0x9\tklp_shadow_free\tvmlinux\tEXPORT_SYMBOL_GPL\t\n";
+
+/* the target kernel seals unused ENDBRs (CONFIG_X86_KERNEL_IBT) */
+static bool cur_ibt;
 
 struct diff_out {
 	int ret;
@@ -113,6 +119,7 @@ static struct diff_out run_diff(const char *target, const char *ks,
 		.source_file = "lib/s.c",
 		.target = target,
 		.unit_index = 5,
+		.ibt = cur_ibt,
 	};
 	struct diff_out d = { 0, NULL };
 	struct elp_ctx *ctx;
@@ -322,6 +329,40 @@ static void test_pure_constant_fallback(void **state)
 	assert_int_not_equal(access(path("compared.o"), F_OK), 0);
 }
 
+static const char shared_ro_src[] =
+	"#define RO __attribute__((section(\".rodata.mine\"), aligned(16)))\n"
+	"static const int tbla[4] RO = { 1, 2, 3, 4 };\n"
+	"static const int tblb[4] RO = { 5, 6, 7, 8 };\n"
+	"const int *geta(void) { return tbla; }\n"
+	"int getb(int v)\n"
+	"{ int r; asm(\"vmovd %1, %%xmm0\\n\\tmovd %%xmm0, %0\" : \"=r\"(r) : \"m\"(tblb));\n"
+	"  return r + v * @MUL@; }\n";
+
+/*
+ * An instruction the decoder does not know (VEX) refers to a section of
+ * named constants: what it uses cannot be told, and a copy of the section
+ * would give tbla and tblb addresses of the livepatch's own: refused.
+ */
+static void test_unknown_insn_constants(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T geta\n"
+				 "ffffffff81000100 T getb\n"
+				 "ffffffff82000000 r tblb\n"
+				 "ffffffff82000010 r tbla\n";
+	struct diff_out d;
+
+	(void)state;
+	d = run_diff("vmlinux", ks, subst(shared_ro_src, "MUL", "1", NULL),
+		     subst(shared_ro_src, "MUL", "2", NULL), "vex.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf, "lib/s.c: getb: the instruction at "
+				       ".text.getb+"));
+	assert_non_null(strstr(errbuf, "that refers to .rodata.mine is not "
+				       "understood"));
+	assert_int_not_equal(access(path("vex.o"), F_OK), 0);
+}
+
 static const char table_src[] =
 	"struct ops { int (*f)(void); int n; };\n"
 	"static int __attribute__((noinline)) one(void) { return 1; }\n"
@@ -430,6 +471,205 @@ static void test_func_pointer(void **state)
 	elp_diff_result_free(d.res);
 }
 
+/* ---- new functions whose address escapes ---- */
+
+static const char escape_src[] =
+	"struct work { void (*fn)(struct work *); int v; };\n"
+	"extern int queue_work_on(int cpu, struct work *w);\n"
+	"extern void *klp_shadow_get_or_alloc(void *obj, unsigned long id,\n"
+	"\tunsigned long size, unsigned int gfp,\n"
+	"\tint (*ctor)(void *, void *, void *), void *data);\n"
+	"extern void klp_shadow_free(void *obj, unsigned long id,\n"
+	"\tvoid (*dtor)(void *, void *));\n"
+	"@NEW@"
+	"void start(struct work *w) { @BODY@ queue_work_on(0, w); }\n";
+
+static const char escape_kallsyms[] = "ffffffff81000100 T start\n"
+				      "ffffffff81000300 T queue_work_on\n";
+
+/*
+ * A function the patch adds may be called; its address stored into a
+ * kernel structure (a work item, a new ops table) would outlive the
+ * livepatch: refused.  As the constructor or destructor of a klp shadow
+ * call it is run before the call returns: accepted.
+ */
+static void test_new_func_escape(void **state)
+{
+	static const char fn[] =
+		"static void __attribute__((noinline)) new_fn(struct work *w)"
+		" { w->v = 7; }\n";
+	static const char shadow[] =
+		"static int __attribute__((noinline)) "
+		"my_ctor(void *o, void *s, void *d) { *(int *)s = 1; return 0; }\n"
+		"static void __attribute__((noinline)) "
+		"my_dtor(void *o, void *s) { *(int *)s = 0; }\n";
+	static const char table[] =
+		"static void __attribute__((noinline)) new_fn(struct work *w)"
+		" { w->v = 7; }\n"
+		"static const struct work_ops { void (*fn)(struct work *); } "
+		"new_ops = { new_fn };\n"
+		"const void *volatile ops_sink;\n";
+	const char *orig = subst(escape_src, "NEW", "", "BODY", "", NULL);
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	/* called: fine */
+	d = run_diff("vmlinux", escape_kallsyms, orig,
+		     subst(escape_src, "NEW", fn, "BODY", "new_fn(w);", NULL),
+		     "call.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	elp_diff_result_free(d.res);
+
+	/* stored into the work item the kernel keeps */
+	d = run_diff(
+		"vmlinux", escape_kallsyms, orig,
+		subst(escape_src, "NEW", fn, "BODY", "w->fn = new_fn;", NULL),
+		"store.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_null(d.res);
+	assert_non_null(strstr(errbuf, "lib/s.c: start: takes the address of "
+				       "new_fn, a function the patch adds"));
+	assert_int_not_equal(access(path("store.o"), F_OK), 0);
+
+	/* in a new ops table whose address is handed out */
+	d = run_diff("vmlinux", escape_kallsyms, orig,
+		     subst(escape_src, "NEW", table, "BODY",
+			   "ops_sink = &new_ops;", NULL),
+		     "table.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "new_ops: takes the address of "
+				       "new_fn, a function the patch adds"));
+
+	/* klp shadow constructor and destructor */
+	d = run_diff(
+		"vmlinux", escape_kallsyms, orig,
+		subst(escape_src, "NEW", shadow, "BODY",
+		      "int *sh = klp_shadow_get_or_alloc(w, 1, 4, 0, my_ctor, 0);"
+		      " if (sh) w->v = *sh; klp_shadow_free(w, 1, my_dtor);",
+		      NULL),
+		"shadow.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_non_null(strstr(errbuf, "my_ctor is a klp shadow constructor"));
+	assert_non_null(strstr(errbuf, "my_dtor is a klp shadow constructor"));
+	obj = read_obj("shadow.o");
+	assert_non_null(elp_find_sym(obj, "my_ctor"));
+	assert_non_null(elp_find_sym(obj, "my_dtor"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
+
+	/* the constructor passed where the shadow call takes its data */
+	d = run_diff(
+		"vmlinux", escape_kallsyms, orig,
+		subst(escape_src, "NEW", shadow, "BODY",
+		      "klp_shadow_get_or_alloc(w, 1, 4, 0, 0, (void *)my_ctor);",
+		      NULL),
+		"shadowdata.o");
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(errbuf, "takes the address of my_ctor"));
+}
+
+/* ---- 10: kernel functions sealed at boot (IBT) ---- */
+
+static const char ibt_src[] =
+	"struct work { void (*fn)(struct work *); int v; };\n"
+	"extern int queue_work_on(int cpu, struct work *w);\n"
+	"extern void ext_fn(struct work *w);\n"
+	"extern void printk(struct work *w);\n"
+	"static void __attribute__((noinline)) helper(struct work *w)"
+	" { w->v = 3; }\n"
+	"void kick(struct work *w) { helper(w); ext_fn(w); }\n"
+	"@GET@"
+	"void start(struct work *w) { @BODY@ queue_work_on(0, w); }\n";
+
+static const char ibt_kallsyms[] = "ffffffff81000000 t helper\n"
+				   "ffffffff81000100 T kick\n"
+				   "ffffffff81000200 T start\n"
+				   "ffffffff81000300 T queue_work_on\n"
+				   "ffffffff81000400 T ext_fn\n"
+				   "ffffffff81000500 T printk\n"
+				   "ffffffff81000600 T get_helper\n";
+
+static int ibt_diff(const char *get, const char *body, const char *out)
+{
+	struct diff_out d;
+
+	d = run_diff("vmlinux", ibt_kallsyms,
+		     subst(ibt_src, "GET", get, "BODY", "", NULL),
+		     subst(ibt_src, "GET", get, "BODY", body, NULL), out);
+	elp_diff_result_free(d.res);
+	return d.ret;
+}
+
+/*
+ * A patch that newly stores the address of an existing kernel function
+ * whose address the kernel never took: with CONFIG_X86_KERNEL_IBT its
+ * ENDBR may be sealed, and the indirect call faults (kpatch #1320).
+ * Exported functions and functions the original unit takes the address
+ * of keep theirs.
+ */
+static void test_ibt_sealed(void **state)
+{
+	static const char get[] = "void (*get_helper(void))(struct work *)"
+				  " { return helper; }\n";
+
+	(void)state;
+	cur_ibt = false;
+	assert_int_equal(ibt_diff("", "w->fn = helper;", "noibt.o"), 0);
+
+	cur_ibt = true;
+	assert_int_equal(ibt_diff("", "w->fn = helper;", "sealed.o"), -ENOTSUP);
+	assert_non_null(strstr(errbuf, "lib/s.c: start: takes the address of "
+				       "helper, which vmlinux may have sealed "
+				       "at boot"));
+	assert_int_equal(ibt_diff("", "w->fn = ext_fn;", "ext.o"), -ENOTSUP);
+	assert_non_null(strstr(errbuf, "takes the address of ext_fn"));
+	/* taken by the kernel too: the original unit, or an export */
+	assert_int_equal(ibt_diff(get, "w->fn = helper;", "taken.o"), 0);
+	assert_int_equal(ibt_diff("", "w->fn = printk;", "export.o"), 0);
+	/* calls need no ENDBR */
+	assert_int_equal(ibt_diff("", "helper(w); ext_fn(w);", "call.o"), 0);
+	cur_ibt = false;
+}
+
+/* ---- 10: ORC coverage of the linked module ---- */
+
+static const char orc_src[] =
+	"void covered(void) { }\n"
+	"void bare(void) { }\n"
+	"void __attribute__((section(\".text.two\"))) two_a(void) { }\n"
+	"void __attribute__((section(\".text.two\"))) two_b(void) { }\n"
+	"asm(\".pushsection .orc_unwind_ip,\\\"a\\\"\\n\"\n"
+	"    \".long covered - .\\n.long two_a - .\\n@MORE@.popsection\");\n";
+
+/*
+ * On an ORC kernel, every function of the module is covered by an
+ * .orc_unwind_ip entry at or before its start in its section; bare() has
+ * none: refused, naming it.
+ */
+static void test_orc_coverage(void **state)
+{
+	struct elp_ctx *ctx;
+
+	(void)state;
+	compile("orc", subst(orc_src, "MORE", "", NULL));
+	ctx = new_ctx(ELP_LOG_WARNING);
+	assert_int_equal(elp_module_check_orc(ctx, path("orc.o")), -ENOTSUP);
+	assert_non_null(strstr(errbuf, "bare (.text.bare) has no ORC unwind "
+				       "entry"));
+	assert_null(strstr(errbuf, "covered ("));
+	assert_null(strstr(errbuf, "two_b"));
+	elp_ctx_free(ctx);
+
+	compile("orc2", subst(orc_src, "MORE", ".long bare - .\\n", NULL));
+	ctx = new_ctx(ELP_LOG_WARNING);
+	assert_int_equal(elp_module_check_orc(ctx, path("orc2.o")), 0);
+	assert_string_equal(errbuf, "");
+	elp_ctx_free(ctx);
+}
+
 /* ---- 3: end pointers into shared writable sections ---- */
 
 static const char end_src[] =
@@ -523,6 +763,55 @@ static void test_end_pointer(void **state)
 				       ".data..read_mostly+"));
 	assert_non_null(strstr(errbuf, "which is inside no variable"));
 	assert_int_not_equal(access(path("beyond.o"), F_OK), 0);
+}
+
+/* ---- exact targets of relocations into data ---- */
+
+static const char imm_src[] =
+	"#define RM __attribute__((section(\".data..read_mostly\")))\n"
+	/* reverse layout: a at 0, b at 4 */
+	"static int b RM = 2;\n"
+	"static int a RM = 1;\n"
+	"int get(void) { return a + b; }\n"
+	"void setb(int x)\n"
+	"{ asm volatile(\"andl $0xf, %%eax\\n\\tmovl $@V@, %0\" : \"=m\"(b) : \"a\"(x)); }\n";
+
+/*
+ * setb() stores an immediate to b(%rip) right after "and $0xf, %eax",
+ * whose last byte looked like a two-byte opcode escape: the store is to b,
+ * 8 bytes before the end of the instruction, never to a.
+ */
+static void test_exact_data_target(void **state)
+{
+	static const char ks[] = "ffffffff81000000 T get\n"
+				 "ffffffff81000100 T setb\n"
+				 "ffffffff82000000 d a\n"
+				 "ffffffff82000004 d b\n";
+	struct diff_out d;
+	struct elp_obj *obj;
+
+	(void)state;
+	compile("layout", subst(imm_src, "V", "5", NULL));
+	obj = read_obj("layout.o");
+	assert_int_equal(elp_find_sym(obj, "a")->s.st_value, 0);
+	assert_int_equal(elp_find_sym(obj, "b")->s.st_value, 4);
+	free_obj(obj);
+
+	d = run_diff("vmlinux", ks, subst(imm_src, "V", "5", NULL),
+		     subst(imm_src, "V", "6", NULL), "imm.o");
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "setb");
+	obj = read_obj("imm.o");
+	assert_int_equal(count_relas(obj, ".rela.text.setb",
+				     "__elp_klp.vmlinux.0.b", NULL),
+			 1);
+	assert_int_equal(count_relas(obj, ".rela.text.setb",
+				     "__elp_klp.vmlinux.0.a", NULL),
+			 0);
+	assert_null(elp_find_sec(obj, ".data..read_mostly"));
+	free_obj(obj);
+	elp_diff_result_free(d.res);
 }
 
 /* ---- 9: exports per object, namespaces ---- */
@@ -634,6 +923,84 @@ static void test_export_of(void **state)
 	elp_ctx_free(ctx);
 }
 
+/* ---- 11: the scope of a header change ---- */
+
+static bool line_in(const char *lines, const char *word)
+{
+	size_t l = strlen(word);
+	const char *p = lines;
+
+	while ((p = strstr(p, word))) {
+		if ((p == lines || p[-1] == '\n') && p[l] == '\n')
+			return true;
+		p += l;
+	}
+	return false;
+}
+
+/*
+ * seq_file.h changes seq_escape_str(); seq_show_option() of another
+ * header calls it (through a macro), and a file calling only
+ * seq_show_option() uses the change.  What does not use it (a prototype,
+ * a comment, a string, a non-inline function) is not derived.
+ */
+static void test_scope_derive(void **state)
+{
+	static const char other_h[] =
+		"/* seq_escape_str() is not called here */\n"
+		"void seq_escape_str(struct seq_file *m);\n"
+		"#define SEQ_ESC(m) \\\n\tseq_escape_str(m)\n"
+		"static inline void seq_show_option(struct seq_file *m,\n"
+		"\t\t\t\t   const char *name)\n"
+		"{\n\tif (name) {\n\t\tSEQ_ESC(m);\n\t}\n}\n"
+		"static inline __attribute__((always_inline)) int\n"
+		"seq_count(struct seq_file *m) { return m->count; }\n"
+		"int seq_plain(struct seq_file *m) { seq_escape_str(m); return 0; }\n"
+		"static inline const char *seq_name(void) "
+		"{ return \"seq_escape_str\"; }\n";
+	static const char last_h[] =
+		"static __always_inline void seq_opts(struct seq_file *m)\n"
+		"{ seq_show_option(m, \"x\"); }\n";
+	const char *texts[] = { last_h, other_h };
+	char *out;
+
+	(void)state;
+	out = elp_scope_derive(texts, 2, "seq_escape_str\n");
+	assert_non_null(out);
+	assert_true(line_in(out, "seq_escape_str"));
+	assert_true(line_in(out, "SEQ_ESC"));
+	assert_true(line_in(out, "seq_show_option"));
+	/* reached through seq_show_option, itself derived */
+	assert_true(line_in(out, "seq_opts"));
+	assert_false(line_in(out, "seq_count"));
+	assert_false(line_in(out, "seq_plain"));
+	assert_false(line_in(out, "seq_name"));
+	free(out);
+}
+
+/* kbuild's dependency list of a preprocessed file names the header read */
+static void test_scope_deps(void **state)
+{
+	static const char cmd[] =
+		"savedcmd_fs/proc/x.i := gcc -E ...\n\n"
+		"source_fs/proc/x.i := fs/proc/x.c\n\n"
+		"deps_fs/proc/x.i := \\\n"
+		"  include/linux/compiler-version.h \\\n"
+		"    $(wildcard include/config/CC_VERSION_TEXT) \\\n"
+		"  /src/linux/include/linux/seq_file.h \\\n"
+		"  include/linux/kconfig.h \\\n\n"
+		"fs/proc/x.i: $(deps_fs/proc/x.i)\n";
+	char *seq[] = { "include/linux/seq_file.h" };
+	char *fs[] = { "include/linux/fs.h", "linux/kconfig.h" };
+	char *partial[] = { "inux/seq_file.h" };
+
+	(void)state;
+	assert_true(elp_scope_deps_name(cmd, seq, 1));
+	assert_true(elp_scope_deps_name(cmd, fs, 2));
+	assert_false(elp_scope_deps_name(cmd, fs, 1));
+	assert_false(elp_scope_deps_name(cmd, partial, 1));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -654,12 +1021,19 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_identity),
 		cmocka_unit_test(test_pure_constant_fallback),
+		cmocka_unit_test(test_unknown_insn_constants),
 		cmocka_unit_test(test_changed_table),
 		cmocka_unit_test(test_func_pointer),
+		cmocka_unit_test(test_new_func_escape),
+		cmocka_unit_test(test_ibt_sealed),
+		cmocka_unit_test(test_orc_coverage),
 		cmocka_unit_test(test_end_pointer),
+		cmocka_unit_test(test_exact_data_target),
 		cmocka_unit_test(test_exports),
 		cmocka_unit_test(test_exports_defined),
 		cmocka_unit_test(test_export_of),
+		cmocka_unit_test(test_scope_derive),
+		cmocka_unit_test(test_scope_deps),
 	};
 
 	return cmocka_run_group_tests_name("engine-safety", tests, setup,

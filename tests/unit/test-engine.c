@@ -288,6 +288,7 @@ static const char *cur_kallsyms = unit_kallsyms;
 static const char *cur_orig_src = orig_src;
 static const char *cur_source = "lib/f.c";
 static const char *cur_target = "vmlinux";
+static const struct elp_special_layout *cur_layout = &layout_6_1;
 
 struct diff_out {
 	int ret;
@@ -306,7 +307,7 @@ static struct diff_out run_diff(const char *patched_src, const char *out)
 		.source_file = cur_source,
 		.target = cur_target,
 		.unit_index = 3,
-		.layout = &layout_6_1,
+		.layout = cur_layout,
 	};
 	struct diff_out d = { 0, NULL };
 
@@ -565,25 +566,28 @@ static const char *subst(const char *tmpl, ...)
 	return out;
 }
 
-/* a WARN site as x86 emits it: ud2 + struct bug_entry with the line */
+/*
+ * A WARN site as x86 emits it: ud2 + struct bug_entry with the line, in the
+ * kernel's __BUG_REL form; kbuild compiles both with the same __FILE__.
+ */
 static const char bug_src[] =
 	"int x1;\n"
 	"void warn_a(int v)\n"
 	"{\n"
 	"\tif (v)\n"
 	"\t\tasm volatile(\"1: ud2\\n.pushsection __bug_table,\\\"aw\\\"\\n\"\n"
-	"\t\t\t     \"2: .long 1b - 2b\\n.long %c0 - 2b\\n\"\n"
+	"\t\t\t     \"2: .long 1b - .\\n.long %c0 - .\\n\"\n"
 	"\t\t\t     \".word %c1\\n.word %c2\\n.popsection\"\n"
-	"\t\t\t     :: \"i\"(__FILE__), \"i\"(__LINE__), \"i\"(0));\n"
+	"\t\t\t     :: \"i\"(\"lib/s.c\"), \"i\"(__LINE__), \"i\"(0));\n"
 	"\tx1 = v;\n"
 	"}\n"
 	"void warn_b(int v)\n"
 	"{\n"
 	"\tif (v > 1)\n"
 	"\t\tasm volatile(\"1: ud2\\n.pushsection __bug_table,\\\"aw\\\"\\n\"\n"
-	"\t\t\t     \"2: .long 1b - 2b\\n.long %c0 - 2b\\n\"\n"
+	"\t\t\t     \"2: .long 1b - .\\n.long %c0 - .\\n\"\n"
 	"\t\t\t     \".word %c1\\n.word %c2\\n.popsection\"\n"
-	"\t\t\t     :: \"i\"(__FILE__), \"i\"(__LINE__), \"i\"(@FLAGS@));\n"
+	"\t\t\t     :: \"i\"(\"lib/s.c\"), \"i\"(__LINE__), \"i\"(@FLAGS@));\n"
 	"\tx1 = v + 1;\n"
 	"}\n"
 	"int plain(int v) { return v * @MUL@; }\n";
@@ -948,8 +952,27 @@ static void test_diff_shared_section(void **state)
 	elp_ctx_free(ctx);
 }
 
-/* the immediate after a RIP-relative operand decides what it points at */
-static void test_rip_imm_size(void **state)
+/* bytes from the rel32 at off to the end of its instruction in code d */
+static long tail_of(const unsigned char *d, size_t size, size_t off)
+{
+	struct elp_sec sec;
+	long tail;
+
+	memset(&sec, 0, sizeof(sec));
+	sec.data = (void *)d;
+	sec.size = size;
+	sec.sh.sh_flags = SHF_EXECINSTR;
+	tail = elp_rel32_tail(&sec, off);
+	free(sec.insn_starts);
+	return tail;
+}
+
+/*
+ * The immediate after a RIP-relative operand decides what it points at,
+ * whatever the bytes before the instruction are (and $0xf,%eax ends in
+ * 0x0f, which looked like a two-byte opcode to the old byte heuristic).
+ */
+static void test_rel32_tail(void **state)
 {
 	static const unsigned char movl[] = {
 		0xc7, 0x05, 0, 0, 0, 0, 5, 0, 0, 0
@@ -968,18 +991,72 @@ static void test_rip_imm_size(void **state)
 	};
 	static const unsigned char bt[] = { 0x0f, 0xba, 0x25, 0, 0, 0, 0, 3 };
 	static const unsigned char call[] = { 0xe8, 0, 0, 0, 0 };
+	static const unsigned char and_movl[] = { 0x83, 0xe0, 0x0f, 0xc7, 0x05,
+						  0,	0,    0,    0,	  5,
+						  0,	0,    0 };
+	static const unsigned char lea[] = { 0x48, 0x8d, 0x3d, 0, 0, 0, 0 };
 
 	(void)state;
-	assert_int_equal(elp_rip_imm_size(movl, sizeof(movl), 2), 4);
-	assert_int_equal(elp_rip_imm_size(movw, sizeof(movw), 3), 2);
-	assert_int_equal(elp_rip_imm_size(movb, sizeof(movb), 2), 1);
-	assert_int_equal(elp_rip_imm_size(cmpb, sizeof(cmpb), 2), 1);
-	assert_int_equal(elp_rip_imm_size(testl, sizeof(testl), 2), 4);
-	assert_int_equal(elp_rip_imm_size(notl, sizeof(notl), 2), 0);
-	assert_int_equal(elp_rip_imm_size(mov, sizeof(mov), 3), 0);
-	assert_int_equal(elp_rip_imm_size(xadd, sizeof(xadd), 4), 0);
-	assert_int_equal(elp_rip_imm_size(bt, sizeof(bt), 3), 1);
-	assert_int_equal(elp_rip_imm_size(call, sizeof(call), 1), -1);
+	assert_int_equal(tail_of(movl, sizeof(movl), 2), 8);
+	assert_int_equal(tail_of(movw, sizeof(movw), 3), 6);
+	assert_int_equal(tail_of(movb, sizeof(movb), 2), 5);
+	assert_int_equal(tail_of(cmpb, sizeof(cmpb), 2), 5);
+	assert_int_equal(tail_of(testl, sizeof(testl), 2), 8);
+	assert_int_equal(tail_of(notl, sizeof(notl), 2), 4);
+	assert_int_equal(tail_of(mov, sizeof(mov), 3), 4);
+	assert_int_equal(tail_of(xadd, sizeof(xadd), 4), 4);
+	assert_int_equal(tail_of(bt, sizeof(bt), 3), 5);
+	assert_int_equal(tail_of(call, sizeof(call), 1), 4);
+	assert_int_equal(tail_of(and_movl, sizeof(and_movl), 5), 8);
+	assert_int_equal(tail_of(lea, sizeof(lea), 3), 4);
+	/* not the start of a rel32 field */
+	assert_int_equal(tail_of(movl, sizeof(movl), 6), -1);
+	assert_int_equal(tail_of(and_movl, sizeof(and_movl), 1), -1);
+}
+
+/*
+ * The string a relocation refers to is at its exact offset: a pc-relative
+ * field in data (".long str - .") is its own base, and an instruction's
+ * field is based at the instruction's end, past any immediate.
+ */
+static void test_rela_string(void **state)
+{
+	static char strs[] = "abc\0defgh\0";
+	static const unsigned char cmpb[] = { 0x80, 0x3d, 0, 0, 0, 0, 0x41 };
+	struct elp_sec str, data, text;
+	struct elp_sym secsym;
+	struct elp_rela r;
+
+	(void)state;
+	memset(&str, 0, sizeof(str));
+	memset(&data, 0, sizeof(data));
+	memset(&text, 0, sizeof(text));
+	memset(&secsym, 0, sizeof(secsym));
+	str.data = strs;
+	str.size = sizeof(strs) - 1;
+	str.sh.sh_flags = SHF_ALLOC | SHF_MERGE | SHF_STRINGS;
+	data.sh.sh_flags = SHF_ALLOC | SHF_WRITE;
+	text.data = (void *)cmpb;
+	text.size = sizeof(cmpb);
+	text.sh.sh_flags = SHF_ALLOC | SHF_EXECINSTR;
+	secsym.type = STT_SECTION;
+	secsym.sec = &str;
+	r.sym = &secsym;
+	r.string = NULL;
+
+	r.type = R_X86_64_PC32;
+	r.offset = 0;
+	r.addend = 0;
+	assert_string_equal(elp_rela_string(&data, &r), "abc");
+	r.type = R_X86_64_64;
+	r.addend = 5;
+	assert_string_equal(elp_rela_string(&data, &r), "efgh");
+	/* cmpb $0x41, .str+4(%rip): the field ends 5 bytes before */
+	r.type = R_X86_64_PC32;
+	r.offset = 2;
+	r.addend = 4 - 5;
+	assert_string_equal(elp_rela_string(&text, &r), "defgh");
+	free(text.insn_starts);
 }
 
 /* a store of an immediate to the second variable of a shared section */
@@ -1023,8 +1100,13 @@ static const char jl_src[] =
 	"\tasm goto(\"1: .byte 0x0f,0x1f,0x44,0x00,0x00\\n\"\n"
 	"\t\t \".pushsection __jump_table,\\\"aw\\\"\\n.balign 8\\n\"\n"
 	"\t\t \".long 1b - .\\n.long %l[yes] - .\\n\"\n"
-	"\t\t \".quad %c0 - .\\n.popsection\"\n"
+	"\t\t \".quad %c0 - .\\n@PAD@.popsection\"\n"
 	"\t\t :: \"i\"(&@KEY@[1]) :: yes);\n"
+	"\tasm goto(\"1: .byte 0x0f,0x1f,0x44,0x00,0x00\\n\"\n"
+	"\t\t \".pushsection __jump_table,\\\"aw\\\"\\n.balign 8\\n\"\n"
+	"\t\t \".long 1b - .\\n.long %l[yes] - .\\n\"\n"
+	"\t\t \".quad %c0 - .\\n@PAD@.popsection\"\n"
+	"\t\t :: \"i\"(&@KEY@[2]) :: yes);\n"
 	"\treturn v;\n"
 	"yes:\n"
 	"\treturn v + @RET@;\n"
@@ -1042,17 +1124,21 @@ static void test_diff_module_jump_label(void **state)
 
 	(void)state;
 	cur_target = "mymod";
-	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", NULL), ks,
-		     subst(jl_src, "KEY", "mkey", "RET", "2", NULL), "jl.o");
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", "PAD", "", NULL),
+		     ks,
+		     subst(jl_src, "KEY", "mkey", "RET", "2", "PAD", "", NULL),
+		     "jl.o");
 	assert_int_equal(d.ret, -ENOTSUP);
 	assert_non_null(strstr(
 		errbuf,
 		"lib/f.c: modfn: uses static key mkey of module mymod in a jump label"));
 	assert_non_null(strstr(errbuf, "static_key_enabled(&mkey)"));
-	d = run_with(
-		subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "1", NULL), ks,
-		subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "2", NULL),
-		"tp.o");
+	d = run_with(subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "1",
+			   "PAD", "", NULL),
+		     ks,
+		     subst(jl_src, "KEY", "__tracepoint_mytp", "RET", "2",
+			   "PAD", "", NULL),
+		     "tp.o");
 	assert_int_equal(d.ret, -ENOTSUP);
 	assert_non_null(strstr(
 		errbuf,
@@ -1060,13 +1146,46 @@ static void test_diff_module_jump_label(void **state)
 	cur_target = "vmlinux";
 
 	/* in vmlinux the same is fine: klp relocations are applied at load */
-	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", NULL),
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", "PAD", "", NULL),
 		     "ffffffff81000000 T keyp\nffffffff81000100 T modfn\n"
 		     "ffffffff82001000 b mkey\n",
-		     subst(jl_src, "KEY", "mkey", "RET", "2", NULL), "jlv.o");
+		     subst(jl_src, "KEY", "mkey", "RET", "2", "PAD", "", NULL),
+		     "jlv.o");
 	assert_int_equal(d.ret, 0);
 	assert_int_equal(d.res->nr_funcs, 1);
 	elp_diff_result_free(d.res);
+}
+
+/*
+ * A kernel whose struct jump_entry is 24 bytes: the site of each entry is
+ * found at the probed size, not at 6.1's 16 (where the second entry's key
+ * would be taken for the start of an entry and its site lost).
+ */
+static void test_diff_late_layout(void **state)
+{
+	static const char ks[] = "ffffffffc0000000 T keyp\t[mymod]\n"
+				 "ffffffffc0000100 T modfn\t[mymod]\n"
+				 "ffffffffc0001000 b mkey\t[mymod]\n";
+	struct elp_special_layout wide = layout_6_1;
+	struct diff_out d;
+
+	(void)state;
+	wide.jump_entry = 24;
+	cur_layout = &wide;
+	cur_target = "mymod";
+	d = run_with(subst(jl_src, "KEY", "mkey", "RET", "1", "PAD",
+			   ".quad 0\\n", NULL),
+		     ks,
+		     subst(jl_src, "KEY", "mkey", "RET", "2", "PAD",
+			   ".quad 0\\n", NULL),
+		     "jl24.o");
+	cur_target = "vmlinux";
+	cur_layout = &layout_6_1;
+	assert_int_equal(d.ret, -ENOTSUP);
+	assert_non_null(strstr(
+		errbuf,
+		"lib/f.c: modfn: uses static key mkey of module mymod in a jump label"));
+	assert_null(strstr(errbuf, "(code)"));
 }
 
 static const char cb_src[] =
@@ -1236,9 +1355,11 @@ int main(void)
 		cmocka_unit_test(test_diff_notrace),
 		cmocka_unit_test(test_diff_notrace_callers),
 		cmocka_unit_test(test_diff_shared_section),
-		cmocka_unit_test(test_rip_imm_size),
+		cmocka_unit_test(test_rel32_tail),
+		cmocka_unit_test(test_rela_string),
 		cmocka_unit_test(test_diff_shared_section_imm),
 		cmocka_unit_test(test_diff_module_jump_label),
+		cmocka_unit_test(test_diff_late_layout),
 		cmocka_unit_test(test_diff_callbacks),
 		cmocka_unit_test(test_diff_state),
 	};

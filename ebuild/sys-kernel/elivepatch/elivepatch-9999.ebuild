@@ -22,7 +22,8 @@ IUSE="qemu test"
 RESTRICT="!test? ( test )"
 
 DEPEND="
-	app-arch/libarchive:=
+	>=app-arch/libarchive-3.6:=
+	>=app-arch/xz-utils-5.4
 	dev-db/sqlite:3
 	dev-libs/libgit2:=
 	dev-libs/openssl:=
