@@ -125,7 +125,9 @@ if [ "${RELIABILITY_E2E:-1}" != 0 ]; then
 		n=${RELIABILITY_RANDOM_KILLS:-5} i=0 rs=0
 		while [ $i -lt "$n" ]; do
 			i=$((i + 1))
-			r build --kernel ref --patch cmdline-string --rebuild > /dev/null 2>&1 &
+			# the binary itself, not a subshell running it: $! is what is killed
+			"$REL_BIN" --db "$DB" --fault-injection build --kernel ref --patch cmdline-string \
+				--rebuild > /dev/null 2>&1 &
 			pid=$!
 			# somewhere in the first 20 s (a warm build's span)
 			sleep "$(awk -v s="$i" 'BEGIN { srand(s * 7919); printf "%.1f", rand() * 20 }')"
