@@ -50,6 +50,7 @@ extern const struct command cmd_status;
 extern const struct command cmd_verify;
 extern const struct command cmd_sign;
 extern const struct command cmd_queue;
+extern const struct command cmd_builder;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

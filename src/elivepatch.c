@@ -12,7 +12,7 @@
 static const struct command *const commands[] = {
 	&cmd_kernel,  &cmd_toolchain, &cmd_patch,  &cmd_build,
 	&cmd_history, &cmd_apply,     &cmd_revert, &cmd_status,
-	&cmd_verify,  &cmd_sign,      &cmd_queue,
+	&cmd_verify,  &cmd_sign,      &cmd_queue,  &cmd_builder,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

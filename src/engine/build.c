@@ -203,6 +203,7 @@ void elp_build_result_free(struct elp_build_result *r)
 	free(r->artefact_sha256);
 	free(r->output_path);
 	free(r->log_path);
+	free(r->compiler);
 	for (i = 0; i < r->nr_funcs; i++) {
 		free(r->funcs[i].object);
 		free(r->funcs[i].old_name);
@@ -324,6 +325,9 @@ static int resolve_toolchain(struct elp_bstate *b)
 	if (c.tc && (c.match != ELP_CC_MISMATCH || b->opts->force_toolchain)) {
 		take_toolchain(b, c.tc);
 		elp_info(b->ctx, "compiler: %s (%s)", b->cc, b->cc_version);
+		if (asprintf(&b->res->compiler, "%s (%s)", b->cc,
+			     b->cc_version) < 0)
+			b->res->compiler = NULL;
 	}
 	elp_toolchain_choice_release(&c);
 	if (b->cc)

@@ -105,7 +105,7 @@ static const char info_sql[] =
 	" b.kernel_release, k.name, b.module_name, b.status, b.reason,"
 	" b.log_path, b.artefact_path, b.artefact_sha256, b.inputs_sha256,"
 	" b.verified, b.verify_log, b.builder_host, " BUILD_APPLIED_SQL ","
-	" b.cumulative"
+	" b.cumulative, b.backend"
 	" FROM builds b LEFT JOIN kernels k ON k.id = b.kernel_id"
 	" WHERE b.id = ?";
 
@@ -177,6 +177,9 @@ static int read_info(sqlite3_stmt *stmt, struct elp_build_info *info)
 			return -ENOMEM;
 	}
 	info->cumulative = sqlite3_column_int(stmt, 18) != 0;
+	info->backend = elp_column_strdup(stmt, 19);
+	if (!info->backend)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -250,6 +253,7 @@ void elp_build_info_free(struct elp_build_info *info)
 	free(info->verified);
 	free(info->verify_log);
 	free(info->builder_host);
+	free(info->backend);
 	free(info->applied);
 	free(info);
 }

@@ -69,6 +69,7 @@ struct elp_build_info {
 	char *verified;
 	char *verify_log;
 	char *builder_host;
+	char *backend; /* "local", or "ssh": built by builder_host */
 	char *applied; /* as in elp_build_summary */
 	bool cumulative;
 	struct elp_build_input *inputs;

@@ -14,8 +14,13 @@
 # (compiles best of two), and the ratios, measured in the same run:
 #   warm / (patched + link)   the headline: elivepatch's overhead over kbuild doing the same work
 #   warm / (raw + link)       against the bare compiler and linker
-# then the same for a two-file patch and a module (binfmt_misc) patch. Results go to
-# bench-results.txt (BENCH_OUT overrides). Last, the Portage hook for an unrelated package.
+# then the same for a two-file patch and a module (binfmt_misc) patch, and a build delegated
+# over ssh (a real sshd on 127.0.0.1, tests/sshd.sh) to a builder sharing the warm cache:
+#   delegated  the build on the builder, from another catalogue (ratio to warm; target <= 1.2)
+#   cache hit  the same request from a third catalogue, answered from the builder's result
+#              cache (target <= 1 s)
+# Results go to bench-results.txt (BENCH_OUT overrides). Last, the Portage hook for an
+# unrelated package.
 # BENCH_CACHE=DIR uses (and keeps) that cache instead of a fresh one; the cold number is then
 # only cold if DIR is empty. BENCH_BEFORE=BINARY also times a cold build by that binary (one
 # built from an older commit) in a cache of its own, for a before/after of the cold build.
@@ -154,6 +159,28 @@ cmp -s "$t/same.ko" "$t/warm.ko" || { echo "bench: the identical build gave anot
 identical_limit=ok
 [ "$ms_identical" -lt 500 ] || identical_limit=OVER
 
+# --- delegated over ssh: the same cache, so the builder's tree is as warm as ours
+. "$top/tests/sshd.sh"
+add_to() { "$ELIVEPATCH" --db "$1" kernel add --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+	--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks" > "$t/add.log" 2>&1 ||
+	{ cat "$t/add.log" >&2; exit 1; }; }
+remote_report="delegated build: not measured (no OpenSSH server here)"
+if sshd_have; then
+	for _d in builder client1 client2; do add_to "$t/$_d.db"; done
+	sshd_key "$t/ssh" bench "env ELIVEPATCH_DB=$t/builder.db ELIVEPATCH_CACHE=$ELIVEPATCH_CACHE $ELIVEPATCH builder serve"
+	sshd_start "$t/ssh" || { echo "bench: sshd does not start" >&2; exit 1; }
+	timed delegated "$ELIVEPATCH" --db "$t/client1.db" build --kernel "$E2E_RELEASE" --patch "$patch" \
+		-o "$t/remote.ko" -q --builder ssh://bench
+	timed cache_hit "$ELIVEPATCH" --db "$t/client2.db" build --kernel "$E2E_RELEASE" --patch "$patch" \
+		-o "$t/cached.ko" -q --builder ssh://bench
+	sshd_stop
+	same=no
+	cmp -s "$t/remote.ko" "$t/warm.ko" && cmp -s "$t/cached.ko" "$t/warm.ko" && same=yes
+	remote_report=$(printf 'delegated build  %8d ms   (over ssh to 127.0.0.1, warm builder; delegated / warm %s, target <= 1.2; same module: %s)\ncache hit        %8d ms   (another catalogue, the builder'"'"'s result cache; target <= 1000 ms)' \
+		"$ms_delegated" "$(awk -v a="$ms_delegated" -v b="$ms_warm" 'BEGIN { printf "%.2f", a / b }')" \
+		"$same" "$ms_cache_hit")
+fi
+
 tree=$(ls -d "$ELIVEPATCH_CACHE"/trees/*/linux | head -n1)
 log=$(sqlite3 "$db" "SELECT log_path FROM builds WHERE id = (SELECT max(id) FROM builds)")
 cc=$(grep -o ' CC=[^ ]*' "$log" | head -n1 | cut -d= -f2)
@@ -193,6 +220,7 @@ hook_limit=ok
 	[ -z "$before" ] || printf '  cold build by %s %7d ms   (BENCH_BEFORE)\n' "$BENCH_BEFORE" "$before"
 	printf 'warm build       %8d ms   (%s)\n' "$ms_warm" "$stages"
 	printf 'identical build  %8d ms   (limit 500 ms: %s)\n' "$ms_identical" "$identical_limit"
+	printf '%s\n' "$remote_report"
 	printf 'patched side     %8d ms   (fs/proc/cmdline.o alone, by hand, same make line; best of 2)\n' "$ms_cmdline_patched"
 	printf 'raw command      %8d ms   (its .o.cmd line run directly: %s; best of 2)\n' "$ms_cmdline_raw" "$raw_cmdline"
 	printf 'module link      %8d ms   (make M=... modules of the build'"'"'s module dir)\n' "$ms_link"

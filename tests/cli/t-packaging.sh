@@ -86,7 +86,7 @@ else
 fi
 
 # ---- man pages ----
-for f in man/elivepatch.1 man/elivepatch-queue.1 man/elivepatch.conf.5; do
+for f in man/elivepatch.1 man/elivepatch-queue.1 man/elivepatch-builder.1 man/elivepatch.conf.5; do
 	if command -v mandoc > /dev/null; then
 		mandoc -Tlint "$top/$f" > "$T/lint" 2>&1
 		check "mandoc -Tlint $f: no message" test ! -s "$T/lint"
