@@ -188,12 +188,12 @@ say "concurrency: $cok / $ctried pairs ended cleanly, none reported 'database is
 fuzz_line=
 if command -v "${FUZZ_CC:-clang}" > /dev/null &&
 	make -C "$top" -s build/fuzz/fuzz-patch build/fuzz/fuzz-conf build/fuzz/fuzz-kconfig \
-		build/fuzz/fuzz-symbols build/fuzz/fuzz-elf > "$W/fuzzbuild.log" 2>&1; then
+		build/fuzz/fuzz-symbols build/fuzz/fuzz-elf build/fuzz/fuzz-bundle > "$W/fuzzbuild.log" 2>&1; then
 	FUZZ_SECONDS=${RELIABILITY_FUZZ_SECONDS:-30} FUZZ_OUT=$W/fuzz.txt \
-		FUZZ_BIN_DIR=$top/build/fuzz sh "$top/tests/fuzz/run.sh" patch conf kconfig symbols elf > /dev/null 2>&1
+		FUZZ_BIN_DIR=$top/build/fuzz sh "$top/tests/fuzz/run.sh" patch conf kconfig symbols elf bundle > /dev/null 2>&1
 	fuzz_line=$(cat "$W/fuzz.txt")
 else
-	for t in patch conf kconfig symbols elf; do
+	for t in patch conf kconfig symbols elf bundle; do
 		fuzz_line="$fuzz_line$t: $("$top/build/san/fuzz/fuzz-$t" -m 200 "$top/tests/fuzz/corpus/$t" 2>&1 | tail -n 1) (deterministic mutations)
 "
 	done
