@@ -49,7 +49,7 @@ UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/san/tests/%,$(UNIT_SRC))
 # Fuzz targets (tests/fuzz/fuzz-TARGET.c): with the sanitizer build's
 # driver for the regression runs, with libFuzzer (clang) for `make fuzz`.
-FUZZ_TARGETS := patch conf kconfig symbols elf
+FUZZ_TARGETS := patch conf kconfig symbols elf bundle
 FUZZ_SAN_BIN := $(patsubst %,$(BUILD)/san/fuzz/fuzz-%,$(FUZZ_TARGETS))
 
 .PHONY: all check deps deps-build deps-test install clean lint san unit bench demo e2e format \
@@ -141,7 +141,9 @@ $(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-common.c tests/fuzz/fu
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -Itests/fuzz -o $@ $(filter %.c,$^) \
 		$(BUILD)/fuzz/libelivepatch.a $(LIBS)
 
-fuzz: $(FUZZ_BIN)
+fuzz:
+	@sh contrib/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@FUZZ_BIN_DIR=$(BUILD)/fuzz sh tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 # The figures of crash safety, concurrency, fuzzing and hostile input (reliability-results.txt).

@@ -1,5 +1,6 @@
 #!/bin/sh
-# What elivepatch needs to build (deps.sh build) or to build and test (deps.sh test).
+# What elivepatch needs to build (deps.sh build), to build and test (deps.sh test) or to
+# fuzz (deps.sh fuzz: clang's libFuzzer, for make fuzz).
 # Each need is checked by what it provides (a pkg-config module, a command, a file),
 # not by a distribution's package database, so the check works on any distribution.
 # On Debian as root the missing packages are installed with apt-get; anywhere else the
@@ -57,6 +58,9 @@ cmd clang-tidy clang-tidy llvm-core/clang
 cmd cppcheck cppcheck dev-util/cppcheck
 file /usr/share/bash-completion/bash_completion bash-completion app-shells/bash-completion
 '
+fuzz_needs='
+cmd clang clang sys-devel/clang
+'
 os=${ELP_DEPS_OS:-}
 if [ -z "$os" ]; then
 	if [ -f /etc/gentoo-release ]; then
@@ -74,7 +78,8 @@ esac
 case $mode in
 build) needs=$build_needs ;;
 test) needs="$build_needs$test_needs" ;;
-*) echo "usage: deps.sh build|test" >&2; exit 129 ;;
+fuzz) needs="$build_needs$fuzz_needs" ;;
+*) echo "usage: deps.sh build|test|fuzz" >&2; exit 129 ;;
 esac
 
 have() { # KIND WHAT

@@ -290,14 +290,16 @@ static int run_jobs(struct elp_catalogue *cat,
 		    const struct elp_job_run_options *opts)
 {
 	struct elp_job *job;
-	int err, failed = 0;
+	int err, failed = 0, refused = 0;
 
 	err = elp_jobs_recover(cat);
 	while (err >= 0) {
 		err = elp_job_run_next(cat, opts, &job);
 		if (err || !job)
 			break;
-		if (strcmp(job->state, "done") != 0)
+		if (strcmp(job->state, "refused") == 0)
+			refused++;
+		else if (strcmp(job->state, "done") != 0)
 			failed++;
 		report_job(job);
 		elp_job_free(job);
@@ -306,7 +308,8 @@ static int run_jobs(struct elp_catalogue *cat,
 		cli_error("interrupted: the running job is queued again");
 		return 1;
 	}
-	return err < 0 || failed ? 1 : 0;
+	/* as build: 1 a failure (ours), else 2 a refusal (the patch's) */
+	return err < 0 || failed ? 1 : refused ? 2 : 0;
 }
 
 /* One pass over the queue under the lock; 0 also when another runner has it. */

@@ -730,9 +730,10 @@ static long parse_git_section(struct parser *P, size_t i)
 		if (bad)
 			return perr(P, i + 1, "unsafe path '%s'", bad);
 	}
-	if (check_link(P, sec))
-		return -EBADMSG;
-	return (long)j;
+	/* sec is P->secs' last element, freed with P */
+	// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
+	err = check_link(P, sec);
+	return err ? err : (long)j;
 }
 
 static int parse_sections(struct parser *P)

@@ -25,7 +25,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${RELIABILITY_OUT:-$top/reliability-results.txt}
 SAN=$top/build/san/elivepatch
 REL_BIN=$top/build/elivepatch
-[ -x "$SAN" ] && [ -x "$REL_BIN" ] || { echo "bench-reliability: make all san first" >&2; exit 1; }
+if ! [ -x "$SAN" ] || ! [ -x "$REL_BIN" ]; then
+	echo "bench-reliability: make all san first" >&2
+	exit 1
+fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/elp-rel.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 ELIVEPATCH_DATADIR=$top/data
@@ -83,12 +86,12 @@ for p in claimed finish; do
 	kill_at "queue:$p" e queue run
 done
 say "kill points, fake kernel tree (build: tree, record; queue run: claimed, finish): $survived / $tried survived"
-fake_tried=$tried fake_survived=$survived
 
 # ---- kill points of a real build (reference kernel) ----
 real_line="kill points, real build: not run (RELIABILITY_E2E=0 or no reference kernel)"
 random_line="random kill -9 during a real build: not run"
 if [ "${RELIABILITY_E2E:-1}" != 0 ]; then
+	# shellcheck disable=SC2034 # read by tests/e2e/lib.sh
 	E2E_LIB_DIR=$top/tests/e2e
 	. "$top/tests/e2e/lib.sh"
 	if e2e_kernel > /dev/null 2>&1 && ks=$(e2e_kallsyms 2> /dev/null); then
@@ -122,7 +125,9 @@ if [ "${RELIABILITY_E2E:-1}" != 0 ]; then
 		n=${RELIABILITY_RANDOM_KILLS:-5} i=0 rs=0
 		while [ $i -lt "$n" ]; do
 			i=$((i + 1))
-			r build --kernel ref --patch cmdline-string --rebuild > /dev/null 2>&1 &
+			# the binary itself, not a subshell running it: $! is what is killed
+			"$REL_BIN" --db "$DB" --fault-injection build --kernel ref --patch cmdline-string \
+				--rebuild > /dev/null 2>&1 &
 			pid=$!
 			# somewhere in the first 20 s (a warm build's span)
 			sleep "$(awk -v s="$i" 'BEGIN { srand(s * 7919); printf "%.1f", rand() * 20 }')"
@@ -130,9 +135,11 @@ if [ "${RELIABILITY_E2E:-1}" != 0 ]; then
 			wait "$pid" 2> /dev/null
 			if intact "$DB"; then rs=$((rs + 1)); else say "  LOST: random kill $i"; fi
 		done
-		r build --kernel ref --patch cmdline-string --rebuild > /dev/null 2>&1 && intact "$DB" ||
-			rs="$rs (the next build FAILED)"
-		random_line="random kill -9 during a real build: $rs / $n survived; the next build succeeded"
+		if r build --kernel ref --patch cmdline-string --rebuild > /dev/null 2>&1 && intact "$DB"; then
+			random_line="random kill -9 during a real build: $rs / $n survived; the next build succeeded"
+		else
+			random_line="random kill -9 during a real build: $rs / $n survived; the next build FAILED"
+		fi
 	fi
 fi
 say "$real_line"
@@ -181,12 +188,12 @@ say "concurrency: $cok / $ctried pairs ended cleanly, none reported 'database is
 fuzz_line=
 if command -v "${FUZZ_CC:-clang}" > /dev/null &&
 	make -C "$top" -s build/fuzz/fuzz-patch build/fuzz/fuzz-conf build/fuzz/fuzz-kconfig \
-		build/fuzz/fuzz-symbols build/fuzz/fuzz-elf > "$W/fuzzbuild.log" 2>&1; then
+		build/fuzz/fuzz-symbols build/fuzz/fuzz-elf build/fuzz/fuzz-bundle > "$W/fuzzbuild.log" 2>&1; then
 	FUZZ_SECONDS=${RELIABILITY_FUZZ_SECONDS:-30} FUZZ_OUT=$W/fuzz.txt \
-		FUZZ_BIN_DIR=$top/build/fuzz sh "$top/tests/fuzz/run.sh" patch conf kconfig symbols elf > /dev/null 2>&1
+		FUZZ_BIN_DIR=$top/build/fuzz sh "$top/tests/fuzz/run.sh" patch conf kconfig symbols elf bundle > /dev/null 2>&1
 	fuzz_line=$(cat "$W/fuzz.txt")
 else
-	for t in patch conf kconfig symbols elf; do
+	for t in patch conf kconfig symbols elf bundle; do
 		fuzz_line="$fuzz_line$t: $("$top/build/san/fuzz/fuzz-$t" -m 200 "$top/tests/fuzz/corpus/$t" 2>&1 | tail -n 1) (deterministic mutations)
 "
 	done

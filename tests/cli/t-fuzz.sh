@@ -10,7 +10,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(dirname "${ELIVEPATCH:-$top/build/san/elivepatch}")/fuzz
 T=$(mktemp -d "${TMPDIR:-/tmp}/elp-fuzz.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-for t in patch conf kconfig symbols elf; do
+for t in patch conf kconfig symbols elf bundle; do
 	[ -x "$bin/fuzz-$t" ] || bail "fuzz target $bin/fuzz-$t (make san)"
 	FUZZ_LAST=$T/$t.last "$bin/fuzz-$t" "$top/tests/fuzz/crashes/$t" > "$T/out" 2> "$T/err"
 	check "$t: the crashes kept as regression tests run clean ($(cut -d' ' -f1 "$T/out") inputs)" test $? -eq 0

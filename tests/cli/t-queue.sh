@@ -99,6 +99,7 @@ check "...quietly" test ! -s "$T/out"
 q "UPDATE jobs SET state = 'refused', error = 'a simulated refusal' WHERE id = 4"
 elp queue add build --kernel 6.6.30-gentoo --patch cmdline --origin test > /dev/null
 elp queue run > /dev/null 2> "$T/err"
+check "run exits 2 when a job was refused and none failed" test $? -eq 2
 check "a build refused before is not built again" test "$(q 'SELECT count(*) FROM builds')" = 1
 check "...the job is refused with the reason and where it was seen" \
 	test "$(state 5)|$(error 5)" = "refused|a simulated refusal (as in job 4; not built again until the kernel, the patch or elivepatch changes)"

@@ -22,7 +22,7 @@ t0=$(date +%s)
 elp queue run > "$t/run.out" 2> "$t/run.err"
 rc=$?
 ok "queue run took $(($(date +%s) - t0)) s"
-check "queue run exits 1: a job failed" [ "$rc" = 1 ]
+check "queue run exits 2: a job was refused, none failed" [ "$rc" = 2 ]
 check "the cmdline-string job is done" [ "$(q "SELECT state FROM jobs WHERE id = 1")" = "done" ]
 art=$(q "SELECT artefact_path FROM builds WHERE status = 'succeeded'")
 check "...its build succeeded with an artefact ($art)" [ -f "${art:-/nonexistent}" ]
