@@ -11,10 +11,9 @@
 #include "lib/util.h"
 
 static const struct command *const commands[] = {
-	&cmd_kernel,  &cmd_toolchain, &cmd_patch,   &cmd_build,
-	&cmd_history, &cmd_apply,     &cmd_revert,  &cmd_status,
-	&cmd_verify,  &cmd_sign,      &cmd_queue,   &cmd_builder,
-	&cmd_overlay, &cmd_cve,
+	&cmd_kernel, &cmd_toolchain, &cmd_patch,   &cmd_build,	&cmd_history,
+	&cmd_apply,  &cmd_revert,    &cmd_status,  &cmd_verify, &cmd_sign,
+	&cmd_queue,  &cmd_builder,   &cmd_overlay, &cmd_cve,
 };
 
 #define NR_COMMANDS ARRAY_SIZE(commands)

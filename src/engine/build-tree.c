@@ -146,11 +146,13 @@ static bool core_file(const char *rel)
 		return true; /* Kconfig sources every architecture's */
 	/* of these only the files at their top: arch/Makefile, tools/... */
 	if ((elp_starts_with(rel, "Documentation/") ||
-	     elp_starts_with(rel, "LICENSES/") || elp_starts_with(rel, "samples/") ||
+	     elp_starts_with(rel, "LICENSES/") ||
+	     elp_starts_with(rel, "samples/") ||
 	     elp_starts_with(rel, "arch/") || elp_starts_with(rel, "tools/")) &&
 	    strchr(strchr(rel, '/') + 1, '/'))
 		return false;
-	if (elp_starts_with(base, "Makefile") || elp_starts_with(base, "Kbuild"))
+	if (elp_starts_with(base, "Makefile") ||
+	    elp_starts_with(base, "Kbuild"))
 		return true;
 	if (elp_starts_with(rel, "drivers/gpu/drm/amd/include/asic_reg/"))
 		return false;
