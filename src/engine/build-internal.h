@@ -112,10 +112,10 @@ int elp_btree_need_inputs(struct elp_bstate *b);
 int elp_btree_need_all(struct elp_bstate *b);
 
 /* build-unpack.c: a kernel source tarball into dest. Every regular file
- * want accepts (all when want is NULL; then also into an existing tree,
- * each file written whole or not at all), every directory and symlink;
- * the paths of the files left out, one a line, appended to skipped when
- * it is not NULL. */
+ * want accepts (all when want is NULL), every directory and symlink; the
+ * paths of the files left out, one a line, appended to skipped when it is
+ * not NULL. With want and without skipped (on demand, into a tree in use)
+ * each file is written whole or not at all. */
 typedef bool elp_unpack_want(const char *rel, void *data);
 int elp_unpack_tarball(struct elp_bstate *b, const char *tarball,
 		       const char *dest, elp_unpack_want *want, void *data,

@@ -230,8 +230,9 @@ int elp_unpack_tarball(struct elp_bstate *b, const char *tarball,
 	int r = ARCHIVE_OK, err = 0;
 	size_t n = 0;
 
-	/* into a tree in use, a file appears whole or not at all */
-	if (want)
+	/* into a tree in use (on demand: no skipped list), a file appears
+	 * whole or not at all; a new tree is not used until prepared */
+	if (want && !skipped)
 		flags |= ARCHIVE_EXTRACT_SAFE_WRITES;
 	in = archive_read_new();
 	out = archive_write_disk_new();
