@@ -16,7 +16,7 @@ DESTDIR ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libgit2 libarchive sqlite3 libkmod popt libelf libcrypto
+PKGS := libgit2 libarchive liblzma sqlite3 libkmod popt libelf libcrypto
 
 VERSION := 0.1.0
 BUILD ?= build
@@ -32,8 +32,9 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE \
 	-DELP_VERSION='"$(VERSION)"' -DELP_DATADIR='"$(DATADIR)"' $(PKG_CFLAGS)
 DEPFLAGS = -MMD -MP
 
+# The sanitizer build is the test build: it honours $ELIVEPATCH_FAULT.
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all
+	-fno-sanitize-recover=all -DELP_FAULT_INJECTION
 
 LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/engine/*.c)
 CLI_SRC := $(wildcard src/*.c)
@@ -46,9 +47,13 @@ SAN_LIB_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(BUILD)/san/gen/sche
 SAN_CLI_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLI_SRC))
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/san/tests/%,$(UNIT_SRC))
+# Fuzz targets (tests/fuzz/fuzz-TARGET.c): with the sanitizer build's
+# driver for the regression runs, with libFuzzer (clang) for `make fuzz`.
+FUZZ_TARGETS := patch conf kconfig symbols elf
+FUZZ_SAN_BIN := $(patsubst %,$(BUILD)/san/fuzz/fuzz-%,$(FUZZ_TARGETS))
 
 .PHONY: all check deps deps-build deps-test install clean lint san unit bench demo e2e format \
-	FORCE
+	fuzz bench-reliability FORCE
 # The binary is build/elivepatch; ./elivepatch is a symlink to it for the README's commands.
 all: $(BUILD)/elivepatch elivepatch
 
@@ -82,7 +87,7 @@ $(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c
 	$(CC) $(ALL_CFLAGS) -Isrc/lib -c -o $@ $<
 
 # Sanitizer build: the binary and the unit tests that `make check` runs.
-san: $(BUILD)/san/elivepatch $(UNIT_BIN)
+san: $(BUILD)/san/elivepatch $(UNIT_BIN) $(FUZZ_SAN_BIN)
 
 $(BUILD)/san/elivepatch: $(SAN_CLI_OBJ) $(BUILD)/san/libelivepatch.a
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LIBS)
@@ -103,6 +108,46 @@ $(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/san/libelivepatch.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -Isrc -o $@ $< $(BUILD)/san/libelivepatch.a \
 		$(LIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+$(BUILD)/san/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-common.c tests/fuzz/driver.c \
+		tests/fuzz/fuzz.h $(BUILD)/san/libelivepatch.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Isrc -Itests/fuzz -o $@ $(filter %.c,$^) \
+		$(BUILD)/san/libelivepatch.a $(LIBS)
+
+# libFuzzer: the library and the targets built by clang with coverage; `make fuzz` runs each
+# target FUZZ_SECONDS (default 60) and writes the executions and crashes per target to
+# FUZZ_OUT (default fuzz-results.txt); a crash is kept in tests/fuzz/crashes/TARGET/.
+FUZZ_CC ?= clang
+FUZZ_SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_CFLAGS = $(filter-out -Werror,$(ALL_CFLAGS)) $(FUZZ_SAN)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIB_SRC)) $(BUILD)/fuzz/gen/schema.o
+FUZZ_BIN := $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz/%.o: %.c | deps-build
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/gen/schema.o: $(BUILD)/gen/schema.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/lib -c -o $@ $<
+
+$(BUILD)/fuzz/libelivepatch.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-common.c tests/fuzz/fuzz.h \
+		$(BUILD)/fuzz/libelivepatch.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -Itests/fuzz -o $@ $(filter %.c,$^) \
+		$(BUILD)/fuzz/libelivepatch.a $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@FUZZ_BIN_DIR=$(BUILD)/fuzz sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+# The figures of crash safety, concurrency, fuzzing and hostile input (reliability-results.txt).
+bench-reliability:
+	@$(MAKE) --no-print-directory all san
+	@sh tests/bench/reliability.sh
 
 # What the build and the tests need, checked by what each provides. `make deps`, `make
 # check` and `make demo` install what is missing with apt-get on Debian as root; a plain
@@ -188,5 +233,5 @@ format:
 clean:
 	rm -rf $(BUILD) elivepatch
 
--include $(patsubst %.o,%.d,$(LIB_OBJ) $(CLI_OBJ) $(SAN_LIB_OBJ) $(SAN_CLI_OBJ)) \
+-include $(patsubst %.o,%.d,$(LIB_OBJ) $(CLI_OBJ) $(SAN_LIB_OBJ) $(SAN_CLI_OBJ) $(FUZZ_LIB_OBJ)) \
 	$(patsubst %,%.d,$(UNIT_BIN))

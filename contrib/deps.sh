@@ -5,7 +5,9 @@
 # On Debian as root the missing packages are installed with apt-get; anywhere else the
 # missing ones are listed in the distribution's own words (Debian package names,
 # Gentoo atoms) and the script exits 1 without installing anything.
-# Env: ELP_DEPS_NO_INSTALL=1 only lists; PKG_CONFIG as in the Makefile.
+# Env: ELP_DEPS_NO_INSTALL=1 only lists; PKG_CONFIG as in the Makefile;
+# ELP_DEPS_OS=debian|gentoo|other names the distribution instead of /etc/*-release
+# (what is installed with apt-get, and in whose words the missing ones are listed).
 set -u
 mode=${1:-build}
 pc=${PKG_CONFIG:-pkg-config}
@@ -19,6 +21,7 @@ cmd make make dev-build/make
 cmd pkg-config pkg-config virtual/pkgconfig
 pc libgit2 libgit2-dev dev-libs/libgit2
 pc libarchive libarchive-dev app-arch/libarchive
+pc liblzma liblzma-dev app-arch/xz-utils
 pc sqlite3 libsqlite3-dev dev-db/sqlite
 pc libkmod libkmod-dev sys-apps/kmod
 pc popt libpopt-dev dev-libs/popt
@@ -42,11 +45,26 @@ cmd bison bison sys-devel/bison
 cmd rsync rsync net-misc/rsync
 cmd ssh openssh-client net-misc/openssh
 cmd sshd openssh-server net-misc/openssh
+cmd zstd zstd app-arch/zstd
 cmd gzip gzip app-arch/gzip
 cmd mandoc mandoc app-text/mandoc
 cmd shellcheck shellcheck dev-util/shellcheck
 file /usr/share/bash-completion/bash_completion bash-completion app-shells/bash-completion
 '
+os=${ELP_DEPS_OS:-}
+if [ -z "$os" ]; then
+	if [ -f /etc/gentoo-release ]; then
+		os=gentoo
+	elif [ -f /etc/debian_version ]; then
+		os=debian
+	else
+		os=other
+	fi
+fi
+case $os in
+debian | gentoo | other) ;;
+*) echo "deps: ELP_DEPS_OS='$os' is not debian, gentoo or other" >&2; exit 129 ;;
+esac
 case $mode in
 build) needs=$build_needs ;;
 test) needs="$build_needs$test_needs" ;;
@@ -75,7 +93,7 @@ $needs
 EOF_NEEDS
 [ -z "$missing_what" ] && exit 0
 
-if [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1 &&
+if [ "$os" = debian ] && command -v apt-get >/dev/null 2>&1 &&
 	[ "$(id -u)" = 0 ] && [ -z "${ELP_DEPS_NO_INSTALL:-}" ]; then
 	echo "deps: installing$missing_deb"
 	export DEBIAN_FRONTEND=noninteractive
@@ -86,11 +104,9 @@ if [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1 &&
 	exit 0
 fi
 echo "deps: missing:$missing_what" >&2
-if [ -f /etc/gentoo-release ]; then
-	echo "deps: install them with: emerge --ask --noreplace$missing_gentoo" >&2
-elif [ -f /etc/debian_version ]; then
-	echo "deps: install them as root with: apt-get install$missing_deb" >&2
-else
-	echo "deps: Debian packages:$missing_deb; Gentoo atoms:$missing_gentoo" >&2
-fi
+case $os in
+gentoo) echo "deps: install them with: emerge --ask --noreplace$missing_gentoo" >&2 ;;
+debian) echo "deps: install them as root with: apt-get install$missing_deb" >&2 ;;
+*) echo "deps: Debian packages:$missing_deb; Gentoo atoms:$missing_gentoo" >&2 ;;
+esac
 exit 1

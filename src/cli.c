@@ -287,6 +287,7 @@ int cli_dispatch(struct cli *cli, const char *group, const struct command *subs,
 }
 
 struct table {
+	int err; /* a row could not be added: the table is incomplete */
 	int ncols;
 	size_t nrows, cap;
 	char **cells; /* nrows * ncols, row 0 is the header */
@@ -299,36 +300,57 @@ struct table *table_new(const char *const *headers, int ncols)
 	if (!t)
 		return NULL;
 	t->ncols = ncols;
-	table_add(t, headers);
+	if (table_add(t, headers)) {
+		table_free(t);
+		return NULL;
+	}
 	return t;
 }
 
-void table_add(struct table *t, const char *const *cells)
+int table_add(struct table *t, const char *const *cells)
 {
+	char **row;
 	int i;
 
+	if (t->err)
+		return t->err;
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
 		char **p =
 			realloc(t->cells, cap * (size_t)t->ncols * sizeof(*p));
 
-		if (!p)
-			return;
+		if (!p) {
+			t->err = -ENOMEM;
+			return t->err;
+		}
 		t->cells = p;
 		t->cap = cap;
 	}
-	for (i = 0; i < t->ncols; i++)
-		t->cells[t->nrows * (size_t)t->ncols + (size_t)i] =
-			strdup(cells[i] ? cells[i] : "");
+	row = t->cells + t->nrows * (size_t)t->ncols;
+	for (i = 0; i < t->ncols; i++) {
+		row[i] = strdup(cells[i] ? cells[i] : "");
+		if (!row[i]) {
+			/* a row is whole or not there */
+			while (i)
+				free(row[--i]);
+			t->err = -ENOMEM;
+			return t->err;
+		}
+	}
 	t->nrows++;
+	return 0;
 }
 
-void table_print(struct table *t, FILE *out, bool tty)
+int table_print(struct table *t, FILE *out, bool tty)
 {
 	size_t width[32] = { 0 };
 	size_t r;
 	int c;
 
+	if (t->err) {
+		cli_error("out of memory: the table is incomplete");
+		return t->err;
+	}
 	if (!tty) {
 		/* for scripts: no header, tab-separated */
 		for (r = 1; r < t->nrows; r++)
@@ -337,7 +359,7 @@ void table_print(struct table *t, FILE *out, bool tty)
 					t->cells[r * (size_t)t->ncols +
 						 (size_t)c],
 					c + 1 == t->ncols ? '\n' : '\t');
-		return;
+		return 0;
 	}
 	for (r = 0; r < t->nrows; r++)
 		for (c = 0; c < t->ncols && c < 32; c++) {
@@ -358,6 +380,7 @@ void table_print(struct table *t, FILE *out, bool tty)
 				fprintf(out, "%-*s  ", (int)width[c], s);
 		}
 	}
+	return 0;
 }
 
 void table_free(struct table *t)
@@ -401,6 +424,8 @@ void cli_list_end(struct cli_list *list)
 		fputs(list->first ? "[]\n" : "\n]\n", stdout);
 	else if (list->table)
 		table_print(list->table, stdout, list->cli->tty);
+	else
+		cli_error("out of memory");
 	table_free(list->table);
 	list->table = NULL;
 }

@@ -50,6 +50,7 @@ extern const struct command cmd_status;
 extern const struct command cmd_verify;
 extern const struct command cmd_sign;
 extern const struct command cmd_queue;
+extern const struct command cmd_builder;
 
 /* "error: ..." on stderr; never for data */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -89,8 +90,9 @@ int cli_dispatch(struct cli *cli, const char *group, const struct command *subs,
 /* Output helpers: tables on a TTY, tab-separated otherwise. */
 struct table;
 struct table *table_new(const char *const *headers, int ncols);
-void table_add(struct table *t, const char *const *cells);
-void table_print(struct table *t, FILE *out, bool tty);
+/* 0, or -ENOMEM: the row is not added, and table_print() says so. */
+int table_add(struct table *t, const char *const *cells);
+int table_print(struct table *t, FILE *out, bool tty);
 void table_free(struct table *t);
 
 /* A listing: a table (see above) or, with --json, one array of objects. */

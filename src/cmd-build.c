@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "engine/build.h"
 #include "lib/builds.h"
+#include "lib/config.h"
+#include "lib/remote.h"
 
 static volatile sig_atomic_t build_cancel;
 
@@ -83,6 +85,42 @@ static void report_failure(struct cli *cli, const struct elp_build_result *r)
 		cli_error("build %lld %s: %s", id, r->status, r->reason);
 }
 
+/*
+ * The builders: --builder, each one URL, else the configuration's
+ * 'builders'; none: build here.
+ */
+static int collect_builders(struct cli *cli, poptContext pc, char **args,
+			    char **conf_copy, char ***out, size_t *nr)
+{
+	char *save = NULL, *w, **n;
+	size_t i;
+
+	for (i = 0; args && args[i]; i++) {
+		if (strncmp(args[i], "ssh://", 6) != 0)
+			return cli_usage_error(
+				pc,
+				"invalid --builder '%s': expected ssh://[user@]host[:port][/path/to/elivepatch]",
+				args[i]);
+		n = realloc(*out, (*nr + 1) * sizeof(*n));
+		if (!n)
+			return 1;
+		*out = n;
+		n[(*nr)++] = args[i];
+	}
+	if (*nr || !cli->conf->builders || !*cli->conf->builders)
+		return 0;
+	*conf_copy = strdup(cli->conf->builders);
+	for (w = *conf_copy ? strtok_r(*conf_copy, " ", &save) : NULL; w;
+	     w = strtok_r(NULL, " ", &save)) {
+		n = realloc(*out, (*nr + 1) * sizeof(*n));
+		if (!n)
+			return 1;
+		*out = n;
+		n[(*nr)++] = w;
+	}
+	return *conf_copy ? 0 : 1;
+}
+
 #define BUILD_USAGE                                                       \
 	"[--kernel KERNEL] --patch PATCH... [<options>]\n"                \
 	"   or: elivepatch build list [--kernel KERNEL] [--patch PATCH] " \
@@ -95,10 +133,11 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	char *kernel = NULL, *name = NULL, *output = NULL, *cc = NULL;
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
-	int cumulative = 0, no_cumulative = 0;
+	int cumulative = 0, no_cumulative = 0, least_busy = 0;
 	char **patches = NULL, **patch_args = NULL, **extra_args = NULL;
-	char **extra = NULL;
-	size_t nr_extra = 0;
+	char **extra = NULL, **builder_args = NULL, **builders = NULL;
+	char *conf_builders = NULL;
+	size_t nr_extra = 0, nr_builders = 0;
 	size_t i;
 	size_t nr_patches = 0;
 	struct elp_build_options opts = { 0 };
@@ -135,6 +174,12 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		{ "extra-files", 'x', POPT_ARG_ARGV, &extra_args, 0,
 		  "also compile and diff these .c files (users of a changed header); repeat or separate with commas",
 		  "FILE.c" },
+		{ "builder", 'B', POPT_ARG_ARGV, &builder_args, 0,
+		  "build over ssh on this builder; repeat for more, tried in order (default: 'builders' of elivepatch.conf)",
+		  "ssh://[USER@]HOST[:PORT][/PATH]" },
+		{ "least-busy", 0, POPT_ARG_NONE, &least_busy, 0,
+		  "ask every builder how busy it is (builder serve --status) and try the least busy first",
+		  NULL },
 		{ "rebuild", 0, POPT_ARG_NONE, &rebuild, 0,
 		  "build even if an identical build exists", NULL },
 		{ "cache", 0, POPT_ARG_STRING, &cache, 0,
@@ -202,6 +247,20 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			extra[nr_extra++] = tok;
 		}
 	}
+	rc = collect_builders(cli, pc, builder_args, &conf_builders, &builders,
+			      &nr_builders);
+	if (!rc && least_busy && !nr_builders)
+		rc = cli_usage_error(pc, "--least-busy needs builders");
+	if (!rc && nr_builders && (cc || force_toolchain || jobs))
+		rc = cli_usage_error(
+			pc,
+			"--cc, --force-toolchain and --jobs are the builder's to choose: not with a builder");
+	if (!rc && nr_builders && cumulative)
+		rc = cli_usage_error(
+			pc,
+			"--cumulative is not supported with a builder: a remote build is never cumulative");
+	if (rc)
+		goto out_free;
 	if (quiet || cli->quiet)
 		elp_set_log_priority(cli->ctx, ELP_LOG_WARNING);
 	else if (!cli->tty && elp_get_log_priority(cli->ctx) < ELP_LOG_INFO)
@@ -222,7 +281,10 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	opts.cc = cc;
 	opts.force_toolchain = force_toolchain;
 	opts.rebuild = rebuild;
-	opts.cumulative = cumulative ? 1 : no_cumulative ? 0 : -1;
+	opts.cumulative = nr_builders	  ? 0
+			  : cumulative	  ? 1
+			  : no_cumulative ? 0
+					  : -1;
 	opts.extra_files = (const char *const *)extra;
 	opts.nr_extra_files = nr_extra;
 	opts.jobs = (unsigned int)jobs;
@@ -235,7 +297,12 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 	/* the reason is printed once, on the last line (report_failure) */
 	cli_hold_errors(cli);
-	err = elp_build(cat, &opts, &res);
+	err = nr_builders
+		      ? elp_remote_build(
+				cat, &opts, (const char *const *)builders,
+				nr_builders,
+				least_busy ? ELP_REMOTE_LEAST_BUSY : 0, &res)
+		      : elp_build(cat, &opts, &res);
 	cli_release_errors(cli,
 			   err && res && res->build_id ? res->reason : NULL);
 	sigaction(SIGINT, &old_int, NULL);
@@ -265,6 +332,11 @@ out_free:
 	for (i = 0; patch_args && patch_args[i]; i++)
 		free(patch_args[i]);
 	free(patch_args);
+	free(builders); /* pointers into builder_args or conf_builders */
+	for (i = 0; builder_args && builder_args[i]; i++)
+		free(builder_args[i]);
+	free(builder_args);
+	free(conf_builders);
 	free(extra); /* pointers into extra_args */
 	for (i = 0; extra_args && extra_args[i]; i++)
 		free(extra_args[i]);
@@ -409,6 +481,7 @@ static void print_info_json(const struct elp_build_info *b)
 	json_kv_str(stdout, &first, "verify_log", b->verify_log);
 	json_kv_csv(stdout, &first, "applied", b->applied);
 	json_kv_str(stdout, &first, "host", b->builder_host);
+	json_kv_str(stdout, &first, "backend", b->backend);
 	json_kv_int(stdout, &first, "created_at", b->created_at);
 	json_key(stdout, &first, "duration_ms");
 	if (b->duration_ms >= 0)
@@ -464,6 +537,7 @@ static void print_info(const struct elp_build_info *b)
 		print_field("duration", num);
 	}
 	print_field("host", b->builder_host);
+	print_field("backend", b->backend);
 	print_field("module file", b->artefact_path);
 	print_field("sha256", b->sha256);
 	print_field("verified", b->verified);

@@ -411,6 +411,11 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 	if (name) {
 		free(k->name);
 		k->name = strdup(name);
+		if (!k->name) {
+			cli_error("out of memory");
+			rc = 1;
+			goto free_kernel;
+		}
 	}
 	if (source) {
 		const char *kind;
@@ -423,7 +428,8 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 		free(k->source_kind);
 		k->source = elp_abspath(source);
 		k->source_kind = strdup(kind);
-		if (elp_kernel_set_origin(k, ELP_KERNEL_SOURCE, k->source,
+		if (!k->source || !k->source_kind ||
+		    elp_kernel_set_origin(k, ELP_KERNEL_SOURCE, k->source,
 					  "--source", NULL)) {
 			rc = 1;
 			goto free_kernel;
@@ -657,6 +663,13 @@ static int kernel_patch_names(struct elp_catalogue *cat, int64_t kernel_id,
 	free(ids);
 	if (!list)
 		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (!list[i]) {
+			while (n)
+				free(list[--n]);
+			free(list);
+			return -ENOMEM;
+		}
 	*names = list;
 	*nr = n;
 	return 0;

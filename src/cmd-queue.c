@@ -274,6 +274,10 @@ static void report_job(const struct elp_job *job)
 	if (strcmp(job->state, "done") == 0)
 		printf("job %lld done: %s\n", (long long)job->id,
 		       subject ? subject : job->kind);
+	else if (strcmp(job->state, "refused") == 0)
+		cli_error("job %lld refused: %s: %s", (long long)job->id,
+			  subject ? subject : job->kind,
+			  job->error ? job->error : "-");
 	else
 		cli_error("job %lld failed: %s: %s", (long long)job->id,
 			  subject ? subject : job->kind,
@@ -282,18 +286,15 @@ static void report_job(const struct elp_job *job)
 	free(subject);
 }
 
-static int run_jobs(struct cli *cli, struct elp_catalogue *cat,
-		    unsigned int make_jobs)
+static int run_jobs(struct elp_catalogue *cat,
+		    const struct elp_job_run_options *opts)
 {
-	struct elp_job_run_options opts = { .jobs = make_jobs,
-					    .cancel = &queue_cancel };
 	struct elp_job *job;
 	int err, failed = 0;
 
-	(void)cli;
 	err = elp_jobs_recover(cat);
 	while (err >= 0) {
-		err = elp_job_run_next(cat, &opts, &job);
+		err = elp_job_run_next(cat, opts, &job);
 		if (err || !job)
 			break;
 		if (strcmp(job->state, "done") != 0)
@@ -310,7 +311,7 @@ static int run_jobs(struct cli *cli, struct elp_catalogue *cat,
 
 /* One pass over the queue under the lock; 0 also when another runner has it. */
 static int run_round(struct cli *cli, struct elp_catalogue *cat, bool wait,
-		     unsigned int make_jobs)
+		     const struct elp_job_run_options *opts)
 {
 	int err, fd, rc;
 
@@ -325,16 +326,39 @@ static int run_round(struct cli *cli, struct elp_catalogue *cat, bool wait,
 		return 0;
 	if (err)
 		return 1;
-	rc = run_jobs(cli, cat, make_jobs);
+	rc = run_jobs(cat, opts);
 	elp_jobs_unlock(fd);
 	return rc;
+}
+
+/* auto-apply: --[no-]auto-apply, else $ELIVEPATCH_AUTO_APPLY (set from
+ * elivepatch.conf when the environment does not), else no */
+static int auto_apply_setting(int on, int off, bool *apply)
+{
+	const char *env = getenv("ELIVEPATCH_AUTO_APPLY");
+
+	*apply = false;
+	if (on || off) {
+		*apply = on;
+		return 0;
+	}
+	if (!env || !*env || strcmp(env, "no") == 0)
+		return 0;
+	if (strcmp(env, "yes") == 0) {
+		*apply = true;
+		return 0;
+	}
+	cli_error("invalid ELIVEPATCH_AUTO_APPLY '%s': expected yes or no",
+		  env);
+	return 1;
 }
 
 static int queue_run(struct cli *cli, int argc, const char **argv)
 {
 	struct sigaction sa = { 0 }, old_int, old_term;
+	struct elp_job_run_options opts = { .cancel = &queue_cancel };
 	struct elp_catalogue *cat;
-	int wait = 0, jobs = 0, every = 0, rc, i;
+	int wait = 0, jobs = 0, every = 0, apply = 0, no_apply = 0, rc, i;
 	poptContext pc;
 	bool done;
 	struct poptOption options[] = {
@@ -346,11 +370,17 @@ static int queue_run(struct cli *cli, int argc, const char **argv)
 		{ "every", 0, POPT_ARG_INT, &every, 0,
 		  "keep running: look at the queue again every SECONDS until SIGTERM",
 		  "SECONDS" },
+		{ "auto-apply", 0, POPT_ARG_NONE, &apply, 0,
+		  "apply what is built for the running kernel (default: auto-apply in elivepatch.conf, else no)",
+		  NULL },
+		{ "no-auto-apply", 0, POPT_ARG_NONE, &no_apply, 0,
+		  "only build, whatever elivepatch.conf says", NULL },
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_none("[--wait] [-j N] [--every SECONDS]", options, argc,
-			    argv, &pc, &done);
+	rc = cli_parse_none(
+		"[--wait] [-j N] [--every SECONDS] [--[no-]auto-apply]",
+		options, argc, argv, &pc, &done);
 	if (rc || done)
 		return rc;
 	if (jobs < 0 || every < 0) {
@@ -359,7 +389,17 @@ static int queue_run(struct cli *cli, int argc, const char **argv)
 		poptFreeContext(pc);
 		return rc;
 	}
+	if (apply && no_apply) {
+		rc = cli_usage_error(
+			pc,
+			"--auto-apply and --no-auto-apply exclude each other");
+		poptFreeContext(pc);
+		return rc;
+	}
 	poptFreeContext(pc);
+	if (auto_apply_setting(apply, no_apply, &opts.auto_apply))
+		return 1;
+	opts.jobs = (unsigned int)jobs;
 	if (cli_open_catalogue(cli, 0, &cat))
 		return 1;
 	/* no SA_RESTART: a signal also ends a wait for the lock */
@@ -368,7 +408,7 @@ static int queue_run(struct cli *cli, int argc, const char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	for (;;) {
-		rc = run_round(cli, cat, wait || every, (unsigned int)jobs);
+		rc = run_round(cli, cat, wait || every, &opts);
 		if (!every || queue_cancel)
 			break;
 		/* the lock is free meanwhile: a runner by hand may go */

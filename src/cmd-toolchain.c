@@ -136,6 +136,11 @@ static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 		goto out;
 	}
 	t = table_new(headers, 5);
+	if (!t) {
+		cli_error("out of memory");
+		rc = 1;
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		char state[48];
 		const char *cells[5];
@@ -152,7 +157,8 @@ static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 		cells[4] = state;
 		table_add(t, cells);
 	}
-	table_print(t, stdout, cli->tty);
+	if (table_print(t, stdout, cli->tty))
+		rc = 1;
 	table_free(t);
 out:
 	elp_catalogue_close(cat);

@@ -12,7 +12,7 @@
 static const struct command *const commands[] = {
 	&cmd_kernel,  &cmd_toolchain, &cmd_patch,  &cmd_build,
 	&cmd_history, &cmd_apply,     &cmd_revert, &cmd_status,
-	&cmd_verify,  &cmd_sign,      &cmd_queue,
+	&cmd_verify,  &cmd_sign,      &cmd_queue,  &cmd_builder,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -131,10 +131,11 @@ static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
 	const char *env = getenv("ELIVEPATCH_CONFIG");
 	bool chosen = arg || (env && *env);
 	const char *path = arg ? arg : chosen ? env : ELP_CONF_DEFAULT_PATH;
-	static const char *const vars[] = { "ELIVEPATCH_DB", "ELIVEPATCH_CACHE",
-					    "ELIVEPATCH_DATADIR",
-					    "ELIVEPATCH_SIGN_KEY",
-					    "ELIVEPATCH_SIGN_CERT" };
+	static const char *const vars[] = {
+		"ELIVEPATCH_DB",	"ELIVEPATCH_CACHE",
+		"ELIVEPATCH_DATADIR",	"ELIVEPATCH_SIGN_KEY",
+		"ELIVEPATCH_SIGN_CERT", "ELIVEPATCH_AUTO_APPLY"
+	};
 	const char *values[sizeof(vars) / sizeof(vars[0])];
 	size_t i;
 
@@ -145,6 +146,7 @@ static int load_config(struct cli *cli, const char *arg, struct elp_conf **conf)
 	values[2] = (*conf)->datadir;
 	values[3] = (*conf)->signing_key;
 	values[4] = (*conf)->signing_cert;
+	values[5] = (*conf)->auto_apply;
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		const char *cur = getenv(vars[i]);
 
@@ -205,7 +207,7 @@ int main(int argc, const char **argv)
 	struct cli cli = { 0 };
 	char *db_arg = NULL, *config_arg = NULL;
 	struct elp_conf *conf = NULL;
-	int version = 0, status, rc;
+	int version = 0, faults = 0, status, rc;
 	const struct command *cmd;
 	const char **rest;
 	char *db_path;
@@ -219,6 +221,8 @@ int main(int argc, const char **argv)
 		{ "quiet", 'q', POPT_ARG_NONE, &cli.quiet, 0, NULL, NULL },
 		{ "version", 0, POPT_ARG_NONE, &version, 0, NULL, NULL },
 		{ "help", 'h', POPT_ARG_NONE, NULL, 'h', NULL, NULL },
+		/* crash tests: honour $ELIVEPATCH_FAULT (not in --help) */
+		{ "fault-injection", 0, POPT_ARG_NONE, &faults, 0, NULL, NULL },
 		POPT_TABLEEND
 	};
 
@@ -279,6 +283,7 @@ int main(int argc, const char **argv)
 		return 1;
 	}
 	elp_set_log_fn(cli.ctx, log_to_cli, &cli);
+	elp_set_fault_injection(cli.ctx, faults);
 	elp_set_log_priority(cli.ctx, cli.verbose >= 2	 ? ELP_LOG_DEBUG
 				      : cli.verbose == 1 ? ELP_LOG_INFO
 							 : ELP_LOG_NOTICE);

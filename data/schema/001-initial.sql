@@ -139,7 +139,7 @@ CREATE INDEX events_kernel ON events(kernel_release, time);
 CREATE INDEX events_build ON events(build_id);
 CREATE INDEX events_patch ON events(patch_id);
 
--- Work enqueued by Portage hooks and cron, run by `elivepatch jobs run`.
+-- Work enqueued by Portage hooks and timers, run by `elivepatch queue run`.
 CREATE TABLE jobs (
 	id INTEGER PRIMARY KEY,
 	kind TEXT NOT NULL,

@@ -127,7 +127,15 @@ static int compile_units(struct elp_bstate *b, struct elp_bunit **units,
 
 		snprintf(what, sizeof(what), "compiling %s%s (%s)",
 			 units[0]->src, n > 1 ? " ..." : "", side);
-		err = elp_bmake(b, b->tree, targets, n, true, what);
+		/* in a partial tree a failure may be a file not extracted */
+		err = -EIO;
+		if (elp_btree_partial(b)) {
+			err = elp_bmake_try(b, b->tree, targets, n, true);
+			if (err == -EIO)
+				err = elp_btree_need_all(b) ?: -EIO;
+		}
+		if (err == -EIO)
+			err = elp_bmake(b, b->tree, targets, n, true, what);
 		if (err)
 			goto out;
 	}

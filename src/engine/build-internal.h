@@ -89,6 +89,10 @@ bool elp_bconfig_on(const struct elp_bstate *b, const char *option);
  */
 int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 	      size_t nr_targets, bool kcflags, const char *what);
+/* The same without the error message, for a first try whose failure the
+ * caller handles: -EIO when make failed. */
+int elp_bmake_try(struct elp_bstate *b, const char *dir,
+		  const char *const *targets, size_t nr_targets, bool kcflags);
 int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to);
 
 /* build-tree.c */
@@ -96,6 +100,26 @@ int elp_btree_prepare(struct elp_bstate *b); /* takes the lock */
 void elp_btree_unlock(struct elp_bstate *b);
 int elp_btree_apply(struct elp_bstate *b);
 int elp_btree_restore(struct elp_bstate *b);
+/* A tree from a tarball may hold only part of it: is some file still in
+ * the tarball alone? */
+bool elp_btree_partial(const struct elp_bstate *b);
+/* Extracts those of paths (relative to the tree) that are in the tarball
+ * and not in the tree yet; 0 when there is nothing to extract. */
+int elp_btree_need(struct elp_bstate *b, char *const *paths, size_t n);
+/* The files the build names and what its units #include "next to them". */
+int elp_btree_need_inputs(struct elp_bstate *b);
+/* Every file not extracted yet. */
+int elp_btree_need_all(struct elp_bstate *b);
+
+/* build-unpack.c: a kernel source tarball into dest. Every regular file
+ * want accepts (all when want is NULL; then also into an existing tree,
+ * each file written whole or not at all), every directory and symlink;
+ * the paths of the files left out, one a line, appended to skipped when
+ * it is not NULL. */
+typedef bool elp_unpack_want(const char *rel, void *data);
+int elp_unpack_tarball(struct elp_bstate *b, const char *tarball,
+		       const char *dest, elp_unpack_want *want, void *data,
+		       struct elp_buf *skipped);
 
 /* build-compile.c */
 int elp_bcompile_original(struct elp_bstate *b);

@@ -240,7 +240,9 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 		else
 			c_string(&c, targets[t]);
 		elp_buf_printf(&c, ",\n\t\t.funcs = funcs_%zu,\n", t);
-		if (inits[t].len)
+		if (elp_buf_error(&inits[t]) && !c.err)
+			c.err = elp_buf_error(&inits[t]);
+		else if (inits[t].len)
 			elp_buf_printf(&c, "\t\t.callbacks = {\n%s\t\t},\n",
 				       inits[t].data);
 		elp_buf_puts(&c, "\t},\n");
@@ -275,8 +277,12 @@ static int write_main_c(struct elp_bstate *b, const char *dir)
 	elp_buf_puts(
 		&c, "MODULE_DESCRIPTION(\"livepatch built by elivepatch\");\n");
 	free(targets);
-	if (!c.data)
-		return -ENOMEM;
+	/* one check for every append above: a line lost is no module */
+	err = elp_buf_error(&c);
+	if (err || !c.data) {
+		elp_buf_free(&c);
+		return err ? err : -ENOMEM;
+	}
 	if (asprintf(&path, "%s/main.c", dir) < 0) {
 		elp_buf_free(&c);
 		return -ENOMEM;
@@ -300,8 +306,10 @@ static int write_kbuild(struct elp_bstate *b, const char *dir)
 		if (unit_linked(&b->units[i]))
 			elp_buf_printf(&k, " unit%zu.o", i);
 	elp_buf_puts(&k, "\n");
-	if (!k.data)
+	if (elp_buf_error(&k) || !k.data) {
+		elp_buf_free(&k);
 		return -ENOMEM;
+	}
 	/* modpost (6.1) reads the .cmd file of every object of the module
 	 * for "#SYMVER" lines: the prebuilt objects need one, empty */
 	for (i = 0; i < b->nr_units; i++) {
@@ -379,10 +387,45 @@ static int sign_module(struct elp_bstate *b, const char *ko)
 	return err;
 }
 
+/*
+ * The same module from the same inputs wherever it is built: the work dir
+ * and the headers' paths (and their parent, where Debian's -common headers
+ * sit) are mapped to fixed names in the debug info.  GCC tries the last
+ * -ffile-prefix-map first.  Paths with blanks are left as they are.
+ */
+static char *prefix_maps(const char *dir, const char *build_dir)
+{
+	char *real = realpath(build_dir, NULL), *parent = NULL, *out = NULL;
+	struct elp_buf buf = { 0 };
+
+	elp_buf_puts(&buf, "KCFLAGS=");
+	if (real && !strpbrk(real, " \t") && strrchr(real, '/') != real) {
+		parent = strndup(real, (size_t)(strrchr(real, '/') - real));
+		if (parent)
+			elp_buf_printf(&buf,
+				       "-ffile-prefix-map=%s=/elivepatch/src ",
+				       parent);
+		elp_buf_printf(&buf, "-ffile-prefix-map=%s=/elivepatch/build ",
+			       real);
+	}
+	if (!strpbrk(build_dir, " \t"))
+		elp_buf_printf(&buf, "-ffile-prefix-map=%s=/elivepatch/build ",
+			       build_dir);
+	if (!strpbrk(dir, " \t"))
+		elp_buf_printf(&buf, "-ffile-prefix-map=%s=/elivepatch/module",
+			       dir);
+	if (buf.data)
+		out = strdup(elp_rstrip(buf.data));
+	elp_buf_free(&buf);
+	free(parent);
+	free(real);
+	return out;
+}
+
 int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 {
 	const char *build_dir = b->kernel->build_dir;
-	char *m_arg = NULL, *ko = NULL;
+	char *m_arg = NULL, *ko = NULL, *kcflags;
 	int err;
 
 	if (!build_dir || !elp_is_dir(build_dir)) {
@@ -396,17 +439,25 @@ int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 		free(m_arg);
 		return -ENOMEM;
 	}
+	kcflags = prefix_maps(dir, build_dir);
+	if (!kcflags) {
+		free(m_arg);
+		free(ko);
+		return -ENOMEM;
+	}
 	{
 		/* the diff objects reference kernel symbols that are not
 		 * exported: the engine turns them into klp relocations after
 		 * the link, modpost must only warn about them */
-		const char *t[] = { m_arg, "KBUILD_MODPOST_WARN=1", "modules" };
+		const char *t[] = { m_arg, kcflags, "KBUILD_MODPOST_WARN=1",
+				    "modules" };
 
 		elp_notice(b->ctx, "[module] linking %s.ko",
 			   b->res->module_name);
-		err = elp_bmake(b, build_dir, t, 3, false,
+		err = elp_bmake(b, build_dir, t, 4, false,
 				"linking the livepatch module");
 	}
+	free(kcflags);
 	if (!err && !elp_is_file(ko)) {
 		elp_err(b->ctx, "kbuild did not produce '%s'", ko);
 		err = -EIO;

@@ -141,6 +141,10 @@ static char *logical_lines(const char *text)
 		if (!comment)
 			elp_buf_append(&out, p, 1);
 	}
+	if (elp_buf_error(&out)) {
+		elp_buf_free(&out);
+		return NULL;
+	}
 	if (!out.data)
 		return strdup("");
 	return out.data;
@@ -1441,7 +1445,10 @@ static int scope_headers(struct elp_bstate *b)
 				       idents.slot[i]);
 	elp_info(b->ctx, "[scope] %s changes %s", hdrs.data,
 		 unknown ? "code it cannot name" : msg.data);
-	err = include_index(b, &index);
+	/* every .c file that may include it */
+	err = elp_btree_need_all(b);
+	if (!err)
+		err = include_index(b, &index);
 	for (i = 0; !err && i < b->nr_headers; i++)
 		err = sset_add(&closure, b->headers[i]) < 0 ? -ENOMEM : 0;
 	if (!err)
@@ -1576,6 +1583,9 @@ int elp_bscope(struct elp_bstate *b)
 	size_t i;
 	int err;
 
+	err = elp_btree_need_inputs(b);
+	if (err)
+		return err;
 	if (asprintf(&path, "%s/.config", b->tree) < 0)
 		return -ENOMEM;
 	err = elp_read_file(b->ctx, path, &b->config, NULL);

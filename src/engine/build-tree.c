@@ -5,16 +5,23 @@
  *
  *   <cache>/trees/<key>.lock   flock: one build uses a tree at a time
  *   <cache>/trees/<key>/linux  the tree (modules_prepare done)
- *   <cache>/trees/<key>/complete   written last; without it the tree is
+ *   <cache>/trees/<key>/prepared   written last; without it the tree is
  *                                  rebuilt from scratch
+ *   <cache>/trees/<key>/pending    the tarball's files not extracted yet,
+ *                                  sorted, one a line; none: all are there
  *   <cache>/trees/<key>/journal    originals of the files a build's
  *                                  livepatch patches touch, so the tree can
  *                                  always be restored (also after a crash)
+ *
+ * From a tarball only what kbuild needs for olddefconfig and
+ * modules_prepare (core_file()) and the files the build names are
+ * extracted; the scope pass and the compiles ask for the others
+ * (elp_btree_need, elp_btree_need_all), which are extracted then, each file
+ * whole or not at all.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,123 +73,433 @@ static char *sanitise_config(const char *config)
 		}
 		line += len + (nl ? 1 : 0);
 	}
+	if (elp_buf_error(&out)) {
+		elp_buf_free(&out);
+		return NULL;
+	}
 	return out.data;
 }
 
-static const char *strip_top(const char *path)
-{
-	const char *slash;
+/* ---- what is extracted from a tarball ----------------------------------- */
 
-	while (path[0] == '.' && path[1] == '/')
-		path += 2;
-	slash = strchr(path, '/');
-	if (!slash)
-		return NULL; /* the top directory itself */
-	return slash + 1;
+/* Kept whole: what olddefconfig and modules_prepare read, run and build
+ * (kconfig, fixdep, modpost, objtool, resolve_btfids, the x86 headers,
+ * relocs and asm-offsets). */
+static const char *const core_dirs[] = {
+	"include/",
+	"scripts/",
+	"certs/",
+	"usr/",
+	"arch/x86/",
+	"tools/arch/x86/",
+	"tools/build/",
+	"tools/include/",
+	"tools/lib/",
+	"tools/objtool/",
+	"tools/scripts/",
+	"tools/bpf/resolve_btfids/",
+	NULL,
+};
+
+/* The top Kbuild's inputs outside them. */
+static const char *const core_files[] = {
+	"kernel/bounds.c",
+	"kernel/time/timeconst.bc",
+	NULL,
+};
+
+/* Sources: a unit and what it includes are asked for when needed. */
+static const char *const source_suffixes[] = {
+	".c",	 ".S",	  ".rs",  ".dts", ".dtsi", ".rst", ".txt",
+	".yaml", ".json", ".svg", ".py",  ".pl",   NULL,
+};
+
+static bool has_prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
 }
 
-static int unpack_tarball(struct elp_bstate *b, const char *tarball,
-			  const char *dest)
+static bool has_suffix(const char *s, const char *sfx)
 {
-	struct archive *in, *out;
-	struct archive_entry *entry;
-	int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-		    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-		    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-		    ARCHIVE_EXTRACT_NO_OVERWRITE;
-	int r, err = 0;
-	size_t n = 0;
+	size_t n = strlen(s), m = strlen(sfx);
 
-	in = archive_read_new();
-	out = archive_write_disk_new();
-	if (!in || !out) {
-		err = -ENOMEM;
-		goto out;
-	}
-	archive_read_support_filter_all(in);
-	archive_read_support_format_tar(in);
-	archive_read_support_format_gnutar(in);
-	archive_write_disk_set_options(out, flags);
-	if (archive_read_open_filename(in, tarball, 1 << 20) != ARCHIVE_OK) {
-		elp_err(b->ctx, "cannot read '%s': %s", tarball,
-			archive_error_string(in));
-		err = -EIO;
-		goto out;
-	}
-	while ((r = archive_read_next_header(in, &entry)) == ARCHIVE_OK ||
-	       r == ARCHIVE_WARN) {
-		const char *rel = strip_top(archive_entry_pathname(entry));
-		const char *link = archive_entry_hardlink(entry);
-		char *path = NULL, *lpath = NULL;
-		const void *buf;
-		size_t size;
-		int64_t off;
+	return n >= m && strcmp(s + n - m, sfx) == 0;
+}
 
-		if (!rel || !*rel)
-			continue;
-		if (asprintf(&path, "%s/%s", dest, rel) < 0) {
-			err = -ENOMEM;
-			break;
-		}
-		archive_entry_set_pathname(entry, path);
-		if (link) {
-			const char *lrel = strip_top(link);
+/*
+ * Is rel (below the tarball's top directory) in the core set: every
+ * Makefile, Kbuild and Kconfig file, every header and small data file
+ * outside the documentation, the other architectures and the tools, and
+ * the core directories whole; not the .c files (nor the 390 MB of amdgpu
+ * register headers).
+ */
+static bool core_file(const char *rel)
+{
+	const char *base = strrchr(rel, '/');
+	const char *const *p;
 
-			if (lrel && asprintf(&lpath, "%s/%s", dest, lrel) > 0)
-				archive_entry_set_hardlink(entry, lpath);
-		}
-		r = archive_write_header(out, entry);
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			elp_err(b->ctx, "cannot extract '%s': %s", path,
-				archive_error_string(out));
-			free(path);
-			free(lpath);
-			err = -EIO;
-			break;
-		}
-		free(path);
-		free(lpath);
-		while (archive_entry_size(entry) > 0 &&
-		       (r = archive_read_data_block(in, &buf, &size, &off)) ==
-			       ARCHIVE_OK) {
-			if (archive_write_data_block(out, buf, size, off) !=
-			    ARCHIVE_OK) {
-				r = ARCHIVE_FATAL;
-				break;
-			}
-		}
-		if (r == ARCHIVE_FATAL || r == ARCHIVE_FAILED) {
-			elp_err(b->ctx, "cannot extract '%s': %s", tarball,
-				archive_error_string(in));
-			err = -EIO;
-			break;
-		}
-		archive_write_finish_entry(out);
-		n++;
-		if (elp_bstate_cancelled(b)) {
-			err = -EINTR;
-			break;
-		}
+	base = base ? base + 1 : rel;
+	for (p = core_dirs; *p; p++)
+		if (has_prefix(rel, *p))
+			return true;
+	for (p = core_files; *p; p++)
+		if (strcmp(rel, *p) == 0)
+			return true;
+	if (base == rel)
+		return true; /* the top directory's files */
+	if (has_prefix(base, "Kconfig"))
+		return true; /* Kconfig sources every architecture's */
+	/* of these only the files at their top: arch/Makefile, tools/... */
+	if ((has_prefix(rel, "Documentation/") ||
+	     has_prefix(rel, "LICENSES/") || has_prefix(rel, "samples/") ||
+	     has_prefix(rel, "arch/") || has_prefix(rel, "tools/")) &&
+	    strchr(strchr(rel, '/') + 1, '/'))
+		return false;
+	if (has_prefix(base, "Makefile") || has_prefix(base, "Kbuild"))
+		return true;
+	if (has_prefix(rel, "drivers/gpu/drm/amd/include/asic_reg/"))
+		return false;
+	for (p = source_suffixes; *p; p++)
+		if (has_suffix(base, *p))
+			return false;
+	return true;
+}
+
+/* A sorted set of relative paths. */
+struct path_set {
+	char **v;
+	size_t n, cap;
+	char *text; /* the lines v points into, when read from a file */
+};
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int set_add(struct path_set *s, char *path)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		char **v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
 	}
-	if (!err && r != ARCHIVE_EOF) {
-		elp_err(b->ctx, "cannot read '%s': %s", tarball,
-			archive_error_string(in));
-		err = -EIO;
-	}
-	if (!err && n == 0) {
-		elp_err(b->ctx, "'%s' is empty", tarball);
-		err = -EINVAL;
-	}
-out:
-	if (out) {
-		archive_write_close(out);
-		archive_write_free(out);
-	}
-	if (in)
-		archive_read_free(in);
+	s->v[s->n++] = path;
+	return 0;
+}
+
+/* Sorts and drops duplicates (the owned strings are freed by the caller's
+ * text, or are in s->text). */
+static void set_sort(struct path_set *s)
+{
+	size_t i, j = 0;
+
+	if (s->n == 0)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_path);
+	for (i = 1; i < s->n; i++)
+		if (strcmp(s->v[i], s->v[j]) != 0)
+			s->v[++j] = s->v[i];
+	s->n = j + 1;
+}
+
+static bool set_has(const struct path_set *s, const char *path)
+{
+	return s->n && bsearch(&path, s->v, s->n, sizeof(*s->v), cmp_path);
+}
+
+static void set_free(struct path_set *s)
+{
+	free(s->v);
+	free(s->text);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *tree_file(const struct elp_bstate *b, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", b->tree_root, name) < 0 ? NULL : p;
+}
+
+/* The pending list; an empty set when every file is there. */
+static int pending_read(struct elp_bstate *b, struct path_set *s)
+{
+	char *path = tree_file(b, "pending"), *line, *save = NULL;
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (!path)
+		return -ENOMEM;
+	if (elp_is_file(path))
+		err = elp_read_file(b->ctx, path, &s->text, NULL);
+	free(path);
+	if (err || !s->text)
+		return err;
+	for (line = strtok_r(s->text, "\n", &save); line && !err;
+	     line = strtok_r(NULL, "\n", &save))
+		err = set_add(s, line);
+	set_sort(s);
 	return err;
 }
 
+/* The pending list without what is now in the tree. */
+static int pending_write(struct elp_bstate *b, const struct path_set *s)
+{
+	struct elp_buf out = { 0 };
+	char *path = tree_file(b, "pending");
+	size_t i;
+	int err = path ? 0 : -ENOMEM;
+
+	for (i = 0; !err && i < s->n; i++) {
+		char *f;
+
+		if (asprintf(&f, "%s/%s", b->tree, s->v[i]) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		if (!elp_is_file(f))
+			err = elp_buf_printf(&out, "%s\n", s->v[i]) < 0
+				      ? -ENOMEM
+				      : 0;
+		free(f);
+	}
+	if (!err && out.len)
+		err = elp_write_file_atomic(b->ctx, path, out.data, out.len,
+					    0644);
+	else if (!err && unlink(path) < 0 && errno != ENOENT)
+		err = -errno;
+	free(path);
+	elp_buf_free(&out);
+	return err;
+}
+
+struct want_core {
+	const struct path_set *extra;
+	size_t nr_wanted, nr_files;
+};
+
+static bool want_core(const char *rel, void *data)
+{
+	struct want_core *w = data;
+	bool want = core_file(rel) || set_has(w->extra, rel);
+
+	w->nr_files++;
+	w->nr_wanted += want;
+	return want;
+}
+
+struct want_set {
+	const struct path_set *set;
+	const char *tree;
+};
+
+/* In the set and not in the tree (a file an interrupted pass wrote). */
+static bool want_missing(const char *rel, void *data)
+{
+	const struct want_set *w = data;
+	char path[PATH_MAX];
+
+	if (!set_has(w->set, rel))
+		return false;
+	snprintf(path, sizeof(path), "%s/%s", w->tree, rel);
+	return !elp_is_file(path);
+}
+
+bool elp_btree_partial(const struct elp_bstate *b)
+{
+	char *path = tree_file(b, "pending");
+	bool partial = path && elp_is_file(path);
+
+	free(path);
+	return partial;
+}
+
+/* Extracts the pending files of want (all when want is NULL). */
+static int extract_pending(struct elp_bstate *b, const struct path_set *want)
+{
+	struct path_set pending;
+	struct path_set todo = { 0 };
+	size_t i;
+	int err;
+
+	err = pending_read(b, &pending);
+	if (err || pending.n == 0)
+		goto out;
+	for (i = 0; !err && want && i < want->n; i++)
+		if (set_has(&pending, want->v[i]))
+			err = set_add(&todo, want->v[i]);
+	if (err || (want && todo.n == 0))
+		goto out;
+	{
+		struct want_set w = { want ? &todo : &pending, b->tree };
+		long long t0 = elp_now_ms();
+
+		if (want)
+			elp_notice(
+				b->ctx,
+				"[tree] extracting %zu more file%s from '%s'",
+				todo.n, todo.n == 1 ? "" : "s",
+				b->kernel->source);
+		else
+			elp_notice(
+				b->ctx,
+				"[tree] extracting the rest of '%s' (%zu files)",
+				b->kernel->source, pending.n);
+		err = elp_unpack_tarball(b, b->kernel->source, b->tree,
+					 want_missing, &w, NULL);
+		if (!err)
+			elp_info(b->ctx, "[tree] extracted in %lld ms",
+				 elp_now_ms() - t0);
+	}
+	if (!err)
+		err = pending_write(b, &pending);
+out:
+	free(todo.v);
+	set_free(&pending);
+	return err;
+}
+
+int elp_btree_need(struct elp_bstate *b, char *const *paths, size_t n)
+{
+	struct path_set want = { 0 };
+	size_t i;
+	int err = 0;
+
+	if (!elp_btree_partial(b))
+		return 0;
+	for (i = 0; !err && i < n; i++)
+		err = set_add(&want, paths[i]);
+	set_sort(&want);
+	if (!err)
+		err = extract_pending(b, &want);
+	free(want.v);
+	return err;
+}
+
+int elp_btree_need_all(struct elp_bstate *b)
+{
+	return elp_btree_partial(b) ? extract_pending(b, NULL) : 0;
+}
+
+/* What the build names: the files its patches touch and its units. */
+static int named_files(const struct elp_bstate *b, struct path_set *s)
+{
+	size_t i, j;
+	int err = 0;
+
+	for (i = 0; !err && i < b->nr_patches; i++)
+		for (j = 0; !err && j < b->patches[i]->nr_files; j++)
+			err = set_add(s, b->patches[i]->files[j].path);
+	for (i = 0; !err && i < b->nr_oot; i++)
+		for (j = 0; !err && j < b->oot[i]->nr_files; j++)
+			err = set_add(s, b->oot[i]->files[j].path);
+	for (i = 0; !err && i < b->nr_units; i++)
+		err = set_add(s, b->units[i].src);
+	set_sort(s);
+	return err;
+}
+
+/* The core set and what the build names; the rest into pending. */
+static int unpack_partial(struct elp_bstate *b)
+{
+	struct path_set named = { 0 }, pending = { 0 };
+	struct want_core w = { &named, 0, 0 };
+	struct elp_buf skipped = { 0 };
+	char *line, *save = NULL;
+	long long t0 = elp_now_ms();
+	int err;
+
+	err = named_files(b, &named);
+	if (!err)
+		err = elp_unpack_tarball(b, b->kernel->source, b->tree,
+					 want_core, &w, &skipped);
+	if (!err)
+		elp_info(
+			b->ctx,
+			"[tree] extracted %zu of the %zu files of '%s' in %lld ms",
+			w.nr_wanted, w.nr_files, b->kernel->source,
+			elp_now_ms() - t0);
+	for (line = skipped.data ? strtok_r(skipped.data, "\n", &save) : NULL;
+	     !err && line; line = strtok_r(NULL, "\n", &save))
+		err = set_add(&pending, line);
+	set_sort(&pending);
+	if (!err)
+		err = pending_write(b, &pending);
+	free(named.v);
+	free(pending.v);
+	elp_buf_free(&skipped);
+	return err;
+}
+
+/* Each unit's "#include "file"" next to it (a .c file including a .c file,
+ * a local header the core set left out). */
+static int unit_includes(struct elp_bstate *b, struct path_set *s)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < b->nr_units; i++) {
+		const char *src = b->units[i].src, *slash = strrchr(src, '/');
+		char *path, *text = NULL, *p;
+
+		if (asprintf(&path, "%s/%s", b->tree, src) < 0)
+			return -ENOMEM;
+		if (elp_read_file(NULL, path, &text, NULL) != 0) {
+			free(path);
+			continue;
+		}
+		free(path);
+		for (p = text; !err && (p = strstr(p, "#include")); p++) {
+			char *q = p + 8, *end, *f;
+
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q != '"' || !(end = strchr(q + 1, '"')) ||
+			    memchr(q, '\n', (size_t)(end - q)))
+				continue;
+			if (asprintf(&f, "%.*s%s%.*s",
+				     slash ? (int)(slash - src) : 0, src,
+				     slash ? "/" : "", (int)(end - q - 1),
+				     q + 1) < 0) {
+				err = -ENOMEM;
+				break;
+			}
+			if (strstr(f, "..") || set_add(s, f) < 0) {
+				free(f);
+				continue;
+			}
+		}
+		free(text);
+	}
+	return err;
+}
+
+int elp_btree_need_inputs(struct elp_bstate *b)
+{
+	struct path_set named = { 0 }, inc = { 0 };
+	size_t i;
+	int err;
+
+	if (!elp_btree_partial(b))
+		return 0;
+	err = named_files(b, &named);
+	if (!err)
+		err = elp_btree_need(b, named.v, named.n);
+	if (!err)
+		err = unit_includes(b, &inc);
+	if (!err)
+		err = elp_btree_need(b, inc.v, inc.n);
+	for (i = 0; i < inc.n; i++)
+		free(inc.v[i]);
+	free(inc.v);
+	free(named.v);
+	return err;
+}
 static int copy_source_dir(struct elp_bstate *b, const char *src,
 			   const char *dest)
 {
@@ -265,6 +582,25 @@ static void report_config_drift(struct elp_bstate *b, const char *want,
 	elp_buf_free(&list);
 }
 
+/* make TARGET in the tree. In a partial tree a failure extracts the rest
+ * and tries again: a kernel whose kbuild needs more than the core set. */
+static int tree_make(struct elp_bstate *b, const char *target)
+{
+	const char *t[] = { target };
+	int err;
+
+	if (!elp_btree_partial(b))
+		return elp_bmake(b, b->tree, t, 1, true, NULL);
+	err = elp_bmake_try(b, b->tree, t, 1, true);
+	if (err != -EIO)
+		return err;
+	elp_notice(b->ctx,
+		   "[tree] make %s needs more than the core of the source",
+		   target);
+	err = elp_btree_need_all(b);
+	return err ? err : elp_bmake(b, b->tree, t, 1, true, NULL);
+}
+
 static int prepare_tree(struct elp_bstate *b)
 {
 	const struct elp_kernel *k = b->kernel;
@@ -280,7 +616,7 @@ static int prepare_tree(struct elp_bstate *b)
 	if (err)
 		return err;
 	if (strcmp(k->source_kind ? k->source_kind : "", "tarball") == 0)
-		err = unpack_tarball(b, k->source, b->tree);
+		err = unpack_partial(b);
 	else
 		err = copy_source_dir(b, k->source, b->tree);
 	if (err)
@@ -333,35 +669,18 @@ static int prepare_tree(struct elp_bstate *b)
 	if (err)
 		goto out;
 
-	{
-		const char *t[] = { "olddefconfig" };
-
-		err = elp_bmake(b, b->tree, t, 1, true, NULL);
-		if (err)
-			goto out;
-	}
+	err = tree_make(b, "olddefconfig");
+	if (err)
+		goto out;
 	if (elp_read_file(b->ctx, path, &got, NULL) == 0)
 		report_config_drift(b, config, got);
-	{
-		const char *t[] = { "modules_prepare" };
-
-		elp_notice(b->ctx, "[tree] make modules_prepare");
-		err = elp_bmake(b, b->tree, t, 1, true, NULL);
-		if (err)
-			goto out;
-	}
+	elp_notice(b->ctx, "[tree] make modules_prepare");
+	err = tree_make(b, "modules_prepare");
 out:
 	free(path);
 	free(config);
 	free(got);
 	return err;
-}
-
-static char *tree_file(const struct elp_bstate *b, const char *name)
-{
-	char *p;
-
-	return asprintf(&p, "%s/%s", b->tree_root, name) < 0 ? NULL : p;
 }
 
 /* The journal: manifest lines "<present 0|1>\t<sha256 or ->\t<path>". */
@@ -421,11 +740,11 @@ static int journal_restore(struct elp_bstate *b)
 out:
 	if (err) {
 		/* never build on a tree that may still be patched */
-		char *complete = tree_file(b, "complete");
+		char *prepared = tree_file(b, "prepared");
 
-		if (complete)
-			unlink(complete);
-		free(complete);
+		if (prepared)
+			unlink(prepared);
+		free(prepared);
 		elp_err(b->ctx,
 			"the prepared tree '%s' could not be restored; it will be prepared again",
 			b->tree);
@@ -438,7 +757,7 @@ out:
 
 int elp_btree_prepare(struct elp_bstate *b)
 {
-	char *lock = NULL, *complete = NULL, *trees = NULL;
+	char *lock = NULL, *prepared = NULL, *trees = NULL;
 	int err;
 
 	if (asprintf(&trees, "%s/trees", b->cache) < 0)
@@ -452,7 +771,10 @@ int elp_btree_prepare(struct elp_bstate *b)
 		err = -ENOMEM;
 		goto out;
 	}
-	b->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* not close-on-exec: make and the compilers inherit the lock, so a
+	 * tree is not taken from them while they run, also when elivepatch
+	 * was killed (kill -9) and they were left behind */
+	b->lock_fd = open(lock, O_RDWR | O_CREAT, 0644);
 	if (b->lock_fd < 0) {
 		err = -errno;
 		elp_err(b->ctx, "cannot open '%s': %m", lock);
@@ -469,12 +791,12 @@ int elp_btree_prepare(struct elp_bstate *b)
 			}
 		}
 	}
-	complete = tree_file(b, "complete");
-	if (!complete) {
+	prepared = tree_file(b, "prepared");
+	if (!prepared) {
 		err = -ENOMEM;
 		goto out;
 	}
-	if (elp_is_file(complete)) {
+	if (elp_is_file(prepared)) {
 		char *manifest = tree_file(b, "journal/manifest");
 
 		/* a build that died with its patches applied */
@@ -503,14 +825,21 @@ int elp_btree_prepare(struct elp_bstate *b)
 					     b->oot[i]->name,
 					     b->oot[i]->sha256);
 		if (!err)
-			err = elp_write_file_atomic(b->ctx, complete, info.data,
+			err = elp_write_file_atomic(b->ctx, prepared, info.data,
 						    info.len, 0644);
 		elp_buf_free(&info);
+	}
+	if (err && b->tree_root) {
+		/* no half-prepared tree is left (nor its disk space taken) */
+		elp_info(b->ctx, "[tree] removing the unfinished tree %s",
+			 b->tree_root);
+		if (elp_rm_rf(b->ctx, b->tree_root) != 0)
+			elp_warn(b->ctx, "cannot remove '%s'", b->tree_root);
 	}
 out:
 	free(trees);
 	free(lock);
-	free(complete);
+	free(prepared);
 	return err;
 }
 
@@ -598,6 +927,9 @@ int elp_btree_apply(struct elp_bstate *b)
 			       paths[i]);
 	}
 	/* the manifest makes the journal valid: written after the copies */
+	err = elp_buf_error(&manifest);
+	if (err)
+		goto out;
 	err = elp_write_file_atomic(b->ctx, mpath,
 				    manifest.data ? manifest.data : "",
 				    manifest.len, 0644);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/builds.h"
 #include "../lib/toolchain.h"
 #include "build-internal.h"
 
@@ -112,8 +113,9 @@ static char *log_first_error(struct elp_bstate *b, off_t off)
 	return found;
 }
 
-int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
-	      size_t nr_targets, bool kcflags, const char *what)
+static int bmake(struct elp_bstate *b, const char *dir,
+		 const char *const *targets, size_t nr_targets, bool kcflags,
+		 const char *what, bool quiet)
 {
 	char *first;
 	off_t off;
@@ -159,6 +161,8 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 		elp_err(b->ctx, "cannot run make: %s", strerror(-rc));
 		return rc;
 	}
+	if (quiet)
+		return -EIO;
 	first = off >= 0 ? log_first_error(b, off) : NULL;
 	if (what)
 		elp_err(b->ctx, "%s failed%s%s", what, first ? ": " : "",
@@ -169,6 +173,18 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
 			first ? ": " : "", first ? first : "");
 	free(first);
 	return -EIO;
+}
+
+int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
+	      size_t nr_targets, bool kcflags, const char *what)
+{
+	return bmake(b, dir, targets, nr_targets, kcflags, what, false);
+}
+
+int elp_bmake_try(struct elp_bstate *b, const char *dir,
+		  const char *const *targets, size_t nr_targets, bool kcflags)
+{
+	return bmake(b, dir, targets, nr_targets, kcflags, NULL, true);
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -187,6 +203,7 @@ void elp_build_result_free(struct elp_build_result *r)
 	free(r->artefact_sha256);
 	free(r->output_path);
 	free(r->log_path);
+	free(r->compiler);
 	for (i = 0; i < r->nr_funcs; i++) {
 		free(r->funcs[i].object);
 		free(r->funcs[i].old_name);
@@ -308,6 +325,9 @@ static int resolve_toolchain(struct elp_bstate *b)
 	if (c.tc && (c.match != ELP_CC_MISMATCH || b->opts->force_toolchain)) {
 		take_toolchain(b, c.tc);
 		elp_info(b->ctx, "compiler: %s (%s)", b->cc, b->cc_version);
+		if (asprintf(&b->res->compiler, "%s (%s)", b->cc,
+			     b->cc_version) < 0)
+			b->res->compiler = NULL;
 	}
 	elp_toolchain_choice_release(&c);
 	if (b->cc)
@@ -349,20 +369,6 @@ static int resolve_kernel(struct elp_bstate *b)
 	return err;
 }
 
-static bool patch_name_taken(struct elp_bstate *b, const char *name)
-{
-	sqlite3_stmt *stmt;
-	bool taken = false;
-
-	if (elp_catalogue_prepare(
-		    b->cat, "SELECT 1 FROM patches WHERE name = ?", &stmt))
-		return false;
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	taken = sqlite3_step(stmt) == SQLITE_ROW;
-	sqlite3_finalize(stmt);
-	return taken;
-}
-
 /*
  * A catalogue spec, or a file (catalogued on the fly; *file_name is the name
  * the file suggests, even when the catalogue had to name it otherwise).
@@ -396,7 +402,7 @@ static int resolve_patch(struct elp_bstate *b, const char *spec,
 		elp_patch_free(p);
 		return -ENOMEM;
 	}
-	if (patch_name_taken(b, p->name)) {
+	if (elp_patch_name_taken(b->cat, p->name)) {
 		/* another patch has that name: name this one by content */
 		char *name;
 
@@ -498,8 +504,9 @@ static int compute_hashes(struct elp_bstate *b)
 		}
 	}
 	/* the engine's version too: a fixed engine never reuses original
-	 * objects an older one compiled or prepared */
-	elp_buf_printf(&tree, "tree-1 %s\nsource %s\nconfig %s\n",
+	 * objects an older one compiled or prepared; tree-2: a tree may be
+	 * partly extracted (pending), which an older engine would not see */
+	elp_buf_printf(&tree, "tree-2 %s\nsource %s\nconfig %s\n",
 		       ELP_BUILD_ENGINE_VERSION, b->source_identity,
 		       b->kernel->config_sha256);
 	for (i = 0; i < b->nr_oot; i++)
@@ -507,7 +514,8 @@ static int compute_hashes(struct elp_bstate *b)
 			elp_buf_printf(&tree, "oot %s\n", b->oot[i]->sha256);
 	elp_buf_printf(&tree, "cc %s\nkcflags %s\n", b->cc_version,
 		       ELP_BUILD_KCFLAGS);
-	if (!tree.data || elp_sha256_hex(tree.data, tree.len, hex) < 0) {
+	if (elp_buf_error(&tree) || !tree.data ||
+	    elp_sha256_hex(tree.data, tree.len, hex) < 0) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -524,8 +532,8 @@ static int compute_hashes(struct elp_bstate *b)
 		elp_buf_puts(&in, "cumulative\n");
 	elp_buf_printf(&in, "elivepatch.h %s\n", b->include_sha);
 	elp_buf_printf(&in, "name %s\n", b->res->module_name);
-	if (!in.data || elp_sha256_hex(in.data, in.len, hex) < 0 ||
-	    !b->tree_key) {
+	if (elp_buf_error(&in) || !in.data ||
+	    elp_sha256_hex(in.data, in.len, hex) < 0 || !b->tree_key) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -545,51 +553,6 @@ static bool is_c_file(const char *path)
 	size_t n = strlen(path);
 
 	return n > 2 && strcmp(path + n - 2, ".c") == 0;
-}
-
-/*
- * The builds applied on this kernel and host: an 'apply' event not followed
- * by a 'revert' or 'replace' of the same module (as elp_lp_build_applied()
- * reads them), oldest first.
- */
-static int applied_builds(struct elp_bstate *b, int64_t **ids, size_t *nr)
-{
-	char host[256] = "";
-	sqlite3_stmt *stmt;
-	int err, rc;
-
-	*ids = NULL;
-	*nr = 0;
-	gethostname(host, sizeof(host) - 1);
-	err = elp_catalogue_prepare(
-		b->cat,
-		"SELECT e.build_id FROM events e"
-		" WHERE e.kind = 'apply' AND e.kernel_release = ?1 AND e.host IS ?2"
-		" AND e.build_id IS NOT NULL AND e.module IS NOT NULL"
-		" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
-		"  AND l.kernel_release = e.kernel_release AND l.host IS e.host"
-		"  AND l.kind IN ('apply', 'revert', 'replace')"
-		"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"
-		" ORDER BY e.time, e.id",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, b->kernel->release, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t *n = realloc(*ids, (*nr + 1) * sizeof(*n));
-
-		if (!n) {
-			err = -ENOMEM;
-			break;
-		}
-		*ids = n;
-		n[(*nr)++] = sqlite3_column_int64(stmt, 0);
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = elp_catalogue_error(b->cat, "cannot read events");
-	sqlite3_finalize(stmt);
-	return err;
 }
 
 static bool have_patch(struct elp_patch **list, size_t n, int64_t id)
@@ -615,7 +578,8 @@ static int resolve_cumulative(struct elp_bstate *b)
 
 	if (b->opts->cumulative == 0 || !b->kernel->release)
 		return 0;
-	err = applied_builds(b, &builds, &nr_builds);
+	err = elp_builds_applied(b->cat, b->kernel->release, NULL, &builds,
+				 &nr_builds);
 	if (err) {
 		free(builds);
 		return err;
@@ -627,23 +591,17 @@ static int resolve_cumulative(struct elp_bstate *b)
 	b->cumulative = true;
 	b->res->cumulative = true;
 	for (i = 0; i < nr_builds && !err; i++) {
-		sqlite3_stmt *stmt;
+		int64_t *ids = NULL;
+		size_t nr_ids = 0, j;
 
-		err = elp_catalogue_prepare(
-			b->cat,
-			"SELECT patch_id FROM build_patches WHERE build_id = ? ORDER BY position",
-			&stmt);
-		if (err)
-			break;
-		sqlite3_bind_int64(stmt, 1, builds[i]);
-		while (!err && sqlite3_step(stmt) == SQLITE_ROW) {
-			int64_t id = sqlite3_column_int64(stmt, 0);
+		err = elp_builds_patch_ids(b->cat, builds[i], &ids, &nr_ids);
+		for (j = 0; !err && j < nr_ids; j++) {
 			struct elp_patch **na, *p = NULL;
 			char spec[32];
 
-			if (have_patch(all, n, id))
+			if (have_patch(all, n, ids[j]))
 				continue;
-			snprintf(spec, sizeof(spec), "%lld", (long long)id);
+			snprintf(spec, sizeof(spec), "%lld", (long long)ids[j]);
 			err = elp_patch_find(b->cat, spec, &p);
 			if (!err && !p)
 				err = -ENOENT;
@@ -661,7 +619,7 @@ static int resolve_cumulative(struct elp_bstate *b)
 				 "cumulative: patch '%s' of applied build %lld",
 				 p->name, (long long)builds[i]);
 		}
-		sqlite3_finalize(stmt);
+		free(ids);
 	}
 	free(builds);
 	b->res->nr_applied_patches = n;
@@ -947,169 +905,44 @@ static int resolve(struct elp_bstate *b)
 
 /* ---- catalogue ---------------------------------------------------------- */
 
-static void bind_id(sqlite3_stmt *stmt, int i, int64_t id)
-{
-	if (id)
-		sqlite3_bind_int64(stmt, i, id);
-	else
-		sqlite3_bind_null(stmt, i);
-}
-
 static int record_start(struct elp_bstate *b)
 {
-	char host[256] = "";
-	sqlite3_stmt *stmt;
-	int64_t now = (int64_t)time(NULL);
+	struct elp_build_record r = { 0 };
+	int64_t *ids;
 	size_t i;
 	int err;
 
-	err = elp_catalogue_prepare(
-		b->cat,
-		"INSERT INTO builds (kernel_id, kernel_release, toolchain_id, module_name, inputs_sha256, status, created_at, started_at, cumulative, builder_host, builder_pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-		&stmt);
-	if (err)
-		return err;
-	gethostname(host, sizeof(host) - 1);
-	sqlite3_bind_int(stmt, 8, b->cumulative ? 1 : 0);
-	sqlite3_bind_text(stmt, 9, host, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 10, (int64_t)getpid());
-	bind_id(stmt, 1, b->kernel->id);
-	sqlite3_bind_text(stmt, 2, b->kernel->release, -1, SQLITE_STATIC);
-	bind_id(stmt, 3, b->toolchain_id);
-	sqlite3_bind_text(stmt, 4, b->res->module_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, b->res->inputs_sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 6, now);
-	sqlite3_bind_int64(stmt, 7, now);
-	err = elp_catalogue_step_done(b->cat, stmt, "cannot record the build");
-	if (err)
-		return err;
-	b->res->build_id = sqlite3_last_insert_rowid(elp_catalogue_db(b->cat));
-	for (i = 0; i < b->nr_patches; i++) {
-		if (!b->patches[i])
-			continue;
-		err = elp_catalogue_prepare(
-			b->cat,
-			"INSERT INTO build_patches (build_id, position, patch_id) VALUES (?, ?, ?)",
-			&stmt);
-		if (err)
-			return err;
-		sqlite3_bind_int64(stmt, 1, b->res->build_id);
-		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)i);
-		sqlite3_bind_int64(stmt, 3, b->patches[i]->id);
-		err = elp_catalogue_step_done(b->cat, stmt,
-					      "cannot record the build");
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static void bind_text_opt(sqlite3_stmt *stmt, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, i);
-}
-
-/* Is pid a live elivepatch process (not a recycled pid)? */
-static bool builder_alive(int64_t pid)
-{
-	char path[64], *comm = NULL, *mine = NULL;
-	bool alive;
-
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%lld/comm", (long long)pid);
-	if (elp_read_file(NULL, path, &comm, NULL) < 0 ||
-	    elp_read_file(NULL, "/proc/self/comm", &mine, NULL) < 0) {
-		free(comm);
-		return true; /* no /proc: trust kill() */
-	}
-	alive = strcmp(elp_rstrip(comm), elp_rstrip(mine)) == 0;
-	free(comm);
-	free(mine);
-	return alive;
-}
-
-/*
- * Builds of this host left 'running' by a process that is gone (killed
- * with SIGKILL, a crash, a reboot) failed: say so.
- */
-static int reap_interrupted(struct elp_bstate *b)
-{
-	char host[256] = "";
-	sqlite3_stmt *stmt;
-	int64_t *dead = NULL;
-	size_t n = 0, i;
-	int err;
-
-	gethostname(host, sizeof(host) - 1);
-	err = elp_catalogue_prepare(
-		b->cat,
-		"SELECT id, builder_pid FROM builds WHERE status = 'running' AND builder_host = ? AND builder_pid IS NOT NULL",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, host, -1, SQLITE_STATIC);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		int64_t *nd;
-
-		if (builder_alive(sqlite3_column_int64(stmt, 1)))
-			continue;
-		nd = realloc(dead, (n + 1) * sizeof(*nd));
-		if (!nd) {
-			err = -ENOMEM;
-			break;
-		}
-		dead = nd;
-		dead[n++] = sqlite3_column_int64(stmt, 0);
-	}
-	sqlite3_finalize(stmt);
-	for (i = 0; !err && i < n; i++) {
-		err = elp_catalogue_prepare(
-			b->cat,
-			"UPDATE builds SET status = 'failed', reason = 'interrupted', finished_at = ? WHERE id = ? AND status = 'running'",
-			&stmt);
-		if (err)
-			break;
-		sqlite3_bind_int64(stmt, 1, (int64_t)time(NULL));
-		sqlite3_bind_int64(stmt, 2, dead[i]);
-		err = elp_catalogue_step_done(
-			b->cat, stmt, "cannot mark an interrupted build");
-		if (!err)
-			elp_warn(
-				b->ctx,
-				"build %lld was interrupted (its process is gone); marked failed",
-				(long long)dead[i]);
-	}
-	free(dead);
+	ids = calloc(b->nr_patches ? b->nr_patches : 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < b->nr_patches; i++)
+		ids[i] = b->patches[i] ? b->patches[i]->id : 0;
+	r.kernel_id = b->kernel->id;
+	r.kernel_release = b->kernel->release;
+	r.toolchain_id = b->toolchain_id;
+	r.module_name = b->res->module_name;
+	r.inputs_sha256 = b->res->inputs_sha256;
+	r.cumulative = b->cumulative;
+	r.patch_ids = ids;
+	r.nr_patch_ids = b->nr_patches;
+	err = elp_builds_start(b->cat, &r, &b->res->build_id);
+	free(ids);
 	return err;
 }
 
 static int record_stage(struct elp_bstate *b, size_t i)
 {
-	struct elp_build_result *r = b->res;
-	sqlite3_stmt *stmt;
-	int err;
+	const struct elp_build_result *r = b->res;
 
-	err = elp_catalogue_prepare(
-		b->cat,
-		"INSERT OR REPLACE INTO build_stages (build_id, position, stage, duration_ms) VALUES (?, ?, ?, ?)",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_int64(stmt, 1, r->build_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)i);
-	sqlite3_bind_text(stmt, 3, r->stages[i].name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, r->stages[i].ms);
-	return elp_catalogue_step_done(b->cat, stmt, "cannot record the build");
+	return elp_builds_stage(b->cat, r->build_id, i, r->stages[i].name,
+				r->stages[i].ms);
 }
 
-static int record_finish(struct elp_bstate *b)
+/* The outcome, its stages and its event: all or nothing. */
+static int record_outcome(struct elp_bstate *b)
 {
 	struct elp_build_result *r = b->res;
-	sqlite3_stmt *stmt;
+	struct elp_build_outcome o = { 0 };
 	struct elp_event ev = { 0 };
 	char *detail = NULL;
 	size_t i;
@@ -1117,21 +950,13 @@ static int record_finish(struct elp_bstate *b)
 
 	if (!r->build_id)
 		return 0;
-	err = elp_catalogue_prepare(
-		b->cat,
-		"UPDATE builds SET status = ?, reason = ?, log_path = ?, artefact_path = ?, artefact_sha256 = ?, finished_at = ?, duration_ms = ? WHERE id = ?",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, r->status, -1, SQLITE_STATIC);
-	bind_text_opt(stmt, 2, r->reason);
-	bind_text_opt(stmt, 3, r->log_path);
-	bind_text_opt(stmt, 4, r->artefact_path);
-	bind_text_opt(stmt, 5, r->artefact_sha256);
-	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
-	sqlite3_bind_int64(stmt, 7, r->duration_ms);
-	sqlite3_bind_int64(stmt, 8, r->build_id);
-	err = elp_catalogue_step_done(b->cat, stmt, "cannot record the build");
+	o.status = r->status;
+	o.reason = r->reason;
+	o.log_path = r->log_path;
+	o.artefact_path = r->artefact_path;
+	o.artefact_sha256 = r->artefact_sha256;
+	o.duration_ms = r->duration_ms;
+	err = elp_builds_finish(b->cat, r->build_id, &o);
 	if (err)
 		return err;
 	for (i = 0; i < r->nr_stages; i++) {
@@ -1154,6 +979,22 @@ static int record_finish(struct elp_bstate *b)
 	return err;
 }
 
+static int record_finish(struct elp_bstate *b)
+{
+	int err;
+
+	if (!b->res->build_id)
+		return 0;
+	err = elp_catalogue_begin(b->cat);
+	if (!err)
+		err = record_outcome(b);
+	if (!err)
+		err = elp_catalogue_commit(b->cat);
+	if (err)
+		elp_catalogue_rollback(b->cat);
+	return err;
+}
+
 /* functions.tsv next to the artefact: what the module replaces */
 static int write_functions(struct elp_bstate *b, const char *path)
 {
@@ -1167,8 +1008,10 @@ static int write_functions(struct elp_bstate *b, const char *path)
 		elp_buf_printf(&out, "%s\t%s\t%lu\t%s\n", f->object,
 			       f->old_name, f->sympos, f->source_file);
 	}
-	err = elp_write_file_atomic(b->ctx, path, out.data ? out.data : "",
-				    out.len, 0644);
+	err = elp_buf_error(&out);
+	if (!err)
+		err = elp_write_file_atomic(
+			b->ctx, path, out.data ? out.data : "", out.len, 0644);
 	elp_buf_free(&out);
 	return err;
 }
@@ -1218,34 +1061,16 @@ static int copy_output(struct elp_bstate *b, const char *ko)
 static int find_identical(struct elp_bstate *b)
 {
 	struct elp_build_result *r = b->res;
-	sqlite3_stmt *stmt;
-	int err, found = 0;
+	struct elp_build_found f;
+	int err;
 
-	err = elp_catalogue_prepare(
-		b->cat,
-		"SELECT id, artefact_path, artefact_sha256, log_path, duration_ms FROM builds WHERE inputs_sha256 = ? AND status = 'succeeded' AND artefact_path IS NOT NULL ORDER BY id DESC",
-		&stmt);
-	if (err)
+	err = elp_builds_find_identical(b->cat, r->inputs_sha256, &f);
+	if (err <= 0)
 		return err;
-	sqlite3_bind_text(stmt, 1, r->inputs_sha256, -1, SQLITE_STATIC);
-	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(stmt, 1);
-		const char *sha = (const char *)sqlite3_column_text(stmt, 2);
-		char got[ELP_SHA256_HEX_LEN + 1];
-
-		if (!path || !sha || !elp_is_file(path) ||
-		    elp_sha256_file(NULL, path, got) < 0 ||
-		    strcmp(got, sha) != 0)
-			continue;
-		r->build_id = sqlite3_column_int64(stmt, 0);
-		r->artefact_path = strdup(path);
-		r->artefact_sha256 = strdup(sha);
-		r->log_path = elp_column_strdup(stmt, 3);
-		found = 1;
-	}
-	sqlite3_finalize(stmt);
-	if (!found)
-		return 0;
+	r->build_id = f.id;
+	r->artefact_path = f.artefact_path;
+	r->artefact_sha256 = f.artefact_sha256;
+	r->log_path = f.log_path;
 	{
 		char *dir = strdup(r->artefact_path), *slash, *tsv = NULL;
 
@@ -1546,7 +1371,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	b.res->status = "failed";
 
 	/* builds of this host whose process died are not running */
-	if (reap_interrupted(&b))
+	if (elp_builds_reap_interrupted(b.cat))
 		elp_dbg(b.ctx, "cannot check for interrupted builds");
 
 	/* resolve: no build row yet; errors here are the caller's input */
@@ -1583,6 +1408,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 			err = -EINTR;
 			break;
 		}
+		elp_fault_point(b.outer, "build", passes[i].name);
 		t = elp_now_ms();
 		err = passes[i].fn(&b);
 		add_stage(b.res, passes[i].name, elp_now_ms() - t);
@@ -1618,6 +1444,7 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 		b.res->artefact_sha256 = NULL;
 	}
 	b.res->duration_ms = elp_now_ms() - b.t0;
+	elp_fault_point(b.outer, "build", "record");
 	t = elp_now_ms();
 	rerr = record_finish(&b);
 	add_stage(b.res, "record", elp_now_ms() - t);

@@ -78,6 +78,7 @@ struct elp_build_result {
 	char *artefact_sha256;
 	char *output_path; /* opts->output, when given and written */
 	char *log_path; /* full make output */
+	char *compiler; /* "path (version text)" of the compiler, once chosen */
 	struct elp_build_func *funcs;
 	size_t nr_funcs;
 	struct elp_build_stage stages[16];

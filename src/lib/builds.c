@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The catalogue's builds as users query them: `build list`, `build show`. */
+/* The owner of builds, build_patches and build_stages. */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "builds.h"
+#include "catalogue-internal.h"
+#include "kernel.h"
+#include "livepatch.h"
+#include "util.h"
 
 /* Patch names of build b.id, in the order they were applied. */
 #define BUILD_PATCHES_SQL                                               \
@@ -97,7 +105,7 @@ static const char info_sql[] =
 	" b.kernel_release, k.name, b.module_name, b.status, b.reason,"
 	" b.log_path, b.artefact_path, b.artefact_sha256, b.inputs_sha256,"
 	" b.verified, b.verify_log, b.builder_host, " BUILD_APPLIED_SQL ","
-	" b.cumulative"
+	" b.cumulative, b.backend"
 	" FROM builds b LEFT JOIN kernels k ON k.id = b.kernel_id"
 	" WHERE b.id = ?";
 
@@ -169,6 +177,9 @@ static int read_info(sqlite3_stmt *stmt, struct elp_build_info *info)
 			return -ENOMEM;
 	}
 	info->cumulative = sqlite3_column_int(stmt, 18) != 0;
+	info->backend = elp_column_strdup(stmt, 19);
+	if (!info->backend)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -242,6 +253,486 @@ void elp_build_info_free(struct elp_build_info *info)
 	free(info->verified);
 	free(info->verify_log);
 	free(info->builder_host);
+	free(info->backend);
 	free(info->applied);
 	free(info);
+}
+
+/* --- a build as the lifecycle sees it ----------------------------------- */
+
+void elp_lp_build_free(struct elp_lp_build *b)
+{
+	if (!b)
+		return;
+	free(b->kernel_release);
+	free(b->module_name);
+	free(b->status);
+	free(b->artefact_path);
+	free(b->artefact_sha256);
+	free(b->verified);
+	free(b->verify_log);
+	free(b->patches);
+	free(b->cves);
+	free(b);
+}
+
+#define BUILD_COLUMNS                                                              \
+	"b.id, coalesce(b.kernel_id, 0), b.kernel_release, b.module_name,"         \
+	" b.status, b.artefact_path, b.artefact_sha256, b.verified,"               \
+	" b.verify_log, b.cumulative,"                                             \
+	" (SELECT group_concat(name, ',') FROM (SELECT p.name AS name"             \
+	"   FROM build_patches bp JOIN patches p ON p.id = bp.patch_id"            \
+	"   WHERE bp.build_id = b.id ORDER BY bp.position)),"                      \
+	" (SELECT group_concat(cve, ',') FROM (SELECT DISTINCT pc.cve AS cve"      \
+	"   FROM build_patches bp JOIN patch_cves pc ON pc.patch_id = bp.patch_id" \
+	"   WHERE bp.build_id = b.id ORDER BY pc.cve))"
+
+/* Run a prepared query whose first row is a build; finalizes stmt. */
+static int build_row(struct elp_catalogue *cat, sqlite3_stmt *stmt,
+		     struct elp_lp_build **out)
+{
+	struct elp_lp_build *b;
+	int rc = sqlite3_step(stmt);
+
+	*out = NULL;
+	if (rc == SQLITE_DONE) {
+		sqlite3_finalize(stmt);
+		return -ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		int err = elp_catalogue_error(cat, "cannot read builds");
+
+		sqlite3_finalize(stmt);
+		return err;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		sqlite3_finalize(stmt);
+		return -ENOMEM;
+	}
+	b->id = sqlite3_column_int64(stmt, 0);
+	b->kernel_id = sqlite3_column_int64(stmt, 1);
+	b->kernel_release = elp_column_strdup(stmt, 2);
+	b->module_name = elp_column_strdup(stmt, 3);
+	b->status = elp_column_strdup(stmt, 4);
+	b->artefact_path = elp_column_strdup(stmt, 5);
+	b->artefact_sha256 = elp_column_strdup(stmt, 6);
+	b->verified = elp_column_strdup(stmt, 7);
+	b->verify_log = elp_column_strdup(stmt, 8);
+	b->cumulative = sqlite3_column_int(stmt, 9) != 0;
+	b->patches = elp_column_strdup(stmt, 10);
+	b->cves = elp_column_strdup(stmt, 11);
+	sqlite3_finalize(stmt);
+	*out = b;
+	return 0;
+}
+
+int elp_lp_build_get(struct elp_catalogue *cat, int64_t id,
+		     struct elp_lp_build **out)
+{
+	sqlite3_stmt *stmt;
+	int err = elp_catalogue_prepare(
+		cat, "SELECT " BUILD_COLUMNS " FROM builds b WHERE b.id = ?",
+		&stmt);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, id);
+	return build_row(cat, stmt, out);
+}
+
+/* The newest build whose artefact column (sha256 or path) equals value. */
+static int latest_build_by(struct elp_catalogue *cat, const char *column,
+			   const char *value, struct elp_lp_build **out)
+{
+	sqlite3_stmt *stmt;
+	char *sql;
+	int err;
+
+	if (asprintf(&sql,
+		     "SELECT " BUILD_COLUMNS
+		     " FROM builds b WHERE b.%s = ? ORDER BY b.id DESC LIMIT 1",
+		     column) < 0)
+		return -ENOMEM;
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	free(sql);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, value, -1, SQLITE_STATIC);
+	return build_row(cat, stmt, out);
+}
+
+int elp_lp_build_by_sha(struct elp_catalogue *cat, const char *sha256,
+			struct elp_lp_build **out)
+{
+	return latest_build_by(cat, "artefact_sha256", sha256, out);
+}
+
+int elp_lp_build_by_path(struct elp_catalogue *cat, const char *path,
+			 struct elp_lp_build **out)
+{
+	return latest_build_by(cat, "artefact_path", path, out);
+}
+
+int elp_lp_build_applied(struct elp_catalogue *cat, const char *module,
+			 const char *release, struct elp_lp_build **out)
+{
+	int64_t *ids = NULL, id;
+	size_t nr = 0;
+	int err = elp_builds_applied(cat, release, module, &ids, &nr);
+
+	id = nr ? ids[nr - 1] : 0;
+	free(ids);
+	if (err)
+		return err;
+	if (!id)
+		return -ENOENT;
+	return elp_lp_build_get(cat, id, out);
+}
+
+int elp_lp_build_set_verified(struct elp_catalogue *cat, int64_t id,
+			      bool passed, const char *log_path)
+{
+	sqlite3_stmt *stmt;
+	int err = elp_catalogue_prepare(
+		cat,
+		"UPDATE builds SET verified = ?, verify_log = ? WHERE id = ?",
+		&stmt);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, passed ? "passed" : "failed", -1,
+			  SQLITE_STATIC);
+	if (log_path)
+		sqlite3_bind_text(stmt, 2, log_path, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 2);
+	sqlite3_bind_int64(stmt, 3, id);
+	return elp_catalogue_step_done(cat, stmt, "cannot record the verdict");
+}
+
+int elp_lp_build_set_sha256(struct elp_catalogue *cat, int64_t id,
+			    const char *sha256)
+{
+	sqlite3_stmt *stmt;
+	int err = elp_catalogue_prepare(
+		cat, "UPDATE builds SET artefact_sha256 = ? WHERE id = ?",
+		&stmt);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, id);
+	return elp_catalogue_step_done(cat, stmt,
+				       "cannot record the module's sha256");
+}
+
+/* --- the engine's records ------------------------------------------------ */
+
+static void bind_id(sqlite3_stmt *stmt, int i, int64_t id)
+{
+	if (id)
+		sqlite3_bind_int64(stmt, i, id);
+	else
+		sqlite3_bind_null(stmt, i);
+}
+
+int elp_builds_start(struct elp_catalogue *cat,
+		     const struct elp_build_record *r, int64_t *id)
+{
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"INSERT INTO builds (kernel_id, kernel_release, toolchain_id, module_name, inputs_sha256, status, created_at, started_at, cumulative, builder_host, builder_pid) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+		&stmt);
+	if (err)
+		return err;
+	gethostname(host, sizeof(host) - 1);
+	sqlite3_bind_int(stmt, 8, r->cumulative ? 1 : 0);
+	sqlite3_bind_text(stmt, 9, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 10, (int64_t)getpid());
+	bind_id(stmt, 1, r->kernel_id);
+	sqlite3_bind_text(stmt, 2, r->kernel_release, -1, SQLITE_STATIC);
+	bind_id(stmt, 3, r->toolchain_id);
+	sqlite3_bind_text(stmt, 4, r->module_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, r->inputs_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, now);
+	sqlite3_bind_int64(stmt, 7, now);
+	err = elp_catalogue_step_done(cat, stmt, "cannot record the build");
+	if (err)
+		return err;
+	*id = sqlite3_last_insert_rowid(elp_catalogue_db(cat));
+	for (i = 0; i < r->nr_patch_ids; i++) {
+		if (!r->patch_ids[i])
+			continue;
+		err = elp_catalogue_prepare(
+			cat,
+			"INSERT INTO build_patches (build_id, position, patch_id) VALUES (?, ?, ?)",
+			&stmt);
+		if (err)
+			return err;
+		sqlite3_bind_int64(stmt, 1, *id);
+		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)i);
+		sqlite3_bind_int64(stmt, 3, r->patch_ids[i]);
+		err = elp_catalogue_step_done(cat, stmt,
+					      "cannot record the build");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int elp_builds_finish(struct elp_catalogue *cat, int64_t id,
+		      const struct elp_build_outcome *o)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"UPDATE builds SET status = ?, reason = ?, log_path = ?, artefact_path = ?, artefact_sha256 = ?, finished_at = ?, duration_ms = ? WHERE id = ?",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, o->status, -1, SQLITE_STATIC);
+	bind_opt(stmt, 2, o->reason);
+	bind_opt(stmt, 3, o->log_path);
+	bind_opt(stmt, 4, o->artefact_path);
+	bind_opt(stmt, 5, o->artefact_sha256);
+	sqlite3_bind_int64(stmt, 6, (int64_t)time(NULL));
+	sqlite3_bind_int64(stmt, 7, o->duration_ms);
+	sqlite3_bind_int64(stmt, 8, id);
+	return elp_catalogue_step_done(cat, stmt, "cannot record the build");
+}
+
+int elp_builds_stage(struct elp_catalogue *cat, int64_t id, size_t position,
+		     const char *stage, int64_t ms)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"INSERT OR REPLACE INTO build_stages (build_id, position, stage, duration_ms) VALUES (?, ?, ?, ?)",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)position);
+	sqlite3_bind_text(stmt, 3, stage, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, ms);
+	return elp_catalogue_step_done(cat, stmt, "cannot record the build");
+}
+
+/* Is pid a live elivepatch process (not a recycled pid)? */
+static bool builder_alive(int64_t pid)
+{
+	char path[64], *comm = NULL, *mine = NULL;
+	bool alive;
+
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%lld/comm", (long long)pid);
+	if (elp_read_file(NULL, path, &comm, NULL) < 0 ||
+	    elp_read_file(NULL, "/proc/self/comm", &mine, NULL) < 0) {
+		free(comm);
+		return true; /* no /proc: trust kill() */
+	}
+	alive = strcmp(elp_rstrip(comm), elp_rstrip(mine)) == 0;
+	free(comm);
+	free(mine);
+	return alive;
+}
+
+int elp_builds_reap_interrupted(struct elp_catalogue *cat)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	int64_t *dead = NULL;
+	size_t n = 0, i;
+	int err;
+
+	gethostname(host, sizeof(host) - 1);
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT id, builder_pid FROM builds WHERE status = 'running' AND builder_host = ? AND builder_pid IS NOT NULL",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, host, -1, SQLITE_STATIC);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		int64_t *nd;
+
+		if (builder_alive(sqlite3_column_int64(stmt, 1)))
+			continue;
+		nd = realloc(dead, (n + 1) * sizeof(*nd));
+		if (!nd) {
+			err = -ENOMEM;
+			break;
+		}
+		dead = nd;
+		dead[n++] = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	for (i = 0; !err && i < n; i++) {
+		err = elp_catalogue_prepare(
+			cat,
+			"UPDATE builds SET status = 'failed', reason = 'interrupted', finished_at = ? WHERE id = ? AND status = 'running'",
+			&stmt);
+		if (err)
+			break;
+		sqlite3_bind_int64(stmt, 1, (int64_t)time(NULL));
+		sqlite3_bind_int64(stmt, 2, dead[i]);
+		err = elp_catalogue_step_done(
+			cat, stmt, "cannot mark an interrupted build");
+		if (!err)
+			elp_warn(
+				ctx,
+				"build %lld was interrupted (its process is gone); marked failed",
+				(long long)dead[i]);
+	}
+	free(dead);
+	return err;
+}
+
+int elp_builds_find_identical(struct elp_catalogue *cat,
+			      const char *inputs_sha256,
+			      struct elp_build_found *out)
+{
+	sqlite3_stmt *stmt;
+	int err, found = 0;
+
+	memset(out, 0, sizeof(*out));
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT id, artefact_path, artefact_sha256, log_path FROM builds WHERE inputs_sha256 = ? AND status = 'succeeded' AND artefact_path IS NOT NULL ORDER BY id DESC",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, inputs_sha256, -1, SQLITE_STATIC);
+	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
+		const char *path = text(stmt, 1);
+		const char *sha = text(stmt, 2);
+		char got[ELP_SHA256_HEX_LEN + 1];
+
+		if (!path || !sha || !elp_is_file(path) ||
+		    elp_sha256_file(NULL, path, got) < 0 ||
+		    strcmp(got, sha) != 0)
+			continue;
+		out->id = sqlite3_column_int64(stmt, 0);
+		out->artefact_path = strdup(path);
+		out->artefact_sha256 = strdup(sha);
+		out->log_path = elp_column_strdup(stmt, 3);
+		found = 1;
+	}
+	sqlite3_finalize(stmt);
+	if (found && (!out->artefact_path || !out->artefact_sha256)) {
+		elp_build_found_release(out);
+		return -ENOMEM;
+	}
+	return found;
+}
+
+void elp_build_found_release(struct elp_build_found *f)
+{
+	free(f->artefact_path);
+	free(f->artefact_sha256);
+	free(f->log_path);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Every first column of a query on one id (or two texts), as int64s. */
+static int collect_ids(struct elp_catalogue *cat, sqlite3_stmt *stmt,
+		       int64_t **ids, size_t *nr, const char *what)
+{
+	int err = 0, rc;
+
+	*ids = NULL;
+	*nr = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t *n = realloc(*ids, (*nr + 1) * sizeof(*n));
+
+		if (!n) {
+			err = -ENOMEM;
+			break;
+		}
+		*ids = n;
+		n[(*nr)++] = sqlite3_column_int64(stmt, 0);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = elp_catalogue_error(cat, what);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+int elp_builds_applied(struct elp_catalogue *cat, const char *release,
+		       const char *module, int64_t **ids, size_t *nr)
+{
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	int err;
+
+	*ids = NULL;
+	*nr = 0;
+	gethostname(host, sizeof(host) - 1);
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT e.build_id FROM events e"
+		" WHERE e.kind = 'apply' AND e.kernel_release = ?1 AND e.host IS ?2"
+		" AND (?3 IS NULL OR e.module = ?3)"
+		" AND e.build_id IS NOT NULL AND e.module IS NOT NULL"
+		" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
+		"  AND l.kernel_release = e.kernel_release AND l.host IS e.host"
+		"  AND l.kind IN ('apply', 'revert', 'replace')"
+		"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"
+		" ORDER BY e.time, e.id",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, release, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
+	bind_opt(stmt, 3, module);
+	return collect_ids(cat, stmt, ids, nr, "cannot read events");
+}
+
+int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
+			 int64_t **ids, size_t *nr)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	*ids = NULL;
+	*nr = 0;
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT patch_id FROM build_patches WHERE build_id = ? ORDER BY position",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, build_id);
+	return collect_ids(cat, stmt, ids, nr, "cannot read a build's patches");
+}
+
+int elp_kernel_count_builds(struct elp_catalogue *cat, int64_t kernel_id)
+{
+	sqlite3_stmt *stmt;
+	int err, n = 0;
+
+	err = elp_catalogue_prepare(
+		cat, "SELECT count(*) FROM builds WHERE kernel_id = ?", &stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, kernel_id);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int(stmt, 0);
+	else
+		n = elp_catalogue_error(cat, "cannot count builds");
+	sqlite3_finalize(stmt);
+	return n;
 }

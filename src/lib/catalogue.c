@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue-internal.h"
 #include "catalogue.h"
 #include "util.h"
 
@@ -17,7 +18,18 @@ struct elp_catalogue {
 	struct elp_ctx *ctx;
 	sqlite3 *db;
 	char *path;
+	int64_t busy_since_ms; /* when the current wait for the lock began */
+	bool busy_told; /* the wait was announced */
 };
+
+/*
+ * Another process (a build recording a stage, a runner claiming a job)
+ * holds the catalogue's write lock: wait, saying so once it is not brief,
+ * and give up only after ELP_CATALOGUE_BUSY_S, with our own message
+ * instead of SQLite's "database is locked".
+ */
+#define ELP_CATALOGUE_BUSY_S 600
+#define BUSY_TELL_MS 1000
 
 int elp_catalogue_schema_version(void)
 {
@@ -56,9 +68,49 @@ int elp_catalogue_error(struct elp_catalogue *cat, const char *what)
 {
 	int rc = sqlite3_extended_errcode(cat->db);
 
-	elp_err(cat->ctx, "catalogue '%s': %s: %s", cat->path, what,
-		sqlite3_errmsg(cat->db));
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		elp_err(cat->ctx,
+			"catalogue '%s': %s: another elivepatch process kept it locked for %d s",
+			cat->path, what, ELP_CATALOGUE_BUSY_S);
+	else
+		elp_err(cat->ctx, "catalogue '%s': %s: %s", cat->path, what,
+			sqlite3_errmsg(cat->db));
 	return sqlite_errno(rc);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SQLite's busy handler: nonzero to try again. */
+static int busy_wait(void *data, int count)
+{
+	struct elp_catalogue *cat = data;
+	struct timespec pause = { 0, 0 };
+	int64_t now = now_ms(), waited;
+
+	if (count == 0) {
+		cat->busy_since_ms = now;
+		cat->busy_told = false;
+	}
+	waited = now - cat->busy_since_ms;
+	if (waited >= ELP_CATALOGUE_BUSY_S * 1000LL)
+		return 0;
+	if (waited >= BUSY_TELL_MS && !cat->busy_told) {
+		cat->busy_told = true;
+		elp_notice(
+			cat->ctx,
+			"waiting for the catalogue '%s': another elivepatch process (a build, apply or queue run) is writing to it",
+			cat->path);
+	}
+	/* 1, 2, 4 ... ms, then every 50 ms */
+	pause.tv_nsec = (count < 6 ? 1L << count : 50L) * 1000000L;
+	nanosleep(&pause, NULL);
+	return 1;
 }
 
 struct elp_ctx *elp_catalogue_ctx(const struct elp_catalogue *cat)
@@ -230,7 +282,7 @@ static int open_db(struct elp_catalogue *cat, int sqlite_flags)
 		return err;
 	}
 	sqlite3_extended_result_codes(cat->db, 1);
-	sqlite3_busy_timeout(cat->db, 15000);
+	sqlite3_busy_handler(cat->db, busy_wait, cat);
 	return 0;
 }
 

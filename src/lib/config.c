@@ -8,7 +8,7 @@
 #include "config.h"
 #include "util.h"
 
-enum value_type { PATH, NAME, YES_NO, WORDS };
+enum value_type { PATH, NAME, YES_NO, WORDS, URLS };
 
 struct key {
 	const char *name;
@@ -28,11 +28,9 @@ static const struct key keys[] = {
 	{ "signing-key", PATH, FIELD(signing_key), NULL, NULL },
 	{ "signing-cert", PATH, FIELD(signing_cert), NULL, NULL },
 	{ "patch-overlay", NAME, FIELD(patch_overlay), NULL, NULL },
-	{ "auto-apply", YES_NO, 0, "no",
-	  "queued builds are not applied automatically by this version; use 'elivepatch apply'" },
+	{ "builders", URLS, FIELD(builders), NULL, NULL },
+	{ "auto-apply", YES_NO, FIELD(auto_apply), NULL, NULL },
 	{ "sandbox", YES_NO, 0, "no", "this version does not sandbox builds" },
-	{ "builders", WORDS, 0, "",
-	  "this version builds on this host only (no remote builders)" },
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -80,13 +78,21 @@ static const char *check_value(const struct key *k, char *value,
 		}
 		return value;
 	case WORDS:
+	case URLS:
 		/* one space between words, so "a  b" and "a b" compare equal */
 		for (p = q = value; *p; p++)
 			if (!isspace((unsigned char)*p) ||
 			    (q > value && !isspace((unsigned char)q[-1])))
 				*q++ = isspace((unsigned char)*p) ? ' ' : *p;
 		*q = '\0';
-		return elp_rstrip(value);
+		elp_rstrip(value);
+		for (p = value; k->type == URLS && p && *p;
+		     p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL)
+			if (strncmp(p, "ssh://", 6) != 0) {
+				*why = "must be ssh://[user@]host[:port][/path] URLs";
+				return NULL;
+			}
+		return value;
 	}
 	*why = "unknown type";
 	return NULL;
@@ -187,10 +193,11 @@ int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
 		  struct elp_conf **out)
 {
 	char *text = NULL;
+	size_t len = 0;
 	int err;
 
 	*out = NULL;
-	err = elp_read_file(NULL, path, &text, NULL);
+	err = elp_read_file(NULL, path, &text, &len);
 	if (err == -ENOENT && optional) {
 		*out = calloc(1, sizeof(**out));
 		return *out ? 0 : -ENOMEM;
@@ -199,6 +206,13 @@ int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
 		elp_err(ctx, "cannot read configuration '%s': %s", path,
 			strerror(-err));
 		return err;
+	}
+	if (strlen(text) != len) {
+		/* the parser would stop there: say so instead of ignoring */
+		elp_err(ctx, "%s: binary data (NUL byte), not a configuration",
+			path);
+		free(text);
+		return -EINVAL;
 	}
 	err = elp_conf_parse(ctx, path, text, out);
 	free(text);
@@ -224,5 +238,7 @@ void elp_conf_free(struct elp_conf *conf)
 	free(conf->signing_key);
 	free(conf->signing_cert);
 	free(conf->patch_overlay);
+	free(conf->builders);
+	free(conf->auto_apply);
 	free(conf);
 }

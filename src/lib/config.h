@@ -24,10 +24,14 @@ struct elp_conf {
 	char *signing_cert;
 	/* the Portage repository whose sync queues a patch import */
 	char *patch_overlay;
+	/* ssh://[user@]host[:port][/path] URLs, one blank between them:
+	 * `elivepatch build` builds there, in order, unless --builder is given */
+	char *builders;
+	/* "yes": `queue run` applies what it builds for the running kernel */
+	char *auto_apply; /* "yes" or "no" */
 	/*
-	 * auto-apply, builders and sandbox are accepted only with the values
-	 * this version implements (no, empty, no): a setting that would be
-	 * silently ignored is an error instead.
+	 * sandbox is accepted only with the value this version implements
+	 * (no): a setting that would be silently ignored is an error instead.
 	 */
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,14 @@ struct elp_ctx {
 	void *log_data;
 	int log_priority;
 	char *datadir; /* resolved on first use */
+	bool faults; /* elp_set_fault_injection() */
 };
+
+#ifdef ELP_FAULT_INJECTION
+#define FAULTS_BUILT_IN true
+#else
+#define FAULTS_BUILT_IN false
+#endif
 
 static void log_to_stderr(void *data, int priority, const char *file, int line,
 			  const char *fn, const char *format, va_list args)
@@ -127,4 +135,25 @@ void elp_log(struct elp_ctx *ctx, int priority, const char *file, int line,
 	va_start(args, format);
 	ctx->log_fn(ctx->log_data, priority, file, line, fn, format, args);
 	va_end(args);
+}
+
+void elp_set_fault_injection(struct elp_ctx *ctx, bool on)
+{
+	ctx->faults = on;
+}
+
+void elp_fault_point(struct elp_ctx *ctx, const char *area, const char *point)
+{
+	const char *want = getenv("ELIVEPATCH_FAULT");
+	size_t n = strlen(area);
+
+	if (!(FAULTS_BUILT_IN || (ctx && ctx->faults)) || !want)
+		return;
+	if (strncmp(want, area, n) != 0 || want[n] != ':' ||
+	    strcmp(want + n + 1, point) != 0)
+		return;
+	if (ctx)
+		elp_log(ctx, ELP_LOG_WARNING, __FILE__, __LINE__, __func__,
+			"fault injection: killed at %s:%s", area, point);
+	raise(SIGKILL);
 }

@@ -41,6 +41,18 @@ int elp_get_log_priority(const struct elp_ctx *ctx);
  */
 const char *elp_get_datadir(struct elp_ctx *ctx);
 
+/*
+ * Fault injection, for crash tests: at the point "AREA:POINT" (e.g.
+ * "build:diff", "queue:finish") the process kills itself with SIGKILL, as
+ * `kill -9` or a power loss would, when $ELIVEPATCH_FAULT names that
+ * point.  Honoured only in a test build (compiled with ELP_FAULT_INJECTION,
+ * as `make san` is) or after elp_set_fault_injection(ctx, true) (the CLI's
+ * hidden --fault-injection); otherwise, and for any other point, nothing.
+ * Before dying it logs "fault injection: killed at AREA:POINT" (warning).
+ */
+void elp_set_fault_injection(struct elp_ctx *ctx, bool on);
+void elp_fault_point(struct elp_ctx *ctx, const char *area, const char *point);
+
 void elp_log(struct elp_ctx *ctx, int priority, const char *file, int line,
 	     const char *fn, const char *format, ...)
 	__attribute__((format(printf, 6, 7)));

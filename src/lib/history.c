@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalogue-internal.h"
 #include "history.h"
 #include "util.h"
 

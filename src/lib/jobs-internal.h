@@ -16,6 +16,7 @@ struct elp_job_run {
 	struct elp_job *job;
 	char *error; /* the reason the job failed */
 	char *key; /* build jobs: identity of the inputs */
+	bool refused; /* the job ends refused (error: why), not failed */
 	elp_log_fn outer_fn;
 	void *outer_data;
 };

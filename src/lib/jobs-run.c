@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/build.h"
+#include "catalogue-internal.h"
 #include "jobs-internal.h"
 #include "kernel.h"
+#include "lifecycle.h"
 #include "livepatch.h"
 #include "patch.h"
 #include "util.h"
+#include "../engine/build.h"
 
 static int vfail(struct elp_job_run *r, bool replace, const char *fmt,
 		 va_list args)
@@ -450,7 +452,7 @@ static char *build_key(const struct elp_kernel *k, const struct elp_patch *p)
 	return n < 0 ? NULL : strdup(hex);
 }
 
-/* The id and reason of an earlier job that saw these inputs refused. */
+/* The id and reason of the first job that saw these inputs refused. */
 static int find_refusal(struct elp_job_run *r, int64_t *id, char **error)
 {
 	sqlite3_stmt *stmt;
@@ -458,7 +460,7 @@ static int find_refusal(struct elp_job_run *r, int64_t *id, char **error)
 
 	err = elp_catalogue_prepare(
 		r->cat,
-		"SELECT id, error FROM jobs WHERE kind = 'build' AND state = 'failed' AND error LIKE 'refused: %' AND CASE WHEN json_valid(arguments) THEN json_extract(arguments, '$.key') END = ? ORDER BY id DESC LIMIT 1",
+		"SELECT id, error FROM jobs WHERE inputs_key = ? AND state = 'refused' AND kind = 'build' ORDER BY id LIMIT 1",
 		&stmt);
 	if (err)
 		return err;
@@ -473,6 +475,68 @@ static int find_refusal(struct elp_job_run *r, int64_t *id, char **error)
 	}
 	sqlite3_finalize(stmt);
 	return err;
+}
+
+/* Is this very build the one loaded under its module's name? */
+static bool applied_already(struct elp_job_run *r, const struct elp_kernel *k,
+			    const struct elp_build_result *res)
+{
+	struct elp_lp_build *b = NULL;
+	bool same;
+
+	if (!elp_module_loaded(res->module_name) ||
+	    elp_lp_build_applied(r->cat, res->module_name, k->release, &b))
+		return false;
+	same = b->id == res->build_id;
+	elp_lp_build_free(b);
+	return same;
+}
+
+/* auto-apply: load a build for the running kernel, as `apply ID` does */
+static int auto_apply(struct elp_job_run *r, const struct elp_kernel *k,
+		      const struct elp_build_result *res)
+{
+	struct elp_apply_options ao = { .wait_ms = r->opts->apply_wait_ms };
+	struct elp_apply_result *ar = NULL;
+	char *running = NULL, spec[24];
+	long long id = (long long)res->build_id;
+	int err;
+
+	err = elp_lp_running_release(r->ctx, &running);
+	if (err)
+		return outcomef(r,
+				"build %lld succeeded but was not applied: %s",
+				id, r->error ? r->error : strerror(-err));
+	if (strcmp(running, k->release) != 0) {
+		elp_info(
+			r->ctx,
+			"job %lld: build %lld not applied: kernel %s is not the running kernel (%s)",
+			(long long)r->job->id, id, k->release, running);
+		free(running);
+		return 0;
+	}
+	free(running);
+	if (!ao.wait_ms)
+		ao.wait_ms = 60000;
+	snprintf(spec, sizeof(spec), "%lld", id);
+	ao.spec = spec;
+	/* the apply's own first error is the reason, not the build's */
+	free(r->error);
+	r->error = NULL;
+	err = elp_apply(r->ctx, r->cat, &ao, &ar);
+	if (err == -EEXIST && applied_already(r, k, res)) {
+		elp_info(r->ctx, "job %lld: build %lld is applied already",
+			 (long long)r->job->id, id);
+		return 0;
+	}
+	if (err)
+		return outcomef(r,
+				"build %lld succeeded but was not applied: %s",
+				id, r->error ? r->error : strerror(-err));
+	elp_notice(r->ctx, "job %lld: applied build %lld as livepatch '%s'",
+		   (long long)r->job->id, id, ar->module);
+	elp_apply_result_free(ar);
+	return 0;
 }
 
 int elp_job_run_build(struct elp_job_run *r)
@@ -500,7 +564,7 @@ int elp_job_run_build(struct elp_job_run *r)
 	}
 	err = find_refusal(r, &earlier_id, &earlier);
 	if (err == 1) {
-		/* "refused: ..." again, so that this job is found as well */
+		r->refused = true;
 		err = outcomef(
 			r,
 			"%s (as in job %lld; not built again until the kernel, the patch or elivepatch changes)",
@@ -520,10 +584,10 @@ int elp_job_run_build(struct elp_job_run *r)
 	if (err == -EINTR || (r->opts->cancel && *r->opts->cancel))
 		err = -EINTR;
 	else if (err && res && strcmp(res->status, "refused") == 0 &&
-		 res->build_id)
-		err = outcomef(r, "refused: %s",
-			       res->reason ? res->reason : "-");
-	else if (err && res && strcmp(res->status, "refused") == 0)
+		 res->build_id) {
+		r->refused = true;
+		err = outcomef(r, "%s", res->reason ? res->reason : "-");
+	} else if (err && res && strcmp(res->status, "refused") == 0)
 		/* before a build row: this host (no compiler); retried */
 		err = outcomef(r, "cannot build here: %s",
 			       res->reason ? res->reason : "-");
@@ -537,6 +601,8 @@ int elp_job_run_build(struct elp_job_run *r)
 		elp_notice(r->ctx, "job %lld: %s %s", (long long)r->job->id,
 			   res->reused ? "reused build" : "built",
 			   res->artefact_path);
+	if (!err && r->opts->auto_apply)
+		err = auto_apply(r, k, res);
 out:
 	elp_build_result_free(res);
 	free(earlier);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue-internal.h"
 #include "jobs-internal.h"
 #include "util.h"
 
@@ -192,6 +193,7 @@ void elp_job_free(struct elp_job *job)
 	for (i = 0; i < NR_ARGS; i++)
 		free(*job_arg(job, i));
 	free(job->runner_host);
+	free(job->inputs_key);
 	free(job);
 }
 
@@ -200,17 +202,17 @@ void elp_job_free(struct elp_job *job)
  * statement on malformed JSON, hence the guard: a corrupt row reads as
  * NULL arguments and is reported by read_row().
  */
-/* json_extract() of an object's member, NULL for malformed JSON */
 #define JOB_JSON(member)                                                     \
 	"CASE WHEN NOT json_valid(arguments) THEN NULL "                     \
 	"WHEN json_type(arguments) = 'object' THEN json_extract(arguments, " \
 	"'$." member "') END"
-#define JOB_SELECT                                                                                                                                \
-	"SELECT id, kind, state, origin, arguments, error, created_at, "                                                                          \
-	"started_at, finished_at, CASE WHEN NOT json_valid(arguments) THEN "                                                                      \
-	"0 ELSE json_type(arguments) = 'object' END, " JOB_JSON("runner_pid") ", " JOB_JSON("runner_host") ", " JOB_JSON("source") ", " JOB_JSON( \
-		"release") ", " JOB_JSON("image") ", " JOB_JSON("overlay") ", " JOB_JSON("location") ", " JOB_JSON("kernel") ", " JOB_JSON("patch") " FROM jobs"
-#define JOB_FIRST_ARG 12
+#define JOB_SELECT                                                                                                    \
+	"SELECT id, kind, state, origin, arguments, error, created_at, "                                              \
+	"started_at, finished_at, CASE WHEN NOT json_valid(arguments) THEN "                                          \
+	"0 ELSE json_type(arguments) = 'object' END, runner_pid, "                                                    \
+	"runner_host, inputs_key, " JOB_JSON("source") ", " JOB_JSON("release") ", " JOB_JSON("image") ", " JOB_JSON( \
+		"overlay") ", " JOB_JSON("location") ", " JOB_JSON("kernel") ", " JOB_JSON("patch") " FROM jobs"
+#define JOB_FIRST_ARG 13
 
 /* A job from a JOB_SELECT row; *corrupt says why it cannot be used. */
 static int read_row(sqlite3_stmt *stmt, struct elp_job **out,
@@ -235,6 +237,7 @@ static int read_row(sqlite3_stmt *stmt, struct elp_job **out,
 	job->finished_at = sqlite3_column_int64(stmt, 8);
 	job->runner_pid = sqlite3_column_int64(stmt, 10);
 	job->runner_host = elp_column_strdup(stmt, 11);
+	job->inputs_key = elp_column_strdup(stmt, 12);
 	for (i = 0; i < NR_ARGS; i++) {
 		int col = JOB_FIRST_ARG + (int)i;
 
@@ -383,7 +386,7 @@ static int requeue(struct elp_catalogue *cat, int64_t id)
 
 	err = elp_catalogue_prepare(
 		cat,
-		"UPDATE jobs SET state = 'queued', started_at = NULL, arguments = json_remove(arguments, '$.runner_pid', '$.runner_host') WHERE id = ? AND state = 'running'",
+		"UPDATE jobs SET state = 'queued', started_at = NULL, runner_pid = NULL, runner_host = NULL WHERE id = ? AND state = 'running'",
 		&stmt);
 	if (err)
 		return err;
@@ -461,9 +464,7 @@ static int claim_next(struct elp_catalogue *cat, struct elp_job **out,
 		goto rollback;
 	err = elp_catalogue_prepare(
 		cat,
-		*corrupt
-			? "UPDATE jobs SET state = 'running', started_at = ?1 WHERE id = ?4"
-			: "UPDATE jobs SET state = 'running', started_at = ?1, arguments = json_set(arguments, '$.runner_pid', ?2, '$.runner_host', ?3) WHERE id = ?4",
+		"UPDATE jobs SET state = 'running', started_at = ?1, runner_pid = ?2, runner_host = ?3 WHERE id = ?4",
 		&stmt);
 	if (err)
 		goto rollback;
@@ -491,7 +492,7 @@ static int finish(struct elp_catalogue *cat, struct elp_job *job,
 
 	err = elp_catalogue_prepare(
 		cat,
-		"UPDATE jobs SET state = ?1, error = ?2, finished_at = ?3, arguments = CASE WHEN NOT json_valid(arguments) THEN arguments WHEN ?4 IS NULL THEN json_remove(arguments, '$.runner_pid', '$.runner_host') ELSE json_set(json_remove(arguments, '$.runner_pid', '$.runner_host'), '$.key', ?4) END WHERE id = ?5",
+		"UPDATE jobs SET state = ?1, error = ?2, finished_at = ?3, runner_pid = NULL, runner_host = NULL, inputs_key = ?4 WHERE id = ?5",
 		&stmt);
 	if (err)
 		return err;
@@ -505,8 +506,10 @@ static int finish(struct elp_catalogue *cat, struct elp_job *job,
 		return err;
 	free(job->state);
 	free(job->error);
+	free(job->inputs_key);
 	job->state = strdup(state);
 	job->error = error ? strdup(error) : NULL;
+	job->inputs_key = key ? strdup(key) : NULL;
 	return job->state ? 0 : -ENOMEM;
 }
 
@@ -550,6 +553,7 @@ int elp_job_run_next(struct elp_catalogue *cat,
 		free(reason);
 		goto out;
 	}
+	elp_fault_point(ctx, "queue", "claimed");
 	elp_get_log_fn(ctx, &r.outer_fn, &r.outer_data);
 	elp_set_log_fn(ctx, capture_log, &r);
 	if (strcmp(r.job->kind, "kernel") == 0)
@@ -566,8 +570,9 @@ int elp_job_run_next(struct elp_catalogue *cat,
 		err = ferr ? ferr : -EINTR;
 		goto out;
 	}
+	elp_fault_point(ctx, "queue", "finish");
 	if (err)
-		ferr = finish(cat, r.job, "failed",
+		ferr = finish(cat, r.job, r.refused ? "refused" : "failed",
 			      r.error ? r.error : strerror(-err), r.key);
 	else
 		ferr = finish(cat, r.job, "done", NULL, r.key);

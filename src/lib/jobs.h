@@ -11,11 +11,12 @@
  *            of DIR/livepatches/NAME.patch, then queue their builds for every
  *            livepatch-capable kernel
  *   build    {"kernel": SPEC, "patch": SPEC}: one elp_build()
- * The runner adds "runner_pid"/"runner_host" while a job runs (so a job
- * whose runner died is found and queued again) and, to build jobs, "key":
- * the identity of the build's inputs.  A refused build ends 'failed' with
- * an error starting "refused: "; a build job with the same key is then
- * not built again.
+ * The runner records its pid and host (runner_pid, runner_host) while a
+ * job runs, so that a job whose runner died is found and queued again, and
+ * the identity of a build job's inputs (inputs_key: kernel, patch, engine).
+ * A job ends done, failed or refused (error: the reason); a build job
+ * whose inputs were refused before is refused again without building,
+ * until the kernel, the patch or the engine changes.
  */
 #ifndef ELP_JOBS_H
 #define ELP_JOBS_H
@@ -42,14 +43,15 @@ struct elp_job_request {
 struct elp_job {
 	int64_t id;
 	char *kind;
-	char *state; /* queued, running, done, failed */
+	char *state; /* queued, running, done, failed, refused */
 	char *origin;
 	char *arguments; /* JSON text as stored */
 	char *error;
 	/* from arguments; NULL when absent */
 	char *source, *release, *image, *overlay, *location, *kernel, *patch;
-	int64_t runner_pid;
+	int64_t runner_pid; /* 0 and NULL unless running */
 	char *runner_host;
+	char *inputs_key; /* build jobs once run; else NULL */
 	int64_t created_at, started_at, finished_at;
 };
 
@@ -68,7 +70,11 @@ int elp_job_add(struct elp_catalogue *cat, const struct elp_job_request *req,
 typedef int (*elp_job_cb)(const struct elp_job *job, void *data);
 int elp_job_foreach(struct elp_catalogue *cat, elp_job_cb cb, void *data);
 
-/* Delete finished jobs (done, failed) or, all, every job not running. */
+/*
+ * Delete finished jobs (done, failed) or, all, every job not running.
+ * Refused jobs are kept unless all: they are what keeps the same inputs
+ * from being built again.
+ */
 int elp_job_clear(struct elp_catalogue *cat, bool all, int *removed);
 
 void elp_job_free(struct elp_job *job);
@@ -90,11 +96,19 @@ struct elp_job_run_options {
 	/* set asynchronously (signal handler) to stop: the job is queued
 	 * again and -EINTR returned */
 	volatile sig_atomic_t *cancel;
+	/*
+	 * Apply (elp_apply) what a build job built when it is for the running
+	 * kernel; builds for other kernels are only built.  A build that
+	 * cannot be applied fails its job, saying why.
+	 */
+	bool auto_apply;
+	long apply_wait_ms; /* the transition's limit; 0: 60 s */
 };
 
 /*
  * Run the oldest queued job.  Returns 0 with *ran set to the finished job
- * (state done or failed, error), 0 with *ran NULL when none is queued, or
+ * (state done, failed or refused, error), 0 with *ran NULL when none is
+ * queued, or
  * -errno when the catalogue failed.  Call with the lock held.
  */
 int elp_job_run_next(struct elp_catalogue *cat,

@@ -10,6 +10,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "catalogue-internal.h"
 #include "kernel.h"
 #include "util.h"
 
@@ -692,24 +693,6 @@ int elp_kernel_foreach(struct elp_catalogue *cat, elp_kernel_cb cb, void *data)
 		err = elp_catalogue_error(cat, "cannot list kernels");
 	sqlite3_finalize(stmt);
 	return err;
-}
-
-int elp_kernel_count_builds(struct elp_catalogue *cat, int64_t kernel_id)
-{
-	sqlite3_stmt *stmt;
-	int err, n = 0;
-
-	err = elp_catalogue_prepare(
-		cat, "SELECT count(*) FROM builds WHERE kernel_id = ?", &stmt);
-	if (err)
-		return err;
-	sqlite3_bind_int64(stmt, 1, kernel_id);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = sqlite3_column_int(stmt, 0);
-	else
-		n = elp_catalogue_error(cat, "cannot count builds");
-	sqlite3_finalize(stmt);
-	return n;
 }
 
 int elp_kernel_remove(struct elp_catalogue *cat, const struct elp_kernel *k)

@@ -237,9 +237,11 @@ static int load(struct elp_ctx *ctx, const struct elp_lp_artefact *a,
 	long long t0 = elp_now_ms();
 	int err;
 
+	elp_fault_point(ctx, "apply", "load");
 	err = elp_lp_load(ctx, a->path, a->info);
 	if (err)
 		return err;
+	elp_fault_point(ctx, "apply", "transition");
 	if (elp_lp_wait(ctx, a->info->name, opts->wait_ms) == -ETIMEDOUT) {
 		elp_err(ctx,
 			"livepatch '%s' did not finish its transition in %ld s",
@@ -327,6 +329,7 @@ int elp_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	if (err)
 		goto out;
 	err = collect_replaced(ctx, cat, before, nr_before, r);
+	elp_fault_point(ctx, "apply", "record");
 	if (!err)
 		err = record_apply(cat, a, r);
 	if (err) {
@@ -466,9 +469,11 @@ int elp_revert(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	}
 
 	t0 = elp_now_ms();
+	elp_fault_point(ctx, "revert", "disable");
 	err = elp_lp_disable(ctx, r->module);
 	if (err)
 		goto out;
+	elp_fault_point(ctx, "revert", "transition");
 	if (elp_lp_wait(ctx, r->module, opts->wait_ms) == -ETIMEDOUT) {
 		elp_err(ctx,
 			"livepatch '%s' did not finish its transition back in %ld s; it stays in transition (see 'elivepatch status')",
@@ -483,6 +488,7 @@ int elp_revert(struct elp_ctx *ctx, struct elp_catalogue *cat,
 			ctx,
 			"livepatch '%s' is disabled but its module stays loaded",
 			r->module);
+	elp_fault_point(ctx, "revert", "record");
 	err = record_revert(cat, r, kernel_id);
 	if (err) {
 		elp_err(ctx,

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "builds.h"
 #include "catalogue.h"
 #include "elp.h"
 
@@ -117,46 +118,6 @@ int elp_lp_unload(struct elp_ctx *ctx, const char *name, long timeout_ms);
  * (integrity)"), 0 when not.
  */
 int elp_lp_sig_enforced(struct elp_ctx *ctx, char **reason);
-
-/* --- the catalogue side ------------------------------------------------ */
-
-struct elp_lp_build {
-	int64_t id;
-	int64_t kernel_id; /* 0: none */
-	char *kernel_release;
-	char *module_name;
-	char *status;
-	char *artefact_path;
-	char *artefact_sha256;
-	char *verified; /* "passed", "failed" or NULL */
-	char *verify_log;
-	bool cumulative;
-	char *patches; /* comma-separated patch names, or NULL */
-	char *cves; /* comma-separated, or NULL */
-};
-
-/* A build by id; -ENOENT (not logged) when there is none. */
-int elp_lp_build_get(struct elp_catalogue *cat, int64_t id,
-		     struct elp_lp_build **out);
-/* The build whose artefact has this sha256; -ENOENT when none. */
-int elp_lp_build_by_sha(struct elp_catalogue *cat, const char *sha256,
-			struct elp_lp_build **out);
-/* A build whose artefact_path is path; -ENOENT when none. */
-int elp_lp_build_by_path(struct elp_catalogue *cat, const char *path,
-			 struct elp_lp_build **out);
-/*
- * The build a loaded module came from: the last 'apply' of that module on
- * this host and kernel that was not since reverted or replaced.  -ENOENT
- * when elivepatch did not apply it.
- */
-int elp_lp_build_applied(struct elp_catalogue *cat, const char *module,
-			 const char *release, struct elp_lp_build **out);
-int elp_lp_build_set_verified(struct elp_catalogue *cat, int64_t id,
-			      bool passed, const char *log_path);
-/* The artefact changed on purpose (signed): its new sha256. */
-int elp_lp_build_set_sha256(struct elp_catalogue *cat, int64_t id,
-			    const char *sha256);
-void elp_lp_build_free(struct elp_lp_build *b);
 
 /* A module to apply or verify: the catalogue build and the file. */
 struct elp_lp_artefact {

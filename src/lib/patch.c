@@ -32,6 +32,7 @@
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 
+#include "catalogue-internal.h"
 #include "patch.h"
 #include "util.h"
 
@@ -166,6 +167,10 @@ static bool starts(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* What no source fix needs: refused before any work (hostile input). */
+#define PATCH_MAX_BYTES (64u << 20)
+#define PATCH_MAX_LINE (1u << 20)
+
 static int split_lines(struct parser *P, const char *content, size_t len)
 {
 	size_t i, n = 0, cap = 0;
@@ -182,6 +187,9 @@ static int split_lines(struct parser *P, const char *content, size_t len)
 			continue;
 		if (i == len && s == P->buf + len)
 			break; /* nothing after the last newline */
+		if ((size_t)(P->buf + i - s) > PATCH_MAX_LINE)
+			return perr(P, n + 1, "line longer than %u MiB",
+				    PATCH_MAX_LINE >> 20);
 		if (n == cap) {
 			char **l;
 
@@ -472,6 +480,15 @@ static long parse_plain_section(struct parser *P, size_t i)
 		free(new);
 		return perr(P, i + 1, "both file names are /dev/null");
 	}
+	if ((!old_null && P->lines[i][4] == '/') ||
+	    (!new_null && P->lines[i + 1][4] == '/')) {
+		long err = perr(P, i + 1, "absolute path '%s'",
+				P->lines[i + (P->lines[i][4] != '/')] + 4);
+
+		free(old);
+		free(new);
+		return err;
+	}
 	if (i + 2 >= P->nlines || !starts(P->lines[i + 2], "@@")) {
 		long err = perr(P, i + 2 < P->nlines ? i + 3 : i + 2,
 				"file section '%s' has no hunks",
@@ -552,6 +569,57 @@ static int split_git_line(struct psection *sec, const char *rest)
 	return sec->old_path && sec->new_path ? 0 : -ENOMEM;
 }
 
+/*
+ * A symbolic link the patch creates or changes stays inside the tree: its
+ * target is relative and its ".." never climb above the top.
+ */
+static bool link_is_safe(const char *path, const char *target)
+{
+	const char *p;
+	int depth = 0;
+
+	if (*target == '/' || !*target)
+		return false;
+	for (p = path; (p = strchr(p, '/')); p++)
+		depth++; /* the link's directory */
+	for (p = target; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			depth--;
+		else if (len && !(len == 1 && p[0] == '.'))
+			depth++;
+		if (depth < 0)
+			return false;
+		p += len;
+		if (*p)
+			p++;
+	}
+	return true;
+}
+
+/* Each target a symbolic link section gives (its '+' lines) is safe. */
+static int check_link(struct parser *P, const struct psection *sec)
+{
+	const char *path = sec->new_path ? sec->new_path : sec->old_path;
+	size_t h, k;
+
+	if ((sec->new_mode & 0170000) != 0120000 || !path)
+		return 0;
+	for (h = 0; h < sec->nhunks; h++) {
+		const struct phunk *hk = &sec->hunks[h];
+
+		for (k = hk->first; k < hk->first + hk->n; k++)
+			if (P->lines[k][0] == '+' &&
+			    !link_is_safe(path, P->lines[k] + 1))
+				return perr(
+					P, k + 1,
+					"symbolic link '%s' would point outside the tree ('%s')",
+					path, P->lines[k] + 1);
+	}
+	return 0;
+}
+
 static long parse_git_section(struct parser *P, size_t i)
 {
 	struct psection *sec = new_section(P, i);
@@ -619,7 +687,8 @@ static long parse_git_section(struct parser *P, size_t i)
 					;
 				blocks++;
 			}
-			j--;
+			/* the last line read; a patch may end in the block */
+			j = (j > P->nlines ? P->nlines : j) - 1;
 		} else {
 			break;
 		}
@@ -665,6 +734,8 @@ static long parse_git_section(struct parser *P, size_t i)
 		if (bad)
 			return perr(P, i + 1, "unsafe path '%s'", bad);
 	}
+	if (check_link(P, sec))
+		return -EBADMSG;
 	return (long)j;
 }
 
@@ -727,6 +798,10 @@ static int parser_run(struct parser *P, struct elp_ctx *ctx, const char *origin,
 		;
 	if (k == len)
 		return perr(P, 1, "empty file, not a patch");
+	if (len > PATCH_MAX_BYTES)
+		return perr(P, 1,
+			    "%zu bytes, larger than a patch can be (%u MiB)",
+			    len, PATCH_MAX_BYTES >> 20);
 	nul = memchr(content, '\0', len);
 	if (nul) {
 		size_t line = 1;
@@ -2489,4 +2564,18 @@ out:
 	parser_free(&P);
 	apply_free(&A);
 	return err;
+}
+
+bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name)
+{
+	sqlite3_stmt *stmt;
+	bool taken;
+
+	if (elp_catalogue_prepare(cat, "SELECT 1 FROM patches WHERE name = ?",
+				  &stmt))
+		return false;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	taken = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return taken;
 }

@@ -61,6 +61,8 @@ int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p);
 /* By name, then numeric id, then sha256 prefix. -ENOENT (logged) if none. */
 int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 		   struct elp_patch **out);
+/* Is a patch of that name catalogued? (false when it cannot tell) */
+bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name);
 /* Same content already catalogued with this kind? 0/1 or -errno. */
 int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 			  const char *sha256, struct elp_patch **out);

@@ -239,6 +239,11 @@ int elp_qemu_boot(struct elp_ctx *ctx, const struct elp_qemu *q)
 	rc = elp_run(ctx, argv, NULL, fd, NULL);
 	close(fd);
 	free(append);
+	if (rc == -ENOENT || rc == -EACCES) {
+		elp_err(ctx,
+			"cannot run qemu-system-x86_64 (is it installed? apt-get install qemu-system-x86)");
+		return -ENOENT;
+	}
 	if (rc < 0) {
 		elp_err(ctx, "cannot run qemu-system-x86_64: %s",
 			strerror(-rc));

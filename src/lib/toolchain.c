@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalogue-internal.h"
 #include "toolchain.h"
 #include "util.h"
 

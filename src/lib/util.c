@@ -18,6 +18,8 @@
 
 int elp_buf_append(struct elp_buf *buf, const void *data, size_t len)
 {
+	if (buf->err)
+		return buf->err;
 	if (buf->len + len + 1 > buf->cap) {
 		size_t cap = buf->cap ? buf->cap : 256;
 		char *p;
@@ -25,8 +27,10 @@ int elp_buf_append(struct elp_buf *buf, const void *data, size_t len)
 		while (cap < buf->len + len + 1)
 			cap *= 2;
 		p = realloc(buf->data, cap);
-		if (!p)
-			return -ENOMEM;
+		if (!p) {
+			buf->err = -ENOMEM;
+			return buf->err;
+		}
 		buf->data = p;
 		buf->cap = cap;
 	}
@@ -47,11 +51,15 @@ int elp_buf_printf(struct elp_buf *buf, const char *fmt, ...)
 	char *s;
 	int n, err;
 
+	if (buf->err)
+		return buf->err;
 	va_start(args, fmt);
 	n = vasprintf(&s, fmt, args);
 	va_end(args);
-	if (n < 0)
-		return -ENOMEM;
+	if (n < 0) {
+		buf->err = -ENOMEM;
+		return buf->err;
+	}
 	err = elp_buf_append(buf, s, (size_t)n);
 	free(s);
 	return err;
@@ -62,6 +70,7 @@ void elp_buf_free(struct elp_buf *buf)
 	free(buf->data);
 	buf->data = NULL;
 	buf->len = buf->cap = 0;
+	buf->err = 0;
 }
 
 int elp_read_file(struct elp_ctx *ctx, const char *path, char **data,
@@ -272,15 +281,45 @@ char *elp_abspath(const char *path)
 	return realpath(path, NULL);
 }
 
+/* In the child: report errno through the close-on-exec pipe, exit. */
+static void child_fail(int fd)
+{
+	int e = errno;
+	/* a failed write leaves the exit status to say it */
+	ssize_t n = write(fd, &e, sizeof(e));
+
+	(void)n;
+	_exit(127);
+}
+
+/* The errno a child sent before exec, or 0 when exec succeeded. */
+static int exec_error(int fd)
+{
+	int e = 0;
+	ssize_t n;
+
+	do
+		n = read(fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n == (ssize_t)sizeof(e) ? e : 0;
+}
+
 int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
 	    int log_fd, struct elp_buf *out)
 {
-	int pipefd[2] = { -1, -1 };
-	int status, err;
+	int pipefd[2] = { -1, -1 }, errpipe[2] = { -1, -1 };
+	int status, err, exec_errno;
 	pid_t pid;
 
-	if (out && pipe2(pipefd, O_CLOEXEC) < 0)
+	if (pipe2(errpipe, O_CLOEXEC) < 0)
 		return -errno;
+	if (out && pipe2(pipefd, O_CLOEXEC) < 0) {
+		err = -errno;
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return err;
+	}
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
@@ -288,6 +327,8 @@ int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
 			close(pipefd[0]);
 			close(pipefd[1]);
 		}
+		close(errpipe[0]);
+		close(errpipe[1]);
 		return err;
 	}
 	if (pid == 0) {
@@ -298,10 +339,11 @@ int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
 		dup2(out ? pipefd[1] : errfd, STDOUT_FILENO);
 		dup2(errfd, STDERR_FILENO);
 		if (cwd && chdir(cwd) < 0)
-			_exit(127);
+			child_fail(errpipe[1]);
 		execvp(argv[0], (char *const *)argv);
-		_exit(127);
+		child_fail(errpipe[1]);
 	}
+	close(errpipe[1]);
 	if (out) {
 		char chunk[4096];
 		ssize_t n;
@@ -318,6 +360,7 @@ int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
 		}
 		close(pipefd[0]);
 	}
+	exec_errno = exec_error(errpipe[0]);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			err = -errno;
@@ -326,12 +369,14 @@ int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
 			return err;
 		}
 	}
-	if (WIFEXITED(status)) {
-		if (WEXITSTATUS(status) == 127) {
-			elp_dbg(ctx, "'%s' exited 127 (not found?)", argv[0]);
-		}
-		return WEXITSTATUS(status);
+	if (exec_errno) {
+		elp_dbg(ctx, "cannot run '%s'%s%s: %s", argv[0],
+			cwd ? " in " : "", cwd ? cwd : "",
+			strerror(exec_errno));
+		return -exec_errno;
 	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
 }
 

@@ -9,17 +9,29 @@
 
 #define ELP_SHA256_HEX_LEN 64
 
-/* Growable NUL-terminated byte buffer. */
+/*
+ * Growable NUL-terminated byte buffer.  A failed append is remembered:
+ * later appends do nothing and return the same error, so a writer may
+ * append without checking each call and check elp_buf_error() once,
+ * before the contents are used (a buffer with an error is incomplete).
+ */
 struct elp_buf {
-	char *data;
+	char *data; /* NULL until the first append */
 	size_t len;
 	size_t cap;
+	int err; /* 0, or the first append's -errno */
 };
 
 int elp_buf_append(struct elp_buf *buf, const void *data, size_t len);
 int elp_buf_puts(struct elp_buf *buf, const char *s);
 int elp_buf_printf(struct elp_buf *buf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* 0, or the -errno of the first append that failed. */
+static inline int elp_buf_error(const struct elp_buf *buf)
+{
+	return buf->err;
+}
+/* Frees the data and forgets the error. */
 void elp_buf_free(struct elp_buf *buf);
 
 /* Whole file into a NUL-terminated buffer; logs "cannot read '%s': %m". */
@@ -44,7 +56,11 @@ char *elp_abspath(const char *path);
 /*
  * Run argv (no shell) in cwd.  stdout and stderr go to log_fd when >= 0,
  * else to /dev/null.  When out is non-NULL stdout is captured into it
- * instead.  Returns the exit status (>= 0) or -errno when it could not run.
+ * instead.  Returns the exit status (>= 0; 128 + N for a signal N), or
+ * -errno when it could not run: a program that cannot be executed (not
+ * found, not executable) or a cwd that cannot be entered is reported
+ * through a close-on-exec pipe (as git's run-command does), so it is
+ * never confused with a program that exits 127.
  */
 int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
 	    int log_fd, struct elp_buf *out);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # make bench: how long `elivepatch build` takes for contrib/examples/cmdline.patch on the
 # reference kernel (tests/e2e/fetch-kernel.sh):
-#   cold       empty cache: unpack, olddefconfig, modules_prepare, compile both sides, link
+#   cold       empty cache: unpack, olddefconfig, modules_prepare, compile both sides, link;
+#              with the tree's extraction time and, for comparison, the whole tarball
+#              extracted with one xz thread (as the tree stage did before) and with xz -T0
 #   warm       prepared tree and cached original object: compile the patched side, link
 #   identical  same inputs again: answered from the catalogue (limit 500 ms)
 #   patched    what a warm build must compile, by hand: the patched side alone (the original
@@ -12,10 +14,16 @@
 # (compiles best of two), and the ratios, measured in the same run:
 #   warm / (patched + link)   the headline: elivepatch's overhead over kbuild doing the same work
 #   warm / (raw + link)       against the bare compiler and linker
-# then the same for a two-file patch and a module (binfmt_misc) patch. Results go to
-# bench-results.txt (BENCH_OUT overrides).
+# then the same for a two-file patch and a module (binfmt_misc) patch, and a build delegated
+# over ssh (a real sshd on 127.0.0.1, tests/sshd.sh) to a builder sharing the warm cache:
+#   delegated  the build on the builder, from another catalogue (ratio to warm; target <= 1.2)
+#   cache hit  the same request from a third catalogue, answered from the builder's result
+#              cache (target <= 1 s)
+# Results go to bench-results.txt (BENCH_OUT overrides). Last, the Portage hook for an
+# unrelated package.
 # BENCH_CACHE=DIR uses (and keeps) that cache instead of a fresh one; the cold number is then
-# only cold if DIR is empty.
+# only cold if DIR is empty. BENCH_BEFORE=BINARY also times a cold build by that binary (one
+# built from an older commit) in a cache of its own, for a before/after of the cold build.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib.sh"
@@ -120,12 +128,58 @@ bench_case() {
 }
 
 timed cold elp build --kernel "$E2E_RELEASE" --patch "$patch" -o "$t/cold.ko" -q
+cold_stages=$(stages)
+cold_log=$(sqlite3 "$db" "SELECT log_path FROM builds WHERE id = (SELECT max(id) FROM builds)")
+# what the tree stage extracted: "[tree] extracted N of the M files of '...' in X ms"
+cold_extract=$(sed -n "s/.*\[tree\] extracted \([0-9]*\) of the \([0-9]*\) files of .* in \([0-9]*\) ms$/\3 \1 \2/p" "$cold_log")
+# shellcheck disable=SC2086 # three words
+set -- $cold_extract
+ms_extract=${1:-0} extract_files=${2:-?} tarball_files=${3:-?}
+# before issue 8, the tree stage extracted the whole tarball with one xz thread
+# (libarchive's own xz filter): the same done by tar, and with xz on every CPU
+mkdir -p "$t/whole1" "$t/wholeN"
+timed whole_1 sh -c "xz -dc -T1 '$E2E_SOURCE_TARBALL' | tar -xf - -C '$t/whole1'"
+timed whole_n sh -c "xz -dc -T0 '$E2E_SOURCE_TARBALL' | tar -xf - -C '$t/wholeN'"
+rm -rf "$t/whole1" "$t/wholeN"
+before=
+if [ -n "${BENCH_BEFORE:-}" ]; then
+	# a cold build by another binary (e.g. one built from the commit before), own cache
+	ELIVEPATCH_CACHE=$t/cache-before timed before "$BENCH_BEFORE" --db "$t/before.db" kernel add \
+		--release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" --config "$E2E_CONFIG" \
+		--build "$E2E_HEADERS" --symbols "$ks"
+	ELIVEPATCH_CACHE=$t/cache-before timed before "$BENCH_BEFORE" --db "$t/before.db" build \
+		--kernel "$E2E_RELEASE" --patch "$patch" -o "$t/before.ko" -q
+	before=$ms_before
+	rm -rf "$t/cache-before"
+fi
 timed warm elp build --kernel "$E2E_RELEASE" --patch "$patch" -o "$t/warm.ko" -q --rebuild
 stages=$(stages)
 timed identical elp build --kernel "$E2E_RELEASE" --patch "$patch" -o "$t/same.ko" -q
 cmp -s "$t/same.ko" "$t/warm.ko" || { echo "bench: the identical build gave another module" >&2; exit 1; }
 identical_limit=ok
 [ "$ms_identical" -lt 500 ] || identical_limit=OVER
+
+# --- delegated over ssh: the same cache, so the builder's tree is as warm as ours
+. "$top/tests/sshd.sh"
+add_to() { "$ELIVEPATCH" --db "$1" kernel add --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
+	--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks" > "$t/add.log" 2>&1 ||
+	{ cat "$t/add.log" >&2; exit 1; }; }
+remote_report="delegated build: not measured (no OpenSSH server here)"
+if sshd_have; then
+	for _d in builder client1 client2; do add_to "$t/$_d.db"; done
+	sshd_key "$t/ssh" bench "env ELIVEPATCH_DB=$t/builder.db ELIVEPATCH_CACHE=$ELIVEPATCH_CACHE $ELIVEPATCH builder serve"
+	sshd_start "$t/ssh" || { echo "bench: sshd does not start" >&2; exit 1; }
+	timed delegated "$ELIVEPATCH" --db "$t/client1.db" build --kernel "$E2E_RELEASE" --patch "$patch" \
+		-o "$t/remote.ko" -q --builder ssh://bench
+	timed cache_hit "$ELIVEPATCH" --db "$t/client2.db" build --kernel "$E2E_RELEASE" --patch "$patch" \
+		-o "$t/cached.ko" -q --builder ssh://bench
+	sshd_stop
+	same=no
+	cmp -s "$t/remote.ko" "$t/warm.ko" && cmp -s "$t/cached.ko" "$t/warm.ko" && same=yes
+	remote_report=$(printf 'delegated build  %8d ms   (over ssh to 127.0.0.1, warm builder; delegated / warm %s, target <= 1.2; same module: %s)\ncache hit        %8d ms   (another catalogue, the builder'"'"'s result cache; target <= 1000 ms)' \
+		"$ms_delegated" "$(awk -v a="$ms_delegated" -v b="$ms_warm" 'BEGIN { printf "%.2f", a / b }')" \
+		"$same" "$ms_cache_hit")
+fi
 
 tree=$(ls -d "$ELIVEPATCH_CACHE"/trees/*/linux | head -n1)
 log=$(sqlite3 "$db" "SELECT log_path FROM builds WHERE id = (SELECT max(id) FROM builds)")
@@ -140,18 +194,40 @@ ratio_b=$(ratio "$ms_warm" "$ms_cmdline_raw" "$ms_link")
 bench_case two_files "$top/tests/e2e/patches/two-files.patch" fs/proc/loadavg.o fs/proc/uptime.o
 bench_case module "$top/tests/e2e/patches/module-binfmt-misc.patch" fs/binfmt_misc.o
 
+# the Portage hook for a package that is not a kernel: sourced and run as emerge does, 20 times
+hook_total=0
+for i in $(seq 20); do
+	t0=$(date +%s%N)
+	env CATEGORY=dev-libs PN=openssl PV=3.1.4 PVR=3.1.4 P=openssl-3.1.4 EBUILD_PHASE=postinst \
+		ELIVEPATCH_BIN=/bin/false bash --posix -u -c '. "$0"; post_pkg_postinst' \
+		"$top/hooks/portage-bashrc" > /dev/null 2>&1
+	hook_total=$((hook_total + $(date +%s%N) - t0))
+done
+us_hook=$((hook_total / 20000))
+hook_limit=ok
+[ "$us_hook" -lt 50000 ] || hook_limit=OVER
+
 {
 	echo "elivepatch bench, $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) CPUs, kernel $E2E_RELEASE"
 	echo "patch: contrib/examples/cmdline.patch (fs/proc/cmdline.c)"
-	printf 'cold build       %8d ms\n' "$ms_cold"
+	printf 'cold build       %8d ms   (%s)\n' "$ms_cold" "$cold_stages"
+	printf '  tree extraction %7d ms   (%s of the tarball'"'"'s %s files, xz on %s CPUs; the rest on demand)\n' \
+		"$ms_extract" "$extract_files" "$tarball_files" "$(nproc)"
+	printf '  whole tarball   %7d ms   (xz -T1 | tar -x: what the tree stage did before, issue 8)\n' "$ms_whole_1"
+	printf '  whole, xz -T0   %7d ms   (xz -T0 | tar -x)\n' "$ms_whole_n"
+	printf '  cold, whole one-thread extraction instead %7d ms   (cold - extraction + whole tarball)\n' \
+		"$((ms_cold - ms_extract + ms_whole_1))"
+	[ -z "$before" ] || printf '  cold build by %s %7d ms   (BENCH_BEFORE)\n' "$BENCH_BEFORE" "$before"
 	printf 'warm build       %8d ms   (%s)\n' "$ms_warm" "$stages"
 	printf 'identical build  %8d ms   (limit 500 ms: %s)\n' "$ms_identical" "$identical_limit"
+	printf '%s\n' "$remote_report"
 	printf 'patched side     %8d ms   (fs/proc/cmdline.o alone, by hand, same make line; best of 2)\n' "$ms_cmdline_patched"
 	printf 'raw command      %8d ms   (its .o.cmd line run directly: %s; best of 2)\n' "$ms_cmdline_raw" "$raw_cmdline"
 	printf 'module link      %8d ms   (make M=... modules of the build'"'"'s module dir)\n' "$ms_link"
 	printf 'headline: warm / (patched side + link)   %s   (target <= 2.0)\n' "$ratio_a"
 	printf 'warm / (raw command + link)              %s   (against the compiler and linker alone)\n' "$ratio_b"
 	printf '%s' "$report"
+	printf 'portage hook     %8d us   (post_pkg_postinst of dev-libs/openssl incl. bash start, mean of 20; limit 50 ms: %s)\n' "$us_hook" "$hook_limit"
 } > "$out"
 cat "$out"
 [ "$identical_limit" = ok ] || { echo "bench: the identical build took ${ms_identical} ms (limit 500 ms)" >&2; exit 1; }

@@ -58,15 +58,13 @@ cat > "$T/recorder" <<EOS
 echo "\$@" >> "$T/called"
 EOS
 chmod +x "$T/recorder"
+# (its time is measured by make bench, not asserted here)
 ELIVEPATCH_BIN=$T/recorder phase_env dev-libs openssl 3.1.4 3.1.4 bash --posix -u -c '
 	. "$0"
-	start=$(date +%s%N)
-	post_pkg_postinst
-	echo $(( ($(date +%s%N) - start) / 1000 ))' "$hooks/portage-bashrc" > "$T/us" 2> "$T/err"
+	post_pkg_postinst' "$hooks/portage-bashrc" > /dev/null 2> "$T/err"
 check "any other package: nothing queued" test "$(jobs_now)" = "$n"
 check "...elivepatch not even started" test ! -e "$T/called"
 check "...quietly" test ! -s "$T/err"
-check "...well under 50 ms (took $(cat "$T/us") us)" test "$(cat "$T/us")" -lt 50000
 phase_env sys-kernel git-sources 6.8 6.8 bash --posix -u -c '. "$0"; post_pkg_postinst' \
 	"$hooks/portage-bashrc" > /dev/null 2> "$T/err"
 check "a missing kernel tree: return 0" test $? -eq 0

@@ -21,9 +21,9 @@ check "...and DYNAMIC_FTRACE_WITH_REGS or _ARGS" sh -c \
 	"grep -q 'linux_chkconfig_present DYNAMIC_FTRACE_WITH_REGS' '$eb/elivepatch-9999.ebuild' && grep -q 'linux_chkconfig_present DYNAMIC_FTRACE_WITH_ARGS' '$eb/elivepatch-9999.ebuild'"
 # the dependencies, read by bash from the ebuild itself
 deps=$(bash -c 'inherit() { :; }; . "$1"; echo "$DEPEND $RDEPEND"' sh "$eb/elivepatch-9999.ebuild")
-for atom in dev-libs/libgit2 app-arch/libarchive dev-db/sqlite sys-apps/kmod dev-libs/popt virtual/libelf dev-libs/openssl; do
+for atom in dev-libs/libgit2 app-arch/libarchive app-arch/xz-utils dev-db/sqlite sys-apps/kmod dev-libs/popt virtual/libelf dev-libs/openssl; do
 	case " $deps " in
-	*[[:space:]]"$atom"[[:space:]:]*) ok "DEPEND and RDEPEND carry $atom" ;;
+	*[[:space:]]"$atom"[[:space:]:]* | *[[:space:]]">=$atom-"[0-9]*) ok "DEPEND and RDEPEND carry $atom" ;;
 	*) not_ok "DEPEND and RDEPEND carry $atom" ;;
 	esac
 done
@@ -86,7 +86,7 @@ else
 fi
 
 # ---- man pages ----
-for f in man/elivepatch.1 man/elivepatch-queue.1 man/elivepatch.conf.5; do
+for f in man/elivepatch.1 man/elivepatch-queue.1 man/elivepatch-builder.1 man/elivepatch.conf.5; do
 	if command -v mandoc > /dev/null; then
 		mandoc -Tlint "$top/$f" > "$T/lint" 2>&1
 		check "mandoc -Tlint $f: no message" test ! -s "$T/lint"
@@ -132,7 +132,7 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 	check "commands" test "$(complete_line elivepatch "")" = \
 		"apply build help history kernel patch queue revert sign status toolchain verify "
 	check "subcommands" test "$(complete_line elivepatch queue "")" = "add clear list run "
-	check "options of a subcommand" test "$(complete_line elivepatch queue run --)" = "--every --help --jobs --wait "
+	check "options of a subcommand" test "$(complete_line elivepatch queue run --)" = "--auto-apply --every --help --jobs --no-auto-apply --wait "
 	check "global options" test "$(complete_line elivepatch --c)" = "--config "
 	check "kernel names from the catalogue (--db honoured)" \
 		test "$(complete_line elivepatch --db "$DB" build --kernel "")" = "k-one "

@@ -88,19 +88,28 @@ error 4 > "$T/e4"
 check "...its error names the build and its log" grep -q "^build 1 failed: .*; log: $T/cache/" "$T/e4"
 check "run reports each job" grep -q "^job 1 done: kernel source $src\$" "$T/out"
 check "...and each failure on stderr" grep -q "^error: job 4 failed: patch cmdline for kernel 6.6.30-gentoo: build 1 failed" "$T/err"
-check "runner fields are gone from finished jobs" test "$(q "SELECT count(*) FROM jobs WHERE arguments LIKE '%runner%'")" = 0
-check "build jobs keep the key of their inputs" test "$(q "SELECT length(json_extract(arguments, '\$.key')) FROM jobs WHERE id = 4")" = 64
+check "finished jobs have no runner" test "$(q "SELECT count(*) FROM jobs WHERE runner_pid IS NOT NULL OR runner_host IS NOT NULL")" = 0
+check "build jobs keep the key of their inputs" test "$(q "SELECT length(inputs_key) FROM jobs WHERE id = 4")" = 64
+check "...in its column, not in the arguments" test "$(q "SELECT arguments FROM jobs WHERE id = 4")" = '{"kernel":"6.6.30-gentoo","patch":"cmdline"}'
 elp queue run > "$T/out" 2>&1
 check "an empty queue runs nothing, successfully" test $? -eq 0
 check "...quietly" test ! -s "$T/out"
 
 # ---- refusals are not retried until the inputs change ----
-q "UPDATE jobs SET error = 'refused: a simulated refusal' WHERE id = 4"
+q "UPDATE jobs SET state = 'refused', error = 'a simulated refusal' WHERE id = 4"
+elp queue add build --kernel 6.6.30-gentoo --patch cmdline --origin test > /dev/null
+elp queue run > /dev/null 2> "$T/err"
+check "a build refused before is not built again" test "$(q 'SELECT count(*) FROM builds')" = 1
+check "...the job is refused with the reason and where it was seen" \
+	test "$(state 5)|$(error 5)" = "refused|a simulated refusal (as in job 4; not built again until the kernel, the patch or elivepatch changes)"
+check "...and run says it was refused" grep -q "^error: job 5 refused: patch cmdline for kernel 6.6.30-gentoo: a simulated refusal (as in job 4;" "$T/err"
 elp queue add build --kernel 6.6.30-gentoo --patch cmdline --origin test > /dev/null
 elp queue run > /dev/null 2>&1
-check "a build refused before is not built again" test "$(q 'SELECT count(*) FROM builds')" = 1
-check "...the job fails with the refusal and where it was seen" \
-	test "$(error 5)" = "refused: a simulated refusal (as in job 4; not built again until the kernel, the patch or elivepatch changes)"
+check "a third time it names the first refusal, once" \
+	test "$(error 6)" = "$(error 5)"
+q "DELETE FROM jobs WHERE id = 6"
+elp queue clear > /dev/null
+check "clear keeps refused jobs (what stops the rebuild)" test "$(q "SELECT group_concat(id) FROM jobs WHERE state = 'refused'")" = "4,5"
 q "UPDATE kernels SET config_sha256 = 'changed'"
 elp queue add build --kernel 6.6.30-gentoo --patch cmdline --origin test > /dev/null
 elp queue run > /dev/null 2>&1
@@ -189,7 +198,7 @@ elp queue add build --kernel k-blocked --patch cmdline --origin test > /dev/null
 id=$(q "SELECT max(id) FROM jobs")
 running() { # PID: wait until the job is running under PID
 	i=0
-	while [ "$(q "SELECT json_extract(arguments, '\$.runner_pid') FROM jobs WHERE id = $id AND state = 'running'")" != "$1" ] && [ $i -lt 100 ]; do
+	while [ "$(q "SELECT runner_pid FROM jobs WHERE id = $id AND state = 'running'")" != "$1" ] && [ $i -lt 100 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -208,8 +217,8 @@ kill -TERM "$runner"
 wait "$runner"
 check "a runner stopped with SIGTERM exits 1" test $? -eq 1
 check "...saying the job is queued again" grep -q "interrupted: the running job is queued again" "$T/err"
-check "...and it is" test "$(state "$id")|$(q "SELECT arguments FROM jobs WHERE id = $id")" = \
-	'queued|{"kernel":"k-blocked","patch":"cmdline"}'
+check "...and it is, without a runner" test "$(state "$id")|$(q "SELECT arguments, runner_pid, runner_host FROM jobs WHERE id = $id")" = \
+	'queued|{"kernel":"k-blocked","patch":"cmdline"}||'
 q "DELETE FROM jobs WHERE id = $id"
 
 # ---- --every: a service's loop, stopped by SIGTERM ----
@@ -238,10 +247,10 @@ sh -c 'exit 0' &
 dead=$!
 wait "$dead"
 host=$(uname -n)
-q "INSERT INTO jobs (id, kind, state, arguments, created_at, started_at) VALUES
- (50, 'kernel', 'running', json_object('source', '$src', 'runner_pid', $dead, 'runner_host', '$host'), 1, 1),
- (51, 'kernel', 'running', json_object('source', '$src', 'runner_pid', $$, 'runner_host', '$host'), 1, 1),
- (52, 'kernel', 'running', json_object('source', '$src', 'runner_pid', $dead, 'runner_host', 'elsewhere'), 1, 1)"
+q "INSERT INTO jobs (id, kind, state, arguments, runner_pid, runner_host, created_at, started_at) VALUES
+ (50, 'kernel', 'running', json_object('source', '$src'), $dead, '$host', 1, 1),
+ (51, 'kernel', 'running', json_object('source', '$src'), $$, '$host', 1, 1),
+ (52, 'kernel', 'running', json_object('source', '$src'), $dead, 'elsewhere', 1, 1)"
 elp queue run > /dev/null 2> "$T/err"
 check "a job whose runner died is queued again and run" test "$(state 50)" = "done"
 check "...saying so" grep -q "job 50: its runner died; queued again" "$T/err"
@@ -257,5 +266,34 @@ elp queue clear --all > /dev/null
 check "clear --all also removes queued jobs, never running ones" test "$(q "SELECT group_concat(state) FROM (SELECT state FROM jobs ORDER BY id)")" = "running,running"
 elp queue clear --done --all > /dev/null 2>&1
 check "--done and --all exclude each other" test $? -eq 129
+
+# ---- migration 005: jobs of a version 4 catalogue ----
+old=$T/old.db
+for f in "$(dirname "$0")"/../../data/schema/00[1-4]-*.sql; do
+	sqlite3 "$old" < "$f"
+done
+sqlite3 "$old" "PRAGMA user_version = 4;
+INSERT INTO jobs (id, kind, state, arguments, error, created_at) VALUES
+ (1, 'build', 'failed', '{\"kernel\":\"k\",\"patch\":\"p\",\"key\":\"abc\"}', 'refused: nothing to patch', 1),
+ (2, 'build', 'failed', '{\"kernel\":\"k\",\"patch\":\"p\",\"key\":\"abd\"}', 'build 3 failed: x', 2),
+ (3, 'kernel', 'running', '{\"source\":\"/s\",\"runner_pid\":77,\"runner_host\":\"h\"}', NULL, 3),
+ (4, 'kernel', 'queued', '{\"source\": ', NULL, 4);
+INSERT INTO builds (id, kernel_release, module_name, inputs_sha256, status, created_at, started_at, builder_pid) VALUES
+ (1, 'r', 'm', 'x', 'running', 10, 11, NULL), (2, 'r', 'm', 'y', 'running', 10, 11, $$);"
+"$ELP" --db "$old" queue list > /dev/null 2>&1
+check "migration 005: a refusal becomes state refused, its reason without the prefix" \
+	test "$(sqlite3 "$old" "SELECT state, error, inputs_key, arguments FROM jobs WHERE id = 1")" = 'refused|nothing to patch|abc|{"kernel":"k","patch":"p"}'
+check "...a failure stays failed, its key in its column" \
+	test "$(sqlite3 "$old" "SELECT state, error, inputs_key FROM jobs WHERE id = 2")" = 'failed|build 3 failed: x|abd'
+check "...a running job's runner moves to its columns" \
+	test "$(sqlite3 "$old" "SELECT state, runner_pid, runner_host, arguments FROM jobs WHERE id = 3")" = 'running|77|h|{"source":"/s"}'
+check "...a corrupt row is kept as it was" \
+	test "$(sqlite3 "$old" "SELECT arguments FROM jobs WHERE id = 4")" = '{"source": '
+check "...the new state is checked" \
+	sh -c "! sqlite3 '$old' \"UPDATE jobs SET state = 'lost' WHERE id = 1\" 2> /dev/null"
+check "a build left running before builder_pid existed is marked interrupted" \
+	test "$(sqlite3 "$old" "SELECT status, reason, finished_at FROM builds WHERE id = 1")" = 'failed|interrupted|11'
+check "...one with a process is left to the build's own check" \
+	test "$(sqlite3 "$old" "SELECT status FROM builds WHERE id = 2")" = running
 
 t_done

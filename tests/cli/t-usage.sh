@@ -26,7 +26,8 @@ apply
 revert
 status
 verify
-sign'
+sign
+builder serve'
 
 echo "$commands" | while read -r cmd; do
 	# shellcheck disable=SC2086 # the command's words
@@ -68,6 +69,7 @@ stray "toolchain add" toolchain add --cc /bin/true stray
 stray "toolchain check" toolchain check k1 stray
 stray "patch add" patch add "$T/fix.patch" stray
 stray "patch list" patch list stray
+stray "builder serve" builder serve stray
 stray "patch show" patch show fix stray
 stray "patch remove" patch remove fix stray
 stray "build list" build list stray

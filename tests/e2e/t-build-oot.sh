@@ -41,7 +41,7 @@ check "the fix builds for the kernel with its out-of-tree patch" [ "$rc" = 0 ]
 trees=$(find "$ELIVEPATCH_CACHE/trees" -mindepth 1 -maxdepth 1 -type d | wc -l)
 check "...in a prepared tree of its own: this run made two trees (got $trees)" [ "$trees" = 2 ]
 check "...and the local one records the out-of-tree patch" \
-	sh -c "grep -l 'out-of-tree local:oot-cmdline-comment' '$ELIVEPATCH_CACHE'/trees/*/complete | grep -q ."
+	sh -c "grep -l 'out-of-tree local:oot-cmdline-comment' '$ELIVEPATCH_CACHE'/trees/*/prepared | grep -q ."
 
 cat > "$t/init.sh" <<'INIT'
 e2e_result before "$(cat /proc/cmdline)"

@@ -124,9 +124,9 @@ check "the record stage is timed" \
 trees=$(ls -d "$ELIVEPATCH_CACHE"/trees/*/linux 2>/dev/null)
 [ -n "$trees" ] || not_ok "a prepared tree in $ELIVEPATCH_CACHE/trees"
 for tree in $trees; do
-	[ -f "${tree%/linux}/complete" ] || continue
+	[ -f "${tree%/linux}/prepared" ] || continue
 	# a tree with out-of-tree patches (t-build-oot.sh) differs by design
-	grep -q '^out-of-tree ' "${tree%/linux}/complete" && continue
+	grep -q '^out-of-tree ' "${tree%/linux}/prepared" && continue
 	# hold the tree's lock, as a build does: another build may be using it
 	exec 9> "${tree%/linux}.lock"
 	flock 9

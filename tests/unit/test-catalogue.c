@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "lib/catalogue-internal.h"
 #include "lib/catalogue.h"
 #include "lib/history.h"
 #include "lib/kernel.h"
@@ -214,6 +215,47 @@ static void test_sha256(void **state)
 		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* A program that cannot run is an error, not "exit 127". */
+static void test_run_exec_failure(void **state)
+{
+	const char *const missing[] = { "/nonexistent/elp-no-such-program",
+					NULL };
+	const char *const exits127[] = { "sh", "-c", "exit 127", NULL };
+	const char *const echo[] = { "sh", "-c", "echo hi", NULL };
+	struct elp_ctx *ctx = elp_ctx_new();
+	struct elp_buf out = { 0 };
+
+	(void)state;
+	elp_set_log_priority(ctx, -1);
+	assert_int_equal(elp_run(ctx, missing, NULL, -1, NULL), -ENOENT);
+	assert_int_equal(elp_run(ctx, exits127, NULL, -1, NULL), 127);
+	assert_int_equal(elp_run(ctx, echo, "/nonexistent/elp-dir", -1, NULL),
+			 -ENOENT);
+	assert_int_equal(elp_run(ctx, echo, NULL, -1, &out), 0);
+	assert_string_equal(out.data, "hi\n");
+	elp_buf_free(&out);
+	elp_ctx_free(ctx);
+}
+
+/* A buffer remembers a failed append; freeing forgets it. */
+static void test_buf_sticky_error(void **state)
+{
+	struct elp_buf b = { 0 };
+
+	(void)state;
+	assert_int_equal(elp_buf_puts(&b, "a"), 0);
+	b.err = -ENOMEM; /* as a failed realloc leaves it */
+	assert_int_equal(elp_buf_puts(&b, "b"), -ENOMEM);
+	assert_int_equal(elp_buf_printf(&b, "%d", 1), -ENOMEM);
+	assert_string_equal(b.data, "a");
+	assert_int_equal(elp_buf_error(&b), -ENOMEM);
+	elp_buf_free(&b);
+	assert_int_equal(elp_buf_error(&b), 0);
+	assert_int_equal(elp_buf_puts(&b, "c"), 0);
+	assert_string_equal(b.data, "c");
+	elp_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +272,8 @@ int main(void)
 		cmocka_unit_test(test_config_get),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_run_exec_failure),
+		cmocka_unit_test(test_buf_sticky_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,6 +78,7 @@ static void test_values(void **state)
 	assert_string_equal(l->text, "");
 	assert_string_equal(c->catalogue, "/var/lib/x/c.db");
 	assert_string_equal(c->cache_dir, "/var/cache/x");
+	assert_string_equal(c->builders, "");
 	assert_string_equal(c->datadir, "/usr/share/x");
 	assert_string_equal(c->signing_key, "/etc/k.pem");
 	assert_string_equal(c->signing_cert, "/etc/c.pem");
@@ -118,7 +119,25 @@ static void test_every_bad_line_is_reported(void **state)
 		"/etc/e.conf:1: unknown key 'foo'\n"
 		"/etc/e.conf:3: 'catalogue' is already set on line 2\n"
 		"/etc/e.conf:4: expected 'key = value', got '='\n"
-		"/etc/e.conf:5: builders = a b is not supported: this version builds on this host only (no remote builders)\n");
+		"/etc/e.conf:5: builders 'a b' must be ssh://[user@]host[:port][/path] URLs\n");
+}
+
+static void test_builders(void **state)
+{
+	struct log *l = *state;
+	struct elp_conf *c;
+
+	assert_int_equal(
+		elp_conf_parse(
+			l->ctx, "t",
+			"builders = ssh://a\tssh://u@b:22/opt/elivepatch \n",
+			&c),
+		0);
+	assert_string_equal(c->builders, "ssh://a ssh://u@b:22/opt/elivepatch");
+	elp_conf_free(c);
+	assert_int_equal(
+		elp_conf_parse(l->ctx, "t", "builders = ssh://a b\n", &c),
+		-EINVAL);
 }
 
 static void test_load(void **state)
@@ -155,6 +174,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_bad_line_is_reported,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_builders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
 	};
 

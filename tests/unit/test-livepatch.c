@@ -19,6 +19,7 @@
 #include <archive_entry.h>
 #include <cmocka.h>
 
+#include "lib/catalogue-internal.h"
 #include "lib/catalogue.h"
 #include "lib/livepatch.h"
 #include "lib/qemu.h"

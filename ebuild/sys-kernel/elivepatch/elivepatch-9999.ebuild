@@ -22,7 +22,8 @@ IUSE="qemu test"
 RESTRICT="!test? ( test )"
 
 DEPEND="
-	app-arch/libarchive:=
+	>=app-arch/libarchive-3.6:=[zstd]
+	>=app-arch/xz-utils-5.4
 	dev-db/sqlite:3
 	dev-libs/libgit2:=
 	dev-libs/openssl:=
@@ -31,9 +32,11 @@ DEPEND="
 	virtual/libelf:=
 "
 # building a livepatch compiles the kernel's objects: the kernel's own
-# build tools; `elivepatch verify` boots the kernel in qemu
+# build tools; `elivepatch verify` boots the kernel in qemu; `build
+# --builder ssh://...` runs the system's OpenSSH client
 RDEPEND="
 	${DEPEND}
+	virtual/openssh
 	app-alternatives/bc
 	app-alternatives/lex
 	app-alternatives/yacc
@@ -49,8 +52,10 @@ RDEPEND="
 BDEPEND="
 	virtual/pkgconfig
 	test? (
+		app-arch/zstd
 		dev-db/sqlite:3
 		dev-util/cmocka
+		net-misc/openssh
 	)
 "
 

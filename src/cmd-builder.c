@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* elivepatch builder serve: build what a client sends over ssh. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/remote.h"
+
+/*
+ * Under a restricted key (command="elivepatch builder serve",restrict)
+ * sshd runs that command whatever the client asked; the one thing a client
+ * may add is --status, which it asks for as the command it sends.
+ */
+static bool ssh_asks_status(void)
+{
+	const char *orig = getenv("SSH_ORIGINAL_COMMAND");
+	size_t n;
+
+	if (!orig)
+		return false;
+	n = strlen(orig);
+	return n >= 8 && strcmp(orig + n - 8, "--status") == 0 &&
+	       strstr(orig, "builder serve");
+}
+
+static int builder_serve(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_catalogue *cat;
+	char *cache = NULL, *text = NULL;
+	int status = 0, rc, err;
+	poptContext pc;
+	bool done;
+	struct poptOption options[] = {
+		{ "status", 0, POPT_ARG_NONE, &status, 0,
+		  "print how busy this builder is (running builds, load) and exit",
+		  NULL },
+		{ "cache", 0, POPT_ARG_STRING, &cache, 0,
+		  "cache directory (default: $ELIVEPATCH_CACHE)", "DIR" },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse_none("[--status] [--cache DIR]", options, argc, argv,
+			    &pc, &done);
+	if (rc || done)
+		goto out_args;
+	rc = 1;
+	/* stdout carries the result bundle: messages go to stderr only */
+	if (!cli->quiet && elp_get_log_priority(cli->ctx) < ELP_LOG_INFO)
+		elp_set_log_priority(cli->ctx, ELP_LOG_INFO);
+	if (!status && isatty(STDIN_FILENO)) {
+		cli_error(
+			"'builder serve' reads a build bundle on its stdin; it is run by 'elivepatch build --builder ssh://HOST' over ssh");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (cli_open_catalogue(cli, status ? ELP_CATALOGUE_READ : 0, &cat))
+		goto out;
+	if (status || ssh_asks_status()) {
+		err = elp_builder_status(cat, &text);
+		if (!err)
+			fputs(text, stdout);
+	} else {
+		err = elp_builder_serve(cat, STDIN_FILENO, STDOUT_FILENO,
+					cache);
+	}
+	elp_catalogue_close(cat);
+	rc = !err ? 0 : err == -ENOENT ? ELP_BUILDER_UNAVAILABLE : 1;
+out:
+	poptFreeContext(pc);
+out_args:
+	free(cache);
+	free(text);
+	return rc;
+}
+
+static const struct command builder_subcommands[] = {
+	{ "serve", builder_serve,
+	  "build the bundle read on stdin, write the result bundle to stdout (run over ssh)" },
+	{ NULL, NULL, NULL },
+};
+
+static int run_builder(struct cli *cli, int argc, const char **argv)
+{
+	return cli_dispatch(cli, "builder", builder_subcommands, argc, argv);
+}
+
+const struct command cmd_builder = {
+	"builder",
+	run_builder,
+	"serve builds for other hosts over ssh",
+};

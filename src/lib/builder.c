@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The builder's side of a remote build: one request bundle in, a result out. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builds.h"
+#include "catalogue-internal.h"
+#include "kernel.h"
+#include "patch.h"
+#include "remote-internal.h"
+#include "remote.h"
+
+struct serve {
+	struct elp_catalogue *cat;
+	struct elp_ctx *ctx;
+	char *cache, *work, *req; /* req: the extracted bundle */
+	struct elp_record rq;
+	char manifest[ELP_SHA256_HEX_LEN + 1];
+	char config_sha[ELP_SHA256_HEX_LEN + 1];
+	char symbols_sha[ELP_SHA256_HEX_LEN + 1];
+	char symvers_sha[ELP_SHA256_HEX_LEN + 1]; /* "" when not sent */
+	char **oot; /* sha256 of each out-of-tree patch, in order */
+	size_t nr_oot;
+	int64_t kernel_id;
+	char *kernel_name;
+};
+
+/* dir/name, or NULL */
+static char *path_join(const char *dir, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+/* Write all of len bytes, across short writes. */
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_file(struct elp_ctx *ctx, const char *path, int out_fd)
+{
+	char buf[65536];
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		elp_err(ctx, "cannot open '%s': %m", path);
+		return err;
+	}
+	while (!err && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0)
+			err = errno == EINTR ? 0 : -errno;
+		else
+			err = write_all(out_fd, buf, (size_t)n);
+	}
+	close(fd);
+	if (err)
+		elp_err(ctx, "cannot send the result: %s", strerror(-err));
+	return err;
+}
+
+static int entry_sha(struct serve *s, const char *name,
+		     char out[ELP_SHA256_HEX_LEN + 1], bool optional)
+{
+	char *path;
+	int err;
+
+	out[0] = '\0';
+	if (asprintf(&path, "%s/%s", s->req, name) < 0)
+		return -ENOMEM;
+	if (optional && !elp_is_file(path)) {
+		free(path);
+		return 0;
+	}
+	err = elp_sha256_file(s->ctx, path, out);
+	free(path);
+	return err;
+}
+
+/* The request's own inputs, named by their sha256. */
+static int read_request(struct serve *s)
+{
+	char *path;
+	size_t i;
+	int err;
+
+	if (asprintf(&path, "%s/request", s->req) < 0)
+		return -ENOMEM;
+	err = elp_record_parse(s->ctx, path, "the client's request", &s->rq);
+	free(path);
+	if (err)
+		return err;
+	if (!elp_record_get(&s->rq, "format") ||
+	    strcmp(elp_record_get(&s->rq, "format"), ELP_REMOTE_FORMAT) != 0 ||
+	    !elp_record_get(&s->rq, "release") ||
+	    !elp_record_get(&s->rq, "module") ||
+	    !elp_record_get(&s->rq, "patch")) {
+		elp_err(s->ctx,
+			"the client's request lacks its format (%s), release, module or patches",
+			ELP_REMOTE_FORMAT);
+		return -EBADMSG;
+	}
+	for (i = 0; i < s->rq.nr; i++) {
+		const char *v = s->rq.values[i];
+
+		/* a patch's name is part of a path under the request */
+		if (strcmp(s->rq.keys[i], "patch") == 0 &&
+		    (!*v || v[0] == '.' || v[0] == '-' ||
+		     strspn(v,
+			    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") !=
+			     strlen(v))) {
+			elp_err(s->ctx,
+				"the client's request names a patch '%s'; expected [A-Za-z0-9._+-]",
+				v);
+			return -EBADMSG;
+		}
+	}
+	err = entry_sha(s, "config", s->config_sha, false);
+	if (!err)
+		err = entry_sha(s, "symbols", s->symbols_sha, false);
+	if (!err)
+		err = entry_sha(s, "Module.symvers", s->symvers_sha, true);
+	for (i = 0; !err && i < s->rq.nr; i++) {
+		char **no, name[32];
+
+		if (strcmp(s->rq.keys[i], "oot") != 0)
+			continue;
+		no = realloc(s->oot, (s->nr_oot + 1) * sizeof(*no));
+		if (!no)
+			return -ENOMEM;
+		s->oot = no;
+		no[s->nr_oot] = calloc(1, ELP_SHA256_HEX_LEN + 1);
+		if (!no[s->nr_oot])
+			return -ENOMEM;
+		snprintf(name, sizeof(name), "oot/%03zu.patch", s->nr_oot);
+		s->nr_oot++;
+		err = entry_sha(s, name, no[s->nr_oot - 1], false);
+	}
+	return err;
+}
+
+static bool oot_match(struct serve *s, int64_t kernel_id)
+{
+	int64_t *ids = NULL;
+	size_t nr = 0, i;
+	bool ok;
+
+	if (elp_kernel_patch_ids(s->cat, kernel_id, &ids, &nr))
+		return false;
+	ok = nr == s->nr_oot;
+	for (i = 0; ok && i < nr; i++) {
+		struct elp_patch *p = NULL;
+		char spec[32];
+
+		snprintf(spec, sizeof(spec), "%lld", (long long)ids[i]);
+		ok = elp_patch_find(s->cat, spec, &p) == 0 && p &&
+		     strcmp(p->sha256, s->oot[i]) == 0;
+		elp_patch_free(p);
+	}
+	free(ids);
+	return ok;
+}
+
+/* A kernel of this catalogue built from exactly the client's inputs. */
+static int match_kernel(const struct elp_kernel *k, void *data)
+{
+	struct serve *s = data;
+	char sha[ELP_SHA256_HEX_LEN + 1] = "";
+	char *symvers = NULL;
+
+	if (s->kernel_id ||
+	    strcmp(k->release, elp_record_get(&s->rq, "release")) != 0 ||
+	    !k->config_sha256 || strcmp(k->config_sha256, s->config_sha) != 0 ||
+	    !k->symbols_sha256 ||
+	    strcmp(k->symbols_sha256, s->symbols_sha) != 0 || !k->source)
+		return 0;
+	if (k->build_dir &&
+	    asprintf(&symvers, "%s/Module.symvers", k->build_dir) > 0 &&
+	    elp_is_file(symvers) && elp_sha256_file(NULL, symvers, sha) < 0)
+		sha[0] = '\0';
+	free(symvers);
+	if (strcmp(sha, s->symvers_sha) != 0 || !oot_match(s, k->id))
+		return 0;
+	s->kernel_id = k->id;
+	s->kernel_name = strdup(k->name);
+	return s->kernel_name ? 0 : -ENOMEM;
+}
+
+static int find_kernel(struct serve *s)
+{
+	int err = elp_kernel_foreach(s->cat, match_kernel, s);
+
+	if (err)
+		return err;
+	if (s->kernel_id)
+		return 0;
+	elp_err(s->ctx,
+		"no kernel here has release %s with the client's config (sha256 %.12s), symbol table (%.12s), Module.symvers (%.12s) and %zu out-of-tree patches; add it on the builder with 'elivepatch kernel add'",
+		elp_record_get(&s->rq, "release"), s->config_sha,
+		s->symbols_sha, s->symvers_sha[0] ? s->symvers_sha : "none",
+		s->nr_oot);
+	return -ENOENT;
+}
+
+static int collect(struct serve *s, const char *key, const char *fmt,
+		   char ***out, size_t *nr)
+{
+	size_t i;
+
+	for (i = 0; i < s->rq.nr; i++) {
+		char **n;
+
+		if (strcmp(s->rq.keys[i], key) != 0)
+			continue;
+		n = realloc(*out, (*nr + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		*out = n;
+		if (!fmt)
+			n[*nr] = strdup(s->rq.values[i]);
+		else if (asprintf(&n[*nr], fmt, s->req, *nr, s->rq.values[i]) <
+			 0)
+			n[*nr] = NULL;
+		if (!n[(*nr)++])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void free_list(char **l, size_t n)
+{
+	while (n)
+		free(l[--n]);
+	free(l);
+}
+
+/* The compiler the builder used, from the build's recorded inputs. */
+static char *compiler_of(struct serve *s, int64_t build_id)
+{
+	struct elp_build_info *info = NULL;
+	char *cc = NULL;
+	size_t i;
+
+	if (elp_build_info_get(s->cat, build_id, &info))
+		return NULL;
+	for (i = 0; !cc && i < info->nr_inputs; i++)
+		if (strcmp(info->inputs[i].kind, "toolchain") == 0)
+			cc = strdup(info->inputs[i].name);
+	elp_build_info_free(info);
+	return cc;
+}
+
+static int make_result(struct serve *s, const struct elp_build_result *r,
+		       struct elp_bundle *out)
+{
+	struct elp_buf rec = { 0 };
+	char host[256] = "", num[32];
+	char *cc =
+		r->compiler ? strdup(r->compiler) : compiler_of(s, r->build_id);
+	size_t i;
+	int err = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	elp_record_add(&rec, "format", ELP_REMOTE_FORMAT);
+	elp_record_add(&rec, "status", r->status);
+	elp_record_add(&rec, "reason", r->reason);
+	elp_record_add(&rec, "module", r->module_name);
+	elp_record_add(&rec, "sha256", r->artefact_sha256);
+	elp_record_add(&rec, "host", host);
+	elp_record_add(&rec, "engine", ELP_BUILD_ENGINE_VERSION);
+	elp_record_add(&rec, "compiler", cc);
+	elp_record_add(&rec, "kernel", s->kernel_name);
+	snprintf(num, sizeof(num), "%lld", (long long)r->build_id);
+	elp_record_add(&rec, "builder-build", num);
+	elp_record_add(&rec, "inputs-sha256", r->inputs_sha256);
+	snprintf(num, sizeof(num), "%lld", r->duration_ms);
+	elp_record_add(&rec, "duration-ms", num);
+	elp_record_add(&rec, "reused", r->reused ? "1" : "0");
+	for (i = 0; i < r->nr_stages; i++) {
+		char *v;
+
+		if (asprintf(&v, "%s %lld", r->stages[i].name,
+			     r->stages[i].ms) < 0) {
+			free(cc);
+			return -ENOMEM;
+		}
+		elp_record_add(&rec, "stage", v);
+		free(v);
+	}
+	for (i = 0; i < r->nr_funcs; i++) {
+		const struct elp_build_func *f = &r->funcs[i];
+		char *v;
+
+		if (asprintf(&v, "%s\t%s\t%lu\t%s", f->object, f->old_name,
+			     f->sympos, f->source_file) < 0) {
+			free(cc);
+			return -ENOMEM;
+		}
+		elp_record_add(&rec, "function", v);
+		free(v);
+	}
+	free(cc);
+	if (!rec.data)
+		return -ENOMEM;
+	err = elp_bundle_add_data(out, "result", rec.data, rec.len);
+	elp_buf_free(&rec);
+	if (!err && r->artefact_path && strcmp(r->status, "succeeded") == 0)
+		err = elp_bundle_add_file(out, "module.ko", r->artefact_path);
+	if (!err && r->log_path && elp_is_file(r->log_path))
+		err = elp_bundle_add_file(out, "build.log", r->log_path);
+	return err;
+}
+
+static int build(struct serve *s, const char *cached, int out_fd)
+{
+	struct elp_build_options opts = { 0 };
+	struct elp_build_result *r = NULL;
+	struct elp_bundle out = { 0 };
+	char **patches = NULL, **extra = NULL, *tmp = NULL, spec[32];
+	size_t nr_patches = 0, nr_extra = 0;
+	int fd = -1, err;
+
+	err = collect(s, "patch", "%s/patches/%03zu/%s.patch", &patches,
+		      &nr_patches);
+	if (!err)
+		err = collect(s, "extra", NULL, &extra, &nr_extra);
+	if (err)
+		goto out;
+	snprintf(spec, sizeof(spec), "%lld", (long long)s->kernel_id);
+	opts.kernel = spec;
+	opts.patches = (const char *const *)patches;
+	opts.nr_patches = nr_patches;
+	opts.name = elp_record_get(&s->rq, "module");
+	opts.extra_files = (const char *const *)extra;
+	opts.nr_extra_files = nr_extra;
+	opts.cache_dir = s->cache;
+	opts.rebuild = elp_record_get(&s->rq, "rebuild") != NULL;
+	elp_info(s->ctx, "building %s for kernel '%s' (%zu patches)", opts.name,
+		 s->kernel_name, nr_patches);
+	err = elp_build(s->cat, &opts, &r);
+	if (!r)
+		goto out;
+	if (!r->build_id && err) {
+		/* stopped before the engine ran: this builder cannot build it */
+		elp_err(s->ctx, "cannot build here: %s",
+			r->reason ? r->reason : strerror(-err));
+		err = -ENOENT;
+		goto out;
+	}
+	err = make_result(s, r, &out);
+	if (err)
+		goto out;
+	if (asprintf(&tmp, "%s/result.tar.zst", s->work) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		elp_err(s->ctx, "cannot create '%s': %m", tmp);
+		goto out;
+	}
+	err = elp_bundle_write(s->ctx, &out, fd, NULL);
+	if (!err && close(fd) < 0)
+		err = -errno;
+	fd = -1;
+	/* only what succeeded is kept: a failure may be this host's */
+	if (!err && strcmp(r->status, "succeeded") == 0 &&
+	    rename(tmp, cached) < 0) {
+		err = -errno;
+		elp_err(s->ctx, "cannot store '%s': %m", cached);
+	} else if (!err && strcmp(r->status, "succeeded") != 0) {
+		cached = tmp;
+	}
+	if (!err)
+		err = send_file(s->ctx, cached, out_fd);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	elp_bundle_free(&out);
+	elp_build_result_free(r);
+	free_list(patches, nr_patches);
+	free_list(extra, nr_extra);
+	return err;
+}
+
+static void serve_free(struct serve *s)
+{
+	if (s->work)
+		elp_rm_rf(s->ctx, s->work);
+	free(s->work);
+	free(s->req);
+	free(s->cache);
+	free(s->kernel_name);
+	free_list(s->oot, s->nr_oot);
+	elp_record_free(&s->rq);
+}
+
+int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
+		      const char *cache_dir)
+{
+	struct elp_bundle_limits lim = { ELP_REQUEST_MAX_ENTRIES,
+					 ELP_REQUEST_MAX_BYTES };
+	struct serve s = { .cat = cat, .ctx = elp_catalogue_ctx(cat) };
+	char key[ELP_SHA256_HEX_LEN + 1], *dir = NULL, *cached = NULL;
+	char *keytext = NULL;
+	int err;
+
+	s.cache = cache_dir ? strdup(cache_dir) : elp_build_default_cache();
+	if (!s.cache)
+		return -ENOMEM;
+	dir = path_join(s.cache, "remote/results");
+	s.work = path_join(s.cache, "remote/work-XXXXXX");
+	if (!dir || !s.work) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = elp_mkdir_p(s.ctx, dir, 0755);
+	if (err)
+		goto out;
+	if (!mkdtemp(s.work)) {
+		err = -errno;
+		elp_err(s.ctx, "cannot create a directory in '%s': %m", dir);
+		free(s.work);
+		s.work = NULL;
+		goto out;
+	}
+	if (asprintf(&s.req, "%s/request", s.work) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = elp_bundle_extract(s.ctx, in_fd, s.req, &lim,
+				 "the client's bundle", s.manifest);
+	if (!err)
+		err = read_request(&s);
+	if (err)
+		goto out;
+	/* the cache: same request, same engine here, same module */
+	if (asprintf(&keytext, "elp-remote-%s %s %s", ELP_REMOTE_FORMAT,
+		     ELP_BUILD_ENGINE_VERSION, s.manifest) < 0 ||
+	    elp_sha256_hex(keytext, strlen(keytext), key) < 0 ||
+	    asprintf(&cached, "%s/%s.tar.zst", dir, key) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (elp_is_file(cached) && !elp_record_get(&s.rq, "rebuild")) {
+		elp_info(s.ctx, "cached result %.12s", key);
+		err = send_file(s.ctx, cached, out_fd);
+		goto out;
+	}
+	err = find_kernel(&s);
+	if (!err)
+		err = build(&s, cached, out_fd);
+out:
+	free(keytext);
+	free(cached);
+	free(dir);
+	serve_free(&s);
+	return err;
+}
+
+int elp_builder_status(struct elp_catalogue *cat, char **text)
+{
+	sqlite3_stmt *stmt;
+	char *load = NULL;
+	long long running = 0;
+	int err;
+
+	*text = NULL;
+	err = elp_catalogue_prepare(
+		cat, "SELECT count(*) FROM builds WHERE status = 'running'",
+		&stmt);
+	if (err)
+		return err;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		running = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (elp_read_file(NULL, "/proc/loadavg", &load, NULL) < 0)
+		load = NULL;
+	else
+		load[strcspn(load, " ")] = '\0';
+	err = asprintf(text, "builds-running %lld\nload %s\n", running,
+		       load ? load : "unknown") < 0
+		      ? -ENOMEM
+		      : 0;
+	free(load);
+	return err;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The sqlite3 helpers of the catalogue's table owners (the files of src/lib only:
+ * the engine and the CLI go through the owners' typed functions).
+ */
+#ifndef ELP_CATALOGUE_INTERNAL_H
+#define ELP_CATALOGUE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "catalogue.h"
+
+sqlite3 *elp_catalogue_db(const struct elp_catalogue *cat);
+
+/*
+ * The one place sqlite errors are turned into log lines and errnos:
+ * logs "catalogue '<path>': <what>: <sqlite message>" and returns -errno.
+ */
+int elp_catalogue_error(struct elp_catalogue *cat, const char *what);
+
+/* Prepare a statement; logs and returns -errno on failure. */
+int elp_catalogue_prepare(struct elp_catalogue *cat, const char *sql,
+			  sqlite3_stmt **stmt);
+/* Step a statement expected to finish (INSERT/UPDATE/DELETE), finalize it. */
+int elp_catalogue_step_done(struct elp_catalogue *cat, sqlite3_stmt *stmt,
+			    const char *what);
+
+/*
+ * Run a query whose one parameter is an id and call row() for each result
+ * row; a non-zero return from row() stops and is returned.
+ */
+typedef int (*elp_row_fn)(sqlite3_stmt *stmt, void *data);
+int elp_catalogue_each_row(struct elp_catalogue *cat, const char *sql,
+			   int64_t id, elp_row_fn row, void *data,
+			   const char *what);
+
+/* Column text duplicated, NULL-safe. */
+char *elp_column_strdup(sqlite3_stmt *stmt, int col);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the client and the builder agree on: the request and result records
+ * (a "key value" line each, keys may repeat) and the bundles' limits.
+ *
+ * request: format 1, engine, release, module, cc-version, then in order
+ *   "patch NAME" (entry patches/NNN/NAME.patch), "oot N" (oot/NNN.patch),
+ *   "extra FILE.c", "rebuild 1"; entries config, symbols and, when the kernel has one,
+ *   Module.symvers.
+ * result: format 1, status, reason, module, sha256, host, compiler,
+ *   builder-build, inputs-sha256, duration-ms, reused, "stage NAME MS",
+ *   "function OBJECT<TAB>NAME<TAB>SYMPOS<TAB>SOURCE"; entries module.ko
+ *   (when succeeded) and build.log.
+ */
+#ifndef ELP_REMOTE_INTERNAL_H
+#define ELP_REMOTE_INTERNAL_H
+
+#include "bundle.h"
+#include "util.h"
+
+#define ELP_REMOTE_FORMAT "1"
+
+/* a request carries the kernel's inputs but no source: tens of MB */
+#define ELP_REQUEST_MAX_ENTRIES 256
+#define ELP_REQUEST_MAX_BYTES (256ull << 20)
+/* a result: one module and its log */
+#define ELP_RESULT_MAX_ENTRIES 16
+#define ELP_RESULT_MAX_BYTES (128ull << 20)
+
+/* A record's lines, parsed: values point into text (modified). */
+struct elp_record {
+	char *text;
+	char **keys, **values;
+	size_t nr;
+};
+
+int elp_record_parse(struct elp_ctx *ctx, const char *path, const char *what,
+		     struct elp_record *rec);
+/* The first value of key, or NULL. */
+const char *elp_record_get(const struct elp_record *rec, const char *key);
+void elp_record_free(struct elp_record *rec);
+
+/* "key value\n", the value's newlines turned into blanks. */
+int elp_record_add(struct elp_buf *buf, const char *key, const char *value);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Builds on another machine over ssh.
+ *
+ * The client packs a build's inputs — the kernel's release, config, symbol
+ * table, Module.symvers, compiler identity and out-of-tree patches, the
+ * livepatch patches and the options — into a bundle (bundle.h), runs
+ * `ssh HOST elivepatch builder serve` with the system's OpenSSH client
+ * (keys, agents, ProxyJump, ControlMaster: whatever ssh_config says),
+ * streams the bundle on its stdin and reads a result bundle (module, build
+ * log, build record) from its stdout.  The module is recorded in the local
+ * catalogue as a local build is, with backend "ssh" and the builder's host.
+ *
+ * The builder (elp_builder_serve) finds a kernel of its own catalogue with
+ * the same release, config, symbol table, Module.symvers and out-of-tree
+ * patches, builds with elp_build() and keeps every succeeded result in a
+ * content-addressed cache keyed by the request's manifest.
+ */
+#ifndef ELP_REMOTE_H
+#define ELP_REMOTE_H
+
+#include <stddef.h>
+
+#include "../engine/build.h"
+#include "catalogue.h"
+
+/* ssh://[user@]host[:port][/path/to/elivepatch] */
+struct elp_builder_url {
+	char *user; /* NULL: ssh's default */
+	char *host;
+	char *port; /* NULL: ssh's default */
+	char *path; /* the remote elivepatch; NULL: "elivepatch" */
+	char *name; /* host[:port], as recorded in the catalogue */
+};
+
+/* -EINVAL (logged, quoting url) when it is not such a URL. */
+int elp_builder_url_parse(struct elp_ctx *ctx, const char *url,
+			  struct elp_builder_url **out);
+void elp_builder_url_free(struct elp_builder_url *u);
+
+/*
+ * Build opts on the builders, in order (see flags): one that cannot be reached, has no
+ * matching kernel, refuses the bundle or dies mid-build is reported and the
+ * next is tried.  A build the engine failed or refused there is an answer
+ * (recorded, not retried elsewhere).  The ssh command is $ELIVEPATCH_SSH
+ * (words split on blanks) or "ssh".  Returns as elp_build() does, with a
+ * result whose build_id is the local catalogue's record; -EHOSTUNREACH when
+ * no builder answered (nothing is recorded).  opts->cumulative must be 0.
+ */
+int elp_remote_build(struct elp_catalogue *cat,
+		     const struct elp_build_options *opts,
+		     const char *const *builders, size_t nr_builders,
+		     unsigned int flags, struct elp_build_result **out);
+
+/*
+ * elp_remote_build() flags.  LEAST_BUSY: first ask every builder for its
+ * `builder serve --status` and try the one with the fewest running builds,
+ * then the lowest load, first; those that do not answer go last.
+ */
+#define ELP_REMOTE_LEAST_BUSY 1u
+
+/* Exit status of `builder serve` when it cannot build here (no kernel). */
+#define ELP_BUILDER_UNAVAILABLE 3
+
+/*
+ * Serve one request: a bundle read from in_fd, the result bundle written to
+ * out_fd.  Returns 0 when a result was written (also for a failed or
+ * refused build), -ENOENT when no kernel here matches (logged), -EBADMSG
+ * for a bundle that is rejected, or another -errno.
+ */
+int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
+		      const char *cache_dir);
+
+/* What `builder serve --status` prints: "builds-running N\nload X\n". */
+int elp_builder_status(struct elp_catalogue *cat, char **text);
+
+#endif

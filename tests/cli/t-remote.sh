@@ -1,0 +1,176 @@
+#!/bin/sh
+# elivepatch build --builder: builds over ssh through a real OpenSSH sshd on 127.0.0.1 (its own
+# config, host key and authorized_keys with restricted keys, tests/sshd.sh). With the fake
+# kernel tree the builder's engine fails the build: what is tested here is the transport, the
+# local record of the answer (backend ssh, builder host), failover, the builder's refusal
+# without a matching kernel, and hostile bundles in both directions. The module itself, the
+# cache and reproducibility are tested with the reference kernel (tests/e2e/t-remote.sh).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/fixtures.sh"
+. "$(dirname "$0")/../sshd.sh"
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+REL=6.1.0-57-amd64
+S=$T/ssh
+BDB=$T/builder.db
+ELIVEPATCH_CACHE=$T/cache
+export ELIVEPATCH_CACHE
+builds() { sqlite3 "$DB" "SELECT count(*) FROM builds"; }
+# hostile SIDE KIND...: $T/SIDE/KIND.tar.zst
+hostile() {
+	_side=$1; shift
+	mkdir -p "$T/$_side"
+	python3 "$top/tests/hostile-bundle.py" "$_side" "$T/$_side" "$@" &&
+		for _k; do zstd -q --rm -f "$T/$_side/$_k.tar"; done
+}
+
+sshd_have || { skip "OpenSSH server and client (openssh-server, openssh-client) not installed"; t_done; }
+command -v zstd > /dev/null || { skip "zstd not installed"; t_done; }
+
+printf 'ffffffff81000000 T _text\nffffffff81001000 t x\n' > "$T/kallsyms"
+# the client's kernel, and the same kernel on the builders
+for d in "$DB" "$BDB" "$T/idle.db"; do
+	"$ELP" --db "$d" kernel add --release $REL --name fake --source "$T/src" --config "$T/config" \
+		--symbols "$T/kallsyms" > "$T/out" 2>&1 || bail "kernel add ($d): $(cat "$T/out")"
+done
+cp "$top/contrib/examples/cmdline.patch" "$T/cmdline.patch"
+
+# each key is restricted to one command, as the README's authorized_keys line
+env_cmd="env ELIVEPATCH_DB=$BDB ELIVEPATCH_CACHE=$T/bcache ELIVEPATCH_DATADIR=$top/data"
+sshd_key "$S" good "$env_cmd $ELP builder serve"
+sshd_key "$S" idle "env ELIVEPATCH_DB=$T/idle.db ELIVEPATCH_CACHE=$T/icache $ELP builder serve"
+sshd_key "$S" empty "env ELIVEPATCH_DB=$T/empty.db ELIVEPATCH_CACHE=$T/ecache $ELP builder serve"
+sshd_key "$S" dies "sh -c 'head -c 100 > /dev/null; echo compiling... >&2; kill -9 \$\$'"
+hostile result dotdot symlink badsha wrongmodule || bail "hostile results"
+hostile request valid dotdot absolute symlink hardlink device fifo many badsha unlisted nomanifest ||
+	bail "hostile requests"
+for k in dotdot symlink badsha wrongmodule; do
+	sshd_key "$S" "evil-$k" "sh -c 'cat > /dev/null; cat $T/result/$k.tar.zst'"
+done
+sshd_start "$S" || bail "sshd starts on 127.0.0.1"
+trap 'sshd_stop; rm -rf "$T"' EXIT
+ok "sshd listens on 127.0.0.1:$SSHD_PORT"
+
+# --- usage ---------------------------------------------------------------------------------
+elp build --kernel fake --patch "$T/cmdline.patch" --builder host1 > "$T/out" 2>&1
+check "a builder that is not an ssh:// URL is a usage error" test $? = 129
+check "...saying what is expected" grep -q "expected ssh://\[user@\]host\[:port\]\[/path/to/elivepatch\]" "$T/out"
+elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --cumulative > "$T/out" 2>&1
+check "--cumulative with a builder is a usage error" test $? = 129
+elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --cc gcc > "$T/out" 2>&1
+check "--cc with a builder is a usage error (the builder chooses)" test $? = 129
+elp build --kernel fake --patch "$T/cmdline.patch" --builder 'ssh://-oProxyCommand=x' > "$T/out" 2>&1
+check "a host that ssh would read as an option is refused" grep -q "invalid builder 'ssh://-oProxyCommand=x'" "$T/out"
+check "builder serve on a terminal-less empty stdin is no build" \
+	sh -c "'$ELP' --db '$T/x.db' builder serve < /dev/null > '$T/out' 2>&1; test \$? = 1"
+
+# --- status through a restricted key --------------------------------------------------------
+$ELIVEPATCH_SSH good elivepatch builder serve --status > "$T/out" 2> "$T/err"
+check "builder serve --status over ssh: how busy the builder is" grep -qx "builds-running 0" "$T/out"
+
+# --- a build on the builder -----------------------------------------------------------------
+before=$(builds)
+elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good > "$T/out" 2> "$T/err"
+check "the engine's failure on the builder fails the build (exit 1)" test $? = 1
+id=$(sqlite3 "$DB" "SELECT max(id) FROM builds")
+check "the answer is recorded locally" test "$(builds)" = $((before + 1))
+check "...backend ssh, builder host, status failed" \
+	test "$(sqlite3 "$DB" "SELECT backend || '|' || builder_host || '|' || status FROM builds WHERE id = $id")" = "ssh|good|failed"
+check "...with the builder's reason" test -n "$(sqlite3 "$DB" "SELECT reason FROM builds WHERE id = $id")"
+check "...and its log, kept here" test -s "$(sqlite3 "$DB" "SELECT log_path FROM builds WHERE id = $id")"
+check "...and no module" test -z "$(sqlite3 "$DB" "SELECT artefact_path FROM builds WHERE id = $id")"
+check "the last line says why" grep -q "^error: build $id failed: " "$T/err"
+check "the builder built it in its own catalogue" \
+	test "$(sqlite3 "$BDB" "SELECT count(*) FROM builds WHERE status = 'failed'")" = 1
+check "the patch went as its content" test "$(sqlite3 "$BDB" "SELECT sha256 FROM patches")" = \
+	"$(sqlite3 "$DB" "SELECT sha256 FROM patches WHERE name = 'cmdline'")"
+elp build show $id > "$T/out"
+check "build show: where it was built" grep -qE '^host +good$' "$T/out"
+check "build show: how" grep -qE '^backend +ssh$' "$T/out"
+check "build show: the patch" grep -qE '^  patch +cmdline ' "$T/out"
+elp history > "$T/out"
+check "history: built on the builder" grep -q "failed on builder good (" "$T/out"
+elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --json > "$T/out" 2> /dev/null
+check "--json: the local build id and status" grep -q '"status":"failed"' "$T/out"
+
+# --- failover ----------------------------------------------------------------------------------
+before=$(builds)
+elp build --kernel fake --patch cmdline --builder "ssh://$(id -un)@127.0.0.1:1" \
+	--builder ssh://empty --builder ssh://dies --builder ssh://good > "$T/out" 2> "$T/err"
+check "down, without the kernel, dying: the next builder answers" test "$(builds)" = $((before + 1))
+check "...a builder that cannot be reached is named" grep -q "^warning: builder 127.0.0.1:1: " "$T/err"
+check "...one without the kernel says so" \
+	grep -q "^warning: builder empty cannot build it: .*no kernel here has release $REL" "$T/err"
+check "...one that dies mid-build says so" grep -q "^warning: builder dies.*without a result: compiling" "$T/err"
+check "...each time the next is tried" test "$(grep -c '^warning: trying the next builder' "$T/err")" = 3
+check "...the answer is the last builder's" \
+	test "$(sqlite3 "$DB" "SELECT builder_host FROM builds ORDER BY id DESC LIMIT 1")" = good
+
+before=$(builds)
+elp build --kernel fake --patch cmdline --builder "ssh://127.0.0.1:1" --builder ssh://dies \
+	> "$T/out" 2> "$T/err"
+check "no builder answers: exit 1" test $? = 1
+check "...saying so" grep -q "^error: no builder could build it (2 tried)" "$T/err"
+check "...and nothing is recorded" test "$(builds)" = "$before"
+
+# --- the toolchain rule applies on the builder --------------------------------------------------
+sed 's/^CONFIG_CC_VERSION_TEXT=.*/CONFIG_CC_VERSION_TEXT="gcc-99 (Nowhere) 99.0.0"/' "$T/config" > "$T/config-cc99"
+for d in "$DB" "$BDB"; do
+	"$ELP" --db "$d" kernel add --release $REL --name cc99 --source "$T/src" --config "$T/config-cc99" \
+		--symbols "$T/kallsyms" > "$T/out" 2>&1 || bail "kernel add cc99 ($d): $(cat "$T/out")"
+done
+before=$(builds)
+elp build --kernel cc99 --patch cmdline --builder ssh://good > "$T/out" 2> "$T/err"
+check "a builder without the kernel's compiler cannot build it" \
+	grep -q "^warning: builder good cannot build it: .*no installed compiler matches kernel" "$T/err"
+check "...and nothing is recorded here" test "$(builds)" = "$before"
+
+# --- the least busy builder first ---------------------------------------------------------------
+sqlite3 "$BDB" "INSERT INTO builds (kernel_release, module_name, inputs_sha256, status, created_at) VALUES ('$REL', 'elp_other', 'x', 'running', 0)"
+before=$(builds)
+elp -v build --kernel fake --patch cmdline --least-busy --builder ssh://good --builder ssh://idle \
+	--builder ssh://127.0.0.1:1 > "$T/out" 2> "$T/err"
+check "--least-busy: each builder is asked" grep -q "builder good: 1 builds running, load " "$T/err"
+check "...one that does not answer goes last" grep -q "^warning: builder 127.0.0.1:1 gives no status" "$T/err"
+check "...the idle one builds" \
+	test "$(sqlite3 "$DB" "SELECT group_concat(builder_host) FROM builds WHERE id > $before")" = idle
+check "...and only it" sh -c '! grep -q "building on good" "$1"' - "$T/err"
+sqlite3 "$BDB" "DELETE FROM builds WHERE module_name = 'elp_other'"
+elp build --kernel fake --patch cmdline --least-busy > "$T/out" 2>&1
+check "--least-busy without builders is a usage error" test $? = 129
+
+# --- the builders of elivepatch.conf -----------------------------------------------------------
+printf 'builders = ssh://127.0.0.1:1  ssh://good\n' > "$T/b.conf"
+before=$(builds)
+"$ELP" --config "$T/b.conf" --db "$DB" build --kernel fake --patch cmdline > "$T/out" 2> "$T/err"
+check "builders of elivepatch.conf are used in order" \
+	test "$(sqlite3 "$DB" "SELECT builder_host FROM builds WHERE id > $before")" = good
+
+# --- a hostile builder -------------------------------------------------------------------------
+for k in dotdot symlink badsha wrongmodule; do
+	before=$(builds)
+	elp build --kernel fake --patch cmdline --builder "ssh://evil-$k" > "$T/out" 2> "$T/err"
+	check "hostile result ($k): the build fails" test $? = 1
+	check "hostile result ($k): rejected" grep -qE "rejected|not the one its record names" "$T/err"
+	check "hostile result ($k): nothing recorded" test "$(builds)" = "$before"
+done
+check "hostile results: nothing written outside" test ! -e "$T/escape" -a ! -e "$T/cache/remote/escape"
+
+# --- a hostile client --------------------------------------------------------------------------
+for k in dotdot absolute symlink hardlink device fifo many badsha unlisted nomanifest; do
+	"$ELP" --db "$BDB" builder serve --cache "$T/hcache" < "$T/request/$k.tar.zst" > "$T/out" 2> "$T/err"
+	rc=$?
+	check "hostile request ($k): refused (exit 1)" test $rc = 1
+	check "hostile request ($k): says why" grep -q "^error: the client's bundle rejected: " "$T/err"
+	check "hostile request ($k): no result on stdout" test ! -s "$T/out"
+done
+check "hostile requests: nothing left behind" \
+	test -z "$(find "$T/hcache/remote" -mindepth 1 -maxdepth 1 ! -name results)"
+check "hostile requests: nothing written outside" test ! -e /tmp/elp-hostile-escape -a ! -e "$T/hcache/escape"
+$ELIVEPATCH_SSH good elivepatch builder serve < "$T/request/dotdot.tar.zst" > "$T/out" 2> "$T/err"
+check "a hostile request over ssh is refused too" grep -q "rejected: entry name '../escape'" "$T/err"
+"$ELP" --db "$BDB" builder serve --cache "$T/hcache" < "$T/request/valid.tar.zst" > "$T/out" 2> "$T/err"
+check "a well-formed request for a kernel the builder lacks: exit 3" test $? = 3
+
+sshd_stop
+t_done
