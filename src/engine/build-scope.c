@@ -1304,6 +1304,17 @@ static int preprocess_batch(struct elp_bstate *b, char **files, size_t m,
 		err = -EINTR;
 		goto out;
 	}
+	if (b->log_fd >= 0) {
+		struct elp_buf line = { 0 };
+
+		elp_buf_puts(&line, "$");
+		for (k = 0; k < a; k++)
+			elp_buf_printf(&line, " %s", argv[k]);
+		elp_buf_puts(&line, "\n");
+		if (line.data && write(b->log_fd, line.data, line.len) < 0)
+			elp_dbg(b->ctx, "cannot write the build log");
+		elp_buf_free(&line);
+	}
 	/* a file that does not preprocess is kept: the status is not used */
 	err = elp_run(b->ctx, argv, b->tree, b->log_fd, NULL);
 	err = err < 0 ? err : 0;
@@ -1528,7 +1539,7 @@ static int scope_headers(struct elp_bstate *b)
 	qsort(affected, nr_affected, sizeof(char *), elp_cmp_str);
 	elp_info(
 		b->ctx,
-		"[scope] %zu .c files include %s; %zu built ones not in the build use %s",
+		"[scope] %zu .c files include %s by their #include lines; %zu built ones not in the build include it for the compiler and use %s",
 		nr_includers, hdrs.data, nr_affected,
 		unknown ? "it" : msg.data);
 	if (nr_affected) {
