@@ -369,60 +369,6 @@ static int resolve_kernel(struct elp_bstate *b)
 	return err;
 }
 
-/*
- * A catalogue spec, or a file (catalogued on the fly; *file_name is the name
- * the file suggests, even when the catalogue had to name it otherwise).
- */
-static int resolve_patch(struct elp_bstate *b, const char *spec,
-			 struct elp_patch **out, char **file_name)
-{
-	struct elp_patch *p = NULL, *known = NULL;
-	int err;
-
-	if (!elp_is_file(spec))
-		return elp_patch_find(b->cat, spec, out);
-	err = elp_patch_load(b->ctx, spec, &p);
-	if (err)
-		return err;
-	err = elp_patch_find_by_sha(b->cat, ELP_PATCH_LIVEPATCH, p->sha256,
-				    &known);
-	if (err < 0) {
-		elp_patch_free(p);
-		return err;
-	}
-	if (err == 1 && known) {
-		*file_name = strdup(p->name);
-		elp_patch_free(p);
-		*out = known;
-		return *file_name ? 0 : -ENOMEM;
-	}
-	p->kind = ELP_PATCH_LIVEPATCH;
-	*file_name = strdup(p->name);
-	if (!*file_name) {
-		elp_patch_free(p);
-		return -ENOMEM;
-	}
-	if (elp_patch_name_taken(b->cat, p->name)) {
-		/* another patch has that name: name this one by content */
-		char *name;
-
-		if (asprintf(&name, "%s-%.8s", p->name, p->sha256) < 0) {
-			elp_patch_free(p);
-			return -ENOMEM;
-		}
-		free(p->name);
-		p->name = name;
-	}
-	err = elp_patch_store(b->cat, p);
-	if (err) {
-		elp_patch_free(p);
-		return err;
-	}
-	elp_info(b->ctx, "catalogued patch '%s' from %s", p->name, spec);
-	*out = p;
-	return 0;
-}
-
 static int resolve_oot(struct elp_bstate *b)
 {
 	int64_t *ids = NULL;
@@ -850,8 +796,8 @@ static int resolve(struct elp_bstate *b)
 	for (i = 0; i < o->nr_patches; i++) {
 		char *file_name = NULL;
 
-		err = resolve_patch(b, o->patches[i], &b->patches[i],
-				    &file_name);
+		err = elp_patch_resolve(b->cat, o->patches[i], &b->patches[i],
+					&file_name);
 		if (err || !b->patches[i]) {
 			free(file_name);
 			free(first_name);

@@ -2582,6 +2582,49 @@ out:
 	return err;
 }
 
+int elp_patch_resolve(struct elp_catalogue *cat, const char *spec,
+		      struct elp_patch **out, char **file_name)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_patch *p = NULL, *known = NULL;
+	int err;
+
+	if (!elp_is_file(spec))
+		return elp_patch_find(cat, spec, out);
+	err = elp_patch_load(ctx, spec, &p);
+	if (err)
+		return err;
+	*file_name = strdup(p->name);
+	err = *file_name ? elp_patch_find_by_sha(cat, ELP_PATCH_LIVEPATCH,
+						 p->sha256, &known)
+			 : -ENOMEM;
+	if (err < 0 || (err == 1 && known)) {
+		elp_patch_free(p);
+		*out = known;
+		return err < 0 ? err : 0;
+	}
+	p->kind = ELP_PATCH_LIVEPATCH;
+	if (elp_patch_name_taken(cat, p->name)) {
+		/* another patch has that name: name this one by content */
+		char *name;
+
+		if (asprintf(&name, "%s-%.8s", p->name, p->sha256) < 0) {
+			elp_patch_free(p);
+			return -ENOMEM;
+		}
+		free(p->name);
+		p->name = name;
+	}
+	err = elp_patch_store(cat, p);
+	if (err) {
+		elp_patch_free(p);
+		return err;
+	}
+	elp_info(ctx, "catalogued patch '%s' from %s", p->name, spec);
+	*out = p;
+	return 0;
+}
+
 bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name)
 {
 	sqlite3_stmt *stmt;

@@ -68,6 +68,14 @@ int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 		   struct elp_patch **out);
 /* Is a patch of that name catalogued? (false when it cannot tell) */
 bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name);
+/*
+ * A build's --patch: a catalogue spec, or a file catalogued on the fly as a
+ * livepatch patch (under the name its file suggests, or that name and its
+ * sha256 prefix when taken; the catalogued one when the content is known).
+ * For a file, *file_name is the name the file suggests.
+ */
+int elp_patch_resolve(struct elp_catalogue *cat, const char *spec,
+		      struct elp_patch **out, char **file_name);
 /* Same content already catalogued with this kind? 0/1 or -errno. */
 int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 			  const char *sha256, struct elp_patch **out);

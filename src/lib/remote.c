@@ -196,52 +196,6 @@ struct client {
 	long long t0;
 };
 
-/*
- * A catalogue spec, or a file catalogued on the fly (under the name its file
- * suggests, or that name and its sha256 prefix when taken), as a local
- * build does; *file_name is the name the file suggests.
- */
-static int resolve_patch(struct client *c, const char *spec,
-			 struct elp_patch **out, char **file_name)
-{
-	struct elp_patch *p = NULL, *known = NULL;
-	int err;
-
-	if (!elp_is_file(spec))
-		return elp_patch_find(c->cat, spec, out);
-	err = elp_patch_load(c->ctx, spec, &p);
-	if (err)
-		return err;
-	*file_name = strdup(p->name);
-	err = *file_name ? elp_patch_find_by_sha(c->cat, ELP_PATCH_LIVEPATCH,
-						 p->sha256, &known)
-			 : -ENOMEM;
-	if (err < 0 || (err == 1 && known)) {
-		elp_patch_free(p);
-		*out = known;
-		return err < 0 ? err : 0;
-	}
-	p->kind = ELP_PATCH_LIVEPATCH;
-	if (elp_patch_name_taken(c->cat, p->name)) {
-		char *name;
-
-		if (asprintf(&name, "%s-%.8s", p->name, p->sha256) < 0) {
-			elp_patch_free(p);
-			return -ENOMEM;
-		}
-		free(p->name);
-		p->name = name;
-	}
-	err = elp_patch_store(c->cat, p);
-	if (err) {
-		elp_patch_free(p);
-		return err;
-	}
-	elp_info(c->ctx, "catalogued patch '%s' from %s", p->name, spec);
-	*out = p;
-	return 0;
-}
-
 /* [A-Za-z0-9._+-], not starting with '.' or '-': a file name on the builder */
 static char *wire_name(const char *name)
 {
@@ -295,8 +249,8 @@ static int resolve(struct client *c)
 	for (i = 0; i < o->nr_patches; i++) {
 		char *file_name = NULL;
 
-		err = resolve_patch(c, o->patches[i], &c->patches[i],
-				    &file_name);
+		err = elp_patch_resolve(c->cat, o->patches[i], &c->patches[i],
+					&file_name);
 		if (!err && !c->patches[i])
 			err = -ENOENT;
 		if (!err)
