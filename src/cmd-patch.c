@@ -111,7 +111,6 @@ static void free_argv(char **v)
 
 static int patch_add(struct cli *cli, int argc, const char **argv)
 {
-	struct elp_event ev = { .kind = "patch-add" };
 	struct elp_catalogue *cat;
 	struct elp_patch *p = NULL;
 	char **cves = NULL, *name = NULL;
@@ -157,18 +156,7 @@ static int patch_add(struct cli *cli, int argc, const char **argv)
 	rc = 1;
 	if (cli_open_catalogue(cli, 0, &cat))
 		goto out;
-	err = elp_catalogue_begin(cat);
-	if (!err)
-		err = elp_patch_store(cat, p);
-	if (!err) {
-		ev.patch_id = p->id;
-		ev.detail = p->name;
-		err = elp_event_add(cat, &ev);
-	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
+	err = elp_patch_add(cat, p);
 	elp_catalogue_close(cat);
 	if (err)
 		goto out;

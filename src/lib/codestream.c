@@ -149,7 +149,6 @@ static int kernels_get(struct elp_catalogue *cat,
 static int catalogue_file(struct elp_catalogue *cat, const char *path,
 			  char **name)
 {
-	struct elp_event ev = { .kind = "patch-add" };
 	struct elp_patch *p = NULL, *known = NULL;
 	int err;
 
@@ -166,19 +165,8 @@ static int catalogue_file(struct elp_catalogue *cat, const char *path,
 	}
 	if (err < 0)
 		goto out;
-	err = elp_catalogue_begin(cat);
-	if (!err)
-		err = elp_patch_store(cat, p);
-	if (!err) {
-		ev.patch_id = p->id;
-		ev.detail = p->name;
-		err = elp_event_add(cat, &ev);
-	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
-	else if (!(*name = strdup(p->name)))
+	err = elp_patch_add(cat, p);
+	if (!err && !(*name = strdup(p->name)))
 		err = -ENOMEM;
 out:
 	elp_patch_free(known);

@@ -33,6 +33,7 @@
 #include <git2/sys/repository.h>
 
 #include "catalogue-internal.h"
+#include "history.h"
 #include "patch.h"
 #include "util.h"
 
@@ -2579,6 +2580,26 @@ out:
 	emit_free(&e);
 	parser_free(&P);
 	apply_free(&A);
+	return err;
+}
+
+int elp_patch_add(struct elp_catalogue *cat, struct elp_patch *p)
+{
+	struct elp_event ev = { .kind = "patch-add" };
+	int err;
+
+	err = elp_catalogue_begin(cat);
+	if (!err)
+		err = elp_patch_store(cat, p);
+	if (!err) {
+		ev.patch_id = p->id;
+		ev.detail = p->name;
+		err = elp_event_add(cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err)
+		elp_catalogue_rollback(cat);
 	return err;
 }
 

@@ -58,6 +58,8 @@ const char *elp_patch_kind_name(enum elp_patch_kind kind);
 
 /* Insert patch, files, functions, CVEs; -EEXIST (logged) on a duplicate. */
 int elp_patch_store(struct elp_catalogue *cat, struct elp_patch *p);
+/* Store p and its 'patch-add' event in one transaction. */
+int elp_patch_add(struct elp_catalogue *cat, struct elp_patch *p);
 /*
  * Replace the content of catalogued patch p->id (sha256, content, origin,
  * subject, files, functions, CVEs) in place; its name and id stay.
