@@ -17,6 +17,7 @@ struct serve {
 	struct elp_catalogue *cat;
 	struct elp_ctx *ctx;
 	char *cache, *work, *req; /* req: the extracted bundle */
+	int work_lock; /* owns work (workdir.c) */
 	struct elp_record rq;
 	char manifest[ELP_SHA256_HEX_LEN + 1];
 	char config_sha[ELP_SHA256_HEX_LEN + 1];
@@ -404,8 +405,7 @@ out:
 
 static void serve_free(struct serve *s)
 {
-	if (s->work)
-		elp_rm_rf(s->ctx, s->work);
+	elp_workdir_remove(s->ctx, s->work, s->work_lock);
 	free(s->work);
 	free(s->req);
 	free(s->cache);
@@ -419,8 +419,11 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 {
 	struct elp_bundle_limits lim = { ELP_REQUEST_MAX_ENTRIES,
 					 ELP_REQUEST_MAX_BYTES };
-	struct serve s = { .cat = cat, .ctx = elp_catalogue_ctx(cat) };
+	struct serve s = { .cat = cat,
+			   .ctx = elp_catalogue_ctx(cat),
+			   .work_lock = -1 };
 	char key[ELP_SHA256_HEX_LEN + 1], *dir = NULL, *cached = NULL;
+	char *parent = NULL;
 	char *keytext = NULL;
 	int err;
 
@@ -428,21 +431,19 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 	if (!s.cache)
 		return -ENOMEM;
 	dir = path_join(s.cache, "remote/results");
-	s.work = path_join(s.cache, "remote/work-XXXXXX");
-	if (!dir || !s.work) {
+	parent = path_join(s.cache, "remote");
+	if (!dir || !parent) {
 		err = -ENOMEM;
 		goto out;
 	}
 	err = elp_mkdir_p(s.ctx, dir, 0755);
 	if (err)
 		goto out;
-	if (!mkdtemp(s.work)) {
-		err = -errno;
-		elp_err(s.ctx, "cannot create a directory in '%s': %m", dir);
-		free(s.work);
-		s.work = NULL;
+	/* what a serve killed before it could clean up left behind */
+	elp_workdir_reap(s.ctx, parent, "work");
+	err = elp_workdir_create(s.ctx, parent, "work", &s.work, &s.work_lock);
+	if (err)
 		goto out;
-	}
 	if (asprintf(&s.req, "%s/request", s.work) < 0) {
 		err = -ENOMEM;
 		goto out;
@@ -473,6 +474,7 @@ out:
 	free(keytext);
 	free(cached);
 	free(dir);
+	free(parent);
 	serve_free(&s);
 	return err;
 }

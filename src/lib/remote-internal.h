@@ -43,4 +43,16 @@ void elp_record_free(struct elp_record *rec);
 /* "key value\n", the value's newlines turned into blanks. */
 int elp_record_add(struct elp_buf *buf, const char *key, const char *value);
 
+/*
+ * workdir.c: PARENT/PREFIX-XXXXXX, owned while *lock_fd is open (an flock
+ * on PREFIX-XXXXXX.lock); elp_workdir_remove() removes both and closes
+ * it.  elp_workdir_reap() removes those whose owner is gone (killed), and
+ * returns how many.
+ */
+int elp_workdir_create(struct elp_ctx *ctx, const char *parent,
+		       const char *prefix, char **dir, int *lock_fd);
+void elp_workdir_remove(struct elp_ctx *ctx, char *dir, int lock_fd);
+int elp_workdir_reap(struct elp_ctx *ctx, const char *parent,
+		     const char *prefix);
+
 #endif

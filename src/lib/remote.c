@@ -191,6 +191,7 @@ struct client {
 	char **patch_names; /* as sent: [A-Za-z0-9._+-] */
 	size_t nr_patches;
 	char *cache, *work;
+	int work_lock; /* owns work (workdir.c) */
 	char *request; /* the request bundle file */
 	char manifest[ELP_SHA256_HEX_LEN + 1];
 	long long t0;
@@ -936,8 +937,7 @@ static void client_free(struct client *c)
 {
 	size_t i;
 
-	if (c->work)
-		elp_rm_rf(c->ctx, c->work);
+	elp_workdir_remove(c->ctx, c->work, c->work_lock);
 	free(c->work);
 	free(c->cache);
 	free(c->request);
@@ -957,18 +957,15 @@ static int set_up(struct client *c)
 
 	c->cache = c->opts->cache_dir ? strdup(c->opts->cache_dir)
 				      : elp_build_default_cache();
-	if (!c->cache || asprintf(&parent, "%s/remote", c->cache) < 0 ||
-	    asprintf(&c->work, "%s/client-XXXXXX", parent) < 0) {
+	if (!c->cache || asprintf(&parent, "%s/remote", c->cache) < 0) {
 		free(parent);
 		return -ENOMEM;
 	}
 	err = elp_mkdir_p(c->ctx, parent, 0755);
-	if (!err && !mkdtemp(c->work)) {
-		err = -errno;
-		elp_err(c->ctx, "cannot create a directory in '%s': %m",
-			parent);
-		free(c->work);
-		c->work = NULL;
+	if (!err) {
+		elp_workdir_reap(c->ctx, parent, "client");
+		err = elp_workdir_create(c->ctx, parent, "client", &c->work,
+					 &c->work_lock);
 	}
 	free(parent);
 	return err;
@@ -1056,7 +1053,8 @@ int elp_remote_build(struct elp_catalogue *cat,
 {
 	struct client c = { .cat = cat,
 			    .ctx = elp_catalogue_ctx(cat),
-			    .opts = opts };
+			    .opts = opts,
+			    .work_lock = -1 };
 	struct rank *rank = NULL;
 	size_t i;
 	int err = 0;

@@ -172,5 +172,49 @@ check "a hostile request over ssh is refused too" grep -q "rejected: entry name 
 "$ELP" --db "$BDB" builder serve --cache "$T/hcache" < "$T/request/valid.tar.zst" > "$T/out" 2> "$T/err"
 check "a well-formed request for a kernel the builder lacks: exit 3" test $? = 3
 
+# --- a builder serve killed with kill -9: the next one removes what it left ------------------
+K=$T/kcache
+mkfifo "$T/fifo"
+# a serve that has read part of a request and waits for the rest (the fifo stays open)
+"$ELP" --db "$BDB" builder serve --cache "$K" < "$T/fifo" > /dev/null 2>&1 &
+killed=$!
+exec 7> "$T/fifo"
+head -c 100 "$T/request/valid.tar.zst" >&7
+i=0
+while [ -z "$(ls -d "$K"/remote/work-??????.lock 2> /dev/null)" ] && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+# a live one, waiting the same way, that the next serve must leave alone
+mkfifo "$T/fifo2"
+"$ELP" --db "$BDB" builder serve --cache "$K" < "$T/fifo2" > /dev/null 2>&1 &
+live=$!
+exec 8> "$T/fifo2"
+i=0
+while [ "$(ls -d "$K"/remote/work-?????? 2> /dev/null | wc -l)" -lt 2 ] && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+dead_dir=$(grep -lx "$killed" "$K"/remote/work-*.lock | sed 's/\.lock$//')
+live_dir=$(grep -lx "$live" "$K"/remote/work-*.lock | sed 's/\.lock$//')
+check "each serve has its work directory, its lock file naming its pid" test -d "$dead_dir" -a -d "$live_dir"
+kill -9 $killed
+wait $killed 2> /dev/null
+exec 7>&-
+check "kill -9 leaves the killed serve's work directory behind" test -d "$dead_dir"
+# pid reuse: the lock file names a pid that is alive (this shell); what counts is the lock
+echo $$ > "$dead_dir.lock"
+mkdir "$K/remote/work-nolock" # no lock file: an old version's, nobody's
+"$ELP" -v --db "$BDB" builder serve --cache "$K" < "$T/request/valid.tar.zst" > /dev/null 2> "$T/err"
+check "the next serve removes the killed one's directory" test ! -e "$dead_dir" -a ! -e "$dead_dir.lock"
+check "...saying so" grep -q "removed '$dead_dir', left by a process that is gone" "$T/err"
+check "...although its lock file names a live pid (pid reuse)" test ! -e "$dead_dir"
+check "...and one without a lock file" test ! -e "$K/remote/work-nolock"
+check "...but not the directory of a serve still running" test -d "$live_dir" -a -f "$live_dir.lock"
+check "...and its own is gone when it ends" \
+	test "$(ls -d "$K"/remote/work-* | sort | tr '\n' ' ')" = "$live_dir $live_dir.lock "
+exec 8>&-
+wait $live 2> /dev/null
+check "the live one, once its client hangs up, cleans up after itself" \
+	test -z "$(ls -d "$K"/remote/work-* 2> /dev/null)"
+
 sshd_stop
 t_done
