@@ -1,0 +1,1417 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unified diffs: parsing, cataloguing and applying to a plain source tree.
+ *
+ * Patches arrive in three forms: `git format-patch` mails, `git diff` output
+ * and plain `diff -u`/`diff -ruN` output.  libgit2 (1.5) only parses the git
+ * form, so every patch goes through a small line-based pass first that
+ *  - validates it, naming "<file>:<line>" for anything wrong,
+ *  - picks the Subject: and CVE ids from the mail part,
+ *  - and re-emits each file section in the git form (synthesising the
+ *    `diff --git` header for plain sections), forwards or reversed.
+ * libgit2 then does the parsing proper (statistics, hunk headers) and the
+ * application (git_apply_to_tree on an in-memory repository holding only the
+ * files the patch touches).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
+#include <git2/sys/repository.h>
+
+#include "patch-internal.h"
+#include "util.h"
+
+/* ------------------------------------------------------------------ */
+/* libgit2                                                             */
+
+void elp_patch_git_init(void)
+{
+	static int initialised;
+
+	if (!__atomic_exchange_n(&initialised, 1, __ATOMIC_SEQ_CST))
+		git_libgit2_init();
+}
+
+int elp_patch_git_fail(struct elp_ctx *ctx, int rc, const size_t *map,
+		       size_t nmap, const char *fmt, ...)
+{
+	const git_error *e = git_error_last();
+	const char *msg =
+		e && e->message ? e->message : "unknown libgit2 error";
+	char *prefix = NULL;
+	const char *at;
+	va_list args;
+	size_t n;
+
+	va_start(args, fmt);
+	if (vasprintf(&prefix, fmt, args) < 0)
+		prefix = NULL;
+	va_end(args);
+	at = strstr(msg, " at line ");
+	if (map && at && sscanf(at, " at line %zu", &n) == 1 && n >= 1 &&
+	    n <= nmap) {
+		elp_err(ctx, "%s:%zu: %.*s", prefix ? prefix : "patch",
+			map[n - 1], (int)(at - msg), msg);
+	} else {
+		elp_err(ctx, "%s: %s", prefix ? prefix : "libgit2", msg);
+	}
+	free(prefix);
+	switch (rc) {
+	case GIT_ENOTFOUND:
+		return -ENOENT;
+	case GIT_EAPPLYFAIL:
+		return -EINVAL;
+	case GIT_EEXISTS:
+		return -EEXIST;
+	default:
+		return rc == -1 && e && e->klass == GIT_ERROR_NOMEMORY ? -ENOMEM
+								       : -EIO;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The line-based pass                                                 */
+
+void elp_parser_free(struct parser *P)
+{
+	size_t i;
+
+	for (i = 0; i < P->nsecs; i++) {
+		free(P->secs[i].old_path);
+		free(P->secs[i].new_path);
+		free(P->secs[i].hunks);
+	}
+	free(P->secs);
+	free(P->lines);
+	free(P->buf);
+	free(P->subject);
+	memset(P, 0, sizeof(*P));
+}
+
+static int perr(struct parser *P, size_t lineno, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int perr(struct parser *P, size_t lineno, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list args;
+
+	va_start(args, fmt);
+	if (vasprintf(&msg, fmt, args) < 0)
+		msg = NULL;
+	va_end(args);
+	elp_err(P->ctx, "%s:%zu: %s", P->origin, lineno,
+		msg ? msg : "invalid patch");
+	free(msg);
+	return -EBADMSG;
+}
+
+/* What no source fix needs: refused before any work (hostile input). */
+#define PATCH_MAX_BYTES (64u << 20)
+#define PATCH_MAX_LINE (1u << 20)
+
+static int split_lines(struct parser *P, const char *content, size_t len)
+{
+	size_t i, n = 0, cap = 0;
+	char *s;
+
+	P->buf = malloc(len + 1);
+	if (!P->buf)
+		return -ENOMEM;
+	memcpy(P->buf, content, len);
+	P->buf[len] = '\0';
+	s = P->buf;
+	for (i = 0; i <= len; i++) {
+		if (i < len && P->buf[i] != '\n')
+			continue;
+		if (i == len && s == P->buf + len)
+			break; /* nothing after the last newline */
+		if ((size_t)(P->buf + i - s) > PATCH_MAX_LINE)
+			return perr(P, n + 1, "line longer than %u MiB",
+				    PATCH_MAX_LINE >> 20);
+		if (n == cap) {
+			char **l;
+
+			cap = cap ? cap * 2 : 256;
+			l = realloc(P->lines, cap * sizeof(*l));
+			if (!l)
+				return -ENOMEM;
+			P->lines = l;
+		}
+		P->buf[i] = '\0';
+		P->lines[n++] = s;
+		s = P->buf + i + 1;
+	}
+	P->nlines = n;
+	return 0;
+}
+
+bool elp_patch_path_is_safe(const char *path)
+{
+	const char *p = path, *slash;
+
+	if (!*path || *path == '/')
+		return false;
+	for (;;) {
+		size_t len;
+
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!slash)
+			return true;
+		p = slash + 1;
+	}
+}
+
+/* Mail headers at the top: only Subject: is kept. */
+static int parse_mail(struct parser *P)
+{
+	struct elp_buf subject = { 0 };
+	bool in_subject = false, headers = false;
+	size_t i = 0;
+
+	if (P->nlines && elp_starts_with(P->lines[0], "From "))
+		i = 1;
+	for (; i < P->nlines && P->lines[i][0]; i++) {
+		const char *l = P->lines[i], *c;
+
+		if ((l[0] == ' ' || l[0] == '\t') && headers) {
+			if (in_subject) {
+				while (*l == ' ' || *l == '\t')
+					l++;
+				if (elp_buf_puts(&subject, " ") ||
+				    elp_buf_puts(&subject, l))
+					goto oom;
+			}
+			continue;
+		}
+		for (c = l; isalnum((unsigned char)*c) || *c == '-'; c++)
+			;
+		if (c == l || *c != ':')
+			break; /* not a header block */
+		headers = true;
+		in_subject = strncasecmp(l, "Subject:", 8) == 0;
+		if (in_subject) {
+			elp_buf_free(&subject);
+			if (elp_buf_puts(&subject, c + 1))
+				goto oom;
+		}
+	}
+	if (subject.data) {
+		char *s = subject.data;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		/* "[PATCH v2 3/7] fix" -> "fix", as git am does */
+		while (*s == '[' && strchr(s, ']')) {
+			s = strchr(s, ']') + 1;
+			while (*s == ' ' || *s == '\t')
+				s++;
+		}
+		elp_rstrip(s);
+		if (*s) {
+			P->subject = strdup(s);
+			if (!P->subject)
+				goto oom;
+		}
+		elp_buf_free(&subject);
+	}
+	return 0;
+oom:
+	elp_buf_free(&subject);
+	return -ENOMEM;
+}
+
+static bool parse_number(const char **p, int *out)
+{
+	long v = 0;
+
+	if (!isdigit((unsigned char)**p))
+		return false;
+	while (isdigit((unsigned char)**p)) {
+		v = v * 10 + (**p - '0');
+		if (v > INT_MAX / 2)
+			return false;
+		(*p)++;
+	}
+	*out = (int)v;
+	return true;
+}
+
+static bool parse_range(const char **p, char sign, int *start, int *count)
+{
+	if (**p != sign)
+		return false;
+	(*p)++;
+	if (!parse_number(p, start))
+		return false;
+	*count = 1;
+	if (**p == ',') {
+		(*p)++;
+		if (!parse_number(p, count))
+			return false;
+	}
+	return true;
+}
+
+static bool parse_hunk_header(const char *l, struct phunk *h)
+{
+	const char *p = l + 3;
+
+	if (!elp_starts_with(l, "@@ "))
+		return false;
+	if (!parse_range(&p, '-', &h->old_start, &h->old_count) || *p != ' ')
+		return false;
+	p++;
+	if (!parse_range(&p, '+', &h->new_start, &h->new_count) ||
+	    !elp_starts_with(p, " @@"))
+		return false;
+	p += 3;
+	if (*p && *p != ' ')
+		return false;
+	h->tail = p;
+	return h->old_count + h->new_count > 0;
+}
+
+/* Hunks from line i; returns the index after them or -errno. */
+static long parse_hunks(struct parser *P, struct psection *sec, size_t i)
+{
+	while (i < P->nlines && elp_starts_with(P->lines[i], "@@")) {
+		struct phunk h = { 0 }, *hunks;
+		int old, new;
+		size_t j;
+
+		if (!parse_hunk_header(P->lines[i], &h))
+			return perr(P, i + 1, "invalid hunk header '%s'",
+				    P->lines[i]);
+		h.header = i;
+		h.first = i + 1;
+		old = h.old_count;
+		new = h.new_count;
+		for (j = i + 1; old > 0 || new > 0; j++) {
+			const char *l;
+
+			if (j >= P->nlines)
+				return perr(
+					P, P->nlines,
+					"truncated hunk '%s' (line %zu): %d old and %d new lines missing",
+					P->lines[i], i + 1, old, new);
+			l = P->lines[j];
+			switch (l[0]) {
+			case ' ':
+			case '\0':
+				old--;
+				new --;
+				break;
+			case '-':
+				old--;
+				break;
+			case '+':
+				new --;
+				break;
+			case '\\':
+				if (j == i + 1)
+					return perr(
+						P, j + 1,
+						"'\\' line without a line before it");
+				continue;
+			default:
+				return perr(
+					P, j + 1,
+					"unexpected line in hunk '%s' (line %zu): %d old and %d new lines missing",
+					P->lines[i], i + 1, old, new);
+			}
+			if (old < 0 || new < 0)
+				return perr(
+					P, j + 1,
+					"hunk '%s' (line %zu) has more lines than its header says",
+					P->lines[i], i + 1);
+		}
+		if (j < P->nlines && P->lines[j][0] == '\\')
+			j++;
+		/* a body line right after the counted ones: miscounted hunk */
+		if (j < P->nlines && strchr(" +-", P->lines[j][0]) &&
+		    P->lines[j][0] && strcmp(P->lines[j], "-- ") != 0 &&
+		    !(elp_starts_with(P->lines[j], "--- ") &&
+		      j + 1 < P->nlines &&
+		      elp_starts_with(P->lines[j + 1], "+++ ")))
+			return perr(
+				P, j + 1,
+				"hunk '%s' (line %zu) has more lines than its header says",
+				P->lines[i], i + 1);
+		h.n = j - h.first;
+		hunks = realloc(sec->hunks, (sec->nhunks + 1) * sizeof(*hunks));
+		if (!hunks)
+			return -ENOMEM;
+		sec->hunks = hunks;
+		sec->hunks[sec->nhunks++] = h;
+		i = j;
+	}
+	return (long)i;
+}
+
+static struct psection *new_section(struct parser *P, size_t first)
+{
+	struct psection *s;
+
+	s = realloc(P->secs, (P->nsecs + 1) * sizeof(*s));
+	if (!s)
+		return NULL;
+	P->secs = s;
+	s = &P->secs[P->nsecs++];
+	memset(s, 0, sizeof(*s));
+	s->first = first;
+	s->status = 'M';
+	return s;
+}
+
+static bool epoch_date(const char *ts)
+{
+	return ts && (strstr(ts, "1970-01-01") || strstr(ts, "1969-12-31") ||
+		      strstr(ts, " 1970"));
+}
+
+/*
+ * A plain "--- " / "+++ " name: up to a tab (the timestamp), first path
+ * component stripped as patch -p1 would.  *dev_null for /dev/null.
+ */
+static char *plain_path(const char *s, const char **ts, bool *dev_null)
+{
+	const char *tab = strchr(s, '\t');
+	size_t len = tab ? (size_t)(tab - s) : strlen(s);
+	const char *slash;
+	char *path;
+
+	*ts = tab ? tab + 1 : NULL;
+	while (!tab && len && s[len - 1] == ' ')
+		len--;
+	*dev_null = len == 9 && strncmp(s, "/dev/null", 9) == 0;
+	slash = memchr(s, '/', len);
+	if (slash && !*dev_null) {
+		len -= (size_t)(slash + 1 - s);
+		s = slash + 1;
+	}
+	path = strndup(s, len);
+	return path;
+}
+
+static long parse_plain_section(struct parser *P, size_t i)
+{
+	struct psection *sec = new_section(P, i);
+	const char *old_ts, *new_ts;
+	bool old_null, new_null;
+	char *old, *new;
+	long next;
+
+	if (!sec)
+		return -ENOMEM;
+	old = plain_path(P->lines[i] + 4, &old_ts, &old_null);
+	new = plain_path(P->lines[i + 1] + 4, &new_ts, &new_null);
+	if (!old || !new) {
+		free(old);
+		free(new);
+		return -ENOMEM;
+	}
+	if (old_null && new_null) {
+		free(old);
+		free(new);
+		return perr(P, i + 1, "both file names are /dev/null");
+	}
+	if ((!old_null && P->lines[i][4] == '/') ||
+	    (!new_null && P->lines[i + 1][4] == '/')) {
+		long err = perr(P, i + 1, "absolute path '%s'",
+				P->lines[i + (P->lines[i][4] != '/')] + 4);
+
+		free(old);
+		free(new);
+		return err;
+	}
+	if (i + 2 >= P->nlines || !elp_starts_with(P->lines[i + 2], "@@")) {
+		long err = perr(P, i + 2 < P->nlines ? i + 3 : i + 2,
+				"file section '%s' has no hunks",
+				new_null ? old : new);
+
+		free(old);
+		free(new);
+		return err;
+	}
+	next = parse_hunks(P, sec, i + 2);
+	if (next < 0) {
+		free(old);
+		free(new);
+		return next;
+	}
+	if (old_null || (epoch_date(old_ts) && sec->nhunks == 1 &&
+			 sec->hunks[0].old_count == 0)) {
+		sec->status = 'A';
+		sec->new_path = new;
+		free(old);
+	} else if (new_null || (epoch_date(new_ts) && sec->nhunks == 1 &&
+				sec->hunks[0].new_count == 0)) {
+		sec->status = 'D';
+		sec->old_path = old;
+		free(new);
+	} else {
+		sec->old_path = new; /* patch(1) too prefers the new name */
+		sec->new_path = strdup(new);
+		free(old);
+		if (!sec->new_path)
+			return -ENOMEM;
+	}
+	return next;
+}
+
+static int git_side_path(const char *s, char prefix, char **out)
+{
+	const char *tab = strchr(s, '\t');
+	size_t len = tab ? (size_t)(tab - s) : strlen(s);
+
+	free(*out);
+	*out = NULL;
+	if (len == 9 && strncmp(s, "/dev/null", 9) == 0)
+		return 0;
+	if (len >= 2 && s[0] == prefix && s[1] == '/') {
+		s += 2;
+		len -= 2;
+	}
+	*out = strndup(s, len);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* "a/X b/Y" of a diff --git line. */
+static int split_git_line(struct psection *sec, const char *rest)
+{
+	size_t len = strlen(rest), half;
+	const char *b;
+
+	if (rest[0] == '"') {
+		sec->quoted = true;
+		return 0;
+	}
+	if (!elp_starts_with(rest, "a/"))
+		return 0;
+	half = (len - 1) / 2;
+	if (len % 2 == 1 && rest[half] == ' ' &&
+	    elp_starts_with(rest + half + 1, "b/") &&
+	    memcmp(rest + 2, rest + half + 3, half - 2) == 0) {
+		b = rest + half + 1;
+	} else {
+		b = strstr(rest, " b/");
+		if (!b)
+			return 0;
+		b++;
+	}
+	sec->old_path = strndup(rest + 2, (size_t)(b - 1 - (rest + 2)));
+	sec->new_path = strdup(b + 2);
+	return sec->old_path && sec->new_path ? 0 : -ENOMEM;
+}
+
+/*
+ * A symbolic link the patch creates or changes stays inside the tree: its
+ * target is relative and its ".." never climb above the top.
+ */
+static bool link_is_safe(const char *path, const char *target)
+{
+	const char *p;
+	int depth = 0;
+
+	if (*target == '/' || !*target)
+		return false;
+	for (p = path; (p = strchr(p, '/')); p++)
+		depth++; /* the link's directory */
+	for (p = target; *p;) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			depth--;
+		else if (len && !(len == 1 && p[0] == '.'))
+			depth++;
+		if (depth < 0)
+			return false;
+		p += len;
+		if (*p)
+			p++;
+	}
+	return true;
+}
+
+/* Each target a symbolic link section gives (its '+' lines) is safe. */
+static int check_link(struct parser *P, const struct psection *sec)
+{
+	const char *path = sec->new_path ? sec->new_path : sec->old_path;
+	size_t h, k;
+
+	if ((sec->new_mode & 0170000) != 0120000 || !path)
+		return 0;
+	for (h = 0; h < sec->nhunks; h++) {
+		const struct phunk *hk = &sec->hunks[h];
+
+		for (k = hk->first; k < hk->first + hk->n; k++)
+			if (P->lines[k][0] == '+' &&
+			    !link_is_safe(path, P->lines[k] + 1))
+				return perr(
+					P, k + 1,
+					"symbolic link '%s' would point outside the tree ('%s')",
+					path, P->lines[k] + 1);
+	}
+	return 0;
+}
+
+static long parse_git_section(struct parser *P, size_t i)
+{
+	struct psection *sec = new_section(P, i);
+	size_t j = i + 1;
+	bool saw_minus = false, extended = false;
+	const char *arg = NULL;
+	int err;
+
+	if (!sec)
+		return -ENOMEM;
+	sec->git = true;
+	err = split_git_line(sec, P->lines[i] + strlen("diff --git "));
+	if (err)
+		return err;
+	for (; j < P->nlines; j++) {
+		const char *l = P->lines[j];
+		char **target = NULL;
+
+		if (elp_starts_with(l, "old mode ")) {
+			sec->old_mode = (unsigned)strtoul(l + 9, NULL, 8);
+		} else if (elp_starts_with(l, "new mode ")) {
+			sec->new_mode = (unsigned)strtoul(l + 9, NULL, 8);
+		} else if (elp_starts_with(l, "deleted file mode ")) {
+			sec->status = 'D';
+			sec->old_mode = (unsigned)strtoul(l + 18, NULL, 8);
+		} else if (elp_starts_with(l, "new file mode ")) {
+			sec->status = 'A';
+			sec->new_mode = (unsigned)strtoul(l + 14, NULL, 8);
+		} else if (elp_starts_with(l, "similarity index ") ||
+			   elp_starts_with(l, "dissimilarity index ")) {
+			sec->similarity = atoi(strchr(l, 'x') + 2);
+		} else if (elp_starts_with(l, "rename from ")) {
+			sec->status = 'R';
+			target = &sec->old_path;
+			arg = l + 12;
+		} else if (elp_starts_with(l, "rename to ")) {
+			target = &sec->new_path;
+			arg = l + 10;
+		} else if (elp_starts_with(l, "copy from ")) {
+			sec->status = 'C';
+			target = &sec->old_path;
+			arg = l + 10;
+		} else if (elp_starts_with(l, "copy to ")) {
+			target = &sec->new_path;
+			arg = l + 8;
+		} else if (elp_starts_with(l, "index ")) {
+			/* blob ids: not needed */
+		} else if (elp_starts_with(l, "--- ")) {
+			saw_minus = true;
+			err = git_side_path(l + 4, 'a', &sec->old_path);
+		} else if (elp_starts_with(l, "+++ ")) {
+			err = git_side_path(l + 4, 'b', &sec->new_path);
+		} else if (elp_starts_with(l, "Binary files ")) {
+			sec->binary = true;
+		} else if (strcmp(l, "GIT binary patch") == 0) {
+			int blocks = 0;
+
+			sec->binary = true;
+			/* "literal N"/"delta N", base85 lines, a blank line; twice */
+			for (j++; j < P->nlines && blocks < 2; j++) {
+				if (!elp_starts_with(P->lines[j], "literal ") &&
+				    !elp_starts_with(P->lines[j], "delta "))
+					break;
+				while (++j < P->nlines && P->lines[j][0])
+					;
+				blocks++;
+			}
+			/* the last line read; a patch may end in the block */
+			j = (j > P->nlines ? P->nlines : j) - 1;
+		} else {
+			break;
+		}
+		if (err)
+			return err;
+		if (target) {
+			free(*target);
+			*target = strdup(arg);
+			if (!*target)
+				return -ENOMEM;
+		}
+		extended = true;
+	}
+	if (sec->status == 'A') {
+		free(sec->old_path);
+		sec->old_path = NULL;
+	} else if (sec->status == 'D') {
+		free(sec->new_path);
+		sec->new_path = NULL;
+	}
+	sec->hdr_n = j - i;
+	if (j < P->nlines && elp_starts_with(P->lines[j], "@@")) {
+		long next = parse_hunks(P, sec, j);
+
+		if (next < 0)
+			return next;
+		j = (size_t)next;
+	} else if (saw_minus) {
+		return perr(P, j + 1, "file section '%s' has no hunks",
+			    P->lines[i] + strlen("diff --git "));
+	} else if (!extended) {
+		return perr(P, i + 1, "'diff --git' line without any change");
+	}
+	if (!sec->quoted) {
+		const char *bad = NULL;
+
+		if (sec->old_path && !elp_patch_path_is_safe(sec->old_path))
+			bad = sec->old_path;
+		if (sec->new_path && !elp_patch_path_is_safe(sec->new_path))
+			bad = sec->new_path;
+		if (!sec->old_path && !sec->new_path)
+			return perr(P, i + 1, "cannot tell the file name");
+		if (bad)
+			return perr(P, i + 1, "unsafe path '%s'", bad);
+	}
+	/* sec is P->secs' last element, freed with P */
+	// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
+	err = check_link(P, sec);
+	return err ? err : (long)j;
+}
+
+static int parse_sections(struct parser *P)
+{
+	size_t i = 0;
+
+	while (i < P->nlines) {
+		const char *l = P->lines[i];
+		long next;
+
+		if (elp_starts_with(l, "diff --git ")) {
+			next = parse_git_section(P, i);
+		} else if (elp_starts_with(l, "--- ") && i + 1 < P->nlines &&
+			   elp_starts_with(P->lines[i + 1], "+++ ")) {
+			next = parse_plain_section(P, i);
+			if (next > 0) {
+				struct psection *s = &P->secs[P->nsecs - 1];
+				const char *p =
+					s->new_path ? s->new_path : s->old_path;
+
+				if (!elp_patch_path_is_safe(p))
+					return perr(P, i + 1,
+						    "unsafe path '%s'", p);
+			}
+		} else if (elp_starts_with(l, "@@ -")) {
+			return perr(
+				P, i + 1,
+				"hunk outside a file section (no '---'/'+++' lines before it)");
+		} else if (strcmp(l, "-- ") == 0 && P->nsecs) {
+			break; /* mail signature */
+		} else {
+			i++; /* commentary: mail body, diffstat, "Only in" */
+			continue;
+		}
+		if (next < 0)
+			return (int)next;
+		if (P->nsecs == 1)
+			P->preamble_end = P->secs[0].first;
+		i = (size_t)next;
+	}
+	if (!P->nsecs)
+		return perr(
+			P, P->nlines ? P->nlines : 1,
+			"not a unified diff: no file sections ('diff --git' or '---'/'+++' lines)");
+	return 0;
+}
+
+int elp_parser_run(struct parser *P, struct elp_ctx *ctx, const char *origin,
+		   const char *content, size_t len)
+{
+	const char *nul;
+	size_t k;
+	int err;
+
+	memset(P, 0, sizeof(*P));
+	P->ctx = ctx;
+	P->origin = origin ? origin : "patch";
+	for (k = 0; k < len && isspace((unsigned char)content[k]); k++)
+		;
+	if (k == len)
+		return perr(P, 1, "empty file, not a patch");
+	if (len > PATCH_MAX_BYTES)
+		return perr(P, 1,
+			    "%zu bytes, larger than a patch can be (%u MiB)",
+			    len, PATCH_MAX_BYTES >> 20);
+	nul = memchr(content, '\0', len);
+	if (nul) {
+		size_t line = 1;
+
+		for (k = 0; content + k < nul; k++)
+			line += content[k] == '\n';
+		return perr(P, line, "binary data (NUL byte), not a patch");
+	}
+	err = split_lines(P, content, len);
+	if (!err)
+		err = parse_mail(P);
+	if (!err)
+		err = parse_sections(P);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Re-emitting in the git form                                         */
+
+static int emit_line(struct emit *e, size_t lineno, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int emit_line(struct emit *e, size_t lineno, const char *fmt, ...)
+{
+	char *s;
+	va_list args;
+	int n, err;
+
+	va_start(args, fmt);
+	n = vasprintf(&s, fmt, args);
+	va_end(args);
+	if (n < 0)
+		return -ENOMEM;
+	err = elp_buf_append(&e->buf, s, (size_t)n);
+	free(s);
+	if (!err)
+		err = elp_buf_append(&e->buf, "\n", 1);
+	if (err)
+		return err;
+	if (e->nmap == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 256;
+		size_t *m = realloc(e->map, cap * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		e->map = m;
+		e->cap = cap;
+	}
+	e->map[e->nmap++] = lineno;
+	return 0;
+}
+
+void elp_emit_free(struct emit *e)
+{
+	elp_buf_free(&e->buf);
+	free(e->map);
+	memset(e, 0, sizeof(*e));
+}
+
+static unsigned int mode_or_blob(unsigned int mode)
+{
+	return mode ? mode : 0100644;
+}
+
+static int emit_section(struct emit *e, const struct parser *P,
+			const struct psection *s, bool reverse)
+{
+	const char *old = reverse ? s->new_path : s->old_path;
+	const char *new = reverse ? s->old_path : s->new_path;
+	unsigned int om = reverse ? s->new_mode : s->old_mode;
+	unsigned int nm = reverse ? s->old_mode : s->new_mode;
+	size_t ln = s->first + 1, h, k;
+	char st = s->status;
+	int err = 0;
+
+	if (reverse && st == 'A')
+		st = 'D';
+	else if (reverse && st == 'D')
+		st = 'A';
+
+	if (s->git && !reverse) {
+		for (k = 0; k < s->hdr_n && !err; k++)
+			err = emit_line(e, s->first + k + 1, "%s",
+					P->lines[s->first + k]);
+	} else {
+		err = emit_line(e, ln, "diff --git a/%s b/%s", old ? old : new,
+				new ? new : old);
+		if (!err && st == 'A')
+			err = emit_line(e, ln, "new file mode %o",
+					mode_or_blob(nm));
+		if (!err && st == 'D')
+			err = emit_line(e, ln, "deleted file mode %o",
+					mode_or_blob(om));
+		if (!err && om && nm && om != nm && st != 'A' && st != 'D') {
+			err = emit_line(e, ln, "old mode %o", om);
+			if (!err)
+				err = emit_line(e, ln, "new mode %o", nm);
+		}
+		if (!err && st == 'R') {
+			err = emit_line(e, ln, "similarity index %d%%",
+					s->similarity);
+			if (!err)
+				err = emit_line(e, ln, "rename from %s", old);
+			if (!err)
+				err = emit_line(e, ln, "rename to %s", new);
+		}
+		if (!err && s->nhunks) {
+			if (old)
+				err = emit_line(e, ln, "--- a/%s", old);
+			else
+				err = emit_line(e, ln, "--- /dev/null");
+			if (!err && new)
+				err = emit_line(e, ln, "+++ b/%s", new);
+			else if (!err)
+				err = emit_line(e, ln, "+++ /dev/null");
+		}
+	}
+	for (h = 0; h < s->nhunks && !err; h++) {
+		const struct phunk *hk = &s->hunks[h];
+		int os = reverse ? hk->new_start : hk->old_start;
+		int oc = reverse ? hk->new_count : hk->old_count;
+		int ns = reverse ? hk->old_start : hk->new_start;
+		int nc = reverse ? hk->old_count : hk->new_count;
+
+		if (hk->adjusted) {
+			os = hk->adj_old;
+			ns = hk->adj_new;
+		}
+		err = emit_line(e, hk->header + 1, "@@ -%d,%d +%d,%d @@%s", os,
+				oc, ns, nc, hk->tail);
+		for (k = hk->first; k < hk->first + hk->n && !err; k++) {
+			const char *l = P->lines[k];
+			char c = l[0];
+
+			if (c == '\0')
+				err = emit_line(e, k + 1, " ");
+			else if (reverse && (c == '+' || c == '-'))
+				err = emit_line(e, k + 1, "%c%s",
+						c == '+' ? '-' : '+', l + 1);
+			else
+				err = emit_line(e, k + 1, "%s", l);
+		}
+	}
+	return err;
+}
+
+int elp_emit_all(const struct parser *P, bool reverse, struct emit *e)
+{
+	size_t i;
+	int err = 0;
+
+	memset(e, 0, sizeof(*e));
+	for (i = 0; i < P->nsecs && !err; i++)
+		err = emit_section(e, P, &P->secs[i], reverse);
+	if (!err && !e->buf.data)
+		err = elp_buf_append(&e->buf, "", 0);
+	if (err)
+		elp_emit_free(e);
+	return err;
+}
+
+int elp_emit_diff(struct elp_ctx *ctx, const char *origin, const struct emit *e,
+		  git_diff **diff)
+{
+	int rc;
+
+	elp_patch_git_init();
+	rc = git_diff_from_buffer(diff, e->buf.data, e->buf.len);
+	if (rc < 0) {
+		int err = elp_patch_git_fail(ctx, rc, e->map, e->nmap, "%s",
+					     origin);
+
+		return err == -EIO ? -EBADMSG : err;
+	}
+	if (git_diff_num_deltas(*diff) == 0) {
+		git_diff_free(*diff);
+		*diff = NULL;
+		elp_err(ctx, "%s: no file changes found", origin);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* struct elp_patch                                                    */
+
+void elp_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int elp_strv_add_unique(char ***v, size_t *n, const char *s)
+{
+	char **nv;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return 0;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+void elp_patch_free(struct elp_patch *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->nr_files; i++) {
+		free(p->files[i].path);
+		free(p->files[i].status);
+		elp_strv_free(p->files[i].functions, p->files[i].nr_functions);
+	}
+	free(p->files);
+	elp_strv_free(p->cves, p->nr_cves);
+	free(p->name);
+	free(p->sha256);
+	free(p->content);
+	free(p->origin);
+	free(p->subject);
+	free(p);
+}
+
+const char *elp_patch_kind_name(enum elp_patch_kind kind)
+{
+	return kind == ELP_PATCH_KERNEL ? "kernel" : "livepatch";
+}
+
+int elp_patch_kind_from_name(const char *s, enum elp_patch_kind *kind)
+{
+	if (s && strcmp(s, "kernel") == 0)
+		*kind = ELP_PATCH_KERNEL;
+	else if (s && strcmp(s, "livepatch") == 0)
+		*kind = ELP_PATCH_LIVEPATCH;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+bool elp_cve_is_valid(const char *s)
+{
+	size_t i, digits = 0;
+
+	if (!s || strncasecmp(s, "CVE-", 4) != 0)
+		return false;
+	for (i = 4; i < 8; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	if (s[8] != '-')
+		return false;
+	for (i = 9; isdigit((unsigned char)s[i]); i++)
+		digits++;
+	return s[i] == '\0' && digits >= 4 && digits <= 19;
+}
+
+int elp_patch_add_cve(struct elp_patch *p, const char *cve)
+{
+	char buf[64];
+	size_t i;
+
+	if (!elp_cve_is_valid(cve) || strlen(cve) >= sizeof(buf))
+		return -EINVAL;
+	for (i = 0; cve[i]; i++)
+		buf[i] = (char)toupper((unsigned char)cve[i]);
+	buf[i] = '\0';
+	if (elp_strv_add_unique(&p->cves, &p->nr_cves, buf))
+		return -ENOMEM;
+	qsort(p->cves, p->nr_cves, sizeof(*p->cves), elp_cmp_str);
+	return 0;
+}
+
+/* CVE ids mentioned in the mail headers and body (before the first file). */
+static int scan_cves(struct elp_patch *p, const struct parser *P)
+{
+	size_t i;
+
+	for (i = 0; i < P->preamble_end; i++) {
+		const char *line = P->lines[i], *s;
+
+		for (s = line; (s = strcasestr(s, "cve-")) != NULL; s += 4) {
+			char id[64];
+			size_t n = 4;
+			int err;
+
+			if (s > line &&
+			    (isalnum((unsigned char)s[-1]) || s[-1] == '_'))
+				continue;
+			while (n < sizeof(id) - 1 &&
+			       (isdigit((unsigned char)s[n]) ||
+				(n == 8 && s[n] == '-')))
+				n++;
+			if (isalnum((unsigned char)s[n]))
+				continue;
+			memcpy(id, s, n);
+			id[n] = '\0';
+			if (!elp_cve_is_valid(id))
+				continue;
+			err = elp_patch_add_cve(p, id);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The function named by the call-like text in [s, end): "static int foo(struct
+ * x *y)" -> "foo"; SYSCALL_DEFINEn(name, ...) -> "__do_sys_name".  Text
+ * without a call (struct definitions, labels) names no function.
+ */
+static char *function_name(const char *s, const char *end)
+{
+	const char *paren, *p, *q;
+
+	paren = memchr(s, '(', (size_t)(end - s));
+	if (!paren)
+		return NULL;
+	for (q = paren; q > s && q[-1] == ' '; q--)
+		;
+	for (p = q; p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+	     p--)
+		;
+	if (p == q || isdigit((unsigned char)*p))
+		return NULL;
+	if ((q - p == 15 && elp_starts_with(p, "SYSCALL_DEFINE")) ||
+	    (q - p == 22 && elp_starts_with(p, "COMPAT_SYSCALL_DEFINE"))) {
+		const char *a = paren + 1, *b;
+		char *name;
+
+		while (a < end && *a == ' ')
+			a++;
+		for (b = a;
+		     b < end && (isalnum((unsigned char)*b) || *b == '_'); b++)
+			;
+		if (b == a)
+			return NULL;
+		if (asprintf(&name, "%s%.*s",
+			     *p == 'C' ? "__do_compat_sys_" : "__do_sys_",
+			     (int)(b - a), a) < 0)
+			return NULL;
+		return name;
+	}
+	return strndup(p, (size_t)(q - p));
+}
+
+/* The function a hunk header ("@@ -1,2 +1,2 @@ static int foo(...)") names. */
+static char *hunk_function(const char *header, size_t len)
+{
+	const char *end = header + len, *at;
+
+	at = len > 2 ? strstr(header + 2, "@@") : NULL;
+	if (!at || at >= end)
+		return NULL;
+	return function_name(at + 2, end);
+}
+
+/* A hunk's lines as git gives them: origin ' ', '+' or '-', then text. */
+struct hunk_line {
+	char origin;
+	const char *text;
+	size_t len;
+};
+
+static bool line_ends_with(const struct hunk_line *l, char c)
+{
+	size_t n = l->len;
+
+	while (n && isspace((unsigned char)l->text[n - 1]))
+		n--;
+	return n && l->text[n - 1] == c;
+}
+
+/*
+ * The function whose definition starts at line i, in kernel style: a
+ * declarator in column 0 with a parameter list, not a statement, followed
+ * on the same side of the diff by a '{' opening a line (or ending this one)
+ * before any ';'.
+ */
+static char *defined_function(const struct hunk_line *lines, size_t n, size_t i)
+{
+	const struct hunk_line *l = &lines[i];
+	const char *paren, *eq;
+	char skip = l->origin == '-' ? '+' : '-';
+	size_t j, seen = 0;
+
+	if (!l->len ||
+	    !(isalpha((unsigned char)l->text[0]) || l->text[0] == '_'))
+		return NULL;
+	paren = memchr(l->text, '(', l->len);
+	eq = memchr(l->text, '=', l->len);
+	if (!paren || (eq && eq < paren) || line_ends_with(l, ';'))
+		return NULL;
+	for (j = i; j < n && seen < 16; j++) {
+		const struct hunk_line *m = &lines[j];
+
+		if (m->origin == skip)
+			continue;
+		seen++;
+		if ((j > i && m->len && m->text[0] == '{') ||
+		    (j == i && line_ends_with(m, '{')))
+			return function_name(l->text, l->text + l->len);
+		if (line_ends_with(m, ';') ||
+		    (j > i && m->len && !isspace((unsigned char)m->text[0])))
+			return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * The functions a hunk changes: the one its header names, until the hunk's
+ * own lines close it ('}' in column 0) or define another one -- git leaves
+ * the header empty, or names the previous function, when a hunk starts at
+ * a definition, the usual shape of a small fix.
+ */
+static int hunk_functions(struct elp_patch_file *f, const char *header,
+			  size_t header_len, const struct hunk_line *lines,
+			  size_t n)
+{
+	char *current = hunk_function(header, header_len), *fn;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		const struct hunk_line *l = &lines[i];
+
+		fn = defined_function(lines, n, i);
+		if (fn) {
+			free(current);
+			current = fn;
+		}
+		if ((l->origin == '+' || l->origin == '-') && current)
+			err = elp_strv_add_unique(&f->functions,
+						  &f->nr_functions, current);
+		if (l->len && l->text[0] == '}') {
+			free(current);
+			current = NULL;
+		}
+	}
+	free(current);
+	return err;
+}
+
+struct elp_patch_file *elp_patch_file_for(struct elp_patch *p, const char *path,
+					  const char *status)
+{
+	struct elp_patch_file *f;
+	size_t i;
+
+	for (i = 0; i < p->nr_files; i++)
+		if (strcmp(p->files[i].path, path) == 0)
+			return &p->files[i];
+	f = realloc(p->files, (p->nr_files + 1) * sizeof(*f));
+	if (!f)
+		return NULL;
+	p->files = f;
+	f = &p->files[p->nr_files];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(path);
+	f->status = strdup(status);
+	if (!f->path || !f->status) {
+		free(f->path);
+		free(f->status);
+		return NULL;
+	}
+	p->nr_files++;
+	return f;
+}
+
+static const char *status_name(git_delta_t status)
+{
+	switch (status) {
+	case GIT_DELTA_ADDED:
+	case GIT_DELTA_COPIED:
+		return "added";
+	case GIT_DELTA_DELETED:
+		return "deleted";
+	case GIT_DELTA_RENAMED:
+		return "renamed";
+	default:
+		return "modified";
+	}
+}
+
+static int collect_hunk_functions(struct elp_ctx *ctx, struct elp_patch_file *f,
+				  git_patch *gp, size_t h, const char *origin)
+{
+	const git_diff_hunk *hunk;
+	struct hunk_line *lines;
+	size_t nlines, i, n = 0;
+	int rc, err;
+
+	rc = git_patch_get_hunk(&hunk, &nlines, gp, h);
+	if (rc < 0)
+		return elp_patch_git_fail(ctx, rc, NULL, 0, "%s", origin);
+	lines = calloc(nlines ? nlines : 1, sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
+	for (i = 0; i < nlines; i++) {
+		const git_diff_line *gl;
+
+		rc = git_patch_get_line_in_hunk(&gl, gp, h, i);
+		if (rc < 0) {
+			free(lines);
+			return elp_patch_git_fail(ctx, rc, NULL, 0, "%s",
+						  origin);
+		}
+		if (gl->origin != GIT_DIFF_LINE_CONTEXT &&
+		    gl->origin != GIT_DIFF_LINE_ADDITION &&
+		    gl->origin != GIT_DIFF_LINE_DELETION)
+			continue;
+		lines[n].origin = gl->origin;
+		lines[n].text = gl->content;
+		lines[n].len = gl->content_len;
+		n++;
+	}
+	err = hunk_functions(f, hunk->header, hunk->header_len, lines, n);
+	free(lines);
+	return err;
+}
+
+static int collect_stats(struct elp_ctx *ctx, struct elp_patch *p,
+			 git_diff *diff, const char *origin)
+{
+	size_t d, nd = git_diff_num_deltas(diff);
+	int err = 0;
+
+	for (d = 0; d < nd && !err; d++) {
+		const git_diff_delta *delta;
+		struct elp_patch_file *f;
+		size_t adds = 0, dels = 0, h, nh;
+		git_patch *gp;
+		const char *path;
+		int rc;
+
+		rc = git_patch_from_diff(&gp, diff, d);
+		if (rc < 0)
+			return elp_patch_git_fail(ctx, rc, NULL, 0, "%s",
+						  origin);
+		delta = git_patch_get_delta(gp);
+		path = delta->status == GIT_DELTA_DELETED
+			       ? delta->old_file.path
+			       : delta->new_file.path;
+		f = elp_patch_file_for(p, path, status_name(delta->status));
+		if (!f) {
+			git_patch_free(gp);
+			return -ENOMEM;
+		}
+		git_patch_line_stats(NULL, &adds, &dels, gp);
+		nh = git_patch_num_hunks(gp);
+		f->hunks += (int)nh;
+		f->additions += (int)adds;
+		f->deletions += (int)dels;
+		for (h = 0; h < nh && !err; h++)
+			err = collect_hunk_functions(ctx, f, gp, h, origin);
+		git_patch_free(gp);
+	}
+	return err;
+}
+
+static char *default_name(const char *origin)
+{
+	const char *base, *dot;
+	size_t len;
+
+	if (!origin)
+		return NULL;
+	base = strrchr(origin, '/');
+	base = base ? base + 1 : origin;
+	len = strlen(base);
+	dot = strrchr(base, '.');
+	if (dot && dot != base &&
+	    (strcmp(dot, ".patch") == 0 || strcmp(dot, ".diff") == 0))
+		len = (size_t)(dot - base);
+	return len ? strndup(base, len) : NULL;
+}
+
+int elp_patch_parse(struct elp_ctx *ctx, const char *origin,
+		    const char *content, size_t len, struct elp_patch **out)
+{
+	struct elp_patch *p = NULL;
+	git_diff *diff = NULL;
+	struct parser P;
+	struct emit e = { 0 };
+	char sha[ELP_SHA256_HEX_LEN + 1];
+	int err;
+
+	err = elp_parser_run(&P, ctx, origin, content, len);
+	if (!err)
+		err = elp_emit_all(&P, false, &e);
+	if (!err)
+		err = elp_emit_diff(ctx, P.origin, &e, &diff);
+	if (err)
+		goto out;
+	p = calloc(1, sizeof(*p));
+	if (!p || elp_sha256_hex(content, len, sha) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	p->kind = ELP_PATCH_LIVEPATCH;
+	p->name = default_name(origin);
+	p->content = strndup(content, len);
+	p->sha256 = strdup(sha);
+	p->origin = origin ? strdup(origin) : NULL;
+	p->subject = P.subject;
+	P.subject = NULL;
+	if (!p->content || !p->sha256 || (origin && !p->origin)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = collect_stats(ctx, p, diff, P.origin);
+	if (!err)
+		err = scan_cves(p, &P);
+out:
+	if (err == -ENOMEM)
+		elp_err(ctx, "%s: out of memory", P.origin);
+	if (err) {
+		elp_patch_free(p);
+		p = NULL;
+	}
+	git_diff_free(diff);
+	elp_emit_free(&e);
+	elp_parser_free(&P);
+	*out = p;
+	return err;
+}
+
+int elp_patch_load(struct elp_ctx *ctx, const char *path,
+		   struct elp_patch **out)
+{
+	char *content, *abs;
+	size_t len;
+	int err;
+
+	*out = NULL;
+	err = elp_read_file(ctx, path, &content, &len);
+	if (err)
+		return err;
+	err = elp_patch_parse(ctx, path, content, len, out);
+	free(content);
+	if (err)
+		return err;
+	abs = elp_abspath(path);
+	if (abs) {
+		free((*out)->origin);
+		(*out)->origin = abs;
+	}
+	return 0;
+}
