@@ -72,12 +72,12 @@ $(BUILD)/%.o: %.c | deps-build
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-# The engine's build.c has DATADIR compiled in: `make PREFIX=/usr` after a
+# src/lib/ctx.c has DATADIR compiled in: `make PREFIX=/usr` after a
 # build for another prefix rebuilds it (the stamp changes only with DATADIR).
 $(BUILD)/datadir: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(DATADIR)' | cmp -s - $@ 2>/dev/null || echo '$(DATADIR)' > $@
-$(BUILD)/src/engine/build.o $(BUILD)/san/src/engine/build.o: $(BUILD)/datadir
+$(BUILD)/src/lib/ctx.o $(BUILD)/san/src/lib/ctx.o: $(BUILD)/datadir
 FORCE:
 
 $(BUILD)/gen/schema.c: $(MIGRATIONS) data/sql2c.sh

@@ -95,6 +95,23 @@ int elp_bmake_try(struct elp_bstate *b, const char *dir,
 		  const char *const *targets, size_t nr_targets, bool kcflags);
 int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to);
 
+/* build-resolve.c: the inputs of the build, then its units and headers */
+int elp_bresolve(struct elp_bstate *b);
+int elp_bplan_units(struct elp_bstate *b);
+
+/* build-record.c */
+int elp_brecord_start(struct elp_bstate *b); /* the 'running' builds row */
+int elp_brecord_stage(struct elp_bstate *b, size_t i);
+/* The outcome, its stages and its event, in one transaction. */
+int elp_brecord_finish(struct elp_bstate *b);
+/* 1 when an identical succeeded build answers (its result in b->res), 0
+ * when there is none, or -errno. */
+int elp_bfind_identical(struct elp_bstate *b);
+/* functions.tsv next to the artefact: what the module replaces. */
+int elp_brecord_functions(struct elp_bstate *b, const char *path);
+/* The module to --output, when given. */
+int elp_bcopy_output(struct elp_bstate *b, const char *ko);
+
 /* build-tree.c */
 int elp_btree_prepare(struct elp_bstate *b); /* takes the lock */
 void elp_btree_unlock(struct elp_bstate *b);
@@ -150,5 +167,7 @@ int elp_bprobe_layout(struct elp_bstate *b);
 /* build-module.c */
 int elp_bmodule_generate(struct elp_bstate *b, const char *dir);
 int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path);
+/* The module pass: both of the above, then the artefact into the cache. */
+int elp_bmodule(struct elp_bstate *b);
 
 #endif

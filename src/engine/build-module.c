@@ -490,3 +490,66 @@ int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 	*ko_path = ko;
 	return 0;
 }
+
+/* The module pass: generate, link, store the artefact and its functions. */
+int elp_bmodule(struct elp_bstate *b)
+{
+	char *dir = NULL, *ko = NULL, *store = NULL, *art = NULL, *tsv = NULL;
+	char sha[ELP_SHA256_HEX_LEN + 1];
+	size_t i, f;
+	int err;
+
+	/* the functions, for the result and functions.tsv */
+	for (i = 0; i < b->nr_units; i++) {
+		const struct elp_bunit *u = &b->units[i];
+
+		for (f = 0; u->diff && f < u->diff->nr_funcs; f++) {
+			struct elp_build_func *nf =
+				realloc(b->res->funcs,
+					(b->res->nr_funcs + 1) * sizeof(*nf));
+
+			if (!nf)
+				return -ENOMEM;
+			b->res->funcs = nf;
+			nf += b->res->nr_funcs++;
+			nf->object = strdup(u->target);
+			nf->old_name = strdup(u->diff->funcs[f].old_name);
+			nf->sympos = u->diff->funcs[f].sympos;
+			nf->source_file = strdup(u->src);
+		}
+	}
+	if (asprintf(&dir, "%s/module", b->workdir) < 0)
+		return -ENOMEM;
+	err = elp_bmodule_generate(b, dir);
+	if (!err)
+		err = elp_bmodule_link(b, dir, &ko);
+	if (err)
+		goto out;
+	if (asprintf(&store, "%s/artefacts/%s", b->cache, b->build_key) < 0 ||
+	    asprintf(&art, "%s/%s.ko", store, b->res->module_name) < 0 ||
+	    asprintf(&tsv, "%s/functions.tsv", store) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = elp_mkdir_p(b->ctx, store, 0755);
+	if (!err)
+		err = elp_bcopy_file(b->ctx, ko, art);
+	if (!err)
+		err = elp_brecord_functions(b, tsv);
+	if (!err)
+		err = elp_sha256_file(b->ctx, art, sha);
+	if (!err)
+		err = elp_bcopy_output(b, art);
+	if (err)
+		goto out;
+	b->res->artefact_path = art;
+	art = NULL;
+	b->res->artefact_sha256 = strdup(sha);
+out:
+	free(dir);
+	free(ko);
+	free(store);
+	free(art);
+	free(tsv);
+	return err;
+}
