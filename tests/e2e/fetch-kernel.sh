@@ -21,6 +21,8 @@ rm -rf root && mkdir root
 for deb in debs/*.deb; do dpkg -x "$deb" root; done
 ln -sfn "$dir/root/usr/src/linux-headers-$release" headers
 ln -sfn "$dir/root/usr/src/$src_pkg.tar.xz" source.tar.xz
+# dpkg -x does not run depmod: the modules tree needs modules.dep to be usable (--modules)
+depmod -b "$dir/root" "$release"
 echo "$release" > release
 touch .complete
 echo "$dir"

@@ -101,6 +101,8 @@ e2e_kernel() {
 		[ -e "$_f" ] || { _e2e_log "missing $_f"; return 1; }
 	done
 	_e2e_fix_headers || return 1
+	# kernels are registered with this modules tree (--modules), which needs modules.dep
+	_e2e_modules_dep || return 1
 	_e2e_kernel_done=1
 }
 
