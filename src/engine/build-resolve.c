@@ -72,32 +72,6 @@ static int resolve_toolchain(struct elp_bstate *b)
 		b->kernel->name, want ? want : "?");
 }
 
-static int resolve_kernel(struct elp_bstate *b)
-{
-	const char *spec = b->opts->kernel;
-	struct elp_kernel *detected = NULL;
-	int err;
-
-	if (spec) {
-		err = elp_kernel_find(b->cat, spec, &b->kernel);
-		if (err == -ENOENT)
-			elp_err(b->ctx,
-				"kernel '%s' is not in the catalogue; see 'elivepatch kernel list'",
-				spec);
-		return err;
-	}
-	err = elp_kernel_detect(b->ctx, &detected);
-	if (err)
-		return err;
-	err = elp_kernel_find(b->cat, detected->release, &b->kernel);
-	if (err == -ENOENT) {
-		b->kernel = detected;
-		return 0;
-	}
-	elp_kernel_free(detected);
-	return err;
-}
-
 static int resolve_oot(struct elp_bstate *b)
 {
 	int64_t *ids = NULL;
@@ -495,14 +469,13 @@ int elp_bresolve(struct elp_bstate *b)
 {
 	const struct elp_build_options *o = b->opts;
 	char *first_name = NULL;
-	size_t i;
 	int err;
 
 	if (o->nr_patches == 0) {
 		elp_err(b->ctx, "no patch given");
 		return -EINVAL;
 	}
-	err = resolve_kernel(b);
+	err = elp_kernel_for_build(b->cat, b->ctx, o->kernel, true, &b->kernel);
 	if (err)
 		return err;
 	b->res->kernel_release = strdup(b->kernel->release);
@@ -519,25 +492,11 @@ int elp_bresolve(struct elp_bstate *b)
 	b->source_identity = source_identity(b->kernel);
 	if (!b->source_identity)
 		return -ENOMEM;
-	b->patches = calloc(o->nr_patches, sizeof(void *));
-	if (!b->patches)
-		return -ENOMEM;
-	for (i = 0; i < o->nr_patches; i++) {
-		char *file_name = NULL;
-
-		err = elp_patch_resolve(b->cat, o->patches[i], &b->patches[i],
-					&file_name);
-		if (err || !b->patches[i]) {
-			free(file_name);
-			free(first_name);
-			return err ? err : -ENOENT;
-		}
-		b->nr_patches++;
-		if (i == 0)
-			first_name = file_name;
-		else
-			free(file_name);
-	}
+	err = elp_patch_resolve_all(b->cat, o->patches, o->nr_patches,
+				    &b->patches, &first_name);
+	if (err)
+		return err;
+	b->nr_patches = o->nr_patches;
 	err = resolve_cumulative(b);
 	if (!err)
 		err = resolve_oot(b);

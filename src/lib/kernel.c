@@ -249,6 +249,41 @@ int elp_kernel_running_release(char **release)
 	return 0;
 }
 
+int elp_kernel_for_build(struct elp_catalogue *cat, struct elp_ctx *ctx,
+			 const char *spec, bool detected_ok,
+			 struct elp_kernel **out)
+{
+	struct elp_kernel *detected = NULL;
+	char *release = NULL;
+	int err;
+
+	*out = NULL;
+	if (spec) {
+		err = elp_kernel_find(cat, spec, out);
+	} else if (detected_ok) {
+		err = elp_kernel_detect(ctx, &detected);
+		if (err)
+			return err;
+		err = elp_kernel_find(cat, detected->release, out);
+		if (err == -ENOENT) {
+			*out = detected;
+			return 0;
+		}
+		elp_kernel_free(detected);
+		return err;
+	} else {
+		err = elp_kernel_running_release(&release);
+		if (!err)
+			err = elp_kernel_find(cat, release, out);
+		free(release);
+	}
+	if (err == -ENOENT)
+		elp_err(ctx,
+			"kernel '%s' is not in the catalogue; see 'elivepatch kernel list'",
+			spec ? spec : "(running)");
+	return err;
+}
+
 int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 {
 	char *config = NULL, *path;

@@ -80,6 +80,14 @@ int elp_kernel_store(struct elp_catalogue *cat, struct elp_kernel *k);
 /* By name, then numeric id, then release when unique. */
 int elp_kernel_find(struct elp_catalogue *cat, const char *spec,
 		    struct elp_kernel **out);
+/*
+ * The kernel a build is for: spec from the catalogue; without spec, the
+ * running kernel's entry or, when it has none and detected_ok, the running
+ * kernel as detected (id 0).  Logs on ctx why it is not found (-ENOENT).
+ */
+int elp_kernel_for_build(struct elp_catalogue *cat, struct elp_ctx *ctx,
+			 const char *spec, bool detected_ok,
+			 struct elp_kernel **out);
 typedef int (*elp_kernel_cb)(const struct elp_kernel *k, void *data);
 int elp_kernel_foreach(struct elp_catalogue *cat, elp_kernel_cb cb, void *data);
 /* Number of builds that reference the kernel. */

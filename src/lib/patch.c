@@ -597,6 +597,38 @@ int elp_patch_resolve(struct elp_catalogue *cat, const char *spec,
 	return 0;
 }
 
+int elp_patch_resolve_all(struct elp_catalogue *cat, const char *const *specs,
+			  size_t n, struct elp_patch ***out, char **first_file)
+{
+	struct elp_patch **v = calloc(n ? n : 1, sizeof(*v));
+	size_t i;
+	int err = v ? 0 : -ENOMEM;
+
+	*out = NULL;
+	*first_file = NULL;
+	for (i = 0; i < n && !err; i++) {
+		char *file_name = NULL;
+
+		err = elp_patch_resolve(cat, specs[i], &v[i], &file_name);
+		if (!err && !v[i])
+			err = -ENOENT;
+		if (!err && i == 0)
+			*first_file = file_name;
+		else
+			free(file_name);
+	}
+	if (err) {
+		for (i = 0; v && i < n; i++)
+			elp_patch_free(v[i]);
+		free(v);
+		free(*first_file);
+		*first_file = NULL;
+		return err;
+	}
+	*out = v;
+	return 0;
+}
+
 bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name)
 {
 	sqlite3_stmt *stmt;

@@ -78,6 +78,14 @@ bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name);
  */
 int elp_patch_resolve(struct elp_catalogue *cat, const char *spec,
 		      struct elp_patch **out, char **file_name);
+/*
+ * elp_patch_resolve() of each of a build's n --patch specs, in order, into
+ * *out (an array of n; free each and the array); *first_file is the file
+ * name of the first (NULL when it is a catalogue spec).  On failure nothing
+ * is left to free.
+ */
+int elp_patch_resolve_all(struct elp_catalogue *cat, const char *const *specs,
+			  size_t n, struct elp_patch ***out, char **first_file);
 /* Same content already catalogued with this kind? 0/1 or -errno. */
 int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 			  const char *sha256, struct elp_patch **out);

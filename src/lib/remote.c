@@ -219,20 +219,8 @@ static int resolve(struct client *c)
 	size_t i;
 	int err;
 
-	if (o->kernel) {
-		err = elp_kernel_find(c->cat, o->kernel, &c->kernel);
-	} else {
-		char *release = NULL;
-
-		err = elp_kernel_running_release(&release);
-		if (!err)
-			err = elp_kernel_find(c->cat, release, &c->kernel);
-		free(release);
-	}
-	if (err == -ENOENT)
-		elp_err(c->ctx,
-			"kernel '%s' is not in the catalogue; see 'elivepatch kernel list'",
-			o->kernel ? o->kernel : "(running)");
+	err = elp_kernel_for_build(c->cat, c->ctx, o->kernel, false,
+				   &c->kernel);
 	if (err)
 		return err;
 	c->res->kernel_release = strdup(c->kernel->release);
@@ -243,30 +231,17 @@ static int resolve(struct client *c)
 			c->kernel->config ? "symbol table" : "config");
 		return -ENOENT;
 	}
-	c->patches = calloc(o->nr_patches, sizeof(void *));
 	c->patch_names = calloc(o->nr_patches, sizeof(char *));
-	if (!c->patches || !c->patch_names || !c->res->kernel_release)
+	if (!c->patch_names || !c->res->kernel_release)
 		return -ENOMEM;
-	for (i = 0; i < o->nr_patches; i++) {
-		char *file_name = NULL;
-
-		err = elp_patch_resolve(c->cat, o->patches[i], &c->patches[i],
-					&file_name);
-		if (!err && !c->patches[i])
-			err = -ENOENT;
-		if (!err)
-			c->patch_names[i] = wire_name(c->patches[i]->name);
-		if (!err && !c->patch_names[i])
+	err = elp_patch_resolve_all(c->cat, o->patches, o->nr_patches,
+				    &c->patches, &first);
+	if (!err)
+		c->nr_patches = o->nr_patches;
+	for (i = 0; !err && i < c->nr_patches; i++) {
+		c->patch_names[i] = wire_name(c->patches[i]->name);
+		if (!c->patch_names[i])
 			err = -ENOMEM;
-		if (err) {
-			free(file_name);
-			break;
-		}
-		c->nr_patches++;
-		if (i == 0)
-			first = file_name;
-		else
-			free(file_name);
 	}
 	if (!err) {
 		c->res->module_name =
