@@ -128,23 +128,37 @@ static int collect_builders(struct cli *cli, poptContext pc, char **args,
 	"[--status STATUS] [--limit N] [--json]\n"                            \
 	"   or: elivepatch build show [--json] ID"
 
-/* One line per kernel: what became of its build. */
+struct kernels_out {
+	struct cli *cli;
+	int json; /* 0: text; 1: first array item; 2: later */
+};
+
+/* One line per kernel: what became of its build, its reason once. */
 static int print_kernel(const struct elp_codestream_result *r, void *data)
 {
 	const struct elp_build_result *b = r->build;
-	int *json = data; /* 0: text; 1: first array item; 2: later */
+	struct kernels_out *out = data;
 
-	if (*json) {
+	/* the errors logged for this kernel, but the reason on its line */
+	cli_release_errors(out->cli, r->reason ? r->reason
+				     : b       ? b->reason
+					       : NULL);
+	cli_hold_errors(out->cli);
+	if (out->json) {
 		if (b) {
-			if (*json == 2)
+			if (out->json == 2)
 				fputc(',', stdout);
-			*json = 2;
+			out->json = 2;
 			print_json(b);
 		}
 		return 0;
 	}
 	if (!b)
-		printf("%s: failed before building\n", r->kernel);
+		printf("%s: failed before building%s%s\n", r->kernel,
+		       r->reason ? ": " : "", r->reason ? r->reason : "");
+	else if (r->err && !b->build_id)
+		printf("%s: not built: %s\n", r->kernel,
+		       b->reason ? b->reason : b->status);
 	else if (r->err)
 		printf("%s: build %lld %s: %s\n", r->kernel,
 		       (long long)b->build_id, b->status,
@@ -370,12 +384,15 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			.parallel = (unsigned int)parallel,
 			.build = opts,
 		};
-		int j = json ? 1 : 0;
+		struct kernels_out kout = { cli, json ? 1 : 0 };
 		int failed;
 
 		if (json)
 			fputc('[', stdout);
-		failed = elp_build_kernels(cat, &many, print_kernel, &j);
+		/* each kernel's reason once, on its line (print_kernel) */
+		cli_hold_errors(cli);
+		failed = elp_build_kernels(cat, &many, print_kernel, &kout);
+		cli_release_errors(cli, NULL);
 		if (json)
 			fputs("]\n", stdout);
 		sigaction(SIGINT, &old_int, NULL);

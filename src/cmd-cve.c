@@ -104,9 +104,10 @@ static void result_text(const struct cve_run *run,
 	} else if (!b) {
 		fputs("would build ", stdout);
 		print_words(r->selected, r->nr_selected);
+	} else if (r->err && !b->build_id) {
+		fputs("not built", stdout); /* refused or failed before */
 	} else if (r->err) {
-		printf("build %lld %s: %s", (long long)b->build_id, b->status,
-		       b->reason ? b->reason : "see its log");
+		printf("build %lld %s", (long long)b->build_id, b->status);
 	} else {
 		printf("build %lld %s%s, %s", (long long)b->build_id, b->status,
 		       b->reused ? " (reused)" : "",
@@ -117,7 +118,11 @@ static void result_text(const struct cve_run *run,
 		print_words(r->cves, r->nr_cves);
 		fputc(')', stdout);
 	}
-	printf("; %zu live, %zu skipped\n", r->nr_live, r->nr_skipped);
+	printf("; %zu live, %zu skipped", r->nr_live, r->nr_skipped);
+	/* the reason last, once: the library's error of it is not printed */
+	if (b && r->err)
+		printf(": %s", b->reason ? b->reason : "see its log");
+	putchar('\n');
 	for (i = 0; i < r->nr_skipped; i++)
 		printf("  skipped %s\n", r->skipped[i]);
 }
@@ -126,6 +131,10 @@ static int on_result(const struct elp_codestream_result *r, void *data)
 {
 	struct cve_run *run = data;
 
+	/* the errors logged for this kernel, but its reason: that is below */
+	cli_release_errors(run->cli, r->reason	? r->reason
+				     : r->build ? r->build->reason
+						: NULL);
 	if (run->json) {
 		if (!run->first)
 			fputc(',', stdout);
@@ -152,12 +161,13 @@ static int on_result(const struct elp_codestream_result *r, void *data)
 						: "");
 		elp_apply_result_free(res);
 	}
+	cli_hold_errors(run->cli);
 	return 0;
 }
 
-#define CVE_USAGE                                                                 \
-	"[CVE-ID...] [--kernel KERNEL]... [--all-kernels] [--apply] [--dry-run] " \
-	"[--json]"
+#define CVE_USAGE                                                          \
+	"[CVE-ID...] [--kernel KERNEL]... [--all-kernels] [--parallel N] " \
+	"[--apply] [--dry-run] [--json]"
 
 static int run_cve(struct cli *cli, int argc, const char **argv)
 {
@@ -165,7 +175,8 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	struct cve_run run = { .cli = cli, .first = true };
 	char **kernels = NULL, *cache = NULL;
 	const char **cves = NULL;
-	int all = 0, apply = 0, dry = 0, json = 0, jobs = 0, rc, n;
+	int all = 0, apply = 0, dry = 0, json = 0, jobs = 0, parallel = 0;
+	int rc, n;
 	struct sigaction sa = { 0 }, old_int, old_term;
 	const char *arg;
 	size_t nr_cves = 0, nr_kernels = 0;
@@ -177,6 +188,9 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 		  "KERNEL" },
 		{ "all-kernels", 'a', POPT_ARG_NONE, &all, 0,
 		  "every catalogued livepatch-capable kernel", NULL },
+		{ "parallel", 0, POPT_ARG_INT, &parallel, 0,
+		  "with several kernels: builds at once, each a process (default: CPUs/2, memory permitting)",
+		  "N" },
 		{ "apply", 0, POPT_ARG_NONE, &apply, 0,
 		  "apply the build for the running kernel (as elivepatch apply)",
 		  NULL },
@@ -227,6 +241,10 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 		rc = cli_usage_error(pc, "--jobs must be positive");
 		goto out;
 	}
+	if (parallel < 0) {
+		rc = cli_usage_error(pc, "--parallel must be positive");
+		goto out;
+	}
 	if (!cli->tty && elp_get_log_priority(cli->ctx) < ELP_LOG_INFO)
 		elp_set_log_priority(cli->ctx, ELP_LOG_WARNING);
 	run.json = json || cli->json;
@@ -247,6 +265,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	opts.cves = cves;
 	opts.nr_cves = nr_cves;
 	opts.dry_run = dry;
+	opts.parallel = (unsigned int)parallel;
 	opts.build.cache_dir = cache;
 	opts.build.jobs = (unsigned int)jobs;
 	opts.build.cancel = &cve_cancel;
@@ -256,7 +275,10 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 	if (run.json)
 		fputc('[', stdout);
+	/* each kernel's reason is printed once, on its line (on_result) */
+	cli_hold_errors(cli);
 	n = elp_cve_run(run.cat, &opts, on_result, &run);
+	cli_release_errors(cli, NULL);
 	if (run.json)
 		fputs("]\n", stdout);
 	sigaction(SIGINT, &old_int, NULL);

@@ -174,23 +174,35 @@ out:
 	return err;
 }
 
-static int build_one(struct elp_catalogue *cat,
-		     const struct elp_build_options *tmpl,
-		     const struct elp_kernel *k,
-		     struct elp_codestream_result *r)
-{
-	struct elp_build_options o = *tmpl;
+/* ---- running the builds: in process, or one child process each ---- */
 
-	r->kernel = strdup(k->name);
-	r->release = strdup(k->release);
-	if (!r->kernel || !r->release)
-		return -ENOMEM;
-	o.kernel = k->name;
-	r->err = elp_build(cat, &o, &r->build);
-	return 0;
+/* One kernel's work: its result and, when it builds, the build's options. */
+struct job {
+	const struct elp_kernel *k;
+	struct elp_build_options o;
+	bool build; /* false: the result is complete without a build */
+	char *name; /* the module name o.name points to, owned */
+	struct elp_codestream_result r;
+};
+
+static int job_init(struct job *j, const struct elp_kernel *k)
+{
+	j->k = k;
+	j->r.kernel = strdup(k->name);
+	j->r.release = strdup(k->release);
+	return j->r.kernel && j->r.release ? 0 : -ENOMEM;
 }
 
-/* ---- several builds at once: one child process per kernel ---- */
+static void jobs_free(struct job *jobs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; jobs && i < n; i++) {
+		result_release(&jobs[i].r);
+		free(jobs[i].name);
+	}
+	free(jobs);
+}
 
 unsigned int elp_codestream_parallel(void)
 {
@@ -205,10 +217,12 @@ unsigned int elp_codestream_parallel(void)
 	return n < 1 ? 1 : (unsigned int)n;
 }
 
-/* What a child sends back: the fields of its elp_build_result. */
+/* What a child sends back: its errors and the fields of its result. */
 struct wire {
 	int32_t err;
 	int32_t reused;
+	int32_t has_build;
+	uint32_t nr_errors;
 	int64_t build_id;
 	int64_t duration_ms;
 };
@@ -239,47 +253,89 @@ static int get_str(const char **p, const char *end, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-/* In the child: build with a connection of its own, report, exit. */
-static void child_build(struct elp_catalogue *cat,
-			const struct elp_build_options *tmpl,
-			const struct elp_kernel *k, int fd)
+/*
+ * In the child, the errors the build logs are kept and sent to the parent,
+ * which logs them in kernel order just before that kernel's result; the
+ * rest (progress) goes to the log callback as it comes.
+ */
+struct capture {
+	elp_log_fn fn;
+	void *data;
+	char **errors;
+	size_t nr_errors;
+};
+
+static void capture_log(void *data, int priority, const char *file, int line,
+			const char *fn, const char *format, va_list args)
 {
-	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
-	struct elp_build_options o = *tmpl;
-	struct elp_build_result *r = NULL;
-	struct elp_catalogue *own = NULL;
-	struct elp_buf b = { 0 };
-	struct wire w = { 0 };
+	struct capture *c = data;
+	char *msg = NULL;
+
+	if (priority > ELP_LOG_ERR) {
+		if (c->fn)
+			c->fn(c->data, priority, file, line, fn, format, args);
+		return;
+	}
+	if (vasprintf(&msg, format, args) < 0)
+		return; /* out of memory: lost */
+	(void)strv_push(&c->errors, &c->nr_errors, msg);
+	free(msg);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
 	size_t off;
 
-	o.kernel = k->name;
-	w.err = elp_catalogue_open(ctx, elp_catalogue_path(cat), 0, &own);
-	if (!w.err) {
-		w.err = elp_build(own, &o, &r);
-		elp_catalogue_close(own);
-	}
-	if (r) {
-		w.reused = r->reused;
-		w.build_id = r->build_id;
-		w.duration_ms = r->duration_ms;
-	}
-	if (elp_buf_append(&b, &w, sizeof(w)) ||
-	    (r &&
-	     (put_str(&b, r->status) || put_str(&b, r->reason) ||
-	      put_str(&b, r->module_name) || put_str(&b, r->kernel_release) ||
-	      put_str(&b, r->artefact_path) ||
-	      put_str(&b, r->artefact_sha256) || put_str(&b, r->log_path) ||
-	      put_str(&b, r->inputs_sha256))))
-		_exit(1);
-	for (off = 0; off < b.len;) {
-		ssize_t n = write(fd, b.data + off, b.len - off);
+	for (off = 0; off < len;) {
+		ssize_t n = write(fd, p + off, len - off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			_exit(1);
+			return -EIO;
 		off += (size_t)n;
 	}
+	return 0;
+}
+
+/* In the child: build with a connection of its own, report, exit. */
+static void child_build(struct elp_catalogue *cat, const struct job *j, int fd)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_build_result *r = NULL;
+	struct elp_catalogue *own = NULL;
+	struct capture cap = { 0 };
+	struct elp_buf b = { 0 };
+	struct wire w = { 0 };
+	size_t i;
+	int err = 0;
+
+	elp_get_log_fn(ctx, &cap.fn, &cap.data);
+	elp_set_log_fn(ctx, capture_log, &cap);
+	w.err = elp_catalogue_open(ctx, elp_catalogue_path(cat), 0, &own);
+	if (!w.err) {
+		w.err = elp_build(own, &j->o, &r);
+		elp_catalogue_close(own);
+	}
+	if (r) {
+		w.reused = r->reused;
+		w.has_build = 1;
+		w.build_id = r->build_id;
+		w.duration_ms = r->duration_ms;
+	}
+	w.nr_errors = (uint32_t)cap.nr_errors;
+	err = elp_buf_append(&b, &w, sizeof(w));
+	for (i = 0; !err && i < cap.nr_errors; i++)
+		err = put_str(&b, cap.errors[i]);
+	if (!err && r)
+		err = put_str(&b, r->status) || put_str(&b, r->reason) ||
+		      put_str(&b, r->module_name) ||
+		      put_str(&b, r->kernel_release) ||
+		      put_str(&b, r->artefact_path) ||
+		      put_str(&b, r->artefact_sha256) ||
+		      put_str(&b, r->log_path) || put_str(&b, r->inputs_sha256);
+	if (err || write_all(fd, b.data, b.len))
+		_exit(1);
 	_exit(0);
 }
 
@@ -292,14 +348,48 @@ static const char *static_status(const char *s)
 	return "failed";
 }
 
-/* In the parent: a child's report into r. */
-static int read_child(int fd, struct elp_codestream_result *r)
+static int read_build(const char **p, const char *end, const struct wire *w,
+		      struct elp_build_result **out)
 {
-	struct elp_build_result *b;
+	struct elp_build_result *b = calloc(1, sizeof(*b));
+	char *status = NULL;
+	int err;
+
+	*out = b;
+	if (!b)
+		return -ENOMEM;
+	b->build_id = w->build_id;
+	b->reused = w->reused;
+	b->duration_ms = w->duration_ms;
+	err = get_str(p, end, &status);
+	b->status = static_status(status);
+	free(status);
+	if (!err)
+		err = get_str(p, end, &b->reason);
+	if (!err)
+		err = get_str(p, end, &b->module_name);
+	if (!err)
+		err = get_str(p, end, &b->kernel_release);
+	if (!err)
+		err = get_str(p, end, &b->artefact_path);
+	if (!err)
+		err = get_str(p, end, &b->artefact_sha256);
+	if (!err)
+		err = get_str(p, end, &b->log_path);
+	if (!err)
+		err = get_str(p, end, &b->inputs_sha256);
+	return err;
+}
+
+/* In the parent: a child's report into r, its errors logged here. */
+static int read_child(struct elp_ctx *ctx, int fd,
+		      struct elp_codestream_result *r)
+{
 	struct elp_buf in = { 0 };
 	const char *p, *end;
 	struct wire w;
-	char *status = NULL, buf[4096];
+	char buf[4096];
+	uint32_t i;
 	ssize_t n;
 	int err = 0;
 
@@ -321,34 +411,16 @@ static int read_child(int fd, struct elp_codestream_result *r)
 	r->err = w.err;
 	p = in.data + sizeof(w);
 	end = in.data + in.len;
-	if (p < end) {
-		b = calloc(1, sizeof(*b));
-		if (!b) {
-			elp_buf_free(&in);
-			return -ENOMEM;
-		}
-		r->build = b;
-		b->build_id = w.build_id;
-		b->reused = w.reused;
-		b->duration_ms = w.duration_ms;
-		err = get_str(&p, end, &status);
-		b->status = static_status(status);
-		free(status);
-		if (!err)
-			err = get_str(&p, end, &b->reason);
-		if (!err)
-			err = get_str(&p, end, &b->module_name);
-		if (!err)
-			err = get_str(&p, end, &b->kernel_release);
-		if (!err)
-			err = get_str(&p, end, &b->artefact_path);
-		if (!err)
-			err = get_str(&p, end, &b->artefact_sha256);
-		if (!err)
-			err = get_str(&p, end, &b->log_path);
-		if (!err)
-			err = get_str(&p, end, &b->inputs_sha256);
+	for (i = 0; !err && i < w.nr_errors; i++) {
+		char *msg = NULL;
+
+		err = get_str(&p, end, &msg);
+		if (!err && msg)
+			elp_err(ctx, "%s", msg);
+		free(msg);
 	}
+	if (!err && w.has_build)
+		err = read_build(&p, end, &w, &r->build);
 	elp_buf_free(&in);
 	return err;
 }
@@ -358,9 +430,8 @@ struct child {
 	int fd;
 };
 
-static int start_child(struct elp_catalogue *cat,
-		       const struct elp_build_options *tmpl,
-		       const struct elp_kernel *k, struct child *c)
+static int start_child(struct elp_catalogue *cat, const struct job *j,
+		       struct child *c)
 {
 	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
 	int fds[2];
@@ -379,66 +450,110 @@ static int start_child(struct elp_catalogue *cat,
 	}
 	if (c->pid == 0) {
 		close(fds[0]);
-		child_build(cat, tmpl, k, fds[1]);
+		child_build(cat, j, fds[1]);
 	}
 	close(fds[1]);
 	c->fd = fds[0];
 	return 0;
 }
 
-/*
- * Up to parallel builds at once; results reported in kernel order, each
- * as soon as it and those before it are done.
- */
-static int build_parallel(struct elp_catalogue *cat,
-			  const struct elp_build_options *tmpl,
-			  const struct kernels *ks, unsigned int parallel,
-			  elp_codestream_cb cb, void *data, int *failed)
+/* The result of a child: read, reaped. */
+static void finish_child(struct elp_ctx *ctx, struct child *c, struct job *j)
 {
-	struct child *kids = calloc(ks->n, sizeof(*kids));
-	size_t next = 0, done = 0;
-	int err = 0, status;
+	int e, status;
 
-	if (!kids)
-		return -ENOMEM;
-	while (done < ks->n) {
-		struct elp_codestream_result r = { 0 };
-		int e;
-
-		while (!err && next < ks->n && next - done < parallel &&
-		       !(tmpl->cancel && *tmpl->cancel)) {
-			err = start_child(cat, tmpl, ks->v[next], &kids[next]);
-			if (!err)
-				next++;
-		}
-		if (done == next)
-			break; /* nothing running: an error or cancelled */
-		e = read_child(kids[done].fd, &r);
-		close(kids[done].fd);
-		while (waitpid(kids[done].pid, &status, 0) < 0 &&
-		       errno == EINTR)
-			;
-		r.kernel = strdup(ks->v[done]->name);
-		r.release = strdup(ks->v[done]->release);
-		if (!e && (!r.kernel || !r.release))
-			e = -ENOMEM;
-		if (e && !r.err) {
-			r.err = e;
-			if (asprintf(
-				    &r.reason,
-				    "the build process for kernel '%s' ended without a result",
-				    ks->v[done]->name) < 0)
-				r.reason = NULL;
-		}
-		if (r.err)
-			(*failed)++;
-		done++;
-		if (cb && !err)
-			err = cb(&r, data);
-		result_release(&r);
+	e = read_child(ctx, c->fd, &j->r);
+	close(c->fd);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (e && !j->r.err) {
+		j->r.err = e;
+		if (asprintf(
+			    &j->r.reason,
+			    "the build process for kernel '%s' ended without a result",
+			    j->k->name) < 0)
+			j->r.reason = NULL;
 	}
+}
+
+static bool cancelled(const struct elp_build_options *o)
+{
+	return o->cancel && *o->cancel;
+}
+
+/*
+ * The jobs' builds, up to parallel at once (each then in a child process
+ * with its own connection; 1: in this process, one after the other).
+ * Results go to cb in job order, each as soon as it and those before it
+ * are done.  *failed counts the jobs whose result has an error.
+ */
+static int run_jobs(struct elp_catalogue *cat, struct job *jobs, size_t n,
+		    unsigned int parallel, elp_codestream_cb cb, void *data,
+		    int *failed)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct child *kids = NULL;
+	size_t i, next = 0, done, nr_builds = 0;
+	unsigned int running = 0;
+	int err = 0;
+
+	for (i = 0; i < n; i++)
+		nr_builds += jobs[i].build;
+	if (parallel == 0)
+		parallel = elp_codestream_parallel();
+	if (parallel > nr_builds)
+		parallel = (unsigned int)nr_builds;
+	if (parallel > 1) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned int share =
+			cpus > 0 ? (unsigned int)cpus / parallel : 1;
+
+		kids = calloc(n, sizeof(*kids));
+		if (!kids)
+			return -ENOMEM;
+		/* the CPUs shared between the builds running at once */
+		for (i = 0; i < n; i++)
+			if (jobs[i].o.jobs == 0)
+				jobs[i].o.jobs = share ? share : 1;
+	}
+	for (done = 0; done < n; done++) {
+		struct job *j = &jobs[done];
+
+		while (kids && !err && next < n && running < parallel &&
+		       !cancelled(&j->o)) {
+			if (jobs[next].build) {
+				err = start_child(cat, &jobs[next],
+						  &kids[next]);
+				if (err)
+					break;
+				running++;
+			}
+			next++;
+		}
+		if (j->build && kids) {
+			if (done >= next)
+				break; /* not started: an error or cancelled */
+			finish_child(ctx, &kids[done], j);
+			running--;
+		} else if (j->build) {
+			if (cancelled(&j->o))
+				break;
+			j->r.err = elp_build(cat, &j->o, &j->r.build);
+		}
+		if (j->r.err)
+			(*failed)++;
+		if (cb && !err)
+			err = cb(&j->r, data);
+		result_release(&j->r);
+	}
+	/* an error stopped the reports: the builds started still end */
+	for (; kids && done < next; done++)
+		if (jobs[done].build) {
+			finish_child(ctx, &kids[done], &jobs[done]);
+			result_release(&jobs[done].r);
+		}
 	free(kids);
-	if (!err && tmpl->cancel && *tmpl->cancel && done < ks->n)
+	if (!err && done < n && cancelled(&jobs[0].o))
 		err = -EINTR;
 	return err;
 }
@@ -448,10 +563,10 @@ int elp_build_kernels(struct elp_catalogue *cat,
 		      elp_codestream_cb cb, void *data)
 {
 	struct elp_build_options tmpl = opts->build;
+	struct job *jobs = NULL;
 	struct kernels ks;
 	char **names = NULL;
 	size_t nr_names = 0, i;
-	unsigned int parallel;
 	int err, failed = 0;
 
 	err = kernels_get(cat, opts, &ks);
@@ -467,36 +582,18 @@ int elp_build_kernels(struct elp_catalogue *cat,
 		free(name);
 	}
 	tmpl.patches = (const char *const *)names;
-	parallel = opts->parallel ? opts->parallel : elp_codestream_parallel();
-	if (parallel > ks.n)
-		parallel = (unsigned int)ks.n;
-	if (!err && parallel > 1) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-		/* the CPUs shared between the builds running at once */
-		if (tmpl.jobs == 0 && cpus > 0)
-			tmpl.jobs = (unsigned int)cpus / parallel
-					    ? (unsigned int)cpus / parallel
-					    : 1;
-		err = build_parallel(cat, &tmpl, &ks, parallel, cb, data,
-				     &failed);
-		goto out;
-	}
+	if (!err && !(jobs = calloc(ks.n ? ks.n : 1, sizeof(*jobs))))
+		err = -ENOMEM;
 	for (i = 0; !err && i < ks.n; i++) {
-		struct elp_codestream_result r = { 0 };
-
-		if (tmpl.cancel && *tmpl.cancel) {
-			err = -EINTR;
-			break;
-		}
-		err = build_one(cat, &tmpl, ks.v[i], &r);
-		if (!err && r.err)
-			failed++;
-		if (!err && cb)
-			err = cb(&r, data);
-		result_release(&r);
+		err = job_init(&jobs[i], ks.v[i]);
+		jobs[i].o = tmpl;
+		jobs[i].o.kernel = ks.v[i]->name;
+		jobs[i].build = true;
 	}
-out:
+	if (!err)
+		err = run_jobs(cat, jobs, ks.n, opts->parallel, cb, data,
+			       &failed);
+	jobs_free(jobs, ks.n);
 	strv_free(names, nr_names);
 	kernels_free(&ks);
 	return err ? err : failed;
@@ -649,56 +746,48 @@ static char *cve_module_name(const struct elp_kernel *k,
 	return name;
 }
 
-static int cve_kernel(struct elp_catalogue *cat,
+/* What one kernel gets: its fixes selected into j->r, its build set up. */
+static int cve_select(struct elp_catalogue *cat,
 		      const struct elp_codestream_options *opts,
-		      const struct fixes *fs, const struct elp_kernel *k,
-		      struct elp_codestream_result *r)
+		      const struct fixes *fs, struct job *j)
 {
 	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
-	struct elp_build_options o = opts->build;
+	struct elp_codestream_result *r = &j->r;
 	struct elp_version v;
 	const char *from;
 	int64_t *live = NULL;
 	size_t nr_live = 0, i;
-	char *name = NULL;
 	int err;
 
-	r->kernel = strdup(k->name);
-	r->release = strdup(k->release);
-	if (!r->kernel || !r->release)
-		return -ENOMEM;
-	err = elp_kernel_version(ctx, k, &v, &from);
+	err = elp_kernel_version(ctx, j->k, &v, &from, &r->reason);
 	if (err) {
 		r->err = err;
-		return asprintf(&r->reason, "no version for kernel '%s'",
-				k->name) < 0
-			       ? -ENOMEM
-			       : 0;
+		return r->reason ? 0 : -ENOMEM;
 	}
 	if (asprintf(&r->version, "%lu.%lu.%lu", v.v[0], v.v[1], v.v[2]) < 0)
 		return -ENOMEM;
-	elp_info(ctx, "kernel '%s': version %s (from %s)", k->name, r->version,
-		 from);
-	err = elp_live_patch_ids(cat, k->release, &live, &nr_live);
+	elp_info(ctx, "kernel '%s': version %s (from %s)", j->k->name,
+		 r->version, from);
+	err = elp_live_patch_ids(cat, j->k->release, &live, &nr_live);
 	for (i = 0; !err && i < fs->n; i++)
 		if (fix_wanted(&fs->v[i], opts))
-			err = select_fix(cat, &fs->v[i], k, &v, live, nr_live,
-					 r);
+			err = select_fix(cat, &fs->v[i], j->k, &v, live,
+					 nr_live, r);
 	if (err || r->nr_selected == 0 || opts->dry_run)
 		goto out;
-	name = cve_module_name(k, r, live, nr_live);
-	if (!name) {
+	j->name = cve_module_name(j->k, r, live, nr_live);
+	if (!j->name) {
 		err = -ENOMEM;
 		goto out;
 	}
-	o.kernel = k->name;
-	o.patches = (const char *const *)r->selected;
-	o.nr_patches = r->nr_selected;
-	o.cumulative = 1;
-	o.name = name;
-	r->err = elp_build(cat, &o, &r->build);
+	j->o = opts->build;
+	j->o.kernel = j->k->name;
+	j->o.patches = (const char *const *)r->selected;
+	j->o.nr_patches = r->nr_selected;
+	j->o.cumulative = 1;
+	j->o.name = j->name;
+	j->build = true;
 out:
-	free(name);
 	free(live);
 	return err;
 }
@@ -710,6 +799,7 @@ int elp_cve_run(struct elp_catalogue *cat,
 	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
 	struct fixes fs = { 0 };
 	struct kernels ks = { 0 };
+	struct job *jobs = NULL;
 	size_t i, j;
 	int err, failed = 0;
 
@@ -735,20 +825,18 @@ int elp_cve_run(struct elp_catalogue *cat,
 	}
 	if (!err)
 		err = kernels_get(cat, opts, &ks);
+	if (!err && !(jobs = calloc(ks.n ? ks.n : 1, sizeof(*jobs))))
+		err = -ENOMEM;
+	/* the selection for every kernel first, then the builds */
 	for (i = 0; !err && i < ks.n; i++) {
-		struct elp_codestream_result r = { 0 };
-
-		if (opts->build.cancel && *opts->build.cancel) {
-			err = -EINTR;
-			break;
-		}
-		err = cve_kernel(cat, opts, &fs, ks.v[i], &r);
-		if (!err && r.err)
-			failed++;
-		if (!err && cb)
-			err = cb(&r, data);
-		result_release(&r);
+		err = job_init(&jobs[i], ks.v[i]);
+		if (!err)
+			err = cve_select(cat, opts, &fs, &jobs[i]);
 	}
+	if (!err)
+		err = run_jobs(cat, jobs, ks.n, opts->parallel, cb, data,
+			       &failed);
+	jobs_free(jobs, ks.n);
 	kernels_free(&ks);
 	for (i = 0; i < fs.n; i++)
 		elp_fix_free(&fs.v[i]);

@@ -38,9 +38,10 @@ struct elp_codestream_options {
 	const char *const *kernels;
 	size_t nr_kernels;
 	bool all_kernels;
-	/* elp_build_kernels: builds at once, each in a process of its own
-	 * (its make -j then defaults to CPUs / parallel); 0: see
-	 * elp_codestream_parallel(); 1: one after the other, in process */
+	/* builds at once, each in a process of its own (its make -j then
+	 * defaults to CPUs / parallel); 0: see elp_codestream_parallel();
+	 * 1: one after the other, in process.  Never more than there are
+	 * kernels to build for. */
 	unsigned int parallel;
 	/* the build: kernel (and, in CVE mode, patches, name and
 	 * cumulative) are set per kernel */
@@ -58,10 +59,12 @@ unsigned int elp_codestream_parallel(void);
 /*
  * Build opts->build.patches for each kernel (files are catalogued once,
  * first), up to opts->parallel at once.  cb sees each kernel's result, in
- * kernel order (from a parallel build: the build's id, status, reason,
- * module, artefact, sha256, log; not its functions or pass timings).
- * Returns the number of kernels whose build failed, or -errno when
- * nothing could be tried.
+ * kernel order, as soon as it and those before it are done (from a
+ * parallel build: the build's id, status, reason, module, artefact,
+ * sha256, log; not its functions or pass timings).  The errors a build in
+ * a process of its own logs are logged in this process just before its
+ * kernel's result, as an in-process build's are.  Returns the number of
+ * kernels whose build failed, or -errno when nothing could be tried.
  */
 int elp_build_kernels(struct elp_catalogue *cat,
 		      const struct elp_codestream_options *opts,
@@ -71,11 +74,14 @@ int elp_build_kernels(struct elp_catalogue *cat,
  * CVE mode: for each kernel, the present overlay fixes that carry one of
  * opts->cves (all fixes when none) and apply to it (version range,
  * out-of-tree prerequisites), less those already live (patches of builds
- * applied on this host, per the catalogue's history); then one build with
- * them, cumulative (replacing what is live and carrying it along).  A
- * kernel with nothing to build is still reported, with build NULL.  A CVE
- * no present fix carries is an error (-ENOENT, logged) before anything is
- * built.  Returns the number of kernels that failed, or -errno.
+ * applied on this host, per the catalogue's history); then, once every
+ * kernel's selection is made, one build per kernel with them, cumulative
+ * (replacing what is live and carrying it along), up to opts->parallel at
+ * once as elp_build_kernels() does.  A kernel with nothing to build is
+ * still reported, with build NULL; one that cannot be considered (no
+ * version) has err and reason set, nothing logged.  A CVE no present fix
+ * carries is an error (-ENOENT, logged) before anything is built.  Returns
+ * the number of kernels that failed, or -errno.
  */
 int elp_cve_run(struct elp_catalogue *cat,
 		const struct elp_codestream_options *opts, elp_codestream_cb cb,

@@ -357,7 +357,7 @@ static int queue_fix_kernel(const struct elp_kernel *k, void *data)
 
 	if (!k->livepatch)
 		return 0;
-	err = elp_kernel_version(ob->r->ctx, k, &v, &from);
+	err = elp_kernel_version(ob->r->ctx, k, &v, &from, NULL);
 	if (!err)
 		err = elp_fix_applies(ob->r->cat, ob->fix, k, &v, &reason);
 	if (err == 0) {

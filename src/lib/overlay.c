@@ -1678,7 +1678,7 @@ static int makefile_version(struct elp_ctx *ctx, const char *path,
 }
 
 int elp_kernel_version(struct elp_ctx *ctx, const struct elp_kernel *k,
-		       struct elp_version *v, const char **from)
+		       struct elp_version *v, const char **from, char **why)
 {
 	const char *dirs[2];
 	size_t i;
@@ -1708,8 +1708,14 @@ int elp_kernel_version(struct elp_ctx *ctx, const struct elp_kernel *k,
 		*from = "the release";
 		return 0;
 	}
-	elp_err(ctx, "kernel '%s': no version in its Makefile or release",
-		k->name);
+	if (!why)
+		elp_err(ctx,
+			"kernel '%s': no version in its Makefile or release",
+			k->name);
+	else if (asprintf(why,
+			  "kernel '%s': no version in its Makefile or release",
+			  k->name) < 0)
+		*why = NULL;
 	return -EINVAL;
 }
 

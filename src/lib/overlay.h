@@ -153,10 +153,11 @@ int elp_overlay_fixes(struct elp_catalogue *cat, const char *overlay, bool all,
  * The upstream version of a kernel: the VERSION/PATCHLEVEL/SUBLEVEL of its
  * source directory's or build directory's Makefile (following the
  * include of a distribution's headers package), else the release's leading
- * numbers.  *from (static) says which.
+ * numbers.  *from (static) says which.  -EINVAL when there is none: logged,
+ * or with why given, said there (allocated) instead.
  */
 int elp_kernel_version(struct elp_ctx *ctx, const struct elp_kernel *k,
-		       struct elp_version *v, const char **from);
+		       struct elp_version *v, const char **from, char **why);
 
 /*
  * Does fix apply to kernel k (version range, out-of-tree prerequisites)?

@@ -217,17 +217,50 @@ elp cve --kernel k61 --dry-run > "$T/out" 2>&1
 check "a fix already live is counted, not built again" \
 	grep -q "^k61: would build ex:version-marker (CVE-2099-1002); 1 live, 1 skipped" "$T/out"
 
+# ---- cve builds: the reason once, on the kernel's line; several kernels at once ----
+elp cve --kernel k61 CVE-2099-1002 > "$T/out" 2> "$T/err"
+check "a cve build that fails exits 1" test $? -eq 1
+bid=$(q "SELECT max(id) FROM builds")
+reason=$(q "SELECT reason FROM builds WHERE id = $bid")
+check "...one line: the build, its CVEs, the counts, then the reason" \
+	test "$(cat "$T/out")" = "k61: build $bid failed (CVE-2099-1002); 0 live, 0 skipped: $reason"
+check "...a reason from the build's record" test -n "$reason"
+check "...and not printed again on stderr" test ! -s "$T/err"
+check "...a cumulative build, carrying the live fix along" \
+	test "$(q "SELECT b.cumulative || ' ' || group_concat(p.name, ' ') FROM builds b JOIN build_patches bp ON bp.build_id = b.id JOIN patches p ON p.id = bp.patch_id WHERE b.id = $bid")" = \
+	"1 ex:cmdline-marker ex:version-marker"
+"$ELP" --db "$DB" cve --all-kernels --parallel 2 > "$T/out" 2> "$T/err" &
+pid=$!
+wait $pid
+check "cve --parallel 2 builds for both kernels, a failure not stopping the other" test $? -eq 1
+check "...each kernel's line in kernel order, its reason once" \
+	test "$(grep -v '^  skipped ' "$T/out" | sed 's/: build [0-9]* failed (.*); [0-9]* live, [0-9]* skipped: make olddefconfig failed: .*//' | tr '\n' ' ')" = "k61 k510 "
+check "...nothing on stderr: the builds' errors are their reasons" test ! -s "$T/err"
+check "...each build in a process of its own" \
+	test "$(q "SELECT count(DISTINCT builder_pid) FROM builds WHERE id > $bid AND builder_pid != $pid")" = 2
+bid=$(q "SELECT max(id) FROM builds")
+"$ELP" --db "$DB" cve --all-kernels --parallel 1 > /dev/null 2>&1 &
+pid=$!
+wait $pid
+check "cve --parallel 1 builds one after the other, in its own process" \
+	test "$(q "SELECT count(*) || ' ' || group_concat(DISTINCT builder_pid) FROM builds WHERE id > $bid")" = "2 $pid"
+elp cve --parallel -1 > /dev/null 2>&1
+check "a negative --parallel is a usage error" test $? -eq 129
+
 # ---- build for several kernels ----
 elp build --all-kernels --patch ex:cmdline-marker > "$T/out" 2> "$T/err"
 check "build --all-kernels tries every kernel, a failure not stopping the others" \
 	test "$(grep -c '^k[0-9]*: build [0-9]* failed: ' "$T/out")" = 2
 check "...and says how many failed" grep -q "error: 2 of the builds failed" "$T/err"
+check "...each reason once, on its kernel's line, not again on stderr" \
+	test "$(grep -c 'make olddefconfig failed' "$T/out")|$(grep -c 'make olddefconfig failed' "$T/err")" = "2|0"
 before=$(q "SELECT count(*) FROM builds")
 elp build --all-kernels --parallel 2 --patch ex:cmdline-marker > "$T/out" 2> "$T/err"
 check "--parallel 2: one process per kernel, each result reported in kernel order" \
 	test "$(sed 's/: build [0-9]* failed: .*//' "$T/out" | tr '\n' ' ')" = "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM kernels WHERE livepatch ORDER BY id)") "
 check "...with its build recorded" test "$(q "SELECT count(*) FROM builds")" = $((before + 2))
-check "...and the reason it failed" test "$(grep -c "failed: make olddefconfig failed" "$T/out")" = 2
+check "...and the reason it failed, once" \
+	test "$(grep -c "failed: make olddefconfig failed" "$T/out")|$(grep -c "make olddefconfig failed" "$T/err")" = "2|0"
 elp build --all-kernels --parallel -1 --patch ex:cmdline-marker > /dev/null 2>&1
 check "a negative --parallel is a usage error" test $? -eq 129
 elp build -k k61 -k k510 --patch ex:cmdline-marker -o "$T/x.ko" > /dev/null 2>&1
