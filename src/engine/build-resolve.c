@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../lib/builds.h"
+#include "../lib/overlay.h"
 #include "../lib/toolchain.h"
 #include "build-internal.h"
 
@@ -218,7 +219,7 @@ static bool have_patch(struct elp_patch **list, size_t n, int64_t id)
  * --cumulative: the patches of the applied builds, in the order they were
  * applied, then the new ones; each patch once.
  */
-static int resolve_cumulative(struct elp_bstate *b)
+static int resolve_cumulative(struct elp_bstate *b, const char *only)
 {
 	struct elp_patch **all = NULL;
 	int64_t *builds = NULL;
@@ -233,7 +234,9 @@ static int resolve_cumulative(struct elp_bstate *b)
 		free(builds);
 		return err;
 	}
-	if (nr_builds == 0 && b->opts->cumulative < 0) {
+	if (only && b->opts->cumulative < 0)
+		elp_info(b->ctx, "cumulative: %s", only);
+	else if (nr_builds == 0 && b->opts->cumulative < 0) {
 		free(builds);
 		return 0;
 	}
@@ -468,7 +471,8 @@ out:
 int elp_bresolve(struct elp_bstate *b)
 {
 	const struct elp_build_options *o = b->opts;
-	char *first_name = NULL;
+	char *first_name = NULL, *only = NULL;
+	size_t i;
 	int err;
 
 	if (o->nr_patches == 0) {
@@ -497,26 +501,30 @@ int elp_bresolve(struct elp_bstate *b)
 	if (err)
 		return err;
 	b->nr_patches = o->nr_patches;
-	err = resolve_cumulative(b);
+	/* a patch of a cumulative-only overlay fix makes the build cumulative */
+	for (i = 0; !err && !only && i < b->nr_patches; i++)
+		err = elp_overlay_patch_cumulative_only(
+			b->cat, b->patches[i]->id, &only);
+	if (err >= 0)
+		err = resolve_cumulative(b, only);
 	if (!err)
 		err = resolve_oot(b);
 	if (!err)
 		err = resolve_extra_files(b);
 	if (!err)
 		err = resolve_include_dir(b);
-	if (err) {
-		free(first_name);
-		return err;
-	}
+	if (err)
+		goto out;
 	/* named after the first patch as the user knows it */
 	b->res->module_name =
 		o->name ? strdup(o->name)
 			: elp_build_module_name(first_name
 							? first_name
 							: b->patches[0]->name);
-	free(first_name);
-	if (!b->res->module_name)
-		return -ENOMEM;
+	if (!b->res->module_name) {
+		err = -ENOMEM;
+		goto out;
+	}
 	if (o->name) {
 		const char *s;
 
@@ -528,11 +536,21 @@ int elp_bresolve(struct elp_bstate *b)
 			elp_err(b->ctx,
 				"invalid module name '%s': use [a-z0-9_], at most 55 characters",
 				o->name);
-			return -EINVAL;
+			err = -EINVAL;
+			goto out;
 		}
 	}
 	err = resolve_toolchain(b);
-	if (err)
-		return err;
-	return compute_hashes(b);
+	if (!err)
+		err = compute_hashes(b);
+	/* recorded as refused, with the inputs that were asked for */
+	if (!err && only && !b->cumulative)
+		err = elp_bstate_refuse(
+			b,
+			"%s: it is only delivered in a cumulative build (klp replace); build it without --no-cumulative",
+			only);
+out:
+	free(first_name);
+	free(only);
+	return err;
 }

@@ -741,6 +741,39 @@ int elp_overlay_fixes(struct elp_catalogue *cat, const char *overlay, bool all,
 	return err;
 }
 
+int elp_overlay_patch_cumulative_only(struct elp_catalogue *cat,
+				      int64_t patch_id, char **what)
+{
+	sqlite3_stmt *st;
+	int err, rc;
+
+	*what = NULL;
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT p.name, o.name, f.name FROM overlay_patches op JOIN overlay_fixes f ON f.id = op.fix_id JOIN overlays o ON o.id = f.overlay_id JOIN patches p ON p.id = op.patch_id WHERE op.patch_id = ? AND f.cumulative_only",
+		&st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, patch_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		err = asprintf(
+			      what,
+			      "patch '%s' is of fix '%s:%s', which is cumulative-only",
+			      sqlite3_column_text(st, 0),
+			      sqlite3_column_text(st, 1),
+			      sqlite3_column_text(st, 2)) < 0
+			      ? -ENOMEM
+			      : 1;
+		if (err < 0)
+			*what = NULL;
+	} else if (rc != SQLITE_DONE) {
+		err = elp_catalogue_error(cat, "cannot read overlay fixes");
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
 /* ---- import: the checkout's fixes into the catalogue ---- */
 
 struct import {

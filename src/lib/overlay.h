@@ -147,6 +147,18 @@ typedef int (*elp_fix_cb)(struct elp_fix *fix, void *data);
 int elp_overlay_fixes(struct elp_catalogue *cat, const char *overlay, bool all,
 		      elp_fix_cb cb, void *data);
 
+/*
+ * Does patch_id come from an overlay fix marked cumulative-only (present
+ * or removed: the rule stays with the patch)?  1 with *what set
+ * (allocated: "patch 'P' is of fix 'OVERLAY:FIX', which is
+ * cumulative-only"), 0 when not, -errno.  Such a patch is only delivered
+ * in a cumulative (klp replace) build: elp_build() makes a build of it
+ * cumulative by default and refuses one asked not to be; a remote build,
+ * never cumulative, is refused.
+ */
+int elp_overlay_patch_cumulative_only(struct elp_catalogue *cat,
+				      int64_t patch_id, char **what);
+
 /* --- which kernels a fix is for -------------------------------------------- */
 
 /*

@@ -15,6 +15,7 @@
 
 #include "builds.h"
 #include "kernel.h"
+#include "overlay.h"
 #include "patch.h"
 #include "remote-internal.h"
 #include "remote.h"
@@ -242,6 +243,25 @@ static int resolve(struct client *c)
 		c->patch_names[i] = wire_name(c->patches[i]->name);
 		if (!c->patch_names[i])
 			err = -ENOMEM;
+	}
+	/* a remote build is never cumulative: not for a cumulative-only fix */
+	for (i = 0; !err && i < c->nr_patches; i++) {
+		char *what = NULL;
+
+		err = elp_overlay_patch_cumulative_only(
+			c->cat, c->patches[i]->id, &what);
+		if (err == 1) {
+			err = -ENOTSUP;
+			c->res->status = "refused";
+			if (asprintf(
+				    &c->res->reason,
+				    "%s: it is only delivered in a cumulative build, and a remote build is never cumulative; build it here",
+				    what) < 0)
+				c->res->reason = NULL;
+			elp_err(c->ctx, "%s",
+				c->res->reason ? c->res->reason : what);
+		}
+		free(what);
 	}
 	if (!err) {
 		c->res->module_name =

@@ -265,4 +265,41 @@ elp build --all-kernels --parallel -1 --patch ex:cmdline-marker > /dev/null 2>&1
 check "a negative --parallel is a usage error" test $? -eq 129
 elp build -k k61 -k k510 --patch ex:cmdline-marker -o "$T/x.ko" > /dev/null 2>&1
 check "--output with several kernels is a usage error" test $? -eq 129
+
+# ---- cumulative-only: such a fix is delivered only in a cumulative build ----
+mkdir "$T/repo/livepatches/atomic"
+printf 'summary = replace atomically\ncve = CVE-2099-3000\ncumulative-only = yes\n' > "$T/repo/livepatches/atomic/fix.conf"
+sed -n 's/live patched by elivepatch/atomic/; /^diff/,$p' "$example/livepatches/cmdline-marker/0001-proc-mark-cmdline.patch" \
+	> "$T/repo/livepatches/atomic/1.patch"
+g add -A
+g commit -qm "a cumulative-only fix"
+elp overlay sync ex > /dev/null 2>&1 || bail "sync of the cumulative-only fix"
+elp overlay show ex > "$T/out"
+check "show says a fix is cumulative-only" sh -c "grep -A4 '^atomic: ' '$T/out' | grep -q '^  cumulative-only$'"
+before=$(q "SELECT count(*) FROM builds")
+elp build --kernel k61 --patch ex:atomic --no-cumulative > "$T/out" 2> "$T/err"
+check "a non-cumulative build of a cumulative-only fix is refused (exit 2)" test $? -eq 2
+bid=$(q "SELECT max(id) FROM builds")
+check "...recorded as refused, not cumulative, with the reason" \
+	test "$(q "SELECT status || '|' || cumulative || '|' || reason FROM builds WHERE id = $bid")" = \
+	"refused|0|patch 'ex:atomic' is of fix 'ex:atomic', which is cumulative-only: it is only delivered in a cumulative build (klp replace); build it without --no-cumulative"
+check "...saying so" grep -q "build $bid refused: patch 'ex:atomic' is of fix 'ex:atomic', which is cumulative-only" "$T/err"
+check "...before anything was compiled" test "$(q "SELECT count(*) FROM build_stages WHERE build_id = $bid AND stage NOT IN ('resolve', 'record')")" = 0
+elp build --kernel k61 --patch ex:atomic > /dev/null 2>&1
+bid=$(q "SELECT max(id) FROM builds")
+check "a build of it without --no-cumulative is cumulative (even with nothing live)" \
+	test "$(q "SELECT cumulative || ' ' || status FROM builds WHERE id = $bid")" = "1 failed"
+check "...carrying the live fixes along" \
+	test "$(q "SELECT group_concat(p.name, ' ') FROM build_patches bp JOIN patches p ON p.id = bp.patch_id WHERE bp.build_id = $bid")" = "ex:cmdline-marker ex:atomic"
+printf 'ffffffff81000000 T _text\nffffffff81001000 t x\n' > "$T/kallsyms"
+elp kernel add --release 6.1.0-9-amd64 --name k61s --source "$T/k-k61" --config "$T/config" --symbols "$T/kallsyms" > /dev/null 2>&1 ||
+	bail "kernel add k61s"
+before=$(dump)
+elp build --kernel k61s --patch ex:atomic --builder ssh://nowhere.invalid > "$T/out" 2>&1
+check "a remote build of it is refused before any builder is asked" test $? -eq 1
+check "...saying why" grep -q "error: patch 'ex:atomic' is of fix 'ex:atomic', which is cumulative-only: it is only delivered in a cumulative build, and a remote build is never cumulative; build it here" "$T/out"
+check "...once" test "$(grep -c cumulative-only "$T/out")" = 1
+check "...recording nothing" test "$before" = "$(dump)"
+elp cve --kernel k61 --dry-run CVE-2099-3000 > "$T/out" 2>&1
+check "cve selects it (its builds are cumulative)" grep -q "^k61: would build ex:atomic (CVE-2099-3000)" "$T/out"
 t_done
