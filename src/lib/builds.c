@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The owner of builds, build_patches and build_stages. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,25 +516,6 @@ int elp_builds_stage(struct elp_catalogue *cat, int64_t id, size_t position,
 }
 
 /* Is pid a live elivepatch process (not a recycled pid)? */
-static bool builder_alive(int64_t pid)
-{
-	char path[64], *comm = NULL, *mine = NULL;
-	bool alive;
-
-	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%lld/comm", (long long)pid);
-	if (elp_read_file(NULL, path, &comm, NULL) < 0 ||
-	    elp_read_file(NULL, "/proc/self/comm", &mine, NULL) < 0) {
-		free(comm);
-		return true; /* no /proc: trust kill() */
-	}
-	alive = strcmp(elp_rstrip(comm), elp_rstrip(mine)) == 0;
-	free(comm);
-	free(mine);
-	return alive;
-}
-
 int elp_builds_reap_interrupted(struct elp_catalogue *cat)
 {
 	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
@@ -548,7 +528,7 @@ int elp_builds_reap_interrupted(struct elp_catalogue *cat)
 	gethostname(host, sizeof(host) - 1);
 	err = elp_catalogue_prepare(
 		cat,
-		"SELECT id, builder_pid FROM builds WHERE status = 'running' AND builder_host = ? AND builder_pid IS NOT NULL",
+		"SELECT id, builder_pid, coalesce(started_at, 0) FROM builds WHERE status = 'running' AND builder_host = ? AND builder_pid IS NOT NULL",
 		&stmt);
 	if (err)
 		return err;
@@ -556,7 +536,8 @@ int elp_builds_reap_interrupted(struct elp_catalogue *cat)
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		int64_t *nd;
 
-		if (builder_alive(sqlite3_column_int64(stmt, 1)))
+		if (elp_process_alive(sqlite3_column_int64(stmt, 1),
+				      sqlite3_column_int64(stmt, 2)))
 			continue;
 		nd = realloc(dead, (n + 1) * sizeof(*nd));
 		if (!nd) {

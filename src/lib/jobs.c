@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,13 +371,6 @@ static void this_host(char *host, size_t len)
 	host[len - 1] = '\0';
 }
 
-static bool process_alive(int64_t pid)
-{
-	if (pid <= 0 || pid > INT32_MAX)
-		return false;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
-}
-
 static int requeue(struct elp_catalogue *cat, int64_t id)
 {
 	sqlite3_stmt *stmt;
@@ -411,7 +403,8 @@ int elp_jobs_recover(struct elp_catalogue *cat)
 		const char *h = (const char *)sqlite3_column_text(stmt, 11);
 
 		if (!h || strcmp(h, host) != 0 ||
-		    process_alive(sqlite3_column_int64(stmt, 10)))
+		    elp_process_alive(sqlite3_column_int64(stmt, 10),
+				      sqlite3_column_int64(stmt, 7)))
 			continue;
 		nd = realloc(dead, (n + 1) * sizeof(*nd));
 		if (!nd) {

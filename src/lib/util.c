@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -419,4 +420,59 @@ bool elp_starts_with(const char *s, const char *prefix)
 int elp_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* When process pid started, seconds since the epoch, or -1 when /proc
+ * cannot tell. */
+static long long process_start(int64_t pid)
+{
+	char path[64], *stat = NULL, *sys = NULL, *p;
+	unsigned long long ticks;
+	long long btime = -1;
+	long hz = sysconf(_SC_CLK_TCK);
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	if (hz <= 0 || elp_read_file(NULL, path, &stat, NULL) < 0 || !stat)
+		return -1;
+	/* field 22, starttime; the comm in field 2 may hold spaces */
+	p = strrchr(stat, ')');
+	for (i = 0; p && i < 20; i++)
+		p = strchr(p + 1, ' ');
+	if (p && sscanf(p + 1, "%llu", &ticks) == 1 &&
+	    elp_read_file(NULL, "/proc/stat", &sys, NULL) == 0 && sys) {
+		const char *b = strstr(sys, "\nbtime ");
+
+		if (b && sscanf(b + 7, "%lld", &btime) == 1)
+			btime += (long long)(ticks / (unsigned long long)hz);
+		else
+			btime = -1;
+	}
+	free(stat);
+	free(sys);
+	return btime;
+}
+
+bool elp_process_alive(int64_t pid, int64_t since)
+{
+	char path[64], *comm = NULL, *mine = NULL;
+	long long start;
+	bool alive;
+
+	if (pid <= 0 || pid > INT32_MAX)
+		return false;
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return false;
+	if (elp_read_file(NULL, "/proc/self/comm", &mine, NULL) < 0 || !mine)
+		return true; /* no /proc: trust kill() */
+	snprintf(path, sizeof(path), "/proc/%lld/comm", (long long)pid);
+	alive = elp_read_file(NULL, path, &comm, NULL) == 0 && comm &&
+		strcmp(elp_rstrip(comm), elp_rstrip(mine)) == 0;
+	free(comm);
+	free(mine);
+	if (!alive || since <= 0)
+		return alive;
+	start = process_start(pid);
+	/* 2 s of slack: btime and starttime are both rounded */
+	return start < 0 || start <= since + 2;
 }

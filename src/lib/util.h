@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "elp.h"
 
@@ -85,6 +86,15 @@ int elp_run(struct elp_ctx *ctx, const char *const argv[], const char *cwd,
 
 /* Milliseconds from a monotonic clock, for stage timings. */
 long long elp_now_ms(void);
+
+/*
+ * Is pid still the process that recorded itself at since (seconds since
+ * the epoch; 0: unknown) as running a build or a job?  It must exist, run
+ * the same program as this process (/proc/PID/comm) and, with since, have
+ * started by then: a recycled pid is another program or a newer process.
+ * Without /proc only kill(pid, 0) can tell.
+ */
+bool elp_process_alive(int64_t pid, int64_t since);
 
 /* Trim trailing whitespace in place; returns s. */
 char *elp_rstrip(char *s);

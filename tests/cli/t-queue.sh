@@ -268,15 +268,27 @@ sh -c 'exit 0' &
 dead=$!
 wait "$dead"
 host=$(uname -n)
+# a live process named like a runner (sleep under the runner's name)
+mkdir -p "$T/fake" && cp "$(command -v sleep)" "$T/fake/elivepatch"
+"$T/fake/elivepatch" 60 &
+runner_alive=$!
+sleep 1
+now=$(date +%s)
 q "INSERT INTO jobs (id, kind, state, arguments, runner_pid, runner_host, created_at, started_at) VALUES
  (50, 'kernel', 'running', json_object('source', '$src'), $dead, '$host', 1, 1),
- (51, 'kernel', 'running', json_object('source', '$src'), $$, '$host', 1, 1),
- (52, 'kernel', 'running', json_object('source', '$src'), $dead, 'elsewhere', 1, 1)"
+ (51, 'kernel', 'running', json_object('source', '$src'), $runner_alive, '$host', 1, $now),
+ (52, 'kernel', 'running', json_object('source', '$src'), $dead, 'elsewhere', 1, 1),
+ (53, 'kernel', 'running', json_object('source', '$src'), $$, '$host', 1, $now),
+ (54, 'kernel', 'running', json_object('source', '$src'), $runner_alive, '$host', 1, 1)"
 elp queue run > /dev/null 2> "$T/err"
 check "a job whose runner died is queued again and run" test "$(state 50)" = "done"
 check "...saying so" grep -q "job 50: its runner died; queued again" "$T/err"
 check "a job whose runner lives is left alone" test "$(state 51)" = running
 check "a job of another host is left alone" test "$(state 52)" = running
+check "a job whose runner's pid now runs another program is queued again" test "$(state 53)" = "done"
+check "a job whose runner's pid is a process started after the job is queued again" test "$(state 54)" = "done"
+kill "$runner_alive"
+wait "$runner_alive" 2> /dev/null
 
 # ---- clear ----
 elp queue add kernel --kernel-source "$T/usr/src/linux-6.7-gentoo" --origin test > /dev/null
