@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "lib/history.h"
+#include "lib/lifecycle.h"
 
 static int print_entry(const struct elp_history_entry *e, void *data)
 {
@@ -81,6 +82,7 @@ static int run_history(struct cli *cli, int argc, const char **argv)
 	char *kernel = NULL, *patch = NULL, *cve = NULL, *kind = NULL;
 	char *since = NULL, *until = NULL;
 	struct elp_catalogue *cat;
+	unsigned int mismatches;
 	int limit = 0, rc;
 	poptContext pc;
 	bool done;
@@ -127,6 +129,11 @@ static int run_history(struct cli *cli, int argc, const char **argv)
 	rc = 1;
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
+	/* the running kernel's livepatches first, as they are */
+	if (elp_reconcile(cli->ctx, cat, &mismatches)) {
+		elp_catalogue_close(cat);
+		goto out;
+	}
 	cli_list_begin(&list, cli, headers, 8);
 	if (elp_history_query(cat, &filter, print_entry, &list) == 0)
 		rc = 0;

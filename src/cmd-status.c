@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lib/lifecycle.h"
 #include "lib/livepatch.h"
 
 static void print_json(const struct elp_livepatch *lp,
@@ -109,6 +110,7 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat = NULL;
 	struct elp_livepatch **list = NULL;
+	unsigned int mismatches;
 	const char *only;
 	char *release = NULL;
 	size_t nr = 0, i, shown = 0;
@@ -139,6 +141,9 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 		cli_warn("without the catalogue, builds are shown as unknown");
 		cat = NULL;
 	}
+	/* what the catalogue says must be what the kernel shows */
+	if (cat && elp_reconcile(cli->ctx, cat, &mismatches))
+		goto out;
 	if (cli->json)
 		fputc('[', stdout);
 	for (i = 0; i < nr; i++) {

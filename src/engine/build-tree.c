@@ -768,6 +768,17 @@ int elp_btree_prepare(struct elp_bstate *b)
 		err = -ENOMEM;
 		goto out;
 	}
+	/* as root, nothing another user could change is built in or from */
+	err = elp_check_trusted(b->ctx, b->tree, "prepared tree");
+	if (!err && b->kernel->source_kind &&
+	    strcmp(b->kernel->source_kind, "dir") == 0)
+		err = elp_check_trusted(b->ctx, b->kernel->source,
+					"kernel source");
+	if (!err && b->kernel->build_dir)
+		err = elp_check_trusted(b->ctx, b->kernel->build_dir,
+					"kernel build directory");
+	if (err)
+		goto out;
 	/* not close-on-exec: make and the compilers inherit the lock, so a
 	 * tree is not taken from them while they run, also when elivepatch
 	 * was killed (kill -9) and they were left behind */

@@ -262,6 +262,10 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	elp_set_log_fn(b.ctx, build_log, &b);
 	elp_set_log_priority(b.ctx, ELP_LOG_DEBUG);
 	b.res->status = "failed";
+	/* the cache is root's only: trees, objects and modules to load */
+	err = elp_private_dir(b.outer, b.cache, "cache");
+	if (err)
+		goto out_early;
 
 	/* builds of this host whose process died are not running */
 	if (elp_builds_reap_interrupted(b.cat))

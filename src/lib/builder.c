@@ -436,7 +436,9 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 		err = -ENOMEM;
 		goto out;
 	}
-	err = elp_mkdir_p(s.ctx, dir, 0755);
+	err = elp_private_dir(s.ctx, s.cache, "cache");
+	if (!err)
+		err = elp_mkdir_p(s.ctx, dir, 0755);
 	if (err)
 		goto out;
 	/* what a serve killed before it could clean up left behind */

@@ -669,6 +669,27 @@ int elp_builds_applied(struct elp_catalogue *cat, const char *release,
 	return collect_ids(cat, stmt, ids, nr, "cannot read events");
 }
 
+int elp_builds_of_module(struct elp_catalogue *cat, const char *release,
+			 const char *module, int64_t **ids, size_t *nr)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	*ids = NULL;
+	*nr = 0;
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT id FROM builds WHERE kernel_release = ?1 AND module_name = ?2"
+		" AND artefact_path IS NOT NULL AND artefact_sha256 IS NOT NULL"
+		" ORDER BY id DESC",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, release, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, module, -1, SQLITE_STATIC);
+	return collect_ids(cat, stmt, ids, nr, "cannot read builds");
+}
+
 int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 			 int64_t **ids, size_t *nr)
 {

@@ -182,6 +182,12 @@ void elp_build_found_release(struct elp_build_found *f);
  */
 int elp_builds_applied(struct elp_catalogue *cat, const char *release,
 		       const char *module, int64_t **ids, size_t *nr);
+/*
+ * The builds of a module for a kernel release that have an artefact,
+ * newest first: the builds a loaded module of that name may come from.
+ */
+int elp_builds_of_module(struct elp_catalogue *cat, const char *release,
+			 const char *module, int64_t **ids, size_t *nr);
 /* A build's patch ids, in build order. */
 int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 			 int64_t **ids, size_t *nr);

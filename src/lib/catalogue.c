@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -317,15 +319,35 @@ static int open_snapshot(struct elp_catalogue *cat)
 	return err;
 }
 
-static int make_parent_dir(struct elp_ctx *ctx, const char *path)
+/*
+ * A new catalogue is its owner's only: its directory (when made here) 0700,
+ * the file 0600 -- SQLite gives its -wal and -shm files the same mode --
+ * whatever the umask.  An administrator may open it to readers (chmod).
+ */
+static int create_private(struct elp_ctx *ctx, const char *path)
 {
 	char *copy = strdup(path);
-	int err;
+	int err, fd;
 
 	if (!copy)
 		return -ENOMEM;
-	err = elp_mkdir_p(ctx, dirname(copy), 0755);
+	err = elp_mkdir_p(ctx, dirname(copy), 0700);
 	free(copy);
+	if (err)
+		return err;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0; /* made by another process meanwhile */
+		err = -errno;
+		elp_err(ctx, "cannot create catalogue '%s': %s", path,
+			strerror(errno));
+		return err;
+	}
+	if (fchmod(fd, 0600) < 0)
+		err = -errno;
+	close(fd);
 	return err;
 }
 
@@ -351,6 +373,10 @@ int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
 		err = -EISDIR;
 		goto fail;
 	}
+	/* root never records into, or reads rules from, what others change */
+	err = elp_check_trusted(ctx, path, "catalogue");
+	if (err)
+		goto fail;
 	if (access(path, F_OK) == 0 && access(path, W_OK) < 0) {
 		if (!(flags & ELP_CATALOGUE_READ)) {
 			elp_err(ctx, "catalogue '%s' is read-only", path);
@@ -358,8 +384,8 @@ int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
 			goto fail;
 		}
 		read_only = true;
-	} else {
-		err = make_parent_dir(ctx, path);
+	} else if (access(path, F_OK) < 0) {
+		err = create_private(ctx, path);
 		if (err)
 			goto fail;
 	}

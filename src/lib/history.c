@@ -151,6 +151,69 @@ int elp_parse_time(const char *text, int64_t now, int64_t *out)
 	return parse_relative(text, now, out);
 }
 
+int elp_events_applied(struct elp_catalogue *cat, const char *release,
+		       struct elp_applied_module **out, size_t *nr)
+{
+	struct elp_applied_module *list = NULL;
+	char host[256] = "";
+	sqlite3_stmt *stmt;
+	size_t n = 0;
+	int err, rc;
+
+	*out = NULL;
+	*nr = 0;
+	gethostname(host, sizeof(host) - 1);
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT e.module, coalesce(e.build_id, 0) FROM events e"
+		" WHERE e.kind = 'apply' AND e.kernel_release = ?1 AND e.host IS ?2"
+		" AND e.module IS NOT NULL"
+		" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
+		"  AND l.kernel_release = e.kernel_release AND l.host IS e.host"
+		"  AND l.kind IN ('apply', 'revert', 'replace')"
+		"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"
+		" ORDER BY e.time, e.id",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, release, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct elp_applied_module *p =
+			realloc(list, (n + 1) * sizeof(*p));
+
+		if (!p) {
+			err = -ENOMEM;
+			break;
+		}
+		list = p;
+		list[n].module = elp_column_strdup(stmt, 0);
+		list[n].build_id = sqlite3_column_int64(stmt, 1);
+		if (!list[n].module) {
+			err = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = elp_catalogue_error(cat, "cannot read events");
+	sqlite3_finalize(stmt);
+	if (err) {
+		elp_applied_modules_free(list, n);
+		return err;
+	}
+	*out = list;
+	*nr = n;
+	return 0;
+}
+
+void elp_applied_modules_free(struct elp_applied_module *m, size_t nr)
+{
+	while (m && nr)
+		free(m[--nr].module);
+	free(m);
+}
+
 /* The one writer of events. */
 int elp_event_add(struct elp_catalogue *cat, const struct elp_event *ev)
 {

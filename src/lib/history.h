@@ -36,6 +36,21 @@ int elp_history_query(struct elp_catalogue *cat,
 		      const struct elp_history_filter *filter,
 		      elp_history_cb cb, void *data);
 
+/* A module recorded as applied on this host (see elp_events_applied). */
+struct elp_applied_module {
+	char *module;
+	int64_t build_id; /* 0: a module the catalogue does not know */
+};
+
+/*
+ * The modules this host's events record as applied to kernel release: an
+ * 'apply' not followed by an 'apply', 'revert' or 'replace' of the same
+ * module, including modules applied with --force (build 0).
+ */
+int elp_events_applied(struct elp_catalogue *cat, const char *release,
+		       struct elp_applied_module **out, size_t *nr);
+void elp_applied_modules_free(struct elp_applied_module *m, size_t nr);
+
 /*
  * "2026-11-30", "2026-11-30 12:00[:00]", ISO 8601 with T/Z, "@1700000000",
  * or "N {minutes,hours,days,weeks} ago"; UTC.  -EINVAL if none fits.

@@ -1,13 +1,316 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Applying and reverting a livepatch: the rules and their catalogue events. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include "history.h"
+#include "kernel.h"
 #include "lifecycle.h"
 #include "util.h"
+
+/*
+ * Apply and revert hold CATALOGUE.lifecycle-lock from their checks to their
+ * record, so that reconciliation never takes a module being loaded (or an
+ * apply being recorded) for one loaded without a record.  The kernel drops
+ * the lock of a killed process.
+ */
+static int lifecycle_lock(struct elp_catalogue *cat, bool exclusive, int *fd)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	char *path;
+	int err = 0;
+
+	*fd = -1;
+	if (asprintf(&path, "%s.lifecycle-lock", elp_catalogue_path(cat)) < 0)
+		return -ENOMEM;
+	if (exclusive)
+		*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	else
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		err = -errno;
+		/* never applied here: nothing can be in progress */
+		if (!exclusive && err == -ENOENT)
+			err = 0;
+		else
+			elp_err(ctx, "cannot open lock '%s': %s", path,
+				strerror(-err));
+	} else if (flock(*fd, exclusive ? LOCK_EX : LOCK_SH | LOCK_NB) < 0) {
+		err = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (err != -EAGAIN)
+			elp_err(ctx, "cannot lock '%s': %s", path,
+				strerror(-err));
+		close(*fd);
+		*fd = -1;
+	}
+	free(path);
+	return err;
+}
+
+static void lifecycle_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* --- reconciliation: the catalogue against /sys/kernel/livepatch --------- */
+
+static int check_built_for(struct elp_ctx *ctx, struct elp_catalogue *cat,
+			   const struct elp_lp_artefact *a,
+			   const char *release);
+
+/*
+ * Could build b have been applied here: its module intact and built for
+ * the running kernel?  Quiet: only telling builds apart.
+ */
+static bool applicable(struct elp_catalogue *cat, struct elp_lp_build *b,
+		       const char *release)
+{
+	struct elp_lp_artefact a = { .build = b, .path = b->artefact_path };
+	bool ok;
+
+	if (elp_sha256_file(NULL, a.path, a.sha256) ||
+	    strcmp(a.sha256, b->artefact_sha256) != 0 ||
+	    elp_module_info_read(NULL, a.path, &a.info))
+		return false;
+	ok = strcmp(a.info->release, release) == 0 &&
+	     check_built_for(NULL, cat, &a, release) == 0;
+	elp_module_info_free(a.info);
+	return ok;
+}
+
+static const struct elp_applied_module *
+find_applied(const struct elp_applied_module *app, size_t nr, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (strcmp(app[i].module, name) == 0)
+			return &app[i];
+	return NULL;
+}
+
+/* The build a loaded module is: the same build-id as its artefact. */
+static int loaded_build(struct elp_ctx *ctx, struct elp_catalogue *cat,
+			const char *release, const char *name,
+			struct elp_lp_build **out)
+{
+	int64_t *ids = NULL;
+	char *loaded;
+	size_t nr = 0, i;
+	int err;
+
+	*out = NULL;
+	err = elp_builds_of_module(cat, release, name, &ids, &nr);
+	if (err || !nr) {
+		free(ids);
+		return err ? err : -ENOENT;
+	}
+	loaded = elp_module_loaded_build_id(name);
+	if (!loaded) {
+		elp_warn(
+			ctx,
+			"livepatch '%s' is loaded without an apply record and is named like build %lld, but its build-id cannot be read (/sys/module/%s/notes needs root): not reconciled",
+			name, (long long)ids[0], name);
+		free(ids);
+		return -EACCES;
+	}
+	/* the newest build with that build-id that apply would load here,
+	 * else the newest with that build-id */
+	for (i = 0; i < nr; i++) {
+		struct elp_lp_build *b = NULL;
+		char *id;
+
+		if (elp_lp_build_get(cat, ids[i], &b))
+			continue;
+		id = elp_module_file_build_id(b->artefact_path);
+		if (!id || strcmp(id, loaded) != 0) {
+			elp_lp_build_free(b);
+		} else if (applicable(cat, b, release)) {
+			elp_lp_build_free(*out);
+			*out = b;
+			free(id);
+			break;
+		} else if (!*out) {
+			*out = b;
+		} else {
+			elp_lp_build_free(b);
+		}
+		free(id);
+	}
+	if (!*out)
+		elp_notice(
+			ctx,
+			"livepatch '%s' has the module name of build %lld but is none of its builds (build-id %.12s...): not applied by elivepatch",
+			name, (long long)ids[0], loaded);
+	free(loaded);
+	free(ids);
+	return *out ? 0 : -ENOENT;
+}
+
+static int record_reconciled(struct elp_catalogue *cat, const char *kind,
+			     const char *release, const char *module,
+			     int64_t build_id, int64_t kernel_id,
+			     const char *detail)
+{
+	struct elp_event ev = { .kind = kind };
+
+	ev.kernel_release = release;
+	ev.module = module;
+	ev.build_id = build_id;
+	ev.kernel_id = kernel_id;
+	ev.detail = detail;
+	if (elp_catalogue_begin(cat) || elp_event_add(cat, &ev) ||
+	    elp_catalogue_commit(cat)) {
+		elp_catalogue_rollback(cat);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A livepatch of ours is loaded but no apply was recorded. */
+static int reconcile_loaded(struct elp_ctx *ctx, struct elp_catalogue *cat,
+			    const char *release, const struct elp_livepatch *lp,
+			    bool ro, unsigned int *found)
+{
+	struct elp_lp_build *b = NULL;
+	char detail[256];
+	int err;
+
+	if (loaded_build(ctx, cat, release, lp->name, &b))
+		return 0; /* not ours, or cannot tell (said so) */
+	(*found)++;
+	if (ro) {
+		elp_warn(
+			ctx,
+			"livepatch '%s' (build %lld) is loaded but no apply was recorded; not recorded now: catalogue '%s' is read-only",
+			lp->name, (long long)b->id, elp_catalogue_path(cat));
+		elp_lp_build_free(b);
+		return 0;
+	}
+	snprintf(
+		detail, sizeof(detail),
+		"reconciled: found loaded without an apply record (an interrupted apply, or loaded outside elivepatch)%s",
+		lp->transition == 1 ? ", in transition" : "");
+	err = record_reconciled(cat, "apply", release, lp->name, b->id,
+				b->kernel_id, detail);
+	if (!err)
+		elp_warn(
+			ctx,
+			"livepatch '%s' (build %lld) is loaded but no apply was recorded (an interrupted apply, or loaded outside elivepatch): recorded as applied now",
+			lp->name, (long long)b->id);
+	elp_lp_build_free(b);
+	return err;
+}
+
+/* An apply was recorded but the livepatch is not loaded. */
+static int reconcile_gone(struct elp_ctx *ctx, struct elp_catalogue *cat,
+			  const char *release,
+			  const struct elp_applied_module *m, bool ro,
+			  unsigned int *found)
+{
+	bool left = elp_module_loaded(m->module);
+	struct elp_lp_build *b = NULL;
+	char what[64] = "", detail[256];
+	int64_t kernel_id = 0;
+	int err;
+
+	(*found)++;
+	if (m->build_id) {
+		snprintf(what, sizeof(what), " (build %lld)",
+			 (long long)m->build_id);
+		if (elp_lp_build_get(cat, m->build_id, &b) == 0) {
+			kernel_id = b->kernel_id;
+			elp_lp_build_free(b);
+		}
+	}
+	if (left)
+		elp_warn(
+			ctx,
+			"module '%s' is loaded but is no active livepatch any more (disabled); unload it with 'rmmod %s'",
+			m->module, m->module);
+	if (ro) {
+		elp_warn(
+			ctx,
+			"livepatch '%s'%s is recorded as applied but is not loaded; not recorded now: catalogue '%s' is read-only",
+			m->module, what, elp_catalogue_path(cat));
+		return 0;
+	}
+	snprintf(
+		detail, sizeof(detail),
+		"reconciled: recorded as applied but not in /sys/kernel/livepatch (an interrupted revert, or removed outside elivepatch)%s",
+		left ? "; its module is still loaded" : "");
+	err = record_reconciled(cat, "revert", release, m->module, m->build_id,
+				kernel_id, detail);
+	if (!err)
+		elp_warn(
+			ctx,
+			"livepatch '%s'%s is recorded as applied but is not loaded (an interrupted revert, or removed outside elivepatch): recorded as reverted now",
+			m->module, what);
+	return err;
+}
+
+static int reconcile_locked(struct elp_ctx *ctx, struct elp_catalogue *cat,
+			    unsigned int *found)
+{
+	struct elp_applied_module *app = NULL;
+	struct elp_livepatch **lps = NULL;
+	size_t nr_app = 0, nr_lp = 0, i, j;
+	bool ro = elp_catalogue_readonly(cat);
+	char *release = NULL;
+	int err;
+
+	*found = 0;
+	if (!elp_lp_supported())
+		return 0;
+	err = elp_lp_running_release(ctx, &release);
+	if (!err)
+		err = elp_lp_list(ctx, &lps, &nr_lp);
+	if (!err)
+		err = elp_events_applied(cat, release, &app, &nr_app);
+	for (i = 0; !err && i < nr_lp; i++)
+		if (!find_applied(app, nr_app, lps[i]->name))
+			err = reconcile_loaded(ctx, cat, release, lps[i], ro,
+					       found);
+	for (i = 0; !err && i < nr_app; i++) {
+		for (j = 0; j < nr_lp; j++)
+			if (strcmp(lps[j]->name, app[i].module) == 0)
+				break;
+		if (j == nr_lp)
+			err = reconcile_gone(ctx, cat, release, &app[i], ro,
+					     found);
+	}
+	elp_applied_modules_free(app, nr_app);
+	elp_lp_list_free(lps, nr_lp);
+	free(release);
+	return err;
+}
+
+int elp_reconcile(struct elp_ctx *ctx, struct elp_catalogue *cat,
+		  unsigned int *found)
+{
+	int fd, err;
+
+	*found = 0;
+	err = lifecycle_lock(cat, false, &fd);
+	if (err == -EAGAIN) {
+		elp_notice(
+			ctx,
+			"an apply or revert is in progress: the catalogue is not checked against the running kernel now");
+		return 0;
+	}
+	if (err)
+		return err;
+	err = reconcile_locked(ctx, cat, found);
+	lifecycle_unlock(fd);
+	return err;
+}
 
 /* Enabled livepatches: candidates for replacement by a cumulative one. */
 static int snapshot(struct elp_ctx *ctx, char ***names, size_t *nr)
@@ -156,6 +459,129 @@ static int open_artefact(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	return err;
 }
 
+/* The catalogue's record of the running kernel, for an artefact. */
+struct running_kernel {
+	int64_t kernel_id; /* the build's kernel, or 0: by release */
+	const char *release;
+	const char *build_id; /* the running one, or NULL */
+	struct elp_kernel *k;
+};
+
+static int find_running_kernel(const struct elp_kernel *k, void *data)
+{
+	struct running_kernel *r = data;
+
+	if (r->kernel_id ? k->id != r->kernel_id
+			 : strcmp(k->release, r->release) != 0)
+		return 0;
+	/* by release: only a record of this very build, or of any build */
+	if (!r->kernel_id && k->build_id && r->build_id &&
+	    strcmp(k->build_id, r->build_id) != 0)
+		return 0;
+	if (r->k && (r->kernel_id || r->k->build_id || !k->build_id))
+		return 0; /* keep the first, or one naming the build-id */
+	elp_kernel_free(r->k);
+	r->k = calloc(1, sizeof(*r->k));
+	if (!r->k)
+		return -ENOMEM;
+	r->k->id = k->id;
+	r->k->name = k->name ? strdup(k->name) : NULL;
+	r->k->build_id = k->build_id ? strdup(k->build_id) : NULL;
+	r->k->build_dir = k->build_dir ? strdup(k->build_dir) : NULL;
+	return 0;
+}
+
+/*
+ * "0x12345678\tsymbol\tmodule\tEXPORT\tNS": the first of mi's expected
+ * CRCs that Module.symvers contradicts, or -1.
+ */
+static long symvers_mismatch(const char *symvers,
+			     const struct elp_module_info *mi,
+			     unsigned long long *kernel_crc)
+{
+	const char *line = symvers;
+
+	while (line && *line) {
+		const char *end = strchrnul(line, '\n');
+		const char *tab = memchr(line, '\t', (size_t)(end - line));
+		unsigned long long crc;
+		size_t i, len;
+		char *e;
+
+		crc = strtoull(line, &e, 16);
+		if (tab && e == tab) {
+			tab++;
+			len = strcspn(tab, "\t\n");
+			for (i = 0; i < mi->nr_versions; i++) {
+				const char *sym = mi->versions[i].symbol;
+
+				if (strlen(sym) != len ||
+				    strncmp(sym, tab, len) != 0)
+					continue;
+				if ((uint32_t)crc !=
+				    (uint32_t)mi->versions[i].crc) {
+					*kernel_crc = crc;
+					return (long)i;
+				}
+			}
+		}
+		line = *end ? end + 1 : NULL;
+	}
+	return -1;
+}
+
+/*
+ * A module whose vermagic names the running release may still be built for
+ * another kernel: a build recorded for another build of that release
+ * (vmlinux build-id), or a module expecting other symbol CRCs than the
+ * running kernel's Module.symvers.
+ */
+static int check_built_for(struct elp_ctx *ctx, struct elp_catalogue *cat,
+			   const struct elp_lp_artefact *a, const char *release)
+{
+	struct running_kernel r = { 0 };
+	char *running = elp_kernel_running_build_id();
+	char *path = NULL, *symvers = NULL;
+	unsigned long long kcrc = 0;
+	long bad;
+	int err;
+
+	r.kernel_id = a->build ? a->build->kernel_id : 0;
+	r.release = release;
+	r.build_id = running;
+	err = elp_kernel_foreach(cat, find_running_kernel, &r);
+	if (err || !r.k)
+		goto out;
+	if (a->build && r.k->build_id && running &&
+	    strcmp(r.k->build_id, running) != 0) {
+		elp_err(ctx,
+			"build %lld is for another build of kernel %s (kernel '%s', build-id %.12s...): the running kernel's build-id is %.12s... (/sys/kernel/notes)",
+			(long long)a->build->id, release, r.k->name,
+			r.k->build_id, running);
+		err = -ENOEXEC;
+		goto out;
+	}
+	if (!a->info->nr_versions || !r.k->build_dir ||
+	    asprintf(&path, "%s/Module.symvers", r.k->build_dir) < 0 ||
+	    elp_read_file(NULL, path, &symvers, NULL) < 0)
+		goto out;
+	bad = symvers_mismatch(symvers, a->info, &kcrc);
+	if (bad >= 0) {
+		elp_err(ctx,
+			"module '%s' claims kernel %s (vermagic) but was built for another kernel: it expects symbol '%s' with CRC 0x%08llx, the kernel's is 0x%08llx (%s)",
+			a->info->name, release, a->info->versions[bad].symbol,
+			(unsigned long long)(uint32_t)a->info->versions[bad].crc,
+			kcrc, path);
+		err = -ENOEXEC;
+	}
+out:
+	free(symvers);
+	free(path);
+	free(running);
+	elp_kernel_free(r.k);
+	return err;
+}
+
 /* The rules an artefact must pass before it is loaded. */
 static int check_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 		       const struct elp_lp_artefact *a, const char *release,
@@ -164,7 +590,7 @@ static int check_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	const struct elp_lp_build *b = a->build;
 	struct elp_livepatch *lp;
 	char *reason = NULL;
-	int enforced;
+	int enforced, err;
 
 	if (strcmp(a->info->release, release) != 0) {
 		elp_err(ctx,
@@ -178,6 +604,9 @@ static int check_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 			(long long)b->id, b->kernel_release, release);
 		return -ENOEXEC;
 	}
+	err = check_built_for(ctx, cat, a, release);
+	if (err)
+		return err;
 	if (!elp_lp_supported()) {
 		elp_err(ctx,
 			"the running kernel has no livepatch support (no /sys/kernel/livepatch)");
@@ -303,13 +732,19 @@ int elp_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	struct elp_apply_result *r;
 	char **before = NULL;
 	size_t nr_before = 0, i;
-	int err;
+	unsigned int found;
+	int err, lock = -1;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	err = open_artefact(ctx, cat, opts, &a);
+	if (!err && !elp_catalogue_readonly(cat)) {
+		err = lifecycle_lock(cat, true, &lock);
+		if (!err)
+			err = reconcile_locked(ctx, cat, &found);
+	}
 	if (!err)
 		err = elp_lp_running_release(ctx, &r->release);
 	if (!err)
@@ -344,6 +779,7 @@ int elp_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	*out = r;
 	r = NULL;
 out:
+	lifecycle_unlock(lock);
 	free_names(before, nr_before);
 	elp_lp_artefact_free(a);
 	elp_apply_result_free(r);
@@ -440,14 +876,20 @@ int elp_revert(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	struct elp_revert_result *r;
 	struct elp_lp_build *b = NULL;
 	int64_t kernel_id = 0;
+	unsigned int found;
+	int err, lock = -1;
 	long long t0;
-	int err;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	err = resolve_name(ctx, cat, opts->spec, &r->module);
+	if (!err && !elp_catalogue_readonly(cat)) {
+		err = lifecycle_lock(cat, true, &lock);
+		if (!err)
+			err = reconcile_locked(ctx, cat, &found);
+	}
 	if (!err)
 		err = check_loaded(ctx, r->module);
 	if (err)
@@ -499,6 +941,7 @@ int elp_revert(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	*out = r;
 	r = NULL;
 out:
+	lifecycle_unlock(lock);
 	elp_revert_result_free(r);
 	return err;
 }

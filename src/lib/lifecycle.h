@@ -96,4 +96,18 @@ int elp_revert(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	       struct elp_revert_result **out);
 void elp_revert_result_free(struct elp_revert_result *r);
 
+/*
+ * Check the catalogue against /sys/kernel/livepatch, for this host and the
+ * running kernel, and record what it finds (each logged as a warning):
+ * a livepatch loaded without an apply record that is one of our builds
+ * (same module name and build-id as the build's module) is recorded as
+ * applied; a module recorded as applied that is not a loaded livepatch is
+ * recorded as reverted.  Each such event's detail begins "reconciled:".
+ * On a read-only catalogue nothing is recorded, only reported.  Skipped
+ * (0, a notice) while an apply or revert is in progress; apply and revert
+ * reconcile first themselves.  *found: the mismatches found.
+ */
+int elp_reconcile(struct elp_ctx *ctx, struct elp_catalogue *cat,
+		  unsigned int *found);
+
 #endif

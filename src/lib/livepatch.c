@@ -12,9 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gelf.h>
 #include <libkmod.h>
 
 #include "catalogue-internal.h"
+#include "kernel.h"
 #include "livepatch.h"
 #include "sign.h"
 #include "util.h"
@@ -173,7 +175,88 @@ void elp_module_info_free(struct elp_module_info *mi)
 	free(mi->release);
 	free(mi->signer);
 	free(mi->sig_hashalgo);
+	free(mi->build_id);
+	while (mi->nr_versions)
+		free(mi->versions[--mi->nr_versions].symbol);
+	free(mi->versions);
 	free(mi);
+}
+
+char *elp_module_file_build_id(const char *path)
+{
+	Elf_Scn *scn = NULL;
+	char *id = NULL;
+	Elf *e;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	while (e && !id && (scn = elf_nextscn(e, scn)) != NULL) {
+		Elf_Data *d;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (d && d->d_buf)
+			id = elp_notes_build_id(d->d_buf, d->d_size);
+	}
+	if (e)
+		elf_end(e);
+	close(fd);
+	return id;
+}
+
+char *elp_module_loaded_build_id(const char *name)
+{
+	char *p, *sys, *notes = NULL, *id = NULL;
+	size_t len = 0;
+
+	if (asprintf(&p, "/sys/module/%s/notes/.note.gnu.build-id", name) < 0)
+		return NULL;
+	sys = elp_lp_rooted(p);
+	free(p);
+	if (sys && elp_read_file(NULL, sys, &notes, &len) == 0)
+		id = elp_notes_build_id(notes, len);
+	free(notes);
+	free(sys);
+	return id;
+}
+
+/* The module's __versions: what it was built against. */
+static int read_versions(struct kmod_module *mod, struct elp_module_info *mi)
+{
+	struct kmod_list *list = NULL, *l;
+	size_t n = 0;
+
+	/* -ENOENT/-ENODATA: no __versions (CONFIG_MODVERSIONS off) */
+	if (kmod_module_get_versions(mod, &list) < 0)
+		return 0;
+	kmod_list_foreach(l, list) n++;
+	mi->versions = calloc(n ? n : 1, sizeof(*mi->versions));
+	if (!mi->versions) {
+		kmod_module_versions_free_list(list);
+		return -ENOMEM;
+	}
+	kmod_list_foreach(l, list)
+	{
+		const char *sym = kmod_module_version_get_symbol(l);
+		struct elp_modversion *v = &mi->versions[mi->nr_versions];
+
+		if (!sym)
+			continue;
+		v->symbol = strdup(sym);
+		if (!v->symbol)
+			break;
+		v->crc = kmod_module_version_get_crc(l);
+		mi->nr_versions++;
+	}
+	kmod_module_versions_free_list(list);
+	return 0;
 }
 
 int elp_module_info_read(struct elp_ctx *ctx, const char *path,
@@ -248,6 +331,10 @@ int elp_module_info_read(struct elp_ctx *ctx, const char *path,
 		mi->name = strdup(kmod_module_get_name(mod));
 	mi->release = strndup(mi->vermagic, strcspn(mi->vermagic, " "));
 	mi->is_signed = elp_module_is_signed(path);
+	mi->build_id = elp_module_file_build_id(path);
+	err = read_versions(mod, mi);
+	if (err)
+		goto fail;
 	kmod_module_unref(mod);
 	kmod_unref(kctx);
 	if (!mi->path || !mi->name || !mi->release) {

@@ -26,6 +26,12 @@ int elp_lp_running_release(struct elp_ctx *ctx, char **release);
 
 /* --- a module file: libkmod module info ------------------------------ */
 
+/* An entry of a module's __versions: the CRC it expects of a symbol. */
+struct elp_modversion {
+	char *symbol;
+	uint64_t crc;
+};
+
 struct elp_module_info {
 	char *path;
 	char *name; /* modinfo name (KBUILD_MODNAME: '_' not '-') */
@@ -35,6 +41,9 @@ struct elp_module_info {
 	bool is_signed; /* a "~Module signature appended~" trailer */
 	char *signer; /* from the signature, when libkmod can tell */
 	char *sig_hashalgo;
+	char *build_id; /* its NT_GNU_BUILD_ID, hex, or NULL */
+	struct elp_modversion *versions; /* __versions (CONFIG_MODVERSIONS) */
+	size_t nr_versions;
 };
 
 /*
@@ -78,6 +87,13 @@ void elp_lp_free(struct elp_livepatch *lp);
 void elp_lp_list_free(struct elp_livepatch **list, size_t nr);
 /* Is a module of that name loaded (/sys/module/NAME)? */
 bool elp_module_loaded(const char *name);
+/*
+ * The build-id of loaded module NAME (/sys/module/NAME/notes, readable by
+ * root only), hex; NULL when it cannot be read.
+ */
+char *elp_module_loaded_build_id(const char *name);
+/* The build-id of a module file, hex; NULL when it has none. */
+char *elp_module_file_build_id(const char *path);
 
 /* A task that has not reached the transition's target state. */
 struct elp_lp_blocker {

@@ -956,7 +956,9 @@ static int set_up(struct client *c)
 		free(parent);
 		return -ENOMEM;
 	}
-	err = elp_mkdir_p(c->ctx, parent, 0755);
+	err = elp_private_dir(c->ctx, c->cache, "cache");
+	if (!err)
+		err = elp_mkdir_p(c->ctx, parent, 0755);
 	if (!err) {
 		elp_workdir_reap(c->ctx, parent, "client");
 		err = elp_workdir_create(c->ctx, parent, "client", &c->work,

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,15 +167,20 @@ int elp_mkdir_p(struct elp_ctx *ctx, const char *path, int mode)
 	if (len == 0 || len >= sizeof(buf))
 		return -ENAMETOOLONG;
 	memcpy(buf, path, len + 1);
+	/* each directory made gets mode exactly, whatever the umask */
 	for (p = buf + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, (mode_t)mode) == 0)
+			chmod(buf, (mode_t)mode);
+		else if (errno != EEXIST)
 			goto fail;
 		*p = '/';
 	}
-	if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+	if (mkdir(buf, (mode_t)mode) == 0)
+		chmod(buf, (mode_t)mode);
+	else if (errno != EEXIST)
 		goto fail;
 	if (!elp_is_dir(path)) {
 		elp_err(ctx, "cannot create directory '%s': %s", path,
@@ -185,6 +191,89 @@ int elp_mkdir_p(struct elp_ctx *ctx, const char *path, int mode)
 fail:
 	elp_err(ctx, "cannot create directory '%s': %s", buf, strerror(errno));
 	return -errno;
+}
+
+/* Could a user other than root change what is at path? */
+static int untrusted(struct elp_ctx *ctx, const char *shown, const char *what,
+		     const char *path, const struct stat *st)
+{
+	if (st->st_uid != 0) {
+		struct passwd *pw = getpwuid(st->st_uid);
+
+		elp_err(ctx,
+			"refusing to use %s '%s' as root: '%s' is owned by user %s (uid %u), not root",
+			what, shown, path, pw ? pw->pw_name : "?",
+			(unsigned int)st->st_uid);
+		return -EPERM;
+	}
+	if ((st->st_mode & S_IWOTH) && !S_ISLNK(st->st_mode) &&
+	    !(S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))) {
+		elp_err(ctx,
+			"refusing to use %s '%s' as root: '%s' is writable by every user (mode %04o)",
+			what, shown, path, (unsigned int)(st->st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+int elp_check_trusted(struct elp_ctx *ctx, const char *path, const char *what)
+{
+	char *copy, *real = NULL, *p;
+	struct stat st;
+	int err = 0;
+
+	if (geteuid() != 0)
+		return 0;
+	/* the name itself (a symlink someone else planted), then the
+	 * real path and every directory above it */
+	if (lstat(path, &st) == 0) {
+		err = untrusted(ctx, path, what, path, &st);
+		if (err)
+			return err;
+	}
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	/* the deepest part that exists */
+	while (!(real = realpath(copy, NULL))) {
+		char *slash = strrchr(copy, '/');
+
+		if (errno == ENOMEM || strcmp(copy, ".") == 0 || !*copy) {
+			free(copy);
+			return errno == ENOMEM ? -ENOMEM : 0;
+		}
+		if (!slash)
+			memcpy(copy, ".", 2); /* the working directory */
+		else if (slash == copy)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	free(copy);
+	for (p = real + strlen(real); !err;) {
+		if (stat(real, &st) == 0)
+			err = untrusted(ctx, path, what, real, &st);
+		while (p > real && *p != '/')
+			p--;
+		if (p == real) {
+			if (real[1] == '\0')
+				break;
+			real[1] = '\0'; /* "/" last */
+		} else {
+			*p = '\0';
+		}
+	}
+	free(real);
+	return err;
+}
+
+int elp_private_dir(struct elp_ctx *ctx, const char *path, const char *what)
+{
+	int err = elp_check_trusted(ctx, path, what);
+
+	if (!err && !elp_is_dir(path))
+		err = elp_mkdir_p(ctx, path, 0700);
+	return err;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag,

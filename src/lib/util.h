@@ -60,6 +60,19 @@ int elp_read_file(struct elp_ctx *ctx, const char *path, char **data,
 int elp_write_file_atomic(struct elp_ctx *ctx, const char *path,
 			  const void *data, size_t len, int mode);
 int elp_mkdir_p(struct elp_ctx *ctx, const char *path, int mode);
+/*
+ * As root, refuse (-EPERM, logged with the reason) a path that another user
+ * could change: it or a directory above it owned by a user other than root,
+ * or writable by every user (a sticky directory such as /tmp excepted).
+ * What names it in the message ("catalogue", "cache"...).  A path that does
+ * not exist yet is judged by the directories above it.  0 when not root.
+ */
+int elp_check_trusted(struct elp_ctx *ctx, const char *path, const char *what);
+/*
+ * A directory only its owner may enter: created 0700 whatever the umask
+ * (with its missing parents), and, as root, checked by elp_check_trusted.
+ */
+int elp_private_dir(struct elp_ctx *ctx, const char *path, const char *what);
 int elp_rm_rf(struct elp_ctx *ctx, const char *path);
 
 int elp_sha256_hex(const void *data, size_t len,
