@@ -2,6 +2,7 @@
 /* Helpers the build-*.c files share, and the build results of build.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,6 +98,24 @@ static char *log_first_error(struct elp_bstate *b, off_t off)
 	return found;
 }
 
+/*
+ * The prepare step of kbuild (modules_prepare, and each object made in the
+ * tree) builds resolve_btfids, and libbpf with it, a third of a cold
+ * build's CPU, when CONFIG_DEBUG_INFO_BTF is set.  A module link only runs it
+ * to add BTF against vmlinux, and skips that without vmlinux: in a prepared
+ * tree without vmlinux, make is told not to build it (-o).  A source dir
+ * built in place keeps its vmlinux and its resolve_btfids.
+ */
+static bool btfids_unused(const struct elp_bstate *b, const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (!b->tree || strcmp(dir, b->tree) != 0)
+		return false;
+	snprintf(path, sizeof(path), "%s/vmlinux", dir);
+	return access(path, F_OK) != 0;
+}
+
 static int bmake(struct elp_bstate *b, const char *dir,
 		 const char *const *targets, size_t nr_targets, bool kcflags,
 		 const char *what, bool quiet)
@@ -121,6 +140,10 @@ static int bmake(struct elp_bstate *b, const char *dir,
 	argv[n++] = cc;
 	if (kcflags)
 		argv[n++] = "KCFLAGS=" ELP_BUILD_KCFLAGS;
+	if (btfids_unused(b, dir)) {
+		argv[n++] = "-o";
+		argv[n++] = "tools/bpf/resolve_btfids";
+	}
 	for (i = 0; i < nr_targets; i++)
 		argv[n++] = targets[i];
 	argv[n] = NULL;

@@ -56,6 +56,12 @@ check "...and is pending" pending_has fs/proc/loadavg.c
 check "no documentation is extracted" sh -c "! ls '$tree'/Documentation/*.rst > /dev/null 2>&1"
 check "the build log tells what was extracted" \
 	grep -q '\[tree\] extracted [0-9]* of the [0-9]* files' "$(build_log elp_cold)"
+# CONFIG_DEBUG_INFO_BTF is set, but without vmlinux no module link runs resolve_btfids
+check "the reference config has CONFIG_DEBUG_INFO_BTF" grep -qx 'CONFIG_DEBUG_INFO_BTF=y' "$tree/.config"
+check "objtool is built" test -x "$tree/tools/objtool/objtool"
+check "resolve_btfids and libbpf are not (the tree has no vmlinux)" \
+	test ! -e "$tree/tools/bpf/resolve_btfids/resolve_btfids" -a \
+	! -e "$tree/tools/bpf/resolve_btfids/libbpf"
 
 # ---- a later build names files outside the core set: extracted on demand ----
 check "a build of two files not extracted yet succeeds" build elp_more two-files
