@@ -181,8 +181,10 @@ if sshd_have; then
 		"$same" "$ms_cache_hit")
 fi
 
-tree=$(ls -d "$ELIVEPATCH_CACHE"/trees/*/linux | head -n1)
 log=$(sqlite3 "$db" "SELECT log_path FROM builds WHERE id = (SELECT max(id) FROM builds)")
+# the tree that build used, as its log shows ("$ make -C TREE ..."), not any tree in the cache
+tree=$(sed -n 's/^\$ make -C \([^ ]*\) .*/\1/p' "$log" | head -n1)
+[ -d "$tree" ] || { echo "bench: no prepared tree named in $log" >&2; exit 1; }
 cc=$(grep -o ' CC=[^ ]*' "$log" | head -n1 | cut -d= -f2)
 cc=${cc:-gcc}
 side_compile cmdline "$patch" fs/proc/cmdline.o
