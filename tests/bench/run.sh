@@ -127,7 +127,11 @@ bench_case() {
 "
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 timed cold elp build --kernel "$E2E_RELEASE" --patch "$patch" -o "$t/cold.ko" -q
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+cold_limit=ok
+[ "$ms_cold" -le 30000 ] || cold_limit=OVER
 cold_stages=$(stages)
 cold_log=$(sqlite3 "$db" "SELECT log_path FROM builds WHERE id = (SELECT max(id) FROM builds)")
 # what the tree stage extracted: "[tree] extracted N of the M files of '...' in X ms"
@@ -212,7 +216,8 @@ hook_limit=ok
 {
 	echo "elivepatch bench, $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) CPUs, kernel $E2E_RELEASE"
 	echo "patch: contrib/examples/cmdline.patch (fs/proc/cmdline.c)"
-	printf 'cold build       %8d ms   (%s)\n' "$ms_cold" "$cold_stages"
+	printf 'cold build       %8d ms   (target <= 30 s on 2 CPUs: %s; load average %s before, %s after)\n   (%s)\n' \
+		"$ms_cold" "$cold_limit" "$load_before" "$load_after" "$cold_stages"
 	printf '  tree extraction %7d ms   (%s of the tarball'"'"'s %s files, xz on %s CPUs; the rest on demand)\n' \
 		"$ms_extract" "$extract_files" "$tarball_files" "$(nproc)"
 	printf '  whole tarball   %7d ms   (xz -T1 | tar -x: what the tree stage did before, issue 8)\n' "$ms_whole_1"
