@@ -503,6 +503,10 @@ static int copy_source_dir(struct elp_bstate *b, const char *src,
 	char *from;
 	int rc;
 
+	/* what is copied must be what root meant to build, every file */
+	rc = elp_check_trusted_tree(b->ctx, src, "kernel source");
+	if (rc)
+		return rc;
 	if (asprintf(&from, "%s/.", src) < 0)
 		return -ENOMEM;
 	{

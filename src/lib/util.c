@@ -267,6 +267,43 @@ int elp_check_trusted(struct elp_ctx *ctx, const char *path, const char *what)
 	return err;
 }
 
+/* The first entry of a tree another user could change (nftw has no data). */
+static __thread char *walk_bad;
+static __thread struct stat walk_st;
+
+static int walk_one(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)flag;
+	(void)ftw;
+	/* inside a tree even a sticky directory lets others add files */
+	if (st->st_uid == 0 &&
+	    (!(st->st_mode & S_IWOTH) || S_ISLNK(st->st_mode)))
+		return 0;
+	walk_bad = strdup(path);
+	walk_st = *st;
+	walk_st.st_mode &= ~(mode_t)S_ISVTX;
+	return 1;
+}
+
+int elp_check_trusted_tree(struct elp_ctx *ctx, const char *path,
+			   const char *what)
+{
+	int err = elp_check_trusted(ctx, path, what);
+
+	if (err || geteuid() != 0)
+		return err;
+	walk_bad = NULL;
+	if (nftw(path, walk_one, 32, FTW_PHYS) == 1) {
+		if (!walk_bad)
+			return -ENOMEM;
+		err = untrusted(ctx, path, what, walk_bad, &walk_st);
+		free(walk_bad);
+		walk_bad = NULL;
+	}
+	return err;
+}
+
 int elp_private_dir(struct elp_ctx *ctx, const char *path, const char *what)
 {
 	int err = elp_check_trusted(ctx, path, what);

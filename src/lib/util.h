@@ -68,6 +68,9 @@ int elp_mkdir_p(struct elp_ctx *ctx, const char *path, int mode);
  * not exist yet is judged by the directories above it.  0 when not root.
  */
 int elp_check_trusted(struct elp_ctx *ctx, const char *path, const char *what);
+/* The same for a directory and everything in it (a kernel source). */
+int elp_check_trusted_tree(struct elp_ctx *ctx, const char *path,
+			   const char *what);
 /*
  * A directory only its owner may enter: created 0700 whatever the umask
  * (with its missing parents), and, as root, checked by elp_check_trusted.

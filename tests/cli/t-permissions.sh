@@ -1,8 +1,8 @@
 #!/bin/sh
 # Permissions: a new catalogue and its directory are 0600/0700 and a new cache 0700, whatever
-# the umask; as root, elivepatch refuses a catalogue, cache, prepared tree, kernel source or
-# kernel build directory that another user could change (owned by a user other than root, or
-# writable by every user), with the reason, and records nothing; another user's own files
+# the umask; as root, elivepatch refuses a catalogue, cache, prepared tree, kernel source (or
+# any file in it) or kernel build directory that another user could change (owned by a user
+# other than root, or writable by every user), with the reason; another user's own files
 # are theirs to use.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/fixtures.sh"
@@ -107,6 +107,16 @@ expect "a kernel source directory owned by another user" 1 \
 	"refusing to use kernel source '$T/src' as root: '$T/src' is owned by user nobody (uid 65534), not root" \
 	env ELIVEPATCH_CACHE="$T/newcache/elp" "$ELP" --db "$DB2" build --kernel k --patch cmdline --rebuild
 chown -R 0 "$T/src"
+chmod 666 "$T/src/fs/proc/cmdline.c"
+expect "a kernel source with a file every user may write" 1 \
+	"refusing to use kernel source '$T/src' as root: '$T/src/fs/proc/cmdline.c' is writable by every user (mode 0666)" \
+	env ELIVEPATCH_CACHE="$T/newcache/elp" "$ELP" --db "$DB2" build --kernel k --patch cmdline --rebuild
+chmod 644 "$T/src/fs/proc/cmdline.c"
+chown 65534 "$T/src/fs/proc"
+expect "... or a directory in it owned by another user" 1 \
+	"refusing to use kernel source '$T/src' as root: '$T/src/fs/proc' is owned by user nobody (uid 65534), not root" \
+	env ELIVEPATCH_CACHE="$T/newcache/elp" "$ELP" --db "$DB2" build --kernel k --patch cmdline --rebuild
+chown 0 "$T/src/fs/proc"
 mkdir -p "$T/kbuild" && chmod 777 "$T/kbuild"
 sqlite3 "$DB2" "UPDATE kernels SET build_dir = '$T/kbuild'"
 expect "a kernel build directory every user may write" 1 \
