@@ -6,12 +6,14 @@
 # no build is succeeded without its module and matching sha256, and the
 # next run succeeds (or, on the fake kernel tree, ends as that tree makes it
 # end: failed, recorded).
-#   kill points   ELIVEPATCH_FAULT at each point of build, queue run and
-#                 apply (sanitizer build; fake kernel tree and running system),
-#                 and, when the reference kernel is there (tests/e2e), at each
-#                 pass of a real build (release build, --fault-injection)
-#                 plus RELIABILITY_RANDOM_KILLS (default 5) kill -9 at random
-#                 moments of a real build
+#   kill points   ELIVEPATCH_FAULT at each point of build and queue run
+#                 (sanitizer build, fake kernel tree), and, when the reference
+#                 kernel is there (tests/e2e), at each pass of a real build
+#                 (release build, --fault-injection) plus
+#                 RELIABILITY_RANDOM_KILLS (default 5) kill -9 at random
+#                 moments of a real build, and at each point of apply and
+#                 revert in the qemu guest's kernel (t-lifecycle-crash.sh:
+#                 status and history checked against /sys/kernel/livepatch)
 #   concurrency   the pairs of issue #14, each: both succeed or wait saying
 #                 for what; never "database is locked"
 #   fuzzing       make fuzz's figures (RELIABILITY_FUZZ_SECONDS per target,
@@ -144,6 +146,17 @@ if [ "${RELIABILITY_E2E:-1}" != 0 ]; then
 fi
 say "$real_line"
 say "$random_line"
+
+# ---- apply/revert killed in the qemu guest ----
+guest_line="kill points, apply/revert in the qemu guest: not run (RELIABILITY_E2E=0 or no reference kernel)"
+if [ "${RELIABILITY_E2E:-1}" != 0 ] && [ -n "${E2E_RELEASE:-}" ]; then
+	go=$(ELIVEPATCH=$REL_BIN sh "$top/tests/e2e/t-lifecycle-crash.sh" 2>&1)
+	gk=$(printf '%s\n' "$go" | grep -c '^ok - \(apply\|revert\) killed')
+	gp=$(printf '%s\n' "$go" | grep -c '^ok ')
+	gf=$(printf '%s\n' "$go" | grep -c '^not ok ')
+	guest_line="kill points, apply/revert in the qemu guest (apply: load, transition, record; revert: disable, transition, record): $gk / 6 killed there, then status and history told what /sys/kernel/livepatch showed and the next apply and revert succeeded: $gp checks passed, $gf failed"
+fi
+say "$guest_line"
 
 # ---- concurrency ----
 DB=$W/conc.db
