@@ -169,7 +169,7 @@ static int overlay_sync(struct cli *cli, int argc, const char **argv)
 	s.force = force;
 	if (name)
 		sync_one(&s, name);
-	else if (elp_overlay_foreach(s.cat, sync_each, &s))
+	else if (elp_overlay_foreach(s.cat, false, sync_each, &s))
 		s.failed++;
 	elp_catalogue_close(s.cat);
 	rc = s.failed ? 1 : 0;
@@ -181,7 +181,7 @@ out:
 static int list_one(const struct elp_overlay *o, void *data)
 {
 	struct cli_list *list = data;
-	char fixes[24], commit[13] = "-", synced[32] = "-";
+	char fixes[24], commit[13] = "-", synced[32] = "-", name[80];
 
 	if (cli_list_json_item(list)) {
 		bool first = true;
@@ -195,9 +195,16 @@ static int list_one(const struct elp_overlay *o, void *data)
 		json_kv_int(stdout, &first, "fixes", (int64_t)o->nr_fixes);
 		json_kv_bool(stdout, &first, "signed", o->signing_key != NULL);
 		json_kv_int(stdout, &first, "synced_at", o->synced_at);
+		json_key(stdout, &first, "removed_at");
+		if (o->removed_at)
+			printf("%lld", (long long)o->removed_at);
+		else
+			fputs("null", stdout);
 		fputc('}', stdout);
 		return 0;
 	}
+	snprintf(name, sizeof(name), "%s%s", o->name,
+		 o->removed_at ? " (removed)" : "");
 	snprintf(fixes, sizeof(fixes), "%zu", o->nr_fixes);
 	if (o->commit_id)
 		snprintf(commit, sizeof(commit), "%.12s", o->commit_id);
@@ -205,7 +212,7 @@ static int list_one(const struct elp_overlay *o, void *data)
 		format_time(o->synced_at, synced, sizeof(synced));
 	{
 		const char *cells[] = {
-			o->name,
+			name,
 			o->url,
 			commit,
 			fixes,
@@ -226,14 +233,20 @@ static int overlay_list(struct cli *cli, int argc, const char **argv)
 					       "SYNCED" };
 	struct elp_catalogue *cat;
 	struct cli_list list;
-	int json = 0, rc;
+	int json = 0, all = 0, rc;
 	poptContext pc;
 	bool done;
-	struct poptOption options[] = { { "json", 0, POPT_ARG_NONE, &json, 0,
-					  "print a JSON array", NULL },
-					POPT_TABLEEND };
+	struct poptOption options[] = {
+		{ "all", 'a', POPT_ARG_NONE, &all, 0,
+		  "also the overlays removed (their patches stay catalogued)",
+		  NULL },
+		{ "json", 0, POPT_ARG_NONE, &json, 0, "print a JSON array",
+		  NULL },
+		POPT_TABLEEND
+	};
 
-	rc = cli_parse_none("[--json]", options, argc, argv, &pc, &done);
+	rc = cli_parse_none("[--all] [--json]", options, argc, argv, &pc,
+			    &done);
 	if (rc || done)
 		return rc;
 	cli->json = cli->json || json;
@@ -241,7 +254,7 @@ static int overlay_list(struct cli *cli, int argc, const char **argv)
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
 	cli_list_begin(&list, cli, headers, 7);
-	if (elp_overlay_foreach(cat, list_one, &list) == 0)
+	if (elp_overlay_foreach(cat, all, list_one, &list) == 0)
 		rc = 0;
 	cli_list_end(&list);
 	elp_catalogue_close(cat);
@@ -361,6 +374,11 @@ static int overlay_show(struct cli *cli, int argc, const char **argv)
 		json_kv_str(stdout, &first, "signing_key", o->signing_key);
 		json_kv_str(stdout, &first, "commit", o->commit_id);
 		json_kv_int(stdout, &first, "synced_at", o->synced_at);
+		json_key(stdout, &first, "removed_at");
+		if (o->removed_at)
+			printf("%lld", (long long)o->removed_at);
+		else
+			fputs("null", stdout);
 		json_key(stdout, &first, "fixes");
 		fputc('[', stdout);
 	} else {
@@ -375,6 +393,11 @@ static int overlay_show(struct cli *cli, int argc, const char **argv)
 		       o->signing_key ? o->signing_key : "- (not checked)");
 		printf("commit      %s\n", o->commit_id ? o->commit_id : "-");
 		printf("synced      %s\n", when);
+		if (o->removed_at) {
+			format_time(o->removed_at, when, sizeof(when));
+			printf("removed     %s (its patches stay catalogued; add it again to take it up)\n",
+			       when);
+		}
 		printf("fixes       %zu\n", o->nr_fixes);
 	}
 	if (elp_overlay_fixes(cat, name, all, show_fix, &s) == 0)
@@ -389,12 +412,77 @@ out:
 	return rc;
 }
 
+static int overlay_remove(struct cli *cli, int argc, const char **argv)
+{
+	struct elp_overlay_removal rm = { 0 };
+	struct elp_catalogue *cat;
+	const char *name;
+	int force = 0, rc;
+	poptContext pc;
+	bool done;
+	size_t i;
+	struct poptOption options[] = {
+		{ "force", 'f', POPT_ARG_NONE, &force, 0,
+		  "also when queued jobs need it: they are cancelled", NULL },
+		POPT_TABLEEND
+	};
+
+	rc = cli_parse_one("[--force] NAME", options, argc, argv, &pc, &name,
+			   &done);
+	if (rc || done)
+		return rc;
+	rc = 1;
+	if (cli_open_catalogue(cli, 0, &cat))
+		goto out;
+	if (elp_overlay_remove(cat, name, force, &rm) == 0) {
+		rc = 0;
+		if (cli->json) {
+			bool first = true;
+
+			fputc('{', stdout);
+			json_kv_str(stdout, &first, "overlay", name);
+			json_kv_int(stdout, &first, "fixes", (int64_t)rm.fixes);
+			json_kv_int(stdout, &first, "patches",
+				    (int64_t)rm.patches);
+			json_kv_str(stdout, &first, "deleted", rm.deleted);
+			json_kv_str(stdout, &first, "kept", rm.kept);
+			json_key(stdout, &first, "cancelled_jobs");
+			fputc('[', stdout);
+			for (i = 0; i < rm.nr_jobs; i++)
+				printf("%s%lld", i ? "," : "",
+				       (long long)rm.jobs[i]);
+			fputs("]}\n", stdout);
+		} else {
+			printf("removed overlay '%s': %zu fix%s marked removed; its %zu patch%s stay%s catalogued, with their history\n",
+			       name, rm.fixes, rm.fixes == 1 ? "" : "es",
+			       rm.patches, rm.patches == 1 ? "" : "es",
+			       rm.patches == 1 ? "s" : "");
+			if (rm.deleted)
+				printf("  deleted its clone %s\n", rm.deleted);
+			if (rm.kept)
+				printf("  left %s in place: Portage syncs it (take it out of patch-overlay in elivepatch.conf, or its next sync imports it again)\n",
+				       rm.kept);
+			for (i = 0; i < rm.nr_jobs; i++)
+				printf("  cancelled queued job %lld (%s)\n",
+				       (long long)rm.jobs[i],
+				       rm.job_subjects[i]);
+		}
+	}
+	elp_overlay_removal_release(&rm);
+	elp_catalogue_close(cat);
+out:
+	poptFreeContext(pc);
+	return rc;
+}
+
 static const struct command subcommands[] = {
 	{ "add", overlay_add,
 	  "clone an overlay (a path, file:// or git URL) and catalogue its fixes" },
 	{ "sync", overlay_sync,
 	  "fetch and fast-forward overlays, catalogue what changed" },
 	{ "list", overlay_list, "the overlays: url, commit, fixes" },
+	{ "remove", overlay_remove,
+	  "remove an overlay: its fixes no longer selected, its patches kept with their history" },
 	{ "show", overlay_show,
 	  "one overlay and its fixes: CVEs, versions, patches" },
 	{ NULL, NULL, NULL },
@@ -408,5 +496,5 @@ static int run_overlay(struct cli *cli, int argc, const char **argv)
 const struct command cmd_overlay = {
 	"overlay",
 	run_overlay,
-	"git repositories of fixes (elivepatch-overlay(5)): add, sync, list, show",
+	"git repositories of fixes (elivepatch-overlay(5)): add, sync, list, show, remove",
 };

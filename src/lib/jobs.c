@@ -178,6 +178,26 @@ out:
 	return err;
 }
 
+int elp_job_cancel(struct elp_catalogue *cat, int64_t id, const char *error)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"UPDATE jobs SET state = 'failed', error = ?, finished_at = ? WHERE id = ? AND state = 'queued'",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (int64_t)time(NULL));
+	sqlite3_bind_int64(stmt, 3, id);
+	err = elp_catalogue_step_done(cat, stmt, "cannot cancel a job");
+	if (!err && sqlite3_changes(elp_catalogue_db(cat)) == 0)
+		err = -ENOENT;
+	return err;
+}
+
 void elp_job_free(struct elp_job *job)
 {
 	size_t i;

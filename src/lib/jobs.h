@@ -78,6 +78,13 @@ int elp_job_foreach(struct elp_catalogue *cat, elp_job_cb cb, void *data);
  */
 int elp_job_clear(struct elp_catalogue *cat, bool all, int *removed);
 
+/*
+ * A queued job that is not to run: it ends failed, error saying why.
+ * -ENOENT (not logged) when it is no longer queued.  For the caller's
+ * transaction, e.g. elp_overlay_remove()'s.
+ */
+int elp_job_cancel(struct elp_catalogue *cat, int64_t id, const char *error);
+
 void elp_job_free(struct elp_job *job);
 
 /*

@@ -20,6 +20,7 @@
 
 #include "catalogue-internal.h"
 #include "git.h"
+#include "jobs.h"
 #include "overlay.h"
 #include "patch.h"
 #include "util.h"
@@ -540,10 +541,11 @@ void elp_overlay_report_release(struct elp_overlay_report *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
-#define OVERLAY_COLUMNS                                                  \
-	"o.id, o.name, o.url, o.path, o.managed, o.signing_key, "        \
-	"o.commit_id, o.synced_at, o.created_at, (SELECT count(*) FROM " \
-	"overlay_fixes f WHERE f.overlay_id = o.id AND f.state = 'present')"
+#define OVERLAY_COLUMNS                                                        \
+	"o.id, o.name, o.url, o.path, o.managed, o.signing_key, "              \
+	"o.commit_id, o.synced_at, o.created_at, (SELECT count(*) FROM "       \
+	"overlay_fixes f WHERE f.overlay_id = o.id AND f.state = 'present'), " \
+	"o.removed_at"
 
 static struct elp_overlay *overlay_row(sqlite3_stmt *st)
 {
@@ -561,6 +563,7 @@ static struct elp_overlay *overlay_row(sqlite3_stmt *st)
 	o->synced_at = sqlite3_column_int64(st, 7);
 	o->created_at = sqlite3_column_int64(st, 8);
 	o->nr_fixes = (size_t)sqlite3_column_int64(st, 9);
+	o->removed_at = sqlite3_column_int64(st, 10);
 	if (!o->name || !o->url || !o->path) {
 		elp_overlay_free(o);
 		return NULL;
@@ -608,17 +611,20 @@ int elp_overlay_find(struct elp_catalogue *cat, const char *name,
 	return err < 0 ? err : 0;
 }
 
-int elp_overlay_foreach(struct elp_catalogue *cat, elp_overlay_cb cb,
+int elp_overlay_foreach(struct elp_catalogue *cat, bool all, elp_overlay_cb cb,
 			void *data)
 {
 	sqlite3_stmt *st;
 	int err, rc;
 
 	err = elp_catalogue_prepare(
-		cat, "SELECT " OVERLAY_COLUMNS " FROM overlays o ORDER BY name",
+		cat,
+		"SELECT " OVERLAY_COLUMNS
+		" FROM overlays o WHERE ? OR o.removed_at IS NULL ORDER BY name",
 		&st);
 	if (err)
 		return err;
+	sqlite3_bind_int(st, 1, all);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct elp_overlay *o = overlay_row(st);
 
@@ -1145,7 +1151,9 @@ static int import_fix(struct import *im, const char *name)
 			err = e;
 		if (!err && (updated || (added && existed)))
 			im->rep->updated++;
-		else if (!err && added)
+		else if (!err && (added || !existed))
+			/* new, or back after the overlay or the fix was
+			 * removed */
 			im->rep->added++;
 		else if (!err)
 			im->rep->unchanged++;
@@ -1207,11 +1215,35 @@ static int mark_removed(struct import *im, char **seen, size_t nr_seen)
 	return err;
 }
 
-/* Catalogue the checkout's fixes and the overlay's commit, in one
- * transaction. */
+/* A removed overlay's row taken up again, with what o says now. */
+static int revive_overlay(struct elp_catalogue *cat,
+			  const struct elp_overlay *o)
+{
+	sqlite3_stmt *st;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"UPDATE overlays SET url = ?, path = ?, managed = ?, signing_key = ?, removed_at = NULL WHERE id = ?",
+		&st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, o->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, o->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, o->managed);
+	bind_text_or_null(st, 4, o->signing_key);
+	sqlite3_bind_int64(st, 5, o->id);
+	return elp_catalogue_step_done(cat, st, "cannot record overlay");
+}
+
+/*
+ * Catalogue the checkout's fixes and the overlay's commit, in one
+ * transaction; with revive, the removed overlay's row is taken up again
+ * in it.
+ */
 static int import_checkout(struct elp_catalogue *cat,
 			   const struct elp_overlay *o, const char *root,
-			   const char *commit, const char *event,
+			   const char *commit, const char *event, bool revive,
 			   struct elp_overlay_report *rep)
 {
 	struct import im = {
@@ -1242,6 +1274,8 @@ static int import_checkout(struct elp_catalogue *cat,
 		}
 	}
 	err = elp_catalogue_begin(cat);
+	if (!err && revive)
+		err = revive_overlay(cat, o);
 	for (i = 0; !err && i < n; i++) {
 		char *sub = path_join(dir, ents[i]->d_name);
 
@@ -1365,6 +1399,7 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 	struct elp_overlay *known = NULL;
 	git_repository *repo = NULL;
 	char *store = NULL, *tmp = NULL, *key = NULL, *src = NULL;
+	bool revive;
 	git_oid head;
 	int err, rc;
 
@@ -1376,7 +1411,7 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 		return -EINVAL;
 	}
 	err = overlay_lookup(cat, name, &known);
-	if (err == 1 && known) {
+	if (err == 1 && known && !known->removed_at) {
 		elp_err(ctx, "an overlay named '%s' is already catalogued (%s)",
 			name, known->url);
 		elp_overlay_free(known);
@@ -1384,6 +1419,9 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 	}
 	if (err < 0)
 		return err;
+	if (known) /* removed: its record is taken up again */
+		o.id = known->id;
+	elp_overlay_free(known);
 	err = clone_url(ctx, url, &src);
 	if (err)
 		goto out;
@@ -1428,14 +1466,17 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 	}
 	o.url = src;
 	o.signing_key = key;
-	err = insert_overlay(cat, &o);
+	revive = o.id != 0;
+	if (!revive)
+		err = insert_overlay(cat, &o);
 	if (!err) {
 		rep->new_commit = oid_hex(&head);
-		err = rep->new_commit ? import_checkout(cat, &o, o.path,
-							rep->new_commit,
-							"overlay-add", rep)
-				      : -ENOMEM;
-		if (err) /* no half-added overlay */
+		err = rep->new_commit
+			      ? import_checkout(cat, &o, o.path,
+						rep->new_commit, "overlay-add",
+						revive, rep)
+			      : -ENOMEM;
+		if (err && !revive) /* no half-added overlay */
 			exec_id(cat, "DELETE FROM overlays WHERE id = ?", o.id,
 				"cannot remove overlay");
 	}
@@ -1522,6 +1563,13 @@ int elp_overlay_sync(struct elp_catalogue *cat, const char *name, bool force,
 	err = elp_overlay_find(cat, name, &o);
 	if (err || !o)
 		return err ? err : -ENOENT;
+	if (o->removed_at) {
+		elp_err(ctx,
+			"overlay '%s' was removed; add it again with: elivepatch overlay add %s %s",
+			name, name, o->url);
+		err = -ENOENT;
+		goto out;
+	}
 	if (!o->managed) {
 		elp_err(ctx,
 			"overlay '%s' is synced by Portage ('%s'), not by elivepatch",
@@ -1572,7 +1620,7 @@ int elp_overlay_sync(struct elp_catalogue *cat, const char *name, bool force,
 	err = move_to(ctx, repo, branch, &tip, name);
 	if (!err)
 		err = import_checkout(cat, o, o->path, rep->new_commit,
-				      "overlay-sync", rep);
+				      "overlay-sync", false, rep);
 out:
 	git_reference_free(branch);
 	git_repository_free(repo);
@@ -1587,6 +1635,7 @@ int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 	struct elp_overlay *o = NULL;
 	git_repository *repo = NULL;
 	char *commit = NULL, *abs = elp_abspath(dir);
+	bool revive = false;
 	git_oid head;
 	int err;
 
@@ -1613,6 +1662,17 @@ int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 			goto out;
 		}
 		err = insert_overlay(cat, o);
+	} else if (err == 1 && o && o->removed_at) {
+		/* removed: taken up again, read in place from now on */
+		revive = true;
+		free(o->url);
+		free(o->path);
+		free(o->signing_key);
+		o->signing_key = NULL;
+		o->managed = false;
+		o->url = strdup(abs);
+		o->path = strdup(abs);
+		err = o->url && o->path ? 0 : -ENOMEM;
 	} else if (err == 1 && o && o->managed) {
 		elp_err(ctx,
 			"overlay '%s' is cloned and synced by elivepatch ('%s'): elivepatch overlay sync %s",
@@ -1634,12 +1694,267 @@ int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 	}
 	rep->old_commit = o->commit_id ? strdup(o->commit_id) : NULL;
 	rep->new_commit = commit ? strdup(commit) : NULL;
-	err = import_checkout(cat, o, abs, commit, "overlay-sync", rep);
+	err = import_checkout(cat, o, abs, commit, "overlay-sync", revive, rep);
 out:
 	git_repository_free(repo);
 	elp_overlay_free(o);
 	free(commit);
 	free(abs);
+	return err;
+}
+
+/* ---- remove ---- */
+
+void elp_overlay_removal_release(struct elp_overlay_removal *rm)
+{
+	if (!rm)
+		return;
+	free(rm->deleted);
+	free(rm->kept);
+	free(rm->jobs);
+	strv_free(rm->job_subjects, rm->nr_jobs);
+	memset(rm, 0, sizeof(*rm));
+}
+
+/* The jobs that need an overlay: its imports, builds of its patches. */
+struct needs {
+	struct elp_ctx *ctx;
+	const char *overlay;
+	char **specs; /* the names and ids of its patches */
+	size_t nr_specs;
+	int64_t *queued;
+	char **subjects;
+	size_t nr_queued;
+	struct elp_buf running; /* "job N (subject)", ... */
+	int err;
+};
+
+static int patch_spec_row(sqlite3_stmt *st, void *data)
+{
+	struct needs *n = data;
+	char id[24];
+	int err;
+
+	snprintf(id, sizeof(id), "%lld",
+		 (long long)sqlite3_column_int64(st, 0));
+	err = strv_push(&n->specs, &n->nr_specs, id);
+	return err ? err
+		   : strv_push(&n->specs, &n->nr_specs,
+			       (const char *)sqlite3_column_text(st, 1));
+}
+
+static int job_needs(const struct elp_job *job, void *data)
+{
+	struct needs *n = data;
+	char *subject;
+	int64_t *nq;
+	size_t i;
+
+	if (strcmp(job->state, "queued") != 0 &&
+	    strcmp(job->state, "running") != 0)
+		return 0;
+	if (strcmp(job->kind, "overlay") == 0) {
+		if (!job->overlay || strcmp(job->overlay, n->overlay) != 0)
+			return 0;
+	} else if (strcmp(job->kind, "build") == 0 && job->patch) {
+		for (i = 0; i < n->nr_specs; i++)
+			if (strcmp(job->patch, n->specs[i]) == 0)
+				break;
+		if (i == n->nr_specs)
+			return 0;
+	} else {
+		return 0;
+	}
+	subject = elp_job_subject(job);
+	if (!subject)
+		return -ENOMEM;
+	if (strcmp(job->state, "running") == 0) {
+		n->err = elp_buf_printf(&n->running, "%sjob %lld (%s)",
+					n->running.len ? ", " : "",
+					(long long)job->id, subject);
+		free(subject);
+		return n->err;
+	}
+	nq = realloc(n->queued, (n->nr_queued + 1) * sizeof(*nq));
+	if (!nq) {
+		free(subject);
+		return -ENOMEM;
+	}
+	n->queued = nq;
+	nq[n->nr_queued] = job->id;
+	n->err = strv_push(&n->subjects, &n->nr_queued, subject);
+	free(subject);
+	return n->err;
+}
+
+static void needs_release(struct needs *n)
+{
+	strv_free(n->specs, n->nr_specs);
+	strv_free(n->subjects, n->nr_queued);
+	free(n->queued);
+	elp_buf_free(&n->running);
+}
+
+/* The catalogue's part of a removal, in the caller's transaction. */
+static int remove_records(struct elp_catalogue *cat,
+			  const struct elp_overlay *o, bool force,
+			  struct needs *n, struct elp_overlay_removal *rm)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_event ev = { .kind = "overlay-remove" };
+	struct elp_buf list = { 0 };
+	char *why = NULL, *detail = NULL;
+	sqlite3_stmt *st;
+	size_t i;
+	int err;
+
+	err = elp_catalogue_each_row(
+		cat,
+		"SELECT p.id, p.name FROM overlay_patches op JOIN overlay_fixes f ON f.id = op.fix_id JOIN patches p ON p.id = op.patch_id WHERE f.overlay_id = ? ORDER BY p.id",
+		o->id, patch_spec_row, n, "cannot read overlay patches");
+	rm->patches = n->nr_specs / 2;
+	if (!err) {
+		err = elp_job_foreach(cat, job_needs, n);
+		err = err < 0 ? err : n->err;
+	}
+	if (err)
+		return err;
+	if (n->running.len) {
+		elp_err(ctx,
+			"overlay '%s' is needed by a running job: %s; wait for it to end",
+			o->name, n->running.data);
+		return -EBUSY;
+	}
+	for (i = 0; i < n->nr_queued; i++)
+		if (elp_buf_printf(&list, "%sjob %lld (%s)", i ? ", " : "",
+				   (long long)n->queued[i], n->subjects[i])) {
+			elp_buf_free(&list);
+			return -ENOMEM;
+		}
+	if (n->nr_queued && !force) {
+		elp_err(ctx,
+			"overlay '%s' is needed by %zu queued job%s: %s; run %s first (elivepatch queue run), or remove it with --force, which cancels %s",
+			o->name, n->nr_queued, n->nr_queued == 1 ? "" : "s",
+			list.data, n->nr_queued == 1 ? "it" : "them",
+			n->nr_queued == 1 ? "it" : "them");
+		elp_buf_free(&list);
+		return -EBUSY;
+	}
+	elp_buf_free(&list);
+	err = elp_catalogue_prepare(
+		cat,
+		"UPDATE overlay_fixes SET state = 'removed', updated_at = strftime('%s', 'now') WHERE overlay_id = ? AND state = 'present'",
+		&st);
+	if (!err) {
+		sqlite3_bind_int64(st, 1, o->id);
+		err = elp_catalogue_step_done(cat, st,
+					      "cannot record overlay fix");
+	}
+	if (!err)
+		rm->fixes = (size_t)sqlite3_changes(elp_catalogue_db(cat));
+	if (!err)
+		err = exec_id(
+			cat,
+			"UPDATE overlays SET removed_at = strftime('%s', 'now') WHERE id = ?",
+			o->id, "cannot record overlay");
+	if (!err && n->nr_queued &&
+	    asprintf(&why, "overlay '%s' was removed", o->name) < 0)
+		err = -ENOMEM;
+	for (i = 0; !err && i < n->nr_queued; i++) {
+		err = elp_job_cancel(cat, n->queued[i], why);
+		if (err == -ENOENT) /* it ended meanwhile: not ours to cancel */
+			err = 0;
+	}
+	free(why);
+	if (!err &&
+	    asprintf(
+		    &detail,
+		    "%s: %zu fix%s removed, %zu patch%s kept; %zu queued job%s cancelled",
+		    o->name, rm->fixes, rm->fixes == 1 ? "" : "es", rm->patches,
+		    rm->patches == 1 ? "" : "es", n->nr_queued,
+		    n->nr_queued == 1 ? "" : "s") < 0)
+		err = -ENOMEM;
+	if (!err) {
+		ev.detail = detail;
+		err = elp_event_add(cat, &ev);
+	}
+	free(detail);
+	if (!err) {
+		/* the jobs cancelled: the caller's now */
+		rm->jobs = n->queued;
+		rm->job_subjects = n->subjects;
+		rm->nr_jobs = n->nr_queued;
+		n->queued = NULL;
+		n->subjects = NULL;
+		n->nr_queued = 0;
+	}
+	return err;
+}
+
+int elp_overlay_remove(struct elp_catalogue *cat, const char *name, bool force,
+		       struct elp_overlay_removal *rm)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct needs n = { .ctx = ctx, .overlay = name };
+	struct elp_overlay *o = NULL;
+	char *aside = NULL;
+	bool moved = false;
+	int err;
+
+	memset(rm, 0, sizeof(*rm));
+	err = elp_catalogue_begin(cat);
+	if (err)
+		return err;
+	err = elp_overlay_find(cat, name, &o);
+	if (!err && !o)
+		err = -ENOENT;
+	if (!err && o->removed_at) {
+		elp_err(ctx, "overlay '%s' was removed already", name);
+		err = -ENOENT;
+	}
+	if (!err)
+		err = remove_records(cat, o, force, &n, rm);
+	/* the clone moved aside first, so that a failed commit can undo it */
+	if (!err && o->managed) {
+		aside = store_path(cat, name, ".removed");
+		if (!aside)
+			err = -ENOMEM;
+		else
+			elp_rm_rf(ctx, aside);
+		if (!err && rename(o->path, aside) == 0)
+			moved = true;
+		else if (!err && errno != ENOENT) {
+			err = -errno;
+			elp_err(ctx, "cannot remove '%s': %s", o->path,
+				strerror(errno));
+		}
+	}
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err) {
+		elp_catalogue_rollback(cat);
+		if (moved && rename(aside, o->path))
+			elp_err(ctx, "cannot put '%s' back: %s", o->path,
+				strerror(errno));
+		elp_overlay_removal_release(rm);
+		goto out;
+	}
+	if (moved) {
+		elp_rm_rf(ctx, aside);
+		rm->deleted = strdup(o->path);
+	} else if (!o->managed) {
+		rm->kept = strdup(o->path);
+	}
+	if (o->managed && o->signing_key && unlink(o->signing_key) &&
+	    errno != ENOENT)
+		elp_warn(ctx, "cannot remove '%s': %s", o->signing_key,
+			 strerror(errno));
+	if ((moved && !rm->deleted) || (!o->managed && !rm->kept))
+		err = -ENOMEM;
+out:
+	needs_release(&n);
+	elp_overlay_free(o);
+	free(aside);
 	return err;
 }
 

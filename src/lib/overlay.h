@@ -84,6 +84,7 @@ struct elp_overlay {
 	char *signing_key; /* trusted OpenPGP keyring (a copy), or NULL */
 	char *commit_id; /* the commit last imported */
 	int64_t synced_at, created_at;
+	int64_t removed_at; /* 0, or when elp_overlay_remove() removed it */
 	size_t nr_fixes; /* present fixes */
 };
 
@@ -107,7 +108,9 @@ bool elp_overlay_name_is_valid(const char *name);
  * Clone url (a path, file:// or any URL libgit2 fetches) into the
  * catalogue's store (<catalogue dir>/overlays/NAME), check its HEAD commit
  * against signing_key when given (a binary OpenPGP keyring, copied beside
- * the clone), record the overlay and catalogue its fixes.
+ * the clone), record the overlay and catalogue its fixes.  An overlay of
+ * that name removed earlier takes up its record again: its fixes and
+ * patches are found by their paths and updated in place.
  */
 int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 		    const char *url, const char *signing_key,
@@ -124,18 +127,47 @@ int elp_overlay_sync(struct elp_catalogue *cat, const char *name, bool force,
 
 /*
  * A repository someone else syncs (Portage), read in place: recorded as an
- * unmanaged overlay on first use, then its fixes catalogued.  The commit is
- * the checkout's HEAD when dir is a git repository.
+ * unmanaged overlay on first use (or after elp_overlay_remove(), taken up
+ * again), then its fixes catalogued.  The commit is the checkout's HEAD
+ * when dir is a git repository.
  */
 int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 		       const char *dir, struct elp_overlay_report *rep);
 
-/* -ENOENT (logged) when there is none. */
+/* What elp_overlay_remove() did. */
+struct elp_overlay_removal {
+	size_t fixes; /* fixes marked removed now */
+	size_t patches; /* the overlay's patches, all kept in the catalogue */
+	char *deleted; /* the clone (managed) deleted, or NULL */
+	char *kept; /* the checkout Portage syncs, left in place, or NULL */
+	/* the queued jobs that needed it, cancelled (with force) */
+	int64_t *jobs;
+	char **job_subjects;
+	size_t nr_jobs;
+};
+void elp_overlay_removal_release(struct elp_overlay_removal *rm);
+
+/*
+ * Remove an overlay: its fixes are marked removed (cve no longer selects
+ * them) and the overlay is marked removed at this time; its patches stay
+ * catalogued with their origin, versions, builds and events.  The clone of
+ * a managed overlay and its keyring are deleted; a checkout Portage syncs
+ * is left alone.  A queued job that needs it (the import of this overlay,
+ * a build of one of its patches) makes it -EBUSY (logged, naming the jobs)
+ * unless force, which cancels those jobs (failed, saying why); a running
+ * one makes it -EBUSY even with force.  One transaction: nothing changes
+ * on failure.  -ENOENT (logged) for an unknown or already removed overlay.
+ */
+int elp_overlay_remove(struct elp_catalogue *cat, const char *name, bool force,
+		       struct elp_overlay_removal *rm);
+
+/* -ENOENT (logged) when there is none; a removed overlay is found too. */
 int elp_overlay_find(struct elp_catalogue *cat, const char *name,
 		     struct elp_overlay **out);
 void elp_overlay_free(struct elp_overlay *o);
+/* The overlays by name; removed ones too when all. */
 typedef int (*elp_overlay_cb)(const struct elp_overlay *o, void *data);
-int elp_overlay_foreach(struct elp_catalogue *cat, elp_overlay_cb cb,
+int elp_overlay_foreach(struct elp_catalogue *cat, bool all, elp_overlay_cb cb,
 			void *data);
 
 /*

@@ -302,4 +302,81 @@ check "...once" test "$(grep -c cumulative-only "$T/out")" = 1
 check "...recording nothing" test "$before" = "$(dump)"
 elp cve --kernel k61 --dry-run CVE-2099-3000 > "$T/out" 2>&1
 check "cve selects it (its builds are cumulative)" grep -q "^k61: would build ex:atomic (CVE-2099-3000)" "$T/out"
+
+# ---- overlay remove: the fixes go, the patches stay with their history ----
+elp queue add build --kernel k61 --patch ex:version-marker --origin test > /dev/null 2>&1 || bail "queue add build"
+job=$(q "SELECT max(id) FROM jobs")
+nr_patches=$(q "SELECT count(*) FROM patches")
+vid=$(q "SELECT id FROM patches WHERE name = 'ex:version-marker'")
+origins=$(q "SELECT patch_id, fix_id, path, commit_id FROM overlay_patches ORDER BY patch_id")
+before=$(dump)
+elp overlay remove ex > "$T/out" 2>&1
+check "remove refuses while a queued job needs the overlay" test $? -eq 1
+check "...naming the job and what to do" \
+	grep -q "error: overlay 'ex' is needed by 1 queued job: job $job (patch ex:version-marker for kernel k61); run it first (elivepatch queue run), or remove it with --force, which cancels it" "$T/out"
+check "...changing nothing" test "$before" = "$(dump)"
+check "...not even the clone" test -d "$T/overlays/ex/.git"
+elp overlay remove --force ex > "$T/out" 2>&1
+check "remove --force removes it" test $? -eq 0
+check "...saying what became of its fixes and patches" \
+	grep -q "^removed overlay 'ex': 4 fixes marked removed; its 5 patches stay catalogued, with their history$" "$T/out"
+check "...that its clone was deleted" grep -q "^  deleted its clone $T/overlays/ex$" "$T/out"
+check "...and which job it cancelled" grep -q "^  cancelled queued job $job (patch ex:version-marker for kernel k61)$" "$T/out"
+check "...the clone is gone" test ! -e "$T/overlays/ex" -a ! -e "$T/overlays/ex.removed"
+check "...the overlay is marked removed, its fixes too" \
+	test "$(q "SELECT removed_at IS NOT NULL FROM overlays WHERE name = 'ex'")|$(q "SELECT count(*) FROM overlay_fixes f JOIN overlays o ON o.id = f.overlay_id WHERE o.name = 'ex' AND f.state = 'present'")" = "1|0"
+check "...its patches kept, with their origin" \
+	test "$(q "SELECT count(*) FROM patches")|$(q "SELECT patch_id, fix_id, path, commit_id FROM overlay_patches ORDER BY patch_id")" = "$nr_patches|$origins"
+check "...and their earlier versions" test "$(q "SELECT count(*) FROM patch_versions WHERE patch_id = $vid")" = 1
+check "...the job failed, saying why" \
+	test "$(q "SELECT state || '|' || error FROM jobs WHERE id = $job")" = "failed|overlay 'ex' was removed"
+check "...with an overlay-remove event" \
+	test "$(q "SELECT detail FROM events WHERE kind = 'overlay-remove'")" = "ex: 4 fixes removed, 5 patches kept; 1 queued job cancelled"
+elp overlay list > "$T/out"
+check "list leaves a removed overlay out" test ! -s "$T/out"
+elp overlay list --all > "$T/out"
+check "list --all shows it removed" grep -q "^ex (removed)	$T/repo	" "$T/out"
+elp overlay list --all --json > "$T/out"
+check "...with its removal time in --json" grep -q '"name":"ex",.*"removed_at":[0-9]' "$T/out"
+elp overlay show ex > "$T/out"
+check "show says it was removed" grep -q "^removed     20" "$T/out"
+elp cve --kernel k61 > "$T/out" 2>&1
+check "cve no longer selects its fixes: nothing to do" test $? -eq 0 -a ! -s "$T/out"
+elp cve --kernel k61 CVE-2099-1002 > "$T/out" 2>&1
+check "...nor its CVEs" grep -q "no fix for CVE-2099-1002 in the overlays" "$T/out"
+elp patch show ex:version-marker > /dev/null 2>&1
+check "its patches can still be shown" test $? -eq 0
+elp overlay sync ex > "$T/out" 2>&1
+check "sync of a removed overlay fails, saying how to take it up again" \
+	grep -q "overlay 'ex' was removed; add it again with: elivepatch overlay add ex $T/repo" "$T/out"
+elp overlay remove ex > "$T/out" 2>&1
+check "removing it twice fails" test $? -eq 1
+check "...saying so" grep -q "overlay 'ex' was removed already" "$T/out"
+elp overlay remove nope > "$T/out" 2>&1
+check "removing an unknown overlay fails, naming it" grep -q "no overlay named 'nope'" "$T/out"
+elp overlay remove > /dev/null 2>&1
+check "remove without a name is a usage error" test $? -eq 129
+oid=$(q "SELECT id FROM overlays WHERE name = 'ex'")
+elp overlay add ex "$T/repo" > "$T/out" 2>&1
+check "adding it again takes up its record" \
+	test "$(q "SELECT id || '|' || (removed_at IS NULL) FROM overlays WHERE name = 'ex'")" = "$oid|1"
+check "...its fixes back" grep -q "^added overlay 'ex' at .*: 4 fixes added, 0 updated, 0 removed" "$T/out"
+check "...the same patches, not new ones" \
+	test "$(q "SELECT count(*) FROM patches")|$(q "SELECT id FROM patches WHERE name = 'ex:version-marker'")" = "$nr_patches|$vid"
+
+# a Portage overlay (read in place): its directory is not elivepatch's to delete
+pe() { "$ELP" --db "$T/port.db" "$@"; }
+pe queue add overlay --overlay port --location "$T/repo" --origin test > /dev/null 2>&1 &&
+	pe queue run > /dev/null 2>&1 || bail "import of a Portage overlay"
+pe queue add overlay --overlay port --location "$T/repo" --origin test > /dev/null 2>&1 || bail "queue add overlay"
+pjob=$(sqlite3 "$T/port.db" "SELECT max(id) FROM jobs")
+sqlite3 "$T/port.db" "UPDATE jobs SET state = 'running', runner_pid = 1, runner_host = 'elsewhere' WHERE id = $pjob"
+pe overlay remove --force port > "$T/out" 2>&1
+check "a running job that needs it refuses even --force" test $? -eq 1
+check "...naming it" grep -q "overlay 'port' is needed by a running job: job $pjob (overlay port at $T/repo); wait for it to end" "$T/out"
+sqlite3 "$T/port.db" "UPDATE jobs SET state = 'queued', runner_pid = NULL, runner_host = NULL WHERE id = $pjob"
+pe overlay remove --force port > "$T/out" 2>&1
+check "removing a Portage overlay leaves its directory in place" test $? -eq 0 -a -d "$T/repo/livepatches"
+check "...saying so" grep -q "^  left $T/repo in place: Portage syncs it" "$T/out"
+check "...and cancels its queued import" grep -q "^  cancelled queued job $pjob (overlay port at $T/repo)$" "$T/out"
 t_done
