@@ -2,8 +2,10 @@
 # elivepatch overlay (elivepatch-overlay(5)) on real git repositories: add from a local path
 # and a file:// URL, list, show, sync (new, changed and removed fixes; a rewritten history
 # refused unless --force), commits checked against a signing key with gpgv; then cve
-# --dry-run's selection per kernel (version range, out-of-tree prerequisites, CVE ids) and
-# build --all-kernels.
+# --dry-run's selection per kernel (version range, out-of-tree prerequisites, CVE ids), cve
+# builds (a failure's reason printed once, --parallel in processes of their own, --apply
+# through elp_apply), build --all-kernels, cumulative-only fixes (never built
+# non-cumulative) and overlay remove (patches kept, queued jobs refuse it or are cancelled).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/fixtures.sh"
 
@@ -379,4 +381,36 @@ pe overlay remove --force port > "$T/out" 2>&1
 check "removing a Portage overlay leaves its directory in place" test $? -eq 0 -a -d "$T/repo/livepatches"
 check "...saying so" grep -q "^  left $T/repo in place: Portage syncs it" "$T/out"
 check "...and cancels its queued import" grep -q "^  cancelled queued job $pjob (overlay port at $T/repo)$" "$T/out"
+
+# ---- cve --apply: the build for the running kernel is applied through elp_apply ----
+# A fake running system ($ELIVEPATCH_ROOT) as in t-auto-apply.sh: loading is real and this
+# machine's kernel refuses the fake module, which is what cve then says.  The build is
+# answered from the catalogue: a succeeded build of the same inputs stands for it.
+ae() { "$ELP" --db "$T/apply.db" "$@"; }
+R=$T/root
+mkdir -p "$R/proc/sys/kernel" "$R/sys/kernel/livepatch" "$R/sys/module/module/parameters"
+echo 6.1.0-7-amd64 > "$R/proc/sys/kernel/osrelease"
+echo N > "$R/sys/module/module/parameters/sig_enforce"
+ae overlay add ap "$T/repo" > /dev/null 2>&1 || bail "overlay add ap"
+ae kernel add --release 6.1.0-7-amd64 --name run --source "$T/k-k61" --config "$T/config" > /dev/null 2>&1 || bail "kernel add run"
+ae kernel add --release 6.1.0-8-amd64 --name notrun --source "$T/k-k61" --config "$T/config" > /dev/null 2>&1 || bail "kernel add notrun"
+ae cve --kernel run CVE-2099-1002 > /dev/null 2>&1
+h=$(sqlite3 "$T/apply.db" "SELECT inputs_sha256 FROM builds ORDER BY id DESC LIMIT 1")
+m=$(sqlite3 "$T/apply.db" "SELECT module_name FROM builds ORDER BY id DESC LIMIT 1")
+printf 'name=%s\0vermagic=6.1.0-7-amd64 SMP preempt mod_unload modversions \0livepatch=Y\0license=GPL\0' "$m" > "$T/modinfo.bin"
+{ echo 'int x;' | cc -c -x c - -o "$T/fake.o" &&
+	objcopy --add-section .modinfo="$T/modinfo.bin" --set-section-flags .modinfo=alloc,readonly "$T/fake.o" "$T/lp.ko"; } ||
+	bail "fake livepatch module"
+sqlite3 "$T/apply.db" "INSERT INTO builds (kernel_id, kernel_release, module_name, inputs_sha256, status, artefact_path, artefact_sha256, verified, cumulative, created_at)
+	SELECT id, '6.1.0-7-amd64', '$m', '$h', 'succeeded', '$T/lp.ko', '$(sha256sum "$T/lp.ko" | cut -d' ' -f1)', 'passed', 1, 1 FROM kernels WHERE name = 'run'"
+ok_id=$(sqlite3 "$T/apply.db" "SELECT max(id) FROM builds")
+ELIVEPATCH_ROOT=$R ae cve --all-kernels --apply CVE-2099-1002 > "$T/out" 2> "$T/err"
+check "cve --apply exits 1 when the apply fails" test $? -eq 1
+check "...the running kernel's build (here: reused) is reported" \
+	grep -q "^run: build $ok_id succeeded (reused), $T/lp.ko (CVE-2099-1002); 0 live, 0 skipped$" "$T/out"
+check "...then applied through elp_apply, which says why it cannot load" grep -q "^error: cannot load '$m': " "$T/err"
+check "...only for the running kernel" test "$(grep -c "cannot load" "$T/err")" = 1
+check "...the other kernel's build reported on its own line" grep -q "^notrun: build [0-9]* failed (CVE-2099-1002); 0 live, 0 skipped: " "$T/out"
+ELIVEPATCH_ROOT=$R ae cve --kernel run --apply --dry-run > /dev/null 2>&1
+check "--apply with --dry-run is a usage error" test $? -eq 129
 t_done
