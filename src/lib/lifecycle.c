@@ -209,15 +209,17 @@ static int reconcile_loaded(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	return err;
 }
 
-/* An apply was recorded but the livepatch is not loaded. */
+/* An apply was recorded but the livepatch is not loaded: reverted, or
+ * replaced by a cumulative one applied after it (by). */
 static int reconcile_gone(struct elp_ctx *ctx, struct elp_catalogue *cat,
 			  const char *release,
-			  const struct elp_applied_module *m, bool ro,
+			  const struct elp_applied_module *m,
+			  const struct elp_applied_module *by, bool ro,
 			  unsigned int *found)
 {
 	bool left = elp_module_loaded(m->module);
 	struct elp_lp_build *b = NULL;
-	char what[64] = "", detail[256];
+	char what[64] = "", detail[320];
 	int64_t kernel_id = 0;
 	int err;
 
@@ -242,18 +244,64 @@ static int reconcile_gone(struct elp_ctx *ctx, struct elp_catalogue *cat,
 			m->module, what, elp_catalogue_path(cat));
 		return 0;
 	}
-	snprintf(
-		detail, sizeof(detail),
-		"reconciled: recorded as applied but not in /sys/kernel/livepatch (an interrupted revert, or removed outside elivepatch)%s",
-		left ? "; its module is still loaded" : "");
-	err = record_reconciled(cat, "revert", release, m->module, m->build_id,
-				kernel_id, detail);
-	if (!err)
+	if (by)
+		snprintf(
+			detail, sizeof(detail),
+			"reconciled: replaced by cumulative livepatch %s (build %lld) with no record of it (an interrupted apply)%s",
+			by->module, (long long)by->build_id,
+			left ? "; its module is still loaded" : "");
+	else
+		snprintf(
+			detail, sizeof(detail),
+			"reconciled: recorded as applied but not in /sys/kernel/livepatch (an interrupted revert, or removed outside elivepatch)%s",
+			left ? "; its module is still loaded" : "");
+	err = record_reconciled(cat, by ? "replace" : "revert", release,
+				m->module, m->build_id, kernel_id, detail);
+	if (err)
+		return err;
+	if (by)
+		elp_warn(
+			ctx,
+			"livepatch '%s'%s was replaced by cumulative livepatch '%s' (build %lld) but no replace was recorded: recorded now",
+			m->module, what, by->module, (long long)by->build_id);
+	else
 		elp_warn(
 			ctx,
 			"livepatch '%s'%s is recorded as applied but is not loaded (an interrupted revert, or removed outside elivepatch): recorded as reverted now",
 			m->module, what);
-	return err;
+	return 0;
+}
+
+static bool is_loaded(struct elp_livepatch **lps, size_t nr, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (strcmp(lps[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* A loaded cumulative build applied after app[i], which it replaced. */
+static const struct elp_applied_module *
+replaced_by(struct elp_catalogue *cat, const struct elp_applied_module *app,
+	    size_t nr, size_t i, struct elp_livepatch **lps, size_t nr_lp)
+{
+	size_t j;
+
+	for (j = nr; j-- > i + 1;) {
+		struct elp_lp_build *b = NULL;
+		bool cumulative;
+
+		if (!app[j].build_id || !is_loaded(lps, nr_lp, app[j].module) ||
+		    elp_lp_build_get(cat, app[j].build_id, &b))
+			continue;
+		cumulative = b->cumulative;
+		elp_lp_build_free(b);
+		if (cumulative)
+			return &app[j];
+	}
+	return NULL;
 }
 
 static int reconcile_locked(struct elp_ctx *ctx, struct elp_catalogue *cat,
@@ -261,7 +309,7 @@ static int reconcile_locked(struct elp_ctx *ctx, struct elp_catalogue *cat,
 {
 	struct elp_applied_module *app = NULL;
 	struct elp_livepatch **lps = NULL;
-	size_t nr_app = 0, nr_lp = 0, i, j;
+	size_t nr_app = 0, nr_lp = 0, i;
 	bool ro = elp_catalogue_readonly(cat);
 	char *release = NULL;
 	int err;
@@ -278,14 +326,19 @@ static int reconcile_locked(struct elp_ctx *ctx, struct elp_catalogue *cat,
 		if (!find_applied(app, nr_app, lps[i]->name))
 			err = reconcile_loaded(ctx, cat, release, lps[i], ro,
 					       found);
-	for (i = 0; !err && i < nr_app; i++) {
-		for (j = 0; j < nr_lp; j++)
-			if (strcmp(lps[j]->name, app[i].module) == 0)
-				break;
-		if (j == nr_lp)
-			err = reconcile_gone(ctx, cat, release, &app[i], ro,
-					     found);
+	/* with what was just recorded: a cumulative one replaced others */
+	if (!err && *found && !ro) {
+		elp_applied_modules_free(app, nr_app);
+		app = NULL;
+		nr_app = 0;
+		err = elp_events_applied(cat, release, &app, &nr_app);
 	}
+	for (i = 0; !err && i < nr_app; i++)
+		if (!is_loaded(lps, nr_lp, app[i].module))
+			err = reconcile_gone(
+				ctx, cat, release, &app[i],
+				replaced_by(cat, app, nr_app, i, lps, nr_lp),
+				ro, found);
 	elp_applied_modules_free(app, nr_app);
 	elp_lp_list_free(lps, nr_lp);
 	free(release);

@@ -140,6 +140,27 @@ rm -r "$R/sys/module/elp_rec"
 refute "once recorded, nothing more to tell" "recorded as" froot status
 expect "status: nothing loaded" 0 "^no livepatches loaded" froot status
 
+# --- a cumulative livepatch loaded, no record: what it replaced is recorded as replaced -------------
+fake_module "$T/cum.ko" elp_cum || bail "fake cumulative module"
+sqlite3 "$DB" "INSERT INTO builds (id, kernel_id, kernel_release, module_name, inputs_sha256, cumulative,
+	status, artefact_path, artefact_sha256, verified, created_at) VALUES
+	(31, 1, '$REL', 'elp_cum', 'h31', 1, 'succeeded', '$T/cum.ko', '$(sha "$T/cum.ko")', 'passed', 31);
+	INSERT INTO events (time, kind, kernel_release, build_id, module, host)
+	VALUES (strftime('%s', 'now'), 'apply', '$REL', 11, 'elp_rec', '$(hostname)')" || bail "an applied livepatch"
+loaded elp_cum
+notes_of "$T/cum.ko" elp_cum
+mkdir -p "$R/sys/module/elp_rec"
+expect "status records the cumulative livepatch loaded without a record" 0 \
+	"livepatch 'elp_cum' (build 31) is loaded but no apply was recorded" froot status
+check "... and what it replaced as replaced" test \
+	"$(sqlite3 "$DB" "SELECT kind, build_id, module, detail FROM events ORDER BY id DESC LIMIT 1")" = \
+	"replace|11|elp_rec|reconciled: replaced by cumulative livepatch elp_cum (build 31) with no record of it (an interrupted apply); its module is still loaded"
+expect "history shows the replace" 0 "reconciled: replaced by cumulative livepatch elp_cum" froot history --event replace
+refute "once recorded, nothing more to tell" "recorded" froot status
+rm -r "$R/sys/kernel/livepatch/elp_cum" "$R/sys/module/elp_cum" "$R/sys/module/elp_rec"
+expect "the cumulative one gone too is recorded as reverted" 0 \
+	"livepatch 'elp_cum' (build 31) is recorded as applied but is not loaded" froot status
+
 # --- a module that claims the running kernel but was built for another -------------------------------
 # Module.symvers of the running kernel (the catalogue's build dir), and modules expecting
 # the same or another CRC of klp_enable_patch

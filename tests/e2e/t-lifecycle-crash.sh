@@ -4,7 +4,8 @@
 # before the disable, during the transition back, before the record -- and afterwards
 # `status` and `history` tell what /sys/kernel/livepatch shows: a livepatch loaded without an
 # apply record is recorded as applied, one recorded as applied but gone as reverted, each
-# with an event saying it was reconciled; the next apply and revert succeed.  Also: a module
+# with an event saying it was reconciled; the next apply and revert succeed; a cumulative
+# apply killed before its record is recorded, and what it replaced as replaced.  Also: a module
 # whose vermagic names the running kernel but that was built for another one (other symbol
 # CRCs; a build recorded for another build of that release) is refused by apply with the
 # reason, where the kernel itself refuses it too.
@@ -23,14 +24,19 @@ t=$E2E_TMP
 sample=$(e2e_source_file samples/livepatch/livepatch-sample.c) || bail "livepatch-sample.c"
 mkdir -p "$t/mod" "$t/g"
 cp "$sample" "$t/mod/livepatch-sample.c"
-printf 'obj-m += livepatch-sample.o\n' > "$t/mod/Kbuild"
+# a cumulative one: same function, another string, .replace = true
+sed -e 's/"this has been live patched"/"this has been live patched (cumulative)"/' \
+	-e 's/^\(\t*\)\.objs = objs,$/&\n\1.replace = true,/' \
+	"$sample" > "$t/mod/livepatch-cumulative.c"
+grep -q 'replace = true' "$t/mod/livepatch-cumulative.c" || bail "cumulative variant of the sample"
+printf 'obj-m += livepatch-sample.o livepatch-cumulative.o\n' > "$t/mod/Kbuild"
 if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1; then
 	ok "the sample livepatch builds against the headers"
 else
 	tail -n 20 "$t/build.log" | sed 's/^/# /'
 	bail "the sample livepatch builds against the headers"
 fi
-cp "$t/mod/livepatch-sample.ko" "$t/g/" || bail "module"
+cp "$t/mod/livepatch-sample.ko" "$t/mod/livepatch-cumulative.ko" "$t/g/" || bail "modules"
 # the same module, expecting another CRC of klp_enable_patch: built for another kernel,
 # although its vermagic names this one
 python3 - "$t/mod/livepatch-sample.ko" "$t/g/lying.ko" <<'EOF' || bail "a module with another kernel's CRC"
@@ -71,6 +77,8 @@ INSERT INTO builds (id, kernel_id, kernel_release, module_name, inputs_sha256, c
 	artefact_path, artefact_sha256, verified, created_at) VALUES
 	(101, 1, '$E2E_RELEASE', 'livepatch_sample', 'i1', 0, 'succeeded',
 		'/root/livepatch-sample.ko', '$(sha "$t/g/livepatch-sample.ko")', 'passed', 1),
+	(102, 1, '$E2E_RELEASE', 'livepatch_cumulative', 'i2', 1, 'succeeded',
+		'/root/livepatch-cumulative.ko', '$(sha "$t/g/livepatch-cumulative.ko")', 'passed', 2),
 	(107, 1, '$E2E_RELEASE', 'livepatch_sample', 'i7', 0, 'succeeded',
 		'/root/lying.ko', '$(sha "$t/g/lying.ko")', 'passed', 7),
 	(108, 2, '$E2E_RELEASE', 'livepatch_sample', 'i8', 0, 'succeeded',
@@ -107,7 +115,7 @@ kill_at() {
 state() {
 	e2e_result "${1}_sysfs" "$(for d in /sys/kernel/livepatch/*; do [ -d "$d" ] &&
 		echo "${d##*/}=$(cat "$d/enabled")"; done | tr '\n' ' ')"
-	e2e_result "${1}_modules" "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | tr '\n' ' ')"
+	e2e_result "${1}_modules" "$(lsmod | awk 'NR > 1 && /^livepatch/ { print $1 }' | sort | tr '\n' ' ')"
 }
 wait_gone() {
 	_n=300
@@ -153,6 +161,15 @@ run next_status status
 run next_revert revert livepatch_sample
 state next
 run next_status2 status
+# a cumulative apply killed before its record: it replaced the sample
+run c_apply apply 101
+kill_at c_kill apply:record apply 102
+state c_kill
+run c_status status
+rmmod livepatch_sample
+e2e_result c_rmmod $?
+run c_revert revert livepatch_cumulative
+state c_end
 
 # a module that lies about its kernel
 insmod /root/lying.ko > /tmp/out 2>&1
@@ -235,6 +252,20 @@ e2e_check_result "... nothing left loaded" "$log" next_modules ""
 has_out "status at the end" next_status2 "^no livepatches loaded"
 hasnt_out "... with nothing to reconcile" next_status2 "recorded as\|warning"
 
+e2e_check_result "a cumulative apply killed before its record" "$log" c_kill 137
+e2e_check_result "... it is loaded, the sample replaced" "$log" c_kill_sysfs "livepatch_cumulative=1 "
+e2e_check_result "... the sample's module left loaded" "$log" c_kill_modules "livepatch_cumulative livepatch_sample "
+has_out "status records the cumulative apply" c_status \
+	"livepatch 'livepatch_cumulative' (build 102) is loaded but no apply was recorded"
+has_out "... and the sample as replaced by it" c_status \
+	"livepatch 'livepatch_sample' (build 101) was replaced by cumulative livepatch 'livepatch_cumulative' (build 102) but no replace was recorded: recorded now"
+has_out "... telling to unload the replaced module" c_status "unload it with 'rmmod livepatch_sample'"
+has_out "... and shows build 102" c_status "build: *102"
+e2e_check_result "rmmod as told works" "$log" c_rmmod 0
+e2e_check_result "the cumulative one is reverted" "$log" c_revert 0
+has_out "... naming build 102" c_revert "^reverted livepatch 'livepatch_cumulative' (build 102)"
+e2e_check_result "... nothing left" "$log" c_end_modules ""
+
 e2e_check_result "the kernel refuses the module built for another kernel (EINVAL)" "$log" lying_insmod 22
 e2e_check_result "apply refuses it too" "$log" lying 1
 has_out "... with the reason" lying \
@@ -263,7 +294,11 @@ revert 101 livepatch_sample reconciled
 apply 101 livepatch_sample -
 revert 101 livepatch_sample reconciled
 apply 101 livepatch_sample -
-revert 101 livepatch_sample -"
+revert 101 livepatch_sample -
+apply 101 livepatch_sample -
+apply 102 livepatch_cumulative reconciled
+replace 101 livepatch_sample reconciled
+revert 102 livepatch_cumulative -"
 if [ "$steps" = "$expected" ]; then
 	ok "history shows each apply and revert, the reconciled ones marked"
 else
