@@ -209,6 +209,75 @@ static int reconcile_loaded(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	return err;
 }
 
+/* Loaded with an apply record, but not the module of the recorded build. */
+static int reconcile_other(struct elp_ctx *ctx, struct elp_catalogue *cat,
+			   const char *release, const struct elp_livepatch *lp,
+			   const struct elp_applied_module *rec, bool ro,
+			   unsigned int *found)
+{
+	struct elp_lp_build *rb = NULL, *b = NULL;
+	char *loaded, *recorded = NULL, detail[320];
+	long long was = (long long)rec->build_id;
+	int err = 0;
+
+	if (!rec->build_id)
+		return 0;
+	loaded = elp_module_loaded_build_id(lp->name);
+	if (loaded && elp_lp_build_get(cat, rec->build_id, &rb) == 0)
+		recorded = elp_module_file_build_id(rb->artefact_path);
+	elp_lp_build_free(rb);
+	/* cannot tell (not root, module gone), or the recorded one */
+	if (!recorded || strcmp(recorded, loaded) == 0)
+		goto out;
+	(*found)++;
+	if (loaded_build(ctx, cat, release, lp->name, &b) == 0 &&
+	    b->id != rec->build_id) {
+		if (ro) {
+			elp_warn(
+				ctx,
+				"livepatch '%s' is recorded as build %lld but the loaded module is build %lld; not recorded now: catalogue '%s' is read-only",
+				lp->name, was, (long long)b->id,
+				elp_catalogue_path(cat));
+			goto out;
+		}
+		snprintf(
+			detail, sizeof(detail),
+			"reconciled: the loaded module is build %lld, not build %lld as recorded (loaded outside elivepatch)",
+			(long long)b->id, was);
+		err = record_reconciled(cat, "apply", release, lp->name, b->id,
+					b->kernel_id, detail);
+		if (!err)
+			elp_warn(
+				ctx,
+				"livepatch '%s' is recorded as build %lld but the loaded module is build %lld: recorded as applied now",
+				lp->name, was, (long long)b->id);
+		goto out;
+	}
+	if (ro) {
+		elp_warn(
+			ctx,
+			"livepatch '%s' is recorded as build %lld but the loaded module is not that build; not recorded now: catalogue '%s' is read-only",
+			lp->name, was, elp_catalogue_path(cat));
+		goto out;
+	}
+	snprintf(
+		detail, sizeof(detail),
+		"reconciled: the loaded module '%s' is not build %lld's (another build-id, loaded outside elivepatch)",
+		lp->name, was);
+	err = record_reconciled(cat, "revert", release, lp->name, rec->build_id,
+				0, detail);
+	if (!err)
+		elp_warn(
+			ctx,
+			"livepatch '%s' is recorded as build %lld but the loaded module is not that build (another build-id): recorded as reverted now",
+			lp->name, was);
+out:
+	elp_lp_build_free(b);
+	free(recorded);
+	free(loaded);
+	return err;
+}
+
 /* An apply was recorded but the livepatch is not loaded: reverted, or
  * replaced by a cumulative one applied after it (by). */
 static int reconcile_gone(struct elp_ctx *ctx, struct elp_catalogue *cat,
@@ -322,10 +391,17 @@ static int reconcile_locked(struct elp_ctx *ctx, struct elp_catalogue *cat,
 		err = elp_lp_list(ctx, &lps, &nr_lp);
 	if (!err)
 		err = elp_events_applied(cat, release, &app, &nr_app);
-	for (i = 0; !err && i < nr_lp; i++)
-		if (!find_applied(app, nr_app, lps[i]->name))
+	for (i = 0; !err && i < nr_lp; i++) {
+		const struct elp_applied_module *rec =
+			find_applied(app, nr_app, lps[i]->name);
+
+		if (rec)
+			err = reconcile_other(ctx, cat, release, lps[i], rec,
+					      ro, found);
+		else
 			err = reconcile_loaded(ctx, cat, release, lps[i], ro,
 					       found);
+	}
 	/* with what was just recorded: a cumulative one replaced others */
 	if (!err && *found && !ro) {
 		elp_applied_modules_free(app, nr_app);

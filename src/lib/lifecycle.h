@@ -102,7 +102,9 @@ void elp_revert_result_free(struct elp_revert_result *r);
  * a livepatch loaded without an apply record that is one of our builds
  * (same module name and build-id as the build's module) is recorded as
  * applied; a module recorded as applied that is not a loaded livepatch is
- * recorded as reverted.  Each such event's detail begins "reconciled:".
+ * recorded as reverted (replaced, when a cumulative build applied after it
+ * is loaded); a loaded livepatch recorded as one build whose module has
+ * another build-id is recorded as the build it is, or reverted.  Each such event's detail begins "reconciled:".
  * On a read-only catalogue nothing is recorded, only reported.  Skipped
  * (0, a notice) while an apply or revert is in progress; apply and revert
  * reconcile first themselves.  *found: the mismatches found.

@@ -85,7 +85,30 @@ check "one apply event, saying it was reconciled during the transition" test \
 	"apply|11|elp_rec|$REL|reconciled: found loaded without an apply record (an interrupted apply, or loaded outside elivepatch), in transition"
 expect "history shows it" 0 "reconciled: found loaded" elp history --event apply
 
+# --- an apply record, but another module of that name loaded --------------------------------------
+notes_of "$T/other.ko" elp_rec
+expect "a loaded module that is not the recorded build, nor any build, is recorded as reverted" 0 \
+	"^warning: livepatch 'elp_rec' is recorded as build 11 but the loaded module is not that build (another build-id): recorded as reverted now" \
+	froot status
+expect "... status shows it as unknown" 0 "build:   unknown" froot status elp_rec
+fake_module "$T/rec14.ko" elp_rec14 || bail "another build of elp_rec"
+sqlite3 "$DB" "INSERT INTO builds (id, kernel_id, kernel_release, module_name, inputs_sha256, status,
+	artefact_path, artefact_sha256, verified, created_at) VALUES
+	(14, 1, '$REL', 'elp_rec', 'h14', 'succeeded', '$T/rec14.ko', '$(sha "$T/rec14.ko")', NULL, 14)"
+notes_of "$T/rec14.ko" elp_rec
+expect "a loaded module that is another build of that name is recorded as that build" 0 \
+	"^warning: livepatch 'elp_rec' (build 14) is loaded but no apply was recorded" froot status
+notes_of "$T/rec.ko" elp_rec
+expect "... and back: the recorded build 14 is not what is loaded, build 11 is" 0 \
+	"^warning: livepatch 'elp_rec' is recorded as build 14 but the loaded module is build 11: recorded as applied now" \
+	froot status
+check "... with an event saying so" test \
+	"$(sqlite3 "$DB" "SELECT kind, build_id, detail FROM events ORDER BY id DESC LIMIT 1")" = \
+	"apply|11|reconciled: the loaded module is build 11, not build 14 as recorded (loaded outside elivepatch)"
+refute "... then nothing more to tell" "recorded" froot status
+
 # --- loaded, named like a build, but another module; and a build-id that cannot be read --------
+nev=$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE kind IN ('apply', 'revert')")
 loaded elp_other
 fake_module "$T/impostor.ko" elp_other_impostor && notes_of "$T/impostor.ko" elp_other
 loaded elp_mine
@@ -94,7 +117,7 @@ expect "a livepatch named like a build but not that build is not taken for it" 0
 expect "a livepatch whose build-id cannot be read is reported" 0 \
 	"^warning: livepatch 'elp_mine' is loaded without an apply record and is named like build 13, but its build-id cannot be read" \
 	froot status
-check "... neither is recorded" test "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE kind IN ('apply', 'revert')")" = 1
+check "... neither is recorded" test "$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE kind IN ('apply', 'revert')")" = "$nev"
 expect "status shows elp_other as not applied by elivepatch" 0 "build:   unknown (not applied by elivepatch)" froot status elp_other
 rm -r "$R/sys/kernel/livepatch/elp_other" "$R/sys/kernel/livepatch/elp_mine" "$R/sys/module/elp_other" "$R/sys/module/elp_mine"
 
