@@ -243,6 +243,10 @@ int elp_kernel_derive_symbols(struct elp_ctx *ctx, struct elp_kernel *k,
 		return -ENOENT;
 	if (asprintf(&cached, "%s/boot-%s.gz", cache_dir, image_sha) < 0)
 		return -ENOMEM;
+	/* root's cache: made 0700, and nothing another user could plant */
+	err = elp_private_dir(ctx, cache_dir, "cache");
+	if (err)
+		goto out;
 	if (elp_is_file(cached)) {
 		err = elp_kernel_read_symbols(ctx, k, cached, k->image_path,
 					      ORIGIN);
@@ -264,8 +268,6 @@ int elp_kernel_derive_symbols(struct elp_ctx *ctx, struct elp_kernel *k,
 	}
 	err = boot_for_symbols(ctx, k, tmpdir, &gz);
 	rmdir(tmpdir);
-	if (!err)
-		err = elp_mkdir_p(ctx, cache_dir, 0755);
 	if (!err)
 		err = elp_write_file_atomic(ctx, cached, gz.data, gz.len, 0644);
 	if (!err)
