@@ -35,13 +35,21 @@ static int lifecycle_lock(struct elp_catalogue *cat, bool exclusive, int *fd)
 		*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0) {
 		err = -errno;
-		/* never applied here: nothing can be in progress */
-		if (!exclusive && err == -ENOENT)
+		/* never applied here: nothing can be in progress; root's
+		 * lock (0600) unreadable: a reader only reports anyway */
+		if (!exclusive && (err == -ENOENT || err == -EACCES))
 			err = 0;
 		else
 			elp_err(ctx, "cannot open lock '%s': %s", path,
 				strerror(-err));
-	} else if (flock(*fd, exclusive ? LOCK_EX : LOCK_SH | LOCK_NB) < 0) {
+		free(path);
+		return err;
+	}
+	if (exclusive && flock(*fd, LOCK_EX | LOCK_NB) < 0 &&
+	    errno == EWOULDBLOCK)
+		elp_notice(ctx,
+			   "waiting for another apply or revert to finish");
+	if (flock(*fd, exclusive ? LOCK_EX : LOCK_SH | LOCK_NB) < 0) {
 		err = errno == EWOULDBLOCK ? -EAGAIN : -errno;
 		if (err != -EAGAIN)
 			elp_err(ctx, "cannot lock '%s': %s", path,

@@ -141,6 +141,7 @@ fi
 rm -r "$R/sys/kernel/livepatch/elp_rec"
 if command -v setpriv > /dev/null && [ "$(id -u)" = 0 ]; then
 	chmod -R a+rX "$T"
+	: > "$DB.lifecycle-lock" && chmod 600 "$DB.lifecycle-lock" # root's, as apply leaves it
 	before=$(dump)
 	expect "a reader of a read-only catalogue is told, nothing is recorded" 0 \
 		"livepatch 'elp_rec' (build 11) is recorded as applied but is not loaded; not recorded now: catalogue '$DB' is read-only" \
@@ -229,4 +230,14 @@ check "no refusal recorded anything" test "$(dump)" = "$before"
 sqlite3 "$DB" "UPDATE kernels SET build_id = '$running_id' WHERE id = 1"
 expect "a module with the running kernel's CRCs and build passes those checks (the real load fails here)" 1 \
 	"^error: cannot load 'elp_good'" froot apply 21
+if command -v flock > /dev/null; then
+	flock "$DB.lifecycle-lock" sleep 1 &
+	fl=$!
+	sleep 0.3
+	expect "apply waits for another apply or revert, saying so" 1 \
+		"waiting for another apply or revert to finish" froot apply 21
+	wait "$fl"
+else
+	skip "apply waiting for the lifecycle lock (no flock)"
+fi
 t_done
