@@ -19,7 +19,9 @@
 #   fuzzing       make fuzz's figures (RELIABILITY_FUZZ_SECONDS per target,
 #                 default 30) when clang's libFuzzer builds, else the
 #                 sanitizer driver's deterministic mutations
-#   hostile input tests/cli/t-hostile.sh's cases
+#   hostile input tests/cli/t-hostile.sh's cases, and the modules that lie
+#                 about their kernel and the paths other users could change
+#                 of t-reconcile.sh and t-permissions.sh
 # RELIABILITY_E2E=0 skips the reference kernel parts.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -219,6 +221,8 @@ ho=$(ELIVEPATCH=$SAN sh "$top/tests/cli/t-hostile.sh" 2>&1)
 hp=$(printf '%s\n' "$ho" | grep -c '^ok ')
 hf=$(printf '%s\n' "$ho" | grep -c '^not ok ')
 say "hostile input (tests/cli/t-hostile.sh: ../ and absolute paths, symlinks out of the tree, binary hunks, gigantic hunks, lines and files, configs with gigantic lines or NUL, a truncated catalogue, a symlink loop as kernel tree): $hp checks passed, $hf failed"
+lo=$(ELIVEPATCH=$SAN sh "$top/tests/cli/t-reconcile.sh" 2>&1; ELIVEPATCH=$SAN sh "$top/tests/cli/t-permissions.sh" 2>&1)
+say "lying modules and untrusted paths (tests/cli/t-reconcile.sh, t-permissions.sh: a module whose vermagic names the running kernel but whose symbol CRCs or recorded kernel build-id are another kernel's; a catalogue, cache, prepared tree, kernel source or build directory another user could change, as root): $(printf '%s\n' "$lo" | grep -c '^ok ') checks passed, $(printf '%s\n' "$lo" | grep -c '^not ok ') failed"
 
 {
 	echo "# make bench-reliability, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n)"
