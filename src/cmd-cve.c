@@ -251,7 +251,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	run.dry_run = dry;
 	run.apply = apply;
 	run.verbose = cli->verbose > 0;
-	if (apply && elp_kernel_running_release(&run.running)) {
+	if (apply && elp_kernel_running_release(cli->ctx, &run.running)) {
 		cli_error("cannot tell the running kernel's release");
 		rc = 1;
 		goto out;

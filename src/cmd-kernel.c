@@ -267,7 +267,7 @@ static int find_symbols(struct cli *cli, struct elp_kernel *k,
 	err = elp_kernel_find_symbols(cli->ctx, k);
 	if (err == -ENOENT && k->image_path) {
 		/* the build cache keeps what a boot printed, for any catalogue */
-		char *cache = elp_build_default_cache(), *dir = NULL;
+		char *cache = elp_build_default_cache(cli->ctx), *dir = NULL;
 
 		if (cache && asprintf(&dir, "%s/symbols", cache) > 0) {
 			struct ticker t;

@@ -139,7 +139,7 @@ static int run_sign(struct cli *cli, int argc, const char **argv)
 		options, argc, argv, &pc, &spec, &done);
 	if (rc || done)
 		goto out_opts;
-	elp_sign_configured(&opts);
+	elp_sign_configured(cli->ctx, &opts);
 	if (key)
 		opts.key = key;
 	if (cert)

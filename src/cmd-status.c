@@ -128,7 +128,7 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 		goto out;
 	}
 	rc = 1;
-	if (!elp_lp_supported()) {
+	if (!elp_lp_supported(cli->ctx)) {
 		cli_error(
 			"the running kernel has no livepatch support (no /sys/kernel/livepatch)");
 		goto out;

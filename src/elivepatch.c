@@ -124,6 +124,46 @@ static char *default_db_path(void)
 }
 
 /*
+ * The library never reads the environment: the settings of its context
+ * come from here, once (after the configuration file filled the variables
+ * the environment leaves unset).
+ */
+static int settings_from_env(struct elp_ctx *ctx)
+{
+	static const struct {
+		const char *var;
+		enum elp_setting setting;
+	} vars[] = {
+		{ "ELIVEPATCH_ROOT", ELP_SET_ROOT },
+		{ "ELIVEPATCH_DATADIR", ELP_SET_DATADIR },
+		{ "ELIVEPATCH_CACHE", ELP_SET_CACHE_DIR },
+		{ "ELIVEPATCH_SIGN_KEY", ELP_SET_SIGN_KEY },
+		{ "ELIVEPATCH_SIGN_CERT", ELP_SET_SIGN_CERT },
+		{ "ELIVEPATCH_SSH", ELP_SET_SSH },
+		{ "ELIVEPATCH_FAULT", ELP_SET_FAULT },
+	};
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *cache = NULL;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(vars) && !err; i++)
+		err = elp_set(ctx, vars[i].setting, getenv(vars[i].var));
+	/* a user's cache: $XDG_CACHE_HOME/elivepatch, ~/.cache/elivepatch */
+	if (!err && !elp_get(ctx, ELP_SET_CACHE_DIR) && geteuid() != 0) {
+		if (xdg && *xdg ? asprintf(&cache, "%s/elivepatch", xdg) < 0
+				: asprintf(&cache, "%s/.cache/elivepatch",
+					   home ? home : "/tmp") < 0)
+			cache = NULL;
+		err = cache ? elp_set(ctx, ELP_SET_CACHE_DIR, cache) : -ENOMEM;
+		free(cache);
+	}
+	if (err)
+		cli_error("out of memory");
+	return err ? 1 : 0;
+}
+
+/*
  * The configuration file fills the ELIVEPATCH_* variables the environment
  * leaves unset, so: command line > environment > file > defaults.
  */
@@ -253,7 +293,7 @@ int main(int argc, const char **argv)
 		if (cli.verbose) {
 			struct elp_ctx *ctx = elp_ctx_new();
 
-			if (ctx)
+			if (ctx && !settings_from_env(ctx))
 				printf("data directory: %s\n",
 				       elp_get_datadir(ctx));
 			elp_ctx_free(ctx);
@@ -288,7 +328,8 @@ int main(int argc, const char **argv)
 	elp_set_log_priority(cli.ctx, cli.verbose >= 2	 ? ELP_LOG_DEBUG
 				      : cli.verbose == 1 ? ELP_LOG_INFO
 							 : ELP_LOG_NOTICE);
-	if (load_config(&cli, config_arg, &conf)) {
+	if (load_config(&cli, config_arg, &conf) ||
+	    settings_from_env(cli.ctx)) {
 		status = 1;
 		db_path = NULL;
 		goto out;

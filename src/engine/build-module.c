@@ -367,7 +367,7 @@ static int sign_module(struct elp_bstate *b, const char *ko)
 
 	if (!elp_bconfig_on(b, "CONFIG_MODULE_SIG"))
 		return 0;
-	if (!elp_sign_configured(&opts)) {
+	if (!elp_sign_configured(b->ctx, &opts)) {
 		if (elp_bconfig_on(b, "CONFIG_MODULE_SIG_FORCE"))
 			return elp_bstate_refuse(
 				b,

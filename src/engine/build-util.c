@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -255,21 +256,19 @@ char *elp_build_module_name(const char *patch_name)
 	return name;
 }
 
-char *elp_build_default_cache(void)
+char *elp_build_default_cache(const struct elp_ctx *ctx)
 {
-	const char *env = getenv("ELIVEPATCH_CACHE");
-	const char *xdg, *home;
+	const char *set = elp_get(ctx, ELP_SET_CACHE_DIR);
+	struct passwd *pw;
 	char *p;
 
-	if (env && *env)
-		return strdup(env);
+	if (set)
+		return strdup(set);
 	if (geteuid() == 0)
 		return strdup("/var/cache/elivepatch");
-	xdg = getenv("XDG_CACHE_HOME");
-	if (xdg && *xdg)
-		return asprintf(&p, "%s/elivepatch", xdg) < 0 ? NULL : p;
-	home = getenv("HOME");
-	return asprintf(&p, "%s/.cache/elivepatch", home ? home : "/tmp") < 0
+	pw = getpwuid(geteuid());
+	return asprintf(&p, "%s/.cache/elivepatch",
+			pw && pw->pw_dir ? pw->pw_dir : "/tmp") < 0
 		       ? NULL
 		       : p;
 }

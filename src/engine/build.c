@@ -253,8 +253,8 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	b.res = calloc(1, sizeof(*b.res));
 	b.ctx = elp_ctx_new();
 	b.cache = opts->cache_dir ? strdup(opts->cache_dir)
-				  : elp_build_default_cache();
-	if (!b.res || !b.ctx || !b.cache) {
+				  : elp_build_default_cache(b.outer);
+	if (!b.res || !b.ctx || !b.cache || elp_ctx_inherit(b.ctx, b.outer)) {
 		free(b.res);
 		bstate_free(&b);
 		return -ENOMEM;

@@ -32,8 +32,7 @@ struct elp_build_options {
 	size_t nr_patches;
 	const char *name; /* module name; NULL: elp_<first patch name> */
 	const char *output; /* also copy the .ko here; NULL: store only */
-	/* cache root; NULL: $ELIVEPATCH_CACHE, /var/cache/elivepatch (root),
-	 * $XDG_CACHE_HOME/elivepatch */
+	/* cache root; NULL: elp_build_default_cache() */
 	const char *cache_dir;
 	const char *cc; /* compiler to use; NULL: match the kernel */
 	bool force_toolchain; /* build even when no compiler matches */
@@ -100,7 +99,11 @@ void elp_build_result_free(struct elp_build_result *r);
 /* Module name derived from a patch name: elp_<name>, [a-z0-9_], <= 55. */
 char *elp_build_module_name(const char *patch_name);
 
-/* The cache root elp_build() uses when opts->cache_dir is NULL. */
-char *elp_build_default_cache(void);
+/*
+ * The cache root elp_build() uses when opts->cache_dir is NULL: the
+ * context's ELP_SET_CACHE_DIR, else /var/cache/elivepatch for root, else
+ * ~/.cache/elivepatch.
+ */
+char *elp_build_default_cache(const struct elp_ctx *ctx);
 
 #endif

@@ -427,7 +427,8 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 	char *keytext = NULL;
 	int err;
 
-	s.cache = cache_dir ? strdup(cache_dir) : elp_build_default_cache();
+	s.cache =
+		cache_dir ? strdup(cache_dir) : elp_build_default_cache(s.ctx);
 	if (!s.cache)
 		return -ENOMEM;
 	dir = path_join(s.cache, "remote/results");

@@ -130,7 +130,7 @@ static int kernels_get(struct elp_catalogue *cat,
 			err = kernels_push(ks, k);
 	}
 	if (!err && opts->nr_kernels == 0) {
-		err = elp_kernel_running_release(&release);
+		err = elp_kernel_running_release(ctx, &release);
 		if (err)
 			elp_err(ctx, "cannot tell the running kernel: %s",
 				strerror(-err));

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@ struct elp_ctx {
 	int log_priority;
 	char *datadir; /* resolved on first use */
 	bool faults; /* elp_set_fault_injection() */
+	char *settings[ELP_SET_COUNT];
 };
 
 #ifdef ELP_FAULT_INJECTION
@@ -49,9 +51,61 @@ struct elp_ctx *elp_ctx_new(void)
 
 void elp_ctx_free(struct elp_ctx *ctx)
 {
-	if (ctx)
-		free(ctx->datadir);
+	size_t i;
+
+	if (!ctx)
+		return;
+	free(ctx->datadir);
+	for (i = 0; i < ELP_SET_COUNT; i++)
+		free(ctx->settings[i]);
 	free(ctx);
+}
+
+int elp_set(struct elp_ctx *ctx, enum elp_setting setting, const char *value)
+{
+	char *v = NULL;
+
+	if ((unsigned int)setting >= ELP_SET_COUNT)
+		return -EINVAL;
+	if (value && *value) {
+		v = strdup(value);
+		if (!v)
+			return -ENOMEM;
+	}
+	free(ctx->settings[setting]);
+	ctx->settings[setting] = v;
+	if (setting == ELP_SET_DATADIR) {
+		free(ctx->datadir);
+		ctx->datadir = NULL;
+	}
+	return 0;
+}
+
+const char *elp_get(const struct elp_ctx *ctx, enum elp_setting setting)
+{
+	if (!ctx || (unsigned int)setting >= ELP_SET_COUNT)
+		return NULL;
+	return ctx->settings[setting];
+}
+
+int elp_ctx_inherit(struct elp_ctx *ctx, const struct elp_ctx *from)
+{
+	int i, err = 0;
+
+	for (i = 0; i < ELP_SET_COUNT && !err; i++)
+		err = elp_set(ctx, (enum elp_setting)i, from->settings[i]);
+	ctx->faults = from->faults;
+	return err;
+}
+
+char *elp_rooted(const struct elp_ctx *ctx, const char *path)
+{
+	const char *root = elp_get(ctx, ELP_SET_ROOT);
+	char *s;
+
+	if (asprintf(&s, "%s%s", root ? root : "", path) < 0)
+		return NULL;
+	return s;
 }
 
 /*
@@ -88,12 +142,12 @@ static char *build_tree_datadir(void)
 
 const char *elp_get_datadir(struct elp_ctx *ctx)
 {
-	const char *env = getenv("ELIVEPATCH_DATADIR");
+	const char *set = elp_get(ctx, ELP_SET_DATADIR);
 
 	if (ctx->datadir)
 		return ctx->datadir;
-	if (env && *env)
-		ctx->datadir = strdup(env);
+	if (set)
+		ctx->datadir = strdup(set);
 	else
 		ctx->datadir = build_tree_datadir();
 	if (!ctx->datadir)
@@ -144,7 +198,7 @@ void elp_set_fault_injection(struct elp_ctx *ctx, bool on)
 
 void elp_fault_point(struct elp_ctx *ctx, const char *area, const char *point)
 {
-	const char *want = getenv("ELIVEPATCH_FAULT");
+	const char *want = elp_get(ctx, ELP_SET_FAULT);
 	size_t n = strlen(area);
 
 	if (!(FAULTS_BUILT_IN || (ctx && ctx->faults)) || !want)

@@ -34,18 +34,42 @@ void elp_get_log_fn(const struct elp_ctx *ctx, elp_log_fn *fn, void **data);
 void elp_set_log_priority(struct elp_ctx *ctx, int priority);
 int elp_get_log_priority(const struct elp_ctx *ctx);
 /*
- * Where elivepatch's data (include/elivepatch.h) is: $ELIVEPATCH_DATADIR,
- * else ../data beside the binary when it runs from its build tree (that
- * data/ has include/elivepatch.h and schema/), else the compiled-in
- * DATADIR.  Never NULL; owned by ctx.
+ * Settings of the context.  The library never reads the environment for
+ * them: the CLI reads it once (the ELIVEPATCH_* variable named below, else
+ * elivepatch.conf) and sets them.
+ */
+enum elp_setting {
+	ELP_SET_ROOT, /* ELIVEPATCH_ROOT: /proc, /sys, /boot, /lib/modules are
+		     read under it (tests, containers) */
+	ELP_SET_DATADIR, /* ELIVEPATCH_DATADIR, see elp_get_datadir() */
+	ELP_SET_CACHE_DIR, /* ELIVEPATCH_CACHE, see elp_build_default_cache() */
+	ELP_SET_SIGN_KEY, /* ELIVEPATCH_SIGN_KEY, see elp_sign_configured() */
+	ELP_SET_SIGN_CERT, /* ELIVEPATCH_SIGN_CERT */
+	ELP_SET_SSH, /* ELIVEPATCH_SSH: the ssh command of remote builds */
+	ELP_SET_FAULT, /* ELIVEPATCH_FAULT, see elp_fault_point() */
+	ELP_SET_COUNT
+};
+/* A copy of value; NULL or "" unsets.  -ENOMEM or 0. */
+int elp_set(struct elp_ctx *ctx, enum elp_setting setting, const char *value);
+/* The value, or NULL when unset (or ctx is NULL). */
+const char *elp_get(const struct elp_ctx *ctx, enum elp_setting setting);
+/* Every setting of from (a context made for one task, like a build's). */
+int elp_ctx_inherit(struct elp_ctx *ctx, const struct elp_ctx *from);
+/* ELP_SET_ROOT + path (malloc'd), or NULL when out of memory. */
+char *elp_rooted(const struct elp_ctx *ctx, const char *path);
+
+/*
+ * Where elivepatch's data (include/elivepatch.h) is: ELP_SET_DATADIR, else
+ * ../data beside the binary when it runs from its build tree (that data/
+ * has include/elivepatch.h and schema/), else the compiled-in DATADIR.
+ * Never NULL; owned by ctx.
  */
 const char *elp_get_datadir(struct elp_ctx *ctx);
 
 /*
  * Fault injection, for crash tests: at the point "AREA:POINT" (e.g.
  * "build:diff", "queue:finish") the process kills itself with SIGKILL, as
- * `kill -9` or a power loss would, when $ELIVEPATCH_FAULT names that
- * point.  Honoured only in a test build (compiled with ELP_FAULT_INJECTION,
+ * `kill -9` or a power loss would, when ELP_SET_FAULT names that point.  Honoured only in a test build (compiled with ELP_FAULT_INJECTION,
  * as `make san` is) or after elp_set_fault_injection(ctx, true) (the CLI's
  * hidden --fault-injection); otherwise, and for any other point, nothing.
  * Before dying it logs "fault injection: killed at AREA:POINT" (warning).

@@ -163,7 +163,7 @@ static int describe_release(struct elp_job_run *r, const char *release,
 
 	if (asprintf(&link, "/lib/modules/%s", release) < 0)
 		return -ENOMEM;
-	moddir = elp_lp_rooted(link);
+	moddir = elp_rooted(r->ctx, link);
 	free(link);
 	if (!moddir)
 		return -ENOMEM;
@@ -187,7 +187,7 @@ static int describe_release(struct elp_job_run *r, const char *release,
 	}
 	if (asprintf(&link, "/boot/config-%s", release) < 0)
 		goto out;
-	*config_path = existing(elp_lp_rooted(link));
+	*config_path = existing(elp_rooted(r->ctx, link));
 	free(link);
 	if (!*config_path && build)
 		*config_path = existing(joined(build, ".config"));
@@ -214,7 +214,7 @@ static int describe_release(struct elp_job_run *r, const char *release,
 			goto out;
 		}
 	} else if (asprintf(&boot, "/boot/vmlinuz-%s", release) >= 0) {
-		k->image_path = existing(elp_lp_rooted(boot));
+		k->image_path = existing(elp_rooted(r->ctx, boot));
 	}
 	err = k->release && k->source_kind ? 0 : -ENOMEM;
 out:
@@ -468,7 +468,7 @@ static bool applied_already(struct elp_job_run *r, const struct elp_kernel *k,
 	struct elp_lp_build *b = NULL;
 	bool same;
 
-	if (!elp_module_loaded(res->module_name) ||
+	if (!elp_module_loaded(r->ctx, res->module_name) ||
 	    elp_lp_build_applied(r->cat, res->module_name, k->release, &b))
 		return false;
 	same = b->id == res->build_id;

@@ -254,10 +254,10 @@ static int live_symbols(struct elp_ctx *ctx, struct elp_kernel *k)
 	char *running = NULL, *path = NULL, *version = NULL;
 	int err = -ENOENT;
 
-	if (elp_kernel_running_release(&running) < 0 ||
+	if (elp_kernel_running_release(ctx, &running) < 0 ||
 	    strcmp(running, k->release) != 0)
 		goto out;
-	path = elp_kernel_rooted("/proc/version");
+	path = elp_rooted(ctx, "/proc/version");
 	if (!path || elp_read_file(NULL, path, &version, NULL) < 0)
 		goto out;
 	*strchrnul(version, '\n') = '\0';
@@ -269,13 +269,13 @@ static int live_symbols(struct elp_ctx *ctx, struct elp_kernel *k)
 		goto out;
 	}
 	free(path);
-	path = elp_kernel_rooted("/proc/kallsyms");
+	path = elp_rooted(ctx, "/proc/kallsyms");
 	if (!path || !elp_is_file(path))
 		goto out;
 	err = elp_kernel_read_symbols(ctx, k, path, NULL,
 				      ELP_KERNEL_LIVE_SYMBOLS);
 	if (!err && !k->build_id)
-		k->build_id = elp_kernel_running_build_id();
+		k->build_id = elp_kernel_running_build_id(ctx);
 out:
 	free(running);
 	free(path);
@@ -314,7 +314,7 @@ int elp_kernel_find_symbols(struct elp_ctx *ctx, struct elp_kernel *k)
 		char boot[512];
 
 		snprintf(boot, sizeof(boot), "/boot/System.map-%s", k->release);
-		c[3].path = elp_kernel_rooted(boot);
+		c[3].path = elp_rooted(ctx, boot);
 		if (c[2].path && c[3].path && !strcmp(c[2].path, c[3].path)) {
 			free(c[2].path);
 			c[2].path = NULL;
@@ -728,7 +728,7 @@ int elp_kernel_find_modules(struct elp_ctx *ctx, struct elp_kernel *k)
 	int err = -ENOENT;
 
 	snprintf(lib, sizeof(lib), "/lib/modules/%s", k->release);
-	c[3].dir = elp_kernel_rooted(lib);
+	c[3].dir = elp_rooted(ctx, lib);
 	for (i = 0; i < 4 && err == -ENOENT; i++) {
 		char *dep = NULL;
 
@@ -772,7 +772,7 @@ int elp_kernel_module_path(struct elp_ctx *ctx, const struct elp_kernel *k,
 		char rel[512];
 
 		snprintf(rel, sizeof(rel), "/lib/modules/%s", k->release);
-		lib = elp_kernel_rooted(rel);
+		lib = elp_rooted(ctx, rel);
 		dir = lib;
 	}
 	if (!dir || !elp_is_dir(dir)) {
@@ -961,7 +961,7 @@ int elp_kernel_find_build(struct elp_ctx *ctx, struct elp_kernel *k)
 		c[0].dir = p;
 	}
 	snprintf(build, sizeof(build), "/lib/modules/%s/build", k->release);
-	c[1].dir = elp_kernel_rooted(build);
+	c[1].dir = elp_rooted(ctx, build);
 	for (i = 0; i < 2 && err == -ENOENT; i++) {
 		char *real = c[i].dir ? elp_abspath(c[i].dir) : NULL;
 		char *symvers = NULL;

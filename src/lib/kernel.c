@@ -109,16 +109,6 @@ int elp_config_read(struct elp_ctx *ctx, const char *path, char **config)
 	return 0;
 }
 
-char *elp_kernel_rooted(const char *path)
-{
-	const char *root = getenv("ELIVEPATCH_ROOT");
-	char *s;
-
-	if (asprintf(&s, "%s%s", root ? root : "", path) < 0)
-		return NULL;
-	return s;
-}
-
 static char *read_first_line(struct elp_ctx *ctx, const char *path)
 {
 	char *data = NULL;
@@ -175,19 +165,19 @@ static char *read_build_id(struct elp_ctx *ctx, const char *path)
 	return hex;
 }
 
-char *elp_kernel_running_build_id(void)
+char *elp_kernel_running_build_id(struct elp_ctx *ctx)
 {
-	char *path = elp_kernel_rooted("/sys/kernel/notes");
+	char *path = elp_rooted(ctx, "/sys/kernel/notes");
 	char *id = path ? read_build_id(NULL, path) : NULL;
 
 	free(path);
 	return id;
 }
 
-static char *first_readable(const char *const *candidates)
+static char *first_readable(struct elp_ctx *ctx, const char *const *candidates)
 {
 	for (; *candidates; candidates++) {
-		char *p = elp_kernel_rooted(*candidates);
+		char *p = elp_rooted(ctx, *candidates);
 
 		if (p && elp_is_file(p))
 			return p;
@@ -196,9 +186,9 @@ static char *first_readable(const char *const *candidates)
 	return NULL;
 }
 
-static char *resolve_dir(const char *path)
+static char *resolve_dir(struct elp_ctx *ctx, const char *path)
 {
-	char *p = elp_kernel_rooted(path);
+	char *p = elp_rooted(ctx, path);
 	char *real = p ? elp_abspath(p) : NULL;
 
 	free(p);
@@ -209,19 +199,19 @@ static char *resolve_dir(const char *path)
 	return real;
 }
 
-static int detect_release(struct elp_kernel *k)
+static int detect_release(struct elp_ctx *ctx, struct elp_kernel *k)
 {
 	struct utsname uts;
 	char *p;
 
-	if (getenv("ELIVEPATCH_ROOT")) {
+	if (elp_get(ctx, ELP_SET_ROOT)) {
 		/* the root's /proc/sys/kernel/osrelease, like uname -r */
-		p = elp_kernel_rooted("/proc/sys/kernel/osrelease");
+		p = elp_rooted(ctx, "/proc/sys/kernel/osrelease");
 		k->release = p ? read_first_line(NULL, p) : NULL;
 		free(p);
 		if (!k->release)
 			return -ENOENT;
-		p = elp_kernel_rooted("/proc/sys/kernel/arch");
+		p = elp_rooted(ctx, "/proc/sys/kernel/arch");
 		k->arch = p ? read_first_line(NULL, p) : NULL;
 		free(p);
 		if (!k->arch)
@@ -235,10 +225,10 @@ static int detect_release(struct elp_kernel *k)
 	return k->release && k->arch ? 0 : -ENOMEM;
 }
 
-int elp_kernel_running_release(char **release)
+int elp_kernel_running_release(struct elp_ctx *ctx, char **release)
 {
 	struct elp_kernel k = { 0 };
-	int err = detect_release(&k);
+	int err = detect_release(ctx, &k);
 
 	free(k.arch);
 	if (err) {
@@ -272,7 +262,7 @@ int elp_kernel_for_build(struct elp_catalogue *cat, struct elp_ctx *ctx,
 		elp_kernel_free(detected);
 		return err;
 	} else {
-		err = elp_kernel_running_release(&release);
+		err = elp_kernel_running_release(ctx, &release);
 		if (!err)
 			err = elp_kernel_find(cat, release, out);
 		free(release);
@@ -293,12 +283,12 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	err = detect_release(k);
+	err = detect_release(ctx, k);
 	if (err) {
 		elp_err(ctx, "cannot determine the running kernel's release");
 		goto fail;
 	}
-	path = elp_kernel_rooted("/proc/version");
+	path = elp_rooted(ctx, "/proc/version");
 	k->version_text = path ? read_first_line(NULL, path) : NULL;
 	free(path);
 
@@ -311,7 +301,7 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 			 k->release);
 		snprintf(build_config, sizeof(build_config),
 			 "/lib/modules/%s/build/.config", k->release);
-		k->config_path = first_readable(candidates);
+		k->config_path = first_readable(ctx, candidates);
 	}
 	if (!k->config_path) {
 		elp_err(ctx,
@@ -332,7 +322,7 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 	if (err)
 		goto fail;
 
-	path = elp_kernel_rooted("/sys/kernel/notes");
+	path = elp_rooted(ctx, "/sys/kernel/notes");
 	k->build_id = path ? read_build_id(NULL, path) : NULL;
 	free(path);
 
@@ -340,14 +330,14 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 		char dir[512];
 
 		snprintf(dir, sizeof(dir), "/lib/modules/%s/build", k->release);
-		k->build_dir = resolve_dir(dir);
+		k->build_dir = resolve_dir(ctx, dir);
 		if (k->build_dir)
 			err = elp_kernel_set_origin(
 				k, ELP_KERNEL_BUILD, k->build_dir,
 				"/lib/modules/RELEASE/build", NULL);
 		snprintf(dir, sizeof(dir), "/lib/modules/%s/source",
 			 k->release);
-		k->source = resolve_dir(dir);
+		k->source = resolve_dir(ctx, dir);
 		if (k->source) {
 			k->source_kind = strdup("dir");
 			if (!err)
@@ -363,7 +353,7 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 		const char *candidates[] = { image, NULL };
 
 		snprintf(image, sizeof(image), "/boot/vmlinuz-%s", k->release);
-		path = first_readable(candidates);
+		path = first_readable(ctx, candidates);
 		/* Debian's images are root's alone: detect works without */
 		if (path && access(path, R_OK) < 0)
 			elp_warn(ctx, "not recording image '%s': %s", path,

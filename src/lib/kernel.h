@@ -55,8 +55,8 @@ struct elp_kernel {
 };
 
 /*
- * Describe the running kernel.  Paths are read under $ELIVEPATCH_ROOT when
- * set (containers, tests); uname is only used without it.
+ * Describe the running kernel.  Paths are read under the context's ELP_SET_ROOT
+ * when set (containers, tests); uname is only used without it.
  */
 int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out);
 
@@ -100,12 +100,10 @@ int elp_kernel_append_patch(struct elp_catalogue *cat, int64_t kernel_id,
 			    int64_t patch_id);
 void elp_kernel_free(struct elp_kernel *k);
 
-/* A path under $ELIVEPATCH_ROOT when set (containers, tests). */
-char *elp_kernel_rooted(const char *path);
-/* The running kernel's release (uname -r, or the root's osrelease). */
-int elp_kernel_running_release(char **release);
+/* The running kernel's release (uname -r, or the ELP_SET_ROOT's osrelease). */
+int elp_kernel_running_release(struct elp_ctx *ctx, char **release);
 /* Its vmlinux build-id (/sys/kernel/notes), hex, or NULL. */
-char *elp_kernel_running_build_id(void);
+char *elp_kernel_running_build_id(struct elp_ctx *ctx);
 /* The NT_GNU_BUILD_ID of a block of ELF notes, hex, or NULL. */
 char *elp_notes_build_id(const void *notes, size_t len);
 

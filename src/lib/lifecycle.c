@@ -120,7 +120,7 @@ static int loaded_build(struct elp_ctx *ctx, struct elp_catalogue *cat,
 		free(ids);
 		return err ? err : -ENOENT;
 	}
-	loaded = elp_module_loaded_build_id(name);
+	loaded = elp_module_loaded_build_id(ctx, name);
 	if (!loaded) {
 		elp_warn(
 			ctx,
@@ -230,7 +230,7 @@ static int reconcile_other(struct elp_ctx *ctx, struct elp_catalogue *cat,
 
 	if (!rec->build_id)
 		return 0;
-	loaded = elp_module_loaded_build_id(lp->name);
+	loaded = elp_module_loaded_build_id(ctx, lp->name);
 	if (loaded && elp_lp_build_get(cat, rec->build_id, &rb) == 0)
 		recorded = elp_module_file_build_id(rb->artefact_path);
 	elp_lp_build_free(rb);
@@ -294,7 +294,7 @@ static int reconcile_gone(struct elp_ctx *ctx, struct elp_catalogue *cat,
 			  const struct elp_applied_module *by, bool ro,
 			  unsigned int *found)
 {
-	bool left = elp_module_loaded(m->module);
+	bool left = elp_module_loaded(ctx, m->module);
 	struct elp_lp_build *b = NULL;
 	char what[64] = "", detail[320];
 	int64_t kernel_id = 0;
@@ -392,7 +392,7 @@ static int reconcile_locked(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	int err;
 
 	*found = 0;
-	if (!elp_lp_supported())
+	if (!elp_lp_supported(ctx))
 		return 0;
 	err = elp_lp_running_release(ctx, &release);
 	if (!err)
@@ -677,7 +677,7 @@ static int check_built_for(struct elp_ctx *ctx, struct elp_catalogue *cat,
 			   const struct elp_lp_artefact *a, const char *release)
 {
 	struct running_kernel r = { 0 };
-	char *running = elp_kernel_running_build_id();
+	char *running = elp_kernel_running_build_id(ctx);
 	char *path = NULL, *symvers = NULL;
 	unsigned long long kcrc = 0;
 	long bad;
@@ -744,7 +744,7 @@ static int check_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 	err = check_built_for(ctx, cat, a, release);
 	if (err)
 		return err;
-	if (!elp_lp_supported()) {
+	if (!elp_lp_supported(ctx)) {
 		elp_err(ctx,
 			"the running kernel has no livepatch support (no /sys/kernel/livepatch)");
 		return -ENOTSUP;
@@ -781,7 +781,7 @@ static int check_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 			a->info->name);
 		return -EEXIST;
 	}
-	if (elp_module_loaded(a->info->name)) {
+	if (elp_module_loaded(ctx, a->info->name)) {
 		elp_err(ctx, "a module named '%s' is already loaded",
 			a->info->name);
 		return -EEXIST;
@@ -911,7 +911,7 @@ int elp_apply(struct elp_ctx *ctx, struct elp_catalogue *cat,
 		goto out;
 	}
 	for (i = 0; i < r->nr_replaced; i++)
-		if (elp_module_loaded(r->replaced[i].name))
+		if (elp_module_loaded(ctx, r->replaced[i].name))
 			elp_lp_unload(ctx, r->replaced[i].name, 5000);
 	*out = r;
 	r = NULL;
@@ -966,11 +966,11 @@ static int check_loaded(struct elp_ctx *ctx, const char *name)
 	int err = elp_lp_read(ctx, name, &lp);
 
 	if (err == -ENOENT) {
-		if (!elp_lp_supported())
+		if (!elp_lp_supported(ctx))
 			elp_err(ctx,
 				"livepatch '%s' is not loaded: the running kernel has no livepatch support",
 				name);
-		else if (elp_module_loaded(name))
+		else if (elp_module_loaded(ctx, name))
 			elp_err(ctx,
 				"module '%s' is loaded but is not an active livepatch (replaced or disabled?); unload it with 'rmmod %s'",
 				name, name);

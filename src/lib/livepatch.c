@@ -21,20 +21,10 @@
 #include "sign.h"
 #include "util.h"
 
-char *elp_lp_rooted(const char *path)
-{
-	const char *root = getenv("ELIVEPATCH_ROOT");
-	char *s;
-
-	if (asprintf(&s, "%s%s", root ? root : "", path) < 0)
-		return NULL;
-	return s;
-}
-
 /* First line of a rooted file, or NULL; never logs. */
-static char *read_line_rooted(const char *path)
+static char *read_line_rooted(struct elp_ctx *ctx, const char *path)
 {
-	char *p = elp_lp_rooted(path);
+	char *p = elp_rooted(ctx, path);
 	char *data = NULL;
 
 	if (p && elp_read_file(NULL, p, &data, NULL) == 0)
@@ -43,9 +33,9 @@ static char *read_line_rooted(const char *path)
 	return data;
 }
 
-static int read_int_rooted(const char *path)
+static int read_int_rooted(struct elp_ctx *ctx, const char *path)
 {
-	char *s = read_line_rooted(path);
+	char *s = read_line_rooted(ctx, path);
 	int v = -1;
 
 	if (s && *s)
@@ -56,21 +46,11 @@ static int read_int_rooted(const char *path)
 
 int elp_lp_running_release(struct elp_ctx *ctx, char **release)
 {
-	struct utsname uts;
+	int err = elp_kernel_running_release(ctx, release);
 
-	if (getenv("ELIVEPATCH_ROOT")) {
-		*release = read_line_rooted("/proc/sys/kernel/osrelease");
-		if (!*release) {
-			elp_err(ctx,
-				"cannot read the running kernel's release");
-			return -ENOENT;
-		}
-		return 0;
-	}
-	if (uname(&uts) < 0)
-		return -errno;
-	*release = strdup(uts.release);
-	return *release ? 0 : -ENOMEM;
+	if (err == -ENOENT)
+		elp_err(ctx, "cannot read the running kernel's release");
+	return err;
 }
 
 /* --- libkmod ------------------------------------------------------------ */
@@ -211,14 +191,14 @@ char *elp_module_file_build_id(const char *path)
 	return id;
 }
 
-char *elp_module_loaded_build_id(const char *name)
+char *elp_module_loaded_build_id(struct elp_ctx *ctx, const char *name)
 {
 	char *p, *sys, *notes = NULL, *id = NULL;
 	size_t len = 0;
 
 	if (asprintf(&p, "/sys/module/%s/notes/.note.gnu.build-id", name) < 0)
 		return NULL;
-	sys = elp_lp_rooted(p);
+	sys = elp_rooted(ctx, p);
 	free(p);
 	if (sys && elp_read_file(NULL, sys, &notes, &len) == 0)
 		id = elp_notes_build_id(notes, len);
@@ -420,23 +400,23 @@ int elp_lp_unload(struct elp_ctx *ctx, const char *name, long timeout_ms)
 
 /* --- /sys/kernel/livepatch ------------------------------------------------ */
 
-bool elp_lp_supported(void)
+bool elp_lp_supported(struct elp_ctx *ctx)
 {
-	char *p = elp_lp_rooted("/sys/kernel/livepatch");
+	char *p = elp_rooted(ctx, "/sys/kernel/livepatch");
 	bool ok = p && elp_is_dir(p);
 
 	free(p);
 	return ok;
 }
 
-bool elp_module_loaded(const char *name)
+bool elp_module_loaded(struct elp_ctx *ctx, const char *name)
 {
 	char *p, *sys;
 	bool ok;
 
 	if (asprintf(&p, "/sys/module/%s", name) < 0)
 		return false;
-	sys = elp_lp_rooted(p);
+	sys = elp_rooted(ctx, p);
 	free(p);
 	ok = sys && elp_is_dir(sys);
 	free(sys);
@@ -561,7 +541,7 @@ int elp_lp_read(struct elp_ctx *ctx, const char *name,
 		return -ENOENT;
 	if (asprintf(&rel, "/sys/kernel/livepatch/%s", name) < 0)
 		return -ENOMEM;
-	dir = elp_lp_rooted(rel);
+	dir = elp_rooted(ctx, rel);
 	if (!dir || !elp_is_dir(dir)) {
 		free(rel);
 		free(dir);
@@ -577,9 +557,9 @@ int elp_lp_read(struct elp_ctx *ctx, const char *name,
 		char attr[600];
 
 		snprintf(attr, sizeof(attr), "%s/enabled", rel);
-		lp->enabled = read_int_rooted(attr);
+		lp->enabled = read_int_rooted(ctx, attr);
 		snprintf(attr, sizeof(attr), "%s/transition", rel);
-		lp->transition = read_int_rooted(attr);
+		lp->transition = read_int_rooted(ctx, attr);
 	}
 	list_dirs(dir, &objs, &n);
 	lp->objects = calloc(n ? n : 1, sizeof(*lp->objects));
@@ -633,7 +613,7 @@ void elp_lp_list_free(struct elp_livepatch **list, size_t nr)
 
 int elp_lp_list(struct elp_ctx *ctx, struct elp_livepatch ***out, size_t *nr)
 {
-	char *dir = elp_lp_rooted("/sys/kernel/livepatch");
+	char *dir = elp_rooted(ctx, "/sys/kernel/livepatch");
 	struct elp_livepatch **list;
 	char **names = NULL;
 	size_t n = 0, i, got = 0;
@@ -685,7 +665,7 @@ int elp_lp_wait(struct elp_ctx *ctx, const char *name, long timeout_ms)
 	if (asprintf(&rel, "/sys/kernel/livepatch/%s/transition", name) < 0)
 		return -ENOMEM;
 	for (;;) {
-		char *dir = elp_lp_rooted(rel);
+		char *dir = elp_rooted(ctx, rel);
 		int t;
 
 		if (dir)
@@ -696,7 +676,7 @@ int elp_lp_wait(struct elp_ctx *ctx, const char *name, long timeout_ms)
 			break;
 		}
 		free(dir);
-		t = read_int_rooted(rel);
+		t = read_int_rooted(ctx, rel);
 		if (t == 0) {
 			err = 0;
 			break;
@@ -783,7 +763,7 @@ int elp_lp_blockers(struct elp_ctx *ctx, const struct elp_livepatch *lp,
 	int target = lp->enabled == 1 ? 1 : 0;
 	struct elp_lp_blocker *list = NULL;
 	size_t n = 0, cap = 0;
-	char *proc = elp_lp_rooted("/proc");
+	char *proc = elp_rooted(ctx, "/proc");
 	struct dirent *de;
 	DIR *d;
 
@@ -883,9 +863,8 @@ int elp_lp_sig_enforced(struct elp_ctx *ctx, char **reason)
 {
 	char *s;
 
-	(void)ctx;
 	*reason = NULL;
-	s = read_line_rooted("/sys/module/module/parameters/sig_enforce");
+	s = read_line_rooted(ctx, "/sys/module/module/parameters/sig_enforce");
 	if (s && (s[0] == 'Y' || s[0] == '1')) {
 		free(s);
 		*reason = strdup("module.sig_enforce=1");
@@ -893,7 +872,7 @@ int elp_lp_sig_enforced(struct elp_ctx *ctx, char **reason)
 	}
 	free(s);
 	/* "none [integrity] confidentiality" */
-	s = read_line_rooted("/sys/kernel/security/lockdown");
+	s = read_line_rooted(ctx, "/sys/kernel/security/lockdown");
 	if (s) {
 		char *open = strchr(s, '['),
 		     *close = open ? strchr(open, ']') : NULL;

@@ -4,7 +4,7 @@
  * libkmod, state from /sys/kernel/livepatch, blocked tasks from /proc, and
  * the catalogue rows (builds, events) that apply/revert/status/verify use.
  *
- * Reads of /proc and /sys honour $ELIVEPATCH_ROOT (tests, containers);
+ * Reads of /proc and /sys honour the context's ELP_SET_ROOT (tests, containers);
  * loading, unloading and writing `enabled` always act on the real system.
  */
 #ifndef ELP_LIVEPATCH_H
@@ -17,9 +17,6 @@
 #include "builds.h"
 #include "catalogue.h"
 #include "elp.h"
-
-/* $ELIVEPATCH_ROOT + path (malloc'd), or NULL when out of memory. */
-char *elp_lp_rooted(const char *path);
 
 /* The running kernel's release (uname -r, or the root's osrelease). */
 int elp_lp_running_release(struct elp_ctx *ctx, char **release);
@@ -77,7 +74,7 @@ struct elp_livepatch {
 };
 
 /* Is livepatching available (/sys/kernel/livepatch exists)? */
-bool elp_lp_supported(void);
+bool elp_lp_supported(struct elp_ctx *ctx);
 /* One loaded livepatch; -ENOENT (not logged) when it is not loaded. */
 int elp_lp_read(struct elp_ctx *ctx, const char *name,
 		struct elp_livepatch **out);
@@ -86,12 +83,12 @@ int elp_lp_list(struct elp_ctx *ctx, struct elp_livepatch ***out, size_t *nr);
 void elp_lp_free(struct elp_livepatch *lp);
 void elp_lp_list_free(struct elp_livepatch **list, size_t nr);
 /* Is a module of that name loaded (/sys/module/NAME)? */
-bool elp_module_loaded(const char *name);
+bool elp_module_loaded(struct elp_ctx *ctx, const char *name);
 /*
  * The build-id of loaded module NAME (/sys/module/NAME/notes, readable by
  * root only), hex; NULL when it cannot be read.
  */
-char *elp_module_loaded_build_id(const char *name);
+char *elp_module_loaded_build_id(struct elp_ctx *ctx, const char *name);
 /* The build-id of a module file, hex; NULL when it has none. */
 char *elp_module_file_build_id(const char *path);
 

@@ -395,11 +395,12 @@ struct talk {
 	struct elp_buf errbuf;
 };
 
-/* The ssh command line: $ELIVEPATCH_SSH or "ssh", then the builder. */
-static char **ssh_argv(const struct elp_builder_url *u, bool status)
+/* The ssh command line: ELP_SET_SSH or "ssh", then the builder. */
+static char **ssh_argv(const struct elp_ctx *ctx,
+		       const struct elp_builder_url *u, bool status)
 {
-	const char *ssh = getenv("ELIVEPATCH_SSH");
-	char *words = strdup(ssh && *ssh ? ssh : "ssh"), *w, *save = NULL;
+	const char *ssh = elp_get(ctx, ELP_SET_SSH);
+	char *words = strdup(ssh ? ssh : "ssh"), *w, *save = NULL;
 	char **argv = calloc(strlen(words ? words : "") + 12, sizeof(char *));
 	size_t n = 0;
 
@@ -478,7 +479,7 @@ static bool cancelled(const struct client *c)
  */
 static int converse(struct talk *t, const char *req_path, const char *res_path)
 {
-	char **argv = ssh_argv(t->url, !req_path), buf[65536];
+	char **argv = ssh_argv(t->c->ctx, t->url, !req_path), buf[65536];
 	int sv[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int req_fd = -1, res_fd = -1, status = 0, err = 0;
 	size_t pending = 0, off = 0;
@@ -951,7 +952,7 @@ static int set_up(struct client *c)
 	int err;
 
 	c->cache = c->opts->cache_dir ? strdup(c->opts->cache_dir)
-				      : elp_build_default_cache();
+				      : elp_build_default_cache(c->ctx);
 	if (!c->cache || asprintf(&parent, "%s/remote", c->cache) < 0) {
 		free(parent);
 		return -ENOMEM;

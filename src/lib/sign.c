@@ -221,13 +221,12 @@ out:
 	return ret;
 }
 
-bool elp_sign_configured(struct elp_sign_opts *opts)
+bool elp_sign_configured(const struct elp_ctx *ctx, struct elp_sign_opts *opts)
 {
-	const char *key = getenv("ELIVEPATCH_SIGN_KEY");
-	const char *cert = getenv("ELIVEPATCH_SIGN_CERT");
+	const char *key = elp_get(ctx, ELP_SET_SIGN_KEY);
 
-	opts->key = key && *key ? key : ELP_SIGN_DEFAULT_KEY;
-	opts->cert = cert && *cert ? cert : NULL;
+	opts->key = key ? key : ELP_SIGN_DEFAULT_KEY;
+	opts->cert = elp_get(ctx, ELP_SET_SIGN_CERT);
 	opts->hash = NULL;
 	return elp_is_file(opts->key);
 }

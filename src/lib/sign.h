@@ -24,11 +24,11 @@ struct elp_sign_opts {
 #define ELP_SIGN_DEFAULT_KEY "/etc/elivepatch/signing_key.pem"
 
 /*
- * The configured signing key and certificate: $ELIVEPATCH_SIGN_KEY (else
- * ELP_SIGN_DEFAULT_KEY) and $ELIVEPATCH_SIGN_CERT.  Fills opts; returns
- * true when the key file exists.
+ * The configured signing key and certificate: the context's ELP_SET_SIGN_KEY
+ * (else ELP_SIGN_DEFAULT_KEY) and ELP_SET_SIGN_CERT.  Fills opts (pointing
+ * into ctx); returns true when the key file exists.
  */
-bool elp_sign_configured(struct elp_sign_opts *opts);
+bool elp_sign_configured(const struct elp_ctx *ctx, struct elp_sign_opts *opts);
 
 /*
  * Sign module in place (replacing an existing signature), atomically.

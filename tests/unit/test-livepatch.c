@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests: /sys/kernel/livepatch and /proc reads under $ELIVEPATCH_ROOT,
- * the signature policy, the verify log verdicts, the initramfs writer,
+ * Unit tests: /sys/kernel/livepatch and /proc reads under the context's
+ * ELP_SET_ROOT, the signature policy, the verify log verdicts, the initramfs writer,
  * signature detection, and the catalogue's applied-build lookup.
  */
 #include <errno.h>
@@ -70,7 +70,8 @@ static int setup(void **state)
 		return -1;
 	f->ctx = elp_ctx_new();
 	elp_set_log_fn(f->ctx, capture_log, f);
-	setenv("ELIVEPATCH_ROOT", f->dir, 1);
+	if (elp_set(f->ctx, ELP_SET_ROOT, f->dir))
+		return -1;
 	*state = f;
 	return 0;
 }
@@ -79,7 +80,6 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	unsetenv("ELIVEPATCH_ROOT");
 	elp_rm_rf(f->ctx, f->dir);
 	elp_ctx_free(f->ctx);
 	free(f);
@@ -112,9 +112,9 @@ static void test_read_and_list(void **state)
 	struct elp_livepatch *lp, **list;
 	size_t nr;
 
-	assert_false(elp_lp_supported());
+	assert_false(elp_lp_supported(f->ctx));
 	put(f, "/sys/kernel/livepatch", NULL);
-	assert_true(elp_lp_supported());
+	assert_true(elp_lp_supported(f->ctx));
 	assert_int_equal(elp_lp_read(f->ctx, "nope", &lp), -ENOENT);
 	assert_int_equal(elp_lp_read(f->ctx, "../x", &lp), -ENOENT);
 	make_patch(f, "b_patch", 1, 0);
@@ -233,9 +233,9 @@ static void test_release_and_signatures(void **state)
 	assert_string_equal(s, "module.sig_enforce=1");
 	free(s);
 
-	assert_false(elp_module_loaded("m"));
+	assert_false(elp_module_loaded(f->ctx, "m"));
 	put(f, "/sys/module/m", NULL);
-	assert_true(elp_module_loaded("m"));
+	assert_true(elp_module_loaded(f->ctx, "m"));
 }
 
 static void test_module_is_signed(void **state)
