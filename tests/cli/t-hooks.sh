@@ -146,7 +146,9 @@ check "...a location that does not exist: exit 0, one line with the reason" test
 # ---- real Portage: emerge and emaint sync ----
 # portage.md: the snapshot runs from its source tree; it stores symlinks as
 # files naming their target, so a copy with the links restored is used
-portage_src=${ELP_PORTAGE_SRC:-/work/shared/vendor/portage}
+# the shared folder beside the project (../shared), wherever the project is checked out
+portage_src=${ELP_PORTAGE_SRC:-$hooks/../../shared/vendor/portage}
+[ -d "$portage_src" ] || [ -n "${ELP_PORTAGE_SRC:-}" ] || portage_src=/work/shared/vendor/portage
 PORTAGE=
 if [ -n "${ELP_TEST_NO_PORTAGE:-}" ]; then
 	skip "real emerge and emaint sync: ELP_TEST_NO_PORTAGE is set (e.g. inside an ebuild's src_test)"
