@@ -519,6 +519,10 @@ static int run_jobs(struct elp_catalogue *cat, struct job *jobs, size_t n,
 	for (done = 0; done < n; done++) {
 		struct job *j = &jobs[done];
 
+		/* after an error, only the builds already started are seen
+		 * to their end */
+		if (err && (!kids || done >= next))
+			break;
 		while (kids && !err && next < n && running < parallel &&
 		       !cancelled(&j->o)) {
 			if (jobs[next].build) {
@@ -546,12 +550,6 @@ static int run_jobs(struct elp_catalogue *cat, struct job *jobs, size_t n,
 			err = cb(&j->r, data);
 		result_release(&j->r);
 	}
-	/* an error stopped the reports: the builds started still end */
-	for (; kids && done < next; done++)
-		if (jobs[done].build) {
-			finish_child(ctx, &kids[done], &jobs[done]);
-			result_release(&jobs[done].r);
-		}
 	free(kids);
 	if (!err && done < n && cancelled(&jobs[0].o))
 		err = -EINTR;

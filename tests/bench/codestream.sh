@@ -7,7 +7,8 @@
 #   single2    the same patch built for each of them by hand, one after the other
 # Every timed build is a real one (--rebuild, or a set of patches not built before); the
 # prepared tree and the original objects are warmed first, so both sides compile the same.
-# Appends its lines to $BENCH_OUT (default bench-results.txt); BENCH_CACHE as in run.sh.
+# Appends its lines, after one saying when, where and under which load it ran, to $BENCH_OUT
+# (default bench-results.txt; also when run alone); BENCH_CACHE as in run.sh.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib.sh"
@@ -39,6 +40,7 @@ add() { # NAME
 		--config "$E2E_CONFIG" --build "$E2E_HEADERS" --symbols "$ks" > "$t/add.log" 2>&1 ||
 		{ cat "$t/add.log" >&2; exit 1; }
 }
+load0=$(cut -d' ' -f1 /proc/loadavg)
 add ref
 add ref2
 
@@ -75,6 +77,7 @@ single() {
 }
 timed single2 single
 {
+	echo "CVE mode and codestreams (tests/bench/codestream.sh), $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) CPUs, kernel $E2E_RELEASE, load average $load0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end"
 	printf 'cve, 5 fixes, one cumulative build  %8d ms   vs one at a time %8d ms   (%s)\n' \
 		"$ms_cve5" "$ms_separate5" "$(awk -v a="$ms_cve5" -v b="$ms_separate5" 'BEGIN { printf "%.2f", a / b }')"
 	printf 'build --all-kernels, 2 kernels      %8d ms   vs two builds    %8d ms   (%s)\n' \
