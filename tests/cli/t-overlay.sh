@@ -381,6 +381,10 @@ pe overlay remove --force port > "$T/out" 2>&1
 check "removing a Portage overlay leaves its directory in place" test $? -eq 0 -a -d "$T/repo/livepatches"
 check "...saying so" grep -q "^  left $T/repo in place: Portage syncs it" "$T/out"
 check "...and cancels its queued import" grep -q "^  cancelled queued job $pjob (overlay port at $T/repo)$" "$T/out"
+pe queue add overlay --overlay port --location "$T/repo" --origin test > /dev/null 2>&1 &&
+	pe queue run > /dev/null 2>&1
+check "the next import (the next Portage sync) takes it up again, with its fixes" \
+	test "$(pe overlay list | cut -f1,4,6)" = "port	4	portage"
 
 # ---- cve --apply: the build for the running kernel is applied through elp_apply ----
 # A fake running system ($ELIVEPATCH_ROOT) as in t-auto-apply.sh: loading is real and this
