@@ -11,7 +11,6 @@
 #include "cli.h"
 #include "lib/codestream.h"
 #include "lib/kernel.h"
-#include "lib/lifecycle.h"
 #include "lib/patch.h"
 
 static volatile sig_atomic_t cve_cancel;
@@ -47,9 +46,7 @@ static void print_words(char *const *v, size_t n)
 struct cve_run {
 	struct cli *cli;
 	struct elp_catalogue *cat;
-	bool json, first, dry_run, apply, verbose;
-	char *running; /* release of the running kernel, for --apply */
-	int apply_failed;
+	bool json, first, dry_run, verbose;
 };
 
 static void result_json(const struct elp_codestream_result *r)
@@ -82,6 +79,8 @@ static void result_json(const struct elp_codestream_result *r)
 		fputc('}', stdout);
 	}
 	json_kv_str(stdout, &first, "error", r->reason);
+	json_kv_str(stdout, &first, "applied",
+		    r->applied ? r->applied->module : NULL);
 	fputc('}', stdout);
 }
 
@@ -143,24 +142,12 @@ static int on_result(const struct elp_codestream_result *r, void *data)
 	} else {
 		result_text(run, r);
 	}
+	if (!run->json && r->applied)
+		printf("%s: applied build %lld (livepatch '%s')%s\n", r->kernel,
+		       (long long)r->applied->build_id, r->applied->module,
+		       r->applied->nr_replaced ? ", replacing the live one"
+					       : "");
 	fflush(stdout);
-	if (run->apply && r->build && !r->err && run->running &&
-	    strcmp(r->release, run->running) == 0) {
-		struct elp_apply_options ao = { .wait_ms = 60000 };
-		struct elp_apply_result *res = NULL;
-		char id[24];
-
-		snprintf(id, sizeof(id), "%lld", (long long)r->build->build_id);
-		ao.spec = id;
-		if (elp_apply(run->cli->ctx, run->cat, &ao, &res))
-			run->apply_failed++;
-		else if (!run->json)
-			printf("%s: applied build %lld (livepatch '%s')%s\n",
-			       r->kernel, (long long)res->build_id, res->module,
-			       res->nr_replaced ? ", replacing the live one"
-						: "");
-		elp_apply_result_free(res);
-	}
 	cli_hold_errors(run->cli);
 	return 0;
 }
@@ -249,13 +236,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 		elp_set_log_priority(cli->ctx, ELP_LOG_WARNING);
 	run.json = json || cli->json;
 	run.dry_run = dry;
-	run.apply = apply;
 	run.verbose = cli->verbose > 0;
-	if (apply && elp_kernel_running_release(cli->ctx, &run.running)) {
-		cli_error("cannot tell the running kernel's release");
-		rc = 1;
-		goto out;
-	}
 	rc = 1;
 	if (cli_open_catalogue(cli, 0, &run.cat))
 		goto out;
@@ -265,6 +246,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	opts.cves = cves;
 	opts.nr_cves = nr_cves;
 	opts.dry_run = dry;
+	opts.apply = apply;
 	opts.parallel = (unsigned int)parallel;
 	opts.build.cache_dir = cache;
 	opts.build.jobs = (unsigned int)jobs;
@@ -284,7 +266,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	elp_catalogue_close(run.cat);
-	rc = n == 0 && run.apply_failed == 0 ? 0 : 1;
+	rc = n == 0 ? 0 : 1;
 out:
 	poptFreeContext(pc);
 out_opts:
@@ -294,7 +276,6 @@ out_opts:
 			free(kernels[n]);
 	free(kernels);
 	free(cache);
-	free(run.running);
 	return rc;
 }
 

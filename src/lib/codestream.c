@@ -57,6 +57,7 @@ static void result_release(struct elp_codestream_result *r)
 	strv_free(r->cves, r->nr_cves);
 	free(r->reason);
 	elp_build_result_free(r->build);
+	elp_apply_result_free(r->applied);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -481,15 +482,37 @@ static bool cancelled(const struct elp_build_options *o)
 	return o->cancel && *o->cancel;
 }
 
+/* What to apply once built: the running kernel's build, if any. */
+struct apply {
+	const char *release; /* the running kernel's; NULL: apply nothing */
+	long wait_ms;
+};
+
+static void apply_build(struct elp_catalogue *cat, const struct apply *a,
+			struct elp_codestream_result *r)
+{
+	struct elp_apply_options ao = { .wait_ms = a->wait_ms > 0 ? a->wait_ms
+								  : 60000 };
+	char id[24];
+
+	if (!a->release || !r->build || r->err || !r->build->build_id ||
+	    strcmp(r->release, a->release) != 0)
+		return;
+	snprintf(id, sizeof(id), "%lld", (long long)r->build->build_id);
+	ao.spec = id;
+	r->apply_err = elp_apply(elp_catalogue_ctx(cat), cat, &ao, &r->applied);
+}
+
 /*
  * The jobs' builds, up to parallel at once (each then in a child process
- * with its own connection; 1: in this process, one after the other).
- * Results go to cb in job order, each as soon as it and those before it
- * are done.  *failed counts the jobs whose result has an error.
+ * with its own connection; 1: in this process, one after the other), the
+ * running kernel's applied when a says so.  Results go to cb in job order,
+ * each as soon as it and those before it are done.  *failed counts the
+ * jobs whose result has an error.
  */
 static int run_jobs(struct elp_catalogue *cat, struct job *jobs, size_t n,
-		    unsigned int parallel, elp_codestream_cb cb, void *data,
-		    int *failed)
+		    unsigned int parallel, const struct apply *a,
+		    elp_codestream_cb cb, void *data, int *failed)
 {
 	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
 	struct child *kids = NULL;
@@ -544,7 +567,9 @@ static int run_jobs(struct elp_catalogue *cat, struct job *jobs, size_t n,
 				break;
 			j->r.err = elp_build(cat, &j->o, &j->r.build);
 		}
-		if (j->r.err)
+		if (a)
+			apply_build(cat, a, &j->r);
+		if (j->r.err || j->r.apply_err)
 			(*failed)++;
 		if (cb && !err)
 			err = cb(&j->r, data);
@@ -589,7 +614,7 @@ int elp_build_kernels(struct elp_catalogue *cat,
 		jobs[i].build = true;
 	}
 	if (!err)
-		err = run_jobs(cat, jobs, ks.n, opts->parallel, cb, data,
+		err = run_jobs(cat, jobs, ks.n, opts->parallel, NULL, cb, data,
 			       &failed);
 	jobs_free(jobs, ks.n);
 	strv_free(names, nr_names);
@@ -798,6 +823,8 @@ int elp_cve_run(struct elp_catalogue *cat,
 	struct fixes fs = { 0 };
 	struct kernels ks = { 0 };
 	struct job *jobs = NULL;
+	struct apply a = { .wait_ms = opts->apply_wait_ms };
+	char *running = NULL;
 	size_t i, j;
 	int err, failed = 0;
 
@@ -821,6 +848,13 @@ int elp_cve_run(struct elp_catalogue *cat,
 			err = -ENOENT;
 		}
 	}
+	if (!err && opts->apply) {
+		err = elp_kernel_running_release(ctx, &running);
+		if (err)
+			elp_err(ctx, "cannot tell the running kernel: %s",
+				strerror(-err));
+		a.release = running;
+	}
 	if (!err)
 		err = kernels_get(cat, opts, &ks);
 	if (!err && !(jobs = calloc(ks.n ? ks.n : 1, sizeof(*jobs))))
@@ -832,10 +866,11 @@ int elp_cve_run(struct elp_catalogue *cat,
 			err = cve_select(cat, opts, &fs, &jobs[i]);
 	}
 	if (!err)
-		err = run_jobs(cat, jobs, ks.n, opts->parallel, cb, data,
+		err = run_jobs(cat, jobs, ks.n, opts->parallel, &a, cb, data,
 			       &failed);
 	jobs_free(jobs, ks.n);
 	kernels_free(&ks);
+	free(running);
 	for (i = 0; i < fs.n; i++)
 		elp_fix_free(&fs.v[i]);
 	free(fs.v);

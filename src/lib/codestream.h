@@ -14,6 +14,7 @@
 
 #include "../engine/build.h"
 #include "catalogue.h"
+#include "lifecycle.h"
 
 /* One kernel's outcome. */
 struct elp_codestream_result {
@@ -27,6 +28,10 @@ struct elp_codestream_result {
 	int err; /* 0, or why the kernel failed (-errno) */
 	char *reason; /* a failure not from a build (no build row) */
 	struct elp_build_result *build; /* NULL: nothing was built */
+	/* CVE mode with apply, the running kernel's succeeded build: what
+	 * elp_apply() did, or apply_err (-errno, logged) */
+	struct elp_apply_result *applied;
+	int apply_err;
 };
 
 typedef int (*elp_codestream_cb)(const struct elp_codestream_result *r,
@@ -50,6 +55,11 @@ struct elp_codestream_options {
 	const char *const *cves; /* none: every applicable fix not yet live */
 	size_t nr_cves;
 	bool dry_run; /* select and report, build nothing */
+	/* apply the build for the running kernel with elp_apply() (waiting
+	 * up to apply_wait_ms for the transition; 0: 60 s) before its result
+	 * is reported; builds for other kernels are only built */
+	bool apply;
+	long apply_wait_ms;
 };
 
 /* Half the CPUs, fewer when the available memory (1.5 GiB a build) is
@@ -80,8 +90,10 @@ int elp_build_kernels(struct elp_catalogue *cat,
  * once as elp_build_kernels() does.  A kernel with nothing to build is
  * still reported, with build NULL; one that cannot be considered (no
  * version) has err and reason set, nothing logged.  A CVE no present fix
- * carries is an error (-ENOENT, logged) before anything is built.  Returns
- * the number of kernels that failed, or -errno.
+ * carries is an error (-ENOENT, logged) before anything is built.  With
+ * opts->apply, the running kernel's succeeded build is applied (a failed
+ * apply counts as that kernel failing).  Returns the number of kernels
+ * that failed, or -errno.
  */
 int elp_cve_run(struct elp_catalogue *cat,
 		const struct elp_codestream_options *opts, elp_codestream_cb cb,
