@@ -336,10 +336,6 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			"note: several kernels are built on this host, not on the configured builders\n");
 		nr_builders = 0;
 	}
-	if (!rc && nr_builders && cumulative)
-		rc = cli_usage_error(
-			pc,
-			"--cumulative is not supported with a builder: a remote build is never cumulative");
 	if (rc)
 		goto out_free;
 	if (quiet || cli->quiet)
@@ -362,10 +358,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	opts.cc = cc;
 	opts.force_toolchain = force_toolchain;
 	opts.rebuild = rebuild;
-	opts.cumulative = nr_builders	  ? 0
-			  : cumulative	  ? 1
-			  : no_cumulative ? 0
-					  : -1;
+	opts.cumulative = cumulative ? 1 : no_cumulative ? 0 : -1;
 	opts.extra_files = (const char *const *)extra;
 	opts.nr_extra_files = nr_extra;
 	opts.jobs = (unsigned int)jobs;

@@ -228,6 +228,11 @@ static int resolve_cumulative(struct elp_bstate *b, const char *only)
 
 	if (b->opts->cumulative == 0 || !b->kernel->release)
 		return 0;
+	if (b->opts->cumulative == ELP_BUILD_CUMULATIVE_GIVEN) {
+		b->cumulative = true;
+		b->res->cumulative = true;
+		return 0;
+	}
 	err = elp_builds_applied(b->cat, b->kernel->release, NULL, &builds,
 				 &nr_builds);
 	if (err) {

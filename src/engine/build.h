@@ -23,6 +23,8 @@
 /* Bumped when the engine's output for the same inputs may change. */
 #define ELP_BUILD_ENGINE_VERSION "elp-build-6"
 
+#define ELP_BUILD_CUMULATIVE_GIVEN 2
+
 struct elp_build_options {
 	/* catalogue spec (name, id, release); NULL: the running kernel */
 	const char *kernel;
@@ -40,7 +42,9 @@ struct elp_build_options {
 	/* 1: also rebuild the patches of the builds applied on this kernel
 	 * (this host's 'apply' events not since reverted or replaced) and
 	 * make the module replace them (klp_patch.replace); 0: no; -1: yes
-	 * when the catalogue holds an applied livepatch for the kernel */
+	 * when the catalogue holds an applied livepatch for the kernel;
+	 * ELP_BUILD_CUMULATIVE_GIVEN: replace, with exactly the patches
+	 * given (a builder building a client's cumulative request) */
 	int cumulative;
 	/* .c files (tree-relative) compiled and diffed although no patch
 	 * changes them: the users of a changed header's inline code */

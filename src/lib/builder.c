@@ -353,6 +353,10 @@ static int build(struct serve *s, const char *cached, int out_fd)
 	opts.nr_extra_files = nr_extra;
 	opts.cache_dir = s->cache;
 	opts.rebuild = elp_record_get(&s->rq, "rebuild") != NULL;
+	/* the client sent every patch the module carries */
+	opts.cumulative = elp_record_get(&s->rq, "cumulative")
+				  ? ELP_BUILD_CUMULATIVE_GIVEN
+				  : 0;
 	elp_info(s->ctx, "building %s for kernel '%s' (%zu patches)", opts.name,
 		 s->kernel_name, nr_patches);
 	err = elp_build(s->cat, &opts, &r);

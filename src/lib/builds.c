@@ -708,6 +708,47 @@ int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 	return collect_ids(cat, stmt, ids, nr, "cannot read a build's patches");
 }
 
+int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
+				 int64_t **ids, size_t *nr)
+{
+	int64_t *builds = NULL;
+	size_t nr_builds = 0, i, j, k;
+	int err;
+
+	*ids = NULL;
+	*nr = 0;
+	err = elp_builds_applied(cat, release, NULL, &builds, &nr_builds);
+	for (i = 0; !err && i < nr_builds; i++) {
+		int64_t *p = NULL;
+		size_t np = 0;
+
+		err = elp_builds_patch_ids(cat, builds[i], &p, &np);
+		for (j = 0; !err && j < np; j++) {
+			int64_t *n;
+
+			for (k = 0; k < *nr && (*ids)[k] != p[j]; k++)
+				;
+			if (k < *nr)
+				continue;
+			n = realloc(*ids, (*nr + 1) * sizeof(*n));
+			if (!n) {
+				err = -ENOMEM;
+				break;
+			}
+			*ids = n;
+			n[(*nr)++] = p[j];
+		}
+		free(p);
+	}
+	free(builds);
+	if (err) {
+		free(*ids);
+		*ids = NULL;
+		*nr = 0;
+	}
+	return err;
+}
+
 int elp_kernel_count_builds(struct elp_catalogue *cat, int64_t kernel_id)
 {
 	sqlite3_stmt *stmt;

@@ -188,6 +188,10 @@ int elp_builds_applied(struct elp_catalogue *cat, const char *release,
  */
 int elp_builds_of_module(struct elp_catalogue *cat, const char *release,
 			 const char *module, int64_t **ids, size_t *nr);
+/* The patches of the builds elp_builds_applied() finds on release, in the
+ * order they were applied, each once: what a cumulative build carries. */
+int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
+				 int64_t **ids, size_t *nr);
 /* A build's patch ids, in build order. */
 int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 			 int64_t **ids, size_t *nr);

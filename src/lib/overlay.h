@@ -185,8 +185,8 @@ int elp_overlay_fixes(struct elp_catalogue *cat, const char *overlay, bool all,
  * (allocated: "patch 'P' is of fix 'OVERLAY:FIX', which is
  * cumulative-only"), 0 when not, -errno.  Such a patch is only delivered
  * in a cumulative (klp replace) build: elp_build() makes a build of it
- * cumulative by default and refuses one asked not to be; a remote build,
- * never cumulative, is refused.
+ * cumulative by default and refuses one asked not to be, and so does
+ * elp_remote_build() (before any builder is asked).
  */
 int elp_overlay_patch_cumulative_only(struct elp_catalogue *cat,
 				      int64_t patch_id, char **what);

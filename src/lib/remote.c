@@ -190,7 +190,8 @@ struct client {
 	struct elp_kernel *kernel;
 	struct elp_patch **patches;
 	char **patch_names; /* as sent: [A-Za-z0-9._+-] */
-	size_t nr_patches;
+	size_t nr_patches; /* with a cumulative build's applied ones first */
+	bool cumulative;
 	char *cache, *work;
 	int work_lock; /* owns work (workdir.c) */
 	char *request; /* the request bundle file */
@@ -213,10 +214,88 @@ static char *wire_name(const char *name)
 	return w;
 }
 
+static bool have_patch(const struct client *c, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_patches; i++)
+		if (c->patches[i]->id == id)
+			return true;
+	return false;
+}
+
+/* p (taken) at the end of the patches sent */
+static int add_patch(struct client *c, struct elp_patch *p)
+{
+	struct elp_patch **np;
+	char **nn;
+
+	np = realloc(c->patches, (c->nr_patches + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	c->patches = np;
+	nn = realloc(c->patch_names, (c->nr_patches + 1) * sizeof(*nn));
+	if (!nn)
+		return -ENOMEM;
+	c->patch_names = nn;
+	nn[c->nr_patches] = wire_name(p->name);
+	if (!nn[c->nr_patches])
+		return -ENOMEM;
+	np[c->nr_patches++] = p;
+	return 0;
+}
+
+/*
+ * A cumulative build, as a local one: the patches of the livepatches
+ * applied here on the kernel first, then the new ones, each once; the
+ * builder builds a module that replaces them all.
+ */
+static int resolve_cumulative(struct client *c, const char *only)
+{
+	int64_t *ids = NULL;
+	size_t nr = 0, i;
+	int err;
+
+	if (c->opts->cumulative == 0)
+		return 0;
+	err = elp_builds_applied_patch_ids(c->cat, c->kernel->release, &ids,
+					   &nr);
+	/* a cumulative-only fix is cumulative even with nothing live */
+	if (!err && only && c->opts->cumulative < 0)
+		elp_info(c->ctx, "cumulative: %s", only);
+	else if (err || (nr == 0 && c->opts->cumulative < 0)) {
+		free(ids);
+		return err;
+	}
+	c->cumulative = c->res->cumulative = true;
+	for (i = 0; !err && i < nr; i++) {
+		struct elp_patch *p = NULL;
+		char spec[32];
+
+		snprintf(spec, sizeof(spec), "%lld", (long long)ids[i]);
+		err = elp_patch_find(c->cat, spec, &p);
+		if (!err && !p)
+			err = -ENOENT;
+		if (!err) {
+			elp_info(
+				c->ctx,
+				"cumulative: patch '%s' of an applied livepatch",
+				p->name);
+			err = add_patch(c, p);
+		}
+		if (err)
+			elp_patch_free(p);
+	}
+	c->res->nr_applied_patches = c->nr_patches;
+	free(ids);
+	return err;
+}
+
 static int resolve(struct client *c)
 {
 	const struct elp_build_options *o = c->opts;
-	char *first = NULL;
+	struct elp_patch **given = NULL;
+	char *first = NULL, *only = NULL;
 	size_t i;
 	int err;
 
@@ -232,46 +311,57 @@ static int resolve(struct client *c)
 			c->kernel->config ? "symbol table" : "config");
 		return -ENOENT;
 	}
-	c->patch_names = calloc(o->nr_patches, sizeof(char *));
-	if (!c->patch_names || !c->res->kernel_release)
+	if (!c->res->kernel_release)
 		return -ENOMEM;
-	err = elp_patch_resolve_all(c->cat, o->patches, o->nr_patches,
-				    &c->patches, &first);
+	err = elp_patch_resolve_all(c->cat, o->patches, o->nr_patches, &given,
+				    &first);
+	/* a patch of a cumulative-only overlay fix makes the build
+	 * cumulative, as here; --no-cumulative is refused before any
+	 * builder is asked */
+	for (i = 0; !err && !only && i < o->nr_patches; i++)
+		err = elp_overlay_patch_cumulative_only(c->cat, given[i]->id,
+							&only);
+	if (err > 0)
+		err = 0;
+	if (!err && only && o->cumulative == 0) {
+		err = -ENOTSUP;
+		c->res->status = "refused";
+		if (asprintf(
+			    &c->res->reason,
+			    "%s: it is only delivered in a cumulative build (klp replace); build it without --no-cumulative",
+			    only) < 0)
+			c->res->reason = NULL;
+		elp_err(c->ctx, "%s", c->res->reason ? c->res->reason : only);
+	}
 	if (!err)
-		c->nr_patches = o->nr_patches;
-	for (i = 0; !err && i < c->nr_patches; i++) {
-		c->patch_names[i] = wire_name(c->patches[i]->name);
-		if (!c->patch_names[i])
+		err = resolve_cumulative(c, only);
+	if (!err && !first) {
+		/* the module's name: the first given patch's */
+		first = strdup(given[0]->name);
+		if (!first)
 			err = -ENOMEM;
 	}
-	/* a remote build is never cumulative: not for a cumulative-only fix */
-	for (i = 0; !err && i < c->nr_patches; i++) {
-		char *what = NULL;
-
-		err = elp_overlay_patch_cumulative_only(
-			c->cat, c->patches[i]->id, &what);
-		if (err == 1) {
-			err = -ENOTSUP;
-			c->res->status = "refused";
-			if (asprintf(
-				    &c->res->reason,
-				    "%s: it is only delivered in a cumulative build, and a remote build is never cumulative; build it here",
-				    what) < 0)
-				c->res->reason = NULL;
-			elp_err(c->ctx, "%s",
-				c->res->reason ? c->res->reason : what);
+	for (i = 0; given && i < o->nr_patches; i++) {
+		if (!err && have_patch(c, given[i]->id)) {
+			elp_info(c->ctx,
+				 "cumulative: patch '%s' is already applied",
+				 given[i]->name);
+		} else if (!err) {
+			err = add_patch(c, given[i]);
+			if (!err)
+				given[i] = NULL;
 		}
-		free(what);
+		elp_patch_free(given[i]);
 	}
+	free(given);
 	if (!err) {
-		c->res->module_name =
-			o->name ? strdup(o->name)
-				: elp_build_module_name(
-					  first ? first : c->patches[0]->name);
+		c->res->module_name = o->name ? strdup(o->name)
+					      : elp_build_module_name(first);
 		if (!c->res->module_name)
 			err = -ENOMEM;
 	}
 	free(first);
+	free(only);
 	return err;
 }
 
@@ -351,6 +441,10 @@ static int make_request(struct client *c)
 		err = add_oot(c, &b, &req);
 	for (i = 0; !err && i < c->opts->nr_extra_files; i++)
 		err = elp_record_add(&req, "extra", c->opts->extra_files[i]);
+	/* the patches sent are all the module carries: it replaces every
+	 * livepatch on the kernel (klp_patch.replace) */
+	if (!err && c->cumulative)
+		err = elp_record_add(&req, "cumulative", "1");
 	/* part of the request, so a rebuild is not the cached result */
 	if (!err && c->opts->rebuild)
 		err = elp_record_add(&req, "rebuild", "1");
@@ -793,6 +887,7 @@ static int record(struct client *c, const struct elp_builder_url *u,
 	br.inputs_sha256 = r->inputs_sha256;
 	br.patch_ids = ids;
 	br.nr_patch_ids = c->nr_patches;
+	br.cumulative = c->cumulative;
 	br.backend = "ssh";
 	br.builder_host = u->name;
 	o.status = r->status;
@@ -937,10 +1032,10 @@ static void client_free(struct client *c)
 	free(c->work);
 	free(c->cache);
 	free(c->request);
-	for (i = 0; c->patches && i < c->opts->nr_patches; i++)
+	for (i = 0; i < c->nr_patches; i++)
 		elp_patch_free(c->patches[i]);
 	free(c->patches);
-	for (i = 0; c->patch_names && i < c->opts->nr_patches; i++)
+	for (i = 0; i < c->nr_patches; i++)
 		free(c->patch_names[i]);
 	free(c->patch_names);
 	elp_kernel_free(c->kernel);
@@ -1059,11 +1154,8 @@ int elp_remote_build(struct elp_catalogue *cat,
 
 	*out = NULL;
 	c.t0 = elp_now_ms();
-	if (opts->cumulative > 0 || nr_builders == 0 || !opts->nr_patches) {
-		elp_err(c.ctx, "%s",
-			opts->cumulative > 0
-				? "a remote build is not cumulative: build it here, or without --cumulative"
-				: "no builder or no patch given");
+	if (nr_builders == 0 || !opts->nr_patches) {
+		elp_err(c.ctx, "no builder or no patch given");
 		return -EINVAL;
 	}
 	c.res = calloc(1, sizeof(*c.res));

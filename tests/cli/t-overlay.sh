@@ -297,11 +297,16 @@ printf 'ffffffff81000000 T _text\nffffffff81001000 t x\n' > "$T/kallsyms"
 elp kernel add --release 6.1.0-9-amd64 --name k61s --source "$T/k-k61" --config "$T/config" --symbols "$T/kallsyms" > /dev/null 2>&1 ||
 	bail "kernel add k61s"
 before=$(dump)
-elp build --kernel k61s --patch ex:atomic --builder ssh://nowhere.invalid > "$T/out" 2>&1
-check "a remote build of it is refused before any builder is asked" test $? -eq 1
-check "...saying why" grep -q "error: patch 'ex:atomic' is of fix 'ex:atomic', which is cumulative-only: it is only delivered in a cumulative build, and a remote build is never cumulative; build it here" "$T/out"
+elp build --kernel k61s --patch ex:atomic --no-cumulative --builder ssh://nowhere.invalid > "$T/out" 2>&1
+check "a remote --no-cumulative build of it is refused before any builder is asked" test $? -eq 1
+check "...saying why" grep -q "error: patch 'ex:atomic' is of fix 'ex:atomic', which is cumulative-only: it is only delivered in a cumulative build (klp replace); build it without --no-cumulative" "$T/out"
 check "...once" test "$(grep -c cumulative-only "$T/out")" = 1
+check "...no builder asked" sh -c '! grep -q "nowhere.invalid" "$1"' - "$T/out"
 check "...recording nothing" test "$before" = "$(dump)"
+ELIVEPATCH_SSH=false elp -v build --kernel k61s --patch ex:atomic --builder ssh://nowhere.invalid > "$T/out" 2>&1
+check "a remote build of it is cumulative, as here, and goes to the builder" \
+	grep -q "cumulative: patch 'ex:atomic' is of fix 'ex:atomic', which is cumulative-only" "$T/out"
+check "...which is asked" grep -q "building on nowhere.invalid" "$T/out"
 elp cve --kernel k61 --dry-run CVE-2099-3000 > "$T/out" 2>&1
 check "cve selects it (its builds are cumulative)" grep -q "^k61: would build ex:atomic (CVE-2099-3000)" "$T/out"
 

@@ -55,8 +55,6 @@ ok "sshd listens on 127.0.0.1:$SSHD_PORT"
 elp build --kernel fake --patch "$T/cmdline.patch" --builder host1 > "$T/out" 2>&1
 check "a builder that is not an ssh:// URL is a usage error" test $? = 129
 check "...saying what is expected" grep -q "expected ssh://\[user@\]host\[:port\]\[/path/to/elivepatch\]" "$T/out"
-elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --cumulative > "$T/out" 2>&1
-check "--cumulative with a builder is a usage error" test $? = 129
 elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --cc gcc > "$T/out" 2>&1
 check "--cc with a builder is a usage error (the builder chooses)" test $? = 129
 elp build --kernel fake --patch "$T/cmdline.patch" --builder 'ssh://-oProxyCommand=x' > "$T/out" 2>&1
@@ -92,6 +90,33 @@ elp history > "$T/out"
 check "history: built on the builder" grep -q "failed on builder good (" "$T/out"
 elp build --kernel fake --patch "$T/cmdline.patch" --builder ssh://good --json > "$T/out" 2> /dev/null
 check "--json: the local build id and status" grep -q '"status":"failed"' "$T/out"
+
+# --- cumulative through a builder: the applied livepatches' patches go along ----------------
+sed 's/live patched by elivepatch/applied earlier/' "$T/cmdline.patch" > "$T/live.patch"
+elp patch add "$T/live.patch" --name live > /dev/null 2>&1 || bail "patch add live"
+live_id=$(sqlite3 "$DB" "SELECT id FROM patches WHERE name = 'live'")
+# a livepatch of it applied on this host, as 'apply' records it
+sqlite3 "$DB" "INSERT INTO builds (kernel_release, module_name, inputs_sha256, status, created_at) VALUES ('$REL', 'elp_live', 'l', 'succeeded', 1);
+	INSERT INTO build_patches VALUES (last_insert_rowid(), 0, $live_id);
+	INSERT INTO events (time, kind, kernel_release, build_id, module, host) SELECT 2, 'apply', '$REL', max(id), 'elp_live', '$(hostname)' FROM builds"
+elp build --kernel fake --patch cmdline --builder ssh://good --cumulative > "$T/out" 2> "$T/err"
+id=$(sqlite3 "$DB" "SELECT max(id) FROM builds")
+check "--cumulative with a builder: recorded here as cumulative" \
+	test "$(sqlite3 "$DB" "SELECT cumulative || '|' || backend FROM builds WHERE id = $id")" = "1|ssh"
+check "...with the applied livepatch's patch first, then the new one" \
+	test "$(sqlite3 "$DB" "SELECT group_concat(p.name) FROM build_patches b JOIN patches p ON p.id = b.patch_id WHERE b.build_id = $id ORDER BY b.position")" = "live,cmdline"
+bid=$(sqlite3 "$BDB" "SELECT max(id) FROM builds")
+check "...built on the builder as cumulative, with exactly those patches" \
+	test "$(sqlite3 "$BDB" "SELECT b.cumulative || '|' || group_concat(p.name) FROM builds b JOIN build_patches bp ON bp.build_id = b.id JOIN patches p ON p.id = bp.patch_id WHERE b.id = $bid ORDER BY bp.position")" = "1|live,cmdline"
+elp build show $id > "$T/out"
+check "build show says cumulative" grep -qE '^cumulative +yes$' "$T/out"
+elp build --kernel fake --patch cmdline --builder ssh://good > "$T/out" 2> "$T/err"
+check "without --cumulative: cumulative, as a local build, when a livepatch is applied" \
+	test "$(sqlite3 "$DB" "SELECT cumulative FROM builds ORDER BY id DESC LIMIT 1")" = 1
+elp build --kernel fake --patch cmdline --builder ssh://good --no-cumulative > "$T/out" 2> "$T/err"
+check "--no-cumulative: only the given patch" \
+	test "$(sqlite3 "$DB" "SELECT b.cumulative || '|' || count(*) FROM builds b JOIN build_patches bp ON bp.build_id = b.id WHERE b.id = (SELECT max(id) FROM builds)")" = "0|1"
+sqlite3 "$DB" "DELETE FROM events WHERE kind = 'apply'"
 
 # --- failover ----------------------------------------------------------------------------------
 before=$(builds)

@@ -80,6 +80,25 @@ check "...answered from the builder's cache" grep -q "good: cached result" "$t/e
 check "...without a build there" test "$(sqlite3 "$bdb" "SELECT count(*) FROM builds")" = "$nb"
 check "...the same module" cmp -s "$t/cached.ko" "$t/local.ko"
 
+# --- cumulative through the builder: the same module as a cumulative build here -------------
+# the first livepatch applied on this host (here and on client 1), as 'apply' records it
+for d in "$db" "$c1"; do
+	sqlite3 "$d" "INSERT INTO events (time, kind, kernel_release, build_id, module, host)
+		SELECT 1, 'apply', kernel_release, max(id), module_name, '$(hostname)' FROM builds
+		WHERE status = 'succeeded' AND module_name = '$n'"
+done
+p2=$patches/filesystems-static.patch
+elp build --kernel ref --patch "$p2" --name "${n}_c" --cumulative -o "$t/cum-local.ko" > "$t/out" 2>&1 ||
+	sed 's/^/# /' "$t/out"
+check "cumulative build here" test -f "$t/cum-local.ko"
+"$ELIVEPATCH" --db "$c1" build --kernel ref --patch "$p2" --name "${n}_c" --cumulative --builder ssh://good \
+	-o "$t/cum-remote.ko" > "$t/out" 2> "$t/err"
+check "cumulative build on the builder succeeds" test $? = 0
+check "...the same module as the cumulative build here (sha256)" cmp -s "$t/cum-local.ko" "$t/cum-remote.ko"
+check "...recorded here as cumulative, carrying the applied patch first" \
+	test "$(sqlite3 "$c1" "SELECT b.cumulative || '|' || group_concat(p.name, ',') FROM builds b JOIN build_patches bp ON bp.build_id = b.id JOIN patches p ON p.id = bp.patch_id WHERE b.module_name = '${n}_c' ORDER BY bp.position")" = \
+	"1|cmdline-string,filesystems-static"
+
 # --- a builder killed mid-build: the next one answers ---------------------------------------
 c3=$t/client3.db
 add_kernel_to "$c3" "kernel added on a third client"
