@@ -47,6 +47,7 @@ cmd rsync rsync net-misc/rsync
 cmd ssh openssh-client net-misc/openssh
 cmd sshd openssh-server net-misc/openssh
 cmd zstd zstd app-arch/zstd
+cmd bwrap bubblewrap sys-apps/bubblewrap
 cmd gzip gzip app-arch/gzip
 cmd mandoc mandoc app-text/mandoc
 cmd shellcheck shellcheck dev-util/shellcheck

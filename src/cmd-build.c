@@ -180,7 +180,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	size_t nr_kernels = 0;
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
-	int cumulative = 0, no_cumulative = 0, least_busy = 0;
+	int cumulative = 0, no_cumulative = 0, least_busy = 0, sandbox = 0;
 	char **patches = NULL, **patch_args = NULL, **extra_args = NULL;
 	char **extra = NULL, **builder_args = NULL, **builders = NULL;
 	char *conf_builders = NULL;
@@ -232,6 +232,9 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		  "ssh://[USER@]HOST[:PORT][/PATH]" },
 		{ "least-busy", 0, POPT_ARG_NONE, &least_busy, 0,
 		  "ask every builder how busy it is (builder serve --status) and try the least busy first",
+		  NULL },
+		{ "sandbox", 0, POPT_ARG_NONE, &sandbox, 0,
+		  "compile in a bubblewrap sandbox: no network, only the build's own dirs writable (default: 'sandbox' of elivepatch.conf)",
 		  NULL },
 		{ "rebuild", 0, POPT_ARG_NONE, &rebuild, 0,
 		  "build even if an identical build exists", NULL },
@@ -358,6 +361,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	opts.cc = cc;
 	opts.force_toolchain = force_toolchain;
 	opts.rebuild = rebuild;
+	opts.sandbox = sandbox || elp_conf_yes(cli->conf->sandbox);
 	opts.cumulative = cumulative ? 1 : no_cumulative ? 0 : -1;
 	opts.extra_files = (const char *const *)extra;
 	opts.nr_extra_files = nr_extra;

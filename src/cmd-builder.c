@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/config.h"
 #include "lib/remote.h"
 
 /*
@@ -30,7 +31,7 @@ static int builder_serve(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat;
 	char *cache = NULL, *text = NULL;
-	int status = 0, rc, err;
+	int status = 0, sandbox = 0, rc, err;
 	poptContext pc;
 	bool done;
 	struct poptOption options[] = {
@@ -39,11 +40,14 @@ static int builder_serve(struct cli *cli, int argc, const char **argv)
 		  NULL },
 		{ "cache", 0, POPT_ARG_STRING, &cache, 0,
 		  "cache directory (default: $ELIVEPATCH_CACHE)", "DIR" },
+		{ "sandbox", 0, POPT_ARG_NONE, &sandbox, 0,
+		  "build every request in a bubblewrap sandbox (default: 'sandbox' of elivepatch.conf)",
+		  NULL },
 		POPT_TABLEEND
 	};
 
-	rc = cli_parse_none("[--status] [--cache DIR]", options, argc, argv,
-			    &pc, &done);
+	rc = cli_parse_none("[--status] [--cache DIR] [--sandbox]", options,
+			    argc, argv, &pc, &done);
 	if (rc || done)
 		goto out_args;
 	rc = 1;
@@ -63,8 +67,11 @@ static int builder_serve(struct cli *cli, int argc, const char **argv)
 		if (!err)
 			fputs(text, stdout);
 	} else {
-		err = elp_builder_serve(cat, STDIN_FILENO, STDOUT_FILENO,
-					cache);
+		err = elp_builder_serve(
+			cat, STDIN_FILENO, STDOUT_FILENO, cache,
+			sandbox || elp_conf_yes(cli->conf->sandbox)
+				? ELP_BUILDER_SANDBOX
+				: 0);
 	}
 	elp_catalogue_close(cat);
 	rc = !err ? 0 : err == -ENOENT ? ELP_BUILDER_UNAVAILABLE : 1;

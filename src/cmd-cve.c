@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "lib/codestream.h"
+#include "lib/config.h"
 #include "lib/kernel.h"
 #include "lib/patch.h"
 
@@ -249,6 +250,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	opts.apply = apply;
 	opts.parallel = (unsigned int)parallel;
 	opts.build.cache_dir = cache;
+	opts.build.sandbox = elp_conf_yes(cli->conf->sandbox);
 	opts.build.jobs = (unsigned int)jobs;
 	opts.build.cancel = &cve_cancel;
 	sa.sa_handler = on_signal;

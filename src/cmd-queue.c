@@ -403,6 +403,7 @@ static int queue_run(struct cli *cli, int argc, const char **argv)
 	if (auto_apply_setting(apply, no_apply, &opts.auto_apply))
 		return 1;
 	opts.jobs = (unsigned int)jobs;
+	opts.sandbox = elp_conf_yes(cli->conf->sandbox);
 	if (cli_open_catalogue(cli, 0, &cat))
 		return 1;
 	/* no SA_RESTART: a signal also ends a wait for the lock */

@@ -93,6 +93,9 @@ int elp_bmake(struct elp_bstate *b, const char *dir, const char *const *targets,
  * caller handles: -EIO when make failed. */
 int elp_bmake_try(struct elp_bstate *b, const char *dir,
 		  const char *const *targets, size_t nr_targets, bool kcflags);
+/* argv in cwd (NULL: here), output into the build log; in a sandbox when
+ * the build asked for one (the tree and the work dir writable). */
+int elp_brun(struct elp_bstate *b, const char *const *argv, const char *cwd);
 int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to);
 
 /* build-resolve.c: the inputs of the build, then its units and headers */

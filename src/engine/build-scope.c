@@ -1316,7 +1316,7 @@ static int preprocess_batch(struct elp_bstate *b, char **files, size_t m,
 		elp_buf_free(&line);
 	}
 	/* a file that does not preprocess is kept: the status is not used */
-	err = elp_run(b->ctx, argv, b->tree, b->log_fd, NULL);
+	err = elp_brun(b, argv, b->tree);
 	err = err < 0 ? err : 0;
 	for (k = 0; !err && k < m; k++) {
 		char *i_name = NULL, *cmd = NULL, *text = NULL;

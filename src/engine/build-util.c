@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../lib/builds.h"
+#include "../lib/sandbox.h"
 #include "../lib/toolchain.h"
 #include "build-internal.h"
 
@@ -71,20 +72,14 @@ int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to)
 }
 
 /* The first compiler/make error written to the log since offset off. */
-static char *log_first_error(struct elp_bstate *b, off_t off)
+/* The first line of the log from off holding one of marks, or NULL. */
+static char *first_line_with(const char *data, off_t off,
+			     const char *const *marks)
 {
-	static const char *const marks[] = { ": error: ", ": fatal error: ",
-					     "*** No rule", "ERROR: ", NULL };
-	char *data = NULL, *found = NULL;
 	size_t i;
 
-	if (!b->res->log_path ||
-	    elp_read_file(NULL, b->res->log_path, &data, NULL) < 0)
-		return NULL;
-	if ((size_t)off > strlen(data))
-		off = 0;
-	for (i = 0; marks[i] && !found; i++) {
-		char *hit = strstr(data + off, marks[i]), *start, *end;
+	for (i = 0; marks[i]; i++) {
+		const char *hit = strstr(data + off, marks[i]), *start, *end;
 
 		if (!hit)
 			continue;
@@ -92,9 +87,40 @@ static char *log_first_error(struct elp_bstate *b, off_t off)
 		     start--)
 			;
 		end = strchr(hit, '\n');
-		found = end ? strndup(start, (size_t)(end - start))
-			    : strdup(start);
+		return end ? strndup(start, (size_t)(end - start))
+			   : strdup(start);
 	}
+	return NULL;
+}
+
+static char *log_first_error(struct elp_bstate *b, off_t off)
+{
+	static const char *const marks[] = { ": error: ", ": fatal error: ",
+					     "*** No rule", "ERROR: ", NULL };
+	/* what a step the sandbox stopped says */
+	static const char *const sandbox_marks[] = {
+		"Read-only file system", "Network is unreachable",
+		"Connection refused", "Temporary failure in name resolution",
+		NULL
+	};
+	char *data = NULL, *found = NULL, *line;
+
+	if (!b->res->log_path ||
+	    elp_read_file(NULL, b->res->log_path, &data, NULL) < 0)
+		return NULL;
+	if ((size_t)off > strlen(data))
+		off = 0;
+	line = b->opts->sandbox ? first_line_with(data, off, sandbox_marks)
+				: NULL;
+	if (line &&
+	    asprintf(
+		    &found,
+		    "the sandbox stopped a step that writes outside the build or uses the network: %s",
+		    line) < 0)
+		found = NULL;
+	free(line);
+	if (!found)
+		found = first_line_with(data, off, marks);
 	free(data);
 	return found;
 }
@@ -115,6 +141,38 @@ static bool btfids_unused(const struct elp_bstate *b, const char *dir)
 		return false;
 	snprintf(path, sizeof(path), "%s/vmlinux", dir);
 	return access(path, F_OK) != 0;
+}
+
+int elp_brun(struct elp_bstate *b, const char *const *argv, const char *cwd)
+{
+	const char *writable[2], **wrapped;
+	char *tmp = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!b->opts->sandbox)
+		return elp_run(b->ctx, argv, cwd, b->log_fd, NULL);
+	if (b->tree_root)
+		writable[n++] = b->tree_root;
+	if (b->workdir)
+		writable[n++] = b->workdir;
+	if (n == 0 || asprintf(&tmp, "%s/tmp",
+			       b->workdir ? b->workdir : b->tree_root) < 0)
+		return -ENOMEM;
+	rc = elp_mkdir_p(b->ctx, tmp, 0700);
+	wrapped = rc ? NULL : elp_sandbox_argv(argv, writable, n, tmp, cwd);
+	if (wrapped && b->log_fd >= 0)
+		dprintf(b->log_fd,
+			"# in a sandbox (%s): no network, writable only %s%s%s\n",
+			wrapped[0], writable[0], n > 1 ? " and " : "",
+			n > 1 ? writable[1] : "");
+	if (wrapped)
+		rc = elp_run(b->ctx, wrapped, cwd, b->log_fd, NULL);
+	else if (!rc)
+		rc = -ENOMEM;
+	free(wrapped);
+	free(tmp);
+	return rc;
 }
 
 static int bmake(struct elp_bstate *b, const char *dir,
@@ -160,7 +218,7 @@ static int bmake(struct elp_bstate *b, const char *dir,
 		elp_buf_free(&line);
 	}
 	off = b->log_fd >= 0 ? lseek(b->log_fd, 0, SEEK_CUR) : -1;
-	rc = elp_run(b->ctx, argv, NULL, b->log_fd, NULL);
+	rc = elp_brun(b, argv, NULL);
 	if (rc == 0)
 		return 0;
 	if (elp_bstate_cancelled(b))

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "../lib/builds.h"
+#include "../lib/sandbox.h"
 #include "../lib/toolchain.h"
 #include "build-internal.h"
 
@@ -270,6 +271,13 @@ int elp_build(struct elp_catalogue *cat, const struct elp_build_options *opts,
 	/* builds of this host whose process died are not running */
 	if (elp_builds_reap_interrupted(b.cat))
 		elp_dbg(b.ctx, "cannot check for interrupted builds");
+
+	/* never unsandboxed when a sandbox was asked for */
+	if (opts->sandbox) {
+		err = elp_sandbox_check(b.ctx);
+		if (err)
+			goto out_early;
+	}
 
 	/* resolve: no build row yet; errors here are the caller's input */
 	t = elp_now_ms();

@@ -51,6 +51,10 @@ struct elp_build_options {
 	const char *const *extra_files;
 	size_t nr_extra_files;
 	unsigned int jobs; /* make -j; 0: number of CPUs */
+	/* run every make of the build in a bubblewrap sandbox (sandbox.h):
+	 * no network, the system read-only, only the tree and the build's
+	 * work dir writable; an error when no sandbox can be made */
+	bool sandbox;
 	/* set asynchronously (signal handler) to stop between steps */
 	volatile sig_atomic_t *cancel;
 };

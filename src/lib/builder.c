@@ -18,6 +18,7 @@ struct serve {
 	struct elp_ctx *ctx;
 	char *cache, *work, *req; /* req: the extracted bundle */
 	int work_lock; /* owns work (workdir.c) */
+	bool sandbox; /* ELP_BUILDER_SANDBOX */
 	struct elp_record rq;
 	char manifest[ELP_SHA256_HEX_LEN + 1];
 	char config_sha[ELP_SHA256_HEX_LEN + 1];
@@ -353,6 +354,8 @@ static int build(struct serve *s, const char *cached, int out_fd)
 	opts.nr_extra_files = nr_extra;
 	opts.cache_dir = s->cache;
 	opts.rebuild = elp_record_get(&s->rq, "rebuild") != NULL;
+	/* this builder's rule, or the client's wish */
+	opts.sandbox = s->sandbox || elp_record_get(&s->rq, "sandbox");
 	/* the client sent every patch the module carries */
 	opts.cumulative = elp_record_get(&s->rq, "cumulative")
 				  ? ELP_BUILD_CUMULATIVE_GIVEN
@@ -419,13 +422,14 @@ static void serve_free(struct serve *s)
 }
 
 int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
-		      const char *cache_dir)
+		      const char *cache_dir, unsigned int flags)
 {
 	struct elp_bundle_limits lim = { ELP_REQUEST_MAX_ENTRIES,
 					 ELP_REQUEST_MAX_BYTES };
 	struct serve s = { .cat = cat,
 			   .ctx = elp_catalogue_ctx(cat),
-			   .work_lock = -1 };
+			   .work_lock = -1,
+			   .sandbox = flags & ELP_BUILDER_SANDBOX };
 	char key[ELP_SHA256_HEX_LEN + 1], *dir = NULL, *cached = NULL;
 	char *parent = NULL;
 	char *keytext = NULL;

@@ -13,24 +13,21 @@ enum value_type { PATH, NAME, YES_NO, WORDS, URLS };
 struct key {
 	const char *name;
 	enum value_type type;
-	size_t offset; /* of the char * in struct elp_conf; 0: not stored */
-	/* for keys stored nowhere: the one value this version supports */
-	const char *only;
-	const char *why;
+	size_t offset; /* of the char * in struct elp_conf */
 };
 
 #define FIELD(f) offsetof(struct elp_conf, f)
 
 static const struct key keys[] = {
-	{ "catalogue", PATH, FIELD(catalogue), NULL, NULL },
-	{ "cache-dir", PATH, FIELD(cache_dir), NULL, NULL },
-	{ "datadir", PATH, FIELD(datadir), NULL, NULL },
-	{ "signing-key", PATH, FIELD(signing_key), NULL, NULL },
-	{ "signing-cert", PATH, FIELD(signing_cert), NULL, NULL },
-	{ "patch-overlay", NAME, FIELD(patch_overlay), NULL, NULL },
-	{ "builders", URLS, FIELD(builders), NULL, NULL },
-	{ "auto-apply", YES_NO, FIELD(auto_apply), NULL, NULL },
-	{ "sandbox", YES_NO, 0, "no", "this version does not sandbox builds" },
+	{ "catalogue", PATH, FIELD(catalogue) },
+	{ "cache-dir", PATH, FIELD(cache_dir) },
+	{ "datadir", PATH, FIELD(datadir) },
+	{ "signing-key", PATH, FIELD(signing_key) },
+	{ "signing-cert", PATH, FIELD(signing_cert) },
+	{ "patch-overlay", NAME, FIELD(patch_overlay) },
+	{ "builders", URLS, FIELD(builders) },
+	{ "auto-apply", YES_NO, FIELD(auto_apply) },
+	{ "sandbox", YES_NO, FIELD(sandbox) },
 };
 
 #define NR_KEYS ARRAY_SIZE(keys)
@@ -136,14 +133,6 @@ static int parse_line(struct elp_ctx *ctx, const char *origin,
 			why);
 		return -EINVAL;
 	}
-	if (k->only) {
-		if (strcmp(v, k->only) != 0) {
-			elp_err(ctx, "%s:%u: %s = %s is not supported: %s",
-				origin, lineno, name, v, k->why);
-			return -EINVAL;
-		}
-		return 0;
-	}
 	field = (char **)((char *)conf + k->offset);
 	*field = strdup(v);
 	return *field ? 0 : -ENOMEM;
@@ -240,5 +229,11 @@ void elp_conf_free(struct elp_conf *conf)
 	free(conf->patch_overlay);
 	free(conf->builders);
 	free(conf->auto_apply);
+	free(conf->sandbox);
 	free(conf);
+}
+
+bool elp_conf_yes(const char *value)
+{
+	return value && strcmp(value, "yes") == 0;
 }

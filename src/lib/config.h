@@ -29,10 +29,9 @@ struct elp_conf {
 	char *builders;
 	/* "yes": `queue run` applies what it builds for the running kernel */
 	char *auto_apply; /* "yes" or "no" */
-	/*
-	 * sandbox is accepted only with the value this version implements
-	 * (no): a setting that would be silently ignored is an error instead.
-	 */
+	/* "yes": every build (build, cve, queue run, builder serve) runs its
+	 * compile steps in a bubblewrap sandbox, or fails (sandbox.h) */
+	char *sandbox; /* "yes" or "no" */
 };
 
 /*
@@ -50,5 +49,8 @@ int elp_conf_load(struct elp_ctx *ctx, const char *path, bool optional,
 		  struct elp_conf **out);
 
 void elp_conf_free(struct elp_conf *conf);
+
+/* Is a yes/no setting (NULL: not set) "yes"? */
+bool elp_conf_yes(const char *value);
 
 #endif

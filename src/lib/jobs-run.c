@@ -563,6 +563,7 @@ int elp_job_run_build(struct elp_job_run *r)
 	opts.nr_patches = 1;
 	opts.cumulative = -1;
 	opts.jobs = r->opts->jobs;
+	opts.sandbox = r->opts->sandbox;
 	opts.cancel = r->opts->cancel;
 	err = elp_build(r->cat, &opts, &res);
 	if (err == -EINTR || (r->opts->cancel && *r->opts->cancel))

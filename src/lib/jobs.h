@@ -101,6 +101,7 @@ int elp_jobs_recover(struct elp_catalogue *cat);
 
 struct elp_job_run_options {
 	unsigned int jobs; /* make -j for builds; 0: CPUs */
+	bool sandbox; /* builds in a sandbox (elp_build_options.sandbox) */
 	/* set asynchronously (signal handler) to stop: the job is queued
 	 * again and -EINTR returned */
 	volatile sig_atomic_t *cancel;

@@ -5,7 +5,7 @@
  *
  * request: format 1, engine, release, module, cc-version, then in order
  *   "patch NAME" (entry patches/NNN/NAME.patch), "oot N" (oot/NNN.patch),
- *   "extra FILE.c", "cumulative 1" (replace, with exactly these patches), "rebuild 1"; entries config, symbols and, when the kernel has one,
+ *   "extra FILE.c", "cumulative 1" (replace, with exactly these patches), "sandbox 1", "rebuild 1"; entries config, symbols and, when the kernel has one,
  *   Module.symvers.
  * result: format 1, status, reason, module, sha256, host, compiler,
  *   builder-build, inputs-sha256, duration-ms, reused, "stage NAME MS",

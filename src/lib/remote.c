@@ -445,6 +445,9 @@ static int make_request(struct client *c)
 	 * livepatch on the kernel (klp_patch.replace) */
 	if (!err && c->cumulative)
 		err = elp_record_add(&req, "cumulative", "1");
+	/* the builder builds in a sandbox (or refuses) */
+	if (!err && c->opts->sandbox)
+		err = elp_record_add(&req, "sandbox", "1");
 	/* part of the request, so a rebuild is not the cached result */
 	if (!err && c->opts->rebuild)
 		err = elp_record_add(&req, "rebuild", "1");

@@ -59,7 +59,8 @@ int elp_remote_build(struct elp_catalogue *cat,
  */
 #define ELP_REMOTE_LEAST_BUSY 1u
 
-/* Exit status of `builder serve` when it cannot build here (no kernel). */
+/* Exit status of `builder serve` when it cannot build here (no kernel, no
+ * compiler, no sandbox when one is asked for). */
 #define ELP_BUILDER_UNAVAILABLE 3
 
 /*
@@ -69,7 +70,11 @@ int elp_remote_build(struct elp_catalogue *cat,
  * for a bundle that is rejected, or another -errno.
  */
 int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
-		      const char *cache_dir);
+		      const char *cache_dir, unsigned int flags);
+
+/* elp_builder_serve() flags.  SANDBOX: build every request in a sandbox
+ * (sandbox.h), whether or not its client asked for one. */
+#define ELP_BUILDER_SANDBOX 1u
 
 /* What `builder serve --status` prints: "builds-running N\nload X\n". */
 int elp_builder_status(struct elp_catalogue *cat, char **text);

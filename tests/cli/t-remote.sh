@@ -40,6 +40,7 @@ env_cmd="env ELIVEPATCH_DB=$BDB ELIVEPATCH_CACHE=$T/bcache ELIVEPATCH_DATADIR=$t
 sshd_key "$S" good "$env_cmd $ELP builder serve"
 sshd_key "$S" idle "env ELIVEPATCH_DB=$T/idle.db ELIVEPATCH_CACHE=$T/icache $ELP builder serve"
 sshd_key "$S" empty "env ELIVEPATCH_DB=$T/empty.db ELIVEPATCH_CACHE=$T/ecache $ELP builder serve"
+sshd_key "$S" nobwrap "env ELIVEPATCH_BWRAP=$T/no-such-bwrap $env_cmd $ELP builder serve --sandbox"
 sshd_key "$S" dies "sh -c 'head -c 100 > /dev/null; echo compiling... >&2; kill -9 \$\$'"
 hostile result dotdot symlink badsha wrongmodule || bail "hostile results"
 hostile request valid dotdot absolute symlink hardlink device fifo many badsha unlisted nomanifest ||
@@ -149,6 +150,22 @@ elp build --kernel cc99 --patch cmdline --builder ssh://good > "$T/out" 2> "$T/e
 check "a builder without the kernel's compiler cannot build it" \
 	grep -q "^warning: builder good cannot build it: .*no installed compiler matches kernel" "$T/err"
 check "...and nothing is recorded here" test "$(builds)" = "$before"
+
+# --- sandboxed builds on a builder ----------------------------------------------------------------
+before=$(builds)
+elp build --kernel fake --patch cmdline --builder ssh://nobwrap --builder ssh://good > "$T/out" 2> "$T/err"
+check "a builder that must sandbox but cannot says why, and the next one answers" \
+	grep -q "^warning: builder nobwrap cannot build it: .*a sandboxed build needs bubblewrap" "$T/err"
+check "...the next one's answer is recorded" \
+	test "$(sqlite3 "$DB" "SELECT group_concat(builder_host) FROM builds WHERE id > $before")" = good
+if command -v bwrap > /dev/null && bwrap --unshare-user --unshare-net --ro-bind / / true 2> /dev/null; then
+	elp build --kernel fake --patch cmdline --builder ssh://good --sandbox > "$T/out" 2> "$T/err"
+	log=$(sqlite3 "$DB" "SELECT log_path FROM builds ORDER BY id DESC LIMIT 1")
+	check "build --sandbox with a builder: it builds in a sandbox there (its log says so)" \
+		grep -q "^# in a sandbox (bwrap): no network, writable only $T/bcache/" "$log"
+else
+	skip "bubblewrap (bwrap) not installed or cannot make a sandbox here"
+fi
 
 # --- the least busy builder first ---------------------------------------------------------------
 sqlite3 "$BDB" "INSERT INTO builds (kernel_release, module_name, inputs_sha256, status, created_at) VALUES ('$REL', 'elp_other', 'x', 'running', 0)"

@@ -71,7 +71,7 @@ static void test_values(void **state)
 					"signing-cert = /etc/c.pem\n"
 					"patch-overlay = my-lp\n"
 					"auto-apply = no\n"
-					"sandbox = no\n"
+					"sandbox = yes\n"
 					"builders =   \n",
 					&c),
 			 0);
@@ -83,6 +83,8 @@ static void test_values(void **state)
 	assert_string_equal(c->signing_key, "/etc/k.pem");
 	assert_string_equal(c->signing_cert, "/etc/c.pem");
 	assert_string_equal(c->patch_overlay, "my-lp");
+	assert_true(elp_conf_yes(c->sandbox));
+	assert_false(elp_conf_yes(c->auto_apply));
 	assert_null(c->path);
 	elp_conf_free(c);
 }

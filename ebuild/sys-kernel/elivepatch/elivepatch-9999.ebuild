@@ -18,7 +18,7 @@ fi
 
 LICENSE="GPL-2+"
 SLOT="0"
-IUSE="qemu test"
+IUSE="qemu sandbox test"
 RESTRICT="!test? ( test )"
 
 DEPEND="
@@ -34,7 +34,8 @@ DEPEND="
 # building a livepatch compiles the kernel's objects: the kernel's own
 # build tools; `elivepatch verify` boots the kernel in qemu; `build
 # --builder ssh://...` runs the system's OpenSSH client; gpgv checks
-# the commits of overlays added with a signing key
+# the commits of overlays added with a signing key; `build --sandbox` and
+# `sandbox = yes` run the builds' make steps under bubblewrap
 RDEPEND="
 	${DEPEND}
 	virtual/openssh
@@ -45,6 +46,7 @@ RDEPEND="
 	sys-devel/gcc
 	sys-devel/make
 	app-crypt/gnupg
+	sandbox? ( sys-apps/bubblewrap )
 	qemu? (
 		app-alternatives/cpio
 		app-emulation/qemu
@@ -60,6 +62,7 @@ BDEPEND="
 		dev-util/cmocka
 		dev-vcs/git
 		net-misc/openssh
+		sys-apps/bubblewrap
 	)
 "
 
