@@ -140,6 +140,7 @@ static int settings_from_env(struct elp_ctx *ctx)
 		{ "ELIVEPATCH_SIGN_KEY", ELP_SET_SIGN_KEY },
 		{ "ELIVEPATCH_SIGN_CERT", ELP_SET_SIGN_CERT },
 		{ "ELIVEPATCH_SSH", ELP_SET_SSH },
+		{ "ELIVEPATCH_BWRAP", ELP_SET_BWRAP },
 		{ "ELIVEPATCH_FAULT", ELP_SET_FAULT },
 	};
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");

@@ -160,7 +160,8 @@ int elp_brun(struct elp_bstate *b, const char *const *argv, const char *cwd)
 			       b->workdir ? b->workdir : b->tree_root) < 0)
 		return -ENOMEM;
 	rc = elp_mkdir_p(b->ctx, tmp, 0700);
-	wrapped = rc ? NULL : elp_sandbox_argv(argv, writable, n, tmp, cwd);
+	wrapped = rc ? NULL
+		     : elp_sandbox_argv(b->ctx, argv, writable, n, tmp, cwd);
 	if (wrapped && b->log_fd >= 0)
 		dprintf(b->log_fd,
 			"# in a sandbox (%s): no network, writable only %s%s%s\n",

@@ -46,6 +46,7 @@ enum elp_setting {
 	ELP_SET_SIGN_KEY, /* ELIVEPATCH_SIGN_KEY, see elp_sign_configured() */
 	ELP_SET_SIGN_CERT, /* ELIVEPATCH_SIGN_CERT */
 	ELP_SET_SSH, /* ELIVEPATCH_SSH: the ssh command of remote builds */
+	ELP_SET_BWRAP, /* ELIVEPATCH_BWRAP: bubblewrap, see sandbox.h */
 	ELP_SET_FAULT, /* ELIVEPATCH_FAULT, see elp_fault_point() */
 	ELP_SET_COUNT
 };

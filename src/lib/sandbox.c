@@ -12,9 +12,9 @@
 /* the uid and gid the build runs as inside: nobody's */
 #define SANDBOX_ID "65534"
 
-const char *elp_sandbox_program(void)
+const char *elp_sandbox_program(const struct elp_ctx *ctx)
 {
-	const char *p = getenv("ELIVEPATCH_BWRAP");
+	const char *p = elp_get(ctx, ELP_SET_BWRAP);
 
 	return p && *p ? p : "bwrap";
 }
@@ -49,7 +49,8 @@ static const char *const head[] = {
 
 #define NR_HEAD (sizeof(head) / sizeof(head[0]))
 
-const char **elp_sandbox_argv(const char *const *argv,
+const char **elp_sandbox_argv(const struct elp_ctx *ctx,
+			      const char *const *argv,
 			      const char *const *writable, size_t nr,
 			      const char *tmpdir, const char *cwd)
 {
@@ -61,7 +62,7 @@ const char **elp_sandbox_argv(const char *const *argv,
 	out = calloc(1 + NR_HEAD + 3 * nr + 6 + nargs + 2, sizeof(*out));
 	if (!out)
 		return NULL;
-	out[n++] = elp_sandbox_program();
+	out[n++] = elp_sandbox_program(ctx);
 	for (i = 0; i < NR_HEAD; i++)
 		out[n++] = head[i];
 	for (i = 0; i < nr; i++) {
@@ -88,7 +89,7 @@ const char **elp_sandbox_argv(const char *const *argv,
 int elp_sandbox_check(struct elp_ctx *ctx)
 {
 	const char *const t[] = { "true", NULL };
-	const char **argv = elp_sandbox_argv(t, NULL, 0, NULL, NULL);
+	const char **argv = elp_sandbox_argv(ctx, t, NULL, 0, NULL, NULL);
 	char why[512] = "";
 	int fd, rc;
 
@@ -108,13 +109,13 @@ int elp_sandbox_check(struct elp_ctx *ctx)
 	if (rc == -ENOENT) {
 		elp_err(ctx,
 			"a sandboxed build needs bubblewrap, and '%s' is not installed (Debian: bubblewrap, Gentoo: sys-apps/bubblewrap)",
-			elp_sandbox_program());
+			elp_sandbox_program(ctx));
 		return -ENOTSUP;
 	}
 	if (rc != 0) {
 		elp_err(ctx,
 			"a sandboxed build is not possible here: '%s' cannot make a sandbox (%s)%s",
-			elp_sandbox_program(),
+			elp_sandbox_program(ctx),
 			*why	 ? why
 			: rc < 0 ? strerror(-rc)
 				 : "no message",

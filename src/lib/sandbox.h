@@ -13,8 +13,8 @@
 
 #include "elp.h"
 
-/* $ELIVEPATCH_BWRAP, else "bwrap" (looked up in PATH). */
-const char *elp_sandbox_program(void);
+/* ELP_SET_BWRAP ($ELIVEPATCH_BWRAP), else "bwrap" (looked up in PATH). */
+const char *elp_sandbox_program(const struct elp_ctx *ctx);
 
 /*
  * Can a sandbox be made here?  Runs "true" in one, as the build would.
@@ -30,7 +30,8 @@ int elp_sandbox_check(struct elp_ctx *ctx);
  * is one allocation (free() it); its strings are argv's, the writable
  * paths and static ones, except its own, which live in it.
  */
-const char **elp_sandbox_argv(const char *const *argv,
+const char **elp_sandbox_argv(const struct elp_ctx *ctx,
+			      const char *const *argv,
 			      const char *const *writable, size_t nr,
 			      const char *tmpdir, const char *cwd);
 
