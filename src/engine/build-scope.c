@@ -29,92 +29,6 @@
 
 #define SCOPE_MAX_NAMED 5 /* files named in a refusal */
 
-/* ---- a string set ------------------------------------------------------- */
-
-struct sset {
-	char **slot;
-	size_t cap, n;
-};
-
-static size_t sset_hash(const char *s, size_t len)
-{
-	size_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-static bool sset_has_n(const struct sset *set, const char *s, size_t len)
-{
-	size_t i;
-
-	if (!set->cap)
-		return false;
-	for (i = sset_hash(s, len) & (set->cap - 1); set->slot[i];
-	     i = (i + 1) & (set->cap - 1))
-		if (strncmp(set->slot[i], s, len) == 0 &&
-		    set->slot[i][len] == '\0')
-			return true;
-	return false;
-}
-
-static bool sset_has(const struct sset *set, const char *s)
-{
-	return sset_has_n(set, s, strlen(s));
-}
-
-/* 1: added, 0: already there, -ENOMEM */
-static int sset_add(struct sset *set, const char *s)
-{
-	size_t i;
-
-	if (sset_has(set, s))
-		return 0;
-	if ((set->n + 1) * 2 > set->cap) {
-		struct sset bigger = { 0 };
-
-		bigger.cap = set->cap ? set->cap * 2 : 64;
-		bigger.slot = calloc(bigger.cap, sizeof(char *));
-		if (!bigger.slot)
-			return -ENOMEM;
-		for (i = 0; i < set->cap; i++) {
-			size_t j;
-
-			if (!set->slot[i])
-				continue;
-			for (j = sset_hash(set->slot[i], strlen(set->slot[i])) &
-				 (bigger.cap - 1);
-			     bigger.slot[j]; j = (j + 1) & (bigger.cap - 1))
-				;
-			bigger.slot[j] = set->slot[i];
-		}
-		free(set->slot);
-		bigger.n = set->n;
-		*set = bigger;
-	}
-	for (i = sset_hash(s, strlen(s)) & (set->cap - 1); set->slot[i];
-	     i = (i + 1) & (set->cap - 1))
-		;
-	set->slot[i] = strdup(s);
-	if (!set->slot[i])
-		return -ENOMEM;
-	set->n++;
-	return 1;
-}
-
-static void sset_free(struct sset *set)
-{
-	size_t i;
-
-	for (i = 0; i < set->cap; i++)
-		free(set->slot[i]);
-	free(set->slot);
-	set->slot = NULL;
-	set->cap = set->n = 0;
-}
-
 /* ---- kbuild Makefiles --------------------------------------------------- */
 
 /* Continuations joined, comments cut. */
@@ -505,7 +419,7 @@ struct hline {
 
 /* The definition a changed line belongs to, scanning back in its side. */
 static int hunk_idents(const struct hline *lines, size_t n, const char *context,
-		       struct sset *idents, bool *unknown)
+		       struct elp_strset *idents, bool *unknown)
 {
 	struct elp_buf before = { 0 }, after = { 0 };
 	bool cb = false, ca = false;
@@ -549,7 +463,7 @@ static int hunk_idents(const struct hline *lines, size_t n, const char *context,
 			*unknown = true;
 			continue;
 		}
-		if (sset_add(idents, name) < 0)
+		if (elp_strset_add(idents, name) < 0)
 			err = -ENOMEM;
 		free(name);
 	}
@@ -577,7 +491,7 @@ static bool names_path(const char *line, size_t len, const char *path)
 
 /* The identifiers the patch's hunks in header path change. */
 static int header_idents(const struct elp_patch *p, const char *path,
-			 struct sset *idents, bool *unknown)
+			 struct elp_strset *idents, bool *unknown)
 {
 	const char *line = p->content, *context = NULL;
 	struct hline *lines = NULL;
@@ -596,10 +510,9 @@ static int header_idents(const struct elp_patch *p, const char *path,
 			char t = len ? line[0] : ' ';
 
 			if (n == cap) {
-				struct hline *nl;
+				struct hline *nl = elp_grow(lines, &cap, n + 1,
+							    sizeof(*nl));
 
-				cap = cap ? cap * 2 : 64;
-				nl = realloc(lines, cap * sizeof(*nl));
 				if (!nl) {
 					err = -ENOMEM;
 					break;
@@ -760,9 +673,10 @@ static bool join_path(char *buf, size_t size, const char *dir, size_t dlen,
 }
 
 /* Does the include line name a file in set? */
-static bool include_hits(const struct sset *set, const struct sset *bases,
-			 const char *from, size_t from_len, const char *name,
-			 size_t nlen, bool quoted)
+static bool include_hits(const struct elp_strset *set,
+			 const struct elp_strset *bases, const char *from,
+			 size_t from_len, const char *name, size_t nlen,
+			 bool quoted)
 {
 	static const char *const dirs[] = { "include", "arch/x86/include",
 					    "include/uapi",
@@ -773,7 +687,7 @@ static bool include_hits(const struct sset *set, const struct sset *bases,
 
 	while (base > name && base[-1] != '/')
 		base--;
-	if (!sset_has_n(bases, base, (size_t)(name + nlen - base)))
+	if (!elp_strset_has_n(bases, base, (size_t)(name + nlen - base)))
 		return false;
 	if (quoted) {
 		const char *slash = from + from_len;
@@ -783,28 +697,28 @@ static bool include_hits(const struct sset *set, const struct sset *bases,
 		if (join_path(path, sizeof(path), from,
 			      slash > from ? (size_t)(slash - from - 1) : 0,
 			      name, nlen) &&
-		    sset_has(set, path))
+		    elp_strset_has(set, path))
 			return true;
 	}
 	for (i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (join_path(path, sizeof(path), dirs[i], strlen(dirs[i]),
 			      name, nlen) &&
-		    sset_has(set, path))
+		    elp_strset_has(set, path))
 			return true;
 	return false;
 }
 
-static int add_base(struct sset *bases, const char *path)
+static int add_base(struct elp_strset *bases, const char *path)
 {
 	const char *s = strrchr(path, '/');
 
-	return sset_add(bases, s ? s + 1 : path);
+	return elp_strset_add(bases, s ? s + 1 : path);
 }
 
 /* Every file including one of the seeds (in closure), directly or not. */
-static int includers(const char *index, struct sset *closure)
+static int includers(const char *index, struct elp_strset *closure)
 {
-	struct sset bases = { 0 };
+	struct elp_strset bases = { 0 };
 	size_t i;
 	bool grew = true;
 	int err = 0;
@@ -841,7 +755,8 @@ static int includers(const char *index, struct sset *closure)
 					 (size_t)(close - open - 1),
 					 *open == '"')) {
 				char *f = strndup(from, flen);
-				int r = f ? sset_add(closure, f) : -ENOMEM;
+				int r = f ? elp_strset_add(closure, f)
+					  : -ENOMEM;
 
 				if (r > 0) {
 					grew = true;
@@ -855,7 +770,7 @@ static int includers(const char *index, struct sset *closure)
 			line = *end ? end + 1 : NULL;
 		}
 	}
-	sset_free(&bases);
+	elp_strset_free(&bases);
 	return err;
 }
 
@@ -895,7 +810,8 @@ static int included_c_files(const char *index, struct elp_buf *out)
 }
 
 /* Do the len bytes at text use one of the identifiers (as a word)? */
-static bool uses_any_n(const char *text, size_t len, const struct sset *idents)
+static bool uses_any_n(const char *text, size_t len,
+		       const struct elp_strset *idents)
 {
 	const char *p = text, *end = text + len;
 
@@ -908,14 +824,14 @@ static bool uses_any_n(const char *text, size_t len, const struct sset *idents)
 		while (p < end && is_ident(*p))
 			p++;
 		if (p > s && !(*s >= '0' && *s <= '9') &&
-		    sset_has_n(idents, s, (size_t)(p - s)))
+		    elp_strset_has_n(idents, s, (size_t)(p - s)))
 			return true;
 	}
 	return false;
 }
 
 /* Does the file use one of the identifiers (as a word)? */
-static bool uses_any(const char *text, const struct sset *idents)
+static bool uses_any(const char *text, const struct elp_strset *idents)
 {
 	return uses_any_n(text, strlen(text), idents);
 }
@@ -978,19 +894,19 @@ static const char *ident_before(const char *text, const char *end, size_t *len)
 }
 
 /* Add name to idents when the definition body at [b, e) uses one. */
-static int derive(struct sset *idents, const char *name, size_t nlen,
+static int derive(struct elp_strset *idents, const char *name, size_t nlen,
 		  const char *b, const char *e)
 {
 	char *n;
 	int r;
 
-	if (sset_has_n(idents, name, nlen) ||
+	if (elp_strset_has_n(idents, name, nlen) ||
 	    !uses_any_n(b, (size_t)(e - b), idents))
 		return 0;
 	n = strndup(name, nlen);
 	if (!n)
 		return -ENOMEM;
-	r = sset_add(idents, n);
+	r = elp_strset_add(idents, n);
 	free(n);
 	return r;
 }
@@ -1015,7 +931,7 @@ static bool has_ident(const char *s, size_t len, const char *word)
 }
 
 /* "#define NAME body": derive NAME; the line is blanked afterwards. */
-static int derive_macros(char *code, struct sset *idents)
+static int derive_macros(char *code, struct elp_strset *idents)
 {
 	char *p;
 	int added = 0, r;
@@ -1075,7 +991,7 @@ static const char *function_name(const char *stmt, const char *open,
 }
 
 /* "... inline ... name(...) { body }" at file scope: derive name. */
-static int derive_inlines(const char *code, struct sset *idents)
+static int derive_inlines(const char *code, struct elp_strset *idents)
 {
 	const char *p, *stmt = code;
 	int added = 0, r;
@@ -1114,7 +1030,7 @@ static int derive_inlines(const char *code, struct sset *idents)
  * idents, added to idents (a file that calls them uses the change too);
  * returns how many were added, or -ENOMEM.
  */
-static int derive_from(const char *header, struct sset *idents)
+static int derive_from(const char *header, struct elp_strset *idents)
 {
 	char *code = code_only(header);
 	int m, f;
@@ -1132,8 +1048,8 @@ static int derive_from(const char *header, struct sset *idents)
  * including a changed header, and the changed headers) define on top of
  * them.
  */
-static int derive_idents(struct elp_bstate *b, const struct sset *closure,
-			 struct sset *idents)
+static int derive_idents(struct elp_bstate *b, const struct elp_strset *closure,
+			 struct elp_strset *idents)
 {
 	char **texts;
 	size_t i, n = 0;
@@ -1174,7 +1090,7 @@ static int derive_idents(struct elp_bstate *b, const struct sset *closure,
 
 char *elp_scope_derive(const char *const *headers, size_t n, const char *idents)
 {
-	struct sset set = { 0 };
+	struct elp_strset set = { 0 };
 	struct elp_buf out = { 0 };
 	const char *p = idents;
 	size_t i;
@@ -1184,7 +1100,7 @@ char *elp_scope_derive(const char *const *headers, size_t n, const char *idents)
 		const char *e = strchrnul(p, '\n');
 		char *w = strndup(p, (size_t)(e - p));
 
-		err = !w || sset_add(&set, w) < 0;
+		err = !w || elp_strset_add(&set, w) < 0;
 		free(w);
 		p = *e ? e + 1 : e;
 	}
@@ -1198,7 +1114,7 @@ char *elp_scope_derive(const char *const *headers, size_t n, const char *idents)
 	for (i = 0; !err && i < set.cap; i++)
 		if (set.slot[i])
 			elp_buf_printf(&out, "%s\n", set.slot[i]);
-	sset_free(&set);
+	elp_strset_free(&set);
 	if (err || !out.data) {
 		elp_buf_free(&out);
 		return err ? NULL : strdup("");
@@ -1406,7 +1322,7 @@ static void list_names(struct elp_buf *out, char **names, size_t n)
 
 static int scope_headers(struct elp_bstate *b)
 {
-	struct sset idents = { 0 }, closure = { 0 }, users = { 0 };
+	struct elp_strset idents = { 0 }, closure = { 0 }, users = { 0 };
 	struct elp_buf hdrs = { 0 }, msg = { 0 };
 	char **affected = NULL, *index = NULL;
 	struct elp_buf cfiles = { 0 };
@@ -1445,7 +1361,7 @@ static int scope_headers(struct elp_bstate *b)
 	if (!err)
 		err = include_index(b, &index);
 	for (i = 0; !err && i < b->nr_headers; i++)
-		err = sset_add(&closure, b->headers[i]) < 0 ? -ENOMEM : 0;
+		err = elp_strset_add(&closure, b->headers[i]) < 0 ? -ENOMEM : 0;
 	if (!err)
 		err = includers(index, &closure);
 	if (!err)
@@ -1479,7 +1395,7 @@ static int scope_headers(struct elp_bstate *b)
 		}
 		if (unknown || (elp_read_file(NULL, src, &text, NULL) == 0 &&
 				uses_any(text, &idents)))
-			err = sset_add(&users, f) < 0 ? -ENOMEM : 0;
+			err = elp_strset_add(&users, f) < 0 ? -ENOMEM : 0;
 		free(text);
 		free(src);
 		/* the .c files it includes are part of its unit */
@@ -1496,8 +1412,9 @@ static int scope_headers(struct elp_bstate *b)
 				if (elp_read_file(NULL, src, &text, NULL) ==
 					    0 &&
 				    uses_any(text, &idents))
-					err = sset_add(&users, f) < 0 ? -ENOMEM
-								      : 0;
+					err = elp_strset_add(&users, f) < 0
+						      ? -ENOMEM
+						      : 0;
 				free(text);
 				free(src);
 			}
@@ -1562,9 +1479,9 @@ out:
 	for (i = 0; i < nr_affected; i++)
 		free(affected[i]);
 	free(affected);
-	sset_free(&idents);
-	sset_free(&closure);
-	sset_free(&users);
+	elp_strset_free(&idents);
+	elp_strset_free(&closure);
+	elp_strset_free(&users);
 	free(index);
 	elp_buf_free(&cfiles);
 	elp_buf_free(&hdrs);

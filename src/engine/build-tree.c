@@ -169,21 +169,14 @@ struct path_set {
 	char *text; /* the lines v points into, when read from a file */
 };
 
-static int cmp_path(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int set_add(struct path_set *s, char *path)
 {
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		char **v = realloc(s->v, cap * sizeof(*v));
+		char **v = elp_grow(s->v, &s->cap, s->n + 1, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		s->v = v;
-		s->cap = cap;
 	}
 	s->v[s->n++] = path;
 	return 0;
@@ -197,7 +190,7 @@ static void set_sort(struct path_set *s)
 
 	if (s->n == 0)
 		return;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_path);
+	qsort(s->v, s->n, sizeof(*s->v), elp_cmp_str);
 	for (i = 1; i < s->n; i++)
 		if (strcmp(s->v[i], s->v[j]) != 0)
 			s->v[++j] = s->v[i];
@@ -206,7 +199,7 @@ static void set_sort(struct path_set *s)
 
 static bool set_has(const struct path_set *s, const char *path)
 {
-	return s->n && bsearch(&path, s->v, s->n, sizeof(*s->v), cmp_path);
+	return s->n && bsearch(&path, s->v, s->n, sizeof(*s->v), elp_cmp_str);
 }
 
 static void set_free(struct path_set *s)

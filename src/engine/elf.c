@@ -17,23 +17,6 @@ int elp_elf_error(struct elp_ctx *ctx, const char *what, const char *file)
 	return -EIO;
 }
 
-void *elp_grow(void *ptr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (need <= *cap)
-		return ptr;
-	ncap = *cap ? *cap * 2 : 16;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(ptr, ncap * elem);
-	if (!p)
-		return NULL;
-	*cap = ncap;
-	return p;
-}
-
 bool elp_sec_is_rela(const struct elp_sec *sec)
 {
 	return sec->sh.sh_type == SHT_RELA;

@@ -723,33 +723,13 @@ static int klp_marker(struct elp_diff_state *st, const char *obj,
 	return *out ? 0 : -ENOMEM;
 }
 
-/* Append a copy of name to a list unless it is there already. */
-static int add_name(char ***v, size_t *n, const char *name)
-{
-	char **nv;
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (!strcmp((*v)[i], name))
-			return 0;
-	nv = realloc(*v, (*n + 1) * sizeof(**v));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = strdup(name);
-	if (!nv[*n])
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
 /* Record the namespace of an export the output references plainly. */
 static int note_namespace(struct elp_diff_state *st, const char *ns)
 {
 	if (!ns || !*ns)
 		return 0;
-	return add_name(&st->result->namespaces, &st->result->nr_namespaces,
-			ns);
+	return elp_strv_add_unique(&st->result->namespaces,
+				   &st->result->nr_namespaces, ns);
 }
 
 /*
@@ -804,8 +784,8 @@ static int kernel_ref(struct elp_diff_state *st, struct elp_sym *t,
 	/* maybe a new global of another file of the patch: the caller warns */
 	elp_dbg(st->ctx, "%s: %s: left to the module loader", unit(st), name);
 	*out = t;
-	return add_name(&st->result->loader_syms, &st->result->nr_loader_syms,
-			name);
+	return elp_strv_add_unique(&st->result->loader_syms,
+				   &st->result->nr_loader_syms, name);
 }
 
 /* Name of what holds a relocation, for messages. */
@@ -1620,8 +1600,9 @@ int elp_make_funcs(struct elp_diff_state *st)
 		struct elp_sym *s = st->patched->syms[i];
 
 		if (s->include && is_new_global(s)) {
-			ret = add_name(&st->result->new_globals,
-				       &st->result->nr_new_globals, s->name);
+			ret = elp_strv_add_unique(&st->result->new_globals,
+						  &st->result->nr_new_globals,
+						  s->name);
 			if (ret)
 				return ret;
 			continue;

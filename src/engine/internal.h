@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "../lib/util.h"
 #include "engine.h"
 
 #ifndef SHN_LIVEPATCH
@@ -197,7 +198,6 @@ struct elp_ksym {
 	const char *obj;
 	unsigned long addr;
 	char type;
-	size_t next; /* next entry with the same name hash, or SIZE_MAX */
 	size_t objpos; /* position among the entries of its object */
 };
 bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
@@ -287,8 +287,5 @@ int elp_make_funcs(struct elp_diff_state *st);
 /* Prefix of the sections data/include/elivepatch.h puts callbacks in. */
 #define ELP_CALLBACK_SECTION ".elivepatch.callbacks."
 extern const char *const elp_callback_names[ELP_CB_KINDS];
-
-/* small helpers */
-void *elp_grow(void *ptr, size_t *cap, size_t need, size_t elem);
 
 #endif

@@ -28,32 +28,20 @@ struct export
 	const char *name;
 	const char *obj;
 	const char *ns; /* symbol namespace, "" when none */
-	size_t next;
 };
 
 struct elp_symtab {
 	struct elp_ksym *syms;
 	size_t nr, cap;
-	size_t *buckets;
-	size_t nbuckets;
+	struct elp_hindex sym_ix; /* syms by name */
 	struct ksym_obj *objs;
 	size_t nr_objs, cap_objs;
 	struct export *exports;
 	size_t nr_exports, cap_exports;
-	size_t *ebuckets;
-	size_t nebuckets;
+	struct elp_hindex export_ix; /* exports by name */
 	char **blocks; /* owned string storage */
 	size_t nr_blocks, cap_blocks;
 };
-
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
 
 static int keep_block(struct elp_symtab *st, char *block)
 {
@@ -76,27 +64,6 @@ static char *keep_str(struct elp_symtab *st, const char *s)
 		return NULL;
 	}
 	return copy;
-}
-
-static int rehash(struct elp_symtab *st)
-{
-	size_t n = st->nbuckets ? st->nbuckets * 2 : 1 << 16, i;
-	size_t *b = malloc(n * sizeof(*b));
-
-	if (!b)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		b[i] = NONE;
-	for (i = 0; i < st->nr; i++) {
-		size_t h = hash_str(st->syms[i].name) & (n - 1);
-
-		st->syms[i].next = b[h];
-		b[h] = i;
-	}
-	free(st->buckets);
-	st->buckets = b;
-	st->nbuckets = n;
-	return 0;
 }
 
 /* Index of the object called name, created if needed; NONE when OOM. */
@@ -136,7 +103,7 @@ static int add_sym(struct elp_symtab *st, size_t objidx, const char *name,
 {
 	struct ksym_obj *obj = &st->objs[objidx];
 	struct elp_ksym *syms, *k;
-	size_t *entries, h;
+	size_t *entries;
 
 	syms = elp_grow(st->syms, &st->cap, st->nr + 1, sizeof(*syms));
 	if (!syms)
@@ -155,12 +122,7 @@ static int add_sym(struct elp_symtab *st, size_t objidx, const char *name,
 	k->objpos = obj->nr;
 	obj->entries[obj->nr++] = st->nr;
 	st->nr++;
-	if (st->nr > st->nbuckets)
-		return rehash(st);
-	h = hash_str(name) & (st->nbuckets - 1);
-	k->next = st->buckets[h];
-	st->buckets[h] = st->nr - 1;
-	return 0;
+	return elp_hindex_add(&st->sym_ix, name, strlen(name));
 }
 
 static int read_file(struct elp_ctx *ctx, const char *path, char **out,
@@ -301,11 +263,6 @@ int elp_symtab_load(struct elp_ctx *ctx, const char *kallsyms_path,
 	ret = parse_kallsyms(ctx, st, buf, kallsyms_path);
 	if (ret)
 		goto fail;
-	if (!st->buckets) {
-		ret = rehash(st);
-		if (ret)
-			goto fail;
-	}
 	elp_dbg(ctx, "%s: %zu symbols in %zu objects", kallsyms_path, st->nr,
 		st->nr_objs);
 	*out = st;
@@ -421,7 +378,6 @@ static int add_export(struct elp_symtab *st, const char *name, const char *obj,
 		      const char *ns)
 {
 	struct export *e;
-	size_t h, i;
 
 	e = elp_grow(st->exports, &st->cap_exports, st->nr_exports + 1,
 		     sizeof(*e));
@@ -432,28 +388,7 @@ static int add_export(struct elp_symtab *st, const char *name, const char *obj,
 	e[st->nr_exports].obj = obj;
 	e[st->nr_exports].ns = ns;
 	st->nr_exports++;
-	if (st->nr_exports > st->nebuckets) {
-		size_t n = st->nebuckets ? st->nebuckets * 2 : 1 << 15;
-		size_t *b = malloc(n * sizeof(*b));
-
-		if (!b)
-			return -ENOMEM;
-		for (i = 0; i < n; i++)
-			b[i] = NONE;
-		free(st->ebuckets);
-		st->ebuckets = b;
-		st->nebuckets = n;
-		for (i = 0; i < st->nr_exports; i++) {
-			h = hash_str(e[i].name) & (n - 1);
-			e[i].next = b[h];
-			b[h] = i;
-		}
-		return 0;
-	}
-	h = hash_str(name) & (st->nebuckets - 1);
-	e[st->nr_exports - 1].next = st->ebuckets[h];
-	st->ebuckets[h] = st->nr_exports - 1;
-	return 0;
+	return elp_hindex_add(&st->export_ix, name, strlen(name));
 }
 
 int elp_symtab_load_exports(struct elp_ctx *ctx, struct elp_symtab *symtab,
@@ -519,10 +454,10 @@ bool elp_symtab_is_exported(const struct elp_symtab *st, const char *name,
 {
 	size_t i;
 
-	if (!st || !st->nebuckets)
+	if (!st)
 		return false;
-	for (i = st->ebuckets[hash_str(name) & (st->nebuckets - 1)]; i != NONE;
-	     i = st->exports[i].next) {
+	for (i = elp_hindex_first(&st->export_ix, name, strlen(name));
+	     i != ELP_HINDEX_END; i = elp_hindex_next(&st->export_ix, i)) {
 		if (!strcmp(st->exports[i].name, name)) {
 			if (obj)
 				*obj = st->exports[i].obj;
@@ -547,10 +482,10 @@ bool elp_symtab_export_of(const struct elp_symtab *st, const char *obj,
 {
 	size_t i;
 
-	if (!st || !st->nebuckets)
+	if (!st)
 		return false;
-	for (i = st->ebuckets[hash_str(name) & (st->nebuckets - 1)]; i != NONE;
-	     i = st->exports[i].next) {
+	for (i = elp_hindex_first(&st->export_ix, name, strlen(name));
+	     i != ELP_HINDEX_END; i = elp_hindex_next(&st->export_ix, i)) {
 		if (!strcmp(st->exports[i].name, name) &&
 		    same_module(st->exports[i].obj, obj)) {
 			if (ns)
@@ -572,10 +507,10 @@ static size_t candidates(const struct elp_symtab *st, const char *obj,
 {
 	size_t i, n = 0, j;
 
-	if (!st || !st->nbuckets)
+	if (!st)
 		return 0;
-	for (i = st->buckets[hash_str(name) & (st->nbuckets - 1)]; i != NONE;
-	     i = st->syms[i].next) {
+	for (i = elp_hindex_first(&st->sym_ix, name, strlen(name));
+	     i != ELP_HINDEX_END; i = elp_hindex_next(&st->sym_ix, i)) {
 		if (strcmp(st->syms[i].name, name) != 0 ||
 		    strcmp(st->syms[i].obj, obj) != 0)
 			continue;
@@ -603,10 +538,10 @@ bool elp_symtab_is_text(const struct elp_symtab *st, const char *obj,
 {
 	size_t i;
 
-	if (!st || !st->nbuckets)
+	if (!st)
 		return false;
-	for (i = st->buckets[hash_str(name) & (st->nbuckets - 1)]; i != NONE;
-	     i = st->syms[i].next)
+	for (i = elp_hindex_first(&st->sym_ix, name, strlen(name));
+	     i != ELP_HINDEX_END; i = elp_hindex_next(&st->sym_ix, i))
 		if (!strcmp(st->syms[i].name, name) &&
 		    !strcmp(st->syms[i].obj, obj) &&
 		    strchr("TtWw", st->syms[i].type))
@@ -693,59 +628,12 @@ void elp_unit_syms_free(struct elp_unit_sym *syms, size_t nr)
 	free(syms);
 }
 
-/* An open-addressing set of names (not owned). */
-struct nameset {
-	const char **slots;
-	size_t mask, nr;
-};
-
-static int nameset_init(struct nameset *ns, size_t max)
-{
-	size_t size = 16;
-
-	while (size < max * 2)
-		size *= 2;
-	ns->slots = calloc(size, sizeof(*ns->slots));
-	if (!ns->slots)
-		return -ENOMEM;
-	ns->mask = size - 1;
-	ns->nr = 0;
-	return 0;
-}
-
-/* Add name; false when it was there already. */
-static bool nameset_add(struct nameset *ns, const char *name)
-{
-	size_t h = hash_str(name) & ns->mask;
-
-	while (ns->slots[h]) {
-		if (!strcmp(ns->slots[h], name))
-			return false;
-		h = (h + 1) & ns->mask;
-	}
-	ns->slots[h] = name;
-	ns->nr++;
-	return true;
-}
-
-static bool nameset_has(const struct nameset *ns, const char *name)
-{
-	size_t h = hash_str(name) & ns->mask;
-
-	while (ns->slots[h]) {
-		if (!strcmp(ns->slots[h], name))
-			return true;
-		h = (h + 1) & ns->mask;
-	}
-	return false;
-}
-
 #define MAX_CANDIDATES 256
 
 /* The unit's symbols, and those expected in the wanted one's block. */
 struct unit_block {
-	struct nameset all; /* every name the unit defines */
-	struct nameset expected;
+	struct elp_strset all; /* every name the unit defines */
+	struct elp_strset expected;
 	bool code;
 	bool vmlinux;
 };
@@ -764,23 +652,27 @@ static int unit_block_init(struct unit_block *b, const char *obj,
 {
 	size_t i;
 
-	if (nameset_init(&b->all, nr) || nameset_init(&b->expected, nr)) {
-		free(b->all.slots);
-		return -ENOMEM;
-	}
+	memset(b, 0, sizeof(*b));
+	b->all.borrow = b->expected.borrow = true;
 	b->code = want->code;
 	b->vmlinux = !strcmp(obj, "vmlinux");
 	for (i = 0; i < nr; i++) {
 		const struct elp_unit_sym *u = &unit[i];
 
-		nameset_add(&b->all, u->name);
+		if (elp_strset_add(&b->all, u->name) < 0)
+			goto nomem;
 		if (u->weak || u->code != want->code)
 			continue;
-		if (b->vmlinux ? !strcmp(u->family, want->family)
-			       : u->local && !u->init)
-			nameset_add(&b->expected, u->name);
+		if ((b->vmlinux ? !strcmp(u->family, want->family)
+				: u->local && !u->init) &&
+		    elp_strset_add(&b->expected, u->name) < 0)
+			goto nomem;
 	}
 	return 0;
+nomem:
+	elp_strset_free(&b->all);
+	elp_strset_free(&b->expected);
+	return -ENOMEM;
 }
 
 /* Is a kallsyms entry of the kind the block compares? */
@@ -803,27 +695,25 @@ static bool block_matches(const struct elp_symtab *st, const struct ksym_obj *o,
 			  size_t pos, const struct unit_block *b)
 {
 	size_t lo = pos, hi = pos, j;
-	struct nameset seen;
+	struct elp_strset seen = { .borrow = true };
 	bool ok = true;
 
 	while (lo > 0 &&
-	       nameset_has(&b->all, st->syms[o->entries[lo - 1]].name))
+	       elp_strset_has(&b->all, st->syms[o->entries[lo - 1]].name))
 		lo--;
 	while (hi + 1 < o->nr &&
-	       nameset_has(&b->all, st->syms[o->entries[hi + 1]].name))
+	       elp_strset_has(&b->all, st->syms[o->entries[hi + 1]].name))
 		hi++;
-	if (nameset_init(&seen, hi - lo + 1))
-		return false;
 	for (j = lo; j <= hi && ok; j++) {
 		const struct elp_ksym *k = &st->syms[o->entries[j]];
 
 		if (!block_kind(b, k->type))
 			continue;
-		ok = nameset_has(&b->expected, k->name);
-		nameset_add(&seen, k->name);
+		ok = elp_strset_has(&b->expected, k->name) &&
+		     elp_strset_add(&seen, k->name) >= 0;
 	}
-	ok = ok && seen.nr == b->expected.nr;
-	free(seen.slots);
+	ok = ok && seen.n == b->expected.n;
+	elp_strset_free(&seen);
 	return ok;
 }
 
@@ -874,8 +764,8 @@ int elp_symtab_sympos(const struct elp_symtab *st, const char *obj,
 		best = i;
 		matches++;
 	}
-	free(b.all.slots);
-	free(b.expected.slots);
+	elp_strset_free(&b.all);
+	elp_strset_free(&b.expected);
 	if (matches != 1)
 		return -ENOTSUP;
 	*sympos = best + 1;
@@ -897,8 +787,8 @@ void elp_symtab_free(struct elp_symtab *symtab)
 	free(symtab->blocks);
 	free(symtab->objs);
 	free(symtab->syms);
-	free(symtab->buckets);
+	elp_hindex_free(&symtab->sym_ix);
 	free(symtab->exports);
-	free(symtab->ebuckets);
+	elp_hindex_free(&symtab->export_ix);
 	free(symtab);
 }

@@ -15,46 +15,15 @@
 #include "patch.h"
 #include "util.h"
 
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = strdup(s);
-	if (!nv[*n])
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
-
-static bool strv_has(char *const *v, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
-static void strv_free(char **v, size_t n)
-{
-	while (n)
-		free(v[--n]);
-	free(v);
-}
-
 static void result_release(struct elp_codestream_result *r)
 {
 	free(r->kernel);
 	free(r->release);
 	free(r->version);
-	strv_free(r->selected, r->nr_selected);
-	strv_free(r->live, r->nr_live);
-	strv_free(r->skipped, r->nr_skipped);
-	strv_free(r->cves, r->nr_cves);
+	elp_strv_free(r->selected, r->nr_selected);
+	elp_strv_free(r->live, r->nr_live);
+	elp_strv_free(r->skipped, r->nr_skipped);
+	elp_strv_free(r->cves, r->nr_cves);
 	free(r->reason);
 	elp_build_result_free(r->build);
 	elp_apply_result_free(r->applied);
@@ -279,7 +248,7 @@ static void capture_log(void *data, int priority, const char *file, int line,
 	}
 	if (vasprintf(&msg, format, args) < 0)
 		return; /* out of memory: lost */
-	(void)strv_push(&c->errors, &c->nr_errors, msg);
+	(void)elp_strv_push(&c->errors, &c->nr_errors, msg);
 	free(msg);
 }
 
@@ -600,8 +569,8 @@ int elp_build_kernels(struct elp_catalogue *cat,
 		if (elp_is_file(tmpl.patches[i]))
 			err = catalogue_file(cat, tmpl.patches[i], &name);
 		if (!err)
-			err = strv_push(&names, &nr_names,
-					name ? name : tmpl.patches[i]);
+			err = elp_strv_push(&names, &nr_names,
+					    name ? name : tmpl.patches[i]);
 		free(name);
 	}
 	tmpl.patches = (const char *const *)names;
@@ -617,7 +586,7 @@ int elp_build_kernels(struct elp_catalogue *cat,
 		err = run_jobs(cat, jobs, ks.n, opts->parallel, NULL, cb, data,
 			       &failed);
 	jobs_free(jobs, ks.n);
-	strv_free(names, nr_names);
+	elp_strv_free(names, nr_names);
 	kernels_free(&ks);
 	return err ? err : failed;
 }
@@ -688,7 +657,7 @@ static bool fix_wanted(const struct elp_fix *fix,
 	if (opts->nr_cves == 0)
 		return true;
 	for (i = 0; i < opts->nr_cves; i++)
-		if (strv_has(fix->cves, fix->nr_cves, opts->cves[i]))
+		if (elp_strv_has(fix->cves, fix->nr_cves, opts->cves[i]))
 			return true;
 	return false;
 }
@@ -721,7 +690,7 @@ static int select_fix(struct elp_catalogue *cat, const struct elp_fix *fix,
 
 		err = asprintf(&s, "%s: %s", label, reason) < 0
 			      ? -ENOMEM
-			      : strv_push(&r->skipped, &r->nr_skipped, s);
+			      : elp_strv_push(&r->skipped, &r->nr_skipped, s);
 		free(s);
 		goto out;
 	}
@@ -732,14 +701,15 @@ static int select_fix(struct elp_catalogue *cat, const struct elp_fix *fix,
 		if (id_in(live, nr_live, fix->patches[i].patch_id))
 			continue;
 		nr_new++;
-		err = strv_push(&r->selected, &r->nr_selected,
-				fix->patches[i].name);
+		err = elp_strv_push(&r->selected, &r->nr_selected,
+				    fix->patches[i].name);
 	}
 	if (!err && nr_new == 0)
-		err = strv_push(&r->live, &r->nr_live, label);
+		err = elp_strv_push(&r->live, &r->nr_live, label);
 	for (i = 0; !err && nr_new && i < fix->nr_cves; i++)
-		if (!strv_has(r->cves, r->nr_cves, fix->cves[i]))
-			err = strv_push(&r->cves, &r->nr_cves, fix->cves[i]);
+		if (!elp_strv_has(r->cves, r->nr_cves, fix->cves[i]))
+			err = elp_strv_push(&r->cves, &r->nr_cves,
+					    fix->cves[i]);
 out:
 	free(reason);
 	free(label);
@@ -838,8 +808,8 @@ int elp_cve_run(struct elp_catalogue *cat,
 	err = elp_overlay_fixes(cat, NULL, false, collect_fix, &fs);
 	for (i = 0; !err && i < opts->nr_cves; i++) {
 		for (j = 0; j < fs.n; j++)
-			if (strv_has(fs.v[j].cves, fs.v[j].nr_cves,
-				     opts->cves[i]))
+			if (elp_strv_has(fs.v[j].cves, fs.v[j].nr_cves,
+					 opts->cves[i]))
 				break;
 		if (j == fs.n) {
 			elp_err(ctx,

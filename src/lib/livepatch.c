@@ -459,10 +459,8 @@ static int list_dirs(const char *dir, char ***out, size_t *nr)
 		if (!isdir)
 			continue;
 		if (n == cap) {
-			char **p;
+			char **p = elp_grow(names, &cap, n + 1, sizeof(*p));
 
-			cap = cap ? cap * 2 : 8;
-			p = realloc(names, cap * sizeof(*p));
 			if (!p)
 				break;
 			names = p;
@@ -761,13 +759,12 @@ int elp_lp_blockers(struct elp_ctx *ctx, const struct elp_livepatch *lp,
 {
 	/* the target of the transition: patched when enabling */
 	int target = lp->enabled == 1 ? 1 : 0;
-	struct elp_lp_blocker *list = NULL;
+	struct elp_lp_blocker *list = NULL, *p;
 	size_t n = 0, cap = 0;
 	char *proc = elp_rooted(ctx, "/proc");
 	struct dirent *de;
 	DIR *d;
 
-	(void)ctx;
 	*out = NULL;
 	*nr = 0;
 	if (!proc)
@@ -810,19 +807,12 @@ int elp_lp_blockers(struct elp_ctx *ctx, const struct elp_livepatch *lp,
 				free(base);
 				continue;
 			}
-			if (n == cap) {
-				struct elp_lp_blocker *p;
-
-				size_t ncap = cap ? cap * 2 : 8;
-
-				p = realloc(list, ncap * sizeof(*p));
-				if (!p) {
-					free(base);
-					break;
-				}
-				cap = ncap;
-				list = p;
+			p = elp_grow(list, &cap, n + 1, sizeof(*p));
+			if (!p) {
+				free(base);
+				break;
 			}
+			list = p;
 			memset(&list[n], 0, sizeof(list[n]));
 			list[n].pid = (pid_t)atoi(de->d_name);
 			list[n].tid = (pid_t)atoi(te->d_name);

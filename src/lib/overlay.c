@@ -30,27 +30,6 @@
 
 /* ---- small helpers ---- */
 
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = s ? strdup(s) : NULL;
-	if (!nv[*n])
-		return s ? -ENOMEM : -EINVAL;
-	(*n)++;
-	return 0;
-}
-
-static void strv_free(char **v, size_t n)
-{
-	while (n)
-		free(v[--n]);
-	free(v);
-}
-
 static char *path_join(const char *a, const char *b)
 {
 	char *s;
@@ -208,8 +187,8 @@ void elp_fix_free(struct elp_fix *fix)
 	free(fix->summary);
 	free(fix->upstream);
 	free(fix->versions);
-	strv_free(fix->cves, fix->nr_cves);
-	strv_free(fix->requires, fix->nr_requires);
+	elp_strv_free(fix->cves, fix->nr_cves);
+	elp_strv_free(fix->requires, fix->nr_requires);
 	free(fix->commit_id);
 	free(fix->state);
 	for (i = 0; i < fix->nr_patches; i++) {
@@ -234,7 +213,7 @@ static int conf_words(char *value, char ***v, size_t *n,
 			*bad = w;
 			return -EINVAL;
 		}
-		if (strv_push(v, n, w))
+		if (elp_strv_push(v, n, w))
 			return -ENOMEM;
 	}
 	return 0;
@@ -536,8 +515,8 @@ void elp_overlay_report_release(struct elp_overlay_report *rep)
 		return;
 	free(rep->old_commit);
 	free(rep->new_commit);
-	strv_free(rep->changed, rep->nr_changed);
-	strv_free(rep->skipped, rep->nr_skipped);
+	elp_strv_free(rep->changed, rep->nr_changed);
+	elp_strv_free(rep->skipped, rep->nr_skipped);
 	memset(rep, 0, sizeof(*rep));
 }
 
@@ -666,7 +645,7 @@ static int fix_cve_row(sqlite3_stmt *st, void *data)
 	for (i = 0; i < fix->nr_cves; i++)
 		if (strcmp(fix->cves[i], cve) == 0)
 			return 0;
-	return strv_push(&fix->cves, &fix->nr_cves, cve);
+	return elp_strv_push(&fix->cves, &fix->nr_cves, cve);
 }
 
 /* The words of a space-separated column. */
@@ -813,7 +792,7 @@ static int skip_fix(struct import *im, const char *fix, const char *why)
 		return -ENOMEM;
 	elp_warn(im->ctx, "overlay '%s': fix '%s' skipped: %s", im->o->name,
 		 fix, why);
-	if (strv_push(&im->rep->skipped, &im->rep->nr_skipped, s)) {
+	if (elp_strv_push(&im->rep->skipped, &im->rep->nr_skipped, s)) {
 		free(s);
 		return -ENOMEM;
 	}
@@ -999,8 +978,8 @@ static int import_patch(struct import *im, int64_t fix_id, int position,
 	if (!err)
 		err = link_patch(im, fix_id, p->id, position, rel);
 	if (!err)
-		err = strv_push(&im->rep->changed, &im->rep->nr_changed,
-				p->name);
+		err = elp_strv_push(&im->rep->changed, &im->rep->nr_changed,
+				    p->name);
 	return err ? err : 1;
 }
 
@@ -1286,8 +1265,8 @@ static int import_checkout(struct elp_catalogue *cat,
 		if (elp_is_dir(sub)) {
 			err = import_fix(&im, ents[i]->d_name);
 			if (!err)
-				err = strv_push(&seen, &nr_seen,
-						ents[i]->d_name);
+				err = elp_strv_push(&seen, &nr_seen,
+						    ents[i]->d_name);
 		}
 		free(sub);
 	}
@@ -1319,7 +1298,7 @@ static int import_checkout(struct elp_catalogue *cat,
 	else
 		elp_catalogue_rollback(cat);
 	free(detail);
-	strv_free(seen, nr_seen);
+	elp_strv_free(seen, nr_seen);
 	for (i = 0; i < n; i++)
 		free(ents[i]);
 	free(ents);
@@ -1712,7 +1691,7 @@ void elp_overlay_removal_release(struct elp_overlay_removal *rm)
 	free(rm->deleted);
 	free(rm->kept);
 	free(rm->jobs);
-	strv_free(rm->job_subjects, rm->nr_jobs);
+	elp_strv_free(rm->job_subjects, rm->nr_jobs);
 	memset(rm, 0, sizeof(*rm));
 }
 
@@ -1737,10 +1716,10 @@ static int patch_spec_row(sqlite3_stmt *st, void *data)
 
 	snprintf(id, sizeof(id), "%lld",
 		 (long long)sqlite3_column_int64(st, 0));
-	err = strv_push(&n->specs, &n->nr_specs, id);
+	err = elp_strv_push(&n->specs, &n->nr_specs, id);
 	return err ? err
-		   : strv_push(&n->specs, &n->nr_specs,
-			       (const char *)sqlite3_column_text(st, 1));
+		   : elp_strv_push(&n->specs, &n->nr_specs,
+				   (const char *)sqlite3_column_text(st, 1));
 }
 
 static int job_needs(const struct elp_job *job, void *data)
@@ -1782,15 +1761,15 @@ static int job_needs(const struct elp_job *job, void *data)
 	}
 	n->queued = nq;
 	nq[n->nr_queued] = job->id;
-	n->err = strv_push(&n->subjects, &n->nr_queued, subject);
+	n->err = elp_strv_push(&n->subjects, &n->nr_queued, subject);
 	free(subject);
 	return n->err;
 }
 
 static void needs_release(struct needs *n)
 {
-	strv_free(n->specs, n->nr_specs);
-	strv_free(n->subjects, n->nr_queued);
+	elp_strv_free(n->specs, n->nr_specs);
+	elp_strv_free(n->subjects, n->nr_queued);
 	free(n->queued);
 	elp_buf_free(&n->running);
 }

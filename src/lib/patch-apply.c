@@ -150,7 +150,7 @@ static char **file_lines(const char *data, size_t len, size_t *n)
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
 		if (i == cap) {
-			char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+			char **nv = elp_grow(v, &cap, i + 1, sizeof(*v));
 
 			if (!nv)
 				goto fail;

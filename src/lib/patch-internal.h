@@ -86,9 +86,6 @@ int elp_emit_diff(struct elp_ctx *ctx, const char *origin, const struct emit *e,
 /* A relative path without empty, "." or ".." components. */
 bool elp_patch_path_is_safe(const char *path);
 
-void elp_strv_free(char **v, size_t n);
-/* Append a copy of s unless v already holds it. */
-int elp_strv_add_unique(char ***v, size_t *n, const char *s);
 /* p's entry for path, added with that status when it has none. */
 struct elp_patch_file *elp_patch_file_for(struct elp_patch *p, const char *path,
 					  const char *status);

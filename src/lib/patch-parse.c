@@ -143,10 +143,8 @@ static int split_lines(struct parser *P, const char *content, size_t len)
 			return perr(P, n + 1, "line longer than %u MiB",
 				    PATCH_MAX_LINE >> 20);
 		if (n == cap) {
-			char **l;
+			char **l = elp_grow(P->lines, &cap, n + 1, sizeof(*l));
 
-			cap = cap ? cap * 2 : 256;
-			l = realloc(P->lines, cap * sizeof(*l));
 			if (!l)
 				return -ENOMEM;
 			P->lines = l;
@@ -795,13 +793,11 @@ static int emit_line(struct emit *e, size_t lineno, const char *fmt, ...)
 	if (err)
 		return err;
 	if (e->nmap == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 256;
-		size_t *m = realloc(e->map, cap * sizeof(*m));
+		size_t *m = elp_grow(e->map, &e->cap, e->nmap + 1, sizeof(*m));
 
 		if (!m)
 			return -ENOMEM;
 		e->map = m;
-		e->cap = cap;
 	}
 	e->map[e->nmap++] = lineno;
 	return 0;
@@ -940,34 +936,6 @@ int elp_emit_diff(struct elp_ctx *ctx, const char *origin, const struct emit *e,
 
 /* ------------------------------------------------------------------ */
 /* struct elp_patch                                                    */
-
-void elp_strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-int elp_strv_add_unique(char ***v, size_t *n, const char *s)
-{
-	char **nv;
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (strcmp((*v)[i], s) == 0)
-			return 0;
-	nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = strdup(s);
-	if (!nv[*n])
-		return -ENOMEM;
-	(*n)++;
-	return 0;
-}
 
 void elp_patch_free(struct elp_patch *p)
 {

@@ -602,3 +602,209 @@ bool elp_process_alive(int64_t pid, int64_t since)
 	/* 2 s of slack: btime and starttime are both rounded */
 	return start < 0 || start <= since + 2;
 }
+
+void *elp_grow(void *ptr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return ptr;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap < need)
+		ncap *= 2;
+	if (!elem || ncap > SIZE_MAX / elem)
+		return NULL;
+	p = realloc(ptr, ncap * elem);
+	if (!p)
+		return NULL;
+	*cap = ncap;
+	return p;
+}
+
+uint64_t elp_fnv1a(const void *data, size_t len)
+{
+	const unsigned char *s = data;
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ s[i]) * 1099511628211ULL;
+	return h;
+}
+
+bool elp_strset_has_n(const struct elp_strset *set, const char *s, size_t len)
+{
+	size_t i;
+
+	if (!set->cap)
+		return false;
+	for (i = (size_t)elp_fnv1a(s, len) & (set->cap - 1); set->slot[i];
+	     i = (i + 1) & (set->cap - 1))
+		if (strncmp(set->slot[i], s, len) == 0 &&
+		    set->slot[i][len] == '\0')
+			return true;
+	return false;
+}
+
+bool elp_strset_has(const struct elp_strset *set, const char *s)
+{
+	return elp_strset_has_n(set, s, strlen(s));
+}
+
+/* The free slot for s (not a member) in slot[0..cap). */
+static size_t strset_slot(char **slot, size_t cap, const char *s)
+{
+	size_t i;
+
+	for (i = (size_t)elp_fnv1a(s, strlen(s)) & (cap - 1); slot[i];
+	     i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
+
+int elp_strset_add(struct elp_strset *set, const char *s)
+{
+	size_t i;
+
+	if (elp_strset_has(set, s))
+		return 0;
+	if ((set->n + 1) * 2 > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		char **slot = calloc(cap, sizeof(char *));
+
+		if (!slot)
+			return -ENOMEM;
+		for (i = 0; i < set->cap; i++)
+			if (set->slot[i])
+				slot[strset_slot(slot, cap, set->slot[i])] =
+					set->slot[i];
+		free(set->slot);
+		set->slot = slot;
+		set->cap = cap;
+	}
+	i = strset_slot(set->slot, set->cap, s);
+	set->slot[i] = set->borrow ? (char *)s : strdup(s);
+	if (!set->slot[i])
+		return -ENOMEM;
+	set->n++;
+	return 1;
+}
+
+void elp_strset_free(struct elp_strset *set)
+{
+	size_t i;
+
+	for (i = 0; !set->borrow && i < set->cap; i++)
+		free(set->slot[i]);
+	free(set->slot);
+	set->slot = NULL;
+	set->cap = set->n = 0;
+}
+
+/* Twice the buckets (or the first 1024), every entry chained again. */
+static int hindex_rehash(struct elp_hindex *ix)
+{
+	size_t n = ix->nbuckets ? ix->nbuckets * 2 : 1024, i;
+	size_t *head = malloc(n * sizeof(*head));
+
+	if (!head)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		head[i] = ELP_HINDEX_END;
+	for (i = 0; i < ix->nr; i++) {
+		size_t b = (size_t)ix->hash[i] & (n - 1);
+
+		ix->next[i] = head[b];
+		head[b] = i;
+	}
+	free(ix->head);
+	ix->head = head;
+	ix->nbuckets = n;
+	return 0;
+}
+
+int elp_hindex_add(struct elp_hindex *ix, const char *name, size_t len)
+{
+	size_t cap = ix->cap, b;
+	size_t *next = elp_grow(ix->next, &cap, ix->nr + 1, sizeof(*next));
+	uint64_t *hash;
+
+	if (!next)
+		return -ENOMEM;
+	ix->next = next;
+	cap = ix->cap;
+	hash = elp_grow(ix->hash, &cap, ix->nr + 1, sizeof(*hash));
+	if (!hash)
+		return -ENOMEM;
+	ix->hash = hash;
+	ix->cap = cap;
+	ix->hash[ix->nr] = elp_fnv1a(name, len);
+	ix->nr++;
+	if (ix->nr > ix->nbuckets)
+		return hindex_rehash(ix);
+	b = (size_t)ix->hash[ix->nr - 1] & (ix->nbuckets - 1);
+	ix->next[ix->nr - 1] = ix->head[b];
+	ix->head[b] = ix->nr - 1;
+	return 0;
+}
+
+size_t elp_hindex_first(const struct elp_hindex *ix, const char *name,
+			size_t len)
+{
+	if (!ix->nbuckets)
+		return ELP_HINDEX_END;
+	return ix->head[(size_t)elp_fnv1a(name, len) & (ix->nbuckets - 1)];
+}
+
+size_t elp_hindex_next(const struct elp_hindex *ix, size_t i)
+{
+	return ix->next[i];
+}
+
+void elp_hindex_free(struct elp_hindex *ix)
+{
+	free(ix->head);
+	free(ix->next);
+	free(ix->hash);
+	memset(ix, 0, sizeof(*ix));
+}
+
+void elp_strv_free(char **v, size_t n)
+{
+	while (v && n)
+		free(v[--n]);
+	free(v);
+}
+
+int elp_strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv;
+
+	if (!s)
+		return -EINVAL;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+bool elp_strv_has(char *const *v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+int elp_strv_add_unique(char ***v, size_t *n, const char *s)
+{
+	return elp_strv_has(*v, *n, s) ? 0 : elp_strv_push(v, n, s);
+}

@@ -112,6 +112,63 @@ long long elp_now_ms(void);
  */
 bool elp_process_alive(int64_t pid, int64_t since);
 
+/*
+ * Room for need elements of elem bytes in the array ptr of *cap: ptr when
+ * it has it, else the array reallocated to twice the capacity (at least 16
+ * elements, at least need) and *cap updated; NULL (ptr untouched, still
+ * the caller's) when out of memory.
+ */
+void *elp_grow(void *ptr, size_t *cap, size_t need, size_t elem);
+
+/* Arrays of n strings (char **v): free each and v. */
+void elp_strv_free(char **v, size_t n);
+/* Append a copy of s (-EINVAL when s is NULL, -ENOMEM). */
+int elp_strv_push(char ***v, size_t *n, const char *s);
+/* Append a copy of s unless v already holds it. */
+int elp_strv_add_unique(char ***v, size_t *n, const char *s);
+bool elp_strv_has(char *const *v, size_t n, const char *s);
+
+/*
+ * A set of strings (open addressing, FNV-1a): copies of them, or the
+ * strings themselves with borrow set (they must outlive the set).  Its
+ * members are the non-NULL slot[0..cap).
+ */
+struct elp_strset {
+	char **slot;
+	size_t cap, n;
+	bool borrow;
+};
+/* 1: added, 0: there already, -ENOMEM */
+int elp_strset_add(struct elp_strset *set, const char *s);
+bool elp_strset_has(const struct elp_strset *set, const char *s);
+/* Is s[0..len) a member? */
+bool elp_strset_has_n(const struct elp_strset *set, const char *s, size_t len);
+void elp_strset_free(struct elp_strset *set);
+
+/*
+ * A hash index over entries added in order (0, 1, ...) by name (FNV-1a):
+ * the entries of a name are found newest first with
+ *	for (i = elp_hindex_first(ix, name, len); i != ELP_HINDEX_END;
+ *	     i = elp_hindex_next(ix, i))
+ *		if (the name of entry i is name) ...
+ * (other names that hash alike come too: compare).
+ */
+#define ELP_HINDEX_END ((size_t)-1)
+struct elp_hindex {
+	size_t *head; /* of each bucket's chain */
+	size_t nbuckets; /* a power of two */
+	size_t *next; /* per entry */
+	uint64_t *hash; /* per entry, for growing */
+	size_t nr, cap;
+};
+uint64_t elp_fnv1a(const void *data, size_t len);
+/* Entry ix->nr, named name[0..len).  0 or -ENOMEM. */
+int elp_hindex_add(struct elp_hindex *ix, const char *name, size_t len);
+size_t elp_hindex_first(const struct elp_hindex *ix, const char *name,
+			size_t len);
+size_t elp_hindex_next(const struct elp_hindex *ix, size_t i);
+void elp_hindex_free(struct elp_hindex *ix);
+
 /* Trim trailing whitespace in place; returns s. */
 char *elp_rstrip(char *s);
 
