@@ -302,7 +302,6 @@ out:
 
 static int patch_remove(struct cli *cli, int argc, const char **argv)
 {
-	struct elp_event ev = { .kind = "patch-remove" };
 	struct elp_catalogue *cat;
 	struct elp_patch *p = NULL;
 	const char *spec;
@@ -316,20 +315,8 @@ static int patch_remove(struct cli *cli, int argc, const char **argv)
 	rc = 1;
 	if (cli_open_catalogue(cli, 0, &cat))
 		goto out;
-	err = elp_catalogue_begin(cat);
-	if (!err)
-		err = elp_patch_find(cat, spec, &p);
-	if (!err)
-		err = elp_patch_remove(cat, p);
+	err = elp_patch_remove(cat, spec, &p);
 	if (!err) {
-		ev.detail = p->name;
-		err = elp_event_add(cat, &ev);
-	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err) {
-		elp_catalogue_rollback(cat);
-	} else {
 		rc = 0;
 		if (cli->json) {
 			bool first = true;

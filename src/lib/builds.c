@@ -690,6 +690,29 @@ int elp_builds_of_module(struct elp_catalogue *cat, const char *release,
 	return collect_ids(cat, stmt, ids, nr, "cannot read builds");
 }
 
+int elp_builds_using_patch(struct elp_catalogue *cat, int64_t patch_id,
+			   int64_t **ids, size_t *nr)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	*ids = NULL;
+	*nr = 0;
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT DISTINCT build_id FROM build_patches WHERE patch_id = ? ORDER BY build_id",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, patch_id);
+	return collect_ids(cat, stmt, ids, nr, "cannot look up references");
+}
+
+const char *elp_builds_patches_sql(void)
+{
+	return "SELECT build_id, patch_id, position FROM build_patches";
+}
+
 int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 			 int64_t **ids, size_t *nr)
 {

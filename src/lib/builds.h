@@ -192,6 +192,9 @@ int elp_builds_of_module(struct elp_catalogue *cat, const char *release,
  * order they were applied, each once: what a cumulative build carries. */
 int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
 				 int64_t **ids, size_t *nr);
+/* The builds that use a patch, by id. */
+int elp_builds_using_patch(struct elp_catalogue *cat, int64_t patch_id,
+			   int64_t **ids, size_t *nr);
 /* A build's patch ids, in build order. */
 int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 			 int64_t **ids, size_t *nr);

@@ -42,4 +42,11 @@ void elp_bind_id_opt(sqlite3_stmt *stmt, int idx, int64_t id);
 /* Column text duplicated, NULL-safe. */
 char *elp_column_strdup(sqlite3_stmt *stmt, int col);
 
+/*
+ * builds.c: a query of (build_id, patch_id, position), every patch of
+ * every build, for other owners' reports to join (history) without
+ * naming build_patches.
+ */
+const char *elp_builds_patches_sql(void);
+
 #endif

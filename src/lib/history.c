@@ -11,14 +11,15 @@
 #include "util.h"
 
 /*
- * An event concerns a patch directly (patch-add) or through its build; the
- * patch and CVE lists come from whichever applies.
+ * An event concerns a patch directly (patch-add) or through its build (%s:
+ * elp_builds_patches_sql()); the patch and CVE lists come from whichever
+ * applies.
  */
 static const char history_sql[] =
 	"WITH ev_patches(event_id, patch_id, position) AS ("
 	"  SELECT e.id, e.patch_id, 0 FROM events e WHERE e.patch_id IS NOT NULL"
 	"  UNION SELECT e.id, bp.patch_id, bp.position FROM events e"
-	"  JOIN build_patches bp ON bp.build_id = e.build_id)"
+	"  JOIN (%s) bp ON bp.build_id = e.build_id)"
 	" SELECT e.id, e.time, e.kind,"
 	"  coalesce(e.kernel_release, k.release, b.kernel_release),"
 	"  coalesce(e.build_id, 0), coalesce(e.module, b.module_name),"
@@ -57,9 +58,13 @@ int elp_history_query(struct elp_catalogue *cat,
 		      void *data)
 {
 	sqlite3_stmt *stmt;
+	char *sql;
 	int err, rc;
 
-	err = elp_catalogue_prepare(cat, history_sql, &stmt);
+	if (asprintf(&sql, history_sql, elp_builds_patches_sql()) < 0)
+		return -ENOMEM;
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	free(sql);
 	if (err)
 		return err;
 	elp_bind_text_opt(stmt, 1, f->kernel);

@@ -22,6 +22,7 @@
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 
+#include "builds.h"
 #include "catalogue-internal.h"
 #include "history.h"
 #include "patch-internal.h"
@@ -495,17 +496,34 @@ static int append_refs(struct elp_catalogue *cat, const char *sql, int64_t id,
 	return err ? err : n;
 }
 
-int elp_patch_remove(struct elp_catalogue *cat, const struct elp_patch *p)
+/* "build 3" or "builds 3, 4" into out: the builds that use patch id. */
+static int append_builds(struct elp_catalogue *cat, int64_t id,
+			 struct elp_buf *out)
+{
+	int64_t *ids = NULL;
+	size_t nr = 0, i;
+	int err;
+
+	err = elp_builds_using_patch(cat, id, &ids, &nr);
+	for (i = 0; !err && i < nr; i++)
+		err = elp_buf_printf(out, "%s%lld",
+				     i	       ? ", "
+				     : nr == 1 ? "build "
+					       : "builds ",
+				     (long long)ids[i]);
+	free(ids);
+	return err ? err : (int)nr;
+}
+
+/* Delete p's rows; -EBUSY (logged) while a build or a kernel uses it. */
+static int remove_row(struct elp_catalogue *cat, const struct elp_patch *p)
 {
 	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
 	struct elp_buf why = { 0 };
 	sqlite3_stmt *st;
 	int err, nb, nk;
 
-	nb = append_refs(
-		cat,
-		"SELECT DISTINCT build_id FROM build_patches WHERE patch_id = ? ORDER BY build_id",
-		p->id, &why, "build", "builds", false);
+	nb = append_builds(cat, p->id, &why);
 	if (nb < 0)
 		goto out_err;
 	nk = append_refs(
@@ -532,6 +550,35 @@ int elp_patch_remove(struct elp_catalogue *cat, const struct elp_patch *p)
 out_err:
 	elp_buf_free(&why);
 	return nb;
+}
+
+int elp_patch_remove(struct elp_catalogue *cat, const char *spec,
+		     struct elp_patch **out)
+{
+	struct elp_event ev = { .kind = "patch-remove" };
+	struct elp_patch *p = NULL;
+	int err;
+
+	*out = NULL;
+	err = elp_catalogue_begin(cat);
+	if (err)
+		return err;
+	err = elp_patch_find(cat, spec, &p);
+	if (!err)
+		err = remove_row(cat, p);
+	if (!err) {
+		ev.detail = p->name;
+		err = elp_event_add(cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err) {
+		elp_catalogue_rollback(cat);
+		elp_patch_free(p);
+		return err;
+	}
+	*out = p;
+	return 0;
 }
 
 int elp_patch_add(struct elp_catalogue *cat, struct elp_patch *p)

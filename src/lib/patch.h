@@ -91,10 +91,13 @@ int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 			  const char *sha256, struct elp_patch **out);
 
 /*
- * Delete a patch and its files, functions and CVEs.  Refused with -EBUSY
- * (logged, naming them) while a build or a kernel references it.
+ * Delete the patch spec names, its files, functions and CVEs, and record a
+ * 'patch-remove' event, in one transaction; *out is the removed patch.
+ * Refused with -EBUSY (logged, naming them) while a build or a kernel
+ * references it.
  */
-int elp_patch_remove(struct elp_catalogue *cat, const struct elp_patch *p);
+int elp_patch_remove(struct elp_catalogue *cat, const char *spec,
+		     struct elp_patch **out);
 
 typedef int (*elp_patch_cb)(const struct elp_patch *p, void *data);
 int elp_patch_foreach(struct elp_catalogue *cat, elp_patch_cb cb, void *data);
