@@ -155,7 +155,7 @@ static int on_result(const struct elp_codestream_result *r, void *data)
 
 #define CVE_USAGE                                                          \
 	"[CVE-ID...] [--kernel KERNEL]... [--all-kernels] [--parallel N] " \
-	"[--apply] [--dry-run] [--json]"
+	"[--apply] [--dry-run] [--rebuild] [--json]"
 
 static int run_cve(struct cli *cli, int argc, const char **argv)
 {
@@ -164,6 +164,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	char **kernels = NULL, *cache = NULL;
 	const char **cves = NULL;
 	int all = 0, apply = 0, dry = 0, json = 0, jobs = 0, parallel = 0;
+	int rebuild = 0;
 	int rc, n;
 	struct sigaction sa = { 0 }, old_int, old_term;
 	const char *arg;
@@ -184,6 +185,8 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 		  NULL },
 		{ "dry-run", 'n', POPT_ARG_NONE, &dry, 0,
 		  "say what would be built, build nothing", NULL },
+		{ "rebuild", 0, POPT_ARG_NONE, &rebuild, 0,
+		  "build even if an identical build exists", NULL },
 		{ "jobs", 'j', POPT_ARG_INT, &jobs, 0,
 		  "parallel make jobs (default: CPUs)", "N" },
 		{ "cache", 0, POPT_ARG_STRING, &cache, 0,
@@ -252,6 +255,7 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	opts.build.cache_dir = cache;
 	opts.build.sandbox = elp_conf_yes(cli->conf->sandbox);
 	opts.build.jobs = (unsigned int)jobs;
+	opts.build.rebuild = rebuild;
 	opts.build.cancel = &cve_cancel;
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

@@ -28,12 +28,17 @@ export ELIVEPATCH_CACHE
 db=$t/catalogue.db
 elp() { "$ELIVEPATCH" --db "$db" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-timed() { # NAME COMMAND...
+timed() { # NAME COMMAND...: best of two runs (the machine is shared: a single run is noisy)
 	_n=$1; shift
-	_s=$(now_ms)
-	"$@" > "$t/$_n.log" 2>&1 || { echo "bench: $_n failed:" >&2; tail -n 5 "$t/$_n.log" >&2; exit 1; }
-	eval "ms_$_n=$(($(now_ms) - _s))"
-	printf '%-10s %8d ms\n' "$_n" "$(($(now_ms) - _s))" >&2
+	_best=
+	for _run in 1 2; do
+		_s=$(now_ms)
+		"$@" > "$t/$_n.log" 2>&1 || { echo "bench: $_n failed:" >&2; tail -n 5 "$t/$_n.log" >&2; exit 1; }
+		_ms=$(($(now_ms) - _s))
+		[ -n "$_best" ] && [ "$_best" -le "$_ms" ] || _best=$_ms
+		printf '%-10s %8d ms\n' "$_n" "$_ms" >&2
+	done
+	eval "ms_$_n=$_best"
 }
 add() { # NAME
 	elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
@@ -58,12 +63,15 @@ git -C "$t/ov" init -q -b main && git -C "$t/ov" add -A &&
 	git -C "$t/ov" -c user.name=b -c user.email=b@x commit -qm bench || exit 1
 elp overlay add bench "$t/ov" > "$t/ov.log" 2>&1 || { cat "$t/ov.log" >&2; exit 1; }
 
-# warm: the tree and each fix's original objects
+# warm: the tree and each fix's original objects, for both kernels (ref2 too: otherwise the
+# first of all2 / single2 pays its compile and the second does not)
 for f in $fixes; do
 	elp build --kernel ref --patch "bench:$f" --no-cumulative -q > "$t/warm.log" 2>&1 ||
 		{ echo "bench: warm-up build of $f failed" >&2; tail -n 5 "$t/warm.log" >&2; exit 1; }
 done
-timed cve5 elp cve --kernel ref
+elp build --kernel ref2 --patch bench:cmdline-string --no-cumulative -q > "$t/warm.log" 2>&1 ||
+	{ echo "bench: warm-up build for ref2 failed" >&2; tail -n 5 "$t/warm.log" >&2; exit 1; }
+timed cve5 elp cve --kernel ref --rebuild
 separate() {
 	for _f in $fixes; do
 		elp build --kernel ref --patch "bench:$_f" --no-cumulative --rebuild -q || return 1

@@ -420,6 +420,10 @@ check "...the running kernel's build (here: reused) is reported" \
 check "...then applied through elp_apply, which says why it cannot load" grep -q "^error: cannot load '$m': " "$T/err"
 check "...only for the running kernel" test "$(grep -c "cannot load" "$T/err")" = 1
 check "...the other kernel's build reported on its own line" grep -q "^notrun: build [0-9]* failed (CVE-2099-1002); 0 live, 0 skipped: " "$T/out"
+ELIVEPATCH_ROOT=$R ae cve --kernel run --apply --rebuild CVE-2099-1002 > "$T/out" 2> "$T/err"
+check "cve --rebuild builds again instead of answering with the identical build" \
+	grep -q "^run: build $((ok_id + 2)) failed (CVE-2099-1002); 0 live, 0 skipped: " "$T/out"
+check "...and applies nothing that failed" sh -c "! grep -q 'cannot load' '$T/err'"
 ELIVEPATCH_ROOT=$R ae cve --kernel run --apply --dry-run > /dev/null 2>&1
 check "--apply with --dry-run is a usage error" test $? -eq 129
 t_done
