@@ -575,7 +575,8 @@ static long parse_git_section(struct parser *P, size_t i)
 {
 	struct psection *sec = new_section(P, i);
 	size_t j = i + 1;
-	bool saw_minus = false, extended = false;
+	bool saw_minus = false, extended = false, saw_from = false,
+	     saw_to = false;
 	const char *arg = NULL;
 	int err;
 
@@ -645,6 +646,19 @@ static long parse_git_section(struct parser *P, size_t i)
 		}
 		if (err)
 			return err;
+		/* one source and one destination a file header: libgit2
+		 * would take the last (and leak the first) */
+		if (target && (target == &sec->old_path ? saw_from : saw_to))
+			return perr(
+				P, j + 1,
+				"'%.*s': the file header already names its %s",
+				(int)(arg - l - 1), l,
+				target == &sec->old_path ? "source"
+							 : "destination");
+		if (target == &sec->old_path)
+			saw_from = true;
+		else if (target)
+			saw_to = true;
 		if (target) {
 			free(*target);
 			*target = strdup(arg);

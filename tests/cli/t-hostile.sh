@@ -48,6 +48,9 @@ awk 'BEGIN { printf "--- a/f.c\n+++ b/f.c\n@@ -1 +1 @@\n-a\n+"; for (i = 0; i < 
 refused long-line.patch "long-line.patch:5: line longer than 1 MiB"
 awk 'BEGIN { printf "--- a/f.c\n+++ b/f.c\n@@ -1 +1 @@\n-a\n"; for (i = 0; i < 70; i++) { printf "+"; for (j = 0; j < 1000000; j++) printf "x"; printf "\n" } }' > "$H/huge.patch"
 refused huge.patch "huge.patch:1: 70000"
+# found by make fuzz: libgit2 leaks the first of two 'rename from' lines
+printf 'diff --git a/old.c b/new.c\nsimilarity index 90%%\nrename from old.c\nrename to new.c\nrename from other.c\n' > "$H/two-renames.patch"
+refused two-renames.patch "two-renames.patch:5: 'rename from': the file header already names its source"
 printf -- '--- a/f.c\n+++ b/f.c\n@@ -1,999999999 +1,999999999 @@\n-a\n+b\n' > "$H/lying-counts.patch"
 refused lying-counts.patch "lying-counts.patch:"
 printf 'From x\nSubject: [PATCH] x\n\n\000binary\n' > "$H/nul.patch"
