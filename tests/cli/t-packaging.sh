@@ -132,7 +132,7 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 	check "commands" test "$(complete_line elivepatch "")" = \
 		"apply build builder cve help history kernel overlay patch queue revert sign status toolchain verify "
 	check "subcommands" test "$(complete_line elivepatch queue "")" = "add clear list run "
-	check "overlay subcommands" test "$(complete_line elivepatch overlay "")" = "add list show sync "
+	check "overlay subcommands" test "$(complete_line elivepatch overlay "")" = "add list remove show sync "
 	check "options of a subcommand" test "$(complete_line elivepatch queue run --)" = "--auto-apply --every --help --jobs --no-auto-apply --wait "
 	check "global options" test "$(complete_line elivepatch --c)" = "--config "
 	check "kernel names from the catalogue (--db honoured)" \
