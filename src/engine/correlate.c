@@ -570,6 +570,57 @@ static int correlate_static_locals(struct elp_obj *orig,
 	return 0;
 }
 
+/*
+ * Names the kernel's macros number with __COUNTER__ and __LINE__
+ * (BTF_ID(): "__BTF_ID__struct__kallsym_iter__493952", counter 493 and
+ * line 952): lines added above them renumber them without changing them.
+ */
+static bool macro_numbered(const char *name)
+{
+	return elp_starts_with(name, "__BTF_ID__");
+}
+
+static size_t strip_number(const char *name)
+{
+	size_t n = strlen(name);
+
+	while (n && isdigit((unsigned char)name[n - 1]))
+		n--;
+	return n;
+}
+
+/*
+ * Pair the macro-numbered symbols left without a twin: the one at the same
+ * place of the twin section, of the same size and the same name but for its
+ * number.
+ */
+static void correlate_numbered(struct elp_obj *orig, struct elp_obj *patched)
+{
+	size_t i, j;
+
+	for (i = 1; i < patched->nr_syms; i++) {
+		struct elp_sym *p = patched->syms[i];
+		size_t n = strip_number(p->name);
+
+		if (p->twin || !p->sec || !p->sec->twin ||
+		    !macro_numbered(p->name))
+			continue;
+		for (j = 1; j < orig->nr_syms; j++) {
+			struct elp_sym *o = orig->syms[j];
+
+			if (o->twin || o->sec != p->sec->twin ||
+			    o->type != p->type ||
+			    o->s.st_value != p->s.st_value ||
+			    o->s.st_size != p->s.st_size ||
+			    strip_number(o->name) != n ||
+			    strncmp(o->name, p->name, n) != 0)
+				continue;
+			twin(p, o);
+			break;
+		}
+	}
+}
+
 int elp_correlate(struct elp_obj *orig, struct elp_obj *patched,
 		  const char *unit)
 {
@@ -582,5 +633,9 @@ int elp_correlate(struct elp_obj *orig, struct elp_obj *patched,
 	ret = correlate_static_locals(orig, patched, unit);
 	if (ret)
 		return ret;
-	return correlate_secs(orig, patched);
+	ret = correlate_secs(orig, patched);
+	if (ret)
+		return ret;
+	correlate_numbered(orig, patched);
+	return 0;
 }

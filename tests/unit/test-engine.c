@@ -472,6 +472,49 @@ static void test_diff_noop(void **state)
 	elp_diff_result_free(d.res);
 }
 
+/* BTF_ID(): a symbol of .BTF_ids named with __COUNTER__ and __LINE__ */
+#define BTF_SRC(lines, id)                                                   \
+	PRE BASE_DATA HELPER lines                                            \
+	"asm(\".pushsection .BTF_ids,\\\"a\\\"; .local btf_list; btf_list: .popsection\");\n" \
+	"asm(\".pushsection .BTF_ids,\\\"a\\\"; .local " id "; .type " id  \
+	", STT_OBJECT; .size " id ", 4; " id ": .zero 4; .popsection\");\n"  \
+	"extern unsigned int btf_list[];\n"                                   \
+	"int use_btf(void) { return btf_list[0]; }\n"
+
+static const char btf_kallsyms[] = "ffffffff81000000 t helper\n"
+				   "ffffffff81000100 t unrelated\n"
+				   "ffffffff81000200 t unrelated2\n"
+				   "ffffffff81000300 t unrelated3\n"
+				   "ffffffff81000f00 T set_state\n"
+				   "ffffffff81001000 t helper\n"
+				   "ffffffff81001100 T use_btf\n"
+				   "ffffffff81001180 T foo\n"
+				   "ffffffff81001200 T bar\n"
+				   "ffffffff81002000 T printk\n"
+				   "ffffffff81002100 T __might_sleep\n"
+				   "ffffffff82000000 d state\n"
+				   "ffffffff82000010 D counter_global\n";
+
+static void test_diff_btf_id_renumbered(void **state)
+{
+	struct diff_out d;
+
+	(void)state;
+	cur_kallsyms = btf_kallsyms;
+	cur_orig_src = BTF_SRC("", "__BTF_ID__struct__iter__493952")
+		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n" BAR;
+	/* three lines more above BTF_ID(): renumbered, not changed */
+	d = run_diff(BTF_SRC("\n\n\n", "__BTF_ID__struct__iter__493955")
+		"int foo(int x) { printk(\"foo v2 %d\\n\", x); return helper(x); }\n" BAR,
+		     "btf.o");
+	cur_orig_src = orig_src;
+	cur_kallsyms = unit_kallsyms;
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "foo");
+	elp_diff_result_free(d.res);
+}
+
 static void test_diff_data_size(void **state)
 {
 	struct diff_out d = run_diff(
@@ -1345,6 +1388,7 @@ int main(void)
 		cmocka_unit_test(test_diff_static_call),
 		cmocka_unit_test(test_diff_new_helper),
 		cmocka_unit_test(test_diff_noop),
+		cmocka_unit_test(test_diff_btf_id_renumbered),
 		cmocka_unit_test(test_diff_data_size),
 		cmocka_unit_test(test_diff_data_init),
 		cmocka_unit_test(test_diff_exit_refused),
