@@ -1489,6 +1489,90 @@ out:
 	return err;
 }
 
+/*
+ * A .c file that kbuild does not build by itself may be #included by one
+ * that it builds (kernel/sched/build_utility.c includes debug.c): that
+ * object is the unit.  Sets *obj to it when exactly one built object
+ * includes src; refuses when several do.
+ */
+static int included_by(struct elp_bstate *b, const char *src, char **obj)
+{
+	struct elp_buf cfiles = { 0 }, names = { 0 };
+	char *index = NULL, *found = NULL;
+	const char *line;
+	size_t n = 0, l = strlen(src);
+	int err;
+
+	*obj = NULL;
+	err = elp_btree_need_all(b);
+	if (!err)
+		err = include_index(b, &index);
+	if (!err)
+		err = included_c_files(index, &cfiles);
+	for (line = cfiles.data; !err && line && *line;) {
+		const char *end = strchrnul(line, '\n');
+		const char *tab = memchr(line, '\t', (size_t)(end - line));
+		char *o, *why = NULL;
+
+		if (!tab || (size_t)(end - tab - 1) != l ||
+		    strncmp(tab + 1, src, l) != 0 || foreign_arch(line))
+			goto next;
+		if (asprintf(&o, "%.*s", (int)(tab - line), line) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		o[strlen(o) - 1] = 'o';
+		if (obj_built(b, o, &why) != NOT_BUILT) {
+			elp_buf_printf(&names, "%s%s", n ? ", " : "", o);
+			if (!n++)
+				found = o;
+			else
+				free(o);
+		} else {
+			free(o);
+		}
+		free(why);
+	next:
+		line = *end ? end + 1 : NULL;
+	}
+	if (!err && n > 1)
+		err = elp_bstate_refuse(
+			b,
+			"%s is not built by itself but #included by %zu built files (%s); patch the one file whose code must change, or copy the fix into a file of its own",
+			src, n, names.data);
+	if (!err && n == 1) {
+		elp_info(b->ctx, "[scope] %s is built as part of %s (#include)",
+			 src, found);
+		*obj = found;
+		found = NULL;
+	}
+	free(found);
+	free(index);
+	elp_buf_free(&cfiles);
+	elp_buf_free(&names);
+	return err;
+}
+
+/* Two units that are one object (two files of one #include unit): one. */
+static bool merge_unit(struct elp_bstate *b, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < b->nr_units; k++) {
+		if (k == i || strcmp(b->units[k].obj, b->units[i].obj) != 0)
+			continue;
+		elp_info(b->ctx, "[scope] %s is compiled with %s",
+			 b->units[i].src, b->units[k].src);
+		free(b->units[i].src);
+		free(b->units[i].obj);
+		memmove(&b->units[i], &b->units[i + 1],
+			(b->nr_units - i - 1) * sizeof(b->units[i]));
+		b->nr_units--;
+		return true;
+	}
+	return false;
+}
+
 int elp_bscope(struct elp_bstate *b)
 {
 	char *path = NULL;
@@ -1506,7 +1590,8 @@ int elp_bscope(struct elp_bstate *b)
 		return err;
 	for (i = 0; i < b->nr_units; i++) {
 		struct elp_bunit *u = &b->units[i];
-		char *why = NULL, *src;
+		char *why = NULL, *src, *inc = NULL;
+		enum built built;
 
 		if (asprintf(&src, "%s/%s", b->tree, u->src) < 0)
 			return -ENOMEM;
@@ -1517,7 +1602,24 @@ int elp_bscope(struct elp_bstate *b)
 				u->src, b->kernel->name);
 		}
 		free(src);
-		if (obj_built(b, u->obj, &why) == NOT_BUILT) {
+		built = obj_built(b, u->obj, &why);
+		if (built == NOT_BUILT) {
+			err = included_by(b, u->src, &inc);
+			if (err) {
+				free(why);
+				return err;
+			}
+		}
+		if (inc) {
+			free(why);
+			free(u->obj);
+			u->obj = inc;
+			/* i-- wraps at 0 and the loop's i++ brings it back */
+			if (merge_unit(b, i))
+				i--;
+			continue;
+		}
+		if (built == NOT_BUILT) {
 			err = elp_bstate_refuse(
 				b, "%s is not built with this config (%s)",
 				u->src, why ? why : "not in its Makefile");
