@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine/build.h"
@@ -171,6 +172,18 @@ static int print_kernel(const struct elp_codestream_result *r, void *data)
 	return 0;
 }
 
+/* How much of the kernel's source went to a builder, on one line. */
+static void print_progress(void *data, const char *builder,
+			   unsigned long long sent, unsigned long long total,
+			   bool done)
+{
+	(void)data;
+	fprintf(stderr, "\rsending to %s: %3llu%% (%.1f of %.1f MiB)%s",
+		builder, total ? sent * 100 / total : 100,
+		(double)sent / 1048576.0, (double)total / 1048576.0,
+		done ? "\n" : "");
+}
+
 static int build_run(struct cli *cli, int argc, const char **argv)
 {
 	/* popt strdups string arguments */
@@ -181,6 +194,7 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	char *cache = NULL;
 	int force_toolchain = 0, rebuild = 0, quiet = 0, json = 0, jobs = 0;
 	int cumulative = 0, no_cumulative = 0, least_busy = 0, sandbox = 0;
+	int send_source = 0;
 	char **patches = NULL, **patch_args = NULL, **extra_args = NULL;
 	char **extra = NULL, **builder_args = NULL, **builders = NULL;
 	char *conf_builders = NULL;
@@ -230,6 +244,9 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		{ "builder", 'B', POPT_ARG_ARGV, &builder_args, 0,
 		  "build over ssh on this builder; repeat for more, tried in order (default: 'builders' of elivepatch.conf)",
 		  "ssh://[USER@]HOST[:PORT][/PATH]" },
+		{ "send-source", 0, POPT_ARG_NONE, &send_source, 0,
+		  "send the kernel's source to a builder that has no kernel for the build (it keeps it for the next)",
+		  NULL },
 		{ "least-busy", 0, POPT_ARG_NONE, &least_busy, 0,
 		  "ask every builder how busy it is (builder serve --status) and try the least busy first",
 		  NULL },
@@ -325,6 +342,8 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			      &nr_builders);
 	if (!rc && least_busy && !nr_builders)
 		rc = cli_usage_error(pc, "--least-busy needs builders");
+	if (!rc && send_source && !nr_builders)
+		rc = cli_usage_error(pc, "--send-source needs builders");
 	if (!rc && nr_builders && (cc || force_toolchain || jobs))
 		rc = cli_usage_error(
 			pc,
@@ -367,6 +386,9 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	opts.nr_extra_files = nr_extra;
 	opts.jobs = (unsigned int)jobs;
 	opts.cancel = &build_cancel;
+	if (send_source && !quiet && !cli->quiet && !json &&
+	    isatty(STDERR_FILENO))
+		opts.progress = print_progress;
 
 	/* let make die of ^C and the library restore the tree */
 	sa.sa_handler = on_signal;
@@ -406,7 +428,10 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 		      ? elp_remote_build(
 				cat, &opts, (const char *const *)builders,
 				nr_builders,
-				least_busy ? ELP_REMOTE_LEAST_BUSY : 0, &res)
+				(least_busy ? ELP_REMOTE_LEAST_BUSY : 0) |
+					(send_source ? ELP_REMOTE_SEND_SOURCE
+						     : 0),
+				&res)
 		      : elp_build(cat, &opts, &res);
 	cli_release_errors(cli,
 			   err && res && res->build_id ? res->reason : NULL);

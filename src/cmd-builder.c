@@ -74,7 +74,10 @@ static int builder_serve(struct cli *cli, int argc, const char **argv)
 				: 0);
 	}
 	elp_catalogue_close(cat);
-	rc = !err ? 0 : err == -ENOENT ? ELP_BUILDER_UNAVAILABLE : 1;
+	rc = !err	       ? 0
+	     : err == -ENOENT  ? ELP_BUILDER_UNAVAILABLE
+	     : err == -ENODATA ? ELP_BUILDER_NEEDS_SOURCE
+			       : 1;
 out:
 	poptFreeContext(pc);
 out_args:

@@ -422,12 +422,50 @@ static char *prefix_maps(const char *dir, const char *build_dir)
 	return out;
 }
 
+/*
+ * A kbuild dir that holds only the kernel's Module.symvers (a builder's
+ * for a kernel whose source a client sent, builder.c): modules link in the
+ * prepared tree, which modules_prepare made able to, against that
+ * Module.symvers copied in.  NULL when build_dir is a kbuild dir.
+ */
+static const char *symvers_only(struct elp_bstate *b, const char *build_dir,
+				int *err)
+{
+	char *mk = NULL, *from = NULL, *to = NULL;
+	const char *use = NULL;
+
+	*err = 0;
+	if (asprintf(&mk, "%s/Makefile", build_dir) < 0 ||
+	    asprintf(&from, "%s/Module.symvers", build_dir) < 0 ||
+	    asprintf(&to, "%s/Module.symvers", b->tree) < 0) {
+		*err = -ENOMEM;
+	} else if (!elp_is_file(mk) && elp_is_file(from)) {
+		*err = elp_bcopy_file(b->ctx, from, to);
+		use = b->tree;
+		elp_info(
+			b->ctx,
+			"[module] kernel '%s' has no kbuild headers: linking in its prepared tree",
+			b->kernel->name);
+	}
+	free(mk);
+	free(from);
+	free(to);
+	return use;
+}
+
 int elp_bmodule_link(struct elp_bstate *b, const char *dir, char **ko_path)
 {
-	const char *build_dir = b->kernel->build_dir;
+	const char *build_dir = b->kernel->build_dir, *in_tree;
 	char *m_arg = NULL, *ko = NULL, *kcflags;
 	int err;
 
+	if (build_dir && elp_is_dir(build_dir) && b->tree) {
+		in_tree = symvers_only(b, build_dir, &err);
+		if (err)
+			return err;
+		if (in_tree)
+			build_dir = in_tree;
+	}
 	if (!build_dir || !elp_is_dir(build_dir)) {
 		elp_err(b->ctx,
 			"kernel '%s' has no kbuild headers directory to link the module against; add one with 'elivepatch kernel add --build'",

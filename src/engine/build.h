@@ -57,6 +57,12 @@ struct elp_build_options {
 	bool sandbox;
 	/* set asynchronously (signal handler) to stop between steps */
 	volatile sig_atomic_t *cancel;
+	/* a remote build sending the kernel's source (ELP_REMOTE_SEND_SOURCE)
+	 * says how far it is: at most once per percent, and once done */
+	void (*progress)(void *data, const char *builder,
+			 unsigned long long sent, unsigned long long total,
+			 bool done);
+	void *progress_data;
 };
 
 struct elp_build_stage {

@@ -122,15 +122,17 @@ static int read_request(struct serve *s)
 	for (i = 0; i < s->rq.nr; i++) {
 		const char *v = s->rq.values[i];
 
-		/* a patch's name is part of a path under the request */
-		if (strcmp(s->rq.keys[i], "patch") == 0 &&
+		/* a patch's or source's name is part of a path under the
+		 * request, and of one in the cache */
+		if ((strcmp(s->rq.keys[i], "patch") == 0 ||
+		     strcmp(s->rq.keys[i], "source") == 0) &&
 		    (!*v || v[0] == '.' || v[0] == '-' ||
 		     strspn(v,
 			    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") !=
 			     strlen(v))) {
 			elp_err(s->ctx,
-				"the client's request names a patch '%s'; expected [A-Za-z0-9._+-]",
-				v);
+				"the client's request names a %s '%s'; expected [A-Za-z0-9._+-]",
+				s->rq.keys[i], v);
 			return -EBADMSG;
 		}
 	}
@@ -205,6 +207,10 @@ static int match_kernel(const struct elp_kernel *k, void *data)
 	return s->kernel_name ? 0 : -ENOMEM;
 }
 
+/*
+ * A kernel of this catalogue built from the client's inputs; without one,
+ * -ENODATA: the client may send the source (--send-source).
+ */
 static int find_kernel(struct serve *s)
 {
 	int err = elp_kernel_foreach(s->cat, match_kernel, s);
@@ -214,11 +220,223 @@ static int find_kernel(struct serve *s)
 	if (s->kernel_id)
 		return 0;
 	elp_err(s->ctx,
-		"no kernel here has release %s with the client's config (sha256 %.12s), symbol table (%.12s), Module.symvers (%.12s) and %zu out-of-tree patches; add it on the builder with 'elivepatch kernel add'",
+		"no kernel here has release %s with the client's config (sha256 %.12s), symbol table (%.12s), Module.symvers (%.12s) and %zu out-of-tree patches; add it on the builder with 'elivepatch kernel add', or build with --send-source to send it the kernel's source",
 		elp_record_get(&s->rq, "release"), s->config_sha,
 		s->symbols_sha, s->symvers_sha[0] ? s->symvers_sha : "none",
 		s->nr_oot);
-	return -ENOENT;
+	return -ENODATA;
+}
+
+/* ---- a source sent by the client ------------------------------------------ */
+
+/* The request's file name, under dir/name, moved to dest (same cache). */
+static int keep_file(struct serve *s, const char *name, const char *dest)
+{
+	char *from = path_join(s->req, name);
+	int err = 0;
+
+	if (!from)
+		return -ENOMEM;
+	if (rename(from, dest) < 0) {
+		err = -errno;
+		elp_err(s->ctx, "cannot store '%s': %m", dest);
+	}
+	free(from);
+	return err;
+}
+
+/*
+ * The source in its content-addressed place, remote/sources/SHA/NAME:
+ * kept once, whoever sends it again.
+ */
+static int store_source(struct serve *s, const char *name, char **path)
+{
+	char sha[ELP_SHA256_HEX_LEN + 1], *sent = path_join(s->req, "source");
+	char *dir = NULL, *tmp = NULL, *file = NULL, *sub = NULL;
+	int err;
+
+	*path = NULL;
+	if (!sent || asprintf(&sub, "source/%s", name) < 0) {
+		free(sent);
+		return -ENOMEM;
+	}
+	free(sent);
+	sent = path_join(s->req, sub);
+	err = sent ? elp_sha256_file(s->ctx, sent, sha) : -ENOMEM;
+	if (!err &&
+	    (asprintf(&dir, "%s/remote/sources/%s", s->cache, sha) < 0 ||
+	     asprintf(&file, "%s/%s", dir, name) < 0 ||
+	     asprintf(&tmp, "%s/remote/sources/.new-%s", s->cache, sha) < 0))
+		err = -ENOMEM;
+	if (!err && !elp_is_file(file)) {
+		/* a directory of its own, renamed into place whole */
+		elp_rm_rf(s->ctx, tmp);
+		err = elp_mkdir_p(s->ctx, tmp, 0755);
+		if (!err) {
+			char *t = path_join(tmp, name);
+
+			err = t ? keep_file(s, sub, t) : -ENOMEM;
+			free(t);
+		}
+		if (!err && rename(tmp, dir) < 0 && !elp_is_file(file)) {
+			err = -errno;
+			elp_err(s->ctx, "cannot store '%s': %m", dir);
+		}
+		elp_rm_rf(s->ctx, tmp);
+		if (!err)
+			elp_info(s->ctx, "kept the kernel source sent, %.12s",
+				 sha);
+	}
+	if (!err) {
+		*path = file;
+		file = NULL;
+	}
+	free(sent);
+	free(sub);
+	free(dir);
+	free(tmp);
+	free(file);
+	return err;
+}
+
+/* The kernel's out-of-tree patches, catalogued (or found) and linked. */
+static int add_oot_patches(struct serve *s, struct elp_kernel *k,
+			   const char *key)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < s->nr_oot; i++) {
+		struct elp_patch *p = NULL;
+		char *path;
+
+		err = elp_patch_find_by_sha(s->cat, ELP_PATCH_KERNEL, s->oot[i],
+					    &p);
+		if (!err && !p) {
+			if (asprintf(&path, "%s/oot/%03zu.patch", s->req, i) <
+			    0)
+				return -ENOMEM;
+			err = elp_patch_load(s->ctx, path, &p);
+			free(path);
+			if (!err) {
+				free(p->name);
+				p->kind = ELP_PATCH_KERNEL;
+				if (asprintf(&p->name, "sent-%.12s-oot-%03zu",
+					     key, i) < 0)
+					p->name = NULL;
+				err = p->name ? elp_patch_store(s->cat, p)
+					      : -ENOMEM;
+			}
+		}
+		if (!err)
+			err = elp_kernel_append_patch(s->cat, k->id, p->id);
+		elp_patch_free(p);
+	}
+	return err;
+}
+
+/*
+ * The client sent the kernel's source: keep it, and register the kernel
+ * here as the client describes it (release, config, symbol table,
+ * Module.symvers, out-of-tree patches), so the next request for it finds
+ * it without a source.
+ */
+static int adopt_source(struct serve *s, const char *name)
+{
+	struct elp_event ev = { .kind = "kernel-add" };
+	struct elp_kernel *k = calloc(1, sizeof(*k));
+	struct elp_buf id = { 0 };
+	char key[ELP_SHA256_HEX_LEN + 1], *config = NULL, *path = NULL;
+	size_t i;
+	int err;
+
+	if (!k)
+		return -ENOMEM;
+	err = store_source(s, name, &k->source);
+	if (!err) {
+		const char *kind = NULL;
+
+		/* a tarball libarchive reads, with a kernel's Makefile */
+		err = elp_kernel_check_source(s->ctx, k->source, &kind);
+		if (!err && strcmp(kind, "tarball") != 0) {
+			elp_err(s->ctx,
+				"the client's source '%s' is not a tarball",
+				name);
+			err = -EBADMSG;
+		}
+	}
+	/* what the kernel is: its inputs, and the source */
+	elp_buf_printf(&id, "release %s\nconfig %s\nsymbols %s\nsymvers %s\n",
+		       elp_record_get(&s->rq, "release"), s->config_sha,
+		       s->symbols_sha, s->symvers_sha);
+	for (i = 0; i < s->nr_oot; i++)
+		elp_buf_printf(&id, "oot %s\n", s->oot[i]);
+	elp_buf_printf(&id, "source %s\n", k->source ? k->source : "");
+	if (!err && (elp_buf_error(&id) || !id.data ||
+		     elp_sha256_hex(id.data, id.len, key) < 0))
+		err = -ENOMEM;
+	if (!err &&
+	    (asprintf(&k->name, "sent-%.12s", key) < 0 ||
+	     asprintf(&k->build_dir, "%s/remote/kernels/%.24s", s->cache, key) <
+		     0 ||
+	     !(k->release = strdup(elp_record_get(&s->rq, "release"))) ||
+	     !(k->source_kind = strdup("tarball")) ||
+	     !(config = path_join(s->req, "config"))))
+		err = -ENOMEM;
+	/* the kbuild dir holds only what the client sent of its own:
+	 * modules link in the prepared tree against its Module.symvers */
+	if (!err)
+		err = elp_mkdir_p(s->ctx, k->build_dir, 0755);
+	if (!err && s->symvers_sha[0]) {
+		path = path_join(k->build_dir, "Module.symvers");
+		err = path ? keep_file(s, "Module.symvers", path) : -ENOMEM;
+		free(path);
+		path = NULL;
+	}
+	if (!err) {
+		char *text = NULL;
+
+		err = elp_read_file(s->ctx, config, &text, NULL);
+		if (!err)
+			err = elp_kernel_set_config(k, text);
+		free(text);
+	}
+	if (!err)
+		err = elp_kernel_set_origin(k, ELP_KERNEL_SOURCE, k->source,
+					    "sent by a client", NULL);
+	if (!err && !(path = path_join(s->req, "symbols")))
+		err = -ENOMEM;
+	if (!err)
+		err = elp_kernel_read_symbols(s->ctx, k, path, NULL,
+					      "sent by a client");
+	free(path);
+	if (!err)
+		err = elp_catalogue_begin(s->cat);
+	if (err)
+		goto out;
+	err = elp_kernel_store(s->cat, k);
+	if (!err)
+		err = add_oot_patches(s, k, key);
+	if (!err) {
+		ev.kernel_id = k->id;
+		ev.kernel_release = k->release;
+		ev.detail = "sent by a client with its source";
+		err = elp_event_add(s->cat, &ev);
+	}
+	if (!err)
+		err = elp_catalogue_commit(s->cat);
+	else
+		elp_catalogue_rollback(s->cat);
+	if (!err)
+		elp_info(
+			s->ctx,
+			"registered kernel '%s' (release %s) with the source sent",
+			k->name, k->release);
+out:
+	free(config);
+	elp_buf_free(&id);
+	elp_kernel_free(k);
+	return err;
 }
 
 static int collect(struct serve *s, const char *key, const char *fmt,
@@ -479,6 +697,14 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 		goto out;
 	}
 	err = find_kernel(&s);
+	if (err == -ENODATA && elp_record_get(&s.rq, "source")) {
+		/* sent because no kernel here matched: keep it, register it */
+		err = adopt_source(&s, elp_record_get(&s.rq, "source"));
+		if (!err)
+			err = find_kernel(&s);
+		if (err == -ENODATA)
+			err = -ENOENT; /* it came, and still nothing matches */
+	}
 	if (!err)
 		err = build(&s, cached, out_fd);
 out:

@@ -5,7 +5,8 @@
  *
  * request: format 1, engine, release, module, cc-version, then in order
  *   "patch NAME" (entry patches/NNN/NAME.patch), "oot N" (oot/NNN.patch),
- *   "extra FILE.c", "cumulative 1" (replace, with exactly these patches), "sandbox 1", "rebuild 1"; entries config, symbols and, when the kernel has one,
+ *   "extra FILE.c", "cumulative 1" (replace, with exactly these patches), "sandbox 1", "rebuild 1", "source NAME" (entry source/NAME, a tarball of the kernel's
+ *   source, sent when the builder has no kernel for the rest); entries config, symbols and, when the kernel has one,
  *   Module.symvers.
  * result: format 1, status, reason, module, sha256, host, compiler,
  *   builder-build, inputs-sha256, duration-ms, reused, "stage NAME MS",
@@ -20,9 +21,10 @@
 
 #define ELP_REMOTE_FORMAT "1"
 
-/* a request carries the kernel's inputs but no source: tens of MB */
+/* a request carries the kernel's inputs (tens of MB) and, when the
+ * client sends it, the kernel's source: a tarball, or a directory as a tar */
 #define ELP_REQUEST_MAX_ENTRIES 256
-#define ELP_REQUEST_MAX_BYTES (256ull << 20)
+#define ELP_REQUEST_MAX_BYTES (4ull << 30)
 /* a result: one module and its log */
 #define ELP_RESULT_MAX_ENTRIES 16
 #define ELP_RESULT_MAX_BYTES (128ull << 20)

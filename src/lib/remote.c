@@ -195,6 +195,9 @@ struct client {
 	char *cache, *work;
 	int work_lock; /* owns work (workdir.c) */
 	char *request; /* the request bundle file */
+	char *source_request; /* the same with the kernel's source, once made */
+	double source_size; /* the source's, in MiB */
+	unsigned int flags; /* ELP_REMOTE_* */
 	char manifest[ELP_SHA256_HEX_LEN + 1];
 	long long t0;
 };
@@ -393,8 +396,10 @@ static int add_oot(struct client *c, struct elp_bundle *b, struct elp_buf *req)
 }
 
 /* The request bundle, written to work/request.tar.zst. */
-static int make_request(struct client *c)
+static int make_request(struct client *c, const char *src_name,
+			const char *src_path)
 {
+	char manifest[ELP_SHA256_HEX_LEN + 1], **out;
 	struct elp_bundle b = { 0 };
 	struct elp_buf req = { 0 };
 	char *symbols = NULL, *symvers = NULL;
@@ -402,6 +407,7 @@ static int make_request(struct client *c)
 	size_t i;
 	int fd = -1, err;
 
+	out = src_path ? &c->source_request : &c->request;
 	elp_record_add(&req, "format", ELP_REMOTE_FORMAT);
 	elp_record_add(&req, "engine", ELP_BUILD_ENGINE_VERSION);
 	elp_record_add(&req, "release", c->kernel->release);
@@ -411,7 +417,8 @@ static int make_request(struct client *c)
 	err = elp_bundle_add_data(&b, "config", c->kernel->config,
 				  strlen(c->kernel->config));
 	if (asprintf(&symbols, "%s/symbols", c->work) < 0 ||
-	    asprintf(&c->request, "%s/request.tar.zst", c->work) < 0) {
+	    asprintf(out, "%s/request%s.tar.zst", c->work,
+		     src_path ? "-source" : "") < 0) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -451,28 +458,41 @@ static int make_request(struct client *c)
 	/* part of the request, so a rebuild is not the cached result */
 	if (!err && c->opts->rebuild)
 		err = elp_record_add(&req, "rebuild", "1");
+	if (!err && src_path) {
+		char *name = NULL;
+
+		err = elp_record_add(&req, "source", src_name);
+		if (!err && asprintf(&name, "source/%s", src_name) < 0)
+			err = -ENOMEM;
+		if (!err)
+			err = elp_bundle_add_file(&b, name, src_path);
+		free(name);
+	}
 	if (!err && !req.data)
 		err = -ENOMEM;
 	if (!err)
 		err = elp_bundle_add_data(&b, "request", req.data, req.len);
 	if (err)
 		goto out;
-	fd = open(c->request, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(*out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = -errno;
-		elp_err(c->ctx, "cannot create '%s': %m", c->request);
+		elp_err(c->ctx, "cannot create '%s': %m", *out);
 		goto out;
 	}
-	err = elp_bundle_write(c->ctx, &b, fd, c->manifest);
-	if (!err && fstat(fd, &st) == 0)
+	err = elp_bundle_write(c->ctx, &b, fd,
+			       src_path ? manifest : c->manifest);
+	if (!err && fstat(fd, &st) == 0 && !src_path)
 		elp_info(
 			c->ctx,
 			"request %.12s: kernel %s inputs and %zu patches, %lld bytes",
 			c->manifest, c->kernel->release, c->nr_patches,
 			(long long)st.st_size);
-	c->res->inputs_sha256 = strdup(c->manifest);
-	if (!err && !c->res->inputs_sha256)
-		err = -ENOMEM;
+	if (!err && !src_path) {
+		c->res->inputs_sha256 = strdup(c->manifest);
+		if (!c->res->inputs_sha256)
+			err = -ENOMEM;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -489,6 +509,8 @@ struct talk {
 	struct client *c;
 	const struct elp_builder_url *url;
 	char *last_line; /* of the builder's stderr: why it stopped */
+	bool progress; /* tell opts->progress how much of the request went */
+	unsigned int last_pct;
 	struct elp_buf errbuf;
 };
 
@@ -568,6 +590,19 @@ static bool cancelled(const struct client *c)
 	return c->opts->cancel && *c->opts->cancel;
 }
 
+/* Progress of a long send, at most once per percent, and when done. */
+static void report(struct talk *t, unsigned long long sent,
+		   unsigned long long total, bool done)
+{
+	const struct elp_build_options *o = t->c->opts;
+	unsigned int pct = total ? (unsigned int)(sent * 100 / total) : 100;
+
+	if (!t->progress || !o->progress || (!done && pct == t->last_pct))
+		return;
+	t->last_pct = pct;
+	o->progress(o->progress_data, t->url->name, sent, total, done);
+}
+
 /*
  * Run ssh: the request on its stdin (a socket, so that a builder that hangs
  * up gives EPIPE, not SIGPIPE), its stdout into res_path, its stderr into
@@ -580,7 +615,9 @@ static int converse(struct talk *t, const char *req_path, const char *res_path)
 	int sv[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	int req_fd = -1, res_fd = -1, status = 0, err = 0;
 	size_t pending = 0, off = 0;
+	unsigned long long sent = 0, total = 0;
 	bool sending = true;
+	struct stat st;
 	pid_t pid = -1;
 
 	if (!argv)
@@ -595,6 +632,8 @@ static int converse(struct talk *t, const char *req_path, const char *res_path)
 			t->url->name);
 		goto out;
 	}
+	if (fstat(req_fd, &st) == 0)
+		total = (unsigned long long)st.st_size;
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
@@ -641,9 +680,11 @@ static int converse(struct talk *t, const char *req_path, const char *res_path)
 			} else {
 				n = send(sv[0], buf + off, pending - off,
 					 MSG_NOSIGNAL | MSG_DONTWAIT);
-				if (n > 0)
+				if (n > 0) {
 					off += (size_t)n;
-				else if (errno != EAGAIN && errno != EINTR)
+					sent += (unsigned long long)n;
+					report(t, sent, total, false);
+				} else if (errno != EAGAIN && errno != EINTR)
 					sending = false; /* it hung up */
 			}
 		}
@@ -670,6 +711,7 @@ static int converse(struct talk *t, const char *req_path, const char *res_path)
 		}
 	}
 	take_stderr(t, true);
+	report(t, sent, total, true);
 out:
 	if (pid > 0) {
 		if (err)
@@ -943,6 +985,89 @@ fail:
 }
 
 /*
+ * The request with the kernel's source, made once: its tarball, or its
+ * directory as a tar (sorted, owners 0), named [A-Za-z0-9._+-].
+ */
+static int source_request(struct client *c, const struct elp_builder_url *u)
+{
+	const struct elp_kernel *k = c->kernel;
+	bool tarball = k->source_kind && strcmp(k->source_kind, "tarball") == 0;
+	char *base = NULL, *name = NULL, *tar = NULL, *parent = NULL;
+	struct stat st;
+	int err = 0;
+
+	if (c->source_request)
+		goto said;
+	if (!k->source) {
+		elp_err(c->ctx, "kernel '%s' has no source to send", k->name);
+		return -ENOENT;
+	}
+	base = wire_name(strrchr(k->source, '/') ? strrchr(k->source, '/') + 1
+						 : k->source);
+	if (!base || asprintf(&name, "%s%s", base, tarball ? "" : ".tar") < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!tarball) {
+		const char *slash = strrchr(k->source, '/');
+
+		parent = slash && slash != k->source
+				 ? strndup(k->source,
+					   (size_t)(slash - k->source))
+				 : strdup(slash ? "/" : ".");
+		if (!parent || asprintf(&tar, "%s/%s", c->work, name) < 0) {
+			err = -ENOMEM;
+			goto out;
+		}
+		elp_info(c->ctx, "packing the source directory '%s'",
+			 k->source);
+		{
+			const char *argv[] = { "tar",
+					       "--sort=name",
+					       "--owner=0",
+					       "--group=0",
+					       "--numeric-owner",
+					       "--exclude-vcs",
+					       "-cf",
+					       tar,
+					       "-C",
+					       parent,
+					       slash ? slash + 1 : k->source,
+					       NULL };
+
+			err = elp_run(c->ctx, argv, NULL, -1, NULL);
+		}
+		if (err) {
+			elp_err(c->ctx, "cannot pack '%s' into '%s'", k->source,
+				tar);
+			err = err < 0 ? err : -EIO;
+			goto out;
+		}
+	}
+	c->source_size = stat(tarball ? k->source : tar, &st) == 0
+				 ? (double)st.st_size / (1024.0 * 1024.0)
+				 : 0;
+	err = make_request(c, name, tarball ? k->source : tar);
+	if (tar)
+		unlink(tar); /* in the request now */
+	if (err)
+		goto out;
+said:
+	if (stat(c->source_request, &st) == 0)
+		elp_notice(
+			c->ctx,
+			"builder %s has no kernel for it: sending the source of kernel '%s' (%s, %.1f MiB), %.1f MiB with the request",
+			u->name, k->name, k->source, c->source_size,
+			(double)st.st_size / (1024.0 * 1024.0));
+out:
+	free(base);
+	free(name);
+	free(tar);
+	free(parent);
+	return err;
+}
+
+/*
  * One builder: 0 when it answered (the result is recorded), else why it
  * did not (logged as a warning by the caller), -EINTR when cancelled.
  */
@@ -963,6 +1088,18 @@ static int try_builder(struct client *c, const struct elp_builder_url *u,
 	}
 	elp_info(c->ctx, "building on %s", u->name);
 	status = converse(&t, c->request, res_path);
+	if (status >= 0 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == ELP_BUILDER_NEEDS_SOURCE &&
+	    c->flags & ELP_REMOTE_SEND_SOURCE) {
+		/* it has no kernel for it: the source, as asked */
+		err = source_request(c, u);
+		if (err)
+			goto out;
+		free(t.last_line);
+		t.last_line = NULL;
+		t.progress = true;
+		status = converse(&t, c->source_request, res_path);
+	}
 	if (status < 0) {
 		err = status;
 		goto out;
@@ -976,7 +1113,8 @@ static int try_builder(struct client *c, const struct elp_builder_url *u,
 				"builder %s: cannot connect, or the connection dropped without a result: %s",
 				u->name, why);
 		else if (WIFEXITED(status) &&
-			 WEXITSTATUS(status) == ELP_BUILDER_UNAVAILABLE)
+			 (WEXITSTATUS(status) == ELP_BUILDER_UNAVAILABLE ||
+			  WEXITSTATUS(status) == ELP_BUILDER_NEEDS_SOURCE))
 			elp_warn(c->ctx, "builder %s cannot build it: %s",
 				 u->name, why);
 		else
@@ -1035,6 +1173,7 @@ static void client_free(struct client *c)
 	free(c->work);
 	free(c->cache);
 	free(c->request);
+	free(c->source_request);
 	for (i = 0; i < c->nr_patches; i++)
 		elp_patch_free(c->patches[i]);
 	free(c->patches);
@@ -1157,6 +1296,7 @@ int elp_remote_build(struct elp_catalogue *cat,
 
 	*out = NULL;
 	c.t0 = elp_now_ms();
+	c.flags = flags;
 	if (nr_builders == 0 || !opts->nr_patches) {
 		elp_err(c.ctx, "no builder or no patch given");
 		return -EINVAL;
@@ -1177,7 +1317,7 @@ int elp_remote_build(struct elp_catalogue *cat,
 	if (!err)
 		err = resolve(&c);
 	if (!err)
-		err = make_request(&c);
+		err = make_request(&c, NULL, NULL);
 	if (!err) {
 		rank = order(&c, builders, nr_builders, flags);
 		if (!rank)

@@ -58,10 +58,22 @@ int elp_remote_build(struct elp_catalogue *cat,
  * then the lowest load, first; those that do not answer go last.
  */
 #define ELP_REMOTE_LEAST_BUSY 1u
+/*
+ * SEND_SOURCE: a builder without a kernel for the request (exit
+ * ELP_BUILDER_NEEDS_SOURCE) is sent the kernel's source (its tarball, or
+ * its directory as a tar) in a second request, with opts->progress told
+ * how far it is; the builder keeps it (remote/sources/SHA256/) and
+ * registers the kernel, so the next request needs none.  Without it such
+ * a builder is skipped, its message saying to pass --send-source.
+ */
+#define ELP_REMOTE_SEND_SOURCE 2u
 
 /* Exit status of `builder serve` when it cannot build here (no kernel, no
  * compiler, no sandbox when one is asked for). */
 #define ELP_BUILDER_UNAVAILABLE 3
+/* ... when it has no kernel for the request, and the request has no source:
+ * sending it (elp_remote_build's ELP_REMOTE_SEND_SOURCE) would help. */
+#define ELP_BUILDER_NEEDS_SOURCE 4
 
 /*
  * Serve one request: a bundle read from in_fd, the result bundle written to
@@ -69,6 +81,8 @@ int elp_remote_build(struct elp_catalogue *cat,
  * refused build), -ENOENT when no kernel here matches (logged), -EBADMSG
  * for a bundle that is rejected, or another -errno.
  */
+/* -ENODATA: no kernel here, and no source in the request (see
+ * ELP_BUILDER_NEEDS_SOURCE). */
 int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 		      const char *cache_dir, unsigned int flags);
 

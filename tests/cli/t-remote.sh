@@ -41,6 +41,7 @@ sshd_key "$S" good "$env_cmd $ELP builder serve"
 sshd_key "$S" idle "env ELIVEPATCH_DB=$T/idle.db ELIVEPATCH_CACHE=$T/icache $ELP builder serve"
 sshd_key "$S" empty "env ELIVEPATCH_DB=$T/empty.db ELIVEPATCH_CACHE=$T/ecache $ELP builder serve"
 sshd_key "$S" nobwrap "env ELIVEPATCH_BWRAP=$T/no-such-bwrap $env_cmd $ELP builder serve --sandbox"
+sshd_key "$S" fresh "env ELIVEPATCH_DB=$T/fresh.db ELIVEPATCH_CACHE=$T/fcache $ELP builder serve"
 sshd_key "$S" dies "sh -c 'head -c 100 > /dev/null; echo compiling... >&2; kill -9 \$\$'"
 hostile result dotdot symlink badsha wrongmodule || bail "hostile results"
 hostile request valid dotdot absolute symlink hardlink device fifo many badsha unlisted nomanifest ||
@@ -139,6 +140,42 @@ check "no builder answers: exit 1" test $? = 1
 check "...saying so" grep -q "^error: no builder could build it (2 tried)" "$T/err"
 check "...and nothing is recorded" test "$(builds)" = "$before"
 
+# --- a builder without the kernel: the source, when asked for ----------------------------------
+before=$(builds)
+elp build --kernel fake --patch cmdline --builder ssh://fresh > "$T/out" 2> "$T/err"
+check "a builder without the kernel: the build fails (exit 1)" test $? = 1
+check "...the builder says to pass --send-source" \
+	grep -q "^warning: builder fresh cannot build it: .*no kernel here has release $REL.*build with --send-source" "$T/err"
+check "...nothing recorded" test "$(builds)" = "$before"
+elp build --kernel fake --patch cmdline --send-source > "$T/out" 2>&1
+check "--send-source without a builder is a usage error" test $? = 129
+elp -v build --kernel fake --patch cmdline --builder ssh://fresh --send-source > "$T/out" 2> "$T/err"
+check "--send-source: the source goes, saying how much" \
+	grep -q "builder fresh has no kernel for it: sending the source of kernel 'fake' ($T/src, [0-9.]* MiB), [0-9.]* MiB with the request" "$T/err"
+check "...the builder keeps it under its sha256" sh -c '
+	f=$(ls "$1"/fcache/remote/sources/*/src.tar) && test "$(sha256sum < "$f" | cut -d" " -f1)" = "$(basename "$(dirname "$f")")"' - "$T"
+check "...the directory, as a tar" sh -c 'tar -tf "$1"/fcache/remote/sources/*/src.tar | grep -qx src/fs/proc/cmdline.c' - "$T"
+check "...registers the kernel there, with the client's inputs" \
+	test "$(sqlite3 "$T/fresh.db" "SELECT release || '|' || config_sha256 FROM kernels WHERE name LIKE 'sent-%'")" = \
+	"$REL|$(sqlite3 "$DB" "SELECT config_sha256 FROM kernels WHERE name = 'fake'")"
+check "...and builds it (the fake tree fails there): recorded here" \
+	test "$(sqlite3 "$DB" "SELECT builder_host || '|' || status FROM builds ORDER BY id DESC LIMIT 1")" = "fresh|failed"
+check "...built from the source sent" \
+	grep -q "fcache/remote/sources/[0-9a-f]*/src.tar" "$(sqlite3 "$DB" "SELECT log_path FROM builds ORDER BY id DESC LIMIT 1")"
+elp -v build --kernel fake --patch cmdline --builder ssh://fresh --send-source --rebuild > "$T/out" 2> "$T/err"
+check "the next build needs no source: none is sent" sh -c '! grep -q "sending the source" "$1"' - "$T/err"
+check "...the builder found the kernel it registered" \
+	test "$(sqlite3 "$T/fresh.db" "SELECT count(*) || '|' || count(DISTINCT b.kernel_id) FROM builds b")" = "2|1"
+check "...and kept one copy of the source" test "$(ls "$T"/fcache/remote/sources | wc -l)" = 1
+if command -v script > /dev/null; then
+	rm -rf "$T/fcache" "$T/fresh.db"
+	script -qec "'$ELP' --db '$DB' build --kernel fake --patch cmdline --builder ssh://fresh --send-source" \
+		/dev/null > "$T/tty" 2>&1
+	check "on a terminal: progress of the sending" grep -q "sending to fresh: 100% (" "$T/tty"
+else
+	skip "script (util-linux) not installed: progress on a terminal"
+fi
+
 # --- the toolchain rule applies on the builder --------------------------------------------------
 sed 's/^CONFIG_CC_VERSION_TEXT=.*/CONFIG_CC_VERSION_TEXT="gcc-99 (Nowhere) 99.0.0"/' "$T/config" > "$T/config-cc99"
 for d in "$DB" "$BDB"; do
@@ -212,7 +249,7 @@ check "hostile requests: nothing written outside" test ! -e /tmp/elp-hostile-esc
 $ELIVEPATCH_SSH good elivepatch builder serve < "$T/request/dotdot.tar.zst" > "$T/out" 2> "$T/err"
 check "a hostile request over ssh is refused too" grep -q "rejected: entry name '../escape'" "$T/err"
 "$ELP" --db "$BDB" builder serve --cache "$T/hcache" < "$T/request/valid.tar.zst" > "$T/out" 2> "$T/err"
-check "a well-formed request for a kernel the builder lacks: exit 3" test $? = 3
+check "a well-formed request for a kernel the builder lacks: exit 4 (it needs the source)" test $? = 4
 
 # --- a builder serve killed with kill -9: the next one removes what it left ------------------
 K=$T/kcache
