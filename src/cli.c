@@ -398,18 +398,16 @@ void table_free(struct table *t)
 void cli_list_begin(struct cli_list *list, struct cli *cli,
 		    const char *const *headers, int ncols)
 {
+	memset(&list->json, 0, sizeof(list->json));
 	list->cli = cli;
-	list->first = true;
 	list->table = cli->json ? NULL : table_new(headers, ncols);
+	if (cli->json)
+		elp_json_lines(&list->json, NULL);
 }
 
-bool cli_list_json_item(struct cli_list *list)
+struct elp_json *cli_list_json(struct cli_list *list)
 {
-	if (!list->cli->json)
-		return false;
-	fputs(list->first ? "[\n" : ",\n", stdout);
-	list->first = false;
-	return true;
+	return list->cli->json ? &list->json : NULL;
 }
 
 void cli_list_row(struct cli_list *list, const char *const *cells)
@@ -420,97 +418,26 @@ void cli_list_row(struct cli_list *list, const char *const *cells)
 
 void cli_list_end(struct cli_list *list)
 {
-	if (list->cli->json)
-		fputs(list->first ? "[]\n" : "\n]\n", stdout);
-	else if (list->table)
+	if (list->cli->json) {
+		elp_json_end(&list->json);
+		cli_json_print(&list->json);
+		elp_json_release(&list->json);
+	} else if (list->table) {
 		table_print(list->table, stdout, list->cli->tty);
-	else
+	} else {
 		cli_error("out of memory");
+	}
 	table_free(list->table);
 	list->table = NULL;
 }
 
-void json_string(FILE *out, const char *s)
+void cli_json_print(struct elp_json *j)
 {
-	if (!s) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		switch (ch) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		default:
-			if (ch < 0x20)
-				fprintf(out, "\\u%04x", ch);
-			else
-				fputc(ch, out);
-		}
-	}
-	fputc('"', out);
-}
-
-void json_key(FILE *out, bool *first, const char *key)
-{
-	if (!*first)
-		fputc(',', out);
-	*first = false;
-	json_string(out, key);
-	fputc(':', out);
-}
-
-void json_kv_str(FILE *out, bool *first, const char *key, const char *value)
-{
-	json_key(out, first, key);
-	json_string(out, value);
-}
-
-void json_kv_int(FILE *out, bool *first, const char *key, int64_t value)
-{
-	json_key(out, first, key);
-	fprintf(out, "%lld", (long long)value);
-}
-
-void json_kv_bool(FILE *out, bool *first, const char *key, bool value)
-{
-	json_key(out, first, key);
-	fputs(value ? "true" : "false", out);
-}
-
-void json_kv_csv(FILE *out, bool *first, const char *key, const char *csv)
-{
-	const char *p = csv;
-
-	json_key(out, first, key);
-	fputc('[', out);
-	while (p && *p) {
-		const char *end = strchrnul(p, ',');
-
-		char *item = strndup(p, (size_t)(end - p));
-
-		if (p != csv)
-			fputc(',', out);
-		json_string(out, item);
-		free(item);
-		p = *end ? end + 1 : end;
-	}
-	fputc(']', out);
+	if (j->buf.err)
+		cli_error("cannot write JSON: %s", strerror(-j->buf.err));
+	else
+		printf("%s\n", elp_json_text(j));
+	elp_json_reset(j);
 }
 
 void format_time(int64_t t, char *buf, size_t len)
@@ -520,4 +447,10 @@ void format_time(int64_t t, char *buf, size_t len)
 
 	gmtime_r(&tt, &tm);
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void cli_json_done(struct elp_json *j)
+{
+	cli_json_print(j);
+	elp_json_release(j);
 }

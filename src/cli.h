@@ -11,6 +11,7 @@
 
 #include "lib/catalogue.h"
 #include "lib/elp.h"
+#include "lib/json.h"
 
 #define EXIT_USAGE 129
 /* a build refused: the patch cannot be livepatched safely (not a failure) */
@@ -97,27 +98,27 @@ int table_add(struct table *t, const char *const *cells);
 int table_print(struct table *t, FILE *out, bool tty);
 void table_free(struct table *t);
 
-/* A listing: a table (see above) or, with --json, one array of objects. */
+/*
+ * A listing: a table (see above) or, with --json, one array of objects,
+ * one a line.
+ */
 struct cli_list {
 	struct cli *cli;
 	struct table *table;
-	bool first;
+	struct elp_json json;
 };
 void cli_list_begin(struct cli_list *list, struct cli *cli,
 		    const char *const *headers, int ncols);
-/* With --json: open the next array element and return true. */
-bool cli_list_json_item(struct cli_list *list);
+/* With --json: the writer to add the next element to; else NULL. */
+struct elp_json *cli_list_json(struct cli_list *list);
 void cli_list_row(struct cli_list *list, const char *const *cells);
 void cli_list_end(struct cli_list *list);
 
-/* Minimal JSON writer for --json (stable keys, UTF-8 passed through). */
-void json_string(FILE *out, const char *s);
-void json_key(FILE *out, bool *first, const char *key);
-void json_kv_str(FILE *out, bool *first, const char *key, const char *value);
-void json_kv_int(FILE *out, bool *first, const char *key, int64_t value);
-void json_kv_bool(FILE *out, bool *first, const char *key, bool value);
-/* "a,b,c" (or NULL) as a JSON array of strings */
-void json_kv_csv(FILE *out, bool *first, const char *key, const char *csv);
+/* Print what j holds and a newline ("out of memory" when writing it
+ * failed), then empty it for the next value. */
+void cli_json_print(struct elp_json *j);
+/* The same for the last value: j is released. */
+void cli_json_done(struct elp_json *j);
 
 /* "2026-11-30 03:41:44" in UTC */
 void format_time(int64_t t, char *buf, size_t len);

@@ -45,34 +45,24 @@ static void print_result(struct cli *cli, const struct elp_apply_result *r)
 	size_t i;
 
 	if (cli->json) {
-		bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-		fputc('{', stdout);
-		json_kv_str(stdout, &first, "module", r->module);
-		json_key(stdout, &first, "build");
-		if (r->build_id)
-			printf("%lld", (long long)r->build_id);
-		else
-			fputs("null", stdout);
-		json_kv_str(stdout, &first, "kernel", r->release);
-		json_kv_str(stdout, &first, "sha256", r->sha256);
-		json_kv_int(stdout, &first, "transition_ms", r->transition_ms);
-		json_key(stdout, &first, "replaced");
-		fputc('[', stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "module", r->module);
+		elp_json_id(j, "build", r->build_id);
+		elp_json_str(j, "kernel", r->release);
+		elp_json_str(j, "sha256", r->sha256);
+		elp_json_int(j, "transition_ms", r->transition_ms);
+		elp_json_array(j, "replaced");
 		for (i = 0; i < r->nr_replaced; i++) {
-			bool f = true;
-
-			fputs(i ? ",{" : "{", stdout);
-			json_kv_str(stdout, &f, "module", r->replaced[i].name);
-			json_key(stdout, &f, "build");
-			if (r->replaced[i].build_id)
-				printf("%lld",
-				       (long long)r->replaced[i].build_id);
-			else
-				fputs("null", stdout);
-			fputc('}', stdout);
+			elp_json_object(j, NULL);
+			elp_json_str(j, "module", r->replaced[i].name);
+			elp_json_id(j, "build", r->replaced[i].build_id);
+			elp_json_end(j);
 		}
-		fputs("]}\n", stdout);
+		elp_json_end(j);
+		elp_json_end(j);
+		cli_json_done(j);
 		return;
 	}
 	if (r->build_id)

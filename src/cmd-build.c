@@ -22,46 +22,39 @@ static void on_signal(int sig)
 	build_cancel = 1;
 }
 
-static void print_json(const struct elp_build_result *r)
+static void print_json(struct elp_json *j, const struct elp_build_result *r)
 {
-	bool first = true, ffirst;
 	size_t i;
 
-	fputc('{', stdout);
-	json_kv_int(stdout, &first, "build_id", r->build_id);
-	json_kv_str(stdout, &first, "status", r->status);
-	json_kv_str(stdout, &first, "reason", r->reason);
-	json_kv_bool(stdout, &first, "reused", r->reused);
-	json_kv_bool(stdout, &first, "cumulative", r->cumulative);
-	json_kv_str(stdout, &first, "kernel", r->kernel_release);
-	json_kv_str(stdout, &first, "module", r->module_name);
-	json_kv_str(stdout, &first, "artefact", r->artefact_path);
-	json_kv_str(stdout, &first, "output", r->output_path);
-	json_kv_str(stdout, &first, "sha256", r->artefact_sha256);
-	json_kv_str(stdout, &first, "inputs_sha256", r->inputs_sha256);
-	json_kv_str(stdout, &first, "log", r->log_path);
-	json_key(stdout, &first, "functions");
-	fputc('[', stdout);
+	elp_json_object(j, NULL);
+	elp_json_int(j, "build_id", r->build_id);
+	elp_json_str(j, "status", r->status);
+	elp_json_str(j, "reason", r->reason);
+	elp_json_bool(j, "reused", r->reused);
+	elp_json_bool(j, "cumulative", r->cumulative);
+	elp_json_str(j, "kernel", r->kernel_release);
+	elp_json_str(j, "module", r->module_name);
+	elp_json_str(j, "artefact", r->artefact_path);
+	elp_json_str(j, "output", r->output_path);
+	elp_json_str(j, "sha256", r->artefact_sha256);
+	elp_json_str(j, "inputs_sha256", r->inputs_sha256);
+	elp_json_str(j, "log", r->log_path);
+	elp_json_array(j, "functions");
 	for (i = 0; i < r->nr_funcs; i++) {
-		ffirst = true;
-		fputs(i ? ",{" : "{", stdout);
-		json_kv_str(stdout, &ffirst, "object", r->funcs[i].object);
-		json_kv_str(stdout, &ffirst, "function", r->funcs[i].old_name);
-		json_kv_int(stdout, &ffirst, "sympos",
-			    (int64_t)r->funcs[i].sympos);
-		json_kv_str(stdout, &ffirst, "source", r->funcs[i].source_file);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "object", r->funcs[i].object);
+		elp_json_str(j, "function", r->funcs[i].old_name);
+		elp_json_int(j, "sympos", (int64_t)r->funcs[i].sympos);
+		elp_json_str(j, "source", r->funcs[i].source_file);
+		elp_json_end(j);
 	}
-	fputc(']', stdout);
-	json_key(stdout, &first, "timings_ms");
-	ffirst = true;
-	fputc('{', stdout);
+	elp_json_end(j);
+	elp_json_object(j, "timings_ms");
 	for (i = 0; i < r->nr_stages; i++)
-		json_kv_int(stdout, &ffirst, r->stages[i].name,
-			    r->stages[i].ms);
-	fputc('}', stdout);
-	json_kv_int(stdout, &first, "duration_ms", r->duration_ms);
-	fputs("}\n", stdout);
+		elp_json_int(j, r->stages[i].name, r->stages[i].ms);
+	elp_json_end(j);
+	elp_json_int(j, "duration_ms", r->duration_ms);
+	elp_json_end(j);
 }
 
 /*
@@ -131,7 +124,8 @@ static int collect_builders(struct cli *cli, poptContext pc, char **args,
 
 struct kernels_out {
 	struct cli *cli;
-	int json; /* 0: text; 1: first array item; 2: later */
+	bool json;
+	struct elp_json writer; /* with json: the array of results */
 };
 
 /* One line per kernel: what became of its build, its reason once. */
@@ -147,10 +141,9 @@ static int print_kernel(const struct elp_codestream_result *r, void *data)
 	cli_hold_errors(out->cli);
 	if (out->json) {
 		if (b) {
-			if (out->json == 2)
-				fputc(',', stdout);
-			out->json = 2;
-			print_json(b);
+			/* a newline after each, as this output always had */
+			print_json(&out->writer, b);
+			elp_json_newline(&out->writer);
 		}
 		return 0;
 	}
@@ -403,17 +396,20 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 			.parallel = (unsigned int)parallel,
 			.build = opts,
 		};
-		struct kernels_out kout = { cli, json ? 1 : 0 };
+		struct kernels_out kout = { .cli = cli, .json = json };
 		int failed;
 
 		if (json)
-			fputc('[', stdout);
+			elp_json_array(&kout.writer, NULL);
 		/* each kernel's reason once, on its line (print_kernel) */
 		cli_hold_errors(cli);
 		failed = elp_build_kernels(cat, &many, print_kernel, &kout);
 		cli_release_errors(cli, NULL);
-		if (json)
-			fputs("]\n", stdout);
+		if (json) {
+			elp_json_end(&kout.writer);
+			cli_json_print(&kout.writer);
+		}
+		elp_json_release(&kout.writer);
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 		elp_catalogue_close(cat);
@@ -439,8 +435,12 @@ static int build_run(struct cli *cli, int argc, const char **argv)
 	sigaction(SIGTERM, &old_term, NULL);
 	elp_catalogue_close(cat);
 
-	if (json && res)
-		print_json(res);
+	if (json && res) {
+		struct elp_json j = { 0 };
+
+		print_json(&j, res);
+		cli_json_done(&j);
+	}
 	if (!err) {
 		if (!json)
 			printf("%s\n", res->output_path ? res->output_path
@@ -486,20 +486,20 @@ static int print_summary(const struct elp_build_summary *b, void *data)
 	struct cli_list *list = data;
 	char id[24], sha[13] = "-";
 
-	if (cli_list_json_item(list)) {
-		bool first = true;
+	if (cli_list_json(list)) {
+		struct elp_json *j = cli_list_json(list);
 
-		fputc('{', stdout);
-		json_kv_int(stdout, &first, "id", b->id);
-		json_kv_int(stdout, &first, "created_at", b->created_at);
-		json_kv_str(stdout, &first, "kernel", b->kernel);
-		json_kv_csv(stdout, &first, "patches", b->patches);
-		json_kv_str(stdout, &first, "status", b->status);
-		json_kv_str(stdout, &first, "module", b->module);
-		json_kv_str(stdout, &first, "sha256", b->sha256);
-		json_kv_str(stdout, &first, "verified", b->verified);
-		json_kv_csv(stdout, &first, "applied", b->applied);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_int(j, "id", b->id);
+		elp_json_int(j, "created_at", b->created_at);
+		elp_json_str(j, "kernel", b->kernel);
+		elp_json_csv(j, "patches", b->patches);
+		elp_json_str(j, "status", b->status);
+		elp_json_str(j, "module", b->module);
+		elp_json_str(j, "sha256", b->sha256);
+		elp_json_str(j, "verified", b->verified);
+		elp_json_csv(j, "applied", b->applied);
+		elp_json_end(j);
 		return 0;
 	}
 	snprintf(id, sizeof(id), "%lld", (long long)b->id);
@@ -594,53 +594,50 @@ out_args:
 
 static void print_info_json(const struct elp_build_info *b)
 {
-	bool first = true, f;
+	struct elp_json js = { 0 }, *j = &js;
 	size_t i;
 
-	fputc('{', stdout);
-	json_kv_int(stdout, &first, "id", b->id);
-	json_kv_str(stdout, &first, "kernel", b->kernel);
-	json_kv_str(stdout, &first, "kernel_name", b->kernel_name);
-	json_kv_str(stdout, &first, "module", b->module);
-	json_kv_str(stdout, &first, "status", b->status);
-	json_kv_str(stdout, &first, "reason", b->reason);
-	json_kv_bool(stdout, &first, "cumulative", b->cumulative);
-	json_kv_str(stdout, &first, "artefact", b->artefact_path);
-	json_kv_str(stdout, &first, "sha256", b->sha256);
-	json_kv_str(stdout, &first, "inputs_sha256", b->inputs_sha256);
-	json_kv_str(stdout, &first, "log", b->log_path);
-	json_kv_str(stdout, &first, "verified", b->verified);
-	json_kv_str(stdout, &first, "verify_log", b->verify_log);
-	json_kv_csv(stdout, &first, "applied", b->applied);
-	json_kv_str(stdout, &first, "host", b->builder_host);
-	json_kv_str(stdout, &first, "backend", b->backend);
-	json_kv_int(stdout, &first, "created_at", b->created_at);
-	json_key(stdout, &first, "duration_ms");
+	elp_json_object(j, NULL);
+	elp_json_int(j, "id", b->id);
+	elp_json_str(j, "kernel", b->kernel);
+	elp_json_str(j, "kernel_name", b->kernel_name);
+	elp_json_str(j, "module", b->module);
+	elp_json_str(j, "status", b->status);
+	elp_json_str(j, "reason", b->reason);
+	elp_json_bool(j, "cumulative", b->cumulative);
+	elp_json_str(j, "artefact", b->artefact_path);
+	elp_json_str(j, "sha256", b->sha256);
+	elp_json_str(j, "inputs_sha256", b->inputs_sha256);
+	elp_json_str(j, "log", b->log_path);
+	elp_json_str(j, "verified", b->verified);
+	elp_json_str(j, "verify_log", b->verify_log);
+	elp_json_csv(j, "applied", b->applied);
+	elp_json_str(j, "host", b->builder_host);
+	elp_json_str(j, "backend", b->backend);
+	elp_json_int(j, "created_at", b->created_at);
 	if (b->duration_ms >= 0)
-		printf("%lld", (long long)b->duration_ms);
+		elp_json_int(j, "duration_ms", b->duration_ms);
 	else
-		fputs("null", stdout);
-	json_key(stdout, &first, "inputs");
-	fputc('[', stdout);
+		elp_json_null(j, "duration_ms");
+	elp_json_array(j, "inputs");
 	for (i = 0; i < b->nr_inputs; i++) {
-		f = true;
-		fputs(i ? ",{" : "{", stdout);
-		json_kv_str(stdout, &f, "kind", b->inputs[i].kind);
-		json_kv_str(stdout, &f, "name", b->inputs[i].name);
-		json_kv_str(stdout, &f, "sha256", b->inputs[i].sha256);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "kind", b->inputs[i].kind);
+		elp_json_str(j, "name", b->inputs[i].name);
+		elp_json_str(j, "sha256", b->inputs[i].sha256);
+		elp_json_end(j);
 	}
-	fputc(']', stdout);
-	json_key(stdout, &first, "passes");
-	fputc('[', stdout);
+	elp_json_end(j);
+	elp_json_array(j, "passes");
 	for (i = 0; i < b->nr_stages; i++) {
-		f = true;
-		fputs(i ? ",{" : "{", stdout);
-		json_kv_str(stdout, &f, "name", b->stages[i].stage);
-		json_kv_int(stdout, &f, "ms", b->stages[i].ms);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "name", b->stages[i].stage);
+		elp_json_int(j, "ms", b->stages[i].ms);
+		elp_json_end(j);
 	}
-	fputs("]}\n", stdout);
+	elp_json_end(j);
+	elp_json_end(j);
+	cli_json_done(j);
 }
 
 static void print_field(const char *name, const char *value)

@@ -22,20 +22,6 @@ static void on_signal(int sig)
 	cve_cancel = 1;
 }
 
-static void json_strv(bool *first, const char *key, char *const *v, size_t n)
-{
-	size_t i;
-
-	json_key(stdout, first, key);
-	fputc('[', stdout);
-	for (i = 0; i < n; i++) {
-		if (i)
-			fputc(',', stdout);
-		json_string(stdout, v[i]);
-	}
-	fputc(']', stdout);
-}
-
 static void print_words(char *const *v, size_t n)
 {
 	size_t i;
@@ -47,42 +33,39 @@ static void print_words(char *const *v, size_t n)
 struct cve_run {
 	struct cli *cli;
 	struct elp_catalogue *cat;
-	bool json, first, dry_run, verbose;
+	bool json, dry_run, verbose;
+	struct elp_json writer; /* with json: the array of results */
 };
 
-static void result_json(const struct elp_codestream_result *r)
+static void result_json(struct elp_json *j,
+			const struct elp_codestream_result *r)
 {
 	const struct elp_build_result *b = r->build;
-	bool first = true;
 
-	fputc('{', stdout);
-	json_kv_str(stdout, &first, "kernel", r->kernel);
-	json_kv_str(stdout, &first, "release", r->release);
-	json_kv_str(stdout, &first, "version", r->version);
-	json_strv(&first, "selected", r->selected, r->nr_selected);
-	json_strv(&first, "cves", r->cves, r->nr_cves);
-	json_strv(&first, "live", r->live, r->nr_live);
-	json_strv(&first, "skipped", r->skipped, r->nr_skipped);
-	json_key(stdout, &first, "build");
+	elp_json_object(j, NULL);
+	elp_json_str(j, "kernel", r->kernel);
+	elp_json_str(j, "release", r->release);
+	elp_json_str(j, "version", r->version);
+	elp_json_strv(j, "selected", r->selected, r->nr_selected);
+	elp_json_strv(j, "cves", r->cves, r->nr_cves);
+	elp_json_strv(j, "live", r->live, r->nr_live);
+	elp_json_strv(j, "skipped", r->skipped, r->nr_skipped);
 	if (!b) {
-		fputs("null", stdout);
+		elp_json_null(j, "build");
 	} else {
-		bool f = true;
-
-		fputc('{', stdout);
-		json_kv_int(stdout, &f, "id", b->build_id);
-		json_kv_str(stdout, &f, "status", b->status);
-		json_kv_str(stdout, &f, "reason", b->reason);
-		json_kv_str(stdout, &f, "module", b->module_name);
-		json_kv_str(stdout, &f, "artefact", b->artefact_path);
-		json_kv_str(stdout, &f, "sha256", b->artefact_sha256);
-		json_kv_bool(stdout, &f, "reused", b->reused);
-		fputc('}', stdout);
+		elp_json_object(j, "build");
+		elp_json_int(j, "id", b->build_id);
+		elp_json_str(j, "status", b->status);
+		elp_json_str(j, "reason", b->reason);
+		elp_json_str(j, "module", b->module_name);
+		elp_json_str(j, "artefact", b->artefact_path);
+		elp_json_str(j, "sha256", b->artefact_sha256);
+		elp_json_bool(j, "reused", b->reused);
+		elp_json_end(j);
 	}
-	json_kv_str(stdout, &first, "error", r->reason);
-	json_kv_str(stdout, &first, "applied",
-		    r->applied ? r->applied->module : NULL);
-	fputc('}', stdout);
+	elp_json_str(j, "error", r->reason);
+	elp_json_str(j, "applied", r->applied ? r->applied->module : NULL);
+	elp_json_end(j);
 }
 
 static void result_text(const struct cve_run *run,
@@ -136,10 +119,7 @@ static int on_result(const struct elp_codestream_result *r, void *data)
 				     : r->build ? r->build->reason
 						: NULL);
 	if (run->json) {
-		if (!run->first)
-			fputc(',', stdout);
-		run->first = false;
-		result_json(r);
+		result_json(&run->writer, r);
 	} else {
 		result_text(run, r);
 	}
@@ -160,7 +140,7 @@ static int on_result(const struct elp_codestream_result *r, void *data)
 static int run_cve(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_codestream_options opts = { 0 };
-	struct cve_run run = { .cli = cli, .first = true };
+	struct cve_run run = { .cli = cli };
 	char **kernels = NULL, *cache = NULL;
 	const char **cves = NULL;
 	int all = 0, apply = 0, dry = 0, json = 0, jobs = 0, parallel = 0;
@@ -262,13 +242,16 @@ static int run_cve(struct cli *cli, int argc, const char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	if (run.json)
-		fputc('[', stdout);
+		elp_json_array(&run.writer, NULL);
 	/* each kernel's reason is printed once, on its line (on_result) */
 	cli_hold_errors(cli);
 	n = elp_cve_run(run.cat, &opts, on_result, &run);
 	cli_release_errors(cli, NULL);
-	if (run.json)
-		fputs("]\n", stdout);
+	if (run.json) {
+		elp_json_end(&run.writer);
+		cli_json_print(&run.writer);
+	}
+	elp_json_release(&run.writer);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	elp_catalogue_close(run.cat);

@@ -13,31 +13,27 @@ static int print_entry(const struct elp_history_entry *e, void *data)
 	struct cli_list *list = data;
 	char when[32], build[24];
 
-	if (cli_list_json_item(list)) {
-		bool first = true;
+	if (cli_list_json(list)) {
+		struct elp_json *j = cli_list_json(list);
 		char iso[32];
 		time_t t = (time_t)e->time;
 		struct tm tm;
 
 		gmtime_r(&t, &tm);
 		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fputc('{', stdout);
-		json_kv_int(stdout, &first, "id", e->id);
-		json_kv_str(stdout, &first, "time", iso);
-		json_kv_int(stdout, &first, "timestamp", e->time);
-		json_kv_str(stdout, &first, "event", e->kind);
-		json_kv_str(stdout, &first, "kernel", e->kernel);
-		json_key(stdout, &first, "build");
-		if (e->build_id)
-			printf("%lld", (long long)e->build_id);
-		else
-			fputs("null", stdout);
-		json_kv_str(stdout, &first, "module", e->module);
-		json_kv_csv(stdout, &first, "patches", e->patches);
-		json_kv_csv(stdout, &first, "cves", e->cves);
-		json_kv_str(stdout, &first, "host", e->host);
-		json_kv_str(stdout, &first, "detail", e->detail);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_int(j, "id", e->id);
+		elp_json_str(j, "time", iso);
+		elp_json_int(j, "timestamp", e->time);
+		elp_json_str(j, "event", e->kind);
+		elp_json_str(j, "kernel", e->kernel);
+		elp_json_id(j, "build", e->build_id);
+		elp_json_str(j, "module", e->module);
+		elp_json_csv(j, "patches", e->patches);
+		elp_json_csv(j, "cves", e->cves);
+		elp_json_str(j, "host", e->host);
+		elp_json_str(j, "detail", e->detail);
+		elp_json_end(j);
 		return 0;
 	}
 	format_time(e->time, when, sizeof(when));

@@ -20,68 +20,68 @@ static const char *symbols_shown(const struct elp_kernel *k)
 			       : k->inputs[ELP_KERNEL_SYMBOLS].path;
 }
 
-static void print_inputs_json(FILE *out, bool *first,
-			      const struct elp_kernel *k)
+static void print_inputs_json(struct elp_json *j, const struct elp_kernel *k)
 {
-	bool first_input = true;
 	size_t i;
 
-	json_key(out, first, "inputs");
-	fputc('{', out);
+	elp_json_object(j, "inputs");
 	for (i = 0; i < ELP_KERNEL_NR_INPUTS; i++) {
 		const struct elp_kernel_origin *o = &k->inputs[i];
-		bool first_field = true;
 
 		if (!o->origin)
 			continue;
-		json_key(out, &first_input, elp_kernel_input_names[i]);
-		fputc('{', out);
-		json_kv_str(out, &first_field, "path", o->path);
-		json_kv_str(out, &first_field, "origin", o->origin);
-		json_kv_str(out, &first_field, "sha256", o->sha256);
-		fputc('}', out);
+		elp_json_object(j, elp_kernel_input_names[i]);
+		elp_json_str(j, "path", o->path);
+		elp_json_str(j, "origin", o->origin);
+		elp_json_str(j, "sha256", o->sha256);
+		elp_json_end(j);
 	}
-	fputc('}', out);
+	elp_json_end(j);
 }
 
-static void print_kernel_json(FILE *out, const struct elp_kernel *k,
+static void print_kernel_json(struct elp_json *j, const struct elp_kernel *k,
 			      const char *const *patches, size_t nr_patches)
 {
-	bool first = true;
 	size_t i;
 
-	fputc('{', out);
+	elp_json_object(j, NULL);
 	if (k->id)
-		json_kv_int(out, &first, "id", k->id);
-	json_kv_str(out, &first, "name", k->name);
-	json_kv_str(out, &first, "release", k->release);
-	json_kv_str(out, &first, "version", k->version_text);
-	json_kv_str(out, &first, "arch", k->arch);
-	json_kv_str(out, &first, "source", k->source);
-	json_kv_str(out, &first, "source_kind", k->source_kind);
-	json_kv_str(out, &first, "build_dir", k->build_dir);
-	json_kv_str(out, &first, "config", k->config_path);
-	json_kv_str(out, &first, "config_sha256", k->config_sha256);
-	json_kv_str(out, &first, "compiler", k->cc_version_text);
-	json_kv_str(out, &first, "build_id", k->build_id);
-	json_kv_str(out, &first, "symbols", symbols_shown(k));
-	json_kv_str(out, &first, "symbols_sha256",
-		    k->inputs[ELP_KERNEL_SYMBOLS].sha256);
-	json_kv_str(out, &first, "image", k->image_path);
-	json_kv_str(out, &first, "modules", k->modules_dir);
-	json_kv_bool(out, &first, "livepatch", k->livepatch);
-	print_inputs_json(out, &first, k);
+		elp_json_int(j, "id", k->id);
+	elp_json_str(j, "name", k->name);
+	elp_json_str(j, "release", k->release);
+	elp_json_str(j, "version", k->version_text);
+	elp_json_str(j, "arch", k->arch);
+	elp_json_str(j, "source", k->source);
+	elp_json_str(j, "source_kind", k->source_kind);
+	elp_json_str(j, "build_dir", k->build_dir);
+	elp_json_str(j, "config", k->config_path);
+	elp_json_str(j, "config_sha256", k->config_sha256);
+	elp_json_str(j, "compiler", k->cc_version_text);
+	elp_json_str(j, "build_id", k->build_id);
+	elp_json_str(j, "symbols", symbols_shown(k));
+	elp_json_str(j, "symbols_sha256", k->inputs[ELP_KERNEL_SYMBOLS].sha256);
+	elp_json_str(j, "image", k->image_path);
+	elp_json_str(j, "modules", k->modules_dir);
+	elp_json_bool(j, "livepatch", k->livepatch);
+	print_inputs_json(j, k);
 	if (patches) {
-		json_key(out, &first, "patches");
-		fputc('[', out);
-		for (i = 0; i < nr_patches; i++) {
-			if (i)
-				fputc(',', out);
-			json_string(out, patches[i]);
-		}
-		fputc(']', out);
+		elp_json_array(j, "patches");
+		for (i = 0; i < nr_patches; i++)
+			elp_json_str(j, NULL, patches[i]);
+		elp_json_end(j);
 	}
-	fputs("}\n", out);
+	elp_json_end(j);
+}
+
+/* k alone: with --json, the show commands' output. */
+static void print_kernel_json_alone(const struct elp_kernel *k,
+				    const char *const *patches,
+				    size_t nr_patches)
+{
+	struct elp_json j = { 0 };
+
+	print_kernel_json(&j, k, patches, nr_patches);
+	cli_json_done(&j);
 }
 
 static void print_field(const char *label, const char *value)
@@ -186,7 +186,7 @@ static int store_kernel(struct cli *cli, struct elp_kernel *k)
 				"no symbol table for %s: builds for kernel '%s' need one (kernel add --symbols FILE or --image VMLINUZ)",
 				k->release, k->name);
 	} else {
-		print_kernel_json(stdout, k, NULL, 0);
+		print_kernel_json_alone(k, NULL, 0);
 	}
 	return 0;
 }
@@ -452,7 +452,7 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 			cli_warn(
 				"the running kernel has no CONFIG_LIVEPATCH=y: livepatches cannot load into it");
 		if (cli->json)
-			print_kernel_json(stdout, k, NULL, 0);
+			print_kernel_json_alone(k, NULL, 0);
 		else
 			print_kernel_text(k, NULL, 0);
 	}
@@ -581,8 +581,10 @@ static int list_one(const struct elp_kernel *k, void *data)
 	struct cli_list *list = data;
 	char id[24], created[32];
 
-	if (cli_list_json_item(list)) {
-		print_kernel_json(stdout, k, NULL, 0);
+	if (cli_list_json(list)) {
+		/* a newline after each, as listings always had */
+		print_kernel_json(cli_list_json(list), k, NULL, 0);
+		elp_json_newline(cli_list_json(list));
 		return 0;
 	}
 	snprintf(id, sizeof(id), "%lld", (long long)k->id);
@@ -733,9 +735,8 @@ static int kernel_show(struct cli *cli, int argc, const char **argv)
 		warn_symbols(k);
 		if (kernel_patch_names(cat, k->id, &patches, &nr) == 0) {
 			if (cli->json)
-				print_kernel_json(stdout, k,
-						  (const char *const *)patches,
-						  nr);
+				print_kernel_json_alone(
+					k, (const char *const *)patches, nr);
 			else
 				print_kernel_text(
 					k, (const char *const *)patches, nr);

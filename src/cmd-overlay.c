@@ -6,20 +6,6 @@
 #include "cli.h"
 #include "lib/overlay.h"
 
-static void json_strv(bool *first, const char *key, char *const *v, size_t n)
-{
-	size_t i;
-
-	json_key(stdout, first, key);
-	fputc('[', stdout);
-	for (i = 0; i < n; i++) {
-		if (i)
-			fputc(',', stdout);
-		json_string(stdout, v[i]);
-	}
-	fputc(']', stdout);
-}
-
 /* "overlay 'x' at 1234567890ab: 2 added, 1 updated, 0 removed" */
 static void print_report(struct cli *cli, const char *verb, const char *name,
 			 const struct elp_overlay_report *rep)
@@ -27,20 +13,20 @@ static void print_report(struct cli *cli, const char *verb, const char *name,
 	size_t i;
 
 	if (cli->json) {
-		bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-		fputc('{', stdout);
-		json_kv_str(stdout, &first, "overlay", name);
-		json_kv_str(stdout, &first, "old_commit", rep->old_commit);
-		json_kv_str(stdout, &first, "commit", rep->new_commit);
-		json_kv_int(stdout, &first, "added", (int64_t)rep->added);
-		json_kv_int(stdout, &first, "updated", (int64_t)rep->updated);
-		json_kv_int(stdout, &first, "removed", (int64_t)rep->removed);
-		json_kv_int(stdout, &first, "unchanged",
-			    (int64_t)rep->unchanged);
-		json_strv(&first, "patches", rep->changed, rep->nr_changed);
-		json_strv(&first, "skipped", rep->skipped, rep->nr_skipped);
-		fputs("}\n", stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "overlay", name);
+		elp_json_str(j, "old_commit", rep->old_commit);
+		elp_json_str(j, "commit", rep->new_commit);
+		elp_json_int(j, "added", (int64_t)rep->added);
+		elp_json_int(j, "updated", (int64_t)rep->updated);
+		elp_json_int(j, "removed", (int64_t)rep->removed);
+		elp_json_int(j, "unchanged", (int64_t)rep->unchanged);
+		elp_json_strv(j, "patches", rep->changed, rep->nr_changed);
+		elp_json_strv(j, "skipped", rep->skipped, rep->nr_skipped);
+		elp_json_end(j);
+		cli_json_done(j);
 		return;
 	}
 	if (rep->old_commit && rep->new_commit &&
@@ -183,24 +169,20 @@ static int list_one(const struct elp_overlay *o, void *data)
 	struct cli_list *list = data;
 	char fixes[24], commit[13] = "-", synced[32] = "-", name[80];
 
-	if (cli_list_json_item(list)) {
-		bool first = true;
+	if (cli_list_json(list)) {
+		struct elp_json *j = cli_list_json(list);
 
-		fputc('{', stdout);
-		json_kv_str(stdout, &first, "name", o->name);
-		json_kv_str(stdout, &first, "url", o->url);
-		json_kv_str(stdout, &first, "path", o->path);
-		json_kv_bool(stdout, &first, "managed", o->managed);
-		json_kv_str(stdout, &first, "commit", o->commit_id);
-		json_kv_int(stdout, &first, "fixes", (int64_t)o->nr_fixes);
-		json_kv_bool(stdout, &first, "signed", o->signing_key != NULL);
-		json_kv_int(stdout, &first, "synced_at", o->synced_at);
-		json_key(stdout, &first, "removed_at");
-		if (o->removed_at)
-			printf("%lld", (long long)o->removed_at);
-		else
-			fputs("null", stdout);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "name", o->name);
+		elp_json_str(j, "url", o->url);
+		elp_json_str(j, "path", o->path);
+		elp_json_bool(j, "managed", o->managed);
+		elp_json_str(j, "commit", o->commit_id);
+		elp_json_int(j, "fixes", (int64_t)o->nr_fixes);
+		elp_json_bool(j, "signed", o->signing_key != NULL);
+		elp_json_int(j, "synced_at", o->synced_at);
+		elp_json_id(j, "removed_at", o->removed_at);
+		elp_json_end(j);
 		return 0;
 	}
 	snprintf(name, sizeof(name), "%s%s", o->name,
@@ -263,38 +245,37 @@ out:
 	return rc;
 }
 
-static void fix_json(const struct elp_fix *f)
+static void fix_json(struct elp_json *j, const struct elp_fix *f)
 {
-	bool first = true, pf;
 	size_t i;
 
-	fputc('{', stdout);
-	json_kv_str(stdout, &first, "name", f->name);
-	json_kv_str(stdout, &first, "summary", f->summary);
-	json_strv(&first, "cves", f->cves, f->nr_cves);
-	json_kv_str(stdout, &first, "upstream", f->upstream);
-	json_kv_str(stdout, &first, "versions", f->versions);
-	json_strv(&first, "requires", f->requires, f->nr_requires);
-	json_kv_bool(stdout, &first, "cumulative_only", f->cumulative_only);
-	json_kv_str(stdout, &first, "state", f->state);
-	json_kv_str(stdout, &first, "commit", f->commit_id);
-	json_kv_int(stdout, &first, "updated_at", f->updated_at);
-	json_key(stdout, &first, "patches");
-	fputc('[', stdout);
+	elp_json_object(j, NULL);
+	elp_json_str(j, "name", f->name);
+	elp_json_str(j, "summary", f->summary);
+	elp_json_strv(j, "cves", f->cves, f->nr_cves);
+	elp_json_str(j, "upstream", f->upstream);
+	elp_json_str(j, "versions", f->versions);
+	elp_json_strv(j, "requires", f->requires, f->nr_requires);
+	elp_json_bool(j, "cumulative_only", f->cumulative_only);
+	elp_json_str(j, "state", f->state);
+	elp_json_str(j, "commit", f->commit_id);
+	elp_json_int(j, "updated_at", f->updated_at);
+	elp_json_array(j, "patches");
 	for (i = 0; i < f->nr_patches; i++) {
-		pf = true;
-		fputs(i ? ",{" : "{", stdout);
-		json_kv_str(stdout, &pf, "name", f->patches[i].name);
-		json_kv_str(stdout, &pf, "path", f->patches[i].path);
-		json_kv_str(stdout, &pf, "commit", f->patches[i].commit_id);
-		json_kv_str(stdout, &pf, "sha256", f->patches[i].sha256);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "name", f->patches[i].name);
+		elp_json_str(j, "path", f->patches[i].path);
+		elp_json_str(j, "commit", f->patches[i].commit_id);
+		elp_json_str(j, "sha256", f->patches[i].sha256);
+		elp_json_end(j);
 	}
-	fputs("]}", stdout);
+	elp_json_end(j);
+	elp_json_end(j);
 }
 
 struct show {
-	bool json, first;
+	bool json;
+	struct elp_json writer; /* with json: the overlay and its fixes */
 };
 
 static int show_fix(struct elp_fix *f, void *data)
@@ -303,10 +284,7 @@ static int show_fix(struct elp_fix *f, void *data)
 	size_t i;
 
 	if (s->json) {
-		if (!s->first)
-			fputc(',', stdout);
-		s->first = false;
-		fix_json(f);
+		fix_json(&s->writer, f);
 		return 0;
 	}
 	printf("\n%s%s: %s\n", f->name,
@@ -339,7 +317,7 @@ static int overlay_show(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat;
 	struct elp_overlay *o = NULL;
-	struct show s = { .first = true };
+	struct show s = { 0 };
 	const char *name;
 	int json = 0, all = 0, rc;
 	char when[32] = "-";
@@ -364,23 +342,18 @@ static int overlay_show(struct cli *cli, int argc, const char **argv)
 	if (elp_overlay_find(cat, name, &o))
 		goto out_close;
 	if (s.json) {
-		bool first = true;
+		struct elp_json *j = &s.writer;
 
-		fputc('{', stdout);
-		json_kv_str(stdout, &first, "name", o->name);
-		json_kv_str(stdout, &first, "url", o->url);
-		json_kv_str(stdout, &first, "path", o->path);
-		json_kv_bool(stdout, &first, "managed", o->managed);
-		json_kv_str(stdout, &first, "signing_key", o->signing_key);
-		json_kv_str(stdout, &first, "commit", o->commit_id);
-		json_kv_int(stdout, &first, "synced_at", o->synced_at);
-		json_key(stdout, &first, "removed_at");
-		if (o->removed_at)
-			printf("%lld", (long long)o->removed_at);
-		else
-			fputs("null", stdout);
-		json_key(stdout, &first, "fixes");
-		fputc('[', stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "name", o->name);
+		elp_json_str(j, "url", o->url);
+		elp_json_str(j, "path", o->path);
+		elp_json_bool(j, "managed", o->managed);
+		elp_json_str(j, "signing_key", o->signing_key);
+		elp_json_str(j, "commit", o->commit_id);
+		elp_json_int(j, "synced_at", o->synced_at);
+		elp_json_id(j, "removed_at", o->removed_at);
+		elp_json_array(j, "fixes");
 	} else {
 		if (o->synced_at)
 			format_time(o->synced_at, when, sizeof(when));
@@ -402,12 +375,16 @@ static int overlay_show(struct cli *cli, int argc, const char **argv)
 	}
 	if (elp_overlay_fixes(cat, name, all, show_fix, &s) == 0)
 		rc = 0;
-	if (s.json)
-		fputs("]}\n", stdout);
+	if (s.json) {
+		elp_json_end(&s.writer);
+		elp_json_end(&s.writer);
+		cli_json_print(&s.writer);
+	}
 out_close:
 	elp_overlay_free(o);
 	elp_catalogue_close(cat);
 out:
+	elp_json_release(&s.writer);
 	poptFreeContext(pc);
 	return rc;
 }
@@ -437,21 +414,20 @@ static int overlay_remove(struct cli *cli, int argc, const char **argv)
 	if (elp_overlay_remove(cat, name, force, &rm) == 0) {
 		rc = 0;
 		if (cli->json) {
-			bool first = true;
+			struct elp_json js = { 0 }, *j = &js;
 
-			fputc('{', stdout);
-			json_kv_str(stdout, &first, "overlay", name);
-			json_kv_int(stdout, &first, "fixes", (int64_t)rm.fixes);
-			json_kv_int(stdout, &first, "patches",
-				    (int64_t)rm.patches);
-			json_kv_str(stdout, &first, "deleted", rm.deleted);
-			json_kv_str(stdout, &first, "kept", rm.kept);
-			json_key(stdout, &first, "cancelled_jobs");
-			fputc('[', stdout);
+			elp_json_object(j, NULL);
+			elp_json_str(j, "overlay", name);
+			elp_json_int(j, "fixes", (int64_t)rm.fixes);
+			elp_json_int(j, "patches", (int64_t)rm.patches);
+			elp_json_str(j, "deleted", rm.deleted);
+			elp_json_str(j, "kept", rm.kept);
+			elp_json_array(j, "cancelled_jobs");
 			for (i = 0; i < rm.nr_jobs; i++)
-				printf("%s%lld", i ? "," : "",
-				       (long long)rm.jobs[i]);
-			fputs("]}\n", stdout);
+				elp_json_int(j, NULL, rm.jobs[i]);
+			elp_json_end(j);
+			elp_json_end(j);
+			cli_json_done(j);
 		} else {
 			printf("removed overlay '%s': %zu fix%s marked removed; its %zu patch%s stay%s catalogued, with their history\n",
 			       name, rm.fixes, rm.fixes == 1 ? "" : "es",

@@ -8,54 +8,37 @@
 #include "lib/patch.h"
 #include "lib/util.h"
 
-static void json_strv(FILE *out, bool *first, const char *key, char *const *v,
-		      size_t n)
+static void print_patch_json(struct elp_json *j, const struct elp_patch *p,
+			     bool content)
 {
 	size_t i;
 
-	json_key(out, first, key);
-	fputc('[', out);
-	for (i = 0; i < n; i++) {
-		if (i)
-			fputc(',', out);
-		json_string(out, v[i]);
-	}
-	fputc(']', out);
-}
-
-static void print_patch_json(FILE *out, const struct elp_patch *p, bool content)
-{
-	bool first = true;
-	size_t i;
-
-	fputc('{', out);
-	json_kv_int(out, &first, "id", p->id);
-	json_kv_str(out, &first, "name", p->name);
-	json_kv_str(out, &first, "kind", elp_patch_kind_name(p->kind));
-	json_kv_str(out, &first, "sha256", p->sha256);
-	json_kv_str(out, &first, "origin", p->origin);
-	json_kv_str(out, &first, "subject", p->subject);
-	json_kv_int(out, &first, "created_at", p->created_at);
-	json_strv(out, &first, "cves", p->cves, p->nr_cves);
-	json_key(out, &first, "files");
-	fputc('[', out);
+	elp_json_object(j, NULL);
+	elp_json_int(j, "id", p->id);
+	elp_json_str(j, "name", p->name);
+	elp_json_str(j, "kind", elp_patch_kind_name(p->kind));
+	elp_json_str(j, "sha256", p->sha256);
+	elp_json_str(j, "origin", p->origin);
+	elp_json_str(j, "subject", p->subject);
+	elp_json_int(j, "created_at", p->created_at);
+	elp_json_strv(j, "cves", p->cves, p->nr_cves);
+	elp_json_array(j, "files");
 	for (i = 0; i < p->nr_files; i++) {
 		const struct elp_patch_file *f = &p->files[i];
-		bool ff = true;
 
-		fputs(i ? ",{" : "{", out);
-		json_kv_str(out, &ff, "path", f->path);
-		json_kv_str(out, &ff, "status", f->status);
-		json_kv_int(out, &ff, "hunks", f->hunks);
-		json_kv_int(out, &ff, "additions", f->additions);
-		json_kv_int(out, &ff, "deletions", f->deletions);
-		json_strv(out, &ff, "functions", f->functions, f->nr_functions);
-		fputc('}', out);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "path", f->path);
+		elp_json_str(j, "status", f->status);
+		elp_json_int(j, "hunks", f->hunks);
+		elp_json_int(j, "additions", f->additions);
+		elp_json_int(j, "deletions", f->deletions);
+		elp_json_strv(j, "functions", f->functions, f->nr_functions);
+		elp_json_end(j);
 	}
-	fputc(']', out);
+	elp_json_end(j);
 	if (content)
-		json_kv_str(out, &first, "content", p->content);
-	fputc('}', out);
+		elp_json_str(j, "content", p->content);
+	elp_json_end(j);
 }
 
 static char *join_cves(const struct elp_patch *p)
@@ -162,8 +145,10 @@ static int patch_add(struct cli *cli, int argc, const char **argv)
 		goto out;
 	rc = 0;
 	if (cli->json) {
-		print_patch_json(stdout, p, false);
-		fputc('\n', stdout);
+		struct elp_json j = { 0 };
+
+		print_patch_json(&j, p, false);
+		cli_json_done(&j);
 	} else {
 		char *c = join_cves(p);
 
@@ -187,8 +172,8 @@ static int list_one(const struct elp_patch *p, void *data)
 	struct cli_list *list = data;
 	char id[24], files[24], *cves;
 
-	if (cli_list_json_item(list)) {
-		print_patch_json(stdout, p, false);
+	if (cli_list_json(list)) {
+		print_patch_json(cli_list_json(list), p, false);
 		return 0;
 	}
 	snprintf(id, sizeof(id), "%lld", (long long)p->id);
@@ -288,8 +273,10 @@ static int patch_show(struct cli *cli, int argc, const char **argv)
 		if (diff)
 			fputs(p->content, stdout);
 		else if (cli->json) {
-			print_patch_json(stdout, p, false);
-			fputc('\n', stdout);
+			struct elp_json j = { 0 };
+
+			print_patch_json(&j, p, false);
+			cli_json_done(&j);
 		} else
 			print_patch_text(p);
 	}
@@ -319,13 +306,14 @@ static int patch_remove(struct cli *cli, int argc, const char **argv)
 	if (!err) {
 		rc = 0;
 		if (cli->json) {
-			bool first = true;
+			struct elp_json js = { 0 }, *j = &js;
 
-			fputc('{', stdout);
-			json_kv_int(stdout, &first, "id", p->id);
-			json_kv_str(stdout, &first, "name", p->name);
-			json_kv_bool(stdout, &first, "removed", true);
-			fputs("}\n", stdout);
+			elp_json_object(j, NULL);
+			elp_json_int(j, "id", p->id);
+			elp_json_str(j, "name", p->name);
+			elp_json_bool(j, "removed", true);
+			elp_json_end(j);
+			cli_json_done(j);
 		} else {
 			printf("removed patch '%s' (id %lld)\n", p->name,
 			       (long long)p->id);

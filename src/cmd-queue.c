@@ -148,33 +148,23 @@ out_opts:
 	return rc;
 }
 
-static void print_job_json(const struct elp_job *job)
+static void print_job_json(struct elp_json *j, const struct elp_job *job)
 {
-	bool first = true;
 	char *subject = elp_job_subject(job);
 
-	fputc('{', stdout);
-	json_kv_int(stdout, &first, "id", job->id);
-	json_kv_str(stdout, &first, "kind", job->kind);
-	json_kv_str(stdout, &first, "state", job->state);
-	json_kv_str(stdout, &first, "subject", subject);
-	json_kv_str(stdout, &first, "origin", job->origin);
+	elp_json_object(j, NULL);
+	elp_json_int(j, "id", job->id);
+	elp_json_str(j, "kind", job->kind);
+	elp_json_str(j, "state", job->state);
+	elp_json_str(j, "subject", subject);
+	elp_json_str(j, "origin", job->origin);
 	/* a well-formed row's arguments are a JSON object: kept as is */
-	json_key(stdout, &first, "arguments");
-	fputs(job->arguments, stdout);
-	json_kv_str(stdout, &first, "error", job->error);
-	json_kv_int(stdout, &first, "created", job->created_at);
-	json_key(stdout, &first, "started");
-	if (job->started_at)
-		printf("%lld", (long long)job->started_at);
-	else
-		fputs("null", stdout);
-	json_key(stdout, &first, "finished");
-	if (job->finished_at)
-		printf("%lld", (long long)job->finished_at);
-	else
-		fputs("null", stdout);
-	fputc('}', stdout);
+	elp_json_raw(j, "arguments", job->arguments);
+	elp_json_str(j, "error", job->error);
+	elp_json_int(j, "created", job->created_at);
+	elp_json_id(j, "started", job->started_at);
+	elp_json_id(j, "finished", job->finished_at);
+	elp_json_end(j);
 	free(subject);
 }
 
@@ -183,8 +173,8 @@ static int list_one(const struct elp_job *job, void *data)
 	struct cli_list *list = data;
 	char id[24], created[32], *subject;
 
-	if (cli_list_json_item(list)) {
-		print_job_json(job);
+	if (cli_list_json(list)) {
+		print_job_json(cli_list_json(list), job);
 		return 0;
 	}
 	subject = elp_job_subject(job);

@@ -24,17 +24,14 @@ static void print_result(const struct cli *cli,
 			 const struct elp_revert_result *r)
 {
 	if (cli->json) {
-		bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-		fputc('{', stdout);
-		json_kv_str(stdout, &first, "module", r->module);
-		json_key(stdout, &first, "build");
-		if (r->build_id)
-			printf("%lld", (long long)r->build_id);
-		else
-			fputs("null", stdout);
-		json_kv_str(stdout, &first, "kernel", r->release);
-		fputs("}\n", stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "module", r->module);
+		elp_json_id(j, "build", r->build_id);
+		elp_json_str(j, "kernel", r->release);
+		elp_json_end(j);
+		cli_json_done(j);
 	} else if (r->build_id) {
 		printf("reverted livepatch '%s' (build %lld)\n", r->module,
 		       (long long)r->build_id);

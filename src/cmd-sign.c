@@ -81,20 +81,16 @@ static int sign(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 		}
 	}
 	if (cli->json) {
-		bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-		fputc('{', stdout);
-		json_key(stdout, &first, "build");
-		if (a->build)
-			printf("%lld", (long long)a->build->id);
-		else
-			fputs("null", stdout);
-		json_kv_str(stdout, &first, "module", a->path);
-		json_kv_str(stdout, &first, "signer", signer);
-		json_kv_str(stdout, &first, "hash",
-			    opts->hash ? opts->hash : "sha256");
-		json_kv_str(stdout, &first, "sha256", sha);
-		fputs("}\n", stdout);
+		elp_json_object(j, NULL);
+		elp_json_id(j, "build", a->build ? a->build->id : 0);
+		elp_json_str(j, "module", a->path);
+		elp_json_str(j, "signer", signer);
+		elp_json_str(j, "hash", opts->hash ? opts->hash : "sha256");
+		elp_json_str(j, "sha256", sha);
+		elp_json_end(j);
+		cli_json_done(j);
 	} else if (a->build) {
 		printf("signed build %lld ('%s') with key '%s'\n",
 		       (long long)a->build->id, a->path, signer);

@@ -8,63 +8,52 @@
 #include "lib/lifecycle.h"
 #include "lib/livepatch.h"
 
-static void print_json(const struct elp_livepatch *lp,
+static void print_json(struct elp_json *j, const struct elp_livepatch *lp,
 		       const struct elp_lp_build *b,
 		       const struct elp_lp_blocker *bl, size_t nr_bl)
 {
-	bool first = true;
-	size_t i, j;
+	size_t i, k;
 
-	fputc('{', stdout);
-	json_kv_str(stdout, &first, "name", lp->name);
-	json_kv_bool(stdout, &first, "enabled", lp->enabled == 1);
-	json_kv_bool(stdout, &first, "transition", lp->transition == 1);
-	json_kv_bool(stdout, &first, "known", b != NULL);
-	json_key(stdout, &first, "build");
-	if (b)
-		printf("%lld", (long long)b->id);
-	else
-		fputs("null", stdout);
-	json_kv_str(stdout, &first, "kernel", b ? b->kernel_release : NULL);
-	json_kv_csv(stdout, &first, "patches", b ? b->patches : NULL);
-	json_kv_csv(stdout, &first, "cves", b ? b->cves : NULL);
-	json_kv_str(stdout, &first, "verified", b ? b->verified : NULL);
-	json_key(stdout, &first, "objects");
-	fputc('[', stdout);
+	elp_json_object(j, NULL);
+	elp_json_str(j, "name", lp->name);
+	elp_json_bool(j, "enabled", lp->enabled == 1);
+	elp_json_bool(j, "transition", lp->transition == 1);
+	elp_json_bool(j, "known", b != NULL);
+	elp_json_id(j, "build", b ? b->id : 0);
+	elp_json_str(j, "kernel", b ? b->kernel_release : NULL);
+	elp_json_csv(j, "patches", b ? b->patches : NULL);
+	elp_json_csv(j, "cves", b ? b->cves : NULL);
+	elp_json_str(j, "verified", b ? b->verified : NULL);
+	elp_json_array(j, "objects");
 	for (i = 0; i < lp->nr_objects; i++) {
 		const struct elp_lp_object *o = &lp->objects[i];
-		bool f = true;
 
-		fputs(i ? ",{" : "{", stdout);
-		json_kv_str(stdout, &f, "name", o->name);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "name", o->name);
 		if (o->patched >= 0)
-			json_kv_bool(stdout, &f, "patched", o->patched == 1);
-		json_key(stdout, &f, "functions");
-		fputc('[', stdout);
-		for (j = 0; j < o->nr_funcs; j++) {
-			bool ff = true;
-
-			fputs(j ? ",{" : "{", stdout);
-			json_kv_str(stdout, &ff, "name", o->funcs[j].name);
-			json_kv_int(stdout, &ff, "sympos", o->funcs[j].sympos);
-			fputc('}', stdout);
+			elp_json_bool(j, "patched", o->patched == 1);
+		elp_json_array(j, "functions");
+		for (k = 0; k < o->nr_funcs; k++) {
+			elp_json_object(j, NULL);
+			elp_json_str(j, "name", o->funcs[k].name);
+			elp_json_int(j, "sympos", o->funcs[k].sympos);
+			elp_json_end(j);
 		}
-		fputs("]}", stdout);
+		elp_json_end(j);
+		elp_json_end(j);
 	}
-	fputc(']', stdout);
-	json_key(stdout, &first, "blocked_by");
-	fputc('[', stdout);
+	elp_json_end(j);
+	elp_json_array(j, "blocked_by");
 	for (i = 0; i < nr_bl; i++) {
-		bool f = true;
-
-		fputs(i ? ",{" : "{", stdout);
-		json_kv_int(stdout, &f, "pid", bl[i].pid);
-		json_kv_int(stdout, &f, "tid", bl[i].tid);
-		json_kv_str(stdout, &f, "comm", bl[i].comm);
-		json_kv_str(stdout, &f, "function", bl[i].function);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_int(j, "pid", bl[i].pid);
+		elp_json_int(j, "tid", bl[i].tid);
+		elp_json_str(j, "comm", bl[i].comm);
+		elp_json_str(j, "function", bl[i].function);
+		elp_json_end(j);
 	}
-	fputs("]}", stdout);
+	elp_json_end(j);
+	elp_json_end(j);
 }
 
 static void print_text(const struct elp_livepatch *lp,
@@ -110,6 +99,7 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat = NULL;
 	struct elp_livepatch **list = NULL;
+	struct elp_json json = { 0 };
 	unsigned int mismatches;
 	const char *only;
 	char *release = NULL;
@@ -145,7 +135,7 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 	if (cat && elp_reconcile(cli->ctx, cat, &mismatches))
 		goto out;
 	if (cli->json)
-		fputc('[', stdout);
+		elp_json_array(&json, NULL);
 	for (i = 0; i < nr; i++) {
 		struct elp_lp_blocker *bl = NULL;
 		struct elp_lp_build *b = NULL;
@@ -159,9 +149,7 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 		if (list[i]->transition == 1)
 			elp_lp_blockers(cli->ctx, list[i], &bl, &nr_bl);
 		if (cli->json) {
-			if (shown)
-				fputc(',', stdout);
-			print_json(list[i], b, bl, nr_bl);
+			print_json(&json, list[i], b, bl, nr_bl);
 		} else {
 			print_text(list[i], b, bl, nr_bl);
 		}
@@ -169,8 +157,10 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 		elp_lp_blockers_free(bl, nr_bl);
 		elp_lp_build_free(b);
 	}
-	if (cli->json)
-		fputs("]\n", stdout);
+	if (cli->json) {
+		elp_json_end(&json);
+		cli_json_print(&json);
+	}
 	if (only && !shown) {
 		cli_error("livepatch '%s' is not loaded", only);
 		goto out;
@@ -179,6 +169,7 @@ static int run_status(struct cli *cli, int argc, const char **argv)
 		printf("no livepatches loaded (kernel %s)\n", release);
 	rc = 0;
 out:
+	elp_json_release(&json);
 	elp_catalogue_close(cat);
 	elp_lp_list_free(list, nr);
 	free(release);

@@ -9,12 +9,11 @@
 #include "lib/toolchain.h"
 #include "lib/util.h"
 
-static void print_tc_json(FILE *out, bool *first_field,
-			  const struct elp_toolchain *tc)
+static void print_tc_json(struct elp_json *j, const struct elp_toolchain *tc)
 {
-	json_kv_str(out, first_field, "cc_path", tc->cc_path);
-	json_kv_str(out, first_field, "version_text", tc->version_text);
-	json_kv_str(out, first_field, "target", tc->target);
+	elp_json_str(j, "cc_path", tc->cc_path);
+	elp_json_str(j, "version_text", tc->version_text);
+	elp_json_str(j, "target", tc->target);
 }
 
 /* The id a cc_path has in the catalogue, or 0. */
@@ -116,23 +115,20 @@ static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 	}
 
 	if (cli->json) {
-		fputc('[', stdout);
-		for (i = 0; i < n; i++) {
-			bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-			fputs(i ? ",{" : "{", stdout);
-			json_kv_str(stdout, &first, "role",
-				    def && i == 0 ? "default" : "installed");
-			print_tc_json(stdout, &first, all[i]);
-			json_key(stdout, &first, "id");
-			if (ids[i])
-				printf("%lld", (long long)ids[i]);
-			else
-				fputs("null", stdout);
-			json_kv_bool(stdout, &first, "added", added[i]);
-			fputc('}', stdout);
+		elp_json_array(j, NULL);
+		for (i = 0; i < n; i++) {
+			elp_json_object(j, NULL);
+			elp_json_str(j, "role",
+				     def && i == 0 ? "default" : "installed");
+			print_tc_json(j, all[i]);
+			elp_json_id(j, "id", ids[i]);
+			elp_json_bool(j, "added", added[i]);
+			elp_json_end(j);
 		}
-		fputs("]\n", stdout);
+		elp_json_end(j);
+		cli_json_done(j);
 		goto out;
 	}
 	t = table_new(headers, 5);
@@ -210,12 +206,13 @@ static int toolchain_add(struct cli *cli, int argc, const char **argv)
 		goto out_free;
 	rc = 0;
 	if (cli->json) {
-		bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-		fputc('{', stdout);
-		json_kv_int(stdout, &first, "id", tc->id);
-		print_tc_json(stdout, &first, tc);
-		fputs("}\n", stdout);
+		elp_json_object(j, NULL);
+		elp_json_int(j, "id", tc->id);
+		print_tc_json(j, tc);
+		elp_json_end(j);
+		cli_json_done(j);
 	} else {
 		printf("added toolchain '%s' (id %lld): %s, %s\n", tc->cc_path,
 		       (long long)tc->id, tc->version_text, tc->target);
@@ -231,14 +228,14 @@ static int list_one(const struct elp_toolchain *tc, void *data)
 	struct cli_list *list = data;
 	char id[24], created[32];
 
-	if (cli_list_json_item(list)) {
-		bool first = true;
+	if (cli_list_json(list)) {
+		struct elp_json *j = cli_list_json(list);
 
-		fputc('{', stdout);
-		json_kv_int(stdout, &first, "id", tc->id);
-		print_tc_json(stdout, &first, tc);
-		json_kv_int(stdout, &first, "created_at", tc->created_at);
-		fputc('}', stdout);
+		elp_json_object(j, NULL);
+		elp_json_int(j, "id", tc->id);
+		print_tc_json(j, tc);
+		elp_json_int(j, "created_at", tc->created_at);
+		elp_json_end(j);
 		return 0;
 	}
 	snprintf(id, sizeof(id), "%lld", (long long)tc->id);
@@ -326,22 +323,21 @@ static int toolchain_check(struct cli *cli, int argc, const char **argv)
 	inst = v.installed;
 
 	if (cli->json) {
-		bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-		fputc('{', stdout);
-		json_kv_str(stdout, &first, "kernel", k->name);
-		json_kv_str(stdout, &first, "cc_version_text", want);
-		json_kv_str(stdout, &first, "result",
-			    elp_cc_match_name(v.match));
-		json_kv_str(stdout, &first, "cc_path",
-			    v.tc ? v.tc->cc_path : NULL);
-		json_kv_str(stdout, &first, "version_text",
-			    v.tc ? v.tc->version_text : NULL);
-		json_kv_str(stdout, &first, "installed_match",
-			    inst && v.installed_match == ELP_CC_MATCH
-				    ? inst->cc_path
-				    : NULL);
-		fputs("}\n", stdout);
+		elp_json_object(j, NULL);
+		elp_json_str(j, "kernel", k->name);
+		elp_json_str(j, "cc_version_text", want);
+		elp_json_str(j, "result", elp_cc_match_name(v.match));
+		elp_json_str(j, "cc_path", v.tc ? v.tc->cc_path : NULL);
+		elp_json_str(j, "version_text",
+			     v.tc ? v.tc->version_text : NULL);
+		elp_json_str(j, "installed_match",
+			     inst && v.installed_match == ELP_CC_MATCH
+				     ? inst->cc_path
+				     : NULL);
+		elp_json_end(j);
+		cli_json_done(j);
 	} else {
 		printf("kernel:     %s\n", k->name);
 		printf("built with: %s\n", want);

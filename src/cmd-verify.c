@@ -181,28 +181,26 @@ static int verify(struct cli *cli, struct elp_catalogue *cat, const char *spec,
 		goto out;
 	}
 	if (cli->json) {
-		bool first = true;
+		struct elp_json js = { 0 }, *j = &js;
 
-		fputc('{', stdout);
-		json_kv_int(stdout, &first, "build", a->build->id);
-		json_kv_str(stdout, &first, "kernel", a->build->kernel_release);
-		json_kv_str(stdout, &first, "module", a->info->name);
-		json_kv_str(stdout, &first, "verdict",
-			    res.passed ? "passed" : "failed");
-		json_kv_str(stdout, &first, "reason", res.reason);
+		elp_json_object(j, NULL);
+		elp_json_int(j, "build", a->build->id);
+		elp_json_str(j, "kernel", a->build->kernel_release);
+		elp_json_str(j, "module", a->info->name);
+		elp_json_str(j, "verdict", res.passed ? "passed" : "failed");
+		elp_json_str(j, "reason", res.reason);
 		if (res.transition_ms >= 0)
-			json_kv_int(stdout, &first, "transition_ms",
-				    res.transition_ms);
-		json_kv_int(stdout, &first, "functions", res.nr_funcs);
-		json_kv_int(stdout, &first, "redirected", res.nr_redirected);
+			elp_json_int(j, "transition_ms", res.transition_ms);
+		elp_json_int(j, "functions", res.nr_funcs);
+		elp_json_int(j, "redirected", res.nr_redirected);
 		if (res.check_status >= 0) {
-			json_kv_int(stdout, &first, "check_status",
-				    res.check_status);
-			json_kv_str(stdout, &first, "check_output",
-				    res.check_output ? res.check_output : "");
+			elp_json_int(j, "check_status", res.check_status);
+			elp_json_str(j, "check_output",
+				     res.check_output ? res.check_output : "");
 		}
-		json_kv_str(stdout, &first, "log", log);
-		fputs("}\n", stdout);
+		elp_json_str(j, "log", log);
+		elp_json_end(j);
+		cli_json_done(j);
 	} else {
 		char *what = res.passed ? summary(&res) : NULL;
 
