@@ -593,42 +593,6 @@ int elp_build_kernels(struct elp_catalogue *cat,
 
 /* ---- CVE mode ---- */
 
-int elp_live_patch_ids(struct elp_catalogue *cat, const char *release,
-		       int64_t **ids, size_t *nr)
-{
-	int64_t *builds = NULL;
-	size_t nr_builds = 0, i, j, k;
-	int err;
-
-	*ids = NULL;
-	*nr = 0;
-	err = elp_builds_applied(cat, release, NULL, &builds, &nr_builds);
-	for (i = 0; !err && i < nr_builds; i++) {
-		int64_t *p = NULL;
-		size_t n = 0;
-
-		err = elp_builds_patch_ids(cat, builds[i], &p, &n);
-		for (j = 0; !err && j < n; j++) {
-			int64_t *ni;
-
-			for (k = 0; k < *nr && (*ids)[k] != p[j]; k++)
-				;
-			if (k < *nr)
-				continue;
-			ni = realloc(*ids, (*nr + 1) * sizeof(*ni));
-			if (!ni) {
-				err = -ENOMEM;
-				break;
-			}
-			*ids = ni;
-			ni[(*nr)++] = p[j];
-		}
-		free(p);
-	}
-	free(builds);
-	return err;
-}
-
 /* Copies of the present fixes of every overlay. */
 struct fixes {
 	struct elp_fix *v;
@@ -761,7 +725,7 @@ static int cve_select(struct elp_catalogue *cat,
 		return -ENOMEM;
 	elp_info(ctx, "kernel '%s': version %s (from %s)", j->k->name,
 		 r->version, from);
-	err = elp_live_patch_ids(cat, j->k->release, &live, &nr_live);
+	err = elp_builds_applied_patch_ids(cat, j->k->release, &live, &nr_live);
 	for (i = 0; !err && i < fs->n; i++)
 		if (fix_wanted(&fs->v[i], opts))
 			err = select_fix(cat, &fs->v[i], j->k, &v, live,

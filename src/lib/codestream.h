@@ -99,8 +99,4 @@ int elp_cve_run(struct elp_catalogue *cat,
 		const struct elp_codestream_options *opts, elp_codestream_cb cb,
 		void *data);
 
-/* The patch ids of the builds applied on this host for release, each once. */
-int elp_live_patch_ids(struct elp_catalogue *cat, const char *release,
-		       int64_t **ids, size_t *nr);
-
 #endif
