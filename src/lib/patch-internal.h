@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Between the patch parser (patch-parse.c), the catalogue of patches
- * (patch.c) and applying a patch to a tree (patch-apply.c): the line-based
- * pass's model of a patch and its re-emission in the git form.
+ * Between the patch parser (patch-parse.c), what a parsed patch changes
+ * (patch-model.c), the catalogue of patches (patch.c) and applying a patch
+ * to a tree (patch-apply.c): the line-based pass's model of a patch and its
+ * re-emission in the git form.
  */
 #ifndef ELP_PATCH_INTERNAL_H
 #define ELP_PATCH_INTERNAL_H
@@ -89,6 +90,11 @@ bool elp_patch_path_is_safe(const char *path);
 /* p's entry for path, added with that status when it has none. */
 struct elp_patch_file *elp_patch_file_for(struct elp_patch *p, const char *path,
 					  const char *status);
+/* patch-model.c: the CVE ids of P's mail part into p. */
+int elp_patch_scan_cves(struct elp_patch *p, const struct parser *P);
+/* Files, hunks, line counts and touched functions of diff into p. */
+int elp_patch_collect_stats(struct elp_ctx *ctx, struct elp_patch *p,
+			    git_diff *diff, const char *origin);
 int elp_patch_kind_from_name(const char *s, enum elp_patch_kind *kind);
 
 #endif
