@@ -286,7 +286,7 @@ static int mem_repo(struct elp_ctx *ctx, git_repository **out)
 	git_odb *odb = NULL;
 	int rc;
 
-	elp_patch_git_init();
+	elp_git_init_memory();
 	rc = git_odb_new(&odb);
 	if (!rc)
 		rc = git_mempack_new(&mempack);
@@ -302,9 +302,8 @@ static int mem_repo(struct elp_ctx *ctx, git_repository **out)
 	git_odb_free(odb);
 	if (rc) {
 		git_repository_free(repo);
-		return elp_patch_git_fail(
-			ctx, rc, NULL, 0,
-			"cannot create an in-memory repository");
+		return elp_git_fail(ctx, rc, NULL, 0,
+				    "cannot create an in-memory repository");
 	}
 	*out = repo;
 	return 0;
@@ -361,7 +360,7 @@ static int build_preimage(struct apply *A, git_repository *repo,
 		rc = git_tree_lookup(tree, repo, &oid);
 	git_index_free(index);
 	if (rc)
-		return elp_patch_git_fail(
+		return elp_git_fail(
 			A->ctx, rc, NULL, 0,
 			"patch '%s': cannot stage the files it touches",
 			A->name);
@@ -460,9 +459,9 @@ static int write_back(struct apply *A, git_repository *repo, git_index *post)
 		if (e) {
 			rc = git_blob_lookup(&blob, repo, &e->id);
 			if (rc) {
-				err = elp_patch_git_fail(A->ctx, rc, NULL, 0,
-							 "patch '%s': %s",
-							 A->name, t->path);
+				err = elp_git_fail(A->ctx, rc, NULL, 0,
+						   "patch '%s': %s", A->name,
+						   t->path);
 				break;
 			}
 			if (t->existed && e->mode == t->git_mode &&
@@ -509,14 +508,13 @@ static int apply_failed(struct apply *A, const struct parser *P,
 	    (size_t)pos->hunk < P->secs[pos->delta].nhunks) {
 		const struct phunk *h = &P->secs[pos->delta].hunks[pos->hunk];
 
-		return elp_patch_git_fail(
+		return elp_git_fail(
 			A->ctx, rc, NULL, 0,
 			"patch '%s' does not apply: %s: %s (line %zu)", A->name,
 			file, P->lines[h->header], h->header + 1);
 	}
-	return elp_patch_git_fail(A->ctx, rc, NULL, 0,
-				  "patch '%s' does not apply: %s", A->name,
-				  file);
+	return elp_git_fail(A->ctx, rc, NULL, 0,
+			    "patch '%s' does not apply: %s", A->name, file);
 }
 
 int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,

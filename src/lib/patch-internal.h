@@ -13,6 +13,7 @@
 
 #include <git2.h>
 
+#include "git.h"
 #include "patch.h"
 #include "util.h"
 
@@ -55,19 +56,6 @@ struct emit {
 	size_t *map; /* emitted line -> line number in the user's file */
 	size_t nmap, cap;
 };
-
-/* git_libgit2_init() once per process. */
-void elp_patch_git_init(void);
-
-/*
- * The one place libgit2 errors become log lines: "<prefix>: <message>".
- * When map is given and the message ends in " at line N" (libgit2's parse
- * errors, counted in the text it was given), N is translated back to the
- * user's file and the line is logged as "<prefix>:<line>: <message>".
- */
-int elp_patch_git_fail(struct elp_ctx *ctx, int rc, const size_t *map,
-		       size_t nmap, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
 
 /*
  * Validate content (from origin, for messages) and split it into file

@@ -310,7 +310,7 @@ static int collect_hunk_functions(struct elp_ctx *ctx, struct elp_patch_file *f,
 
 	rc = git_patch_get_hunk(&hunk, &nlines, gp, h);
 	if (rc < 0)
-		return elp_patch_git_fail(ctx, rc, NULL, 0, "%s", origin);
+		return elp_git_fail(ctx, rc, NULL, 0, "%s", origin);
 	lines = calloc(nlines ? nlines : 1, sizeof(*lines));
 	if (!lines)
 		return -ENOMEM;
@@ -320,8 +320,7 @@ static int collect_hunk_functions(struct elp_ctx *ctx, struct elp_patch_file *f,
 		rc = git_patch_get_line_in_hunk(&gl, gp, h, i);
 		if (rc < 0) {
 			free(lines);
-			return elp_patch_git_fail(ctx, rc, NULL, 0, "%s",
-						  origin);
+			return elp_git_fail(ctx, rc, NULL, 0, "%s", origin);
 		}
 		if (gl->origin != GIT_DIFF_LINE_CONTEXT &&
 		    gl->origin != GIT_DIFF_LINE_ADDITION &&
@@ -353,8 +352,7 @@ int elp_patch_collect_stats(struct elp_ctx *ctx, struct elp_patch *p,
 
 		rc = git_patch_from_diff(&gp, diff, d);
 		if (rc < 0)
-			return elp_patch_git_fail(ctx, rc, NULL, 0, "%s",
-						  origin);
+			return elp_git_fail(ctx, rc, NULL, 0, "%s", origin);
 		delta = git_patch_get_delta(gp);
 		path = delta->status == GIT_DELTA_DELETED
 			       ? delta->old_file.path

@@ -36,54 +36,6 @@
 #include "util.h"
 
 /* ------------------------------------------------------------------ */
-/* libgit2                                                             */
-
-void elp_patch_git_init(void)
-{
-	static int initialised;
-
-	if (!__atomic_exchange_n(&initialised, 1, __ATOMIC_SEQ_CST))
-		git_libgit2_init();
-}
-
-int elp_patch_git_fail(struct elp_ctx *ctx, int rc, const size_t *map,
-		       size_t nmap, const char *fmt, ...)
-{
-	const git_error *e = git_error_last();
-	const char *msg =
-		e && e->message ? e->message : "unknown libgit2 error";
-	char *prefix = NULL;
-	const char *at;
-	va_list args;
-	size_t n;
-
-	va_start(args, fmt);
-	if (vasprintf(&prefix, fmt, args) < 0)
-		prefix = NULL;
-	va_end(args);
-	at = strstr(msg, " at line ");
-	if (map && at && sscanf(at, " at line %zu", &n) == 1 && n >= 1 &&
-	    n <= nmap) {
-		elp_err(ctx, "%s:%zu: %.*s", prefix ? prefix : "patch",
-			map[n - 1], (int)(at - msg), msg);
-	} else {
-		elp_err(ctx, "%s: %s", prefix ? prefix : "libgit2", msg);
-	}
-	free(prefix);
-	switch (rc) {
-	case GIT_ENOTFOUND:
-		return -ENOENT;
-	case GIT_EAPPLYFAIL:
-		return -EINVAL;
-	case GIT_EEXISTS:
-		return -EEXIST;
-	default:
-		return rc == -1 && e && e->klass == GIT_ERROR_NOMEMORY ? -ENOMEM
-								       : -EIO;
-	}
-}
-
-/* ------------------------------------------------------------------ */
 /* The line-based pass                                                 */
 
 void elp_parser_free(struct parser *P)
@@ -931,11 +883,10 @@ int elp_emit_diff(struct elp_ctx *ctx, const char *origin, const struct emit *e,
 {
 	int rc;
 
-	elp_patch_git_init();
+	elp_git_init_memory();
 	rc = git_diff_from_buffer(diff, e->buf.data, e->buf.len);
 	if (rc < 0) {
-		int err = elp_patch_git_fail(ctx, rc, e->map, e->nmap, "%s",
-					     origin);
+		int err = elp_git_fail(ctx, rc, e->map, e->nmap, "%s", origin);
 
 		return err == -EIO ? -EBADMSG : err;
 	}
