@@ -377,6 +377,15 @@ int elp_catalogue_open(struct elp_ctx *ctx, const char *path,
 	err = elp_check_trusted(ctx, path, "catalogue");
 	if (err)
 		goto fail;
+	if ((access(path, F_OK) < 0 || access(path, R_OK) < 0) &&
+	    errno == EACCES) {
+		/* root's catalogue is root's only, unless root opens it */
+		elp_err(ctx,
+			"cannot read catalogue '%s': %s (it is its owner's only; to let other users read it: chmod 0755 its directory, chmod 0644 it)",
+			path, strerror(EACCES));
+		err = -EACCES;
+		goto fail;
+	}
 	if (access(path, F_OK) == 0 && access(path, W_OK) < 0) {
 		if (!(flags & ELP_CATALOGUE_READ)) {
 			elp_err(ctx, "catalogue '%s' is read-only", path);

@@ -75,6 +75,21 @@ cp "$ELP" "$T/elivepatch"
 runs "another user uses a catalogue in their own directory" \
 	setpriv --reuid 65534 --regid 65534 --clear-groups "$T/elivepatch" --db "$T/userdir/sub/c.db" history
 
+# root's catalogue is root's: another user is told so, and how root can share it
+"$ELP" --db "$T/rootcat/priv/c.db" kernel list > /dev/null 2>&1 || bail "root's catalogue created"
+chmod 755 "$T/rootcat"
+as_nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups "$T/elivepatch" "$@"; }
+expect "another user cannot read root's catalogue: says why and how to share it" 1 \
+	"^error: cannot read catalogue '$T/rootcat/priv/c.db': Permission denied (it is its owner's only; to let other users read it: chmod 0755 its directory, chmod 0644 it)" \
+	as_nobody --db "$T/rootcat/priv/c.db" history
+chmod 755 "$T/rootcat/priv"
+expect "... also when only the file is root's only" 1 \
+	"^error: cannot read catalogue '$T/rootcat/priv/c.db': Permission denied" \
+	as_nobody --db "$T/rootcat/priv/c.db" history
+chmod 644 "$T/rootcat/priv/c.db"
+runs "after chmod 0755 and 0644, another user reads its history" as_nobody --db "$T/rootcat/priv/c.db" history
+check "... and nothing was written by them" test "$(stat -c %U "$T/rootcat/priv/c.db")" = root
+
 # the cache, the prepared tree, the kernel source and build directory of a build
 DB2=$T/new/state/catalogue.db
 b() { "$ELP" --db "$DB2" build --kernel k --patch cmdline "$@"; }
