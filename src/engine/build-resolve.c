@@ -205,25 +205,14 @@ static bool is_c_file(const char *path)
 	return n > 2 && strcmp(path + n - 2, ".c") == 0;
 }
 
-static bool have_patch(struct elp_patch **list, size_t n, int64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (list[i]->id == id)
-			return true;
-	return false;
-}
-
 /*
  * --cumulative: the patches of the applied builds, in the order they were
  * applied, then the new ones; each patch once.
  */
 static int resolve_cumulative(struct elp_bstate *b, const char *only)
 {
-	struct elp_patch **all = NULL;
-	int64_t *builds = NULL;
-	size_t nr_builds = 0, n = 0, i;
+	int64_t *applied = NULL;
+	size_t nr = 0, nr_builds = 0;
 	int err;
 
 	if (b->opts->cumulative == 0 || !b->kernel->release)
@@ -233,85 +222,23 @@ static int resolve_cumulative(struct elp_bstate *b, const char *only)
 		b->res->cumulative = true;
 		return 0;
 	}
-	err = elp_builds_applied(b->cat, b->kernel->release, NULL, &builds,
-				 &nr_builds);
-	if (err) {
-		free(builds);
+	err = elp_builds_applied_patch_ids(b->cat, b->kernel->release, &applied,
+					   &nr, &nr_builds);
+	if (err)
 		return err;
-	}
 	if (only && b->opts->cumulative < 0)
 		elp_info(b->ctx, "cumulative: %s", only);
 	else if (nr_builds == 0 && b->opts->cumulative < 0) {
-		free(builds);
+		free(applied);
 		return 0;
 	}
 	b->cumulative = true;
 	b->res->cumulative = true;
-	for (i = 0; i < nr_builds && !err; i++) {
-		int64_t *ids = NULL;
-		size_t nr_ids = 0, j;
-
-		err = elp_builds_patch_ids(b->cat, builds[i], &ids, &nr_ids);
-		for (j = 0; !err && j < nr_ids; j++) {
-			struct elp_patch **na, *p = NULL;
-			char spec[32];
-
-			if (have_patch(all, n, ids[j]))
-				continue;
-			snprintf(spec, sizeof(spec), "%lld", (long long)ids[j]);
-			err = elp_patch_find(b->cat, spec, &p);
-			if (!err && !p)
-				err = -ENOENT;
-			if (err)
-				break;
-			na = realloc(all, (n + 1) * sizeof(*na));
-			if (!na) {
-				elp_patch_free(p);
-				err = -ENOMEM;
-				break;
-			}
-			all = na;
-			all[n++] = p;
-			elp_info(b->ctx,
-				 "cumulative: patch '%s' of applied build %lld",
-				 p->name, (long long)builds[i]);
-		}
-		free(ids);
-	}
-	free(builds);
-	b->res->nr_applied_patches = n;
-	for (i = 0; !err && i < b->nr_patches; i++) {
-		struct elp_patch **na;
-
-		/* elp_bresolve() stored nr_patches non-NULL patches */
-		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
-		if (have_patch(all, n, b->patches[i]->id)) {
-			elp_info(b->ctx,
-				 "cumulative: patch '%s' is already applied",
-				 b->patches[i]->name);
-			continue;
-		}
-		na = realloc(all, (n + 1) * sizeof(*na));
-		if (!na) {
-			err = -ENOMEM;
-			break;
-		}
-		all = na;
-		all[n++] = b->patches[i];
-		b->patches[i] = NULL;
-	}
-	if (err) {
-		for (i = 0; i < n; i++)
-			elp_patch_free(all[i]);
-		free(all);
-		return err;
-	}
-	for (i = 0; i < b->nr_patches; i++)
-		elp_patch_free(b->patches[i]);
-	free(b->patches);
-	b->patches = all;
-	b->nr_patches = n;
-	return 0;
+	b->res->nr_applied_patches = nr;
+	err = elp_builds_cumulative_merge(b->cat, b->ctx, applied, nr,
+					  &b->patches, &b->nr_patches);
+	free(applied);
+	return err;
 }
 
 static int resolve_extra_files(struct elp_bstate *b)

@@ -217,87 +217,42 @@ static char *wire_name(const char *name)
 	return w;
 }
 
-static bool have_patch(const struct client *c, int64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < c->nr_patches; i++)
-		if (c->patches[i]->id == id)
-			return true;
-	return false;
-}
-
-/* p (taken) at the end of the patches sent */
-static int add_patch(struct client *c, struct elp_patch *p)
-{
-	struct elp_patch **np;
-	char **nn;
-
-	np = realloc(c->patches, (c->nr_patches + 1) * sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	c->patches = np;
-	nn = realloc(c->patch_names, (c->nr_patches + 1) * sizeof(*nn));
-	if (!nn)
-		return -ENOMEM;
-	c->patch_names = nn;
-	nn[c->nr_patches] = wire_name(p->name);
-	if (!nn[c->nr_patches])
-		return -ENOMEM;
-	np[c->nr_patches++] = p;
-	return 0;
-}
-
 /*
  * A cumulative build, as a local one: the patches of the livepatches
- * applied here on the kernel first, then the new ones, each once; the
- * builder builds a module that replaces them all.
+ * applied here on the kernel first, then the given ones, each once
+ * (elp_builds_cumulative_merge); the builder builds a module that
+ * replaces them all.
  */
 static int resolve_cumulative(struct client *c, const char *only)
 {
-	int64_t *ids = NULL;
-	size_t nr = 0, i;
+	int64_t *applied = NULL;
+	size_t nr = 0, nr_builds = 0;
 	int err;
 
 	if (c->opts->cumulative == 0)
 		return 0;
-	err = elp_builds_applied_patch_ids(c->cat, c->kernel->release, &ids,
-					   &nr);
-	/* a cumulative-only fix is cumulative even with nothing live */
-	if (!err && only && c->opts->cumulative < 0)
-		elp_info(c->ctx, "cumulative: %s", only);
-	else if (err || (nr == 0 && c->opts->cumulative < 0)) {
-		free(ids);
+	err = elp_builds_applied_patch_ids(c->cat, c->kernel->release, &applied,
+					   &nr, &nr_builds);
+	if (err)
 		return err;
+	/* a cumulative-only fix is cumulative even with nothing live */
+	if (only && c->opts->cumulative < 0)
+		elp_info(c->ctx, "cumulative: %s", only);
+	else if (nr_builds == 0 && c->opts->cumulative < 0) {
+		free(applied);
+		return 0;
 	}
 	c->cumulative = c->res->cumulative = true;
-	for (i = 0; !err && i < nr; i++) {
-		struct elp_patch *p = NULL;
-		char spec[32];
-
-		snprintf(spec, sizeof(spec), "%lld", (long long)ids[i]);
-		err = elp_patch_find(c->cat, spec, &p);
-		if (!err && !p)
-			err = -ENOENT;
-		if (!err) {
-			elp_info(
-				c->ctx,
-				"cumulative: patch '%s' of an applied livepatch",
-				p->name);
-			err = add_patch(c, p);
-		}
-		if (err)
-			elp_patch_free(p);
-	}
-	c->res->nr_applied_patches = c->nr_patches;
-	free(ids);
+	c->res->nr_applied_patches = nr;
+	err = elp_builds_cumulative_merge(c->cat, c->ctx, applied, nr,
+					  &c->patches, &c->nr_patches);
+	free(applied);
 	return err;
 }
 
 static int resolve(struct client *c)
 {
 	const struct elp_build_options *o = c->opts;
-	struct elp_patch **given = NULL;
 	char *first = NULL, *only = NULL;
 	size_t i;
 	int err;
@@ -316,14 +271,20 @@ static int resolve(struct client *c)
 	}
 	if (!c->res->kernel_release)
 		return -ENOMEM;
-	err = elp_patch_resolve_all(c->cat, o->patches, o->nr_patches, &given,
-				    &first);
+	err = elp_patch_resolve_all(c->cat, o->patches, o->nr_patches,
+				    &c->patches, &first);
+	if (err)
+		return err;
+	c->nr_patches = o->nr_patches;
+	/* the module's name: the first given patch's */
+	if (!first && !(first = strdup(c->patches[0]->name)))
+		return -ENOMEM;
 	/* a patch of a cumulative-only overlay fix makes the build
 	 * cumulative, as here; --no-cumulative is refused before any
 	 * builder is asked */
-	for (i = 0; !err && !only && i < o->nr_patches; i++)
-		err = elp_overlay_patch_cumulative_only(c->cat, given[i]->id,
-							&only);
+	for (i = 0; !err && !only && i < c->nr_patches; i++)
+		err = elp_overlay_patch_cumulative_only(
+			c->cat, c->patches[i]->id, &only);
 	if (err > 0)
 		err = 0;
 	if (!err && only && o->cumulative == 0) {
@@ -338,25 +299,11 @@ static int resolve(struct client *c)
 	}
 	if (!err)
 		err = resolve_cumulative(c, only);
-	if (!err && !first) {
-		/* the module's name: the first given patch's */
-		first = strdup(given[0]->name);
-		if (!first)
+	if (!err && !(c->patch_names = calloc(c->nr_patches, sizeof(char *))))
+		err = -ENOMEM;
+	for (i = 0; !err && i < c->nr_patches; i++)
+		if (!(c->patch_names[i] = wire_name(c->patches[i]->name)))
 			err = -ENOMEM;
-	}
-	for (i = 0; given && i < o->nr_patches; i++) {
-		if (!err && have_patch(c, given[i]->id)) {
-			elp_info(c->ctx,
-				 "cumulative: patch '%s' is already applied",
-				 given[i]->name);
-		} else if (!err) {
-			err = add_patch(c, given[i]);
-			if (!err)
-				given[i] = NULL;
-		}
-		elp_patch_free(given[i]);
-	}
-	free(given);
 	if (!err) {
 		c->res->module_name = o->name ? strdup(o->name)
 					      : elp_build_module_name(first);
@@ -1177,7 +1124,7 @@ static void client_free(struct client *c)
 	for (i = 0; i < c->nr_patches; i++)
 		elp_patch_free(c->patches[i]);
 	free(c->patches);
-	for (i = 0; i < c->nr_patches; i++)
+	for (i = 0; c->patch_names && i < c->nr_patches; i++)
 		free(c->patch_names[i]);
 	free(c->patch_names);
 	elp_kernel_free(c->kernel);
