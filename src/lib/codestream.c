@@ -725,7 +725,8 @@ static int cve_select(struct elp_catalogue *cat,
 		return -ENOMEM;
 	elp_info(ctx, "kernel '%s': version %s (from %s)", j->k->name,
 		 r->version, from);
-	err = elp_builds_applied_patch_ids(cat, j->k->release, &live, &nr_live);
+	err = elp_builds_applied_patch_ids(cat, j->k->release, &live, &nr_live,
+					   NULL);
 	for (i = 0; !err && i < fs->n; i++)
 		if (fix_wanted(&fs->v[i], opts))
 			err = select_fix(cat, &fs->v[i], j->k, &v, live,
