@@ -74,6 +74,9 @@ static bool rela_equal(const struct elp_rela *a, const struct elp_rela *b)
 		return false;
 	if (a->string || b->string)
 		return a->string && b->string && !strcmp(a->string, b->string);
+	if (a->konst || b->konst)
+		return a->konst && b->konst && a->konst_len == b->konst_len &&
+		       !memcmp(a->konst, b->konst, a->konst_len);
 	if (a->addend != b->addend)
 		return false;
 	if (sb->twin != sa) {

@@ -256,6 +256,8 @@ static int read_relas(struct elp_obj *obj)
 			rela->addend = r.r_addend;
 			rela->sym = obj->syms[symi];
 			rela->string = elp_rela_string(sec->base, rela);
+			rela->konst = elp_rela_const(sec->base, rela,
+						     &rela->konst_len);
 		}
 	}
 	return 0;
@@ -277,6 +279,31 @@ const char *elp_rela_string(const struct elp_sec *from,
 	if (off < 0 || (size_t)off >= sec->size ||
 	    !memchr((const char *)sec->data + off, '\0', sec->size - off))
 		return NULL;
+	return (const char *)sec->data + off;
+}
+
+/*
+ * The constant a relocation into a merged constant section (SHF_MERGE
+ * without SHF_STRINGS: .rodata.cst2 ... .rodata.cst32) points at, one entry
+ * of *len bytes; NULL when the target is not a whole entry of one.
+ */
+const void *elp_rela_const(const struct elp_sec *from,
+			   const struct elp_rela *rela, size_t *len)
+{
+	const struct elp_sec *sec = rela->sym->sec;
+	size_t entsize;
+	long off;
+
+	*len = 0;
+	if (!sec || !(sec->sh.sh_flags & SHF_MERGE) || elp_sec_is_string(sec) ||
+	    !sec->data || !sec->size)
+		return NULL;
+	entsize = sec->sh.sh_entsize;
+	off = elp_rela_target_offset(from, rela);
+	if (!entsize || off < 0 || (size_t)off % entsize ||
+	    (size_t)off + entsize > sec->size)
+		return NULL;
+	*len = entsize;
 	return (const char *)sec->data + off;
 }
 

@@ -52,6 +52,10 @@ struct elp_rela {
 	struct elp_sym *sym;
 	/* referenced string when the target is a merged string section */
 	const char *string;
+	/* referenced constant (konst_len bytes) when the target is a merged
+	 * constant section (.rodata.cst8), whose .LC labels gcc renumbers */
+	const void *konst;
+	size_t konst_len;
 };
 
 struct elp_sec {
@@ -141,6 +145,9 @@ bool elp_sym_is_pcrel(unsigned int type);
 /* The string a relocation found in from refers to, or NULL. */
 const char *elp_rela_string(const struct elp_sec *from,
 			    const struct elp_rela *rela);
+/* The merged constant (of *len bytes) it refers to, or NULL. */
+const void *elp_rela_const(const struct elp_sec *from,
+			   const struct elp_rela *rela, size_t *len);
 
 /* correlate.c */
 char *elp_normalize_name(const char *name);

@@ -515,6 +515,43 @@ static void test_diff_btf_id_renumbered(void **state)
 	elp_diff_result_free(d.res);
 }
 
+/* gcc's .LC labels of merged constants (.rodata.cst8) are numbered per file */
+#define SCALE "double scale(double x) { return x * 1.5; }\n"
+
+static const char cst_kallsyms[] = "ffffffff81000000 t helper\n"
+				   "ffffffff81000100 t unrelated\n"
+				   "ffffffff81000200 t unrelated2\n"
+				   "ffffffff81000300 t unrelated3\n"
+				   "ffffffff81000f00 T set_state\n"
+				   "ffffffff81001000 t helper\n"
+				   "ffffffff81001100 T foo\n"
+				   "ffffffff81001180 T scale\n"
+				   "ffffffff81001200 T bar\n"
+				   "ffffffff81002000 T printk\n"
+				   "ffffffff81002100 T __might_sleep\n"
+				   "ffffffff82000000 d state\n"
+				   "ffffffff82000010 D counter_global\n";
+
+static void test_diff_merged_const_renumbered(void **state)
+{
+	struct diff_out d;
+
+	(void)state;
+	cur_kallsyms = cst_kallsyms;
+	cur_orig_src = PRE BASE_DATA HELPER
+		"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n" SCALE BAR;
+	/* foo's new constant comes first: scale's becomes .LC1 */
+	d = run_diff(PRE BASE_DATA HELPER
+		     "int foo(int x) { printk(\"foo %d\\n\", (int)(x * 2.75)); return helper(x); }\n" SCALE BAR,
+		     "cst.o");
+	cur_orig_src = orig_src;
+	cur_kallsyms = unit_kallsyms;
+	assert_int_equal(d.ret, 0);
+	assert_int_equal(d.res->nr_funcs, 1);
+	assert_string_equal(d.res->funcs[0].old_name, "foo");
+	elp_diff_result_free(d.res);
+}
+
 static void test_diff_data_size(void **state)
 {
 	struct diff_out d = run_diff(
@@ -1389,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(test_diff_new_helper),
 		cmocka_unit_test(test_diff_noop),
 		cmocka_unit_test(test_diff_btf_id_renumbered),
+		cmocka_unit_test(test_diff_merged_const_renumbered),
 		cmocka_unit_test(test_diff_data_size),
 		cmocka_unit_test(test_diff_data_init),
 		cmocka_unit_test(test_diff_exit_refused),
