@@ -12,6 +12,11 @@
 #                       toggled by kernel.sched_schedstats while patched
 #   switch-table        a switch gcc turns into a lookup table of strings (CSWTCH) in
 #                       proc_pid_personality (linux32 shows another entry of it)
+#   included-two        two files of kernel/sched/build_utility.c (stats.c and debug.c): one
+#                       unit; the new string renumbers gcc's .LC labels of merged constants
+#                       further down, which changes no other function (sugov_start)
+#   rodata-static       a string of the static const table task_state_array: its users in
+#                       fs/proc/array.c are patched and read the livepatch's table
 #   ops-statfs          shmem_statfs, reached only through shmem_ops (super_operations)
 #   ambiguous-local     s_show of kernel/kallsyms.c, one of four static s_show in vmlinux;
 #                       BTF_ID() symbols renumbered by the lines added above them
@@ -19,6 +24,8 @@
 #   warn-once           a WARN_ON_ONCE and a new message in proc_do_uts_string: the warning
 #                       names the patched line, once; the message every time
 #   bad-ctl-table       refused: a ctl_table initializer (existing data) changes
+#   bad-global-const    refused: a global const table that other files read
+#                       (sched_prio_to_weight)
 #   always-inline       refused: an __always_inline helper of lib/, which is built without
 #                       ftrace (its caller strncpy_from_user has no ftrace entry)
 # Env: ELIVEPATCH (binary), ELIVEPATCH_CACHE (default /var/cache/elivepatch-test/cache).
@@ -38,7 +45,7 @@ functions() {
 }
 
 all="hostname-einval static-helper module-loop exported-file-path static-key switch-table
-	ops-statfs ambiguous-local signature warn-once"
+	included-two rodata-static ops-statfs ambiguous-local signature warn-once"
 mods=
 for p in $all; do
 	m=elp_unseen_$(echo "$p" | tr '-' '_')
@@ -63,6 +70,9 @@ fn_is module-loop "loop:loop_attr_do_show_offset " "the loop function"
 fn_is exported-file-path "vmlinux:file_path " "the exported function"
 fn_is static-key "vmlinux:proc_sched_show_task " "the function of the #included file"
 fn_is switch-table "vmlinux:proc_pid_personality " "the function"
+fn_is included-two "vmlinux:proc_sched_show_task vmlinux:show_schedstat " \
+	"the two changed functions of build_utility.o, no other"
+fn_is rodata-static "vmlinux:do_task_stat vmlinux:proc_pid_status " "the users of the table"
 fn_is ops-statfs "vmlinux:shmem_statfs " "the ops method"
 fn_is ambiguous-local "vmlinux:s_show " "s_show only (not bpf_ksym_iter_register)"
 fn_is signature "vmlinux:__ia32_sys_setpriority vmlinux:__x64_sys_setpriority vmlinux:set_one_prio " \
@@ -95,6 +105,8 @@ refused() { # PATCH TEXT...
 }
 refused bad-ctl-table \
 	"kernel/utsname_sysctl.c: uts_kern_table: initial value of existing data changed"
+refused bad-global-const \
+	"kernel/sched/core.c: sched_prio_to_weight: initial value of existing data changed"
 refused always-inline "lib/strncpy_from_user.c: strncpy_from_user: has no ftrace entry"
 
 # --- one guest -----------------------------------------------------------------------------
@@ -130,6 +142,11 @@ ss() {
 run static_key ss
 pers() { echo "$(cat /proc/self/personality) $(linux32 cat /proc/self/personality)"; }
 run switch_table pers
+fmt() { echo "$(grep -c '^elp-format 1' /proc/schedstat) $(grep -c '^elp-format 1' /proc/self/sched)"; }
+run included_two fmt
+# pid 1 waits for this script: sleeping
+st() { echo "$(grep '^State:' /proc/1/status | cut -f2) $(cut -d' ' -f3 /proc/1/stat)"; }
+run rodata_static st
 mkdir -p /mnt/elp
 mount -t tmpfs none /mnt/elp
 nl() { stat -f -c %l /mnt/elp; }
@@ -182,6 +199,8 @@ expect module_loop "0" "0 elp-bytes"
 expect exported_file_path "/tmp/elp-img" "/tmp/Elp-img"
 expect static_key "0 0" "0 1"
 expect switch_table "00000000 00000008" "00000000 elp-linux 00000008 elp-linux32"
+expect included_two "0 0" "1 1"
+expect rodata_static "S (sleeping) S" "S (asleep) S"
 expect ops_statfs "255" "242"
 expect ambiguous_local "0 1 y" "1 0 y"
 expect signature "0 3" "0 4"
