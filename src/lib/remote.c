@@ -299,7 +299,8 @@ static int resolve(struct client *c)
 	}
 	if (!err)
 		err = resolve_cumulative(c, only);
-	if (!err && !(c->patch_names = calloc(c->nr_patches, sizeof(char *))))
+	if (!err &&
+	    !(c->patch_names = calloc(c->nr_patches + 1, sizeof(char *))))
 		err = -ENOMEM;
 	for (i = 0; !err && i < c->nr_patches; i++)
 		if (!(c->patch_names[i] = wire_name(c->patches[i]->name)))
