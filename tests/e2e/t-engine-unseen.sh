@@ -21,6 +21,8 @@
 #   ambiguous-local     s_show of kernel/kallsyms.c, one of four static s_show in vmlinux;
 #                       BTF_ID() symbols renumbered by the lines added above them
 #   signature           set_one_prio loses a parameter, its three callers change with it
+#   new-percpu          a new DEFINE_PER_CPU counter (the livepatch's own per-cpu area)
+#   new-mutex           a new static mutex (its initializer points into itself) and counter
 #   warn-once           a WARN_ON_ONCE and a new message in proc_do_uts_string: the warning
 #                       names the patched line, once; the message every time
 #   bad-ctl-table       refused: a ctl_table initializer (existing data) changes
@@ -45,7 +47,8 @@ functions() {
 }
 
 all="hostname-einval static-helper module-loop exported-file-path static-key switch-table
-	included-two rodata-static ops-statfs ambiguous-local signature warn-once"
+	included-two rodata-static ops-statfs ambiguous-local signature new-percpu new-mutex
+	warn-once"
 mods=
 for p in $all; do
 	m=elp_unseen_$(echo "$p" | tr '-' '_')
@@ -77,6 +80,8 @@ fn_is ops-statfs "vmlinux:shmem_statfs " "the ops method"
 fn_is ambiguous-local "vmlinux:s_show " "s_show only (not bpf_ksym_iter_register)"
 fn_is signature "vmlinux:__ia32_sys_setpriority vmlinux:__x64_sys_setpriority vmlinux:set_one_prio " \
 	"the function and its callers"
+fn_is new-percpu "vmlinux:version_proc_show " "the function"
+fn_is new-mutex "vmlinux:loadavg_proc_show " "the function"
 fn_is warn-once "vmlinux:proc_do_uts_string " "the function"
 check "static-key: the build log says which object builds kernel/sched/debug.c" sh -c \
 	"grep -q 'kernel/sched/debug.c is built as part of kernel/sched/build_utility.o' \
@@ -155,6 +160,10 @@ ks() { echo "$(grep -c ' elp-linux_banner$' /proc/kallsyms) $(grep -c ' linux_ba
 run ambiguous_local ks
 rn() { sh -c 'renice -n 3 -p $$ > /dev/null 2>&1; echo "$? $(cut -d" " -f19 /proc/$$/stat)"'; }
 run signature rn
+vr() { echo "$(cut -d' ' -f1-2 /proc/version) $(cut -d' ' -f1-2 /proc/version)"; }
+run new_percpu vr
+la() { echo "n$(grep -o '^elp-loadavg [0-9]*' /proc/loadavg) n$(grep -o '^elp-loadavg [0-9]*' /proc/loadavg)"; }
+run new_mutex la
 
 m=elp_unseen_warn_once
 if [ -f /root/$m.ko ]; then
@@ -204,6 +213,8 @@ expect rodata_static "S (sleeping) S" "S (asleep) S"
 expect ops_statfs "255" "242"
 expect ambiguous_local "0 1 y" "1 0 y"
 expect signature "0 3" "0 4"
+expect new_percpu "Linux version Linux version" "elp-reads 1 elp-reads 2"
+expect new_mutex "n n" "nelp-loadavg 1 nelp-loadavg 2"
 case $mods in *elp_unseen_warn_once*)
 	m=elp_unseen_warn_once
 	e2e_check_result "warn-once loads" "$log" "${m}_insmod" 0
