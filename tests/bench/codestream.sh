@@ -5,8 +5,9 @@
 #   separate5  the same 5 fixes built one at a time (elivepatch build --no-cumulative)
 #   all2       `elivepatch build --all-kernels` for 2 catalogued kernels (sharing a tree)
 #   single2    the same patch built for each of them by hand, one after the other
-# Every timed build is a real one (--rebuild, or a set of patches not built before); the
-# prepared tree and the original objects are warmed first, so both sides compile the same.
+# Every timed build is a real one (--rebuild); the prepared tree and the original objects are
+# warmed first, so both sides compile the same; each figure is the best of two runs, taken
+# in the order A B B A.
 # Appends its lines, after one saying when, where and under which load it ran, to $BENCH_OUT
 # (default bench-results.txt; also when run alone); BENCH_CACHE as in run.sh.
 set -u
@@ -28,17 +29,22 @@ export ELIVEPATCH_CACHE
 db=$t/catalogue.db
 elp() { "$ELIVEPATCH" --db "$db" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-timed() { # NAME COMMAND...: best of two runs (the machine is shared: a single run is noisy)
+once() { # NAME COMMAND...: run it, keep the best time in ms_NAME
 	_n=$1; shift
-	_best=
-	for _run in 1 2; do
-		_s=$(now_ms)
-		"$@" > "$t/$_n.log" 2>&1 || { echo "bench: $_n failed:" >&2; tail -n 5 "$t/$_n.log" >&2; exit 1; }
-		_ms=$(($(now_ms) - _s))
-		[ -n "$_best" ] && [ "$_best" -le "$_ms" ] || _best=$_ms
-		printf '%-10s %8d ms\n' "$_n" "$_ms" >&2
-	done
-	eval "ms_$_n=$_best"
+	_s=$(now_ms)
+	"$@" > "$t/$_n.log" 2>&1 || { echo "bench: $_n failed:" >&2; tail -n 5 "$t/$_n.log" >&2; exit 1; }
+	_ms=$(($(now_ms) - _s))
+	eval "_best=\${ms_$_n:-}"
+	[ -n "$_best" ] && [ "$_best" -le "$_ms" ] || eval "ms_$_n=$_ms"
+	printf '%-10s %8d ms\n' "$_n" "$_ms" >&2
+}
+# compared NAME-A COMMAND-A NAME-B COMMAND-B: best of two runs each, in the order A B, then
+# B A, so that a load that changes during the run (the machine is shared) favours neither
+compared() {
+	once "$1" $2
+	once "$3" $4
+	once "$3" $4
+	once "$1" $2
 }
 add() { # NAME
 	elp kernel add --name "$1" --release "$E2E_RELEASE" --source "$E2E_SOURCE_TARBALL" \
@@ -71,19 +77,19 @@ for f in $fixes; do
 done
 elp build --kernel ref2 --patch bench:cmdline-string --no-cumulative -q > "$t/warm.log" 2>&1 ||
 	{ echo "bench: warm-up build for ref2 failed" >&2; tail -n 5 "$t/warm.log" >&2; exit 1; }
-timed cve5 elp cve --kernel ref --rebuild
-separate() {
+cve5() { elp cve --kernel ref --rebuild; }
+separate5() {
 	for _f in $fixes; do
 		elp build --kernel ref --patch "bench:$_f" --no-cumulative --rebuild -q || return 1
 	done
 }
-timed separate5 separate
-timed all2 elp build --all-kernels --patch bench:cmdline-string --no-cumulative --rebuild -q
-single() {
+compared cve5 cve5 separate5 separate5
+all2() { elp build --all-kernels --patch bench:cmdline-string --no-cumulative --rebuild -q; }
+single2() {
 	elp build --kernel ref --patch bench:cmdline-string --no-cumulative --rebuild -q &&
 		elp build --kernel ref2 --patch bench:cmdline-string --no-cumulative --rebuild -q
 }
-timed single2 single
+compared all2 all2 single2 single2
 {
 	echo "CVE mode and codestreams (tests/bench/codestream.sh), $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) CPUs, kernel $E2E_RELEASE, load average $load0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end"
 	printf 'cve, 5 fixes, one cumulative build  %8d ms   vs one at a time %8d ms   (%s)\n' \
