@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "elp.h"
-#include "util.h"
 
 struct elp_ctx {
 	elp_log_fn log_fn;
@@ -109,6 +109,17 @@ char *elp_rooted(const struct elp_ctx *ctx, const char *path)
 }
 
 /*
+ * stat(2) for path is of type (S_IFREG, S_IFDIR). Not util.c's elp_is_file():
+ * util.c logs through this file, which stays below it.
+ */
+static bool is_type(const char *path, mode_t type)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+/*
  * <dir of the binary>/../data when it holds elivepatch's data: the binary
  * runs from its build tree (build/elivepatch, data/ in the checkout), as
  * git's RUNTIME_PREFIX finds its files relative to /proc/self/exe.
@@ -129,11 +140,11 @@ static char *build_tree_datadir(void)
 	if (asprintf(&dir, "%s/../data", exe) < 0)
 		return NULL;
 	found = asprintf(&marker, "%s/include/elivepatch.h", dir) >= 0 &&
-		elp_is_file(marker);
+		is_type(marker, S_IFREG);
 	free(marker);
 	marker = NULL;
 	found = found && asprintf(&marker, "%s/schema", dir) >= 0 &&
-		elp_is_dir(marker);
+		is_type(marker, S_IFDIR);
 	free(marker);
 	real = found ? realpath(dir, NULL) : NULL;
 	free(dir);
