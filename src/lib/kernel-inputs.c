@@ -22,6 +22,70 @@
 #include "kernel.h"
 #include "util.h"
 
+char *elp_config_get(const char *config, const char *option)
+{
+	size_t optlen = strlen(option);
+	const char *line = config;
+
+	while (line && *line) {
+		const char *end = strchrnul(line, '\n');
+
+		if ((size_t)(end - line) > optlen &&
+		    strncmp(line, option, optlen) == 0 && line[optlen] == '=') {
+			const char *v = line + optlen + 1;
+			size_t len = (size_t)(end - v);
+
+			if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+				v++;
+				len -= 2;
+			}
+			return strndup(v, len);
+		}
+		line = *end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+int elp_kernel_set_config(struct elp_kernel *k, const char *config)
+{
+	char sha[ELP_SHA256_HEX_LEN + 1];
+	char *livepatch;
+
+	if (!config)
+		return -EINVAL;
+	free(k->config);
+	free(k->config_sha256);
+	free(k->cc_version_text);
+	k->config = strdup(config);
+	if (!k->config)
+		return -ENOMEM;
+	elp_sha256_hex(config, strlen(config), sha);
+	k->config_sha256 = strdup(sha);
+	k->cc_version_text = elp_config_get(config, "CONFIG_CC_VERSION_TEXT");
+	livepatch = elp_config_get(config, "CONFIG_LIVEPATCH");
+	k->livepatch = livepatch && strcmp(livepatch, "y") == 0;
+	free(livepatch);
+	return k->config_sha256 ? 0 : -ENOMEM;
+}
+
+int elp_config_read(struct elp_ctx *ctx, const char *path, char **config)
+{
+	char *data = NULL;
+	int err;
+
+	err = elp_read_any(ctx, path, "config", &data, NULL);
+	if (err)
+		return err;
+	if (!data || !strstr(data, "CONFIG_")) {
+		elp_err(ctx, "'%s' is not a kernel config (no CONFIG_ lines)",
+			path);
+		free(data);
+		return -EINVAL;
+	}
+	*config = data;
+	return 0;
+}
+
 const char *const elp_kernel_input_names[ELP_KERNEL_NR_INPUTS] = {
 	"config", "symbols", "source", "build", "image", "modules",
 };

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,135 +44,6 @@ void elp_kernel_free(struct elp_kernel *k)
 	free(k);
 }
 
-char *elp_config_get(const char *config, const char *option)
-{
-	size_t optlen = strlen(option);
-	const char *line = config;
-
-	while (line && *line) {
-		const char *end = strchrnul(line, '\n');
-
-		if ((size_t)(end - line) > optlen &&
-		    strncmp(line, option, optlen) == 0 && line[optlen] == '=') {
-			const char *v = line + optlen + 1;
-			size_t len = (size_t)(end - v);
-
-			if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-				v++;
-				len -= 2;
-			}
-			return strndup(v, len);
-		}
-		line = *end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-int elp_kernel_set_config(struct elp_kernel *k, const char *config)
-{
-	char sha[ELP_SHA256_HEX_LEN + 1];
-	char *livepatch;
-
-	if (!config)
-		return -EINVAL;
-	free(k->config);
-	free(k->config_sha256);
-	free(k->cc_version_text);
-	k->config = strdup(config);
-	if (!k->config)
-		return -ENOMEM;
-	elp_sha256_hex(config, strlen(config), sha);
-	k->config_sha256 = strdup(sha);
-	k->cc_version_text = elp_config_get(config, "CONFIG_CC_VERSION_TEXT");
-	livepatch = elp_config_get(config, "CONFIG_LIVEPATCH");
-	k->livepatch = livepatch && strcmp(livepatch, "y") == 0;
-	free(livepatch);
-	return k->config_sha256 ? 0 : -ENOMEM;
-}
-
-int elp_config_read(struct elp_ctx *ctx, const char *path, char **config)
-{
-	char *data = NULL;
-	int err;
-
-	err = elp_read_any(ctx, path, "config", &data, NULL);
-	if (err)
-		return err;
-	if (!strstr(data, "CONFIG_")) {
-		elp_err(ctx, "'%s' is not a kernel config (no CONFIG_ lines)",
-			path);
-		free(data);
-		return -EINVAL;
-	}
-	*config = data;
-	return 0;
-}
-
-static char *read_first_line(struct elp_ctx *ctx, const char *path)
-{
-	char *data = NULL;
-
-	if (elp_read_file(ctx, path, &data, NULL) < 0)
-		return NULL;
-	*strchrnul(data, '\n') = '\0';
-	return data;
-}
-
-char *elp_notes_build_id(const void *data, size_t len)
-{
-	const unsigned char *notes = data;
-	size_t off = 0;
-
-	while (off + 12 <= len) {
-		unsigned int namesz, descsz, type;
-		size_t name_off, desc_off;
-
-		memcpy(&namesz, notes + off, 4);
-		memcpy(&descsz, notes + off + 4, 4);
-		memcpy(&type, notes + off + 8, 4);
-		name_off = off + 12;
-		desc_off = name_off + ((namesz + 3u) & ~3u);
-		if (desc_off + descsz > len)
-			break;
-		if (type == 3 && namesz == 4 &&
-		    memcmp(notes + name_off, "GNU", 4) == 0) {
-			char *hex = malloc(descsz * 2 + 1);
-			unsigned int i;
-
-			if (hex)
-				hex[0] = '\0';
-			for (i = 0; hex && i < descsz; i++)
-				sprintf(hex + 2 * i, "%02x",
-					notes[desc_off + i]);
-			return hex;
-		}
-		off = desc_off + ((descsz + 3u) & ~3u);
-	}
-	return NULL;
-}
-
-/* The vmlinux build-id: the NT_GNU_BUILD_ID note in /sys/kernel/notes. */
-static char *read_build_id(struct elp_ctx *ctx, const char *path)
-{
-	char *notes = NULL, *hex;
-	size_t len = 0;
-
-	if (elp_read_file(ctx, path, &notes, &len) < 0)
-		return NULL;
-	hex = elp_notes_build_id(notes, len);
-	free(notes);
-	return hex;
-}
-
-char *elp_kernel_running_build_id(struct elp_ctx *ctx)
-{
-	char *path = elp_rooted(ctx, "/sys/kernel/notes");
-	char *id = path ? read_build_id(NULL, path) : NULL;
-
-	free(path);
-	return id;
-}
-
 static char *first_readable(struct elp_ctx *ctx, const char *const *candidates)
 {
 	for (; *candidates; candidates++) {
@@ -197,46 +67,6 @@ static char *resolve_dir(struct elp_ctx *ctx, const char *path)
 		return NULL;
 	}
 	return real;
-}
-
-static int detect_release(struct elp_ctx *ctx, struct elp_kernel *k)
-{
-	struct utsname uts;
-	char *p;
-
-	if (elp_get(ctx, ELP_SET_ROOT)) {
-		/* the root's /proc/sys/kernel/osrelease, like uname -r */
-		p = elp_rooted(ctx, "/proc/sys/kernel/osrelease");
-		k->release = p ? read_first_line(NULL, p) : NULL;
-		free(p);
-		if (!k->release)
-			return -ENOENT;
-		p = elp_rooted(ctx, "/proc/sys/kernel/arch");
-		k->arch = p ? read_first_line(NULL, p) : NULL;
-		free(p);
-		if (!k->arch)
-			k->arch = strdup("x86_64");
-		return 0;
-	}
-	if (uname(&uts) < 0)
-		return -errno;
-	k->release = strdup(uts.release);
-	k->arch = strdup(uts.machine);
-	return k->release && k->arch ? 0 : -ENOMEM;
-}
-
-int elp_kernel_running_release(struct elp_ctx *ctx, char **release)
-{
-	struct elp_kernel k = { 0 };
-	int err = detect_release(ctx, &k);
-
-	free(k.arch);
-	if (err) {
-		free(k.release);
-		return err;
-	}
-	*release = k.release;
-	return 0;
 }
 
 int elp_kernel_for_build(struct elp_catalogue *cat, struct elp_ctx *ctx,
@@ -283,14 +113,12 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	err = detect_release(ctx, k);
+	err = elp_kernel_running_identity(ctx, k);
 	if (err) {
 		elp_err(ctx, "cannot determine the running kernel's release");
 		goto fail;
 	}
-	path = elp_rooted(ctx, "/proc/version");
-	k->version_text = path ? read_first_line(NULL, path) : NULL;
-	free(path);
+	k->version_text = elp_kernel_running_version(ctx);
 
 	{
 		char boot_config[512], build_config[512];
@@ -322,9 +150,7 @@ int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out)
 	if (err)
 		goto fail;
 
-	path = elp_rooted(ctx, "/sys/kernel/notes");
-	k->build_id = path ? read_build_id(NULL, path) : NULL;
-	free(path);
+	k->build_id = elp_kernel_running_build_id(ctx);
 
 	{
 		char dir[512];

@@ -60,7 +60,10 @@ struct elp_kernel {
  */
 int elp_kernel_detect(struct elp_ctx *ctx, struct elp_kernel **out);
 
-/* Fill config, config_sha256, cc_version_text, livepatch from text. */
+/*
+ * The config (kernel-inputs.c): fill config, config_sha256, cc_version_text,
+ * livepatch from text.
+ */
 int elp_kernel_set_config(struct elp_kernel *k, const char *config);
 /* Value of CONFIG_X in a .config text ("y", "\"text\"" unquoted), or NULL. */
 char *elp_config_get(const char *config, const char *option);
@@ -100,8 +103,14 @@ int elp_kernel_append_patch(struct elp_catalogue *cat, int64_t kernel_id,
 			    int64_t patch_id);
 void elp_kernel_free(struct elp_kernel *k);
 
+/* --- the running kernel (kernel-running.c) ------------------------------- */
+
 /* The running kernel's release (uname -r, or the ELP_SET_ROOT's osrelease). */
 int elp_kernel_running_release(struct elp_ctx *ctx, char **release);
+/* Its release and arch into k->release, k->arch (uname, or the root's). */
+int elp_kernel_running_identity(struct elp_ctx *ctx, struct elp_kernel *k);
+/* Its /proc/version line, or NULL. */
+char *elp_kernel_running_version(struct elp_ctx *ctx);
 /* Its vmlinux build-id (/sys/kernel/notes), hex, or NULL. */
 char *elp_kernel_running_build_id(struct elp_ctx *ctx);
 /* The NT_GNU_BUILD_ID of a block of ELF notes, hex, or NULL. */
