@@ -17,35 +17,6 @@ int elp_elf_error(struct elp_ctx *ctx, const char *what, const char *file)
 	return -EIO;
 }
 
-bool elp_sec_is_rela(const struct elp_sec *sec)
-{
-	return sec->sh.sh_type == SHT_RELA;
-}
-
-bool elp_sec_is_text(const struct elp_sec *sec)
-{
-	return sec->sh.sh_flags & SHF_EXECINSTR;
-}
-
-bool elp_sec_is_string(const struct elp_sec *sec)
-{
-	return (sec->sh.sh_flags & (SHF_MERGE | SHF_STRINGS)) ==
-	       (SHF_MERGE | SHF_STRINGS);
-}
-
-bool elp_sec_is_debug(const struct elp_sec *sec)
-{
-	return !strncmp(sec->name, ".debug_", 7) ||
-	       !strncmp(sec->name, ".rela.debug_", 12);
-}
-
-bool elp_sym_is_pcrel(unsigned int type)
-{
-	return type == R_X86_64_PC32 || type == R_X86_64_PLT32 ||
-	       type == R_X86_64_PC64 || type == R_X86_64_GOTPCREL ||
-	       type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX;
-}
-
 struct elp_sec *elp_find_sec(struct elp_obj *obj, const char *name)
 {
 	size_t i;
@@ -261,6 +232,23 @@ static int read_relas(struct elp_obj *obj)
 		}
 	}
 	return 0;
+}
+
+long elp_rela_target_offset(const struct elp_sec *from,
+			    const struct elp_rela *rela)
+{
+	/* hostile objects: wrap, never overflow (undefined) */
+	long off = (long)((uint64_t)rela->sym->s.st_value +
+			  (uint64_t)rela->addend),
+	     tail;
+
+	/* in data, a pc-relative field is its own base (".long x - .") */
+	if (!elp_sym_is_pcrel(rela->type) || (from && !elp_sec_is_text(from)))
+		return off;
+	/* in code, the base is the end of the instruction that holds it */
+	tail = from ? elp_rel32_tail(from, rela->offset) : -1;
+	return tail < 0 ? ELP_OFF_UNKNOWN
+			: (long)((uint64_t)off + (uint64_t)tail);
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../lib/util.h"
 #include "engine.h"
@@ -137,11 +138,45 @@ struct elp_sym *elp_obj_add_sym(struct elp_obj *obj, const char *name,
 				unsigned char type, unsigned char bind,
 				struct elp_sec *sec, GElf_Addr value,
 				GElf_Xword size);
-bool elp_sec_is_rela(const struct elp_sec *sec);
-bool elp_sec_is_text(const struct elp_sec *sec);
-bool elp_sec_is_string(const struct elp_sec *sec);
-bool elp_sec_is_debug(const struct elp_sec *sec);
-bool elp_sym_is_pcrel(unsigned int type);
+/* Predicates on the model, inline: insn.c, below elf.c, uses them too. */
+static inline bool elp_sec_is_rela(const struct elp_sec *sec)
+{
+	return sec->sh.sh_type == SHT_RELA;
+}
+
+static inline bool elp_sec_is_text(const struct elp_sec *sec)
+{
+	return sec->sh.sh_flags & SHF_EXECINSTR;
+}
+
+static inline bool elp_sec_is_string(const struct elp_sec *sec)
+{
+	return (sec->sh.sh_flags & (SHF_MERGE | SHF_STRINGS)) ==
+	       (SHF_MERGE | SHF_STRINGS);
+}
+
+static inline bool elp_sec_is_debug(const struct elp_sec *sec)
+{
+	return !strncmp(sec->name, ".debug_", 7) ||
+	       !strncmp(sec->name, ".rela.debug_", 12);
+}
+
+static inline bool elp_sym_is_pcrel(unsigned int type)
+{
+	return type == R_X86_64_PC32 || type == R_X86_64_PLT32 ||
+	       type == R_X86_64_PC64 || type == R_X86_64_GOTPCREL ||
+	       type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX;
+}
+/*
+ * Offset in its section that a relocation found in from refers to, exactly:
+ * a pc-relative field in code is based at the end of its instruction (a
+ * call's rel32 ends it, a RIP-relative operand may be followed by an
+ * immediate), elsewhere at the field itself.  ELP_OFF_UNKNOWN when the
+ * instruction is not understood.
+ */
+#define ELP_OFF_UNKNOWN LONG_MIN
+long elp_rela_target_offset(const struct elp_sec *from,
+			    const struct elp_rela *rela);
 /* The string a relocation found in from refers to, or NULL. */
 const char *elp_rela_string(const struct elp_sec *from,
 			    const struct elp_rela *rela);
@@ -249,16 +284,6 @@ bool elp_symtab_has_obj(const struct elp_symtab *st, const char *obj);
 /* special.c */
 bool elp_is_special_section(const char *name);
 bool elp_is_alt_code_section(const char *name);
-/*
- * Offset in its section that a relocation found in from refers to, exactly:
- * a pc-relative field in code is based at the end of its instruction (a
- * call's rel32 ends it, a RIP-relative operand may be followed by an
- * immediate), elsewhere at the field itself.  ELP_OFF_UNKNOWN when the
- * instruction is not understood.
- */
-#define ELP_OFF_UNKNOWN LONG_MIN
-long elp_rela_target_offset(const struct elp_sec *from,
-			    const struct elp_rela *rela);
 /* unit names the translation unit in messages */
 int elp_regenerate_special(struct elp_obj *obj,
 			   const struct elp_special_layout *layout,

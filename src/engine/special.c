@@ -77,23 +77,6 @@ bool elp_is_alt_code_section(const char *name)
 	       !strcmp(name, ".altinstr_aux");
 }
 
-long elp_rela_target_offset(const struct elp_sec *from,
-			    const struct elp_rela *rela)
-{
-	/* hostile objects: wrap, never overflow (undefined) */
-	long off = (long)((uint64_t)rela->sym->s.st_value +
-			  (uint64_t)rela->addend),
-	     tail;
-
-	/* in data, a pc-relative field is its own base (".long x - .") */
-	if (!elp_sym_is_pcrel(rela->type) || (from && !elp_sec_is_text(from)))
-		return off;
-	/* in code, the base is the end of the instruction that holds it */
-	tail = from ? elp_rel32_tail(from, rela->offset) : -1;
-	return tail < 0 ? ELP_OFF_UNKNOWN
-			: (long)((uint64_t)off + (uint64_t)tail);
-}
-
 static struct elp_chunk *chunk_at(const struct elp_sec *sec, long off)
 {
 	size_t i;
