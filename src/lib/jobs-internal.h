@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Between the jobs table (jobs.c) and what each kind of job does (jobs-run.c). */
+/* Between the jobs table (jobs.c) and the runner (jobs-run.c), which calls it. */
 #ifndef ELP_JOBS_INTERNAL_H
 #define ELP_JOBS_INTERNAL_H
 
@@ -22,12 +22,16 @@ struct elp_job_run {
 };
 
 /*
- * Carry out a claimed job of that kind.  0 when it is done; else -errno,
- * with r->error saying why (-EINTR: cancelled, the job is queued again).
- * Jobs they queue (builds) run after them, in the same `queue run`.
+ * The runner's steps on the table (jobs.c), for elp_job_run_next() (jobs-run.c).
+ * Claim the oldest queued job: state running, our pid and host recorded;
+ * *out NULL when none is queued, *corrupt set when its row is unreadable.
  */
-int elp_job_run_kernel(struct elp_job_run *r);
-int elp_job_run_overlay(struct elp_job_run *r);
-int elp_job_run_build(struct elp_job_run *r);
+int elp_job_claim_next(struct elp_catalogue *cat, struct elp_job **out,
+		       const char **corrupt);
+/* Record how the job ended: state, error (or NULL) and inputs key. */
+int elp_job_finish(struct elp_catalogue *cat, struct elp_job *job,
+		   const char *state, const char *error, const char *key);
+/* A running job back to queued (it was cancelled, or its runner died). */
+int elp_job_requeue(struct elp_catalogue *cat, int64_t id);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * What each kind of job does, with the kernel, patch and build libraries:
+ * Running the queue: the next job claimed from the jobs table (jobs.c) and
+ * what each kind of job does, with the kernel, patch and build libraries:
  * catalogue a kernel, import a patch overlay, build a patch for a kernel.
  */
 #include <dirent.h>
@@ -250,7 +251,7 @@ static int store_kernel(struct elp_job_run *r, struct elp_kernel *k)
 	return err;
 }
 
-int elp_job_run_kernel(struct elp_job_run *r)
+static int run_kernel(struct elp_job_run *r)
 {
 	struct elp_kernel *k = calloc(1, sizeof(*k)), *known = NULL;
 	const struct elp_job *job = r->job;
@@ -388,7 +389,7 @@ static int queue_fix(struct elp_fix *fix, void *data)
 	return elp_kernel_foreach(ob->r->cat, queue_fix_kernel, ob);
 }
 
-int elp_job_run_overlay(struct elp_job_run *r)
+static int run_overlay(struct elp_job_run *r)
 {
 	struct elp_overlay_report rep = { 0 };
 	struct overlay_builds ob = { .r = r, .rep = &rep };
@@ -523,7 +524,7 @@ static int auto_apply(struct elp_job_run *r, const struct elp_kernel *k,
 	return 0;
 }
 
-int elp_job_run_build(struct elp_job_run *r)
+static int run_build(struct elp_job_run *r)
 {
 	struct elp_build_options opts = { 0 };
 	struct elp_build_result *res = NULL;
@@ -593,5 +594,81 @@ out:
 	free(earlier);
 	elp_kernel_free(k);
 	elp_patch_free(p);
+	return err;
+}
+
+/* Keep the first error a library reports while the job runs. */
+static void capture_log(void *data, int priority, const char *file, int line,
+			const char *fn, const char *format, va_list args)
+{
+	struct elp_job_run *r = data;
+	va_list copy;
+
+	if (priority <= ELP_LOG_ERR && !r->error) {
+		va_copy(copy, args);
+		if (vasprintf(&r->error, format, copy) < 0)
+			r->error = NULL;
+		va_end(copy);
+	}
+	if (r->outer_fn)
+		r->outer_fn(r->outer_data, priority, file, line, fn, format,
+			    args);
+}
+
+int elp_job_run_next(struct elp_catalogue *cat,
+		     const struct elp_job_run_options *opts,
+		     struct elp_job **ran)
+{
+	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
+	struct elp_job_run r = { .cat = cat, .ctx = ctx, .opts = opts };
+	const char *corrupt;
+	char *reason = NULL;
+	int err, ferr;
+
+	*ran = NULL;
+	err = elp_job_claim_next(cat, &r.job, &corrupt);
+	if (err || !r.job)
+		return err;
+	if (corrupt) {
+		if (asprintf(&reason, "corrupt job: %s", corrupt) < 0)
+			reason = NULL;
+		err = elp_job_finish(cat, r.job, "failed",
+				     reason ? reason : corrupt, NULL);
+		free(reason);
+		goto out;
+	}
+	elp_fault_point(ctx, "queue", "claimed");
+	elp_get_log_fn(ctx, &r.outer_fn, &r.outer_data);
+	elp_set_log_fn(ctx, capture_log, &r);
+	if (strcmp(r.job->kind, "kernel") == 0)
+		err = run_kernel(&r);
+	else if (strcmp(r.job->kind, "overlay") == 0)
+		err = run_overlay(&r);
+	else
+		err = run_build(&r);
+	elp_set_log_fn(ctx, r.outer_fn, r.outer_data);
+	if (err == -EINTR) {
+		ferr = elp_job_requeue(cat, r.job->id);
+		elp_job_free(r.job);
+		r.job = NULL;
+		err = ferr ? ferr : -EINTR;
+		goto out;
+	}
+	elp_fault_point(ctx, "queue", "finish");
+	if (err)
+		ferr = elp_job_finish(
+			cat, r.job, r.refused ? "refused" : "failed",
+			r.error ? r.error : strerror(-err), r.key);
+	else
+		ferr = elp_job_finish(cat, r.job, "done", NULL, r.key);
+	err = ferr;
+out:
+	if (err) {
+		elp_job_free(r.job);
+		r.job = NULL;
+	}
+	*ran = r.job;
+	free(r.error);
+	free(r.key);
 	return err;
 }

@@ -2,7 +2,8 @@
 /*
  * The jobs table: queueing, listing, clearing, and the runner's side of it
  * (the lock, claiming the next job, recording how it ended, recovering the
- * jobs of a runner that died).  jobs-run.c does the work of each kind.
+ * jobs of a runner that died).  jobs-run.c runs the jobs (elp_job_run_next())
+ * and does the work of each kind; this file calls none of it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -391,7 +392,7 @@ static void this_host(char *host, size_t len)
 	host[len - 1] = '\0';
 }
 
-static int requeue(struct elp_catalogue *cat, int64_t id)
+int elp_job_requeue(struct elp_catalogue *cat, int64_t id)
 {
 	sqlite3_stmt *stmt;
 	int err;
@@ -441,15 +442,14 @@ int elp_jobs_recover(struct elp_catalogue *cat)
 		elp_notice(elp_catalogue_ctx(cat),
 			   "job %lld: its runner died; queued again",
 			   (long long)dead[i]);
-		err = requeue(cat, dead[i]);
+		err = elp_job_requeue(cat, dead[i]);
 	}
 	free(dead);
 	return err ? err : (int)n;
 }
 
-/* Take the oldest queued job: state running, our pid and host recorded. */
-static int claim_next(struct elp_catalogue *cat, struct elp_job **out,
-		      const char **corrupt)
+int elp_job_claim_next(struct elp_catalogue *cat, struct elp_job **out,
+		       const char **corrupt)
 {
 	char host[256];
 	sqlite3_stmt *stmt;
@@ -497,8 +497,8 @@ rollback:
 	return err;
 }
 
-static int finish(struct elp_catalogue *cat, struct elp_job *job,
-		  const char *state, const char *error, const char *key)
+int elp_job_finish(struct elp_catalogue *cat, struct elp_job *job,
+		   const char *state, const char *error, const char *key)
 {
 	sqlite3_stmt *stmt;
 	int err;
@@ -524,79 +524,4 @@ static int finish(struct elp_catalogue *cat, struct elp_job *job,
 	job->error = error ? strdup(error) : NULL;
 	job->inputs_key = key ? strdup(key) : NULL;
 	return job->state ? 0 : -ENOMEM;
-}
-
-/* Keep the first error a library reports while the job runs. */
-static void capture_log(void *data, int priority, const char *file, int line,
-			const char *fn, const char *format, va_list args)
-{
-	struct elp_job_run *r = data;
-	va_list copy;
-
-	if (priority <= ELP_LOG_ERR && !r->error) {
-		va_copy(copy, args);
-		if (vasprintf(&r->error, format, copy) < 0)
-			r->error = NULL;
-		va_end(copy);
-	}
-	if (r->outer_fn)
-		r->outer_fn(r->outer_data, priority, file, line, fn, format,
-			    args);
-}
-
-int elp_job_run_next(struct elp_catalogue *cat,
-		     const struct elp_job_run_options *opts,
-		     struct elp_job **ran)
-{
-	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
-	struct elp_job_run r = { .cat = cat, .ctx = ctx, .opts = opts };
-	const char *corrupt;
-	char *reason = NULL;
-	int err, ferr;
-
-	*ran = NULL;
-	err = claim_next(cat, &r.job, &corrupt);
-	if (err || !r.job)
-		return err;
-	if (corrupt) {
-		if (asprintf(&reason, "corrupt job: %s", corrupt) < 0)
-			reason = NULL;
-		err = finish(cat, r.job, "failed", reason ? reason : corrupt,
-			     NULL);
-		free(reason);
-		goto out;
-	}
-	elp_fault_point(ctx, "queue", "claimed");
-	elp_get_log_fn(ctx, &r.outer_fn, &r.outer_data);
-	elp_set_log_fn(ctx, capture_log, &r);
-	if (strcmp(r.job->kind, "kernel") == 0)
-		err = elp_job_run_kernel(&r);
-	else if (strcmp(r.job->kind, "overlay") == 0)
-		err = elp_job_run_overlay(&r);
-	else
-		err = elp_job_run_build(&r);
-	elp_set_log_fn(ctx, r.outer_fn, r.outer_data);
-	if (err == -EINTR) {
-		ferr = requeue(cat, r.job->id);
-		elp_job_free(r.job);
-		r.job = NULL;
-		err = ferr ? ferr : -EINTR;
-		goto out;
-	}
-	elp_fault_point(ctx, "queue", "finish");
-	if (err)
-		ferr = finish(cat, r.job, r.refused ? "refused" : "failed",
-			      r.error ? r.error : strerror(-err), r.key);
-	else
-		ferr = finish(cat, r.job, "done", NULL, r.key);
-	err = ferr;
-out:
-	if (err) {
-		elp_job_free(r.job);
-		r.job = NULL;
-	}
-	*ran = r.job;
-	free(r.error);
-	free(r.key);
-	return err;
 }
