@@ -235,8 +235,8 @@ static int resolve_cumulative(struct elp_bstate *b, const char *only)
 	b->cumulative = true;
 	b->res->cumulative = true;
 	b->res->nr_applied_patches = nr;
-	err = elp_builds_cumulative_merge(b->cat, b->ctx, applied, nr,
-					  &b->patches, &b->nr_patches);
+	err = elp_patch_cumulative_merge(b->cat, b->ctx, applied, nr,
+					 &b->patches, &b->nr_patches);
 	free(applied);
 	return err;
 }

@@ -775,57 +775,6 @@ int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
 	return err;
 }
 
-int elp_builds_cumulative_merge(struct elp_catalogue *cat, struct elp_ctx *ctx,
-				const int64_t *applied, size_t nr_applied,
-				struct elp_patch ***patches, size_t *nr_patches)
-{
-	struct elp_patch **all = NULL, **na;
-	size_t n = 0, i, k;
-	int err = 0;
-
-	all = calloc(nr_applied + *nr_patches + 1, sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	for (i = 0; !err && i < nr_applied; i++) {
-		char spec[32];
-
-		snprintf(spec, sizeof(spec), "%lld", (long long)applied[i]);
-		err = elp_patch_find(cat, spec, &all[n]);
-		if (!err && !all[n])
-			err = -ENOENT;
-		if (err)
-			break;
-		elp_info(ctx, "cumulative: patch '%s' of an applied livepatch",
-			 all[n]->name);
-		n++;
-	}
-	if (err) {
-		while (n)
-			elp_patch_free(all[--n]);
-		free(all);
-		return err;
-	}
-	for (i = 0; i < *nr_patches; i++) {
-		struct elp_patch *p = (*patches)[i];
-
-		for (k = 0; k < nr_applied && applied[k] != p->id; k++)
-			;
-		if (k < nr_applied) {
-			elp_info(ctx,
-				 "cumulative: patch '%s' is already applied",
-				 p->name);
-			elp_patch_free(p);
-		} else {
-			all[n++] = p;
-		}
-	}
-	na = realloc(all, (n ? n : 1) * sizeof(*na));
-	free(*patches);
-	*patches = na ? na : all;
-	*nr_patches = n;
-	return 0;
-}
-
 int elp_kernel_count_builds(struct elp_catalogue *cat, int64_t kernel_id)
 {
 	sqlite3_stmt *stmt;

@@ -196,17 +196,6 @@ int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
 /* The builds that use a patch, by id. */
 int elp_builds_using_patch(struct elp_catalogue *cat, int64_t patch_id,
 			   int64_t **ids, size_t *nr);
-/*
- * A cumulative build's patches: those of applied (elp_builds_applied_patch_ids,
- * looked up), then *patches (owned) not among them, each once; *patches
- * and *nr_patches are replaced, the patches left out freed.  Logged (info)
- * on ctx.  On failure *patches is unchanged.
- */
-struct elp_patch;
-int elp_builds_cumulative_merge(struct elp_catalogue *cat, struct elp_ctx *ctx,
-				const int64_t *applied, size_t nr_applied,
-				struct elp_patch ***patches,
-				size_t *nr_patches);
 /* A build's patch ids, in build order. */
 int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 			 int64_t **ids, size_t *nr);

@@ -408,6 +408,57 @@ int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 	return load_patch(cat, id, out);
 }
 
+int elp_patch_cumulative_merge(struct elp_catalogue *cat, struct elp_ctx *ctx,
+			       const int64_t *applied, size_t nr_applied,
+			       struct elp_patch ***patches, size_t *nr_patches)
+{
+	struct elp_patch **all = NULL, **na;
+	size_t n = 0, i, k;
+	int err = 0;
+
+	all = calloc(nr_applied + *nr_patches + 1, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (i = 0; !err && i < nr_applied; i++) {
+		char spec[32];
+
+		snprintf(spec, sizeof(spec), "%lld", (long long)applied[i]);
+		err = elp_patch_find(cat, spec, &all[n]);
+		if (!err && !all[n])
+			err = -ENOENT;
+		if (err)
+			break;
+		elp_info(ctx, "cumulative: patch '%s' of an applied livepatch",
+			 all[n]->name);
+		n++;
+	}
+	if (err) {
+		while (n)
+			elp_patch_free(all[--n]);
+		free(all);
+		return err;
+	}
+	for (i = 0; i < *nr_patches; i++) {
+		struct elp_patch *p = (*patches)[i];
+
+		for (k = 0; k < nr_applied && applied[k] != p->id; k++)
+			;
+		if (k < nr_applied) {
+			elp_info(ctx,
+				 "cumulative: patch '%s' is already applied",
+				 p->name);
+			elp_patch_free(p);
+		} else {
+			all[n++] = p;
+		}
+	}
+	na = realloc(all, (n ? n : 1) * sizeof(*na));
+	free(*patches);
+	*patches = na ? na : all;
+	*nr_patches = n;
+	return 0;
+}
+
 int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 			  const char *sha256, struct elp_patch **out)
 {

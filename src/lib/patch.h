@@ -68,6 +68,15 @@ int elp_patch_update(struct elp_catalogue *cat, const struct elp_patch *p);
 /* By name, then numeric id, then sha256 prefix. -ENOENT (logged) if none. */
 int elp_patch_find(struct elp_catalogue *cat, const char *spec,
 		   struct elp_patch **out);
+/*
+ * A cumulative build's patches: those of applied (elp_builds_applied_patch_ids,
+ * looked up), then *patches (owned) not among them, each once; *patches
+ * and *nr_patches are replaced, the patches left out freed.  Logged (info)
+ * on ctx.  On failure *patches is unchanged.
+ */
+int elp_patch_cumulative_merge(struct elp_catalogue *cat, struct elp_ctx *ctx,
+			       const int64_t *applied, size_t nr_applied,
+			       struct elp_patch ***patches, size_t *nr_patches);
 /* Is a patch of that name catalogued? (false when it cannot tell) */
 bool elp_patch_name_taken(struct elp_catalogue *cat, const char *name);
 /*

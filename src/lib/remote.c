@@ -220,7 +220,7 @@ static char *wire_name(const char *name)
 /*
  * A cumulative build, as a local one: the patches of the livepatches
  * applied here on the kernel first, then the given ones, each once
- * (elp_builds_cumulative_merge); the builder builds a module that
+ * (elp_patch_cumulative_merge); the builder builds a module that
  * replaces them all.
  */
 static int resolve_cumulative(struct client *c, const char *only)
@@ -244,8 +244,8 @@ static int resolve_cumulative(struct client *c, const char *only)
 	}
 	c->cumulative = c->res->cumulative = true;
 	c->res->nr_applied_patches = nr;
-	err = elp_builds_cumulative_merge(c->cat, c->ctx, applied, nr,
-					  &c->patches, &c->nr_patches);
+	err = elp_patch_cumulative_merge(c->cat, c->ctx, applied, nr,
+					 &c->patches, &c->nr_patches);
 	free(applied);
 	return err;
 }
