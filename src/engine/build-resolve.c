@@ -153,11 +153,11 @@ static int compute_hashes(struct elp_bstate *b)
 			free(symvers);
 		}
 	}
-	/* the engine's version too: a fixed engine never reuses original
+	/* the tree's version too: a fixed engine never reuses original
 	 * objects an older one compiled or prepared; tree-2: a tree may be
 	 * partly extracted (pending), which an older engine would not see */
 	elp_buf_printf(&tree, "tree-2 %s\nsource %s\nconfig %s\n",
-		       ELP_BUILD_ENGINE_VERSION, b->source_identity,
+		       ELP_BUILD_TREE_VERSION, b->source_identity,
 		       b->kernel->config_sha256);
 	for (i = 0; i < b->nr_oot; i++)
 		if (b->oot[i])

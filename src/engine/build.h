@@ -20,8 +20,13 @@
 #include "../lib/catalogue.h"
 #include "../lib/elp.h"
 
-/* Bumped when the engine's output for the same inputs may change. */
-#define ELP_BUILD_ENGINE_VERSION "elp-build-6"
+/* Bumped when the engine's output for the same inputs may change: no
+ * earlier build (module or refusal) is reused across it.  elp-build-7: BTF_ID
+ * pairing, #included units, merged constants compared by value. */
+#define ELP_BUILD_ENGINE_VERSION "elp-build-7"
+/* Bumped when a prepared tree or the original objects compiled in it may
+ * change: every tree and original object is made anew across it. */
+#define ELP_BUILD_TREE_VERSION "elp-build-6"
 
 #define ELP_BUILD_CUMULATIVE_GIVEN 2
 
