@@ -28,8 +28,9 @@ add_kernel_to "$bdb" "kernel added on the builder"
 add_kernel_to "$kdb" "kernel added on the second builder"
 env="ELIVEPATCH_CACHE=$ELIVEPATCH_CACHE ELIVEPATCH_DATADIR=$ELIVEPATCH_DATADIR"
 sshd_key "$t/ssh" good "env ELIVEPATCH_DB=$bdb $env $ELIVEPATCH builder serve"
-# killed three seconds into its build (the process that execs is the one killed)
-sshd_key "$t/ssh" killed "sh -c '(sleep 3; kill -9 \$\$) & exec env ELIVEPATCH_DB=$kdb $env $ELIVEPATCH builder serve'"
+# killed mid-build, at the diff pass, whatever the machine's speed: the fault point kills the
+# serving process with SIGKILL (a timer raced a warm build on an idle machine)
+sshd_key "$t/ssh" killed "env ELIVEPATCH_DB=$kdb $env ELIVEPATCH_FAULT=build:diff $ELIVEPATCH --fault-injection builder serve"
 sshd_start "$t/ssh" || bail "sshd starts on 127.0.0.1"
 trap 'sshd_stop; rm -rf "$t"' EXIT
 p=$patches/cmdline-string.patch
