@@ -102,6 +102,10 @@ static int open_reader(struct elp_bstate *b, struct archive *in,
 	uint64_t mem = lzma_physmem();
 	lzma_ret r;
 
+	/* a stop asked for before the open is not lost in an open that
+	 * does not return (a FIFO, a hung network file system) */
+	if (elp_bstate_cancelled(b))
+		return -EINTR;
 	x->fd = open(tarball, O_RDONLY | O_CLOEXEC);
 	if (x->fd < 0) {
 		int err = -errno;

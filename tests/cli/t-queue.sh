@@ -210,7 +210,8 @@ wait "$holder"
 
 # ---- a real runner killed in the middle of a build ----
 # the kernel's source tarball is a FIFO nobody writes to: the build blocks
-# reading it, so the runner is caught in the middle of the job
+# reading it, so the runner is caught in the middle of the job (a SIGTERM sent
+# before the runner reached the open must still stop it, not be lost)
 q "DELETE FROM jobs"
 mkfifo "$T/blocked.tar.xz"
 elp kernel add --release 6.1.0 --name k-blocked --source "$T/src" --config "$T/config" > /dev/null
@@ -219,7 +220,7 @@ elp queue add build --kernel k-blocked --patch cmdline --origin test > /dev/null
 id=$(q "SELECT max(id) FROM jobs")
 running() { # PID: wait until the job is running under PID
 	i=0
-	while [ "$(q "SELECT runner_pid FROM jobs WHERE id = $id AND state = 'running'")" != "$1" ] && [ $i -lt 100 ]; do
+	while [ "$(q "SELECT runner_pid FROM jobs WHERE id = $id AND state = 'running'")" != "$1" ] && [ $i -lt 600 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -235,6 +236,13 @@ runner=$!
 running "$runner"
 check "the next runner queues it again and runs it" grep -q "job $id: its runner died; queued again" "$T/err"
 kill -TERM "$runner"
+# a runner that does not stop is killed after a minute, and the check fails
+i=0
+while kill -0 "$runner" 2> /dev/null && [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -KILL "$runner" 2> /dev/null
 wait "$runner"
 check "a runner stopped with SIGTERM exits 1" test $? -eq 1
 check "...saying the job is queued again" grep -q "interrupted: the running job is queued again" "$T/err"
