@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../lib/builds.h"
+#include "../lib/history.h"
 #include "../lib/toolchain.h"
 #include "build-internal.h"
 
@@ -57,39 +58,19 @@ int elp_brecord_stage(struct elp_bstate *b, size_t i)
 static int record_outcome(struct elp_bstate *b)
 {
 	struct elp_build_result *r = b->res;
-	struct elp_build_outcome o = { 0 };
-	struct elp_event ev = { 0 };
 	char *detail = NULL;
-	size_t i;
 	int err;
 
 	if (!r->build_id)
 		return 0;
-	o.status = r->status;
-	o.reason = r->reason;
-	o.log_path = r->log_path;
-	o.artefact_path = r->artefact_path;
-	o.artefact_sha256 = r->artefact_sha256;
-	o.duration_ms = r->duration_ms;
-	err = elp_builds_finish(b->cat, r->build_id, &o);
-	if (err)
-		return err;
-	for (i = 0; i < r->nr_stages; i++) {
-		err = elp_brecord_stage(b, i);
-		if (err)
-			return err;
-	}
 	if (asprintf(&detail, "%s%s%s", r->status, r->reason ? ": " : "",
 		     r->reason ? r->reason : "") < 0)
 		detail = NULL;
-	ev.kind = "build";
-	ev.kernel_id = b->kernel ? b->kernel->id : 0;
-	ev.kernel_release = r->kernel_release;
-	ev.build_id = r->build_id;
-	ev.patch_id = b->nr_patches ? b->patches[0]->id : 0;
-	ev.module = r->module_name;
-	ev.detail = detail;
-	err = elp_event_add(b->cat, &ev);
+	err = elp_builds_finish_result(b->cat, r);
+	if (!err)
+		err = elp_event_add_build(
+			b->cat, r, b->kernel ? b->kernel->id : 0,
+			b->nr_patches ? b->patches[0]->id : 0, detail);
 	free(detail);
 	return err;
 }
@@ -205,19 +186,12 @@ int elp_bfind_identical(struct elp_bstate *b)
 	elp_info(b->ctx, "identical to build %lld; reusing its module",
 		 (long long)r->build_id);
 	{
-		struct elp_event ev = { 0 };
 		char detail[64];
 
 		snprintf(detail, sizeof(detail), "reused build %lld",
 			 (long long)r->build_id);
-		ev.kind = "build";
-		ev.kernel_id = b->kernel->id;
-		ev.kernel_release = r->kernel_release;
-		ev.build_id = r->build_id;
-		ev.patch_id = b->patches[0]->id;
-		ev.module = r->module_name;
-		ev.detail = detail;
-		elp_event_add(b->cat, &ev);
+		elp_event_add_build(b->cat, r, b->kernel->id, b->patches[0]->id,
+				    detail);
 	}
 	return 1;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/build.h"
 #include "builds.h"
 #include "catalogue-internal.h"
 #include "kernel.h"
@@ -514,6 +515,26 @@ int elp_builds_stage(struct elp_catalogue *cat, int64_t id, size_t position,
 	sqlite3_bind_text(stmt, 3, stage, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 4, ms);
 	return elp_catalogue_step_done(cat, stmt, "cannot record the build");
+}
+
+int elp_builds_finish_result(struct elp_catalogue *cat,
+			     const struct elp_build_result *r)
+{
+	struct elp_build_outcome o = { 0 };
+	size_t i;
+	int err;
+
+	o.status = r->status;
+	o.reason = r->reason;
+	o.log_path = r->log_path;
+	o.artefact_path = r->artefact_path;
+	o.artefact_sha256 = r->artefact_sha256;
+	o.duration_ms = r->duration_ms;
+	err = elp_builds_finish(cat, r->build_id, &o);
+	for (i = 0; !err && i < r->nr_stages; i++)
+		err = elp_builds_stage(cat, r->build_id, i, r->stages[i].name,
+				       r->stages[i].ms);
+	return err;
 }
 
 /* Is pid a live elivepatch process (not a recycled pid)? */

@@ -13,6 +13,8 @@
 
 #include "catalogue.h"
 
+struct elp_build_result;
+
 struct elp_builds_filter {
 	const char *kernel; /* kernel name, id or release */
 	const char *patch; /* patch name or id */
@@ -157,6 +159,10 @@ int elp_builds_finish(struct elp_catalogue *cat, int64_t id,
 /* One pass's time, at its position (replaced when recorded again). */
 int elp_builds_stage(struct elp_catalogue *cat, int64_t id, size_t position,
 		     const char *stage, int64_t ms);
+/* r's outcome (status, reason, log, artefact, duration) and stages on its
+ * builds row r->build_id. */
+int elp_builds_finish_result(struct elp_catalogue *cat,
+			     const struct elp_build_result *r);
 /*
  * Builds of this host left 'running' by a process that is gone (SIGKILL,
  * a crash, a reboot) failed: mark them so, with a warning each.

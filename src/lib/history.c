@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/build.h"
 #include "catalogue-internal.h"
 #include "history.h"
 #include "util.h"
@@ -244,4 +245,20 @@ int elp_event_add(struct elp_catalogue *cat, const struct elp_event *ev)
 	elp_bind_text_opt(stmt, 8, ev->host ? ev->host : host);
 	elp_bind_text_opt(stmt, 9, ev->detail);
 	return elp_catalogue_step_done(cat, stmt, "cannot record event");
+}
+
+int elp_event_add_build(struct elp_catalogue *cat,
+			const struct elp_build_result *r, int64_t kernel_id,
+			int64_t patch_id, const char *detail)
+{
+	struct elp_event ev = { 0 };
+
+	ev.kind = "build";
+	ev.kernel_id = kernel_id;
+	ev.kernel_release = r->kernel_release;
+	ev.build_id = r->build_id;
+	ev.patch_id = patch_id;
+	ev.module = r->module_name;
+	ev.detail = detail;
+	return elp_event_add(cat, &ev);
 }

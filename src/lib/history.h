@@ -6,6 +6,8 @@
 
 #include "catalogue.h"
 
+struct elp_build_result;
+
 struct elp_history_filter {
 	const char *kernel; /* kernel name, id or release */
 	const char *patch; /* patch name or id */
@@ -35,6 +37,14 @@ typedef int (*elp_history_cb)(const struct elp_history_entry *e, void *data);
 int elp_history_query(struct elp_catalogue *cat,
 		      const struct elp_history_filter *filter,
 		      elp_history_cb cb, void *data);
+
+/*
+ * A build's 'build' event: r's kernel release, build id and module, the
+ * kernel and (first) patch by id (0: none), detail as given.
+ */
+int elp_event_add_build(struct elp_catalogue *cat,
+			const struct elp_build_result *r, int64_t kernel_id,
+			int64_t patch_id, const char *detail);
 
 /* A module recorded as applied on this host (see elp_events_applied). */
 struct elp_applied_module {

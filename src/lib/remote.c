@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "builds.h"
+#include "history.h"
 #include "kernel.h"
 #include "overlay.h"
 #include "patch.h"
@@ -863,8 +864,6 @@ static int record(struct client *c, const struct elp_builder_url *u,
 {
 	struct elp_build_result *r = c->res;
 	struct elp_build_record br = { 0 };
-	struct elp_build_outcome o = { 0 };
-	struct elp_event ev = { 0 };
 	int64_t *ids = calloc(c->nr_patches, sizeof(*ids));
 	char *detail = NULL;
 	size_t i;
@@ -883,12 +882,6 @@ static int record(struct client *c, const struct elp_builder_url *u,
 	br.cumulative = c->cumulative;
 	br.backend = "ssh";
 	br.builder_host = u->name;
-	o.status = r->status;
-	o.reason = r->reason;
-	o.log_path = r->log_path;
-	o.artefact_path = r->artefact_path;
-	o.artefact_sha256 = r->artefact_sha256;
-	o.duration_ms = r->duration_ms;
 	err = elp_catalogue_begin(c->cat);
 	if (err) {
 		free(ids);
@@ -896,11 +889,6 @@ static int record(struct client *c, const struct elp_builder_url *u,
 	}
 	err = elp_builds_start(c->cat, &br, &r->build_id);
 	free(ids);
-	if (!err)
-		err = elp_builds_finish(c->cat, r->build_id, &o);
-	for (i = 0; !err && i < r->nr_stages; i++)
-		err = elp_builds_stage(c->cat, r->build_id, i,
-				       r->stages[i].name, r->stages[i].ms);
 	if (err)
 		goto fail;
 	if (asprintf(&detail, "%s on builder %s (%s, %s)%s%s", r->status,
@@ -914,14 +902,10 @@ static int record(struct client *c, const struct elp_builder_url *u,
 		err = -ENOMEM;
 		goto fail;
 	}
-	ev.kind = "build";
-	ev.kernel_id = c->kernel->id;
-	ev.kernel_release = r->kernel_release;
-	ev.build_id = r->build_id;
-	ev.patch_id = c->patches[0]->id;
-	ev.module = r->module_name;
-	ev.detail = detail;
-	err = elp_event_add(c->cat, &ev);
+	err = elp_builds_finish_result(c->cat, r);
+	if (!err)
+		err = elp_event_add_build(c->cat, r, c->kernel->id,
+					  c->patches[0]->id, detail);
 	free(detail);
 	if (err)
 		goto fail;
