@@ -147,7 +147,7 @@ int elp_bcompile_patched(struct elp_bstate *b);
 int elp_bdiff(struct elp_bstate *b);
 
 /* build-scope.c: is each unit built with this config; which files use
- * the inline code of a changed header */
+ * the inline code of a changed header (build-scope-*.c answer it) */
 struct elp_mkfile {
 	char *dir;
 	char *text; /* logical lines: continuations joined, comments cut */
@@ -155,13 +155,16 @@ struct elp_mkfile {
 int elp_bscope(struct elp_bstate *b);
 void elp_bscope_free(struct elp_bstate *b);
 /*
+ * build-scope-idents.c (the rest of the scope files' own functions are in
+ * build-scope-internal.h):
  * idents (one a line) grown to a fixed point with the macros and inline
  * functions the header texts define whose body uses one of them; one a
  * line, in no order, or NULL without memory.
  */
 char *elp_scope_derive(const char *const *headers, size_t n,
 		       const char *idents);
-/* Does a kbuild dependency list (a .cmd file) name one of the headers? */
+/* build-scope-includes.c: does a kbuild dependency list (a .cmd file) name
+ * one of the headers? */
 bool elp_scope_deps_name(const char *cmd, char *const *headers, size_t n);
 
 /* build-probe.c: the tree's special-section layouts into b->layout */
