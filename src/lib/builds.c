@@ -10,6 +10,7 @@
 #include "../engine/build.h"
 #include "builds.h"
 #include "catalogue-internal.h"
+#include "history.h"
 #include "kernel.h"
 #include "livepatch.h"
 #include "patch.h"
@@ -22,19 +23,13 @@
 	"   WHERE bp.build_id = b.id ORDER BY bp.position))"
 
 /*
- * Hosts where build b.id is applied now: an 'apply' of it not followed by
- * an 'apply', 'revert' or 'replace' of the same module on that kernel and
- * host (as elp_lp_build_applied() reads the events).
+ * Hosts where build b.id is applied now (%s: elp_events_applied_sql(),
+ * history.c's one reading of "applied").
  */
-#define BUILD_APPLIED_SQL                                                     \
-	"(SELECT group_concat(host, ',') FROM (SELECT DISTINCT"               \
-	"   coalesce(e.host, '?') AS host FROM events e"                      \
-	"   WHERE e.kind = 'apply' AND e.build_id = b.id"                     \
-	"   AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module" \
-	"    AND l.kernel_release IS e.kernel_release AND l.host IS e.host"   \
-	"    AND l.kind IN ('apply', 'revert', 'replace')"                    \
-	"    AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"     \
-	"   ORDER BY host))"
+#define BUILD_APPLIED_SQL                                       \
+	"(SELECT group_concat(host, ',') FROM (SELECT DISTINCT" \
+	"   coalesce(a.host, '?') AS host FROM (%s) a"          \
+	"   WHERE a.build_id = b.id ORDER BY host))"
 
 static const char list_sql[] =
 	"SELECT * FROM (SELECT b.id, b.created_at, b.kernel_release, " BUILD_PATCHES_SQL
@@ -60,9 +55,13 @@ int elp_builds_list(struct elp_catalogue *cat,
 		    void *data)
 {
 	sqlite3_stmt *stmt;
+	char *sql;
 	int err, rc;
 
-	err = elp_catalogue_prepare(cat, list_sql, &stmt);
+	if (asprintf(&sql, list_sql, elp_events_applied_sql()) < 0)
+		return -ENOMEM;
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	free(sql);
 	if (err)
 		return err;
 	elp_bind_text_opt(stmt, 1, f->kernel);
@@ -181,13 +180,19 @@ int elp_build_info_get(struct elp_catalogue *cat, int64_t id,
 {
 	struct elp_build_info *info;
 	sqlite3_stmt *stmt;
+	char *sql;
 	int err, rc;
 
 	*out = NULL;
 	info = calloc(1, sizeof(*info));
 	if (!info)
 		return -ENOMEM;
-	err = elp_catalogue_prepare(cat, info_sql, &stmt);
+	if (asprintf(&sql, info_sql, elp_events_applied_sql()) < 0) {
+		free(info);
+		return -ENOMEM;
+	}
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	free(sql);
 	if (err) {
 		free(info);
 		return err;
@@ -370,12 +375,15 @@ int elp_lp_build_by_path(struct elp_catalogue *cat, const char *path,
 int elp_lp_build_applied(struct elp_catalogue *cat, const char *module,
 			 const char *release, struct elp_lp_build **out)
 {
-	int64_t *ids = NULL, id;
-	size_t nr = 0;
-	int err = elp_builds_applied(cat, release, module, &ids, &nr);
+	struct elp_applied_module *app = NULL;
+	size_t nr = 0, i;
+	int64_t id = 0;
+	int err = elp_events_applied(cat, release, &app, &nr);
 
-	id = nr ? ids[nr - 1] : 0;
-	free(ids);
+	for (i = 0; !err && i < nr; i++)
+		if (app[i].build_id && strcmp(app[i].module, module) == 0)
+			id = app[i].build_id;
+	elp_applied_modules_free(app, nr);
 	if (err)
 		return err;
 	if (!id)
@@ -661,36 +669,6 @@ static int collect_ids(struct elp_catalogue *cat, sqlite3_stmt *stmt,
 	return err;
 }
 
-int elp_builds_applied(struct elp_catalogue *cat, const char *release,
-		       const char *module, int64_t **ids, size_t *nr)
-{
-	char host[256] = "";
-	sqlite3_stmt *stmt;
-	int err;
-
-	*ids = NULL;
-	*nr = 0;
-	gethostname(host, sizeof(host) - 1);
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT e.build_id FROM events e"
-		" WHERE e.kind = 'apply' AND e.kernel_release = ?1 AND e.host IS ?2"
-		" AND (?3 IS NULL OR e.module = ?3)"
-		" AND e.build_id IS NOT NULL AND e.module IS NOT NULL"
-		" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
-		"  AND l.kernel_release = e.kernel_release AND l.host IS e.host"
-		"  AND l.kind IN ('apply', 'revert', 'replace')"
-		"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"
-		" ORDER BY e.time, e.id",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, release, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
-	elp_bind_text_opt(stmt, 3, module);
-	return collect_ids(cat, stmt, ids, nr, "cannot read events");
-}
-
 int elp_builds_of_module(struct elp_catalogue *cat, const char *release,
 			 const char *module, int64_t **ids, size_t *nr)
 {
@@ -730,11 +708,6 @@ int elp_builds_using_patch(struct elp_catalogue *cat, int64_t patch_id,
 	return collect_ids(cat, stmt, ids, nr, "cannot look up references");
 }
 
-const char *elp_builds_patches_sql(void)
-{
-	return "SELECT build_id, patch_id, position FROM build_patches";
-}
-
 int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 			 int64_t **ids, size_t *nr)
 {
@@ -756,20 +729,21 @@ int elp_builds_patch_ids(struct elp_catalogue *cat, int64_t build_id,
 int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
 				 int64_t **ids, size_t *nr, size_t *nr_applied)
 {
-	int64_t *builds = NULL;
-	size_t nr_builds = 0, i, j, k;
+	struct elp_applied_module *app = NULL;
+	size_t nr_app = 0, nr_builds = 0, i, j, k;
 	int err;
 
 	*ids = NULL;
 	*nr = 0;
-	err = elp_builds_applied(cat, release, NULL, &builds, &nr_builds);
-	if (nr_applied)
-		*nr_applied = err ? 0 : nr_builds;
-	for (i = 0; !err && i < nr_builds; i++) {
+	err = elp_events_applied(cat, release, &app, &nr_app);
+	for (i = 0; !err && i < nr_app; i++) {
 		int64_t *p = NULL;
 		size_t np = 0;
 
-		err = elp_builds_patch_ids(cat, builds[i], &p, &np);
+		if (!app[i].build_id)
+			continue; /* applied with --force: no build */
+		nr_builds++;
+		err = elp_builds_patch_ids(cat, app[i].build_id, &p, &np);
 		for (j = 0; !err && j < np; j++) {
 			int64_t *n;
 
@@ -787,7 +761,9 @@ int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
 		}
 		free(p);
 	}
-	free(builds);
+	elp_applied_modules_free(app, nr_app);
+	if (nr_applied)
+		*nr_applied = err ? 0 : nr_builds;
 	if (err) {
 		free(*ids);
 		*ids = NULL;

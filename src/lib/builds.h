@@ -113,8 +113,9 @@ int elp_lp_build_by_path(struct elp_catalogue *cat, const char *path,
 			 struct elp_lp_build **out);
 /*
  * The build a loaded module came from: the last 'apply' of that module on
- * this host and kernel that was not since reverted or replaced (one of
- * elp_builds_applied()).  -ENOENT when elivepatch did not apply it.
+ * this host and kernel that was not since reverted or replaced (as
+ * elp_events_applied() in history.h reads the events).  -ENOENT when
+ * elivepatch did not apply it.
  */
 int elp_lp_build_applied(struct elp_catalogue *cat, const char *module,
 			 const char *release, struct elp_lp_build **out);
@@ -182,19 +183,12 @@ int elp_builds_find_identical(struct elp_catalogue *cat,
 void elp_build_found_release(struct elp_build_found *f);
 
 /*
- * The builds applied on this host and kernel release: an 'apply' event
- * not followed by an 'apply', 'revert' or 'replace' of the same module,
- * oldest first; module NULL: every module.  The one reading of "applied".
- */
-int elp_builds_applied(struct elp_catalogue *cat, const char *release,
-		       const char *module, int64_t **ids, size_t *nr);
-/*
  * The builds of a module for a kernel release that have an artefact,
  * newest first: the builds a loaded module of that name may come from.
  */
 int elp_builds_of_module(struct elp_catalogue *cat, const char *release,
 			 const char *module, int64_t **ids, size_t *nr);
-/* The patches of the builds elp_builds_applied() finds on release, in the
+/* The patches of the builds elp_events_applied() finds on release, in the
  * order they were applied, each once: what a cumulative build carries;
  * *nr_applied (when not NULL) says how many builds that is. */
 int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,

@@ -43,10 +43,19 @@ void elp_bind_id_opt(sqlite3_stmt *stmt, int idx, int64_t id);
 char *elp_column_strdup(sqlite3_stmt *stmt, int col);
 
 /*
- * builds.c: a query of (build_id, patch_id, position), every patch of
- * every build, for other owners' reports to join (history) without
- * naming build_patches.
+ * The relations other owners' reports join without naming the owner's
+ * table.  Text, not calls: builds.c asks history.c which builds are
+ * applied, so history.c, whose report joins the builds' patches, does not
+ * call builds.c back.
+ *
+ * builds.c's: (build_id, patch_id, position), every patch of every build.
  */
-const char *elp_builds_patches_sql(void);
+#define ELP_BUILD_PATCHES_SQL \
+	"SELECT build_id, patch_id, position FROM build_patches"
+/*
+ * history.c's: (id, time, kernel_release, host, module, build_id), the
+ * 'apply' events in effect (see elp_events_applied() in history.h).
+ */
+const char *elp_events_applied_sql(void);
 
 #endif

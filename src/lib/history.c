@@ -13,7 +13,7 @@
 
 /*
  * An event concerns a patch directly (patch-add) or through its build (%s:
- * elp_builds_patches_sql()); the patch and CVE lists come from whichever
+ * ELP_BUILD_PATCHES_SQL); the patch and CVE lists come from whichever
  * applies.
  */
 static const char history_sql[] =
@@ -62,7 +62,7 @@ int elp_history_query(struct elp_catalogue *cat,
 	char *sql;
 	int err, rc;
 
-	if (asprintf(&sql, history_sql, elp_builds_patches_sql()) < 0)
+	if (asprintf(&sql, history_sql, ELP_BUILD_PATCHES_SQL) < 0)
 		return -ENOMEM;
 	err = elp_catalogue_prepare(cat, sql, &stmt);
 	free(sql);
@@ -157,6 +157,25 @@ int elp_parse_time(const char *text, int64_t now, int64_t *out)
 	return parse_relative(text, now, out);
 }
 
+/*
+ * The applies in effect: an 'apply' event not followed by an 'apply',
+ * 'revert' or 'replace' of the same module on the same kernel release and
+ * host.  The one reading of "applied": elp_events_applied() and the builds'
+ * applied column (builds.c) both select from it.
+ */
+static const char applied_sql[] =
+	"SELECT e.id, e.time, e.kernel_release, e.host, e.module, e.build_id"
+	" FROM events e WHERE e.kind = 'apply'"
+	" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
+	"  AND l.kernel_release IS e.kernel_release AND l.host IS e.host"
+	"  AND l.kind IN ('apply', 'revert', 'replace')"
+	"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))";
+
+const char *elp_events_applied_sql(void)
+{
+	return applied_sql;
+}
+
 int elp_events_applied(struct elp_catalogue *cat, const char *release,
 		       struct elp_applied_module **out, size_t *nr)
 {
@@ -164,22 +183,20 @@ int elp_events_applied(struct elp_catalogue *cat, const char *release,
 	char host[256] = "";
 	sqlite3_stmt *stmt;
 	size_t n = 0;
+	char *sql;
 	int err, rc;
 
 	*out = NULL;
 	*nr = 0;
 	gethostname(host, sizeof(host) - 1);
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT e.module, coalesce(e.build_id, 0) FROM events e"
-		" WHERE e.kind = 'apply' AND e.kernel_release = ?1 AND e.host IS ?2"
-		" AND e.module IS NOT NULL"
-		" AND NOT EXISTS (SELECT 1 FROM events l WHERE l.module = e.module"
-		"  AND l.kernel_release = e.kernel_release AND l.host IS e.host"
-		"  AND l.kind IN ('apply', 'revert', 'replace')"
-		"  AND (l.time > e.time OR (l.time = e.time AND l.id > e.id)))"
-		" ORDER BY e.time, e.id",
-		&stmt);
+	if (asprintf(&sql,
+		     "SELECT a.module, coalesce(a.build_id, 0) FROM (%s) a"
+		     " WHERE a.kernel_release = ?1 AND a.host IS ?2"
+		     " AND a.module IS NOT NULL ORDER BY a.time, a.id",
+		     applied_sql) < 0)
+		return -ENOMEM;
+	err = elp_catalogue_prepare(cat, sql, &stmt);
+	free(sql);
 	if (err)
 		return err;
 	sqlite3_bind_text(stmt, 1, release, -1, SQLITE_STATIC);

@@ -55,7 +55,8 @@ struct elp_applied_module {
 /*
  * The modules this host's events record as applied to kernel release: an
  * 'apply' not followed by an 'apply', 'revert' or 'replace' of the same
- * module, including modules applied with --force (build 0).
+ * module, including modules applied with --force (build 0); oldest first.
+ * The one reading of "applied" (the builds applied: those with a build id).
  */
 int elp_events_applied(struct elp_catalogue *cat, const char *release,
 		       struct elp_applied_module **out, size_t *nr);
