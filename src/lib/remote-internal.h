@@ -46,6 +46,12 @@ void elp_record_free(struct elp_record *rec);
 int elp_record_add(struct elp_buf *buf, const char *key, const char *value);
 
 /*
+ * A name as a file name on the builder: [A-Za-z0-9._+-], others turned
+ * into '_', not starting with '.' or '-' ("p" put before); NULL: no memory.
+ */
+char *elp_remote_wire_name(const char *name);
+
+/*
  * workdir.c: PARENT/PREFIX-XXXXXX, owned while *lock_fd is open (an flock
  * on PREFIX-XXXXXX.lock); elp_workdir_remove() removes both and closes
  * it.  elp_workdir_reap() removes those whose owner is gone (killed), and
