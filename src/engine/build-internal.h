@@ -64,13 +64,13 @@ struct elp_bstate {
 	char *include_dir; /* <datadir>/include, for the patched compile */
 	char *include_sha; /* sha256 of its elivepatch.h, or "none" */
 	char **headers; /* headers the patches change */
-	size_t nr_headers;
+	size_t nr_headers, cap_headers;
 	char *config; /* the prepared tree's .config (scope pass) */
 	struct elp_mkfile *mkfiles; /* kbuild Makefiles read (scope) */
-	size_t nr_mkfiles;
+	size_t nr_mkfiles, cap_mkfiles;
 
 	struct elp_bunit *units;
-	size_t nr_units;
+	size_t nr_units, cap_units;
 	long long t0;
 	/* special-section entry layouts of the tree (build-probe.c) */
 	struct elp_special_layout layout;

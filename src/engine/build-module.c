@@ -543,8 +543,8 @@ int elp_bmodule(struct elp_bstate *b)
 
 		for (f = 0; u->diff && f < u->diff->nr_funcs; f++) {
 			struct elp_build_func *nf =
-				realloc(b->res->funcs,
-					(b->res->nr_funcs + 1) * sizeof(*nf));
+				elp_grow(b->res->funcs, &b->res->cap_funcs,
+					 b->res->nr_funcs + 1, sizeof(*nf));
 
 			if (!nf)
 				return -ENOMEM;

@@ -127,7 +127,8 @@ static void read_functions(struct elp_build_result *r, const char *path)
 		if (sscanf(line, "%255[^\t]\t%511[^\t]\t%lu\t%1023[^\n]", obj,
 			   name, &pos, src) != 4)
 			continue;
-		nf = realloc(r->funcs, (r->nr_funcs + 1) * sizeof(*nf));
+		nf = elp_grow(r->funcs, &r->cap_funcs, r->nr_funcs + 1,
+			      sizeof(*nf));
 		if (!nf)
 			break;
 		r->funcs = nf;

@@ -298,7 +298,7 @@ static int add_unit(struct elp_bstate *b, const char *src, bool extra)
 	for (k = 0; k < b->nr_units; k++)
 		if (strcmp(b->units[k].src, src) == 0)
 			return 0;
-	nu = realloc(b->units, (b->nr_units + 1) * sizeof(*b->units));
+	nu = elp_grow(b->units, &b->cap_units, b->nr_units + 1, sizeof(*nu));
 	if (!nu)
 		return -ENOMEM;
 	b->units = nu;
@@ -322,7 +322,8 @@ static int add_header(struct elp_bstate *b, const char *path)
 	for (k = 0; k < b->nr_headers; k++)
 		if (strcmp(b->headers[k], path) == 0)
 			return 0;
-	nh = realloc(b->headers, (b->nr_headers + 1) * sizeof(*nh));
+	nh = elp_grow(b->headers, &b->cap_headers, b->nr_headers + 1,
+		      sizeof(*nh));
 	if (!nh)
 		return -ENOMEM;
 	b->headers = nh;

@@ -70,7 +70,8 @@ static const char *mkfile_text(struct elp_bstate *b, const char *dir)
 	if (elp_read_file(NULL, path, &data, NULL) < 0)
 		data = NULL;
 	free(path);
-	nm = realloc(b->mkfiles, (b->nr_mkfiles + 1) * sizeof(*nm));
+	nm = elp_grow(b->mkfiles, &b->cap_mkfiles, b->nr_mkfiles + 1,
+		      sizeof(*nm));
 	if (!nm) {
 		free(data);
 		return NULL;

@@ -383,6 +383,7 @@ void elp_bscope_free(struct elp_bstate *b)
 	free(b->mkfiles);
 	b->mkfiles = NULL;
 	b->nr_mkfiles = 0;
+	b->cap_mkfiles = 0;
 	free(b->config);
 	b->config = NULL;
 }

@@ -870,7 +870,7 @@ int elp_btree_apply(struct elp_bstate *b)
 {
 	struct elp_buf manifest = { 0 };
 	char **paths = NULL, *dir = NULL, *mpath = NULL;
-	size_t nr = 0, i, j;
+	size_t nr = 0, cap = 0, i, j;
 	int err = 0;
 
 	/* every file any patch touches, once */
@@ -881,7 +881,7 @@ int elp_btree_apply(struct elp_bstate *b)
 
 			if (in_list(paths, nr, p))
 				continue;
-			np = realloc(paths, (nr + 1) * sizeof(*paths));
+			np = elp_grow(paths, &cap, nr + 1, sizeof(*paths));
 			if (!np) {
 				err = -ENOMEM;
 				goto out;

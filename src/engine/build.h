@@ -98,7 +98,7 @@ struct elp_build_result {
 	char *log_path; /* full make output */
 	char *compiler; /* "path (version text)" of the compiler, once chosen */
 	struct elp_build_func *funcs;
-	size_t nr_funcs;
+	size_t nr_funcs, cap_funcs;
 	struct elp_build_stage stages[16];
 	size_t nr_stages;
 	long long duration_ms;

@@ -106,8 +106,8 @@ int elp_bundle_syms(struct elp_obj *obj)
 
 		if (!sec || (sym->type != STT_FUNC && sym->type != STT_OBJECT))
 			continue;
-		p = realloc(sec->syms,
-			    (sec->nr_syms + 1) * sizeof(struct elp_sym *));
+		p = elp_grow(sec->syms, &sec->cap_syms, sec->nr_syms + 1,
+			     sizeof(*p));
 		if (!p)
 			return -ENOMEM;
 		sec->syms = p;

@@ -25,7 +25,7 @@ struct serve {
 	char symbols_sha[ELP_SHA256_HEX_LEN + 1];
 	char symvers_sha[ELP_SHA256_HEX_LEN + 1]; /* "" when not sent */
 	char **oot; /* sha256 of each out-of-tree patch, in order */
-	size_t nr_oot;
+	size_t nr_oot, cap_oot;
 	int64_t kernel_id;
 	char *kernel_name;
 };
@@ -146,7 +146,7 @@ static int read_request(struct serve *s)
 
 		if (strcmp(s->rq.keys[i], "oot") != 0)
 			continue;
-		no = realloc(s->oot, (s->nr_oot + 1) * sizeof(*no));
+		no = elp_grow(s->oot, &s->cap_oot, s->nr_oot + 1, sizeof(*no));
 		if (!no)
 			return -ENOMEM;
 		s->oot = no;
@@ -442,14 +442,14 @@ out:
 static int collect(struct serve *s, const char *key, const char *fmt,
 		   char ***out, size_t *nr)
 {
-	size_t i;
+	size_t i, cap = 0;
 
 	for (i = 0; i < s->rq.nr; i++) {
 		char **n;
 
 		if (strcmp(s->rq.keys[i], key) != 0)
 			continue;
-		n = realloc(*out, (*nr + 1) * sizeof(*n));
+		n = elp_grow(*out, &cap, *nr + 1, sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		*out = n;

@@ -115,12 +115,20 @@ static const char stages_sql[] =
 	"SELECT stage, duration_ms FROM build_stages WHERE build_id = ?"
 	" ORDER BY position";
 
+/* A build's info being read, with its lists' capacities. */
+struct info_fill {
+	struct elp_build_info *info;
+	size_t cap_inputs, cap_stages;
+};
+
 static int add_input(sqlite3_stmt *stmt, void *data)
 {
-	struct elp_build_info *info = data;
+	struct info_fill *fill = data;
+	struct elp_build_info *info = fill->info;
 	struct elp_build_input *in;
 
-	in = realloc(info->inputs, (info->nr_inputs + 1) * sizeof(*in));
+	in = elp_grow(info->inputs, &fill->cap_inputs, info->nr_inputs + 1,
+		      sizeof(*in));
 	if (!in)
 		return -ENOMEM;
 	info->inputs = in;
@@ -133,10 +141,12 @@ static int add_input(sqlite3_stmt *stmt, void *data)
 
 static int add_stage(sqlite3_stmt *stmt, void *data)
 {
-	struct elp_build_info *info = data;
+	struct info_fill *fill = data;
+	struct elp_build_info *info = fill->info;
 	struct elp_build_stage_time *st;
 
-	st = realloc(info->stages, (info->nr_stages + 1) * sizeof(*st));
+	st = elp_grow(info->stages, &fill->cap_stages, info->nr_stages + 1,
+		      sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	info->stages = st;
@@ -179,6 +189,7 @@ int elp_build_info_get(struct elp_catalogue *cat, int64_t id,
 		       struct elp_build_info **out)
 {
 	struct elp_build_info *info;
+	struct info_fill fill = { 0 };
 	sqlite3_stmt *stmt;
 	char *sql;
 	int err, rc;
@@ -210,12 +221,13 @@ int elp_build_info_get(struct elp_catalogue *cat, int64_t id,
 		err = elp_catalogue_error(cat, "cannot read build");
 	}
 	sqlite3_finalize(stmt);
+	fill.info = info;
 	if (!err)
 		err = elp_catalogue_each_row(cat, inputs_sql, id, add_input,
-					     info, "cannot read build inputs");
+					     &fill, "cannot read build inputs");
 	if (!err)
 		err = elp_catalogue_each_row(cat, stages_sql, id, add_stage,
-					     info, "cannot read build passes");
+					     &fill, "cannot read build passes");
 	if (err) {
 		elp_build_info_free(info);
 		return err;
@@ -552,7 +564,7 @@ int elp_builds_reap_interrupted(struct elp_catalogue *cat)
 	char host[256] = "";
 	sqlite3_stmt *stmt;
 	int64_t *dead = NULL;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	int err;
 
 	gethostname(host, sizeof(host) - 1);
@@ -569,7 +581,7 @@ int elp_builds_reap_interrupted(struct elp_catalogue *cat)
 		if (elp_process_alive(sqlite3_column_int64(stmt, 1),
 				      sqlite3_column_int64(stmt, 2)))
 			continue;
-		nd = realloc(dead, (n + 1) * sizeof(*nd));
+		nd = elp_grow(dead, &cap, n + 1, sizeof(*nd));
 		if (!nd) {
 			err = -ENOMEM;
 			break;
@@ -649,12 +661,13 @@ void elp_build_found_release(struct elp_build_found *f)
 static int collect_ids(struct elp_catalogue *cat, sqlite3_stmt *stmt,
 		       int64_t **ids, size_t *nr, const char *what)
 {
+	size_t cap = 0;
 	int err = 0, rc;
 
 	*ids = NULL;
 	*nr = 0;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t *n = realloc(*ids, (*nr + 1) * sizeof(*n));
+		int64_t *n = elp_grow(*ids, &cap, *nr + 1, sizeof(*n));
 
 		if (!n) {
 			err = -ENOMEM;
@@ -730,7 +743,7 @@ int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
 				 int64_t **ids, size_t *nr, size_t *nr_applied)
 {
 	struct elp_applied_module *app = NULL;
-	size_t nr_app = 0, nr_builds = 0, i, j, k;
+	size_t nr_app = 0, nr_builds = 0, cap = 0, i, j, k;
 	int err;
 
 	*ids = NULL;
@@ -751,7 +764,7 @@ int elp_builds_applied_patch_ids(struct elp_catalogue *cat, const char *release,
 				;
 			if (k < *nr)
 				continue;
-			n = realloc(*ids, (*nr + 1) * sizeof(*n));
+			n = elp_grow(*ids, &cap, *nr + 1, sizeof(*n));
 			if (!n) {
 				err = -ENOMEM;
 				break;

@@ -35,7 +35,7 @@ static int add_item(struct elp_bundle *b, const char *name, const char *path,
 {
 	struct elp_bundle_item *n, *it;
 
-	n = realloc(b->items, (b->nr + 1) * sizeof(*n));
+	n = elp_grow(b->items, &b->cap, b->nr + 1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	b->items = n;
@@ -81,6 +81,7 @@ void elp_bundle_free(struct elp_bundle *b)
 	free(b->items);
 	b->items = NULL;
 	b->nr = 0;
+	b->cap = 0;
 }
 
 static int cmp_items(const void *a, const void *b)
@@ -293,7 +294,7 @@ struct reader {
 	const char *what;
 	struct archive *in, *out;
 	struct seen *files;
-	size_t nr_files, nr_entries;
+	size_t nr_files, cap_files, nr_entries;
 	uint64_t total;
 	const struct elp_bundle_limits *lim;
 };
@@ -396,7 +397,7 @@ static int read_entry(struct reader *r, struct archive_entry *e)
 		return archive_fail(r->ctx, r->out, "cannot extract");
 	if (type == AE_IFDIR)
 		return 0;
-	ns = realloc(r->files, (r->nr_files + 1) * sizeof(*ns));
+	ns = elp_grow(r->files, &r->cap_files, r->nr_files + 1, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
 	r->files = ns;

@@ -34,7 +34,7 @@ struct elp_bundle_item {
 /* Entries to write, in any order (written sorted). */
 struct elp_bundle {
 	struct elp_bundle_item *items;
-	size_t nr;
+	size_t nr, cap;
 };
 
 /* Add a copy of data under name. */

@@ -34,7 +34,7 @@ static void result_release(struct elp_codestream_result *r)
 
 struct kernels {
 	struct elp_kernel **v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void kernels_free(struct kernels *ks)
@@ -46,7 +46,8 @@ static void kernels_free(struct kernels *ks)
 
 static int kernels_push(struct kernels *ks, struct elp_kernel *k)
 {
-	struct elp_kernel **nv = realloc(ks->v, (ks->n + 1) * sizeof(*nv));
+	struct elp_kernel **nv =
+		elp_grow(ks->v, &ks->cap, ks->n + 1, sizeof(*nv));
 
 	if (!nv) {
 		elp_kernel_free(k);
@@ -596,13 +597,13 @@ int elp_build_kernels(struct elp_catalogue *cat,
 /* Copies of the present fixes of every overlay. */
 struct fixes {
 	struct elp_fix *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static int collect_fix(struct elp_fix *fix, void *data)
 {
 	struct fixes *fs = data;
-	struct elp_fix *nv = realloc(fs->v, (fs->n + 1) * sizeof(*nv));
+	struct elp_fix *nv = elp_grow(fs->v, &fs->cap, fs->n + 1, sizeof(*nv));
 
 	if (!nv)
 		return -ENOMEM;

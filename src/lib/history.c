@@ -182,7 +182,7 @@ int elp_events_applied(struct elp_catalogue *cat, const char *release,
 	struct elp_applied_module *list = NULL;
 	char host[256] = "";
 	sqlite3_stmt *stmt;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	char *sql;
 	int err, rc;
 
@@ -203,7 +203,7 @@ int elp_events_applied(struct elp_catalogue *cat, const char *release,
 	sqlite3_bind_text(stmt, 2, host, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct elp_applied_module *p =
-			realloc(list, (n + 1) * sizeof(*p));
+			elp_grow(list, &cap, n + 1, sizeof(*p));
 
 		if (!p) {
 			err = -ENOMEM;

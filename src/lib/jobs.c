@@ -412,7 +412,7 @@ int elp_jobs_recover(struct elp_catalogue *cat)
 	char host[256];
 	sqlite3_stmt *stmt;
 	int64_t *dead = NULL, *nd;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	int err, rc;
 
 	this_host(host, sizeof(host));
@@ -427,7 +427,7 @@ int elp_jobs_recover(struct elp_catalogue *cat)
 		    elp_process_alive(sqlite3_column_int64(stmt, 10),
 				      sqlite3_column_int64(stmt, 7)))
 			continue;
-		nd = realloc(dead, (n + 1) * sizeof(*nd));
+		nd = elp_grow(dead, &cap, n + 1, sizeof(*nd));
 		if (!nd) {
 			err = -ENOMEM;
 			break;

@@ -553,13 +553,13 @@ int elp_kernel_remove(struct elp_catalogue *cat, const struct elp_kernel *k)
 
 struct id_list {
 	int64_t *ids;
-	size_t nr;
+	size_t nr, cap;
 };
 
 static int id_row(sqlite3_stmt *stmt, void *data)
 {
 	struct id_list *list = data;
-	int64_t *p = realloc(list->ids, (list->nr + 1) * sizeof(*p));
+	int64_t *p = elp_grow(list->ids, &list->cap, list->nr + 1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
@@ -571,7 +571,7 @@ static int id_row(sqlite3_stmt *stmt, void *data)
 int elp_kernel_patch_ids(struct elp_catalogue *cat, int64_t kernel_id,
 			 int64_t **ids, size_t *nr)
 {
-	struct id_list list = { NULL, 0 };
+	struct id_list list = { 0 };
 	int err;
 
 	err = elp_catalogue_each_row(

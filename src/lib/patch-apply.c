@@ -44,7 +44,7 @@ struct apply {
 	const char *name;
 	const char *tree;
 	struct target *t;
-	size_t nt;
+	size_t nt, cap_t;
 };
 
 static void apply_free(struct apply *A)
@@ -77,23 +77,27 @@ static struct target *find_target(struct apply *A, const char *path)
 	return NULL;
 }
 
-/* Read path from the tree (when present) as a target. */
+/* Read path from the tree (when present) as a target; *out (when not NULL)
+ * is set to it on success. */
 static int add_target(struct apply *A, const char *path, bool must_exist,
-		      bool must_not_exist)
+		      bool must_not_exist, struct target **out)
 {
 	struct target *t = find_target(A, path);
 	struct stat st;
 	char *full;
 	int err = 0;
 
-	if (t)
+	if (t) {
+		if (out)
+			*out = t;
 		return 0;
+	}
 	if (!elp_patch_path_is_safe(path)) {
 		elp_err(A->ctx, "patch '%s' does not apply: unsafe path '%s'",
 			A->name, path);
 		return -EINVAL;
 	}
-	t = realloc(A->t, (A->nt + 1) * sizeof(*t));
+	t = elp_grow(A->t, &A->cap_t, A->nt + 1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	A->t = t;
@@ -133,6 +137,8 @@ static int add_target(struct apply *A, const char *path, bool must_exist,
 		err = -ENOENT;
 	}
 	free(full);
+	if (!err && out)
+		*out = t;
 	return err;
 }
 
@@ -521,7 +527,9 @@ int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,
 		    const struct elp_patch *p, bool reverse)
 {
 	git_apply_options opts;
-	struct apply A = { ctx, p->name ? p->name : "?", tree_dir, NULL, 0 };
+	struct apply A = { .ctx = ctx,
+			   .name = p->name ? p->name : "?",
+			   .tree = tree_dir };
 	struct apply_pos pos = { -1, -1 };
 	git_repository *repo = NULL;
 	git_index *post = NULL;
@@ -572,14 +580,13 @@ int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,
 	}
 	for (i = 0; i < P.nsecs && !err; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
-		struct target *t;
+		struct target *t = NULL;
 
 		if (d->status != GIT_DELTA_ADDED) {
 			bool seen = find_target(&A, d->old_file.path) != NULL;
 
-			err = add_target(&A, d->old_file.path, true, false);
-			t = find_target(&A, d->old_file.path);
-			if (!err && !seen && t && !t->existed) {
+			err = add_target(&A, d->old_file.path, true, false, &t);
+			if (!err && !seen && !t->existed) {
 				elp_err(ctx,
 					"patch '%s' does not apply: %s: no such file",
 					A.name, d->old_file.path);
@@ -600,9 +607,11 @@ int elp_patch_apply(struct elp_ctx *ctx, const char *tree_dir,
 		}
 		if (!err && d->status != GIT_DELTA_DELETED &&
 		    strcmp(d->new_file.path, d->old_file.path) != 0)
-			err = add_target(&A, d->new_file.path, false, true);
+			err = add_target(&A, d->new_file.path, false, true,
+					 NULL);
 		else if (!err && d->status == GIT_DELTA_ADDED)
-			err = add_target(&A, d->new_file.path, false, true);
+			err = add_target(&A, d->new_file.path, false, true,
+					 NULL);
 	}
 	if (err)
 		goto out;

@@ -36,7 +36,7 @@ struct psection {
 	int similarity;
 	bool binary, quoted;
 	struct phunk *hunks;
-	size_t nhunks;
+	size_t nhunks, cap_hunks;
 };
 
 struct parser {
@@ -46,7 +46,7 @@ struct parser {
 	char **lines;
 	size_t nlines;
 	struct psection *secs;
-	size_t nsecs;
+	size_t nsecs, cap_secs;
 	char *subject;
 	size_t preamble_end; /* line index of the first section */
 };

@@ -268,7 +268,7 @@ struct elp_patch_file *elp_patch_file_for(struct elp_patch *p, const char *path,
 	for (i = 0; i < p->nr_files; i++)
 		if (strcmp(p->files[i].path, path) == 0)
 			return &p->files[i];
-	f = realloc(p->files, (p->nr_files + 1) * sizeof(*f));
+	f = elp_grow(p->files, &p->cap_files, p->nr_files + 1, sizeof(*f));
 	if (!f)
 		return NULL;
 	p->files = f;

@@ -306,7 +306,8 @@ static long parse_hunks(struct parser *P, struct psection *sec, size_t i)
 				"hunk '%s' (line %zu) has more lines than its header says",
 				P->lines[i], i + 1);
 		h.n = j - h.first;
-		hunks = realloc(sec->hunks, (sec->nhunks + 1) * sizeof(*hunks));
+		hunks = elp_grow(sec->hunks, &sec->cap_hunks, sec->nhunks + 1,
+				 sizeof(*hunks));
 		if (!hunks)
 			return -ENOMEM;
 		sec->hunks = hunks;
@@ -320,7 +321,7 @@ static struct psection *new_section(struct parser *P, size_t first)
 {
 	struct psection *s;
 
-	s = realloc(P->secs, (P->nsecs + 1) * sizeof(*s));
+	s = elp_grow(P->secs, &P->cap_secs, P->nsecs + 1, sizeof(*s));
 	if (!s)
 		return NULL;
 	P->secs = s;

@@ -480,7 +480,7 @@ int elp_patch_find_by_sha(struct elp_catalogue *cat, enum elp_patch_kind kind,
 int elp_patch_foreach(struct elp_catalogue *cat, elp_patch_cb cb, void *data)
 {
 	int64_t *ids = NULL;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	sqlite3_stmt *st;
 	int rc, err;
 
@@ -489,7 +489,7 @@ int elp_patch_foreach(struct elp_catalogue *cat, elp_patch_cb cb, void *data)
 	if (err)
 		return err;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t *v = realloc(ids, (n + 1) * sizeof(*v));
+		int64_t *v = elp_grow(ids, &cap, n + 1, sizeof(*v));
 
 		if (!v) {
 			err = -ENOMEM;

@@ -36,7 +36,7 @@ struct elp_patch {
 	char *subject; /* "Subject:" of a format-patch mail, else NULL */
 	int64_t created_at;
 	struct elp_patch_file *files;
-	size_t nr_files;
+	size_t nr_files, cap_files;
 	char **cves; /* "CVE-YYYY-NNNN" */
 	size_t nr_cves;
 };

@@ -216,7 +216,7 @@ static int scan_path(struct candidate **out, size_t *n)
 	const char *env = getenv("PATH");
 	char *copy, *dir, *save = NULL;
 	struct candidate *c = NULL;
-	size_t nc = 0, i;
+	size_t nc = 0, cap = 0, i;
 
 	copy = strdup(env && *env ? env : "/usr/local/bin:/usr/bin:/bin");
 	if (!copy)
@@ -248,7 +248,7 @@ static int scan_path(struct candidate **out, size_t *n)
 			}
 			cand.real = realpath(cand.path, NULL);
 			cand.name = strdup(de->d_name);
-			nv = realloc(c, (nc + 1) * sizeof(*c));
+			nv = elp_grow(c, &cap, nc + 1, sizeof(*c));
 			if (!nv || !cand.real || !cand.name) {
 				free(cand.path);
 				free(cand.real);
@@ -276,7 +276,7 @@ int elp_toolchain_installed(struct elp_ctx *ctx, bool dedup,
 {
 	struct elp_toolchain **list = NULL;
 	struct candidate *c = NULL;
-	size_t nc = 0, nl = 0, i, j;
+	size_t nc = 0, nl = 0, cap = 0, i, j;
 	int err, prio;
 
 	*out = NULL;
@@ -305,7 +305,7 @@ int elp_toolchain_installed(struct elp_ctx *ctx, bool dedup,
 			c[i].real = NULL; /* not a match for later names */
 			continue;
 		}
-		nv = realloc(list, (nl + 1) * sizeof(*nv));
+		nv = elp_grow(list, &cap, nl + 1, sizeof(*nv));
 		if (!nv) {
 			elp_toolchain_free(tc);
 			err = -ENOMEM;
@@ -498,13 +498,14 @@ int elp_toolchain_foreach(struct elp_catalogue *cat, elp_toolchain_cb cb,
 
 struct candidates {
 	struct elp_toolchain **v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* Append tc (taken, freed on failure). */
 static int add_candidate(struct candidates *c, struct elp_toolchain *tc)
 {
-	struct elp_toolchain **nv = realloc(c->v, (c->n + 1) * sizeof(*nv));
+	struct elp_toolchain **nv =
+		elp_grow(c->v, &c->cap, c->n + 1, sizeof(*nv));
 
 	if (!nv) {
 		elp_toolchain_free(tc);
