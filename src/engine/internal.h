@@ -309,7 +309,7 @@ int elp_check_unselected(struct elp_diff_state *st);
 /* compare.c: a changed function's static local that did not correlate */
 int elp_check_static_locals(struct elp_diff_state *st);
 
-/* include.c */
+/* include*.c: the passes of inclusion, one file each */
 int elp_check_unsafe(struct elp_diff_state *st);
 int elp_include_changed(struct elp_diff_state *st);
 int elp_resolve_refs(struct elp_diff_state *st);
