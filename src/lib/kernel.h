@@ -140,6 +140,8 @@ int elp_kernel_set_origin(struct elp_kernel *k, enum elp_kernel_input input,
 			  const char *path, const char *origin,
 			  const char *sha256);
 
+/* --- the symbol table (kernel-symbols.c; derived in qemu: kernel-boot.c) -- */
+
 /*
  * Read a symbol table (kallsyms or System.map format, plain or compressed)
  * into symbols_text after checking it: a System.map stub ("The real
@@ -179,6 +181,8 @@ int elp_kernel_snapshot_symbols(struct elp_catalogue *cat,
  */
 int elp_kernel_symbols_extract(struct elp_ctx *ctx, const struct elp_kernel *k,
 			       const char *dest);
+
+/* --- the image, the modules tree, defaults (kernel-inputs.c) ------------- */
 
 /*
  * The release of a kernel image (bzImage's kernel_version string), checked
