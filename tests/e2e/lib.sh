@@ -483,3 +483,153 @@ e2e_add_kernel() {
 		--symbols "${2:-$ks}" \
 		> "$t/add.log" 2>&1 || { sed 's/^/# /' "$t/add.log"; return 1; }
 }
+
+# --- tests that run elivepatch in the guest (t-lifecycle*.sh) --------------------------------
+# e2e_sample_livepatches DIR [FIXTURE...]: the kernel's livepatch sample, a cumulative variant
+# of it (another string, .replace = true) and each fixtures/FIXTURE.c built against the
+# headers in $t/mod (one TAP line), each .ko copied to DIR. Bails out when they do not build.
+e2e_sample_livepatches() {
+	_dir=$1; shift
+	_sample=$(e2e_source_file samples/livepatch/livepatch-sample.c) || bail "livepatch-sample.c"
+	mkdir -p "$t/mod" "$_dir"
+	cp "$_sample" "$t/mod/livepatch-sample.c"
+	sed -e 's/"this has been live patched"/"this has been live patched (cumulative)"/' \
+		-e 's/^\(\t*\)\.objs = objs,$/&\n\1.replace = true,/' \
+		"$_sample" > "$t/mod/livepatch-cumulative.c"
+	grep -q 'replace = true' "$t/mod/livepatch-cumulative.c" || bail "cumulative variant of the sample"
+	_objs="livepatch-sample.o livepatch-cumulative.o"
+	for _f; do
+		cp "$E2E_LIB_DIR/fixtures/$_f.c" "$t/mod/" || bail "$_f.c"
+		_objs="$_objs $_f.o"
+	done
+	printf 'obj-m += %s\n' "$_objs" > "$t/mod/Kbuild"
+	if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1; then
+		ok "the sample livepatches build against the headers"
+	else
+		tail -n 20 "$t/build.log" | sed 's/^/# /'
+		bail "the sample livepatches build against the headers"
+	fi
+	for _m in livepatch-sample livepatch-cumulative "$@"; do
+		cp "$t/mod/$_m.ko" "$_dir/" || bail "module $_m"
+	done
+}
+
+# e2e_guest_elivepatch BINARY DIR INIT: BINARY and its shared libraries copied to DIR (the
+# guest's /root), and the guest script INIT begun with E ARGS... (BINARY on
+# /root/catalogue.db, through the dynamic loader) and run NAME ARGS... (E's status as the
+# result NAME, its output as E2E-OUT lines: e2e_has_out). Bails out when a file is missing.
+e2e_guest_elivepatch() {
+	cp "$1" "$2/elivepatch" || bail "binary copied"
+	_libs=$(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
+	for _l in $_libs; do cp -L "$_l" "$2/" || bail "library $_l"; done
+	_ldso=$(basename "$(ldd "$1" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')")
+	[ -n "$_ldso" ] || bail "dynamic loader of $1"
+	cat > "$3" <<EOF
+E() { /root/$_ldso --library-path /root /root/elivepatch --db /root/catalogue.db "\$@"; }
+EOF
+	cat >> "$3" <<'EOF'
+# run NAME ARGS...: the command's status, and its output as E2E-OUT lines
+run() {
+	_n=$1; shift
+	E "$@" > /tmp/out 2>&1
+	e2e_result "$_n" $?
+	sed "s/^/E2E-OUT $_n: /" /tmp/out
+}
+EOF
+}
+
+# e2e_out LOG NAME: the output of the guest's `run NAME`
+e2e_out() { tr -d '\r' < "$1" | sed -n "s/^E2E-OUT $2: //p"; }
+# e2e_has_out DESC LOG NAME PATTERN: one TAP line: that output matches PATTERN (grep), else
+# the output as comments; e2e_hasnt_out: it does not match
+e2e_has_out() {
+	if e2e_out "$2" "$3" | grep -q -- "$4"; then ok "$1"; else
+		not_ok "$1"; e2e_out "$2" "$3" | sed 's/^/#   /'; fi
+}
+e2e_hasnt_out() {
+	if e2e_out "$2" "$3" | grep -q -- "$4"; then
+		not_ok "$1"; e2e_out "$2" "$3" | sed 's/^/#   /'; else ok "$1"; fi
+}
+
+# e2e_show_log LOG [ERE]: when a check failed or E2E_KEEP=1, the lines of LOG that match ERE
+# (default: the guest's E2E- lines) as comments
+e2e_show_log() {
+	if [ "${_t_failed:-0}" != 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
+		tr -d '\r' < "$1" | grep -E "${2:-^E2E-}" | sed 's/^/# /'
+	fi
+}
+
+# --- tests that build many patches and run them in one guest (t-engine-*.sh) ----------------
+# e2e_build_patches KIND "P..." [BUILD-OPTION...]: `elivepatch --json build` of each
+# patches/KIND-P.patch for kernel ref into $t/elp_KIND_P.ko (P's - as _), its JSON in
+# $t/P.json; one TAP line each, with the time it took. Sets E2E_MODS to the modules built.
+e2e_build_patches() {
+	_kind=$1 _all=$2; shift 2
+	E2E_MODS=
+	for _p in $_all; do
+		_m=elp_${_kind}_$(echo "$_p" | tr '-' '_')
+		_t0=$(date +%s)
+		if elp --json build --kernel ref "$@" --patch "$patches/$_kind-$_p.patch" \
+			-o "$t/$_m.ko" > "$t/$_p.json" 2> "$t/$_p.err"; then
+			ok "build $_p ($(($(date +%s) - _t0)) s)"
+			E2E_MODS="$E2E_MODS $_m"
+		else
+			not_ok "build $_p"
+			sed 's/^/# /' "$t/$_p.err"
+		fi
+	done
+}
+
+# e2e_built MODULE: e2e_build_patches built MODULE
+e2e_built() {
+	case " $E2E_MODS " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+# e2e_functions P: "object:function" of each function of the build of P ($t/P.json),
+# sorted, each followed by a space
+e2e_functions() {
+	grep -o '"object":"[^"]*","function":"[^"]*"' "$t/$1.json" |
+		sed 's/"object":"//; s/","function":"/:/; s/"$//' | sort | tr '\n' ' '
+}
+
+# e2e_fn_is P EXPECTED DESC: one TAP line: the functions of P's build are EXPECTED
+e2e_fn_is() {
+	if [ "$(e2e_functions "$1")" = "$2" ]; then ok "$1: $3"; else
+		not_ok "$1: $3"
+		printf '#   expected: %s\n#        got: %s\n' "$2" "$(e2e_functions "$1")"
+	fi
+}
+
+# e2e_boot_modules TIMEOUT: an initramfs of $t/init.sh and the modules of E2E_MODS (with the
+# kernel's E2E_GUEST_MODULES), booted within TIMEOUT s into $t/boot.log: two TAP lines, and
+# the boot's time as a comment
+e2e_boot_modules() {
+	_files=
+	for _m in $E2E_MODS; do _files="$_files $t/$_m.ko"; done
+	# shellcheck disable=SC2086 # list of files
+	check "initramfs with the modules" e2e_initramfs "$t/initrd.gz" "$t/init.sh" $_files
+	_t0=$(date +%s)
+	check "the reference kernel boots and runs the checks" e2e_boot "$t/initrd.gz" "$t/boot.log" "$1"
+	# shellcheck disable=SC2086 # counted by words
+	printf '# boot with %s modules: %s s\n' "$(echo $E2E_MODS | wc -w)" "$(($(date +%s) - _t0))"
+}
+
+# e2e_check_lp_loaded DESC LOG MODULE: three TAP lines: in the guest, MODULE was loaded,
+# enabled and unloaded (e2e_lp_on, e2e_lp_off)
+e2e_check_lp_loaded() {
+	e2e_check_result "$1 loads" "$2" "${3}_insmod" 0
+	e2e_check_result "$1 is enabled" "$2" "${3}_enabled" 1
+	e2e_check_result "$1 unloads" "$2" "${3}_rmmod" 0
+}
+
+# e2e_check_lp_run DESC LOG MODULE BEFORE ON: the guest's e2e_lp_run MODULE: loaded, enabled
+# and unloaded, its command printed BEFORE before and after MODULE, ON with it; nothing when
+# e2e_build_patches did not build MODULE
+e2e_check_lp_run() {
+	e2e_built "$3" || return 0
+	e2e_check_lp_loaded "$1" "$2" "$3"
+	e2e_check_result "$1: before" "$2" "${3}_before" "$4"
+	e2e_check_result "$1: patched" "$2" "${3}_on" "$5"
+	e2e_check_result "$1: disabled" "$2" "${3}_off" "$4"
+}

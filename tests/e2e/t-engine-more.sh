@@ -29,36 +29,17 @@ e2e_build_setup
 
 check "kernel add ref" e2e_add_kernel ref
 
-# functions PATCH: the "function" names of a build's JSON, sorted, space separated
-functions() { grep -o '"function":"[^"]*"' "$t/$1.json" | sed 's/"function":"//; s/"$//' | sort | tr '\n' ' '; }
-
 all="smaps-part umask-syscall getpriority-switch percpu-current module-can tty-two-funcs
 	sysctl-once stat-inline comm-bounds readmostly-data"
-mods=
-for p in $all; do
-	m=elp_more_$(echo "$p" | tr '-' '_')
-	t0=$(date +%s)
-	if elp --json build --kernel ref --patch "$patches/more-$p.patch" -o "$t/$m.ko" \
-		> "$t/$p.json" 2> "$t/$p.err"; then
-		ok "build $p ($(($(date +%s) - t0)) s)"
-		mods="$mods $m"
-	else
-		not_ok "build $p"
-		sed 's/^/# /' "$t/$p.err"
-	fi
-done
-fn_is() { # PATCH EXPECTED DESC
-	if [ "$(functions "$1")" = "$2" ]; then ok "$1: $3"; else
-		not_ok "$1: $3"; printf '#   expected: %s\n#        got: %s\n' "$2" "$(functions "$1")"; fi
-}
-fn_is smaps-part "smap_gather_stats.part.0 " "the running kernel's .part clone"
-fn_is umask-syscall "__ia32_sys_umask __x64_sys_umask " "both syscall wrappers"
-fn_is getpriority-switch "__ia32_sys_getpriority __x64_sys_getpriority " \
+e2e_build_patches more "$all"
+e2e_fn_is smaps-part "vmlinux:smap_gather_stats.part.0 " "the running kernel's .part clone"
+e2e_fn_is umask-syscall "vmlinux:__ia32_sys_umask vmlinux:__x64_sys_umask " "both syscall wrappers"
+e2e_fn_is getpriority-switch "vmlinux:__ia32_sys_getpriority vmlinux:__x64_sys_getpriority " \
 	"the traceable callers of __do_sys_getpriority"
-fn_is tty-two-funcs "show_tty_driver show_tty_range " "both functions"
-fn_is sysctl-once "proc_first_pos_non_zero_ignore.isra.0 " "the .isra clone"
-fn_is stat-inline "show_stat " "only the caller"
-fn_is readmostly-data "devkmsg_write " "only the function that uses the new variable"
+e2e_fn_is tty-two-funcs "vmlinux:show_tty_driver vmlinux:show_tty_range " "both functions"
+e2e_fn_is sysctl-once "vmlinux:proc_first_pos_non_zero_ignore.isra.0 " "the .isra clone"
+e2e_fn_is stat-inline "vmlinux:show_stat " "only the caller"
+e2e_fn_is readmostly-data "vmlinux:devkmsg_write " "only the function that uses the new variable"
 if [ -f "$t/elp_more_readmostly_data.ko" ]; then
 	check "readmostly-data: devkmsg_log is the kernel's" \
 		sh -c "readelf -sW '$t/elp_more_readmostly_data.ko' | grep -q ' .klp.sym.vmlinux.devkmsg_log,0\$'"
@@ -128,27 +109,12 @@ if [ -f /root/$m.ko ]; then
 	e2e_result readmostly_off "$(dmesg | grep -c 'elp-kmsg')"
 fi
 GUEST
-files=
-for m in $mods; do files="$files $t/$m.ko"; done
 E2E_GUEST_MODULES=can
-# shellcheck disable=SC2086 # list of files
-check "initramfs with the modules" e2e_initramfs "$t/initrd.gz" "$t/init.sh" $files
-t0=$(date +%s)
-check "the reference kernel boots and runs the checks" e2e_boot "$t/initrd.gz" "$t/boot.log" 240
-printf '# boot with %s modules: %s s\n' "$(echo $mods | wc -w)" "$(($(date +%s) - t0))"
+e2e_boot_modules 240
 log=$t/boot.log
 
 # expect NAME BEFORE ON: the patched behaviour, and the old one before and after
-expect() {
-	case $mods in *"elp_more_$1"*) ;; *) return 0 ;; esac
-	_m=elp_more_$1
-	e2e_check_result "$1 loads" "$log" "${_m}_insmod" 0
-	e2e_check_result "$1 is enabled" "$log" "${_m}_enabled" 1
-	e2e_check_result "$1 unloads" "$log" "${_m}_rmmod" 0
-	e2e_check_result "$1: before" "$log" "${_m}_before" "$2"
-	e2e_check_result "$1: patched" "$log" "${_m}_on" "$3"
-	e2e_check_result "$1: disabled" "$log" "${_m}_off" "$2"
-}
+expect() { e2e_check_lp_run "$1" "$log" "elp_more_$1" "$2" "$3"; }
 expect smaps_part "Swap: 0 kB" "Swap: 28 kB"
 expect umask_syscall "0123" "0321"
 expect getpriority_switch "1" "8"
@@ -157,28 +123,20 @@ expect module_can "Scheduled statistic reset" "elp-can: scheduled statistic"
 expect tty_two_funcs "serial " "serial:elp-tail "
 expect stat_inline "0" "1"
 expect comm_bounds "0 abcdefghijklmno" "1 sh"
-case $mods in *elp_more_sysctl_once*)
-	m=elp_more_sysctl_once
-	e2e_check_result "sysctl-once loads" "$log" "${m}_insmod" 0
-	e2e_check_result "sysctl-once is enabled" "$log" "${m}_enabled" 1
-	e2e_check_result "sysctl-once unloads" "$log" "${m}_rmmod" 0
+if e2e_built elp_more_sysctl_once; then
+	e2e_check_lp_loaded sysctl-once "$log" elp_more_sysctl_once
 	e2e_check_result "sysctl-once: the new message printed once, the old one at most once more" \
 		"$log" sysctl_once "2 1"
 	e2e_check_traced "sysctl-once: ftrace redirects the patched function" "$log" sysctl_once_traced on
 	e2e_check_result "sysctl-once: disabled, no new message" "$log" sysctl_once_off "2 1"
-	e2e_check_traced "sysctl-once: disabled, nothing redirected" "$log" sysctl_once_traced_off off ;;
-esac
-case $mods in *elp_more_readmostly_data*)
-	m=elp_more_readmostly_data
-	e2e_check_result "readmostly-data loads" "$log" "${m}_insmod" 0
-	e2e_check_result "readmostly-data is enabled" "$log" "${m}_enabled" 1
-	e2e_check_result "readmostly-data unloads" "$log" "${m}_rmmod" 0
+	e2e_check_traced "sysctl-once: disabled, nothing redirected" "$log" sysctl_once_traced_off off
+fi
+if e2e_built elp_more_readmostly_data; then
+	e2e_check_lp_loaded readmostly-data "$log" elp_more_readmostly_data
 	e2e_check_result "readmostly-data: the new variable counts, devkmsg_log is the kernel's (on)" \
 		"$log" readmostly "elp-kmsg 1 log=1 elp-kmsg 2 log=1 "
-	e2e_check_result "readmostly-data: disabled" "$log" readmostly_off 2 ;;
-esac
-check "no oops, BUG, WARNING, stall or failed transition in the guest" e2e_guest_dmesg_ok "$log"
-if [ "${E2E_KEEP:-0}" = 1 ] || [ "$_t_failed" != 0 ]; then
-	tr -d '\r' < "$log" | grep -E '^E2E-|livepatch|elp' | sed 's/^/# /'
+	e2e_check_result "readmostly-data: disabled" "$log" readmostly_off 2
 fi
+check "no oops, BUG, WARNING, stall or failed transition in the guest" e2e_guest_dmesg_ok "$log"
+e2e_show_log "$log" '^E2E-|livepatch|elp'
 t_done

@@ -40,49 +40,27 @@ e2e_build_setup
 
 check "kernel add ref" e2e_add_kernel ref
 
-# functions PATCH: "object:function" of a build's JSON, sorted, space separated
-functions() {
-	grep -o '"object":"[^"]*","function":"[^"]*"' "$t/$1.json" |
-		sed 's/"object":"//; s/","function":"/:/; s/"$//' | sort | tr '\n' ' '
-}
-
 all="hostname-einval static-helper module-loop exported-file-path static-key switch-table
 	included-two rodata-static ops-statfs ambiguous-local signature new-percpu new-mutex
 	warn-once"
-mods=
-for p in $all; do
-	m=elp_unseen_$(echo "$p" | tr '-' '_')
-	t0=$(date +%s)
-	if elp --json build --kernel ref --no-cumulative --patch "$patches/unseen-$p.patch" \
-		-o "$t/$m.ko" > "$t/$p.json" 2> "$t/$p.err"; then
-		ok "build $p ($(($(date +%s) - t0)) s)"
-		mods="$mods $m"
-	else
-		not_ok "build $p"
-		sed 's/^/# /' "$t/$p.err"
-	fi
-done
-fn_is() { # PATCH EXPECTED DESC
-	if [ "$(functions "$1")" = "$2" ]; then ok "$1: $3"; else
-		not_ok "$1: $3"; printf '#   expected: %s\n#        got: %s\n' "$2" "$(functions "$1")"; fi
-}
-fn_is hostname-einval "vmlinux:__ia32_sys_sethostname vmlinux:__x64_sys_sethostname " \
+e2e_build_patches unseen "$all" --no-cumulative
+e2e_fn_is hostname-einval "vmlinux:__ia32_sys_sethostname vmlinux:__x64_sys_sethostname " \
 	"both syscall wrappers"
-fn_is static-helper "vmlinux:show_cpuinfo " "only the caller (the helper is new)"
-fn_is module-loop "loop:loop_attr_do_show_offset " "the loop function"
-fn_is exported-file-path "vmlinux:file_path " "the exported function"
-fn_is static-key "vmlinux:proc_sched_show_task " "the function of the #included file"
-fn_is switch-table "vmlinux:proc_pid_personality " "the function"
-fn_is included-two "vmlinux:proc_sched_show_task vmlinux:show_schedstat " \
+e2e_fn_is static-helper "vmlinux:show_cpuinfo " "only the caller (the helper is new)"
+e2e_fn_is module-loop "loop:loop_attr_do_show_offset " "the loop function"
+e2e_fn_is exported-file-path "vmlinux:file_path " "the exported function"
+e2e_fn_is static-key "vmlinux:proc_sched_show_task " "the function of the #included file"
+e2e_fn_is switch-table "vmlinux:proc_pid_personality " "the function"
+e2e_fn_is included-two "vmlinux:proc_sched_show_task vmlinux:show_schedstat " \
 	"the two changed functions of build_utility.o, no other"
-fn_is rodata-static "vmlinux:do_task_stat vmlinux:proc_pid_status " "the users of the table"
-fn_is ops-statfs "vmlinux:shmem_statfs " "the ops method"
-fn_is ambiguous-local "vmlinux:s_show " "s_show only (not bpf_ksym_iter_register)"
-fn_is signature "vmlinux:__ia32_sys_setpriority vmlinux:__x64_sys_setpriority vmlinux:set_one_prio " \
+e2e_fn_is rodata-static "vmlinux:do_task_stat vmlinux:proc_pid_status " "the users of the table"
+e2e_fn_is ops-statfs "vmlinux:shmem_statfs " "the ops method"
+e2e_fn_is ambiguous-local "vmlinux:s_show " "s_show only (not bpf_ksym_iter_register)"
+e2e_fn_is signature "vmlinux:__ia32_sys_setpriority vmlinux:__x64_sys_setpriority vmlinux:set_one_prio " \
 	"the function and its callers"
-fn_is new-percpu "vmlinux:version_proc_show " "the function"
-fn_is new-mutex "vmlinux:loadavg_proc_show " "the function"
-fn_is warn-once "vmlinux:proc_do_uts_string " "the function"
+e2e_fn_is new-percpu "vmlinux:version_proc_show " "the function"
+e2e_fn_is new-mutex "vmlinux:loadavg_proc_show " "the function"
+e2e_fn_is warn-once "vmlinux:proc_do_uts_string " "the function"
 check "static-key: the build log says which object builds kernel/sched/debug.c" sh -c \
 	"grep -q 'kernel/sched/debug.c is built as part of kernel/sched/build_utility.o' \
 	\"\$(sqlite3 '$db' \"SELECT log_path FROM builds WHERE module_name = 'elp_unseen_static_key'\")\""
@@ -181,27 +159,12 @@ if [ -f /root/$m.ko ]; then
 	echo '(none)' > /proc/sys/kernel/domainname
 fi
 GUEST
-files=
-for m in $mods; do files="$files $t/$m.ko"; done
 E2E_GUEST_MODULES=loop
-# shellcheck disable=SC2086 # list of files
-check "initramfs with the modules" e2e_initramfs "$t/initrd.gz" "$t/init.sh" $files
-t0=$(date +%s)
-check "the reference kernel boots and runs the checks" e2e_boot "$t/initrd.gz" "$t/boot.log" 300
-printf '# boot with %s modules: %s s\n' "$(echo $mods | wc -w)" "$(($(date +%s) - t0))"
+e2e_boot_modules 300
 log=$t/boot.log
 
 # expect NAME BEFORE ON: the patched behaviour, and the old one before and after
-expect() {
-	case $mods in *"elp_unseen_$1"*) ;; *) return 0 ;; esac
-	_m=elp_unseen_$1
-	e2e_check_result "$1 loads" "$log" "${_m}_insmod" 0
-	e2e_check_result "$1 is enabled" "$log" "${_m}_enabled" 1
-	e2e_check_result "$1 unloads" "$log" "${_m}_rmmod" 0
-	e2e_check_result "$1: before" "$log" "${_m}_before" "$2"
-	e2e_check_result "$1: patched" "$log" "${_m}_on" "$3"
-	e2e_check_result "$1: disabled" "$log" "${_m}_off" "$2"
-}
+expect() { e2e_check_lp_run "$1" "$log" "elp_unseen_$1" "$2" "$3"; }
 expect hostname_einval "0 elp/x" "1 elpbox"
 expect static_helper "0" "1"
 expect module_loop "0" "0 elp-bytes"
@@ -215,22 +178,17 @@ expect ambiguous_local "0 1 y" "1 0 y"
 expect signature "0 3" "0 4"
 expect new_percpu "Linux version Linux version" "elp-reads 1 elp-reads 2"
 expect new_mutex "n n" "nelp-loadavg 1 nelp-loadavg 2"
-case $mods in *elp_unseen_warn_once*)
-	m=elp_unseen_warn_once
-	e2e_check_result "warn-once loads" "$log" "${m}_insmod" 0
-	e2e_check_result "warn-once is enabled" "$log" "${m}_enabled" 1
-	e2e_check_result "warn-once unloads" "$log" "${m}_rmmod" 0
+if e2e_built elp_unseen_warn_once; then
+	e2e_check_lp_loaded warn-once "$log" elp_unseen_warn_once
 	e2e_check_result "warn-once: nothing before" "$log" warn_before "0 0"
 	e2e_check_result "warn-once: one warning at the patched line, the message twice" \
 		"$log" warn_on "1 2 elp!2"
 	e2e_check_traced "warn-once: ftrace redirects the patched function" "$log" warn_traced on
 	e2e_check_result "warn-once: disabled, neither again" "$log" warn_off "1 2 elp!3"
 	check "warn-once: the warning's is the only call trace" \
-		[ "$(tr -d '\r' < "$log" | grep -c 'Call Trace')" = 1 ] ;;
-esac
+		[ "$(tr -d '\r' < "$log" | grep -c 'Call Trace')" = 1 ]
+fi
 check "no oops, BUG, other WARNING, stall or failed transition in the guest" e2e_guest_dmesg_ok "$log" \
 	'WARNING: CPU: [0-9]+ PID: [0-9]+ at kernel/utsname_sysctl.c:61 proc_do_uts_string|Call Trace'
-if [ "${E2E_KEEP:-0}" = 1 ] || [ "$_t_failed" != 0 ]; then
-	tr -d '\r' < "$log" | grep -E '^E2E-|livepatch|elp' | sed 's/^/# /'
-fi
+e2e_show_log "$log" '^E2E-|livepatch|elp'
 t_done

@@ -21,22 +21,7 @@ e2e_tmpdir || bail "temp dir"
 t=$E2E_TMP
 
 # --- the sample livepatch, built against the headers, and a copy that lies -------------------
-sample=$(e2e_source_file samples/livepatch/livepatch-sample.c) || bail "livepatch-sample.c"
-mkdir -p "$t/mod" "$t/g"
-cp "$sample" "$t/mod/livepatch-sample.c"
-# a cumulative one: same function, another string, .replace = true
-sed -e 's/"this has been live patched"/"this has been live patched (cumulative)"/' \
-	-e 's/^\(\t*\)\.objs = objs,$/&\n\1.replace = true,/' \
-	"$sample" > "$t/mod/livepatch-cumulative.c"
-grep -q 'replace = true' "$t/mod/livepatch-cumulative.c" || bail "cumulative variant of the sample"
-printf 'obj-m += livepatch-sample.o livepatch-cumulative.o\n' > "$t/mod/Kbuild"
-if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1; then
-	ok "the sample livepatch builds against the headers"
-else
-	tail -n 20 "$t/build.log" | sed 's/^/# /'
-	bail "the sample livepatch builds against the headers"
-fi
-cp "$t/mod/livepatch-sample.ko" "$t/mod/livepatch-cumulative.ko" "$t/g/" || bail "modules"
+e2e_sample_livepatches "$t/g"
 # the same module, expecting another CRC of klp_enable_patch: built for another kernel,
 # although its vermagic names this one
 python3 - "$t/mod/livepatch-sample.ko" "$t/g/lying.ko" <<'EOF' || bail "a module with another kernel's CRC"
@@ -87,23 +72,8 @@ INSERT INTO build_patches VALUES (101, 0, 201);
 EOF
 
 # --- the binary and its shared libraries, run through the dynamic loader ----------------------
-cp "$ELP" "$t/g/elivepatch" || bail "binary copied"
-libs=$(ldd "$ELP" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
-for l in $libs; do cp -L "$l" "$t/g/" || bail "library $l"; done
-ldso=$(basename "$(ldd "$ELP" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')")
-[ -n "$ldso" ] || bail "dynamic loader of $ELP"
-
-cat > "$t/init.sh" <<EOF
-E() { /root/$ldso --library-path /root /root/elivepatch --db /root/catalogue.db "\$@"; }
-EOF
+e2e_guest_elivepatch "$ELP" "$t/g" "$t/init.sh"
 cat >> "$t/init.sh" <<'EOF'
-# run NAME ARGS...: the command's status, and its output as E2E-OUT lines
-run() {
-	_n=$1; shift
-	E "$@" > /tmp/out 2>&1
-	e2e_result "$_n" $?
-	sed "s/^/E2E-OUT $_n: /" /tmp/out
-}
 # kill NAME POINT ARGS...: the command killed at POINT
 kill_at() {
 	_n=$1 _p=$2; shift 2
@@ -190,90 +160,81 @@ E2E_QEMU_MEM=1G e2e_boot "$t/initrd.gz" "$t/boot.log" 240
 check "the guest runs the killed applies and reverts and powers off" [ $? = 0 ]
 log=$t/boot.log
 
-out() { tr -d '\r' < "$log" | sed -n "s/^E2E-OUT $1: //p"; }
-has_out() { # DESC NAME PATTERN: the command's output matches
-	if out "$2" | grep -q -- "$3"; then ok "$1"; else
-		not_ok "$1"; out "$2" | sed 's/^/#   /'; fi
-}
-hasnt_out() { # DESC NAME PATTERN
-	if out "$2" | grep -q -- "$3"; then
-		not_ok "$1"; out "$2" | sed 's/^/#   /'; else ok "$1"; fi
-}
 R=$E2E_RELEASE
 e2e_check_result "apply killed before the load" "$log" k_load 137
 e2e_check_result "... nothing loaded" "$log" k_load_sysfs ""
-has_out "... status says so" k_load_status "^no livepatches loaded (kernel $R)"
-hasnt_out "... and has nothing to reconcile" k_load_status "recorded as"
+e2e_has_out "... status says so" "$log" k_load_status "^no livepatches loaded (kernel $R)"
+e2e_hasnt_out "... and has nothing to reconcile" "$log" k_load_status "recorded as"
 
 e2e_check_result "apply killed during the transition wait" "$log" k_trans 137
-has_out "status finds it loaded without an apply record and records it" k_trans_status \
+e2e_has_out "status finds it loaded without an apply record and records it" "$log" k_trans_status \
 	"^warning: livepatch 'livepatch_sample' (build 101) is loaded but no apply was recorded (an interrupted apply, or loaded outside elivepatch): recorded as applied now"
-has_out "... and shows it as build 101" k_trans_status "build: *101 (kernel $R, verification passed)"
+e2e_has_out "... and shows it as build 101" "$log" k_trans_status "build: *101 (kernel $R, verification passed)"
 e2e_check_result "... as the kernel shows it" "$log" k_trans_sysfs "livepatch_sample=1 "
-hasnt_out "status then has nothing more to reconcile" k_trans_status2 "recorded as"
-has_out "... and still shows build 101" k_trans_status2 "build: *101"
+e2e_hasnt_out "status then has nothing more to reconcile" "$log" k_trans_status2 "recorded as"
+e2e_has_out "... and still shows build 101" "$log" k_trans_status2 "build: *101"
 e2e_check_result "the killed apply is reverted" "$log" k_trans_revert 0
-has_out "... naming its build" k_trans_revert "^reverted livepatch 'livepatch_sample' (build 101)"
+e2e_has_out "... naming its build" "$log" k_trans_revert "^reverted livepatch 'livepatch_sample' (build 101)"
 e2e_check_result "... and is gone" "$log" k_trans_revert_modules ""
 
 e2e_check_result "apply killed before the record" "$log" k_rec 137
 e2e_check_result "... the livepatch is loaded" "$log" k_rec_sysfs "livepatch_sample=1 "
-has_out "history finds it and records it" k_rec_history "recorded as applied now"
-has_out "... and shows the reconciled apply" k_rec_history "reconciled: found loaded without an apply record"
-hasnt_out "status then agrees, with nothing to reconcile" k_rec_status "recorded as"
-has_out "... build 101" k_rec_status "build: *101"
+e2e_has_out "history finds it and records it" "$log" k_rec_history "recorded as applied now"
+e2e_has_out "... and shows the reconciled apply" "$log" k_rec_history "reconciled: found loaded without an apply record"
+e2e_hasnt_out "status then agrees, with nothing to reconcile" "$log" k_rec_status "recorded as"
+e2e_has_out "... build 101" "$log" k_rec_status "build: *101"
 
 e2e_check_result "revert killed before the disable" "$log" r_dis 137
 e2e_check_result "... still enabled" "$log" r_dis_sysfs "livepatch_sample=1 "
-has_out "... status shows it applied" r_dis_status "^livepatch_sample: enabled"
-hasnt_out "... nothing to reconcile" r_dis_status "recorded as"
+e2e_has_out "... status shows it applied" "$log" r_dis_status "^livepatch_sample: enabled"
+e2e_hasnt_out "... nothing to reconcile" "$log" r_dis_status "recorded as"
 
 e2e_check_result "revert killed during the transition back" "$log" r_trans 137
 e2e_check_result "... the livepatch is gone from sysfs" "$log" r_trans_sysfs ""
 e2e_check_result "... its module left loaded" "$log" r_trans_modules "livepatch_sample "
-has_out "status records the revert" r_trans_status \
+e2e_has_out "status records the revert" "$log" r_trans_status \
 	"^warning: livepatch 'livepatch_sample' (build 101) is recorded as applied but is not loaded (an interrupted revert, or removed outside elivepatch): recorded as reverted now"
-has_out "... and says the module is left loaded" r_trans_status \
+e2e_has_out "... and says the module is left loaded" "$log" r_trans_status \
 	"module 'livepatch_sample' is loaded but is no active livepatch any more (disabled); unload it with 'rmmod livepatch_sample'"
-has_out "... and shows what sysfs shows" r_trans_status "^no livepatches loaded"
+e2e_has_out "... and shows what sysfs shows" "$log" r_trans_status "^no livepatches loaded"
 e2e_check_result "... rmmod as told works" "$log" r_trans_rmmod 0
 
 e2e_check_result "apply again" "$log" r_rec_apply 0
 e2e_check_result "revert killed before the record" "$log" r_rec 137
 e2e_check_result "... unloaded" "$log" r_rec_modules ""
-has_out "history records the revert" r_rec_history "recorded as reverted now"
-has_out "... and shows it" r_rec_history "reconciled: recorded as applied but not in /sys/kernel/livepatch"
+e2e_has_out "history records the revert" "$log" r_rec_history "recorded as reverted now"
+e2e_has_out "... and shows it" "$log" r_rec_history "reconciled: recorded as applied but not in /sys/kernel/livepatch"
 
 e2e_check_result "the next apply succeeds" "$log" next_apply 0
-hasnt_out "... with nothing to reconcile" next_apply "recorded as"
-has_out "status shows it" next_status "build: *101"
+e2e_hasnt_out "... with nothing to reconcile" "$log" next_apply "recorded as"
+e2e_has_out "status shows it" "$log" next_status "build: *101"
 e2e_check_result "the next revert succeeds" "$log" next_revert 0
 e2e_check_result "... nothing left loaded" "$log" next_modules ""
-has_out "status at the end" next_status2 "^no livepatches loaded"
-hasnt_out "... with nothing to reconcile" next_status2 "recorded as\|warning"
+e2e_has_out "status at the end" "$log" next_status2 "^no livepatches loaded"
+e2e_hasnt_out "... with nothing to reconcile" "$log" next_status2 "recorded as\|warning"
 
 e2e_check_result "a cumulative apply killed before its record" "$log" c_kill 137
 e2e_check_result "... it is loaded, the sample replaced" "$log" c_kill_sysfs "livepatch_cumulative=1 "
 e2e_check_result "... the sample's module left loaded" "$log" c_kill_modules "livepatch_cumulative livepatch_sample "
-has_out "status records the cumulative apply" c_status \
+e2e_has_out "status records the cumulative apply" "$log" c_status \
 	"livepatch 'livepatch_cumulative' (build 102) is loaded but no apply was recorded"
-has_out "... and the sample as replaced by it" c_status \
+e2e_has_out "... and the sample as replaced by it" "$log" c_status \
 	"livepatch 'livepatch_sample' (build 101) was replaced by cumulative livepatch 'livepatch_cumulative' (build 102) but no replace was recorded: recorded now"
-has_out "... telling to unload the replaced module" c_status "unload it with 'rmmod livepatch_sample'"
-has_out "... and shows build 102" c_status "build: *102"
+e2e_has_out "... telling to unload the replaced module" "$log" c_status "unload it with 'rmmod livepatch_sample'"
+e2e_has_out "... and shows build 102" "$log" c_status "build: *102"
 e2e_check_result "rmmod as told works" "$log" c_rmmod 0
 e2e_check_result "the cumulative one is reverted" "$log" c_revert 0
-has_out "... naming build 102" c_revert "^reverted livepatch 'livepatch_cumulative' (build 102)"
+e2e_has_out "... naming build 102" "$log" c_revert "^reverted livepatch 'livepatch_cumulative' (build 102)"
 e2e_check_result "... nothing left" "$log" c_end_modules ""
 
 e2e_check_result "the kernel refuses the module built for another kernel (EINVAL)" "$log" lying_insmod 22
 e2e_check_result "apply refuses it too" "$log" lying 1
-has_out "... with the reason" lying \
+e2e_has_out "... with the reason" "$log" lying \
 	"^error: module 'livepatch_sample' claims kernel $R (vermagic) but was built for another kernel: it expects symbol 'klp_enable_patch' with CRC 0x1badc0de, the kernel's is 0x"
 e2e_check_result "apply --force of the file refuses it" "$log" lying_file 1
-has_out "... with the reason" lying_file "but was built for another kernel"
+e2e_has_out "... with the reason" "$log" lying_file "but was built for another kernel"
 e2e_check_result "apply of a build for another build of the release fails" "$log" rebuilt 1
-has_out "... naming both build-ids" rebuilt \
+e2e_has_out "... naming both build-ids" "$log" rebuilt \
 	"^error: build 108 is for another build of kernel $R (kernel 'ref-rebuilt', build-id ffeeddccbbaa...): the running kernel's build-id is"
 e2e_check_result "... nothing was loaded" "$log" lying_sysfs ""
 
@@ -306,7 +267,5 @@ else
 	printf '%s\n' "$steps" | sed 's/^/#   got: /'
 fi
 check "no oops, BUG, WARNING or stall in the guest" e2e_guest_dmesg_ok "$log"
-if [ "$_t_failed" != 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
-	tr -d '\r' < "$log" | grep -E '^E2E-' | sed 's/^/# /'
-fi
+e2e_show_log "$log"
 t_done

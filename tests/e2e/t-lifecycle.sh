@@ -19,26 +19,9 @@ e2e_tmpdir || bail "temp dir"
 t=$E2E_TMP
 
 # --- livepatch modules built against the headers ---------------------------------------------
-sample=$(e2e_source_file samples/livepatch/livepatch-sample.c) || bail "livepatch-sample.c"
-mkdir -p "$t/mod" "$t/g"
-cp "$sample" "$t/mod/livepatch-sample.c"
-# the cumulative one: same function, another string, .replace = true
-sed -e 's/"this has been live patched"/"this has been live patched (cumulative)"/' \
-	-e 's/^\(\t*\)\.objs = objs,$/&\n\1.replace = true,/' \
-	"$sample" > "$t/mod/livepatch-cumulative.c"
-grep -q 'replace = true' "$t/mod/livepatch-cumulative.c" || bail "cumulative variant of the sample"
-# one whose transition never finishes
-cp "$(dirname "$0")/fixtures/livepatch-stall.c" "$t/mod/" || bail "livepatch-stall.c"
-printf 'obj-m += livepatch-sample.o livepatch-cumulative.o livepatch-stall.o\n' > "$t/mod/Kbuild"
-if make -C "$E2E_HEADERS" M="$t/mod" modules > "$t/build.log" 2>&1; then
-	ok "test livepatch modules build against the headers"
-else
-	tail -n 20 "$t/build.log" | sed 's/^/# /'
-	bail "test livepatch modules build against the headers"
-fi
-for m in sample cumulative stall; do
-	cp "$t/mod/livepatch-$m.ko" "$t/g/" || bail "module $m"
-done
+# the sample, a cumulative one (same function, another string, .replace = true) and one
+# whose transition never finishes
+e2e_sample_livepatches "$t/g" livepatch-stall
 # the same sample, changed after the build (sha256 no longer matches)
 cp "$t/mod/livepatch-sample.ko" "$t/g/tampered.ko" && printf 'x' >> "$t/g/tampered.ko"
 # a livepatch for another kernel: same module, another vermagic of the same length
@@ -99,26 +82,11 @@ INSERT INTO build_patches VALUES (101, 0, 201), (102, 0, 201), (102, 1, 202);
 EOF
 
 # --- the binary and its shared libraries, run through the dynamic loader ----------------------
-cp "$ELP" "$t/g/elivepatch" || bail "binary copied"
-libs=$(ldd "$ELP" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
-for l in $libs; do cp -L "$l" "$t/g/" || bail "library $l"; done
-ldso=$(basename "$(ldd "$ELP" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')")
-[ -n "$ldso" ] || bail "dynamic loader of $ELP"
-
-cat > "$t/init.sh" <<EOF
-E() { /root/$ldso --library-path /root /root/elivepatch --db /root/catalogue.db "\$@"; }
-EOF
+e2e_guest_elivepatch "$ELP" "$t/g" "$t/init.sh"
 cat >> "$t/init.sh" <<EOF
 built=$built
 EOF
 cat >> "$t/init.sh" <<'EOF'
-# run NAME ARGS...: the command's status, and its output as E2E-OUT lines
-run() {
-	_n=$1; shift
-	E "$@" > /tmp/out 2>&1
-	e2e_result "$_n" $?
-	sed "s/^/E2E-OUT $_n: /" /tmp/out
-}
 sig=$(cat /sys/module/module/parameters/sig_enforce)
 e2e_result sig_enforce "$sig"
 if [ "$sig" = Y ]; then
@@ -170,59 +138,54 @@ E2E_QEMU_MEM=1G e2e_boot "$t/initrd.gz" "$t/boot.log" 120
 check "the guest runs the lifecycle and powers off" [ $? = 0 ]
 log=$t/boot.log
 
-out() { tr -d '\r' < "$log" | sed -n "s/^E2E-OUT $1: //p"; }
-has_out() { # DESC NAME PATTERN: the command's output matches
-	if out "$2" | grep -q -- "$3"; then ok "$1"; else
-		not_ok "$1"; out "$2" | sed 's/^/#   /'; fi
-}
 orig="console=ttyS0 quiet panic=-1${E2E_APPEND:+ $E2E_APPEND}"
 if [ -n "$built" ]; then
 	e2e_check_result "apply the build made by elivepatch build" "$log" built_apply 0
 	e2e_check_result "... its behaviour" "$log" built_cmdline "elivepatch-test-cmdline"
-	has_out "status shows it with its patch" built_status "patches: *cmdline-string"
-	has_out "... and the CVE of the patch" built_status "cves: *CVE-2099-1234"
+	e2e_has_out "status shows it with its patch" "$log" built_status "patches: *cmdline-string"
+	e2e_has_out "... and the CVE of the patch" "$log" built_status "cves: *CVE-2099-1234"
 	e2e_check_result "revert it" "$log" built_revert 0
 	e2e_check_result "... and the behaviour is back" "$log" built_cmdline_after "$orig"
 fi
 e2e_check_result "status with nothing loaded" "$log" status0 0
-has_out "status says no livepatches loaded" status0 "^no livepatches loaded"
+e2e_has_out "status says no livepatches loaded" "$log" status0 "^no livepatches loaded"
 e2e_check_result "apply 101 (the sample) succeeds" "$log" apply1 0
-has_out "apply 101 reports the build and module" apply1 "^applied build 101 (livepatch 'livepatch_sample') to kernel $E2E_RELEASE"
+e2e_has_out "apply 101 reports the build and module" "$log" apply1 "^applied build 101 (livepatch 'livepatch_sample') to kernel $E2E_RELEASE"
 e2e_check_result "the sample changed /proc/cmdline" "$log" cmdline1 "this has been live patched"
 e2e_check_result "status with the sample" "$log" status1 0
-has_out "status shows livepatch_sample enabled" status1 "^livepatch_sample: enabled$"
-has_out "status maps it to build 101 and its patch" status1 "build: *101 (kernel $E2E_RELEASE, verification passed)"
-has_out "status shows the patch's CVE" status1 "cves: *CVE-2099-0001"
-has_out "status shows the patched function" status1 "vmlinux: cmdline_proc_show"
-has_out "status --json" status1_json '"name":"livepatch_sample","enabled":true,"transition":false,"known":true,"build":101'
+e2e_has_out "status shows livepatch_sample enabled" "$log" status1 "^livepatch_sample: enabled$"
+e2e_has_out "status maps it to build 101 and its patch" "$log" status1 "build: *101 (kernel $E2E_RELEASE, verification passed)"
+e2e_has_out "status shows the patch's CVE" "$log" status1 "cves: *CVE-2099-0001"
+e2e_has_out "status shows the patched function" "$log" status1 "vmlinux: cmdline_proc_show"
+e2e_has_out "status --json" "$log" status1_json '"name":"livepatch_sample","enabled":true,"transition":false,"known":true,"build":101'
 e2e_check_result "apply of an already loaded livepatch fails" "$log" apply1_again 1
-has_out "... saying it is loaded" apply1_again "error: livepatch 'livepatch_sample' is already loaded"
+e2e_has_out "... saying it is loaded" "$log" apply1_again "error: livepatch 'livepatch_sample' is already loaded"
 e2e_check_result "apply 102 (cumulative) succeeds" "$log" apply2 0
-has_out "apply 102 warns that it was never verified" apply2 "warning: build 102 was never verified"
-has_out "apply 102 reports that it replaced build 101" apply2 "^replaced livepatch 'livepatch_sample' (build 101)"
+e2e_has_out "apply 102 warns that it was never verified" "$log" apply2 "warning: build 102 was never verified"
+e2e_has_out "apply 102 reports that it replaced build 101" "$log" apply2 "^replaced livepatch 'livepatch_sample' (build 101)"
 e2e_check_result "the cumulative patch's behaviour" "$log" cmdline2 "this has been live patched (cumulative)"
 e2e_check_result "only the cumulative patch is left in sysfs" "$log" loaded2 "livepatch_cumulative "
 e2e_check_result "the replaced module was unloaded" "$log" modules2 "livepatch_cumulative "
-has_out "status shows both patches of build 102" status2 "patches: *cmdline-msg,cmdline-msg-v2"
+e2e_has_out "status shows both patches of build 102" "$log" status2 "patches: *cmdline-msg,cmdline-msg-v2"
 e2e_check_result "revert livepatch_cumulative" "$log" revert2 0
-has_out "revert names the build" revert2 "^reverted livepatch 'livepatch_cumulative' (build 102)"
+e2e_has_out "revert names the build" "$log" revert2 "^reverted livepatch 'livepatch_cumulative' (build 102)"
 e2e_check_result "/proc/cmdline is back to the original" "$log" cmdline3 "$orig"
 e2e_check_result "no livepatch module left" "$log" modules3 ""
 e2e_check_result "reverting something not loaded fails" "$log" revert_again 1
-has_out "... clearly" revert_again "error: livepatch 'livepatch_cumulative' is not loaded"
+e2e_has_out "... clearly" "$log" revert_again "error: livepatch 'livepatch_cumulative' is not loaded"
 e2e_check_result "apply of a build whose module changed fails" "$log" tampered 1
-has_out "... naming the sha256 mismatch" tampered "does not match the catalogue"
+e2e_has_out "... naming the sha256 mismatch" "$log" tampered "does not match the catalogue"
 e2e_check_result "apply of a changed file fails" "$log" tampered_file 1
-has_out "... naming the build it no longer matches" tampered_file "does not match build 103 in the catalogue"
+e2e_has_out "... naming the build it no longer matches" "$log" tampered_file "does not match build 103 in the catalogue"
 e2e_check_result "apply of a build for another kernel fails" "$log" other 1
-has_out "... naming both kernels" other "built for kernel $other, the running kernel is $E2E_RELEASE"
+e2e_has_out "... naming both kernels" "$log" other "built for kernel $other, the running kernel is $E2E_RELEASE"
 e2e_check_result "apply --force of a module for another kernel fails too" "$log" other_file 1
-has_out "... naming both kernels (--force does not override that)" other_file \
+e2e_has_out "... naming both kernels (--force does not override that)" "$log" other_file \
 	"error: module 'livepatch_sample' is built for kernel $other, the running kernel is $E2E_RELEASE"
 e2e_check_result "apply of a patch whose transition never finishes fails" "$log" stall 1
-has_out "... after --wait" stall "did not finish its transition in 3 s"
-has_out "... naming the blocking task and function" stall "blocked by kthreadd (pid 2, tid 2): sleeping in kthreadd"
-has_out "... and backs it out" stall "was disabled and unloaded again"
+e2e_has_out "... after --wait" "$log" stall "did not finish its transition in 3 s"
+e2e_has_out "... naming the blocking task and function" "$log" stall "blocked by kthreadd (pid 2, tid 2): sleeping in kthreadd"
+e2e_has_out "... and backs it out" "$log" stall "was disabled and unloaded again"
 e2e_check_result "the stalled patch is unloaded" "$log" modules_stall ""
 e2e_check_result "... and gone from sysfs" "$log" loaded_stall ""
 e2e_check_result "status after everything" "$log" status_empty 0
@@ -259,13 +222,11 @@ check "the guest boots with module.sig_enforce=1" [ $? = 0 ]
 log=$t/enforce.log
 e2e_check_result "the guest enforces signatures" "$log" sig_enforce Y
 e2e_check_result "apply of an unsigned module fails" "$log" enforce_apply 1
-has_out "... with the reason" enforce_apply "refusing to load unsigned module 'livepatch_sample': the kernel enforces module signatures (module.sig_enforce=1)"
+e2e_has_out "... with the reason" "$log" enforce_apply "refusing to load unsigned module 'livepatch_sample': the kernel enforces module signatures (module.sig_enforce=1)"
 e2e_check_result "apply of a module signed with an untrusted key fails" "$log" enforce_signed 1
-has_out "... with the kernel's reason" enforce_signed "error: cannot load 'livepatch_sample': the kernel rejected the module's signature (key not trusted)"
+e2e_has_out "... with the kernel's reason" "$log" enforce_signed "error: cannot load 'livepatch_sample': the kernel rejected the module's signature (key not trusted)"
 e2e_check_result "nothing was loaded" "$log" enforce_loaded ""
 check "no oops, BUG, WARNING or stall in the second guest" e2e_guest_dmesg_ok "$log"
 
-if [ "$_t_failed" != 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
-	tr -d '\r' < "$t/boot.log" | grep -E '^E2E-' | sed 's/^/# /'
-fi
+e2e_show_log "$t/boot.log"
 t_done
