@@ -96,6 +96,8 @@ int elp_bmake_try(struct elp_bstate *b, const char *dir,
 /* argv in cwd (NULL: here), output into the build log; in a sandbox when
  * the build asked for one (the tree and the work dir writable). */
 int elp_brun(struct elp_bstate *b, const char *const *argv, const char *cwd);
+/* "$ argv..." into the build log (argv ends with NULL), before running it. */
+void elp_blog_argv(struct elp_bstate *b, const char *const *argv);
 int elp_bcopy_file(struct elp_ctx *ctx, const char *from, const char *to);
 
 /* build-resolve.c: the inputs of the build, then its units and headers */

@@ -334,17 +334,7 @@ static int preprocess_batch(struct elp_bstate *b, char **files, size_t m,
 		err = -EINTR;
 		goto out;
 	}
-	if (b->log_fd >= 0) {
-		struct elp_buf line = { 0 };
-
-		elp_buf_puts(&line, "$");
-		for (k = 0; k < a; k++)
-			elp_buf_printf(&line, " %s", argv[k]);
-		elp_buf_puts(&line, "\n");
-		if (line.data && write(b->log_fd, line.data, line.len) < 0)
-			elp_dbg(b->ctx, "cannot write the build log");
-		elp_buf_free(&line);
-	}
+	elp_blog_argv(b, argv);
 	/* a file that does not preprocess is kept: the status is not used */
 	err = elp_brun(b, argv, b->tree);
 	err = err < 0 ? err : 0;

@@ -143,6 +143,22 @@ static bool btfids_unused(const struct elp_bstate *b, const char *dir)
 	return access(path, F_OK) != 0;
 }
 
+void elp_blog_argv(struct elp_bstate *b, const char *const *argv)
+{
+	struct elp_buf line = { 0 };
+	size_t i;
+
+	if (b->log_fd < 0)
+		return;
+	elp_buf_puts(&line, "$");
+	for (i = 0; argv[i]; i++)
+		elp_buf_printf(&line, " %s", argv[i]);
+	elp_buf_puts(&line, "\n");
+	if (line.data && write(b->log_fd, line.data, line.len) < 0)
+		elp_dbg(b->ctx, "cannot write the build log");
+	elp_buf_free(&line);
+}
+
 int elp_brun(struct elp_bstate *b, const char *const *argv, const char *cwd)
 {
 	const char *writable[2], **wrapped;
@@ -207,17 +223,7 @@ static int bmake(struct elp_bstate *b, const char *dir,
 	for (i = 0; i < nr_targets; i++)
 		argv[n++] = targets[i];
 	argv[n] = NULL;
-	if (b->log_fd >= 0) {
-		struct elp_buf line = { 0 };
-
-		elp_buf_puts(&line, "$");
-		for (i = 0; i < n; i++)
-			elp_buf_printf(&line, " %s", argv[i]);
-		elp_buf_puts(&line, "\n");
-		if (line.data && write(b->log_fd, line.data, line.len) < 0)
-			elp_dbg(b->ctx, "cannot write the build log");
-		elp_buf_free(&line);
-	}
+	elp_blog_argv(b, argv);
 	off = b->log_fd >= 0 ? lseek(b->log_fd, 0, SEEK_CUR) : -1;
 	rc = elp_brun(b, argv, NULL);
 	if (rc == 0)
