@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "engine/build.h"
+#include "lib/kernel-add.h"
 #include "lib/kernel.h"
 #include "lib/patch.h"
 #include "lib/util.h"
@@ -136,11 +136,10 @@ static void print_kernel_text(const struct elp_kernel *k,
 }
 
 /* Refuse (or, forced, warn about) a kernel livepatches cannot load into. */
-static int check_livepatch(const struct elp_kernel *k, const char *what,
-			   bool force)
+/* --force: why a kernel without CONFIG_LIVEPATCH is refused, or said */
+static int report_no_livepatch(const struct elp_kernel *k, const char *what,
+			       bool force)
 {
-	if (k->livepatch)
-		return 0;
 	if (force) {
 		cli_warn(
 			"%s has no CONFIG_LIVEPATCH=y: livepatches cannot load into kernel '%s'",
@@ -153,27 +152,17 @@ static int check_livepatch(const struct elp_kernel *k, const char *what,
 	return 1;
 }
 
-static int store_kernel(struct cli *cli, struct elp_kernel *k)
+static int add_kernel(struct cli *cli, struct elp_kernel *k, const char *what,
+		      bool force)
 {
 	struct elp_catalogue *cat;
-	struct elp_event ev = { .kind = "kernel-add" };
 	int err;
 
+	if (!k->livepatch && report_no_livepatch(k, what, force))
+		return 1;
 	if (cli_open_catalogue(cli, 0, &cat))
 		return 1;
-	err = elp_catalogue_begin(cat);
-	if (!err)
-		err = elp_kernel_store(cat, k);
-	if (!err) {
-		ev.kernel_id = k->id;
-		ev.kernel_release = k->release;
-		ev.detail = k->name;
-		err = elp_event_add(cat, &ev);
-	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
+	err = elp_kernel_add(cat, k, NULL, force);
 	elp_catalogue_close(cat);
 	if (err)
 		return 1;
@@ -248,122 +237,13 @@ static void ticker_stop(struct ticker *t)
 	pthread_mutex_destroy(&t->lock);
 }
 
-/*
- * The symbol table: --symbols, else found where users have it, else derived
- * by booting the image; then checked against the image.  None is not an
- * error here (a build says what it needs); a bad one is.
- */
-static int find_symbols(struct cli *cli, struct elp_kernel *k,
-			const char *symbols)
+/* the library's long steps, shown by the ticker */
+static void long_step(void *data, const char *what, bool begin)
 {
-	int err;
-
-	if (symbols) {
-		if (elp_kernel_read_symbols(cli->ctx, k, symbols, NULL,
-					    "--symbols"))
-			return 1;
-		return elp_kernel_check_image(cli->ctx, k) ? 1 : 0;
-	}
-	err = elp_kernel_find_symbols(cli->ctx, k);
-	if (err == -ENOENT && k->image_path) {
-		/* the build cache keeps what a boot printed, for any catalogue */
-		char *cache = elp_build_default_cache(cli->ctx), *dir = NULL;
-
-		if (cache && asprintf(&dir, "%s/symbols", cache) > 0) {
-			struct ticker t;
-
-			ticker_start(&t, "booting the image");
-			err = elp_kernel_derive_symbols(cli->ctx, k, dir);
-			ticker_stop(&t);
-		} else {
-			err = -ENOMEM;
-		}
-		free(dir);
-		free(cache);
-	}
-	if (err && err != -ENOENT)
-		return 1;
-	return elp_kernel_check_image(cli->ctx, k) ? 1 : 0;
-}
-
-/* The modules tree: --modules, else the default when there is one. */
-static int find_modules(struct cli *cli, struct elp_kernel *k,
-			const char *modules)
-{
-	int err;
-
-	if (modules)
-		return elp_kernel_set_modules(cli->ctx, k, modules, "--modules")
-			       ? 1
-			       : 0;
-	err = elp_kernel_find_modules(cli->ctx, k);
-	return err && err != -ENOENT ? 1 : 0;
-}
-
-/* --source: checked; a tree built in place gives release, config, build. */
-static int use_source(struct cli *cli, struct elp_kernel *k, const char *source,
-		      const char **release_origin)
-{
-	bool had_release = k->release != NULL;
-	char sha[ELP_SHA256_HEX_LEN + 1];
-	const char *kind;
-	int built = 0;
-
-	if (elp_kernel_check_source(cli->ctx, source, &kind))
-		return 1;
-	k->source = elp_abspath(source);
-	k->source_kind = strdup(kind);
-	if (!k->source || !k->source_kind)
-		return 1;
-	if (!strcmp(kind, "dir")) {
-		built = elp_kernel_use_built_source(cli->ctx, k, k->source);
-		if (built < 0)
-			return 1;
-		if (built && !had_release)
-			*release_origin =
-				"the source dir's include/config/kernel.release";
-	}
-	if (!strcmp(kind, "tarball") &&
-	    elp_sha256_file(cli->ctx, k->source, sha))
-		return 1;
-	return elp_kernel_set_origin(k, ELP_KERNEL_SOURCE, k->source,
-				     built ? "--source (built in place)"
-					   : "--source",
-				     strcmp(kind, "tarball") ? NULL : sha)
-		       ? 1
-		       : 0;
-}
-
-static int use_config(struct cli *cli, struct elp_kernel *k, const char *path)
-{
-	char *config = NULL;
-	int err;
-
-	if (elp_config_read(cli->ctx, path, &config))
-		return 1;
-	err = elp_kernel_set_config(k, config);
-	free(config);
-	free(k->config_path);
-	k->config_path = elp_abspath(path);
-	if (!err)
-		err = elp_kernel_set_origin(k, ELP_KERNEL_CONFIG,
-					    k->config_path, "--config",
-					    k->config_sha256);
-	return err ? 1 : 0;
-}
-
-static int use_build(struct elp_kernel *k, const char *build)
-{
-	free(k->build_dir);
-	k->build_dir = elp_abspath(build);
-	if (!k->build_dir || !elp_is_dir(k->build_dir)) {
-		cli_error("cannot use build dir '%s': not a directory", build);
-		return 1;
-	}
-	return elp_kernel_set_origin(k, ELP_KERNEL_BUILD, k->build_dir,
-				     "--build", NULL)
-		       ? 1
-		       : 0;
+	if (begin)
+		ticker_start(data, what);
+	else
+		ticker_stop(data);
 }
 
 static int kernel_detect(struct cli *cli, int argc, const char **argv)
@@ -371,7 +251,9 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 	int add = 0, force = 0, rc;
 	char *name = NULL, *build = NULL, *source = NULL;
 	char *symbols = NULL, *modules = NULL;
+	struct elp_kernel_given g = { .long_step = long_step };
 	struct elp_kernel *k;
+	struct ticker ticker;
 	poptContext pc;
 	bool done;
 	struct poptOption options[] = {
@@ -404,49 +286,18 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 				     poptPeekArg(pc));
 		goto out;
 	}
-	if (elp_kernel_detect(cli->ctx, &k)) {
+	g.name = name;
+	g.source = source;
+	g.build = build;
+	g.symbols = symbols;
+	g.modules = modules;
+	g.data = &ticker;
+	if (elp_kernel_describe_running(cli->ctx, &g, &k)) {
 		rc = 1;
 		goto out;
 	}
-	if (name) {
-		free(k->name);
-		k->name = strdup(name);
-		if (!k->name) {
-			cli_error("out of memory");
-			rc = 1;
-			goto free_kernel;
-		}
-	}
-	if (source) {
-		const char *kind;
-
-		if (elp_kernel_check_source(cli->ctx, source, &kind)) {
-			rc = 1;
-			goto free_kernel;
-		}
-		free(k->source);
-		free(k->source_kind);
-		k->source = elp_abspath(source);
-		k->source_kind = strdup(kind);
-		if (!k->source || !k->source_kind ||
-		    elp_kernel_set_origin(k, ELP_KERNEL_SOURCE, k->source,
-					  "--source", NULL)) {
-			rc = 1;
-			goto free_kernel;
-		}
-	}
-	if (build && use_build(k, build)) {
-		rc = 1;
-		goto free_kernel;
-	}
-	if (find_symbols(cli, k, symbols) || find_modules(cli, k, modules)) {
-		rc = 1;
-		goto free_kernel;
-	}
 	if (add) {
-		rc = check_livepatch(k, "the running kernel", force);
-		if (!rc)
-			rc = store_kernel(cli, k);
+		rc = add_kernel(cli, k, "the running kernel", force);
 	} else {
 		if (!k->livepatch)
 			cli_warn(
@@ -456,13 +307,14 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 		else
 			print_kernel_text(k, NULL, 0);
 	}
-free_kernel:
 	elp_kernel_free(k);
 out:
 	poptFreeContext(pc);
 	free(name);
 	free(build);
 	free(source);
+	free(symbols);
+	free(modules);
 	return rc;
 }
 
@@ -472,7 +324,10 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 	char *name = NULL, *build = NULL, *symbols = NULL, *image = NULL;
 	char *modules = NULL;
 	const char *release_origin = NULL;
+	struct elp_kernel_given g = { .long_step = long_step };
+	enum elp_kernel_missing missing;
 	struct elp_kernel *k = NULL;
+	struct ticker ticker;
 	int force = 0, rc;
 	poptContext pc;
 	bool done;
@@ -517,51 +372,35 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 		rc = cli_usage_error(pc, "--source is required");
 		goto out;
 	}
+	g.release = release;
+	g.source = source;
+	g.config = config_path;
+	g.name = name;
+	g.build = build;
+	g.symbols = symbols;
+	g.image = image;
+	g.modules = modules;
+	g.data = &ticker;
 	rc = 1;
-	k = calloc(1, sizeof(*k));
-	if (!k || (release && !(k->release = strdup(release))))
+	if (elp_kernel_describe(cli->ctx, &g, &k, &release_origin, &missing))
 		goto out;
-	/* an explicit --config or --build wins over the source dir's */
-	if (config_path && use_config(cli, k, config_path))
-		goto out;
-	if (build && use_build(k, build))
-		goto out;
-	if (use_source(cli, k, source, &release_origin))
-		goto out;
-	if (image) {
-		bool had_release = k->release != NULL;
-
-		if (elp_kernel_set_image(cli->ctx, k, image, "--image"))
-			goto out;
-		if (!had_release)
-			release_origin = "the image's version string";
-	}
-	if (!k->release) {
+	if (missing == ELP_KERNEL_MISSING_RELEASE) {
 		rc = cli_usage_error(
 			pc,
 			"--release is required: '%s' is not a built kernel tree and no --image was given",
 			source);
 		goto out;
 	}
-	if (!k->config && elp_kernel_find_config(cli->ctx, k) == -ENOENT) {
+	if (missing == ELP_KERNEL_MISSING_CONFIG) {
 		rc = cli_usage_error(
 			pc,
 			"--config is required: '%s' has no .config and no config-%s is beside the image",
 			source, k->release);
 		goto out;
 	}
-	if (!k->config ||
-	    (!k->build_dir && elp_kernel_find_build(cli->ctx, k) == -ENOMEM))
-		goto out;
-	k->name = strdup(name ? name : k->release);
-	if (!k->name || find_symbols(cli, k, symbols) ||
-	    find_modules(cli, k, modules))
-		goto out;
-	if (check_livepatch(k, k->config_path, force))
-		goto out;
 	if (release_origin && !cli->json)
 		printf("release %s (from %s)\n", k->release, release_origin);
-	rc = store_kernel(cli, k);
+	rc = add_kernel(cli, k, k->config_path, force);
 out:
 	elp_kernel_free(k);
 	poptFreeContext(pc);
@@ -625,8 +464,8 @@ static int kernel_list(struct cli *cli, int argc, const char **argv)
 	return rc;
 }
 
-static int find_kernel(struct cli *cli, struct elp_catalogue *cat,
-		       const char *spec, struct elp_kernel **k)
+static int find_kernel(struct elp_catalogue *cat, const char *spec,
+		       struct elp_kernel **k)
 {
 	int err = elp_kernel_find(cat, spec, k);
 
@@ -634,47 +473,7 @@ static int find_kernel(struct cli *cli, struct elp_catalogue *cat,
 		cli_error(
 			"no kernel '%s' in the catalogue; see 'elivepatch kernel list'",
 			spec);
-	(void)cli;
 	return err ? 1 : 0;
-}
-
-static int kernel_patch_names(struct elp_catalogue *cat, int64_t kernel_id,
-			      char ***names, size_t *nr)
-{
-	int64_t *ids = NULL;
-	size_t n = 0, i;
-	char **list;
-	int err;
-
-	err = elp_kernel_patch_ids(cat, kernel_id, &ids, &n);
-	if (err)
-		return err;
-	list = calloc(n + 1, sizeof(*list));
-	for (i = 0; list && i < n; i++) {
-		struct elp_patch *p;
-		char id[24];
-
-		snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
-		if (elp_patch_find(cat, id, &p) == 0) {
-			list[i] = strdup(p->name);
-			elp_patch_free(p);
-		} else {
-			list[i] = strdup(id);
-		}
-	}
-	free(ids);
-	if (!list)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (!list[i]) {
-			while (n)
-				free(list[--n]);
-			free(list);
-			return -ENOMEM;
-		}
-	*names = list;
-	*nr = n;
-	return 0;
 }
 
 static void free_names(char **names, size_t n)
@@ -731,9 +530,9 @@ static int kernel_show(struct cli *cli, int argc, const char **argv)
 	rc = 1;
 	if (cli_open_catalogue(cli, ELP_CATALOGUE_READ, &cat))
 		goto out;
-	if (find_kernel(cli, cat, spec, &k) == 0) {
+	if (find_kernel(cat, spec, &k) == 0) {
 		warn_symbols(k);
-		if (kernel_patch_names(cat, k->id, &patches, &nr) == 0) {
+		if (elp_kernel_patch_names(cat, k->id, &patches, &nr) == 0) {
 			if (cli->json)
 				print_kernel_json_alone(
 					k, (const char *const *)patches, nr);
@@ -753,11 +552,10 @@ out:
 
 static int kernel_remove(struct cli *cli, int argc, const char **argv)
 {
-	struct elp_event ev = { .kind = "kernel-remove" };
 	struct elp_catalogue *cat;
 	struct elp_kernel *k = NULL;
 	const char *spec;
-	int force = 0, rc, builds;
+	int force = 0, rc, err, builds;
 	poptContext pc;
 	bool done;
 	struct poptOption options[] = {
@@ -774,30 +572,16 @@ static int kernel_remove(struct cli *cli, int argc, const char **argv)
 	rc = 1;
 	if (cli_open_catalogue(cli, 0, &cat))
 		goto out;
-	if (elp_catalogue_begin(cat))
+	if (find_kernel(cat, spec, &k))
 		goto close;
-	if (find_kernel(cli, cat, spec, &k))
-		goto rollback;
-	builds = elp_kernel_count_builds(cat, k->id);
-	if (builds < 0)
-		goto rollback;
-	if (builds > 0 && !force) {
+	err = elp_kernel_delete(cat, k, force, &builds);
+	if (err == -EBUSY)
 		cli_error(
 			"kernel '%s' is referenced by %d build%s; use --force to remove it anyway",
 			k->name, builds, builds == 1 ? "" : "s");
-		goto rollback;
-	}
-	ev.kernel_release = k->release;
-	ev.detail = k->name;
-	if (elp_kernel_remove(cat, k) || elp_event_add(cat, &ev) ||
-	    elp_catalogue_commit(cat))
-		goto rollback;
-	if (!cli->json)
+	else if (!err && !cli->json)
 		printf("removed kernel '%s'\n", k->name);
-	rc = 0;
-	goto close;
-rollback:
-	elp_catalogue_rollback(cat);
+	rc = err ? 1 : 0;
 close:
 	elp_kernel_free(k);
 	elp_catalogue_close(cat);
@@ -806,56 +590,16 @@ out:
 	return rc;
 }
 
-/* Import each file as a 'kernel' patch (or reuse identical content). */
-static int import_kernel_patch(struct cli *cli, struct elp_catalogue *cat,
-			       const struct elp_kernel *k, const char *file)
-{
-	struct elp_patch *p = NULL, *existing = NULL;
-	int err;
-
-	err = elp_patch_load(cli->ctx, file, &p);
-	if (err)
-		return err;
-	p->kind = ELP_PATCH_KERNEL;
-	err = elp_patch_find_by_sha(cat, ELP_PATCH_KERNEL, p->sha256,
-				    &existing);
-	if (err < 0)
-		goto out;
-	if (err == 1) {
-		p->id = existing->id;
-		err = 0;
-	} else {
-		/* names are unique across kinds: qualify with the kernel */
-		char *name;
-
-		if (asprintf(&name, "%s:%s", k->name, p->name) < 0) {
-			err = -ENOMEM;
-			goto out;
-		}
-		free(p->name);
-		p->name = name;
-		err = elp_patch_store(cat, p);
-	}
-	if (!err)
-		err = elp_kernel_append_patch(cat, k->id, p->id);
-	if (err == -EEXIST)
-		cli_error("patch '%s' is already recorded for kernel '%s'",
-			  file, k->name);
-out:
-	elp_patch_free(existing);
-	elp_patch_free(p);
-	return err;
-}
-
 static int kernel_patch_add(struct cli *cli, int argc, const char **argv)
 {
 	struct elp_catalogue *cat;
 	struct elp_kernel *k = NULL;
-	const char *spec, *file;
 	const char **files;
+	const char *spec;
 	poptContext pc;
+	size_t n = 0;
 	bool done;
-	int rc, n = 0;
+	int rc, err;
 
 	rc = cli_parse("KERNEL PATCHFILE...", NULL, argc, argv, &pc, &done);
 	if (rc || done)
@@ -868,35 +612,18 @@ static int kernel_patch_add(struct cli *cli, int argc, const char **argv)
 		poptFreeContext(pc);
 		return rc;
 	}
+	while (files[n])
+		n++;
 	rc = 1;
 	if (cli_open_catalogue(cli, 0, &cat))
 		goto out;
-	if (elp_catalogue_begin(cat))
+	if (find_kernel(cat, spec, &k))
 		goto close;
-	if (find_kernel(cli, cat, spec, &k))
-		goto rollback;
-	for (; (file = files[n]) != NULL; n++)
-		if (import_kernel_patch(cli, cat, k, file))
-			goto rollback;
-	{
-		struct elp_event ev = { .kind = "kernel-patch-add",
-					.kernel_id = k->id,
-					.kernel_release = k->release };
-		char detail[64];
-
-		snprintf(detail, sizeof(detail), "%d out-of-tree patch%s", n,
-			 n == 1 ? "" : "es");
-		ev.detail = detail;
-		if (elp_event_add(cat, &ev) || elp_catalogue_commit(cat))
-			goto rollback;
-	}
-	if (!cli->json)
-		printf("kernel '%s': recorded %d out-of-tree patch%s\n",
+	err = elp_kernel_patch_add(cli->ctx, cat, k, files, n);
+	if (!err && !cli->json)
+		printf("kernel '%s': recorded %zu out-of-tree patch%s\n",
 		       k->name, n, n == 1 ? "" : "es");
-	rc = 0;
-	goto close;
-rollback:
-	elp_catalogue_rollback(cat);
+	rc = err ? 1 : 0;
 close:
 	elp_kernel_free(k);
 	elp_catalogue_close(cat);

@@ -16,35 +16,6 @@ static void print_tc_json(struct elp_json *j, const struct elp_toolchain *tc)
 	elp_json_str(j, "target", tc->target);
 }
 
-/* The id a cc_path has in the catalogue, or 0. */
-static int64_t catalogued_id(struct elp_catalogue *cat, const char *cc_path)
-{
-	struct elp_toolchain *tc = NULL;
-	struct elp_ctx *ctx = elp_catalogue_ctx(cat);
-	int prio = elp_get_log_priority(ctx);
-	int64_t id = 0;
-
-	/* "no toolchain" is an answer here, not an error */
-	elp_set_log_priority(ctx, -1);
-	if (elp_toolchain_find(cat, cc_path, &tc) == 0 &&
-	    strcmp(tc->cc_path, cc_path) == 0)
-		id = tc->id;
-	elp_set_log_priority(ctx, prio);
-	elp_toolchain_free(tc);
-	return id;
-}
-
-static int add_one(struct elp_catalogue *cat, struct elp_toolchain *tc)
-{
-	struct elp_event ev = { .kind = "toolchain-add" };
-	int err = elp_toolchain_store(cat, tc);
-
-	if (err)
-		return err;
-	ev.detail = tc->cc_path;
-	return elp_event_add(cat, &ev);
-}
-
 static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 {
 	static const char *const headers[] = { "ROLE", "PATH", "VERSION",
@@ -56,7 +27,7 @@ static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 	bool *added = NULL;
 	struct table *t;
 	poptContext pc;
-	int add = 0, rc, err;
+	int add = 0, rc;
 	bool done;
 	struct poptOption options[] = {
 		{ "add", 0, POPT_ARG_NONE, &add, 0,
@@ -97,19 +68,7 @@ static int toolchain_detect(struct cli *cli, int argc, const char **argv)
 		rc = 1;
 		goto out;
 	}
-	err = add ? elp_catalogue_begin(cat) : 0;
-	for (i = 0; i < n && !err; i++) {
-		ids[i] = catalogued_id(cat, all[i]->cc_path);
-		if (!ids[i] && add) {
-			err = add_one(cat, all[i]);
-			ids[i] = all[i]->id;
-			added[i] = true;
-		}
-	}
-	if (add && !err)
-		err = elp_catalogue_commit(cat);
-	if (err) {
-		elp_catalogue_rollback(cat);
+	if (elp_toolchain_catalogue(cat, all, n, add, ids, added)) {
 		rc = 1;
 		goto out;
 	}
@@ -194,13 +153,7 @@ static int toolchain_add(struct cli *cli, int argc, const char **argv)
 		goto out_free;
 	if (cli_open_catalogue(cli, 0, &cat))
 		goto out_free;
-	err = elp_catalogue_begin(cat);
-	if (!err)
-		err = add_one(cat, tc);
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
+	err = elp_toolchain_add(cat, tc);
 	elp_catalogue_close(cat);
 	if (err)
 		goto out_free;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "builds.h"
+#include "kernel-add.h"
 #include "kernel.h"
 #include "patch.h"
 #include "remote-internal.h"
@@ -343,7 +344,6 @@ static int add_oot_patches(struct serve *s, struct elp_kernel *k,
  */
 static int adopt_source(struct serve *s, const char *name)
 {
-	struct elp_event ev = { .kind = "kernel-add" };
 	struct elp_kernel *k = calloc(1, sizeof(*k));
 	struct elp_buf id = { 0 };
 	char key[ELP_SHA256_HEX_LEN + 1], *config = NULL, *path = NULL;
@@ -414,15 +414,9 @@ static int adopt_source(struct serve *s, const char *name)
 		err = elp_catalogue_begin(s->cat);
 	if (err)
 		goto out;
-	err = elp_kernel_store(s->cat, k);
+	err = elp_kernel_insert(s->cat, k, "sent by a client with its source");
 	if (!err)
 		err = add_oot_patches(s, k, key);
-	if (!err) {
-		ev.kernel_id = k->id;
-		ev.kernel_release = k->release;
-		ev.detail = "sent by a client with its source";
-		err = elp_event_add(s->cat, &ev);
-	}
 	if (!err)
 		err = elp_catalogue_commit(s->cat);
 	else

@@ -13,6 +13,7 @@
 
 #include "catalogue-internal.h"
 #include "jobs-internal.h"
+#include "kernel-add.h"
 #include "kernel.h"
 #include "lifecycle.h"
 #include "livepatch.h"
@@ -228,27 +229,11 @@ out:
 
 static int store_kernel(struct elp_job_run *r, struct elp_kernel *k)
 {
-	struct elp_event ev = { .kind = "kernel-add" };
 	char detail[128];
-	int err;
 
-	err = elp_catalogue_begin(r->cat);
-	if (err)
-		return err;
-	err = elp_kernel_store(r->cat, k);
-	if (!err) {
-		snprintf(detail, sizeof(detail), "%s (job %lld)", k->name,
-			 (long long)r->job->id);
-		ev.kernel_id = k->id;
-		ev.kernel_release = k->release;
-		ev.detail = detail;
-		err = elp_event_add(r->cat, &ev);
-	}
-	if (!err)
-		err = elp_catalogue_commit(r->cat);
-	if (err)
-		elp_catalogue_rollback(r->cat);
-	return err;
+	snprintf(detail, sizeof(detail), "%s (job %lld)", k->name,
+		 (long long)r->job->id);
+	return elp_kernel_add(r->cat, k, detail, false);
 }
 
 static int run_kernel(struct elp_job_run *r)

@@ -439,6 +439,61 @@ int elp_toolchain_store(struct elp_catalogue *cat, struct elp_toolchain *tc)
 	return err;
 }
 
+/* Store tc and its 'toolchain-add' event, in the caller's transaction. */
+static int insert_logged(struct elp_catalogue *cat, struct elp_toolchain *tc)
+{
+	struct elp_event ev = { .kind = "toolchain-add" };
+	int err = elp_toolchain_store(cat, tc);
+
+	if (err)
+		return err;
+	ev.detail = tc->cc_path;
+	return elp_event_add(cat, &ev);
+}
+
+int elp_toolchain_add(struct elp_catalogue *cat, struct elp_toolchain *tc)
+{
+	int err = elp_catalogue_begin(cat);
+
+	if (!err)
+		err = insert_logged(cat, tc);
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err)
+		elp_catalogue_rollback(cat);
+	return err;
+}
+
+int elp_toolchain_catalogue(struct elp_catalogue *cat,
+			    struct elp_toolchain *const *tcs, size_t n,
+			    bool add, int64_t *ids, bool *added)
+{
+	size_t i;
+	int err = add ? elp_catalogue_begin(cat) : 0;
+
+	for (i = 0; i < n && !err; i++) {
+		struct elp_toolchain *old = NULL;
+
+		added[i] = false;
+		err = find_by(cat, "cc_path = ?", tcs[i]->cc_path, 0, &old);
+		if (err < 0)
+			break;
+		ids[i] = err == 1 ? old->id : 0;
+		elp_toolchain_free(old);
+		err = 0;
+		if (!ids[i] && add) {
+			err = insert_logged(cat, tcs[i]);
+			ids[i] = tcs[i]->id;
+			added[i] = !err;
+		}
+	}
+	if (add && !err)
+		err = elp_catalogue_commit(cat);
+	if (add && err)
+		elp_catalogue_rollback(cat);
+	return err;
+}
+
 int elp_toolchain_find(struct elp_catalogue *cat, const char *spec,
 		       struct elp_toolchain **out)
 {

@@ -53,6 +53,15 @@ const char *elp_cc_match_name(enum elp_cc_match m);
 
 /* Insert; -EEXIST (logged) when the cc_path is already catalogued. */
 int elp_toolchain_store(struct elp_catalogue *cat, struct elp_toolchain *tc);
+/* Insert with its 'toolchain-add' event, in one transaction. */
+int elp_toolchain_add(struct elp_catalogue *cat, struct elp_toolchain *tc);
+/*
+ * The catalogue ids of the compilers tcs (0: not catalogued); with add, the
+ * ones not catalogued are added (added[i]), all in one transaction.
+ */
+int elp_toolchain_catalogue(struct elp_catalogue *cat,
+			    struct elp_toolchain *const *tcs, size_t n,
+			    bool add, int64_t *ids, bool *added);
 /* By numeric id, then cc_path (as given, then made absolute). */
 int elp_toolchain_find(struct elp_catalogue *cat, const char *spec,
 		       struct elp_toolchain **out);
