@@ -123,10 +123,15 @@ static int queue_add(struct cli *cli, int argc, const char **argv)
 		rc = EXIT_USAGE;
 	} else if (err >= 0) {
 		rc = 0;
-		if (cli->json)
-			printf("{\"id\":%lld,\"queued\":%s}\n", (long long)id,
-			       err ? "false" : "true");
-		else if (err)
+		if (cli->json) {
+			struct elp_json js = { 0 }, *j = &js;
+
+			elp_json_object(j, NULL);
+			elp_json_int(j, "id", id);
+			elp_json_bool(j, "queued", !err);
+			elp_json_end(j);
+			cli_json_done(j);
+		} else if (err)
 			printf("job %lld is already queued\n", (long long)id);
 		else
 			printf("queued job %lld\n", (long long)id);

@@ -1,110 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* elivepatch sign: sign a build's module for a kernel that checks signatures. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "lib/kernel.h"
-#include "lib/livepatch.h"
-#include "lib/sign.h"
+#include "lib/artefact.h"
 #include "lib/util.h"
 
-/* CONFIG_MODULE_SIG and CONFIG_MODULE_SIG_HASH of the build's kernel. */
-static void kernel_policy(struct elp_catalogue *cat,
-			  const struct elp_lp_build *b, int *sig, char **hash)
-{
-	struct elp_kernel *k = NULL;
-	char spec[32];
-	char *v;
-
-	*sig = -1; /* unknown */
-	*hash = NULL;
-	snprintf(spec, sizeof(spec), "%lld", (long long)b->kernel_id);
-	if (elp_kernel_find(cat, b->kernel_id ? spec : b->kernel_release, &k) !=
-		    0 ||
-	    !k->config) {
-		elp_kernel_free(k);
-		return;
-	}
-	v = elp_config_get(k->config, "CONFIG_MODULE_SIG");
-	*sig = v && strcmp(v, "y") == 0;
-	free(v);
-	*hash = elp_config_get(k->config, "CONFIG_MODULE_SIG_HASH");
-	elp_kernel_free(k);
-}
-
 static int sign(struct cli *cli, struct elp_catalogue *cat, const char *spec,
-		struct elp_sign_opts *opts)
+		const struct elp_sign_opts *opts)
 {
-	struct elp_event ev = { .kind = "sign" };
-	char sha[ELP_SHA256_HEX_LEN + 1];
-	struct elp_lp_artefact *a = NULL;
-	char *hash = NULL, *signer = NULL, detail[512];
-	int err, sig = -1, rc = 1;
+	struct elp_build_signed s;
+	const struct elp_lp_artefact *a;
 
-	err = elp_lp_artefact_open(cat, spec, true, &a);
-	if (err && err != -ENOENT)
+	if (elp_build_sign(cat, spec, opts, &s)) {
+		elp_build_signed_release(&s);
 		return 1;
-	if (!a) /* -ENOENT without a module: already explained */
-		return 1;
-	if (a->build) {
-		kernel_policy(cat, a->build, &sig, &hash);
-		if (sig == 0)
-			cli_warn(
-				"kernel %s does not check module signatures (no CONFIG_MODULE_SIG); signing anyway",
-				a->build->kernel_release);
-		if (!opts->hash && hash)
-			opts->hash = hash;
 	}
-	if (elp_module_sign(cli->ctx, a->path, opts, &signer))
-		goto out;
-	if (elp_sha256_file(cli->ctx, a->path, sha))
-		goto out;
-	if (a->build) {
-		snprintf(detail, sizeof(detail),
-			 "signed by '%s' (%s), sha256 %.16s", signer,
-			 opts->hash ? opts->hash : "sha256", sha);
-		ev.build_id = a->build->id;
-		ev.kernel_id = a->build->kernel_id;
-		ev.kernel_release = a->build->kernel_release;
-		ev.module = a->info->name;
-		ev.detail = detail;
-		if (elp_catalogue_begin(cat) ||
-		    elp_lp_build_set_sha256(cat, a->build->id, sha) ||
-		    elp_event_add(cat, &ev) || elp_catalogue_commit(cat)) {
-			elp_catalogue_rollback(cat);
-			cli_error(
-				"'%s' is signed but the catalogue still has its old sha256",
-				a->path);
-			goto out;
-		}
-	}
+	a = s.artefact;
 	if (cli->json) {
 		struct elp_json js = { 0 }, *j = &js;
 
 		elp_json_object(j, NULL);
 		elp_json_id(j, "build", a->build ? a->build->id : 0);
 		elp_json_str(j, "module", a->path);
-		elp_json_str(j, "signer", signer);
-		elp_json_str(j, "hash", opts->hash ? opts->hash : "sha256");
-		elp_json_str(j, "sha256", sha);
+		elp_json_str(j, "signer", s.signer);
+		elp_json_str(j, "hash", s.hash);
+		elp_json_str(j, "sha256", s.sha256);
 		elp_json_end(j);
 		cli_json_done(j);
 	} else if (a->build) {
 		printf("signed build %lld ('%s') with key '%s'\n",
-		       (long long)a->build->id, a->path, signer);
+		       (long long)a->build->id, a->path, s.signer);
 	} else {
-		printf("signed '%s' with key '%s'\n", a->path, signer);
+		printf("signed '%s' with key '%s'\n", a->path, s.signer);
 	}
-	rc = 0;
-out:
-	if (opts->hash == hash)
-		opts->hash = NULL;
-	free(hash);
-	free(signer);
-	elp_lp_artefact_free(a);
-	return rc;
+	elp_build_signed_release(&s);
+	return 0;
 }
 
 static int run_sign(struct cli *cli, int argc, const char **argv)

@@ -30,6 +30,8 @@ check "queue add kernel prints the job" test "$(cat "$T/out")" = "queued job 1"
 elp queue add kernel --kernel-source "$src" --origin "test: again" > "$T/out"
 check "the same job still queued is not queued twice" test "$(cat "$T/out")" = "job 1 is already queued"
 check "...one row" test "$(q 'SELECT count(*) FROM jobs')" = 1
+check "--json says which job and whether it was queued" \
+	test "$("$ELP" --db "$DB" --json queue add kernel --kernel-source "$src" --origin x)" = '{"id":1,"queued":false}'
 check "arguments are stored as JSON" test "$(q 'SELECT arguments FROM jobs')" = "{\"source\":\"$src\"}"
 check "...with origin and state" test "$(q 'SELECT origin, state FROM jobs')" = "test: sources|queued"
 
