@@ -84,11 +84,7 @@ int elp_brecord_finish(struct elp_bstate *b)
 	err = elp_catalogue_begin(b->cat);
 	if (!err)
 		err = record_outcome(b);
-	if (!err)
-		err = elp_catalogue_commit(b->cat);
-	if (err)
-		elp_catalogue_rollback(b->cat);
-	return err;
+	return elp_catalogue_end(b->cat, err);
 }
 
 /* functions.tsv next to the artefact: what the module replaces */

@@ -132,10 +132,7 @@ static int record_verdict(struct elp_catalogue *cat,
 		err = elp_lp_build_set_verified(cat, b->id, res->passed, log);
 	if (!err)
 		err = elp_event_add(cat, &ev);
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
+	err = elp_catalogue_end(cat, err);
 	free(detail);
 	return err;
 }

@@ -417,10 +417,7 @@ static int adopt_source(struct serve *s, const char *name)
 	err = elp_kernel_insert(s->cat, k, "sent by a client with its source");
 	if (!err)
 		err = add_oot_patches(s, k, key);
-	if (!err)
-		err = elp_catalogue_commit(s->cat);
-	else
-		elp_catalogue_rollback(s->cat);
+	err = elp_catalogue_end(s->cat, err);
 	if (!err)
 		elp_info(
 			s->ctx,

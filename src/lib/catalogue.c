@@ -158,6 +158,15 @@ void elp_catalogue_rollback(struct elp_catalogue *cat)
 		sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int elp_catalogue_end(struct elp_catalogue *cat, int err)
+{
+	if (!err)
+		err = elp_catalogue_commit(cat);
+	if (err)
+		elp_catalogue_rollback(cat);
+	return err;
+}
+
 int elp_catalogue_prepare(struct elp_catalogue *cat, const char *sql,
 			  sqlite3_stmt **stmt)
 {

@@ -34,6 +34,9 @@ int elp_catalogue_schema_version(void);
 int elp_catalogue_begin(struct elp_catalogue *cat);
 int elp_catalogue_commit(struct elp_catalogue *cat);
 void elp_catalogue_rollback(struct elp_catalogue *cat);
+/* End the transaction: committed when err is 0, else (or when the commit
+ * fails) rolled back; the outcome. */
+int elp_catalogue_end(struct elp_catalogue *cat, int err);
 
 struct elp_event {
 	int64_t time; /* 0: now */

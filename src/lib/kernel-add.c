@@ -280,11 +280,7 @@ int elp_kernel_add(struct elp_catalogue *cat, struct elp_kernel *k,
 	if (err)
 		return err;
 	err = elp_kernel_insert(cat, k, detail);
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
-	return err;
+	return elp_catalogue_end(cat, err);
 }
 
 int elp_kernel_delete(struct elp_catalogue *cat, const struct elp_kernel *k,
@@ -384,11 +380,7 @@ int elp_kernel_patch_add(struct elp_ctx *ctx, struct elp_catalogue *cat,
 		ev.detail = detail;
 		err = elp_event_add(cat, &ev);
 	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
-	return err;
+	return elp_catalogue_end(cat, err);
 }
 
 static void free_names(char **names, size_t n)

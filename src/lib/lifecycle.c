@@ -136,11 +136,7 @@ static int record_apply(struct elp_catalogue *cat,
 		rep.detail = d;
 		err = elp_event_add(cat, &rep);
 	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
-	return err;
+	return elp_catalogue_end(cat, err);
 }
 
 /* Open the build or file; a file the catalogue lacks only with force. */

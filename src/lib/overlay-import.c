@@ -565,10 +565,7 @@ int overlay_import_checkout(struct elp_catalogue *cat,
 		ev.detail = detail;
 		err = elp_event_add(cat, &ev);
 	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	else
-		elp_catalogue_rollback(cat);
+	err = elp_catalogue_end(cat, err);
 	free(detail);
 	elp_strv_free(seen, nr_seen);
 	for (i = 0; i < n; i++)

@@ -645,11 +645,7 @@ int elp_patch_add(struct elp_catalogue *cat, struct elp_patch *p)
 		ev.detail = p->name;
 		err = elp_event_add(cat, &ev);
 	}
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
-	return err;
+	return elp_catalogue_end(cat, err);
 }
 
 int elp_patch_resolve(struct elp_catalogue *cat, const char *spec,

@@ -457,11 +457,7 @@ int elp_toolchain_add(struct elp_catalogue *cat, struct elp_toolchain *tc)
 
 	if (!err)
 		err = insert_logged(cat, tc);
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (err)
-		elp_catalogue_rollback(cat);
-	return err;
+	return elp_catalogue_end(cat, err);
 }
 
 int elp_toolchain_catalogue(struct elp_catalogue *cat,
