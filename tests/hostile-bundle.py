@@ -10,6 +10,8 @@
 #   unlisted    an entry the MANIFEST does not list
 #   nomanifest  no MANIFEST at all
 #   wrongmodule (result) module.ko is not the module the record's sha256 names
+#   patchdotdot, sourcedotdot, sourceslash, sourcedash (request) the request record
+#               names a patch or a source ../escape, a/b or -x: names that become paths
 import hashlib
 import io
 import sys
@@ -34,6 +36,18 @@ def bundle(kind, side):
             "symbols": b"ffffffff81000000 T _text\n",
             "patches/000/cmdline.patch": b"--- a/x.c\n+++ b/x.c\n",
         }
+        names = {
+            "patchdotdot": (b"patch cmdline\n", b"patch ../escape\n", None),
+            "sourcedotdot": (None, b"source ../escape\n", "source/escape"),
+            "sourceslash": (None, b"source a/b\n", "source/a/b"),
+            "sourcedash": (None, b"source -x\n", "source/-x"),
+        }
+        if kind in names:
+            old, new, entry = names[kind]
+            files["request"] = (files["request"].replace(old, new) if old
+                                else files["request"] + new)
+            if entry:
+                files[entry] = b"a kernel source, it says\n"
     if kind == "many":
         for i in range(300):
             files["pad/%03d" % i] = b"x"

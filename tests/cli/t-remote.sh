@@ -44,7 +44,8 @@ sshd_key "$S" nobwrap "env ELIVEPATCH_BWRAP=$T/no-such-bwrap $env_cmd $ELP build
 sshd_key "$S" fresh "env ELIVEPATCH_DB=$T/fresh.db ELIVEPATCH_CACHE=$T/fcache $ELP builder serve"
 sshd_key "$S" dies "sh -c 'head -c 100 > /dev/null; echo compiling... >&2; kill -9 \$\$'"
 hostile result dotdot symlink badsha wrongmodule || bail "hostile results"
-hostile request valid dotdot absolute symlink hardlink device fifo many badsha unlisted nomanifest ||
+hostile request valid dotdot absolute symlink hardlink device fifo many badsha unlisted nomanifest \
+	patchdotdot sourcedotdot sourceslash sourcedash ||
 	bail "hostile requests"
 for k in dotdot symlink badsha wrongmodule; do
 	sshd_key "$S" "evil-$k" "sh -c 'cat > /dev/null; cat $T/result/$k.tar.zst'"
@@ -243,6 +244,18 @@ for k in dotdot absolute symlink hardlink device fifo many badsha unlisted noman
 	check "hostile request ($k): says why" grep -q "^error: the client's bundle rejected: " "$T/err"
 	check "hostile request ($k): no result on stdout" test ! -s "$T/out"
 done
+# names in the request record become paths under the request and in the cache
+for k in patchdotdot:patch:../escape sourcedotdot:source:../escape sourceslash:source:a/b sourcedash:source:-x; do
+	name=${k#*:}
+	k=${k%%:*}
+	"$ELP" --db "$BDB" builder serve --cache "$T/hcache" < "$T/request/$k.tar.zst" > "$T/out" 2> "$T/err"
+	rc=$?
+	check "hostile request ($k): refused (exit 1)" test $rc = 1
+	check "hostile request ($k): names the ${name%%:*} '${name#*:}'" \
+		grep -qF "error: the client's request names a ${name%%:*} '${name#*:}'; expected [A-Za-z0-9._+-]" "$T/err"
+	check "hostile request ($k): no result on stdout" test ! -s "$T/out"
+done
+check "hostile requests: no source kept" test ! -e "$T/hcache/remote/sources"
 check "hostile requests: nothing left behind" \
 	test -z "$(find "$T/hcache/remote" -mindepth 1 -maxdepth 1 ! -name results)"
 check "hostile requests: nothing written outside" test ! -e /tmp/elp-hostile-escape -a ! -e "$T/hcache/escape"
