@@ -424,7 +424,7 @@ static int mark_removed(struct import *im, char **seen, size_t nr_seen)
 {
 	sqlite3_stmt *st;
 	int64_t *gone = NULL;
-	size_t nr_gone = 0, i;
+	size_t nr_gone = 0, cap = 0, i;
 	int err, rc;
 
 	err = elp_catalogue_prepare(
@@ -443,7 +443,7 @@ static int mark_removed(struct import *im, char **seen, size_t nr_seen)
 				break;
 		if (i < nr_seen)
 			continue;
-		ng = realloc(gone, (nr_gone + 1) * sizeof(*ng));
+		ng = elp_grow(gone, &cap, nr_gone + 1, sizeof(*ng));
 		if (!ng) {
 			err = -ENOMEM;
 			break;

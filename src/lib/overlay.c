@@ -173,7 +173,8 @@ static int fix_patch_row(sqlite3_stmt *st, void *data)
 	struct elp_fix *fix = data;
 	struct elp_fix_patch *np, *p;
 
-	np = realloc(fix->patches, (fix->nr_patches + 1) * sizeof(*np));
+	np = elp_grow(fix->patches, &fix->cap_patches, fix->nr_patches + 1,
+		      sizeof(*np));
 	if (!np)
 		return -ENOMEM;
 	fix->patches = np;
@@ -623,7 +624,7 @@ struct needs {
 	size_t nr_specs;
 	int64_t *queued;
 	char **subjects;
-	size_t nr_queued;
+	size_t nr_queued, cap_queued;
 	struct elp_buf running; /* "job N (subject)", ... */
 	int err;
 };
@@ -674,7 +675,7 @@ static int job_needs(const struct elp_job *job, void *data)
 		free(subject);
 		return n->err;
 	}
-	nq = realloc(n->queued, (n->nr_queued + 1) * sizeof(*nq));
+	nq = elp_grow(n->queued, &n->cap_queued, n->nr_queued + 1, sizeof(*nq));
 	if (!nq) {
 		free(subject);
 		return -ENOMEM;

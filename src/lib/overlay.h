@@ -65,7 +65,7 @@ struct elp_fix {
 	char *state; /* "present" or "removed" */
 	int64_t updated_at;
 	struct elp_fix_patch *patches;
-	size_t nr_patches;
+	size_t nr_patches, cap_patches;
 };
 
 /* Parse a fix.conf (origin names it in "<origin>:<line>: ..." errors). */

@@ -35,6 +35,7 @@ int elp_record_add(struct elp_buf *buf, const char *key, const char *value)
 int elp_record_parse(struct elp_ctx *ctx, const char *path, const char *what,
 		     struct elp_record *rec)
 {
+	size_t cap_keys = 0, cap_values = 0;
 	char *line, *next;
 	int err;
 
@@ -55,10 +56,11 @@ int elp_record_parse(struct elp_ctx *ctx, const char *path, const char *what,
 			return -EBADMSG;
 		}
 		*sp = '\0';
-		nk = realloc(rec->keys, (rec->nr + 1) * sizeof(*nk));
+		nk = elp_grow(rec->keys, &cap_keys, rec->nr + 1, sizeof(*nk));
 		if (nk)
 			rec->keys = nk;
-		nv = realloc(rec->values, (rec->nr + 1) * sizeof(*nv));
+		nv = elp_grow(rec->values, &cap_values, rec->nr + 1,
+			      sizeof(*nv));
 		if (nv)
 			rec->values = nv;
 		if (!nk || !nv) {

@@ -136,7 +136,8 @@ static int store_result(struct client *c, const char *dir,
 		    sscanf(v, "%255[^\t]\t%511[^\t]\t%lu\t%1023[^\n]", obj,
 			   name, &pos, src) != 4)
 			continue;
-		nf = realloc(r->funcs, (r->nr_funcs + 1) * sizeof(*nf));
+		nf = elp_grow(r->funcs, &r->cap_funcs, r->nr_funcs + 1,
+			      sizeof(*nf));
 		if (!nf) {
 			err = -ENOMEM;
 			break;
