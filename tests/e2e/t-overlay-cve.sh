@@ -72,21 +72,11 @@ for b in "$b1" "$b2"; do
 	q "UPDATE builds SET artefact_path = '/root/build$b.ko' WHERE id = $b"
 done
 cp "$db" "$t/g/catalogue.db" || bail "catalogue copied"
-cp "$ELP" "$t/g/elivepatch" || bail "binary copied"
-libs=$(ldd "$ELP" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }')
-for l in $libs; do cp -L "$l" "$t/g/" || bail "library $l"; done
-ldso=$(basename "$(ldd "$ELP" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }')")
-cat > "$t/init.sh" <<EOF
-E() { /root/$ldso --library-path /root /root/elivepatch --db /root/catalogue.db "\$@"; }
+e2e_guest_elivepatch "$ELP" "$t/g" "$t/init.sh"
+cat >> "$t/init.sh" <<EOF
 b1=$b1 b2=$b2 m1=$m1
 EOF
 cat >> "$t/init.sh" <<'EOF'
-run() {
-	_n=$1; shift
-	E "$@" > /tmp/out 2>&1
-	e2e_result "$_n" $?
-	sed "s/^/E2E-OUT $_n: /" /tmp/out
-}
 run apply1 apply "$b1"
 e2e_result cmdline1 "$(cat /proc/cmdline)"
 e2e_result version1 "$(tail -n 1 /proc/version)"
@@ -103,21 +93,16 @@ e2e_initramfs "$t/initrd.gz" "$t/init.sh" $(find "$t/g" -maxdepth 1 -type f) ||
 E2E_QEMU_MEM=1G e2e_boot "$t/initrd.gz" "$t/boot.log" 120
 check "the guest applies the builds and powers off" [ $? = 0 ]
 log=$t/boot.log
-out() { tr -d '\r' < "$log" | sed -n "s/^E2E-OUT $1: //p"; }
-has_out() { # DESC NAME PATTERN
-	if out "$2" | grep -q -- "$3"; then ok "$1"; else
-		not_ok "$1"; out "$2" | sed 's/^/#   /'; fi
-}
 e2e_check_result "elivepatch apply of the first cve build" "$log" apply1 0
 check "...the cmdline fix is live" sh -c "tr -d '\r' < '$log' | grep -q '^E2E-RESULT cmdline1 .* (live patched by elivepatch)'"
 check "...the version fix is not" sh -c "! tr -d '\r' < '$log' | grep -q '^E2E-RESULT version1 live patched by elivepatch'"
 e2e_check_result "elivepatch apply of the cumulative build" "$log" apply2 0
-has_out "...replacing the first" apply2 "^replaced livepatch '$m1' (build $b1)"
+e2e_has_out "...replacing the first" "$log" apply2 "^replaced livepatch '$m1' (build $b1)"
 check "...both fixes live" sh -c "tr -d '\r' < '$log' | grep -q '^E2E-RESULT cmdline2 .* (live patched by elivepatch)' &&
 	tr -d '\r' < '$log' | grep -q '^E2E-RESULT version2 live patched by elivepatch'"
 e2e_check_result "...only the cumulative module loaded" "$log" loaded2 "$m2 "
-has_out "status shows the CVEs it closes" status2 "cves: *CVE-2099-1001,CVE-2099-1002"
-has_out "history --cve shows the replacement" history "replace.*$m1"
+e2e_has_out "status shows the CVEs it closes" "$log" status2 "cves: *CVE-2099-1001,CVE-2099-1002"
+e2e_has_out "history --cve shows the replacement" "$log" history "replace.*$m1"
 check "no oops, BUG, WARNING or stall in the guest" e2e_guest_dmesg_ok "$log"
 
 # ---- build --all-kernels: the reference kernel and one with an out-of-tree patch ----
@@ -131,7 +116,5 @@ check "build --all-kernels builds for both kernels" [ "$rc" = 0 ]
 check "...one line each, in kernel order" [ "$(sed 's/: build [0-9]* succeeded.*//' "$t/all.out" | tr '\n' ' ')" = "ref ref-oot " ]
 check "...both recorded as succeeded" [ "$(q "SELECT count(*) FROM builds b JOIN build_patches bp ON bp.build_id = b.id JOIN patches p ON p.id = bp.patch_id WHERE p.name = 'example:version-marker' AND b.status = 'succeeded' AND b.cumulative = 0")" = 2 ]
 check "...the patch catalogued once" [ "$(q "SELECT count(*) FROM patches WHERE name LIKE '%version-marker%'")" = 1 ]
-if [ "$_t_failed" != 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
-	tr -d '\r' < "$log" | grep -E '^E2E-' | sed 's/^/# /'
-fi
+e2e_show_log "$log"
 t_done
