@@ -24,6 +24,9 @@ int elp_catalogue_prepare(struct elp_catalogue *cat, const char *sql,
 /* Step a statement expected to finish (INSERT/UPDATE/DELETE), finalize it. */
 int elp_catalogue_step_done(struct elp_catalogue *cat, sqlite3_stmt *stmt,
 			    const char *what);
+/* Step a query that asks whether a row exists, finalize it: 1 yes, 0 no. */
+int elp_catalogue_step_exists(struct elp_catalogue *cat, sqlite3_stmt *stmt,
+			      const char *what);
 
 /*
  * Run a query whose one parameter is an id and call row() for each result

@@ -187,6 +187,18 @@ int elp_catalogue_step_done(struct elp_catalogue *cat, sqlite3_stmt *stmt,
 	return err;
 }
 
+int elp_catalogue_step_exists(struct elp_catalogue *cat, sqlite3_stmt *stmt,
+			      const char *what)
+{
+	int rc = sqlite3_step(stmt);
+	int err = rc == SQLITE_ROW ? 1 : 0;
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = elp_catalogue_error(cat, what);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
 int elp_catalogue_each_row(struct elp_catalogue *cat, const char *sql,
 			   int64_t id, elp_row_fn row, void *data,
 			   const char *what)

@@ -28,6 +28,12 @@ struct elp_job_run {
  */
 int elp_job_claim_next(struct elp_catalogue *cat, struct elp_job **out,
 		       const char **corrupt);
+/*
+ * The first build job refused with these inputs (inputs_key): 1 with its
+ * *id and *error (the reason), 0 when none was.
+ */
+int elp_job_find_refusal(struct elp_catalogue *cat, const char *key,
+			 int64_t *id, char **error);
 /* Record how the job ended: state, error (or NULL) and inputs key. */
 int elp_job_finish(struct elp_catalogue *cat, struct elp_job *job,
 		   const char *state, const char *error, const char *key);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalogue-internal.h"
 #include "jobs-internal.h"
 #include "kernel-add.h"
 #include "kernel.h"
@@ -422,31 +421,6 @@ static char *build_key(const struct elp_kernel *k, const struct elp_patch *p)
 	return n < 0 ? NULL : strdup(hex);
 }
 
-/* The id and reason of the first job that saw these inputs refused. */
-static int find_refusal(struct elp_job_run *r, int64_t *id, char **error)
-{
-	sqlite3_stmt *stmt;
-	int err, rc;
-
-	err = elp_catalogue_prepare(
-		r->cat,
-		"SELECT id, error FROM jobs WHERE inputs_key = ? AND state = 'refused' AND kind = 'build' ORDER BY id LIMIT 1",
-		&stmt);
-	if (err)
-		return err;
-	sqlite3_bind_text(stmt, 1, r->key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(stmt, 0);
-		*error = elp_column_strdup(stmt, 1);
-		err = *error ? 1 : -ENOMEM;
-	} else if (rc != SQLITE_DONE) {
-		err = elp_catalogue_error(r->cat, "cannot look up refusals");
-	}
-	sqlite3_finalize(stmt);
-	return err;
-}
-
 /* Is this very build the one loaded under its module's name? */
 static bool applied_already(struct elp_job_run *r, const struct elp_kernel *k,
 			    const struct elp_build_result *res)
@@ -532,7 +506,7 @@ static int run_build(struct elp_job_run *r)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = find_refusal(r, &earlier_id, &earlier);
+	err = elp_job_find_refusal(r->cat, r->key, &earlier_id, &earlier);
 	if (err == 1) {
 		r->refused = true;
 		err = outcomef(

@@ -497,6 +497,31 @@ rollback:
 	return err;
 }
 
+int elp_job_find_refusal(struct elp_catalogue *cat, const char *key,
+			 int64_t *id, char **error)
+{
+	sqlite3_stmt *stmt;
+	int err, rc;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT id, error FROM jobs WHERE inputs_key = ? AND state = 'refused' AND kind = 'build' ORDER BY id LIMIT 1",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(stmt, 0);
+		*error = elp_column_strdup(stmt, 1);
+		err = *error ? 1 : -ENOMEM;
+	} else if (rc != SQLITE_DONE) {
+		err = elp_catalogue_error(cat, "cannot look up refusals");
+	}
+	sqlite3_finalize(stmt);
+	return err;
+}
+
 int elp_job_finish(struct elp_catalogue *cat, struct elp_job *job,
 		   const char *state, const char *error, const char *key)
 {

@@ -587,6 +587,23 @@ int elp_kernel_patch_ids(struct elp_catalogue *cat, int64_t kernel_id,
 	return 0;
 }
 
+int elp_kernel_has_patch(struct elp_catalogue *cat, int64_t kernel_id,
+			 const char *name)
+{
+	sqlite3_stmt *stmt;
+	int err;
+
+	err = elp_catalogue_prepare(
+		cat,
+		"SELECT 1 FROM kernel_patches kp JOIN patches p ON p.id = kp.patch_id WHERE kp.kernel_id = ?1 AND (p.name = ?2 OR substr(p.name, instr(p.name, ':') + 1) = ?2)",
+		&stmt);
+	if (err)
+		return err;
+	sqlite3_bind_int64(stmt, 1, kernel_id);
+	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+	return elp_catalogue_step_exists(cat, stmt, "cannot read kernel");
+}
+
 int elp_kernel_append_patch(struct elp_catalogue *cat, int64_t kernel_id,
 			    int64_t patch_id)
 {

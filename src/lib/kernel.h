@@ -101,6 +101,12 @@ int elp_kernel_patch_ids(struct elp_catalogue *cat, int64_t kernel_id,
 			 int64_t **ids, size_t *nr);
 int elp_kernel_append_patch(struct elp_catalogue *cat, int64_t kernel_id,
 			    int64_t patch_id);
+/*
+ * 1 when the kernel was built with an out-of-tree patch named name (or
+ * KERNEL:name, as kernel add names them), 0 not, -errno.
+ */
+int elp_kernel_has_patch(struct elp_catalogue *cat, int64_t kernel_id,
+			 const char *name);
 void elp_kernel_free(struct elp_kernel *k);
 
 /* --- the running kernel (kernel-running.c) ------------------------------- */

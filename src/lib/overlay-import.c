@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Patch overlays: importing a checkout's fixes (livepatches/FIX/) into the
- * overlay_fixes, overlay_patches and patch_versions tables.
+ * overlay_fixes, overlay_patches and patch_versions tables (written by
+ * overlay-store.c).
  */
 
 #include <dirent.h>
@@ -13,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalogue-internal.h"
 #include "overlay-internal.h"
 #include "overlay.h"
 #include "patch.h"
@@ -21,14 +21,6 @@
 
 #define FIXES_DIR "livepatches"
 #define FIX_CONF "fix.conf"
-
-void overlay_bind_text_or_null(sqlite3_stmt *st, int col, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, col, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, col);
-}
 
 /* ---- import: the checkout's fixes into the catalogue ---- */
 
@@ -71,89 +63,6 @@ static int skip_fix(struct import *im, const char *fix, const char *why)
 	return 0;
 }
 
-/* Upsert the fix row; *id its id. */
-static int store_fix(struct import *im, const struct elp_fix *fix, int64_t *id)
-{
-	struct elp_buf req = { 0 };
-	sqlite3_stmt *st;
-	size_t i;
-	int err, rc;
-
-	for (i = 0; i < fix->nr_requires; i++)
-		if (elp_buf_printf(&req, "%s%s", i ? " " : "",
-				   fix->requires[i])) {
-			elp_buf_free(&req);
-			return -ENOMEM;
-		}
-	err = elp_catalogue_prepare(
-		im->cat,
-		"INSERT INTO overlay_fixes (overlay_id, name, summary, upstream, versions, requires, cumulative_only, commit_id, state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'present', ?9) ON CONFLICT (overlay_id, name) DO UPDATE SET summary = ?3, upstream = ?4, versions = ?5, requires = ?6, cumulative_only = ?7, commit_id = ?8, state = 'present', updated_at = CASE WHEN summary IS ?3 AND upstream IS ?4 AND versions IS ?5 AND requires IS ?6 AND cumulative_only = ?7 AND state = 'present' THEN updated_at ELSE ?9 END RETURNING id",
-		&st);
-	if (err) {
-		elp_buf_free(&req);
-		return err;
-	}
-	sqlite3_bind_int64(st, 1, im->o->id);
-	sqlite3_bind_text(st, 2, fix->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, fix->summary, -1, SQLITE_STATIC);
-	overlay_bind_text_or_null(st, 4, fix->upstream);
-	overlay_bind_text_or_null(st, 5, fix->versions);
-	overlay_bind_text_or_null(st, 6, req.len ? req.data : NULL);
-	sqlite3_bind_int(st, 7, fix->cumulative_only);
-	overlay_bind_text_or_null(st, 8, im->commit);
-	sqlite3_bind_int64(st, 9, im->now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(st, 0);
-	else
-		err = elp_catalogue_error(im->cat, "cannot record overlay fix");
-	sqlite3_finalize(st);
-	elp_buf_free(&req);
-	return err;
-}
-
-/* The catalogued patch of this fix read from path: id and sha256. */
-static int known_patch(struct import *im, int64_t fix_id, const char *path,
-		       int64_t *id, char **sha256)
-{
-	sqlite3_stmt *st;
-	int err, rc;
-
-	*id = 0;
-	*sha256 = NULL;
-	err = elp_catalogue_prepare(
-		im->cat,
-		"SELECT p.id, p.sha256 FROM overlay_patches op JOIN patches p ON p.id = op.patch_id WHERE op.fix_id = ? AND op.path = ?",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, fix_id);
-	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		*sha256 = elp_column_strdup(st, 1);
-		err = *sha256 ? 0 : -ENOMEM;
-	} else if (rc != SQLITE_DONE) {
-		err = elp_catalogue_error(im->cat,
-					  "cannot read overlay patches");
-	}
-	sqlite3_finalize(st);
-	return err;
-}
-
-int overlay_exec_id(struct elp_catalogue *cat, const char *sql, int64_t id,
-		    const char *what)
-{
-	sqlite3_stmt *st;
-	int err = elp_catalogue_prepare(cat, sql, &st);
-
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, id);
-	return elp_catalogue_step_done(cat, st, what);
-}
-
 static int patch_event(struct import *im, const char *kind, int64_t patch_id,
 		       const char *detail)
 {
@@ -171,19 +80,10 @@ static int patch_event(struct import *im, const char *kind, int64_t patch_id,
 static int update_patch(struct import *im, struct elp_patch *p,
 			const char *old_sha)
 {
-	sqlite3_stmt *st;
 	char *detail = NULL;
 	int err;
 
-	err = elp_catalogue_prepare(
-		im->cat,
-		"INSERT INTO patch_versions (patch_id, sha256, content, origin, commit_id, replaced_at) SELECT p.id, p.sha256, p.content, p.origin, op.commit_id, ?2 FROM patches p LEFT JOIN overlay_patches op ON op.patch_id = p.id WHERE p.id = ?1",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, p->id);
-	sqlite3_bind_int64(st, 2, im->now);
-	err = elp_catalogue_step_done(im->cat, st, "cannot keep patch version");
+	err = overlay_store_keep_version(im->cat, p->id, im->now);
 	if (!err)
 		err = elp_patch_update(im->cat, p);
 	if (!err && asprintf(&detail, "%s: %.12s -> %.12s (overlay %s%s%.12s)",
@@ -197,27 +97,6 @@ static int update_patch(struct import *im, struct elp_patch *p,
 	return err;
 }
 
-static int link_patch(struct import *im, int64_t fix_id, int64_t patch_id,
-		      int position, const char *path)
-{
-	sqlite3_stmt *st;
-	int err;
-
-	err = elp_catalogue_prepare(
-		im->cat,
-		"INSERT INTO overlay_patches (patch_id, fix_id, position, path, commit_id) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (patch_id) DO UPDATE SET fix_id = ?2, position = ?3, path = ?4, commit_id = ?5",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, patch_id);
-	sqlite3_bind_int64(st, 2, fix_id);
-	sqlite3_bind_int(st, 3, position);
-	sqlite3_bind_text(st, 4, path, -1, SQLITE_STATIC);
-	overlay_bind_text_or_null(st, 5, im->commit);
-	return elp_catalogue_step_done(im->cat, st,
-				       "cannot record overlay patch");
-}
-
 /*
  * One patch of a fix: new (stored), changed (updated in place), or the
  * same.  Returns 1 when added or updated (*changed counts it), 0 same.
@@ -229,12 +108,13 @@ static int import_patch(struct import *im, int64_t fix_id, int position,
 	char *sha = NULL;
 	int err;
 
-	err = known_patch(im, fix_id, rel, &id, &sha);
+	err = overlay_store_fix_patch(im->cat, fix_id, rel, &id, &sha);
 	if (err)
 		return err;
 	if (id && strcmp(sha, p->sha256) == 0) {
 		free(sha);
-		return link_patch(im, fix_id, id, position, rel);
+		return overlay_store_link_patch(im->cat, fix_id, id, position,
+						rel, im->commit);
 	}
 	if (id) {
 		p->id = id;
@@ -247,7 +127,8 @@ static int import_patch(struct import *im, int64_t fix_id, int position,
 	}
 	free(sha);
 	if (!err)
-		err = link_patch(im, fix_id, p->id, position, rel);
+		err = overlay_store_link_patch(im->cat, fix_id, p->id, position,
+					       rel, im->commit);
 	if (!err)
 		err = elp_strv_push(&im->rep->changed, &im->rep->nr_changed,
 				    p->name);
@@ -330,14 +211,6 @@ static int read_fix(struct import *im, const char *name, struct elp_fix *fix,
 	return err;
 }
 
-static int savepoint(struct import *im, const char *sql)
-{
-	if (sqlite3_exec(elp_catalogue_db(im->cat), sql, NULL, NULL, NULL) !=
-	    SQLITE_OK)
-		return elp_catalogue_error(im->cat, sql);
-	return 0;
-}
-
 static int import_fix(struct import *im, const char *name)
 {
 	struct elp_fix fix = { 0 };
@@ -358,23 +231,14 @@ static int import_fix(struct import *im, const char *name)
 	else if (err && err != -ENOMEM)
 		err = skip_fix(im, name, "cannot be read (see above)");
 	else if (!err) {
-		sqlite3_stmt *st;
-
 		/* whether the fix was there before, for the counts */
-		err = elp_catalogue_prepare(
-			im->cat,
-			"SELECT 1 FROM overlay_fixes WHERE overlay_id = ? AND name = ? AND state = 'present'",
-			&st);
+		e = overlay_store_fix_present(im->cat, im->o->id, name);
+		err = e < 0 ? e : overlay_store_fix_begin(im->cat);
 		if (err)
 			goto out;
-		sqlite3_bind_int64(st, 1, im->o->id);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-		existed = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-		err = savepoint(im, "SAVEPOINT fix");
-		if (err)
-			goto out;
-		err = store_fix(im, &fix, &fix_id);
+		existed = e == 1;
+		err = overlay_store_upsert_fix(im->cat, im->o->id, &fix,
+					       im->commit, im->now, &fix_id);
 		for (i = 0; !err && i < nr; i++) {
 			e = import_patch(im, fix_id, (int)i + 1, rels[i],
 					 patches[i], &updated);
@@ -387,16 +251,14 @@ static int import_fix(struct import *im, const char *name)
 			/* this fix only: the others are catalogued */
 			while (im->rep->nr_changed > nr_changed)
 				free(im->rep->changed[--im->rep->nr_changed]);
-			err = savepoint(im, "ROLLBACK TO fix");
-			if (!err)
-				err = savepoint(im, "RELEASE fix");
+			err = overlay_store_fix_undo(im->cat);
 			if (!err)
 				err = skip_fix(
 					im, name,
 					"cannot be catalogued (see above)");
 			goto out;
 		}
-		e = savepoint(im, "RELEASE fix");
+		e = overlay_store_fix_end(im->cat);
 		if (!err)
 			err = e;
 		if (!err && (updated || (added && existed)))
@@ -417,73 +279,6 @@ out:
 	free(rels);
 	elp_fix_free(&fix);
 	return err;
-}
-
-/* Fixes catalogued but no longer in the checkout. */
-static int mark_removed(struct import *im, char **seen, size_t nr_seen)
-{
-	sqlite3_stmt *st;
-	int64_t *gone = NULL;
-	size_t nr_gone = 0, cap = 0, i;
-	int err, rc;
-
-	err = elp_catalogue_prepare(
-		im->cat,
-		"SELECT id, name FROM overlay_fixes WHERE overlay_id = ? AND state = 'present'",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, im->o->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		int64_t *ng;
-
-		for (i = 0; i < nr_seen; i++)
-			if (strcmp(seen[i], name) == 0)
-				break;
-		if (i < nr_seen)
-			continue;
-		ng = elp_grow(gone, &cap, nr_gone + 1, sizeof(*ng));
-		if (!ng) {
-			err = -ENOMEM;
-			break;
-		}
-		gone = ng;
-		gone[nr_gone++] = sqlite3_column_int64(st, 0);
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = elp_catalogue_error(im->cat, "cannot read overlay fixes");
-	sqlite3_finalize(st);
-	for (i = 0; !err && i < nr_gone; i++) {
-		err = overlay_exec_id(
-			im->cat,
-			"UPDATE overlay_fixes SET state = 'removed', updated_at = strftime('%s', 'now') WHERE id = ?",
-			gone[i], "cannot record overlay fix");
-		im->rep->removed++;
-	}
-	free(gone);
-	return err;
-}
-
-/* A removed overlay's row taken up again, with what o says now. */
-static int revive_overlay(struct elp_catalogue *cat,
-			  const struct elp_overlay *o)
-{
-	sqlite3_stmt *st;
-	int err;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"UPDATE overlays SET url = ?, path = ?, managed = ?, signing_key = ?, removed_at = NULL WHERE id = ?",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, o->url, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, o->path, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, o->managed);
-	overlay_bind_text_or_null(st, 4, o->signing_key);
-	sqlite3_bind_int64(st, 5, o->id);
-	return elp_catalogue_step_done(cat, st, "cannot record overlay");
 }
 
 /*
@@ -509,7 +304,6 @@ int overlay_import_checkout(struct elp_catalogue *cat,
 	char *dir = overlay_path_join(root, FIXES_DIR), **seen = NULL,
 	     *detail = NULL;
 	struct elp_event ev = { .kind = event };
-	sqlite3_stmt *st;
 	size_t nr_seen = 0;
 	int n = 0, i, err;
 
@@ -526,7 +320,7 @@ int overlay_import_checkout(struct elp_catalogue *cat,
 	}
 	err = elp_catalogue_begin(cat);
 	if (!err && revive)
-		err = revive_overlay(cat, o);
+		err = overlay_store_revive(cat, o);
 	for (i = 0; !err && i < n; i++) {
 		char *sub = overlay_path_join(dir, ents[i]->d_name);
 
@@ -542,19 +336,12 @@ int overlay_import_checkout(struct elp_catalogue *cat,
 		}
 		free(sub);
 	}
+	/* fixes catalogued but no longer in the checkout */
 	if (!err)
-		err = mark_removed(&im, seen, nr_seen);
+		err = overlay_store_remove_fixes_except(cat, o->id, seen,
+							nr_seen, &rep->removed);
 	if (!err)
-		err = elp_catalogue_prepare(
-			cat,
-			"UPDATE overlays SET commit_id = ?, synced_at = ? WHERE id = ?",
-			&st);
-	if (!err) {
-		overlay_bind_text_or_null(st, 1, commit);
-		sqlite3_bind_int64(st, 2, im.now);
-		sqlite3_bind_int64(st, 3, o->id);
-		err = elp_catalogue_step_done(cat, st, "cannot record overlay");
-	}
+		err = overlay_store_set_commit(cat, o->id, commit, im.now);
 	if (!err &&
 	    asprintf(&detail, "%s%s%.12s: %zu added, %zu updated, %zu removed",
 		     o->name, commit ? " at " : "", commit ? commit : "",

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "catalogue-internal.h"
 #include "overlay-internal.h"
 #include "overlay.h"
 #include "patch.h"
@@ -424,30 +423,6 @@ int elp_kernel_version(struct elp_ctx *ctx, const struct elp_kernel *k,
 	return -EINVAL;
 }
 
-/* Is an out-of-tree patch named want (or KERNEL:want) in the kernel? */
-static int kernel_has_patch(struct elp_catalogue *cat, int64_t kernel_id,
-			    const char *want)
-{
-	sqlite3_stmt *st;
-	int err, rc;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT 1 FROM kernel_patches kp JOIN patches p ON p.id = kp.patch_id WHERE kp.kernel_id = ?1 AND (p.name = ?2 OR substr(p.name, instr(p.name, ':') + 1) = ?2)",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, kernel_id);
-	sqlite3_bind_text(st, 2, want, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	err = rc == SQLITE_ROW ? 1
-	      : rc == SQLITE_DONE
-		      ? 0
-		      : elp_catalogue_error(cat, "cannot read kernel");
-	sqlite3_finalize(st);
-	return err;
-}
-
 int elp_fix_applies(struct elp_catalogue *cat, const struct elp_fix *fix,
 		    const struct elp_kernel *k, const struct elp_version *v,
 		    char **reason)
@@ -465,7 +440,7 @@ int elp_fix_applies(struct elp_catalogue *cat, const struct elp_fix *fix,
 		return 0;
 	}
 	for (i = 0; i < fix->nr_requires; i++) {
-		err = kernel_has_patch(cat, k->id, fix->requires[i]);
+		err = elp_kernel_has_patch(cat, k->id, fix->requires[i]);
 		if (err < 0)
 			return err;
 		if (err == 0) {

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Patch overlays: the public operations (add, sync, import, remove) and
- * the catalogue's overlays.  The format is overlay-meta.c, the git side
- * overlay-git.c, importing a checkout's fixes overlay-import.c (their
- * private calls in overlay-internal.h).  See overlay.h and
- * elivepatch-overlay(5).
+ * Patch overlays: the public operations (add, sync, import, remove).  The
+ * format is overlay-meta.c, the git side overlay-git.c, importing a
+ * checkout's fixes overlay-import.c, the catalogue's overlay tables
+ * overlay-store.c (their private calls in overlay-internal.h).  See
+ * overlay.h and elivepatch-overlay(5).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -12,12 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <git2.h>
 
-#include "catalogue-internal.h"
 #include "git.h"
 #include "jobs.h"
 #include "overlay-internal.h"
@@ -25,7 +23,7 @@
 #include "patch.h"
 #include "util.h"
 
-/* ---- the store ---- */
+/* ---- where the clones are ---- */
 
 /* <catalogue dir>/overlays[/NAME[SUFFIX]] */
 static char *store_path(struct elp_catalogue *cat, const char *name,
@@ -45,20 +43,6 @@ static char *store_path(struct elp_catalogue *cat, const char *name,
 	return n < 0 ? NULL : path;
 }
 
-/* ---- the catalogue ---- */
-
-void elp_overlay_free(struct elp_overlay *o)
-{
-	if (!o)
-		return;
-	free(o->name);
-	free(o->url);
-	free(o->path);
-	free(o->signing_key);
-	free(o->commit_id);
-	free(o);
-}
-
 void elp_overlay_report_release(struct elp_overlay_report *rep)
 {
 	if (!rep)
@@ -70,66 +54,10 @@ void elp_overlay_report_release(struct elp_overlay_report *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
-#define OVERLAY_COLUMNS                                                        \
-	"o.id, o.name, o.url, o.path, o.managed, o.signing_key, "              \
-	"o.commit_id, o.synced_at, o.created_at, (SELECT count(*) FROM "       \
-	"overlay_fixes f WHERE f.overlay_id = o.id AND f.state = 'present'), " \
-	"o.removed_at"
-
-static struct elp_overlay *overlay_row(sqlite3_stmt *st)
-{
-	struct elp_overlay *o = calloc(1, sizeof(*o));
-
-	if (!o)
-		return NULL;
-	o->id = sqlite3_column_int64(st, 0);
-	o->name = elp_column_strdup(st, 1);
-	o->url = elp_column_strdup(st, 2);
-	o->path = elp_column_strdup(st, 3);
-	o->managed = sqlite3_column_int(st, 4) != 0;
-	o->signing_key = elp_column_strdup(st, 5);
-	o->commit_id = elp_column_strdup(st, 6);
-	o->synced_at = sqlite3_column_int64(st, 7);
-	o->created_at = sqlite3_column_int64(st, 8);
-	o->nr_fixes = (size_t)sqlite3_column_int64(st, 9);
-	o->removed_at = sqlite3_column_int64(st, 10);
-	if (!o->name || !o->url || !o->path) {
-		elp_overlay_free(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* 1 found, 0 not, -errno; quiet. */
-static int overlay_lookup(struct elp_catalogue *cat, const char *name,
-			  struct elp_overlay **out)
-{
-	sqlite3_stmt *st;
-	int err, rc;
-
-	*out = NULL;
-	err = elp_catalogue_prepare(cat,
-				    "SELECT " OVERLAY_COLUMNS
-				    " FROM overlays o WHERE name = ?",
-				    &st);
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = overlay_row(st);
-		err = *out ? 1 : -ENOMEM;
-	} else if (rc != SQLITE_DONE) {
-		err = elp_catalogue_error(cat, "cannot read overlays");
-	}
-	sqlite3_finalize(st);
-	return err;
-}
-
 int elp_overlay_find(struct elp_catalogue *cat, const char *name,
 		     struct elp_overlay **out)
 {
-	int err = overlay_lookup(cat, name, out);
+	int err = overlay_store_lookup(cat, name, out);
 
 	if (err == 0) {
 		elp_err(elp_catalogue_ctx(cat),
@@ -140,201 +68,7 @@ int elp_overlay_find(struct elp_catalogue *cat, const char *name,
 	return err < 0 ? err : 0;
 }
 
-int elp_overlay_foreach(struct elp_catalogue *cat, bool all, elp_overlay_cb cb,
-			void *data)
-{
-	sqlite3_stmt *st;
-	int err, rc;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT " OVERLAY_COLUMNS
-		" FROM overlays o WHERE ? OR o.removed_at IS NULL ORDER BY name",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int(st, 1, all);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct elp_overlay *o = overlay_row(st);
-
-		err = o ? cb(o, data) : -ENOMEM;
-		elp_overlay_free(o);
-		if (err)
-			break;
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = elp_catalogue_error(cat, "cannot read overlays");
-	sqlite3_finalize(st);
-	return err;
-}
-
-static int fix_patch_row(sqlite3_stmt *st, void *data)
-{
-	struct elp_fix *fix = data;
-	struct elp_fix_patch *np, *p;
-
-	np = elp_grow(fix->patches, &fix->cap_patches, fix->nr_patches + 1,
-		      sizeof(*np));
-	if (!np)
-		return -ENOMEM;
-	fix->patches = np;
-	p = &np[fix->nr_patches++];
-	p->patch_id = sqlite3_column_int64(st, 0);
-	p->name = elp_column_strdup(st, 1);
-	p->path = elp_column_strdup(st, 2);
-	p->commit_id = elp_column_strdup(st, 3);
-	p->sha256 = elp_column_strdup(st, 4);
-	return p->name && p->path && p->sha256 ? 0 : -ENOMEM;
-}
-
-static int fix_cve_row(sqlite3_stmt *st, void *data)
-{
-	struct elp_fix *fix = data;
-	const char *cve = (const char *)sqlite3_column_text(st, 0);
-	size_t i;
-
-	for (i = 0; i < fix->nr_cves; i++)
-		if (strcmp(fix->cves[i], cve) == 0)
-			return 0;
-	return elp_strv_push(&fix->cves, &fix->nr_cves, cve);
-}
-
-/* The words of a space-separated column. */
-static int column_words(sqlite3_stmt *st, int col, char ***v, size_t *n)
-{
-	char *s = elp_column_strdup(st, col);
-	const char *bad;
-	int err;
-
-	if (!s)
-		return sqlite3_column_type(st, col) == SQLITE_NULL ? 0
-								   : -ENOMEM;
-	err = overlay_conf_words(s, v, n, NULL, &bad);
-	free(s);
-	return err;
-}
-
-static int fix_row(struct elp_catalogue *cat, sqlite3_stmt *st,
-		   struct elp_fix *fix)
-{
-	int err;
-
-	memset(fix, 0, sizeof(*fix));
-	fix->id = sqlite3_column_int64(st, 0);
-	fix->overlay = elp_column_strdup(st, 1);
-	fix->name = elp_column_strdup(st, 2);
-	fix->summary = elp_column_strdup(st, 3);
-	fix->upstream = elp_column_strdup(st, 4);
-	fix->versions = elp_column_strdup(st, 5);
-	fix->cumulative_only = sqlite3_column_int(st, 7) != 0;
-	fix->commit_id = elp_column_strdup(st, 8);
-	fix->state = elp_column_strdup(st, 9);
-	fix->updated_at = sqlite3_column_int64(st, 10);
-	if (!fix->overlay || !fix->name || !fix->summary || !fix->state)
-		return -ENOMEM;
-	err = column_words(st, 6, &fix->requires, &fix->nr_requires);
-	if (!err)
-		err = elp_catalogue_each_row(
-			cat,
-			"SELECT op.patch_id, p.name, op.path, op.commit_id, p.sha256 FROM overlay_patches op JOIN patches p ON p.id = op.patch_id WHERE op.fix_id = ? ORDER BY op.position",
-			fix->id, fix_patch_row, fix,
-			"cannot read overlay patches");
-	if (!err)
-		err = elp_catalogue_each_row(
-			cat,
-			"SELECT DISTINCT c.cve FROM overlay_patches op JOIN patch_cves c ON c.patch_id = op.patch_id WHERE op.fix_id = ? ORDER BY c.cve",
-			fix->id, fix_cve_row, fix, "cannot read CVEs");
-	return err;
-}
-
-int elp_overlay_fixes(struct elp_catalogue *cat, const char *overlay, bool all,
-		      elp_fix_cb cb, void *data)
-{
-	sqlite3_stmt *st;
-	int err, rc;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT f.id, o.name, f.name, f.summary, f.upstream, f.versions, f.requires, f.cumulative_only, f.commit_id, f.state, f.updated_at FROM overlay_fixes f JOIN overlays o ON o.id = f.overlay_id WHERE (?1 IS NULL OR o.name = ?1) AND (?2 OR f.state = 'present') ORDER BY o.name, f.name",
-		&st);
-	if (err)
-		return err;
-	overlay_bind_text_or_null(st, 1, overlay);
-	sqlite3_bind_int(st, 2, all);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct elp_fix fix;
-
-		err = fix_row(cat, st, &fix);
-		if (!err)
-			err = cb(&fix, data);
-		elp_fix_free(&fix);
-		if (err)
-			break;
-	}
-	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
-		err = elp_catalogue_error(cat, "cannot read overlay fixes");
-	sqlite3_finalize(st);
-	return err;
-}
-
-int elp_overlay_patch_cumulative_only(struct elp_catalogue *cat,
-				      int64_t patch_id, char **what)
-{
-	sqlite3_stmt *st;
-	int err, rc;
-
-	*what = NULL;
-	err = elp_catalogue_prepare(
-		cat,
-		"SELECT p.name, o.name, f.name FROM overlay_patches op JOIN overlay_fixes f ON f.id = op.fix_id JOIN overlays o ON o.id = f.overlay_id JOIN patches p ON p.id = op.patch_id WHERE op.patch_id = ? AND f.cumulative_only",
-		&st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, patch_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		err = asprintf(
-			      what,
-			      "patch '%s' is of fix '%s:%s', which is cumulative-only",
-			      sqlite3_column_text(st, 0),
-			      sqlite3_column_text(st, 1),
-			      sqlite3_column_text(st, 2)) < 0
-			      ? -ENOMEM
-			      : 1;
-		if (err < 0)
-			*what = NULL;
-	} else if (rc != SQLITE_DONE) {
-		err = elp_catalogue_error(cat, "cannot read overlay fixes");
-	}
-	sqlite3_finalize(st);
-	return err;
-}
-
 /* ---- add, sync, import ---- */
-
-static int insert_overlay(struct elp_catalogue *cat, struct elp_overlay *o)
-{
-	sqlite3_stmt *st;
-	int err;
-
-	err = elp_catalogue_prepare(
-		cat,
-		"INSERT INTO overlays (name, url, path, managed, signing_key, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-		&st);
-	if (err)
-		return err;
-	o->created_at = (int64_t)time(NULL);
-	sqlite3_bind_text(st, 1, o->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, o->url, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, o->path, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, o->managed);
-	overlay_bind_text_or_null(st, 5, o->signing_key);
-	sqlite3_bind_int64(st, 6, o->created_at);
-	err = elp_catalogue_step_done(cat, st, "cannot record overlay");
-	if (!err)
-		o->id = sqlite3_last_insert_rowid(elp_catalogue_db(cat));
-	return err;
-}
 
 int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 		    const char *url, const char *signing_key,
@@ -357,7 +91,7 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 			name);
 		return -EINVAL;
 	}
-	err = overlay_lookup(cat, name, &known);
+	err = overlay_store_lookup(cat, name, &known);
 	if (err == 1 && known && !known->removed_at) {
 		elp_err(ctx, "an overlay named '%s' is already catalogued (%s)",
 			name, known->url);
@@ -417,7 +151,7 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 	o.signing_key = key;
 	revive = o.id != 0;
 	if (!revive)
-		err = insert_overlay(cat, &o);
+		err = overlay_store_insert(cat, &o);
 	if (!err) {
 		rep->new_commit = overlay_oid_hex(&head);
 		err = rep->new_commit ? overlay_import_checkout(cat, &o, o.path,
@@ -426,9 +160,7 @@ int elp_overlay_add(struct elp_catalogue *cat, const char *name,
 								revive, rep)
 				      : -ENOMEM;
 		if (err && !revive) /* no half-added overlay */
-			overlay_exec_id(cat,
-					"DELETE FROM overlays WHERE id = ?",
-					o.id, "cannot remove overlay");
+			overlay_store_delete(cat, o.id);
 	}
 	if (err)
 		elp_rm_rf(ctx, o.path);
@@ -543,7 +275,7 @@ int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 		elp_err(ctx, "cannot read '%s': %s", dir, strerror(errno));
 		return -errno;
 	}
-	err = overlay_lookup(cat, name, &o);
+	err = overlay_store_lookup(cat, name, &o);
 	if (err == 1 && !o)
 		err = -ENOMEM;
 	if (err == 0) {
@@ -560,7 +292,7 @@ int elp_overlay_import(struct elp_catalogue *cat, const char *name,
 			err = -ENOMEM;
 			goto out;
 		}
-		err = insert_overlay(cat, o);
+		err = overlay_store_insert(cat, o);
 	} else if (err == 1 && o && o->removed_at) {
 		/* removed: taken up again, read in place from now on */
 		revive = true;
@@ -629,20 +361,6 @@ struct needs {
 	int err;
 };
 
-static int patch_spec_row(sqlite3_stmt *st, void *data)
-{
-	struct needs *n = data;
-	char id[24];
-	int err;
-
-	snprintf(id, sizeof(id), "%lld",
-		 (long long)sqlite3_column_int64(st, 0));
-	err = elp_strv_push(&n->specs, &n->nr_specs, id);
-	return err ? err
-		   : elp_strv_push(&n->specs, &n->nr_specs,
-				   (const char *)sqlite3_column_text(st, 1));
-}
-
 static int job_needs(const struct elp_job *job, void *data)
 {
 	struct needs *n = data;
@@ -704,14 +422,10 @@ static int remove_records(struct elp_catalogue *cat,
 	struct elp_event ev = { .kind = "overlay-remove" };
 	struct elp_buf list = { 0 };
 	char *why = NULL, *detail = NULL;
-	sqlite3_stmt *st;
 	size_t i;
 	int err;
 
-	err = elp_catalogue_each_row(
-		cat,
-		"SELECT p.id, p.name FROM overlay_patches op JOIN overlay_fixes f ON f.id = op.fix_id JOIN patches p ON p.id = op.patch_id WHERE f.overlay_id = ? ORDER BY p.id",
-		o->id, patch_spec_row, n, "cannot read overlay patches");
+	err = overlay_store_patch_specs(cat, o->id, &n->specs, &n->nr_specs);
 	rm->patches = n->nr_specs / 2;
 	if (!err) {
 		err = elp_job_foreach(cat, job_needs, n);
@@ -741,22 +455,7 @@ static int remove_records(struct elp_catalogue *cat,
 		return -EBUSY;
 	}
 	elp_buf_free(&list);
-	err = elp_catalogue_prepare(
-		cat,
-		"UPDATE overlay_fixes SET state = 'removed', updated_at = strftime('%s', 'now') WHERE overlay_id = ? AND state = 'present'",
-		&st);
-	if (!err) {
-		sqlite3_bind_int64(st, 1, o->id);
-		err = elp_catalogue_step_done(cat, st,
-					      "cannot record overlay fix");
-	}
-	if (!err)
-		rm->fixes = (size_t)sqlite3_changes(elp_catalogue_db(cat));
-	if (!err)
-		err = overlay_exec_id(
-			cat,
-			"UPDATE overlays SET removed_at = strftime('%s', 'now') WHERE id = ?",
-			o->id, "cannot record overlay");
+	err = overlay_store_remove(cat, o->id, &rm->fixes);
 	if (!err && n->nr_queued &&
 	    asprintf(&why, "overlay '%s' was removed", o->name) < 0)
 		err = -ENOMEM;
