@@ -19,6 +19,7 @@ struct serve {
 	struct elp_ctx *ctx;
 	char *cache, *work, *req; /* req: the extracted bundle */
 	int work_lock; /* owns work (workdir.c) */
+	int source_lock; /* holds a source sent (builder-prune.c) */
 	bool sandbox; /* ELP_BUILDER_SANDBOX */
 	struct elp_record rq;
 	char manifest[ELP_SHA256_HEX_LEN + 1];
@@ -28,7 +29,7 @@ struct serve {
 	char **oot; /* sha256 of each out-of-tree patch, in order */
 	size_t nr_oot, cap_oot;
 	int64_t kernel_id;
-	char *kernel_name;
+	char *kernel_name, *kernel_source;
 };
 
 /* dir/name, or NULL */
@@ -205,7 +206,8 @@ static int match_kernel(const struct elp_kernel *k, void *data)
 		return 0;
 	s->kernel_id = k->id;
 	s->kernel_name = strdup(k->name);
-	return s->kernel_name ? 0 : -ENOMEM;
+	s->kernel_source = strdup(k->source);
+	return s->kernel_name && s->kernel_source ? 0 : -ENOMEM;
 }
 
 /*
@@ -229,6 +231,49 @@ static int find_kernel(struct serve *s)
 }
 
 /* ---- a source sent by the client ------------------------------------------ */
+
+/* cache/remote/sources, or NULL */
+static char *sources_dir(struct serve *s)
+{
+	return path_join(s->cache, "remote/sources");
+}
+
+/*
+ * The kernel found is from a source a client sent: hold it while it
+ * builds, marked used.  A prune removed it since it was found: -ENODATA,
+ * as when there was none.
+ */
+static int hold_kernel_source(struct serve *s)
+{
+	char *sources = sources_dir(s), *dir;
+	size_t n;
+	int err;
+
+	if (!sources)
+		return -ENOMEM;
+	n = strlen(sources);
+	if (s->source_lock >= 0 || strncmp(s->kernel_source, sources, n) != 0 ||
+	    s->kernel_source[n] != '/') {
+		free(sources);
+		return 0;
+	}
+	free(sources);
+	dir = strdup(s->kernel_source);
+	if (!dir)
+		return -ENOMEM;
+	*strrchr(dir, '/') = '\0';
+	err = elp_source_hold(s->ctx, dir, &s->source_lock);
+	free(dir);
+	if (err || elp_is_file(s->kernel_source))
+		return err;
+	close(s->source_lock);
+	s->source_lock = -1;
+	s->kernel_id = 0;
+	free(s->kernel_name);
+	free(s->kernel_source);
+	s->kernel_name = s->kernel_source = NULL;
+	return find_kernel(s);
+}
 
 /* The request's file name, under dir/name, moved to dest (same cache). */
 static int keep_file(struct serve *s, const char *name, const char *dest)
@@ -269,6 +314,15 @@ static int store_source(struct serve *s, const char *name, char **path)
 	     asprintf(&file, "%s/%s", dir, name) < 0 ||
 	     asprintf(&tmp, "%s/remote/sources/.new-%s", s->cache, sha) < 0))
 		err = -ENOMEM;
+	/* held before it is looked at: a prune removes none held */
+	if (!err) {
+		char *sources = sources_dir(s);
+
+		err = sources ? elp_mkdir_p(s->ctx, sources, 0755) : -ENOMEM;
+		free(sources);
+	}
+	if (!err && s->source_lock < 0)
+		err = elp_source_hold(s->ctx, dir, &s->source_lock);
 	if (!err && !elp_is_file(file)) {
 		/* a directory of its own, renamed into place whole */
 		elp_rm_rf(s->ctx, tmp);
@@ -622,6 +676,9 @@ out:
 static void serve_free(struct serve *s)
 {
 	elp_workdir_remove(s->ctx, s->work, s->work_lock);
+	if (s->source_lock >= 0)
+		close(s->source_lock);
+	free(s->kernel_source);
 	free(s->work);
 	free(s->req);
 	free(s->cache);
@@ -631,13 +688,15 @@ static void serve_free(struct serve *s)
 }
 
 int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
-		      const char *cache_dir, unsigned int flags)
+		      const char *cache_dir, unsigned int flags,
+		      unsigned int keep_days)
 {
 	struct elp_bundle_limits lim = { ELP_REQUEST_MAX_ENTRIES,
 					 ELP_REQUEST_MAX_BYTES };
 	struct serve s = { .cat = cat,
 			   .ctx = elp_catalogue_ctx(cat),
 			   .work_lock = -1,
+			   .source_lock = -1,
 			   .sandbox = flags & ELP_BUILDER_SANDBOX };
 	char key[ELP_SHA256_HEX_LEN + 1], *dir = NULL, *cached = NULL;
 	char *parent = NULL;
@@ -688,17 +747,30 @@ int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
 		goto out;
 	}
 	err = find_kernel(&s);
+	if (!err)
+		err = hold_kernel_source(&s);
 	if (err == -ENODATA && elp_record_get(&s.rq, "source")) {
 		/* sent because no kernel here matched: keep it, register it */
 		err = adopt_source(&s, elp_record_get(&s.rq, "source"));
 		if (!err)
 			err = find_kernel(&s);
+		if (!err)
+			err = hold_kernel_source(&s);
 		if (err == -ENODATA)
 			err = -ENOENT; /* it came, and still nothing matches */
 	}
 	if (!err)
 		err = build(&s, cached, out_fd);
 out:
+	/* the request is answered: the sources no request used lately go */
+	if (keep_days && s.cache) {
+		unsigned int removed;
+
+		/* not the one this request holds, if any */
+		if (elp_builder_prune(cat, s.cache, keep_days, &removed) < 0)
+			elp_warn(s.ctx,
+				 "cannot remove the unused kernel sources");
+	}
 	free(keytext);
 	free(cached);
 	free(dir);

@@ -8,7 +8,7 @@
 #include "config.h"
 #include "util.h"
 
-enum value_type { PATH, NAME, YES_NO, WORDS, URLS };
+enum value_type { PATH, NAME, YES_NO, DAYS, WORDS, URLS };
 
 struct key {
 	const char *name;
@@ -28,6 +28,7 @@ static const struct key keys[] = {
 	{ "builders", URLS, FIELD(builders) },
 	{ "auto-apply", YES_NO, FIELD(auto_apply) },
 	{ "sandbox", YES_NO, FIELD(sandbox) },
+	{ "builder-keep-sources", DAYS, FIELD(builder_keep_sources) },
 };
 
 #define NR_KEYS ARRAY_SIZE(keys)
@@ -71,6 +72,14 @@ static const char *check_value(const struct key *k, char *value,
 	case YES_NO:
 		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
 			*why = "must be 'yes' or 'no'";
+			return NULL;
+		}
+		return value;
+	case DAYS:
+		/* at most 99999 days (about 270 years) */
+		if (!*value || strlen(value) > 5 ||
+		    strspn(value, "0123456789") != strlen(value)) {
+			*why = "must be a number of days (0 to 99999)";
 			return NULL;
 		}
 		return value;
@@ -230,10 +239,16 @@ void elp_conf_free(struct elp_conf *conf)
 	free(conf->builders);
 	free(conf->auto_apply);
 	free(conf->sandbox);
+	free(conf->builder_keep_sources);
 	free(conf);
 }
 
 bool elp_conf_yes(const char *value)
 {
 	return value && strcmp(value, "yes") == 0;
+}
+
+unsigned int elp_conf_days(const char *value, unsigned int def)
+{
+	return value ? (unsigned int)strtoul(value, NULL, 10) : def;
 }

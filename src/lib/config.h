@@ -32,6 +32,9 @@ struct elp_conf {
 	/* "yes": every build (build, cve, queue run, builder serve) runs its
 	 * compile steps in a bubblewrap sandbox, or fails (sandbox.h) */
 	char *sandbox; /* "yes" or "no" */
+	/* days `builder serve` keeps a kernel source sent and unused; "0":
+	 * forever (elp_builder_prune) */
+	char *builder_keep_sources; /* digits */
 };
 
 /*
@@ -52,5 +55,7 @@ void elp_conf_free(struct elp_conf *conf);
 
 /* Is a yes/no setting (NULL: not set) "yes"? */
 bool elp_conf_yes(const char *value);
+/* A DAYS value (digits, checked when parsed), or def when NULL. */
+unsigned int elp_conf_days(const char *value, unsigned int def);
 
 #endif

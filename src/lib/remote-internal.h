@@ -62,5 +62,22 @@ int elp_workdir_create(struct elp_ctx *ctx, const char *parent,
 void elp_workdir_remove(struct elp_ctx *ctx, char *dir, int lock_fd);
 int elp_workdir_reap(struct elp_ctx *ctx, const char *parent,
 		     const char *prefix);
+/*
+ * An flock on the file lock (created when missing): shared, waiting for it,
+ * or (try_excl) exclusive, -EBUSY (not logged) when someone holds it.  A
+ * lock file its previous holder unlinked is not taken: the one at that
+ * path is.  Held while *lock_fd is open.
+ */
+int elp_lockfile_take(struct elp_ctx *ctx, const char *lock, bool try_excl,
+		      int *lock_fd);
+
+/*
+ * builder-prune.c: a source kept in cache/remote/sources/SHA (dir) is in
+ * use while *lock_fd is open (a shared flock on SHA.lock, which
+ * elp_builder_prune() takes exclusively before removing it); taking it
+ * marks it used now (its mtime), when it exists: the caller checks that
+ * what it uses is there once it holds it.
+ */
+int elp_source_hold(struct elp_ctx *ctx, const char *dir, int *lock_fd);
 
 #endif

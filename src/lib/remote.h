@@ -83,12 +83,33 @@ int elp_remote_build(struct elp_catalogue *cat,
  */
 /* -ENODATA: no kernel here, and no source in the request (see
  * ELP_BUILDER_NEEDS_SOURCE). */
+/*
+ * keep_days: at the end, elp_builder_prune(cat, cache_dir, keep_days)
+ * (0: never).  The source a request builds with is marked used, and kept
+ * while it builds.
+ */
 int elp_builder_serve(struct elp_catalogue *cat, int in_fd, int out_fd,
-		      const char *cache_dir, unsigned int flags);
+		      const char *cache_dir, unsigned int flags,
+		      unsigned int keep_days);
 
 /* elp_builder_serve() flags.  SANDBOX: build every request in a sandbox
  * (sandbox.h), whether or not its client asked for one. */
 #define ELP_BUILDER_SANDBOX 1u
+
+/* How long a builder keeps an unused source sent (elivepatch.conf
+ * builder-keep-sources). */
+#define ELP_BUILDER_KEEP_SOURCES_DAYS 30
+
+/*
+ * Remove the kernel sources clients sent (cache/remote/sources/SHA256,
+ * cache_dir NULL: the default cache) that no request has built with for
+ * days days (0: each one not in use now), with the "sent-" kernels
+ * registered for them (their builds are kept, detached) and those kernels'
+ * cache/remote/kernels/KEY.  A source a serve is building with is kept.
+ * Each removal is logged (info); *removed: how many sources.
+ */
+int elp_builder_prune(struct elp_catalogue *cat, const char *cache_dir,
+		      unsigned int days, unsigned int *removed);
 
 /* What `builder serve --status` prints: "builds-running N\nload X\n". */
 int elp_builder_status(struct elp_catalogue *cat, char **text);

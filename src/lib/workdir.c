@@ -33,6 +33,43 @@ static bool same_file(int fd, const char *path)
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+int elp_lockfile_take(struct elp_ctx *ctx, const char *lock, bool try_excl,
+		      int *lock_fd)
+{
+	int tries;
+
+	*lock_fd = -1;
+	for (tries = 0; tries < 16; tries++) {
+		int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			      0644);
+
+		if (fd < 0) {
+			int err = -errno;
+
+			elp_err(ctx, "cannot open '%s': %m", lock);
+			return err;
+		}
+		if (flock(fd, try_excl ? LOCK_EX | LOCK_NB : LOCK_SH) < 0) {
+			int err = -errno;
+
+			close(fd);
+			if (err == -EWOULDBLOCK)
+				return -EBUSY;
+			elp_err(ctx, "cannot lock '%s': %s", lock,
+				strerror(-err));
+			return err;
+		}
+		/* unlinked by the one who held it before us: a new one */
+		if (same_file(fd, lock)) {
+			*lock_fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	elp_err(ctx, "cannot lock '%s'", lock);
+	return -EAGAIN;
+}
+
 int elp_workdir_create(struct elp_ctx *ctx, const char *parent,
 		       const char *prefix, char **dir, int *lock_fd)
 {

@@ -133,6 +133,8 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 		"apply build builder cve help history kernel overlay patch queue revert sign status toolchain verify "
 	check "subcommands" test "$(complete_line elivepatch queue "")" = "add clear list run "
 	check "overlay subcommands" test "$(complete_line elivepatch overlay "")" = "add list remove show sync "
+	check "builder subcommands" test "$(complete_line elivepatch builder "")" = "prune serve "
+	check "builder prune's options" test "$(complete_line elivepatch builder prune --)" = "--cache --help --older-than "
 	check "options of a subcommand" test "$(complete_line elivepatch queue run --)" = "--auto-apply --every --help --jobs --no-auto-apply --wait "
 	check "global options" test "$(complete_line elivepatch --c)" = "--config "
 	check "kernel names from the catalogue (--db honoured)" \

@@ -167,7 +167,8 @@ elp -v build --kernel fake --patch cmdline --builder ssh://fresh --send-source -
 check "the next build needs no source: none is sent" sh -c '! grep -q "sending the source" "$1"' - "$T/err"
 check "...the builder found the kernel it registered" \
 	test "$(sqlite3 "$T/fresh.db" "SELECT count(*) || '|' || count(DISTINCT b.kernel_id) FROM builds b")" = "2|1"
-check "...and kept one copy of the source" test "$(ls "$T"/fcache/remote/sources | wc -l)" = 1
+check "...and kept one copy of the source" \
+	test "$(find "$T"/fcache/remote/sources -mindepth 1 -maxdepth 1 -type d | wc -l)" = 1
 if command -v script > /dev/null; then
 	rm -rf "$T/fcache" "$T/fresh.db"
 	script -qec "'$ELP' --db '$DB' build --kernel fake --patch cmdline --builder ssh://fresh --send-source" \

@@ -27,7 +27,8 @@ revert
 status
 verify
 sign
-builder serve'
+builder serve
+builder prune'
 
 echo "$commands" | while read -r cmd; do
 	# shellcheck disable=SC2086 # the command's words
@@ -70,6 +71,7 @@ stray "toolchain check" toolchain check k1 stray
 stray "patch add" patch add "$T/fix.patch" stray
 stray "patch list" patch list stray
 stray "builder serve" builder serve stray
+stray "builder prune" builder prune stray
 stray "patch show" patch show fix stray
 stray "patch remove" patch remove fix stray
 stray "build list" build list stray
