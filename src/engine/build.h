@@ -21,9 +21,9 @@
 #include "../lib/elp.h"
 
 /* Bumped when the engine's output for the same inputs may change: no
- * earlier build (module or refusal) is reused across it.  elp-build-7: BTF_ID
- * pairing, #included units, merged constants compared by value. */
-#define ELP_BUILD_ENGINE_VERSION "elp-build-7"
+ * earlier build (module or refusal) is reused across it.  elp-build-8:
+ * functions always on some task's stack (schedule, kthread...) refused. */
+#define ELP_BUILD_ENGINE_VERSION "elp-build-8"
 /* Bumped when a prepared tree or the original objects compiled in it may
  * change: every tree and original object is made anew across it. */
 #define ELP_BUILD_TREE_VERSION "elp-build-6"

@@ -70,15 +70,57 @@ static bool has_fentry(struct elp_obj *obj, const struct elp_sym *fn)
 	return false;
 }
 
+/*
+ * Functions on some tasks' stacks for as long as those tasks live or sleep:
+ * the consistency model switches a task only when no patched function is on
+ * its stack, so a livepatch changing one of these never finishes its
+ * transition (kpatch leaves it to the author; we refuse before the build).
+ */
+static const char *always_on_stack(const char *target, const char *name)
+{
+	static const struct {
+		const char *name, *whose;
+	} funcs[] = {
+		{ "__schedule", "every sleeping task" },
+		{ "schedule", "every sleeping task" },
+		{ "schedule_idle", "each CPU's idle task" },
+		{ "schedule_preempt_disabled", "kernel threads not yet woken" },
+		{ "do_idle", "each CPU's idle task" },
+		{ "cpu_startup_entry", "each CPU's idle task" },
+		{ "start_secondary", "each secondary CPU's idle task" },
+		{ "kthread", "every kernel thread" },
+		{ "kthreadd", "kthreadd" },
+		{ "worker_thread", "every workqueue worker" },
+		{ "rescuer_thread", "every workqueue rescuer" },
+		{ "smpboot_thread_fn", "every per-CPU kernel thread" },
+	};
+	size_t i, len = strcspn(name, ".");
+
+	if (!target || strcmp(target, "vmlinux") != 0)
+		return NULL;
+	for (i = 0; i < ARRAY_SIZE(funcs); i++)
+		if (strlen(funcs[i].name) == len &&
+		    !strncmp(funcs[i].name, name, len))
+			return funcs[i].whose;
+	return NULL;
+}
+
 /* Can the livepatch core redirect this (changed, existing) function? */
 static int check_traceable(struct elp_diff_state *st, const struct elp_sym *s)
 {
-	const char *core = ftrace_core(st->req->source_file);
+	const char *core = ftrace_core(st->req->source_file), *whose;
 
 	if (core) {
 		elp_err(st->ctx,
 			"%s: %s: belongs to the livepatch/ftrace core (%s), which livepatching relies on and which is built without ftrace; it cannot be livepatched, fix it with a kernel update",
 			elp_inc_unit(st), s->name, core);
+		return -ENOTSUP;
+	}
+	whose = always_on_stack(st->req->target, s->name);
+	if (whose) {
+		elp_err(st->ctx,
+			"%s: %s: is on the stack of %s for as long as it lives or sleeps, so the livepatch's transition would never complete; patch the functions it calls instead",
+			elp_inc_unit(st), s->name, whose);
 		return -ENOTSUP;
 	}
 	if (s->twin && s->twin->sec && !s->via_callers &&

@@ -10,6 +10,8 @@
 #                          to tell which is this file's (a kallsyms with cmdline_proc_show twice)
 #   bad-module-tracepoint  a module function calling the module's own, unexported tracepoints
 #                          (ext4_sync_file): its jump labels would be set up unrelocated
+#   bad-always-on-stack    kthread(), on the stack of every kernel thread for its whole life:
+#                          the transition would never complete
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 E2E_LIB_DIR=$here
@@ -66,6 +68,9 @@ refused dup bad-ambiguous \
 refused ref bad-module-tracepoint \
 	"fs/ext4/fsync.c: ext4_sync_file: calls tracepoint ext4_sync_file_enter of module ext4, which ext4 does not export" \
 	"leave the trace call in a function the fix does not change"
+refused ref bad-always-on-stack \
+	"kernel/kthread.c: kthread: is on the stack of every kernel thread for as long as it lives or sleeps" \
+	"patch the functions it calls instead"
 
 check "no artefact recorded for any refused build" \
 	[ "$(q "SELECT count(*) FROM builds WHERE status = 'refused' AND (artefact_path IS NOT NULL OR artefact_sha256 IS NOT NULL)")" = 0 ]
