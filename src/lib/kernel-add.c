@@ -296,25 +296,18 @@ int elp_kernel_delete(struct elp_catalogue *cat, const struct elp_kernel *k,
 	builds = elp_kernel_count_builds(cat, k->id);
 	if (builds < 0) {
 		err = builds;
-		goto rollback;
-	}
-	*nr_builds = builds;
-	if (builds > 0 && !force) {
+	} else if (builds > 0 && !force) {
+		*nr_builds = builds;
 		err = -EBUSY;
-		goto rollback;
+	} else {
+		*nr_builds = builds;
+		ev.kernel_release = k->release;
+		ev.detail = k->name;
+		err = elp_kernel_remove(cat, k);
+		if (!err)
+			err = elp_event_add(cat, &ev);
 	}
-	ev.kernel_release = k->release;
-	ev.detail = k->name;
-	err = elp_kernel_remove(cat, k);
-	if (!err)
-		err = elp_event_add(cat, &ev);
-	if (!err)
-		err = elp_catalogue_commit(cat);
-	if (!err)
-		return 0;
-rollback:
-	elp_catalogue_rollback(cat);
-	return err;
+	return elp_catalogue_end(cat, err);
 }
 
 /* Record one file as a 'kernel' patch (or reuse identical content). */
