@@ -148,10 +148,13 @@ static int builder_prune(struct cli *cli, int argc, const char **argv)
 	rc = 1;
 	if (cli_open_catalogue(cli, 0, &cat))
 		goto out;
-	if (!elp_builder_prune(cat, cache, days, &removed))
+	if (!elp_builder_prune(cat, cache, days, &removed)) {
 		rc = 0;
+		printf("removed %u kernel source%s unused for %u day%s\n",
+		       removed, removed == 1 ? "" : "s", days,
+		       days == 1 ? "" : "s");
+	}
 	elp_catalogue_close(cat);
-	printf("removed %u kernel sources unused for %u days\n", removed, days);
 out:
 	poptFreeContext(pc);
 out_args:

@@ -122,7 +122,7 @@ age "$A" 40
 check "builder prune: exit 0" test $? = 0
 check "...the source the serve builds with is kept" test -d "$SRCS/$A" -a -n "$(kernel "$A")"
 check "...the unused one is removed" test ! -e "$SRCS/$B" -a -z "$(kernel "$B")"
-check "...saying how many" grep -qx "removed 1 kernel sources unused for 30 days" "$T/out"
+check "...saying how many" grep -qx "removed 1 kernel source unused for 30 days" "$T/out"
 check "...and which" grep -q "removed the kernel source sent, $(echo "$B" | cut -c1-12), unused for 40 days" "$T/err"
 rm -f "$T/hold"
 wait $client
