@@ -253,18 +253,21 @@ static void test_symtab_module(void **state)
 static const char orig_src[] = PRE BASE_DATA HELPER
 	"int foo(int x) { printk(\"foo %d\\n\", x); return helper(x); }\n" BAR;
 
-static const char unit_kallsyms[] = "ffffffff81000000 t helper\n"
-				    "ffffffff81000100 t unrelated\n"
-				    "ffffffff81000200 t unrelated2\n"
-				    "ffffffff81000300 t unrelated3\n"
-				    "ffffffff81000f00 T set_state\n"
-				    "ffffffff81001000 t helper\n"
-				    "ffffffff81001100 T foo\n"
-				    "ffffffff81001200 T bar\n"
-				    "ffffffff81002000 T printk\n"
-				    "ffffffff81002100 T __might_sleep\n"
-				    "ffffffff82000000 d state\n"
-				    "ffffffff82000010 D counter_global\n";
+/* the kernel the unit tests' objects are diffed against: TEXT is what
+ * stands between helper and bar (foo, and a test's own functions) */
+#define UNIT_KALLSYMS(text)                                                  \
+	"ffffffff81000000 t helper\n"                                         \
+	"ffffffff81000100 t unrelated\n"                                      \
+	"ffffffff81000200 t unrelated2\n"                                     \
+	"ffffffff81000300 t unrelated3\n"                                     \
+	"ffffffff81000f00 T set_state\n"                                      \
+	"ffffffff81001000 t helper\n" text "ffffffff81001200 T bar\n"         \
+	"ffffffff81002000 T printk\n"                                         \
+	"ffffffff81002100 T __might_sleep\n"                                  \
+	"ffffffff82000000 d state\n"                                          \
+	"ffffffff82000010 D counter_global\n"
+
+static const char unit_kallsyms[] = UNIT_KALLSYMS("ffffffff81001100 T foo\n");
 
 static const char unit_symvers[] =
 	"0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
@@ -481,19 +484,9 @@ static void test_diff_noop(void **state)
 	"extern unsigned int btf_list[];\n"                                   \
 	"int use_btf(void) { return btf_list[0]; }\n"
 
-static const char btf_kallsyms[] = "ffffffff81000000 t helper\n"
-				   "ffffffff81000100 t unrelated\n"
-				   "ffffffff81000200 t unrelated2\n"
-				   "ffffffff81000300 t unrelated3\n"
-				   "ffffffff81000f00 T set_state\n"
-				   "ffffffff81001000 t helper\n"
-				   "ffffffff81001100 T use_btf\n"
-				   "ffffffff81001180 T foo\n"
-				   "ffffffff81001200 T bar\n"
-				   "ffffffff81002000 T printk\n"
-				   "ffffffff81002100 T __might_sleep\n"
-				   "ffffffff82000000 d state\n"
-				   "ffffffff82000010 D counter_global\n";
+static const char btf_kallsyms[] = UNIT_KALLSYMS(
+	"ffffffff81001100 T use_btf\n"
+	"ffffffff81001180 T foo\n");
 
 static void test_diff_btf_id_renumbered(void **state)
 {
@@ -518,19 +511,9 @@ static void test_diff_btf_id_renumbered(void **state)
 /* gcc's .LC labels of merged constants (.rodata.cst8) are numbered per file */
 #define SCALE "double scale(double x) { return x * 1.5; }\n"
 
-static const char cst_kallsyms[] = "ffffffff81000000 t helper\n"
-				   "ffffffff81000100 t unrelated\n"
-				   "ffffffff81000200 t unrelated2\n"
-				   "ffffffff81000300 t unrelated3\n"
-				   "ffffffff81000f00 T set_state\n"
-				   "ffffffff81001000 t helper\n"
-				   "ffffffff81001100 T foo\n"
-				   "ffffffff81001180 T scale\n"
-				   "ffffffff81001200 T bar\n"
-				   "ffffffff81002000 T printk\n"
-				   "ffffffff81002100 T __might_sleep\n"
-				   "ffffffff82000000 d state\n"
-				   "ffffffff82000010 D counter_global\n";
+static const char cst_kallsyms[] = UNIT_KALLSYMS(
+	"ffffffff81001100 T foo\n"
+	"ffffffff81001180 T scale\n");
 
 static void test_diff_merged_const_renumbered(void **state)
 {
