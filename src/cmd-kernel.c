@@ -246,12 +246,46 @@ static void long_step(void *data, const char *what, bool begin)
 		ticker_stop(data);
 }
 
+/* The string options of 'kernel add' and 'kernel detect' (popt strdups). */
+struct kernel_args {
+	char *release, *source, *config, *name, *build, *symbols, *image,
+		*modules;
+};
+
+static void given_of(const struct kernel_args *a, struct ticker *ticker,
+		     struct elp_kernel_given *g)
+{
+	*g = (struct elp_kernel_given){
+		.release = a->release,
+		.source = a->source,
+		.config = a->config,
+		.build = a->build,
+		.symbols = a->symbols,
+		.image = a->image,
+		.modules = a->modules,
+		.name = a->name,
+		.long_step = long_step,
+		.data = ticker,
+	};
+}
+
+static void kernel_args_free(struct kernel_args *a)
+{
+	free(a->release);
+	free(a->source);
+	free(a->config);
+	free(a->name);
+	free(a->build);
+	free(a->symbols);
+	free(a->image);
+	free(a->modules);
+}
+
 static int kernel_detect(struct cli *cli, int argc, const char **argv)
 {
 	int add = 0, force = 0, rc;
-	char *name = NULL, *build = NULL, *source = NULL;
-	char *symbols = NULL, *modules = NULL;
-	struct elp_kernel_given g = { .long_step = long_step };
+	struct kernel_args a = { 0 };
+	struct elp_kernel_given g;
 	struct elp_kernel *k;
 	struct ticker ticker;
 	poptContext pc;
@@ -259,16 +293,16 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 	struct poptOption options[] = {
 		{ "add", 0, POPT_ARG_NONE, &add, 0,
 		  "record the running kernel in the catalogue", NULL },
-		{ "name", 0, POPT_ARG_STRING, &name, 0,
+		{ "name", 0, POPT_ARG_STRING, &a.name, 0,
 		  "catalogue name (default: the release)", "NAME" },
-		{ "source", 0, POPT_ARG_STRING, &source, 0,
+		{ "source", 0, POPT_ARG_STRING, &a.source, 0,
 		  "kernel source directory or tarball", "DIR|TARBALL" },
-		{ "build", 0, POPT_ARG_STRING, &build, 0,
+		{ "build", 0, POPT_ARG_STRING, &a.build, 0,
 		  "kbuild directory to link modules against", "DIR" },
-		{ "symbols", 0, POPT_ARG_STRING, &symbols, 0,
+		{ "symbols", 0, POPT_ARG_STRING, &a.symbols, 0,
 		  "the kernel's symbol table (default: found, /proc/kallsyms last)",
 		  "FILE" },
-		{ "modules", 0, POPT_ARG_STRING, &modules, 0,
+		{ "modules", 0, POPT_ARG_STRING, &a.modules, 0,
 		  "the kernel's modules tree (default: /lib/modules/RELEASE)",
 		  "DIR" },
 		{ "force", 0, POPT_ARG_NONE, &force, 0,
@@ -286,12 +320,7 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 				     poptPeekArg(pc));
 		goto out;
 	}
-	g.name = name;
-	g.source = source;
-	g.build = build;
-	g.symbols = symbols;
-	g.modules = modules;
-	g.data = &ticker;
+	given_of(&a, &ticker, &g);
 	if (elp_kernel_describe_running(cli->ctx, &g, &k)) {
 		rc = 1;
 		goto out;
@@ -310,21 +339,15 @@ static int kernel_detect(struct cli *cli, int argc, const char **argv)
 	elp_kernel_free(k);
 out:
 	poptFreeContext(pc);
-	free(name);
-	free(build);
-	free(source);
-	free(symbols);
-	free(modules);
+	kernel_args_free(&a);
 	return rc;
 }
 
 static int kernel_add(struct cli *cli, int argc, const char **argv)
 {
-	char *release = NULL, *source = NULL, *config_path = NULL;
-	char *name = NULL, *build = NULL, *symbols = NULL, *image = NULL;
-	char *modules = NULL;
+	struct kernel_args a = { 0 };
 	const char *release_origin = NULL;
-	struct elp_kernel_given g = { .long_step = long_step };
+	struct elp_kernel_given g;
 	enum elp_kernel_missing missing;
 	struct elp_kernel *k = NULL;
 	struct ticker ticker;
@@ -332,25 +355,25 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 	poptContext pc;
 	bool done;
 	struct poptOption options[] = {
-		{ "release", 0, POPT_ARG_STRING, &release, 0,
+		{ "release", 0, POPT_ARG_STRING, &a.release, 0,
 		  "kernel release, as uname -r prints it (default: from the source dir or the image)",
 		  "RELEASE" },
-		{ "source", 0, POPT_ARG_STRING, &source, 0,
+		{ "source", 0, POPT_ARG_STRING, &a.source, 0,
 		  "kernel source directory or tarball", "DIR|TARBALL" },
-		{ "config", 0, POPT_ARG_STRING, &config_path, 0,
+		{ "config", 0, POPT_ARG_STRING, &a.config, 0,
 		  "the kernel's .config, plain or compressed (default: the source dir's)",
 		  "FILE" },
-		{ "name", 0, POPT_ARG_STRING, &name, 0,
+		{ "name", 0, POPT_ARG_STRING, &a.name, 0,
 		  "catalogue name (default: the release)", "NAME" },
-		{ "build", 0, POPT_ARG_STRING, &build, 0,
+		{ "build", 0, POPT_ARG_STRING, &a.build, 0,
 		  "kbuild directory modules link against (headers)", "DIR" },
-		{ "symbols", 0, POPT_ARG_STRING, &symbols, 0,
+		{ "symbols", 0, POPT_ARG_STRING, &a.symbols, 0,
 		  "the kernel's symbol table, kallsyms or System.map (default: found)",
 		  "FILE" },
-		{ "image", 0, POPT_ARG_STRING, &image, 0,
+		{ "image", 0, POPT_ARG_STRING, &a.image, 0,
 		  "the kernel image (vmlinuz), for 'elivepatch verify'",
 		  "FILE" },
-		{ "modules", 0, POPT_ARG_STRING, &modules, 0,
+		{ "modules", 0, POPT_ARG_STRING, &a.modules, 0,
 		  "the kernel's modules tree, lib/modules/RELEASE or a root that has it",
 		  "DIR" },
 		{ "force", 0, POPT_ARG_NONE, &force, 0,
@@ -368,19 +391,11 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 				     poptPeekArg(pc));
 		goto out;
 	}
-	if (!source) {
+	if (!a.source) {
 		rc = cli_usage_error(pc, "--source is required");
 		goto out;
 	}
-	g.release = release;
-	g.source = source;
-	g.config = config_path;
-	g.name = name;
-	g.build = build;
-	g.symbols = symbols;
-	g.image = image;
-	g.modules = modules;
-	g.data = &ticker;
+	given_of(&a, &ticker, &g);
 	rc = 1;
 	if (elp_kernel_describe(cli->ctx, &g, &k, &release_origin, &missing))
 		goto out;
@@ -388,14 +403,14 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 		rc = cli_usage_error(
 			pc,
 			"--release is required: '%s' is not a built kernel tree and no --image was given",
-			source);
+			a.source);
 		goto out;
 	}
 	if (missing == ELP_KERNEL_MISSING_CONFIG) {
 		rc = cli_usage_error(
 			pc,
 			"--config is required: '%s' has no .config and no config-%s is beside the image",
-			source, k->release);
+			a.source, k->release);
 		goto out;
 	}
 	if (release_origin && !cli->json)
@@ -404,14 +419,7 @@ static int kernel_add(struct cli *cli, int argc, const char **argv)
 out:
 	elp_kernel_free(k);
 	poptFreeContext(pc);
-	free(release);
-	free(source);
-	free(config_path);
-	free(name);
-	free(build);
-	free(symbols);
-	free(image);
-	free(modules);
+	kernel_args_free(&a);
 	return rc;
 }
 

@@ -55,6 +55,21 @@ static int use_build(struct elp_ctx *ctx, struct elp_kernel *k,
 				     "--build", NULL);
 }
 
+/* The source, checked, as the kernel's (absolute) source and kind. */
+static int take_source(struct elp_ctx *ctx, struct elp_kernel *k,
+		       const char *source, const char **kind)
+{
+	int err = elp_kernel_check_source(ctx, source, kind);
+
+	if (err)
+		return err;
+	free(k->source);
+	free(k->source_kind);
+	k->source = elp_abspath(source);
+	k->source_kind = strdup(*kind);
+	return k->source && k->source_kind ? 0 : -ENOMEM;
+}
+
 /* Checked; a tree built in place gives release, config, build. */
 static int use_source(struct elp_ctx *ctx, struct elp_kernel *k,
 		      const char *source, const char **release_origin)
@@ -64,15 +79,9 @@ static int use_source(struct elp_ctx *ctx, struct elp_kernel *k,
 	const char *kind;
 	int err, built = 0;
 
-	err = elp_kernel_check_source(ctx, source, &kind);
+	err = take_source(ctx, k, source, &kind);
 	if (err)
 		return err;
-	free(k->source);
-	free(k->source_kind);
-	k->source = elp_abspath(source);
-	k->source_kind = strdup(kind);
-	if (!k->source || !k->source_kind)
-		return -ENOMEM;
 	if (!strcmp(kind, "dir")) {
 		built = elp_kernel_use_built_source(ctx, k, k->source);
 		if (built < 0)
@@ -230,18 +239,11 @@ int elp_kernel_describe_running(struct elp_ctx *ctx,
 	if (!err && g->source) {
 		const char *kind;
 
-		err = elp_kernel_check_source(ctx, g->source, &kind);
-		if (!err) {
-			free(k->source);
-			free(k->source_kind);
-			k->source = elp_abspath(g->source);
-			k->source_kind = strdup(kind);
-			err = k->source && k->source_kind
-				      ? elp_kernel_set_origin(
-						k, ELP_KERNEL_SOURCE, k->source,
-						"--source", NULL)
-				      : -ENOMEM;
-		}
+		err = take_source(ctx, k, g->source, &kind);
+		if (!err)
+			err = elp_kernel_set_origin(k, ELP_KERNEL_SOURCE,
+						    k->source, "--source",
+						    NULL);
 	}
 	if (!err && g->build)
 		err = use_build(ctx, k, g->build);
